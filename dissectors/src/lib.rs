@@ -1,0 +1,12 @@
+//! netkit's packet-dissection core.
+//!
+//! The contract, as in smoltcp's `wire` module: every decoder checks lengths before it
+//! reads, so no input makes it panic; a truncated or malformed frame yields the layers
+//! that decoded plus a [`DecodeError`] naming the layer and byte offset; values the
+//! decoders do not know are kept (`Unknown(n)`) rather than dropped. This crate does no
+//! I/O: it sees bytes and a link type, never files, sockets or namespaces.
+
+pub mod cursor;
+pub mod error;
+
+pub use error::{DecodeError, ErrorKind};
