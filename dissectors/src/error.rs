@@ -61,7 +61,11 @@ impl fmt::Display for DecodeError {
                 self.layer, self.offset, needed, available
             ),
             ErrorKind::Invalid(what) => {
-                write!(f, "{} invalid at byte {}: {}", self.layer, self.offset, what)
+                write!(
+                    f,
+                    "{} invalid at byte {}: {}",
+                    self.layer, self.offset, what
+                )
             }
         }
     }

@@ -10,3 +10,13 @@ pub mod cursor;
 pub mod error;
 
 pub use error::{DecodeError, ErrorKind};
+
+pub mod app;
+pub mod frame;
+pub mod link;
+pub mod net;
+mod summary;
+pub mod transport;
+pub mod tunnel;
+
+pub use frame::{dissect, AppProto, DissectOptions, Frame, Layer};

@@ -1,0 +1,1002 @@
+//! One pass over a captured frame: the layered, borrowed view every netkit engine reads.
+//!
+//! [`dissect`] walks from the capture's link type down through VLAN tags, MPLS label
+//! stacks, IP, transport and tunnels (GRE, ERSPAN, VXLAN, Geneve, MPLS-in-UDP, IP-in-IP),
+//! decoding tunnelled frames recursively so inner frames read like outer ones. Control
+//! and application payloads (CDP, LLDP, HSRP, DNS, HTTP, ...) are identified here and
+//! kept as a borrowed [`Layer::App`] slice; [`crate::app::decode`] turns one into its
+//! decoded message when a consumer wants the details, so a census never pays for
+//! decoding it does not need.
+
+use crate::error::DecodeError;
+use crate::link::{
+    ethertype, linktype, CiscoHdlc, Ethernet, Llc, Mac, Null, Ppp, Pppoe, Sll, Snap, Vlan,
+};
+use crate::net::{ipproto, Arp, Igmp, Ipv4, Ipv6, Ipv6Fragment, Mpls, Pim};
+use crate::transport::{Icmp, Tcp, Udp};
+use crate::tunnel::{Erspan, Esp, Geneve, Gre, Vxlan};
+use serde::Serialize;
+
+/// Most encapsulations netkit follows in one frame before giving up: a guard against
+/// crafted frames that nest tunnels without end.
+const MAX_NESTING: u8 = 12;
+
+/// Application and control protocols recognised in payloads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AppProto {
+    Cdp,
+    Lldp,
+    Stp,
+    /// Cisco Dynamic Trunking Protocol (SNAP 00000c/2004).
+    Dtp,
+    /// Cisco VLAN Trunking Protocol (SNAP 00000c/2003).
+    Vtp,
+    Hsrp,
+    /// IP protocol 112: VRRP or CARP; [`crate::app::decode`] tells them apart.
+    Vrrp,
+    Glbp,
+    /// Cisco Layer-2 traceroute, UDP 2228.
+    L2trace,
+    Dns,
+    Http,
+    /// IKE on UDP 500/4500 (a zero non-ESP marker on 4500).
+    Ike,
+    /// NAT-T keepalive: one 0xff byte on UDP 4500 (RFC 3948 section 2.3).
+    NattKeepalive,
+}
+
+impl AppProto {
+    pub fn name(self) -> &'static str {
+        match self {
+            AppProto::Cdp => "cdp",
+            AppProto::Lldp => "lldp",
+            AppProto::Stp => "stp",
+            AppProto::Dtp => "dtp",
+            AppProto::Vtp => "vtp",
+            AppProto::Hsrp => "hsrp",
+            AppProto::Vrrp => "vrrp",
+            AppProto::Glbp => "glbp",
+            AppProto::L2trace => "l2trace",
+            AppProto::Dns => "dns",
+            AppProto::Http => "http",
+            AppProto::Ike => "ike",
+            AppProto::NattKeepalive => "natt-keepalive",
+        }
+    }
+}
+
+/// What `--decode-as udp.port=N:PROTO` can ask for, as Wireshark's "Decode As" does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UdpDecode {
+    Vxlan,
+    Geneve,
+    Esp,
+    MplsInUdp,
+    L2trace,
+    Dns,
+    Hsrp,
+    Glbp,
+    /// Not offered to --decode-as: IKE is only followed so it is named in `pcap show`.
+    Ike,
+}
+
+impl std::str::FromStr for UdpDecode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Ok(match s.to_ascii_lowercase().as_str() {
+            "vxlan" => UdpDecode::Vxlan,
+            "geneve" => UdpDecode::Geneve,
+            "esp" => UdpDecode::Esp,
+            "mpls" => UdpDecode::MplsInUdp,
+            "l2trace" => UdpDecode::L2trace,
+            "dns" => UdpDecode::Dns,
+            "hsrp" => UdpDecode::Hsrp,
+            "glbp" => UdpDecode::Glbp,
+            other => {
+                return Err(format!(
+                "unknown protocol '{other}' (known: vxlan, geneve, esp, mpls, l2trace, dns, hsrp, glbp)"
+            ))
+            }
+        })
+    }
+}
+
+/// Dissection preferences.
+#[derive(Debug, Clone, Default)]
+pub struct DissectOptions {
+    /// UDP ports decoded as a given protocol, checked before the well-known ports.
+    pub udp_decode_as: Vec<(u16, UdpDecode)>,
+}
+
+impl DissectOptions {
+    /// Parses Wireshark-style `udp.port=8472:vxlan` (also `udp.port==8472,vxlan`).
+    pub fn add_decode_as(&mut self, spec: &str) -> Result<(), String> {
+        let bad =
+            || format!("--decode-as '{spec}': expected udp.port=N:PROTO, e.g. udp.port=8472:vxlan");
+        let rest = spec.strip_prefix("udp.port").ok_or_else(bad)?;
+        let rest = rest.trim_start_matches('=');
+        let (port, proto) = rest.split_once([':', ',']).ok_or_else(bad)?;
+        let port: u16 = port.trim().parse().map_err(|_| bad())?;
+        self.udp_decode_as.push((port, proto.trim().parse()?));
+        Ok(())
+    }
+}
+
+/// One decoded layer. Header fields are copied out (they are small); payloads stay
+/// borrowed from the frame.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(tag = "layer", rename_all = "lowercase")]
+pub enum Layer<'a> {
+    Ethernet(Ethernet),
+    Llc(Llc),
+    Vlan(Vlan),
+    Sll(Sll),
+    Null(Null),
+    CiscoHdlc(CiscoHdlc),
+    Ppp(Ppp),
+    Pppoe(Pppoe),
+    Mpls(Mpls),
+    /// The 4-byte pseudowire control word seen after an MPLS stack (RFC 4385).
+    PwControlWord(u32),
+    Arp(Arp),
+    Ipv4(Ipv4<'a>),
+    Ipv6(Ipv6),
+    Tcp(Tcp<'a>),
+    Udp(Udp<'a>),
+    Icmp(Icmp<'a>),
+    Igmp(Igmp<'a>),
+    Pim(Pim),
+    Gre(Gre),
+    Erspan(Erspan),
+    Vxlan(Vxlan),
+    Geneve(Geneve),
+    Esp(Esp),
+    /// Marks the start of the packet an ICMP error quotes: layers after it describe
+    /// the offending packet, not traffic of this frame, so flow engines stop here.
+    IcmpQuote,
+    /// A recognised application/control payload, decoded on demand.
+    App {
+        proto: AppProto,
+        /// Offset of `data` within the frame, to rebase decode errors.
+        offset: usize,
+        #[serde(skip)]
+        data: &'a [u8],
+    },
+}
+
+impl Layer<'_> {
+    /// The protocol's short name, as in `eth/vlan/ipv4/tcp/http` and the census keys.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Layer::Ethernet(_) => "eth",
+            Layer::Llc(_) => "llc",
+            Layer::Vlan(_) => "vlan",
+            Layer::Sll(s) if s.version == 2 => "sll2",
+            Layer::Sll(_) => "sll",
+            Layer::Null(_) => "null",
+            Layer::CiscoHdlc(_) => "chdlc",
+            Layer::Ppp(_) => "ppp",
+            Layer::Pppoe(_) => "pppoe",
+            Layer::Mpls(_) => "mpls",
+            Layer::PwControlWord(_) => "pwcw",
+            Layer::Arp(_) => "arp",
+            Layer::Ipv4(_) => "ipv4",
+            Layer::Ipv6(_) => "ipv6",
+            Layer::Tcp(_) => "tcp",
+            Layer::Udp(_) => "udp",
+            Layer::Icmp(i) if i.is_mld() => "mld",
+            Layer::Icmp(i) if i.version == 6 => "icmpv6",
+            Layer::Icmp(_) => "icmp",
+            // Protocols that ride on IGMP's protocol number but are not IGMP (Wireshark
+            // hands them to their own dissectors; mtrace it keeps as IGMP).
+            Layer::Igmp(g) => match g.msg_type {
+                crate::net::igmp_type::DVMRP => "dvmrp",
+                crate::net::igmp_type::PIM_V1 => "pim",
+                0xfc..=0xff => "rgmp",
+                _ => "igmp",
+            },
+            Layer::Pim(_) => "pim",
+            Layer::Gre(_) => "gre",
+            Layer::Erspan(_) => "erspan",
+            Layer::Vxlan(_) => "vxlan",
+            Layer::Geneve(_) => "geneve",
+            Layer::Esp(_) => "esp",
+            Layer::IcmpQuote => "quoted",
+            Layer::App { proto, .. } => proto.name(),
+        }
+    }
+}
+
+/// The dissected frame.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Frame<'a> {
+    pub linktype: u16,
+    pub data: &'a [u8],
+    pub layers: Vec<Layer<'a>>,
+    /// Set when decoding stopped early: the layers before it are still valid.
+    pub error: Option<DecodeError>,
+}
+
+impl<'a> Frame<'a> {
+    /// Layers of the traffic itself, without an ICMP error's quoted packet.
+    pub fn own_layers(&self) -> &[Layer<'a>] {
+        let end = self
+            .layers
+            .iter()
+            .position(|l| matches!(l, Layer::IcmpQuote))
+            .unwrap_or(self.layers.len());
+        &self.layers[..end]
+    }
+
+    /// The innermost TCP segment of the frame's own traffic, with the IP layer that
+    /// carried it.
+    pub fn innermost_tcp(&self) -> Option<(&Layer<'a>, &Tcp<'a>)> {
+        let own = self.own_layers();
+        let i = own.iter().rposition(|l| matches!(l, Layer::Tcp(_)))?;
+        let ip = own[..i]
+            .iter()
+            .rev()
+            .find(|l| matches!(l, Layer::Ipv4(_) | Layer::Ipv6(_)))?;
+        match &own[i] {
+            Layer::Tcp(t) => Some((ip, t)),
+            _ => None,
+        }
+    }
+
+    /// `eth/vlan/ipv4/tcp/http`.
+    pub fn stack(&self) -> String {
+        let mut s = String::new();
+        for (i, l) in self.layers.iter().enumerate() {
+            if i > 0 {
+                s.push('/');
+            }
+            s.push_str(l.name());
+        }
+        s
+    }
+}
+
+/// Dissects one frame captured with link type `linktype`. Never panics; see the
+/// module documentation for what is decoded.
+pub fn dissect<'a>(linktype: u16, data: &'a [u8], opts: &DissectOptions) -> Frame<'a> {
+    let mut d = Dissector {
+        data,
+        opts,
+        layers: Vec::with_capacity(8),
+        error: None,
+        nesting: 0,
+        quoted: false,
+    };
+    d.link(linktype);
+    Frame {
+        linktype,
+        data,
+        layers: d.layers,
+        error: d.error,
+    }
+}
+
+struct Dissector<'a, 'o> {
+    data: &'a [u8],
+    opts: &'o DissectOptions,
+    layers: Vec<Layer<'a>>,
+    error: Option<DecodeError>,
+    nesting: u8,
+    /// Inside an ICMP error's quoted packet, which is cut short by design: running out
+    /// of bytes there is not an error of the frame.
+    quoted: bool,
+}
+
+fn be16(b: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_be_bytes(b.get(at..at + 2)?.try_into().ok()?))
+}
+
+fn be32(b: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_be_bytes(b.get(at..at + 4)?.try_into().ok()?))
+}
+
+impl<'a> Dissector<'a, '_> {
+    /// The frame bytes from `off` to `end` (clamped to the captured length).
+    fn slice(&self, off: usize, end: usize) -> &'a [u8] {
+        let end = end.min(self.data.len());
+        self.data.get(off.min(end)..end).unwrap_or(&[])
+    }
+
+    fn fail(&mut self, e: DecodeError) {
+        if self.error.is_none() && !self.quoted {
+            self.error = Some(e);
+        }
+    }
+
+    fn truncated(&mut self, layer: &'static str, off: usize, end: usize, needed: usize) {
+        let available = end.min(self.data.len()).saturating_sub(off);
+        self.fail(DecodeError::truncated(layer, off, needed, available));
+    }
+
+    fn enter(&mut self, off: usize) -> bool {
+        self.nesting += 1;
+        if self.nesting > MAX_NESTING {
+            self.fail(DecodeError::invalid(
+                "frame",
+                off,
+                "more nested encapsulations than netkit follows (12)",
+            ));
+            return false;
+        }
+        true
+    }
+
+    fn app(&mut self, proto: AppProto, off: usize, end: usize) {
+        let data = self.slice(off, end);
+        self.layers.push(Layer::App {
+            proto,
+            offset: off,
+            data,
+        });
+    }
+
+    fn link(&mut self, lt: u16) {
+        let end = self.data.len();
+        match lt {
+            linktype::ETHERNET => self.ethernet(0, end),
+            linktype::RAW | linktype::RAW_OPENBSD | linktype::RAW_BSDOS => self.ip_guess(0, end),
+            linktype::IPV4 => self.ipv4(0, end),
+            linktype::IPV6 => self.ipv6(0, end),
+            linktype::NULL | linktype::LOOP => {
+                let Some(raw) = self.data.get(..4) else {
+                    return self.truncated("null", 0, end, 4);
+                };
+                let raw: [u8; 4] = [raw[0], raw[1], raw[2], raw[3]];
+                // NULL stores the family in the writer's byte order; LOOP in network
+                // order. Families are small numbers, so whichever reading is small wins.
+                let family = if lt == linktype::LOOP {
+                    u32::from_be_bytes(raw)
+                } else {
+                    let le = u32::from_le_bytes(raw);
+                    if le < 0x100 {
+                        le
+                    } else {
+                        u32::from_be_bytes(raw)
+                    }
+                };
+                self.layers.push(Layer::Null(Null { family }));
+                match family {
+                    2 => self.ipv4(4, end),
+                    // BSD values of AF_INET6: 24 (NetBSD/OpenBSD), 28 (FreeBSD), 30 (macOS)
+                    24 | 28 | 30 | 10 => self.ipv6(4, end),
+                    _ => {}
+                }
+            }
+            linktype::C_HDLC => {
+                let (Some(&address), Some(protocol)) = (self.data.first(), be16(self.data, 2))
+                else {
+                    return self.truncated("chdlc", 0, end, 4);
+                };
+                self.layers
+                    .push(Layer::CiscoHdlc(CiscoHdlc { address, protocol }));
+                if protocol == ethertype::CISCO_CDP {
+                    self.app(AppProto::Cdp, 4, end);
+                } else if protocol != ethertype::CISCO_SLARP {
+                    self.ethertype(protocol, 4, end);
+                }
+            }
+            linktype::PPP | linktype::PPP_HDLC => self.ppp(0, end),
+            linktype::LINUX_SLL => self.sll(1, end),
+            linktype::LINUX_SLL2 => self.sll(2, end),
+            other => self.fail(DecodeError::invalid(
+                "frame",
+                0,
+                if other == 0xffff {
+                    "unknown link type"
+                } else {
+                    "link type netkit does not decode"
+                },
+            )),
+        }
+    }
+
+    fn sll(&mut self, version: u8, end: usize) {
+        let d = self.data;
+        let hdr = if version == 1 { 16 } else { 20 };
+        if d.len() < hdr {
+            return self.truncated(if version == 1 { "sll" } else { "sll2" }, 0, end, hdr);
+        }
+        let (packet_type, arphrd, addr_len, addr_at, protocol, ifindex) = if version == 1 {
+            (
+                be16(d, 0).unwrap_or(0),
+                be16(d, 2).unwrap_or(0),
+                be16(d, 4).unwrap_or(0).min(8) as u8,
+                6,
+                be16(d, 14).unwrap_or(0),
+                None,
+            )
+        } else {
+            (
+                u16::from(d[10]),
+                be16(d, 8).unwrap_or(0),
+                d[11].min(8),
+                12,
+                be16(d, 0).unwrap_or(0),
+                be32(d, 4),
+            )
+        };
+        let mut addr = [0u8; 8];
+        addr.copy_from_slice(&d[addr_at..addr_at + 8]);
+        self.layers.push(Layer::Sll(Sll {
+            version,
+            packet_type,
+            arphrd,
+            addr,
+            addr_len,
+            protocol,
+            ifindex,
+        }));
+        match protocol {
+            // Linux "protocol" values below 0x0600 are not EtherTypes: 0x0004 means an
+            // 802.2 LLC frame follows (how CDP/STP appear in cooked captures).
+            0x0004 => self.llc(hdr, end),
+            p if p >= 0x0600 => self.ethertype(p, hdr, end),
+            _ => {}
+        }
+    }
+
+    fn ethernet(&mut self, off: usize, end: usize) {
+        let Some(h) = self.data.get(off..off + 14) else {
+            return self.truncated("eth", off, end, 14);
+        };
+        let mut dst = [0u8; 6];
+        let mut src = [0u8; 6];
+        dst.copy_from_slice(&h[..6]);
+        src.copy_from_slice(&h[6..12]);
+        let et = u16::from_be_bytes([h[12], h[13]]);
+        self.layers.push(Layer::Ethernet(Ethernet {
+            dst: Mac(dst),
+            src: Mac(src),
+            ethertype: et,
+        }));
+        self.type_or_length(et, off + 14, end);
+    }
+
+    /// After an Ethernet header or VLAN tag, a value up to 1500 is an 802.3 length
+    /// (an LLC header follows, and the length tells where the padding starts).
+    fn type_or_length(&mut self, et: u16, off: usize, end: usize) {
+        if et <= 1500 {
+            let len_end = off.saturating_add(usize::from(et)).min(end);
+            self.llc(off, len_end)
+        } else {
+            self.ethertype(et, off, end)
+        }
+    }
+
+    /// Dispatch on an EtherType whose payload starts at `off`.
+    fn ethertype(&mut self, et: u16, off: usize, end: usize) {
+        match et {
+            ethertype::VLAN | ethertype::QINQ | ethertype::QINQ_OLD1 | ethertype::QINQ_OLD2 => {
+                self.vlan(et, off, end)
+            }
+            ethertype::IPV4 => self.ipv4(off, end),
+            ethertype::IPV6 => self.ipv6(off, end),
+            ethertype::ARP | ethertype::RARP => match Arp::parse(self.slice(off, end)) {
+                Ok(a) => self.layers.push(Layer::Arp(a)),
+                Err(e) => self.fail(e.at(off)),
+            },
+            ethertype::MPLS | ethertype::MPLS_MCAST => self.mpls(off, end),
+            ethertype::LLDP => self.app(AppProto::Lldp, off, end),
+            ethertype::TEB if self.enter(off) => self.ethernet(off, end),
+            ethertype::PPPOE_SESSION | ethertype::PPPOE_DISCOVERY => self.pppoe(et, off, end),
+            _ => {}
+        }
+    }
+
+    fn vlan(&mut self, tpid: u16, off: usize, end: usize) {
+        let (Some(tci), Some(inner)) = (be16(self.data, off), be16(self.data, off + 2)) else {
+            return self.truncated("vlan", off, end, 4);
+        };
+        if !self.enter(off) {
+            return;
+        }
+        self.layers.push(Layer::Vlan(Vlan {
+            tpid,
+            pcp: (tci >> 13) as u8,
+            dei: tci & 0x1000 != 0,
+            vid: tci & 0x0fff,
+            ethertype: inner,
+        }));
+        self.type_or_length(inner, off + 4, end);
+    }
+
+    fn llc(&mut self, off: usize, end: usize) {
+        let d = self.slice(off, end);
+        if d.len() < 3 {
+            return self.truncated("llc", off, end, 3);
+        }
+        let (dsap, ssap, control) = (d[0], d[1], d[2]);
+        let snap = if dsap == 0xaa && ssap == 0xaa {
+            let Some(s) = d.get(3..8) else {
+                return self.truncated("llc", off, end, 8);
+            };
+            Some(Snap {
+                oui: u32::from_be_bytes([0, s[0], s[1], s[2]]),
+                pid: u16::from_be_bytes([s[3], s[4]]),
+            })
+        } else {
+            None
+        };
+        self.layers.push(Layer::Llc(Llc {
+            dsap,
+            ssap,
+            control,
+            snap,
+        }));
+        match snap {
+            Some(Snap { oui: 0x00000c, pid }) => match pid {
+                0x2000 => self.app(AppProto::Cdp, off + 8, end),
+                0x2003 => self.app(AppProto::Vtp, off + 8, end),
+                0x2004 => self.app(AppProto::Dtp, off + 8, end),
+                // PVST+ BPDUs ride on SNAP with Cisco's OUI.
+                0x010b => self.app(AppProto::Stp, off + 8, end),
+                _ => {}
+            },
+            // RFC 1042: SNAP with OUI 0 carries an EtherType.
+            Some(Snap { oui: 0, pid }) => self.ethertype(pid, off + 8, end),
+            Some(_) => {}
+            None if dsap == 0x42 && ssap == 0x42 => self.app(AppProto::Stp, off + 3, end),
+            None => {}
+        }
+    }
+
+    fn pppoe(&mut self, et: u16, off: usize, end: usize) {
+        let d = self.slice(off, end);
+        let (Some(&code), Some(session), Some(length)) = (d.get(1), be16(d, 2), be16(d, 4)) else {
+            return self.truncated("pppoe", off, end, 6);
+        };
+        self.layers.push(Layer::Pppoe(Pppoe {
+            code,
+            session,
+            length,
+        }));
+        if et == ethertype::PPPOE_SESSION {
+            let pend = (off + 6).saturating_add(usize::from(length)).min(end);
+            self.ppp(off + 6, pend);
+        }
+    }
+
+    fn ppp(&mut self, off: usize, end: usize) {
+        let d = self.slice(off, end);
+        // Address/control FF 03 are optional (ACFC); a protocol field with an odd
+        // first byte is the compressed one-byte form (PFC).
+        let mut at = if d.starts_with(&[0xff, 0x03]) { 2 } else { 0 };
+        let Some(&first) = d.get(at) else {
+            return self.truncated("ppp", off, end, at + 2);
+        };
+        let protocol = if first & 1 == 1 {
+            at += 1;
+            u16::from(first)
+        } else {
+            let Some(p) = be16(d, at) else {
+                return self.truncated("ppp", off, end, at + 2);
+            };
+            at += 2;
+            p
+        };
+        self.layers.push(Layer::Ppp(Ppp { protocol }));
+        let next = off + at;
+        match protocol {
+            0x0021 => self.ipv4(next, end),
+            0x0057 => self.ipv6(next, end),
+            0x0281 | 0x0283 => self.mpls(next, end),
+            _ => {}
+        }
+    }
+
+    fn mpls(&mut self, mut off: usize, end: usize) {
+        if !self.enter(off) {
+            return;
+        }
+        loop {
+            let e = match Mpls::parse(self.slice(off, end)) {
+                Ok(e) => e,
+                Err(e) => return self.fail(e.at(off)),
+            };
+            self.layers.push(Layer::Mpls(e));
+            off += 4;
+            if e.bottom_of_stack {
+                break;
+            }
+        }
+        // MPLS does not say what it carries. Guess as Wireshark does: the first nibble
+        // 4 or 6 is IP, 0 is a pseudowire control word before an Ethernet frame, and
+        // anything else is an Ethernet pseudowire without control word.
+        let Some(&first) = self.data.get(off) else {
+            return;
+        };
+        match first >> 4 {
+            4 => self.ipv4(off, end),
+            6 => self.ipv6(off, end),
+            0 => {
+                let cw = be32(self.data, off).unwrap_or(0);
+                self.layers.push(Layer::PwControlWord(cw));
+                self.ethernet(off + 4, end)
+            }
+            _ => self.ethernet(off, end),
+        }
+    }
+
+    fn ip_guess(&mut self, off: usize, end: usize) {
+        match self.data.get(off).map(|b| b >> 4) {
+            Some(4) => self.ipv4(off, end),
+            Some(6) => self.ipv6(off, end),
+            Some(_) => self.fail(DecodeError::invalid(
+                "ip",
+                off,
+                "IP version is neither 4 nor 6",
+            )),
+            None => self.truncated("ip", off, end, 1),
+        }
+    }
+
+    fn ipv4(&mut self, off: usize, end: usize) {
+        if !self.enter(off) {
+            return;
+        }
+        let d = self.slice(off, end);
+        let h = match etherparse::Ipv4HeaderSlice::from_slice(d) {
+            Ok(h) => h,
+            Err(etherparse::err::ipv4::HeaderSliceError::Len(l)) => {
+                return self.truncated("ipv4", off, end, l.required_len)
+            }
+            Err(_) => {
+                return self.fail(DecodeError::invalid(
+                    "ipv4",
+                    off,
+                    "bad version or header length",
+                ))
+            }
+        };
+        let header_len = usize::from(h.ihl()) * 4;
+        let frag_off = h.fragments_offset().value() * 8;
+        let protocol = h.protocol().0;
+        self.layers.push(Layer::Ipv4(Ipv4 {
+            src: h.source_addr(),
+            dst: h.destination_addr(),
+            protocol,
+            ttl: h.ttl(),
+            dscp: h.dcp().value(),
+            ecn: h.ecn().value(),
+            identification: h.identification(),
+            dont_fragment: h.dont_fragment(),
+            more_fragments: h.more_fragments(),
+            fragment_offset: frag_off,
+            total_len: h.total_len(),
+            header_len: header_len as u8,
+            options: h.options(),
+        }));
+        // The IP total length bounds the payload (Ethernet padding is not payload);
+        // a shorter capture (snap length) bounds it further.
+        let total = usize::from(h.total_len());
+        let ip_end = if total >= header_len {
+            (off + total).min(end)
+        } else {
+            end
+        };
+        if frag_off != 0 {
+            // A later fragment: its bytes continue a payload whose headers were in the
+            // first fragment.
+            return;
+        }
+        let claimed = total.saturating_sub(header_len);
+        self.ip_payload(protocol, 4, off + header_len, ip_end, claimed);
+    }
+
+    fn ipv6(&mut self, off: usize, end: usize) {
+        if !self.enter(off) {
+            return;
+        }
+        let d = self.slice(off, end);
+        let (ip, ext_err) = match etherparse::LaxIpv6Slice::from_slice(d) {
+            Ok(v) => v,
+            Err(etherparse::err::ipv6::HeaderSliceError::Len(l)) => {
+                return self.truncated("ipv6", off, end, l.required_len)
+            }
+            Err(_) => return self.fail(DecodeError::invalid("ipv6", off, "bad version")),
+        };
+        let h = ip.header();
+        let mut fragment = None;
+        let mut ext_count = 0u8;
+        for ext in ip.extensions().clone() {
+            ext_count = ext_count.saturating_add(1);
+            if let etherparse::Ipv6ExtensionSlice::Fragment(f) = ext {
+                fragment = Some(Ipv6Fragment {
+                    offset: f.fragment_offset().value() * 8,
+                    more_fragments: f.more_fragments(),
+                    identification: f.identification(),
+                });
+            }
+        }
+        let payload = ip.payload();
+        let next_header = payload.ip_number.0;
+        self.layers.push(Layer::Ipv6(Ipv6 {
+            src: h.source_addr(),
+            dst: h.destination_addr(),
+            next_header,
+            hop_limit: h.hop_limit(),
+            traffic_class: h.traffic_class(),
+            flow_label: h.flow_label().value(),
+            payload_len: h.payload_length(),
+            extension_headers: ext_count,
+            fragment,
+        }));
+        if let Some((_, _)) = ext_err {
+            return self.fail(DecodeError::invalid(
+                "ipv6",
+                off + 40,
+                "malformed extension header",
+            ));
+        }
+        if fragment.is_some_and(|f| f.offset != 0) {
+            return;
+        }
+        let start = off + (payload.payload.as_ptr() as usize - d.as_ptr() as usize);
+        let pend = start + payload.payload.len();
+        let claimed = usize::from(h.payload_length()).saturating_sub(start - off - 40);
+        self.ip_payload(next_header, 6, start, pend, claimed);
+    }
+
+    /// `claimed` is the payload length the IP header announces (it may exceed what
+    /// was captured).
+    fn ip_payload(&mut self, proto: u8, ipv: u8, off: usize, end: usize, claimed: usize) {
+        match proto {
+            ipproto::TCP => self.tcp(off, end, claimed),
+            ipproto::UDP => self.udp(off, end),
+            ipproto::ICMP if ipv == 4 => self.icmp(4, off, end),
+            ipproto::ICMPV6 => self.icmp(6, off, end),
+            ipproto::IGMP => match Igmp::parse(self.slice(off, end)) {
+                Ok(g) => self.layers.push(Layer::Igmp(g)),
+                Err(e) => self.fail(e.at(off)),
+            },
+            ipproto::PIM => match Pim::parse(self.slice(off, end)) {
+                Ok(p) => self.layers.push(Layer::Pim(p)),
+                Err(e) => self.fail(e.at(off)),
+            },
+            ipproto::VRRP => self.app(AppProto::Vrrp, off, end),
+            ipproto::GRE => self.gre(off, end),
+            ipproto::ESP => self.esp(off, end, false),
+            ipproto::AH => {
+                // RFC 4302: next header, then the AH length in 4-byte words minus 2.
+                let d = self.slice(off, end);
+                let (Some(&next), Some(&len)) = (d.first(), d.get(1)) else {
+                    return self.truncated("ah", off, end, 2);
+                };
+                let ah_len = (usize::from(len) + 2) * 4;
+                self.ip_payload(next, ipv, off + ah_len, end, claimed.saturating_sub(ah_len))
+            }
+            ipproto::IPIP => self.ipv4(off, end),
+            ipproto::IPV6 => self.ipv6(off, end),
+            ipproto::MPLS_IN_IP => self.mpls(off, end),
+            _ => {}
+        }
+    }
+
+    fn tcp(&mut self, off: usize, end: usize, claimed: usize) {
+        let d = self.slice(off, end);
+        let t = match etherparse::TcpSlice::from_slice(d) {
+            Ok(t) => t,
+            Err(etherparse::err::tcp::HeaderSliceError::Len(l)) => {
+                return self.truncated("tcp", off, end, l.required_len)
+            }
+            Err(_) => {
+                return self.fail(DecodeError::invalid(
+                    "tcp",
+                    off + 12,
+                    "data offset below 5 words",
+                ))
+            }
+        };
+        let header_len = usize::from(t.data_offset()) * 4;
+        let flags = u16::from_be_bytes([d[12] & 1, d[13]]);
+        let payload = t.payload();
+        let tcp = Tcp {
+            src_port: t.source_port(),
+            dst_port: t.destination_port(),
+            seq: t.sequence_number(),
+            ack: t.acknowledgment_number(),
+            flags,
+            window: t.window_size(),
+            checksum: t.checksum(),
+            urgent: t.urgent_pointer(),
+            header_len: header_len as u8,
+            options: d.get(20..header_len).unwrap_or(&[]),
+            payload,
+            payload_len: claimed.saturating_sub(header_len) as u32,
+        };
+        self.layers.push(Layer::Tcp(tcp));
+        if payload.is_empty() {
+            return;
+        }
+        let poff = off + header_len;
+        if crate::app::http::looks_like_http(payload) {
+            self.app(AppProto::Http, poff, end);
+        } else if tcp.src_port == 53 || tcp.dst_port == 53 {
+            self.app(AppProto::Dns, poff, end);
+        }
+    }
+
+    fn udp(&mut self, off: usize, end: usize) {
+        let d = self.slice(off, end);
+        let u = match etherparse::UdpSlice::from_slice_lax(d) {
+            Ok(u) => u,
+            Err(l) => return self.truncated("udp", off, end, l.required_len),
+        };
+        let udp = Udp {
+            src_port: u.source_port(),
+            dst_port: u.destination_port(),
+            length: u.length(),
+            checksum: u.checksum(),
+            payload: u.payload(),
+        };
+        self.layers.push(Layer::Udp(udp));
+        let poff = off + 8;
+        let pend = poff + udp.payload.len();
+        let ports = [udp.dst_port, udp.src_port];
+        let forced = self
+            .opts
+            .udp_decode_as
+            .iter()
+            .find(|(p, _)| ports.contains(p))
+            .map(|(_, d)| *d);
+        let by_port = |p: u16| ports.contains(&p);
+        let decode = forced.or_else(|| {
+            Some(if by_port(4789) {
+                UdpDecode::Vxlan
+            } else if by_port(6081) {
+                UdpDecode::Geneve
+            } else if by_port(6635) {
+                UdpDecode::MplsInUdp
+            } else if by_port(2228) {
+                UdpDecode::L2trace
+            } else if by_port(1985) || by_port(2029) {
+                UdpDecode::Hsrp
+            } else if by_port(3222) {
+                UdpDecode::Glbp
+            } else if by_port(53) || by_port(5353) || by_port(5355) {
+                UdpDecode::Dns
+            } else if by_port(4500) {
+                UdpDecode::Esp
+            } else if by_port(500) {
+                return Some(UdpDecode::Ike);
+            } else {
+                return None;
+            })
+        });
+        let Some(decode) = decode else { return };
+        match decode {
+            UdpDecode::Vxlan => self.vxlan(poff, pend),
+            UdpDecode::Geneve => self.geneve(poff, pend),
+            UdpDecode::MplsInUdp => self.mpls(poff, pend),
+            UdpDecode::L2trace => self.app(AppProto::L2trace, poff, pend),
+            UdpDecode::Hsrp => self.app(AppProto::Hsrp, poff, pend),
+            UdpDecode::Glbp => self.app(AppProto::Glbp, poff, pend),
+            UdpDecode::Dns => self.app(AppProto::Dns, poff, pend),
+            UdpDecode::Ike => self.app(AppProto::Ike, poff, pend),
+            UdpDecode::Esp => {
+                // RFC 3948: a 0xff byte alone is a keepalive, four zero bytes (the
+                // non-ESP marker) precede IKE, anything else is ESP.
+                let p = udp.payload;
+                if p == [0xff] {
+                    self.app(AppProto::NattKeepalive, poff, pend)
+                } else if p.starts_with(&[0, 0, 0, 0]) {
+                    self.app(AppProto::Ike, poff + 4, pend)
+                } else {
+                    self.esp(poff, pend, true)
+                }
+            }
+        }
+    }
+
+    fn icmp(&mut self, version: u8, off: usize, end: usize) {
+        let icmp = match Icmp::parse(version, self.slice(off, end)) {
+            Ok(i) => i,
+            Err(e) => return self.fail(e.at(off)),
+        };
+        self.layers.push(Layer::Icmp(icmp));
+        if icmp.quotes_packet() && !self.quoted && !icmp.body.is_empty() {
+            self.layers.push(Layer::IcmpQuote);
+            self.quoted = true;
+            self.ip_guess(off + 8, end);
+            self.quoted = false;
+        }
+    }
+
+    fn gre(&mut self, off: usize, end: usize) {
+        if !self.enter(off) {
+            return;
+        }
+        let g = match Gre::parse(self.slice(off, end)) {
+            Ok(g) => g,
+            Err(e) => return self.fail(e.at(off)),
+        };
+        self.layers.push(Layer::Gre(g));
+        let next = off + usize::from(g.header_len);
+        match g.protocol {
+            ethertype::ERSPAN_II if g.sequence.is_none() => {
+                // ERSPAN type I: no ERSPAN header and no sequence number.
+                self.layers.push(Layer::Erspan(Erspan::type_i()));
+                self.ethernet(next, end)
+            }
+            ethertype::ERSPAN_II | ethertype::ERSPAN_III => {
+                let r = if g.protocol == ethertype::ERSPAN_II {
+                    Erspan::parse_ii(self.slice(next, end))
+                } else {
+                    Erspan::parse_iii(self.slice(next, end))
+                };
+                match r {
+                    Ok(e) => {
+                        self.layers.push(Layer::Erspan(e));
+                        self.ethernet(next + usize::from(e.header_len), end)
+                    }
+                    Err(e) => self.fail(e.at(next)),
+                }
+            }
+            ethertype::PPP => self.ppp(next, end),
+            // Cisco tunnels carry CDP straight over GRE.
+            ethertype::CISCO_CDP => self.app(AppProto::Cdp, next, end),
+            ethertype::CISCO_METADATA => {
+                // Cisco MetaData (TrustSec SGT): version, length, option type, SGT,
+                // then the EtherType of what follows (8 bytes in all).
+                match be16(self.data, next + 6) {
+                    Some(inner) => self.ethertype(inner, next + 8, end),
+                    None => self.truncated("cmd", next, end, 8),
+                }
+            }
+            ethertype::WCCP => {
+                // WCCP redirect header (4 bytes) precedes the redirected IPv4 packet,
+                // unless the first byte already reads as IPv4.
+                if self.data.get(next).is_some_and(|b| b >> 4 == 4) {
+                    self.ipv4(next, end)
+                } else {
+                    self.ipv4(next + 4, end)
+                }
+            }
+            p => self.ethertype(p, next, end),
+        }
+    }
+
+    fn vxlan(&mut self, off: usize, end: usize) {
+        if !self.enter(off) {
+            return;
+        }
+        match Vxlan::parse(self.slice(off, end)) {
+            Ok(v) => {
+                self.layers.push(Layer::Vxlan(v));
+                self.ethernet(off + Vxlan::HEADER_LEN, end)
+            }
+            Err(e) => self.fail(e.at(off)),
+        }
+    }
+
+    fn geneve(&mut self, off: usize, end: usize) {
+        if !self.enter(off) {
+            return;
+        }
+        match Geneve::parse(self.slice(off, end)) {
+            Ok(g) => {
+                self.layers.push(Layer::Geneve(g));
+                let next = off + usize::from(g.header_len);
+                if g.protocol == ethertype::TEB {
+                    self.ethernet(next, end)
+                } else {
+                    self.ethertype(g.protocol, next, end)
+                }
+            }
+            Err(e) => self.fail(e.at(off)),
+        }
+    }
+
+    fn esp(&mut self, off: usize, end: usize, udp_encapsulated: bool) {
+        match Esp::parse(self.slice(off, end), udp_encapsulated) {
+            Ok(e) => self.layers.push(Layer::Esp(e)),
+            Err(e) => self.fail(e.at(off)),
+        }
+    }
+}

@@ -1,0 +1,239 @@
+//! Tunnel headers: GRE (RFC 2784/2890, PPTP's enhanced GRE), ERSPAN I/II/III, VXLAN
+//! (RFC 7348), Geneve (RFC 8926) and ESP (RFC 4303, also UDP-encapsulated per RFC
+//! 3948). Each gives the outer flow identity (key, VNI, session, SPI) that the
+//! encapsulation analysis groups inner flows by.
+
+use crate::cursor::Cursor;
+use crate::error::Result;
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Gre {
+    pub version: u8,
+    pub protocol: u16,
+    pub checksum_present: bool,
+    pub key: Option<u32>,
+    pub sequence: Option<u32>,
+    /// PPTP (version 1) acknowledgment number.
+    pub ack: Option<u32>,
+    pub header_len: u8,
+}
+
+impl Gre {
+    pub fn parse(data: &[u8]) -> Result<Gre> {
+        let mut c = Cursor::new("gre", data);
+        let flags = c.u16()?;
+        let protocol = c.u16()?;
+        let checksum_present = flags & 0x8000 != 0;
+        let routing_present = flags & 0x4000 != 0;
+        let key_present = flags & 0x2000 != 0;
+        let seq_present = flags & 0x1000 != 0;
+        let ack_present = flags & 0x0080 != 0;
+        let version = (flags & 0x7) as u8;
+        if version > 1 {
+            return Err(c.invalid("GRE version other than 0 or 1"));
+        }
+        if checksum_present || routing_present {
+            // checksum + offset (RFC 1701 keeps them both when either bit is set)
+            c.skip(4)?;
+        }
+        let key = if key_present { Some(c.u32()?) } else { None };
+        let sequence = if seq_present { Some(c.u32()?) } else { None };
+        let ack = if version == 1 && ack_present {
+            Some(c.u32()?)
+        } else {
+            None
+        };
+        if routing_present {
+            // RFC 1701 source route entries, ended by a NULL entry (af 0, length 0).
+            loop {
+                let _af = c.u16()?;
+                let _offset = c.u8()?;
+                let len = c.u8()?;
+                if len == 0 {
+                    break;
+                }
+                c.skip(usize::from(len))?;
+            }
+        }
+        Ok(Gre {
+            version,
+            protocol,
+            checksum_present,
+            key,
+            sequence,
+            ack,
+            header_len: c.pos() as u8,
+        })
+    }
+}
+
+/// ERSPAN header. Type I has none (the mirrored frame follows GRE directly), type II
+/// 8 bytes, type III 12 bytes plus an optional 8-byte platform sub-header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Erspan {
+    pub erspan_type: u8,
+    pub session: u16,
+    pub vlan: u16,
+    pub cos: u8,
+    pub header_len: u8,
+}
+
+impl Erspan {
+    pub fn type_i() -> Erspan {
+        Erspan {
+            erspan_type: 1,
+            session: 0,
+            vlan: 0,
+            cos: 0,
+            header_len: 0,
+        }
+    }
+
+    pub fn parse_ii(data: &[u8]) -> Result<Erspan> {
+        let mut c = Cursor::new("erspan", data);
+        let w0 = c.u32()?;
+        let _index = c.u32()?;
+        Ok(Erspan {
+            erspan_type: 2,
+            vlan: ((w0 >> 16) & 0x0fff) as u16,
+            cos: ((w0 >> 13) & 7) as u8,
+            session: (w0 & 0x03ff) as u16,
+            header_len: 8,
+        })
+    }
+
+    pub fn parse_iii(data: &[u8]) -> Result<Erspan> {
+        let mut c = Cursor::new("erspan", data);
+        let w0 = c.u32()?;
+        let _timestamp = c.u32()?;
+        let w2 = c.u32()?;
+        // O bit: an 8-byte platform-specific sub-header follows.
+        let has_platform = w2 & 1 == 1;
+        if has_platform {
+            c.skip(8)?;
+        }
+        Ok(Erspan {
+            erspan_type: 3,
+            vlan: ((w0 >> 16) & 0x0fff) as u16,
+            cos: ((w0 >> 13) & 7) as u8,
+            session: (w0 & 0x03ff) as u16,
+            header_len: c.pos() as u8,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Vxlan {
+    pub flags: u8,
+    pub vni: u32,
+}
+
+impl Vxlan {
+    pub const HEADER_LEN: usize = 8;
+
+    pub fn parse(data: &[u8]) -> Result<Vxlan> {
+        let mut c = Cursor::new("vxlan", data);
+        let flags = c.u8()?;
+        c.skip(3)?;
+        let vni = c.u24()?;
+        c.skip(1)?;
+        Ok(Vxlan { flags, vni })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Geneve {
+    pub version: u8,
+    pub oam: bool,
+    pub critical: bool,
+    pub protocol: u16,
+    pub vni: u32,
+    pub header_len: u16,
+}
+
+impl Geneve {
+    pub fn parse(data: &[u8]) -> Result<Geneve> {
+        let mut c = Cursor::new("geneve", data);
+        let b0 = c.u8()?;
+        let b1 = c.u8()?;
+        let protocol = c.u16()?;
+        let vni = c.u24()?;
+        c.skip(1)?;
+        let opt_len = usize::from(b0 & 0x3f) * 4;
+        c.skip(opt_len)?;
+        Ok(Geneve {
+            version: b0 >> 6,
+            oam: b1 & 0x80 != 0,
+            critical: b1 & 0x40 != 0,
+            protocol,
+            vni,
+            header_len: c.pos() as u16,
+        })
+    }
+}
+
+/// ESP: only the SPI and sequence number are in clear text; the SPI is the flow identity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Esp {
+    pub spi: u32,
+    pub sequence: u32,
+    /// Carried in UDP (NAT traversal, usually port 4500).
+    pub udp_encapsulated: bool,
+}
+
+impl Esp {
+    pub fn parse(data: &[u8], udp_encapsulated: bool) -> Result<Esp> {
+        let mut c = Cursor::new("esp", data);
+        Ok(Esp {
+            spi: c.u32()?,
+            sequence: c.u32()?,
+            udp_encapsulated,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gre_with_key_and_sequence() {
+        let h = [0x30, 0x00, 0x08, 0x00, 0, 0, 0, 42, 0, 0, 0, 7];
+        let g = Gre::parse(&h).unwrap();
+        assert_eq!(g.key, Some(42));
+        assert_eq!(g.sequence, Some(7));
+        assert_eq!(g.protocol, 0x0800);
+        assert_eq!(g.header_len, 12);
+        let e = Gre::parse(&h[..9]).unwrap_err();
+        assert_eq!((e.layer, e.offset), ("gre", 8));
+    }
+
+    #[test]
+    fn pptp_enhanced_gre_has_ack() {
+        let h = [
+            0x30, 0x81, 0x88, 0x0b, 0, 0x10, 0, 1, 0, 0, 0, 5, 0, 0, 0, 4,
+        ];
+        let g = Gre::parse(&h).unwrap();
+        assert_eq!(g.version, 1);
+        assert_eq!(g.ack, Some(4));
+        assert_eq!(g.header_len, 16);
+    }
+
+    #[test]
+    fn erspan_ii_session_and_vlan() {
+        let e = Erspan::parse_ii(&[0x10, 0x0a, 0x00, 0x64, 0, 0, 0, 0]).unwrap();
+        assert_eq!((e.vlan, e.session), (10, 100));
+    }
+
+    #[test]
+    fn vxlan_and_geneve_vni() {
+        assert_eq!(
+            Vxlan::parse(&[8, 0, 0, 0, 0, 0x12, 0x34, 0]).unwrap().vni,
+            0x1234
+        );
+        let g = Geneve::parse(&[0x01, 0, 0x65, 0x58, 0, 0, 7, 0, 1, 2, 3, 4]).unwrap();
+        assert_eq!((g.vni, g.protocol, g.header_len), (7, 0x6558, 12));
+        assert!(Geneve::parse(&[0x01, 0, 0x65, 0x58, 0, 0, 7, 0]).is_err());
+    }
+}
