@@ -14,7 +14,7 @@ use crate::link::{
 };
 use crate::net::{ipproto, Arp, Igmp, Ipv4, Ipv6, Ipv6Fragment, Mpls, Pim};
 use crate::transport::{Icmp, Tcp, Udp};
-use crate::tunnel::{Erspan, Esp, Geneve, Gre, Vxlan};
+use crate::tunnel::{Erspan, Esp, Geneve, Gre, Gtpu, L2tp, Vxlan};
 use serde::Serialize;
 
 /// Most encapsulations netkit follows in one frame before giving up: a guard against
@@ -77,6 +77,8 @@ pub enum UdpDecode {
     Dns,
     Hsrp,
     Glbp,
+    Gtp,
+    L2tp,
     /// Not offered to --decode-as: IKE is only followed so it is named in `pcap show`.
     Ike,
 }
@@ -93,9 +95,11 @@ impl std::str::FromStr for UdpDecode {
             "dns" => UdpDecode::Dns,
             "hsrp" => UdpDecode::Hsrp,
             "glbp" => UdpDecode::Glbp,
+            "gtp" | "gtpu" => UdpDecode::Gtp,
+            "l2tp" => UdpDecode::L2tp,
             other => {
                 return Err(format!(
-                "unknown protocol '{other}' (known: vxlan, geneve, esp, mpls, l2trace, dns, hsrp, glbp)"
+                "unknown protocol '{other}' (known: vxlan, geneve, esp, mpls, l2trace, dns, hsrp, glbp, gtp, l2tp)"
             ))
             }
         })
@@ -152,6 +156,8 @@ pub enum Layer<'a> {
     Vxlan(Vxlan),
     Geneve(Geneve),
     Esp(Esp),
+    Gtp(Gtpu),
+    L2tp(L2tp),
     /// Marks the start of the packet an ICMP error quotes: layers after it describe
     /// the offending packet, not traffic of this frame, so flow engines stop here.
     IcmpQuote,
@@ -202,6 +208,8 @@ impl Layer<'_> {
             Layer::Vxlan(_) => "vxlan",
             Layer::Geneve(_) => "geneve",
             Layer::Esp(_) => "esp",
+            Layer::Gtp(_) => "gtp",
+            Layer::L2tp(_) => "l2tp",
             Layer::IcmpQuote => "quoted",
             Layer::App { proto, .. } => proto.name(),
         }
@@ -861,6 +869,10 @@ impl<'a> Dissector<'a, '_> {
                 UdpDecode::Glbp
             } else if by_port(53) || by_port(5353) || by_port(5355) {
                 UdpDecode::Dns
+            } else if by_port(2152) {
+                UdpDecode::Gtp
+            } else if by_port(1701) {
+                UdpDecode::L2tp
             } else if by_port(4500) {
                 UdpDecode::Esp
             } else if by_port(500) {
@@ -879,6 +891,8 @@ impl<'a> Dissector<'a, '_> {
             UdpDecode::Glbp => self.app(AppProto::Glbp, poff, pend),
             UdpDecode::Dns => self.app(AppProto::Dns, poff, pend),
             UdpDecode::Ike => self.app(AppProto::Ike, poff, pend),
+            UdpDecode::Gtp => self.gtp(poff, pend),
+            UdpDecode::L2tp => self.l2tp(poff, pend),
             UdpDecode::Esp => {
                 // RFC 3948: a 0xff byte alone is a keepalive, four zero bytes (the
                 // non-ESP marker) precede IKE, anything else is ESP.
@@ -990,6 +1004,36 @@ impl<'a> Dissector<'a, '_> {
                 }
             }
             Err(e) => self.fail(e.at(off)),
+        }
+    }
+
+    fn gtp(&mut self, off: usize, end: usize) {
+        if !self.enter(off) {
+            return;
+        }
+        match Gtpu::parse(self.slice(off, end)) {
+            Ok(g) => {
+                self.layers.push(Layer::Gtp(g));
+                // Only G-PDUs carry user packets; echo and error messages do not.
+                if g.msg_type == 0xff {
+                    self.ip_guess(off + usize::from(g.header_len), end)
+                }
+            }
+            Err(e) => self.fail(e.at(off)),
+        }
+    }
+
+    fn l2tp(&mut self, off: usize, end: usize) {
+        if !self.enter(off) {
+            return;
+        }
+        // Port 1701 also carries L2TPv3 and other traffic: a parse failure is not
+        // this frame's error, so it is not reported.
+        if let Ok(l) = L2tp::parse(self.slice(off, end)) {
+            self.layers.push(Layer::L2tp(l));
+            if !l.control {
+                self.ppp(off + usize::from(l.header_len), end)
+            }
         }
     }
 

@@ -193,6 +193,86 @@ impl Esp {
     }
 }
 
+/// GTP-U (3GPP TS 29.281), UDP 2152: mobile-core user plane. The TEID is the tunnel
+/// identity; G-PDU messages (type 255) carry a user IP packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Gtpu {
+    pub msg_type: u8,
+    pub teid: u32,
+    pub header_len: u16,
+}
+
+impl Gtpu {
+    pub fn parse(data: &[u8]) -> Result<Gtpu> {
+        let mut c = Cursor::new("gtp", data);
+        let flags = c.u8()?;
+        if flags >> 5 != 1 || flags & 0x10 == 0 {
+            return Err(c.invalid("not GTPv1 (version 1, protocol type GTP)"));
+        }
+        let msg_type = c.u8()?;
+        let _len = c.u16()?;
+        let teid = c.u32()?;
+        // E, S or PN set: sequence number, N-PDU number and next extension type follow.
+        if flags & 0x07 != 0 {
+            c.skip(3)?;
+            let mut next_ext = c.u8()?;
+            while next_ext != 0 {
+                // Extension length counts 4-byte units including the length byte and
+                // the next-type byte.
+                let units = usize::from(c.u8()?);
+                if units == 0 {
+                    return Err(c.invalid("GTP extension header of length 0"));
+                }
+                c.skip(units * 4 - 2)?;
+                next_ext = c.u8()?;
+            }
+        }
+        Ok(Gtpu {
+            msg_type,
+            teid,
+            header_len: c.pos() as u16,
+        })
+    }
+}
+
+/// L2TP version 2 (RFC 2661), UDP 1701: data messages carry PPP frames.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct L2tp {
+    pub control: bool,
+    pub tunnel: u16,
+    pub session: u16,
+    pub header_len: u16,
+}
+
+impl L2tp {
+    pub fn parse(data: &[u8]) -> Result<L2tp> {
+        let mut c = Cursor::new("l2tp", data);
+        let flags = c.u16()?;
+        if flags & 0x000f != 2 {
+            return Err(c.invalid("not L2TP version 2"));
+        }
+        let control = flags & 0x8000 != 0;
+        if flags & 0x4000 != 0 {
+            c.skip(2)?; // length
+        }
+        let tunnel = c.u16()?;
+        let session = c.u16()?;
+        if flags & 0x0800 != 0 {
+            c.skip(4)?; // Ns, Nr
+        }
+        if flags & 0x0200 != 0 {
+            let pad = c.u16()?;
+            c.skip(usize::from(pad))?;
+        }
+        Ok(L2tp {
+            control,
+            tunnel,
+            session,
+            header_len: c.pos() as u16,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -218,6 +298,30 @@ mod tests {
         assert_eq!(g.version, 1);
         assert_eq!(g.ack, Some(4));
         assert_eq!(g.header_len, 16);
+    }
+
+    #[test]
+    fn gtpu_with_sequence_and_extension_header() {
+        // flags 0x34 (v1, PT, E), G-PDU, len, TEID 0x0a0b0c0d, seq/npdu, next ext 0x85,
+        // one 4-byte PDU session container, then no more extensions.
+        let h = [
+            0x34, 0xff, 0, 0x30, 0x0a, 0x0b, 0x0c, 0x0d, 0, 0, 0, 0x85, 1, 0x10, 0x01, 0x00,
+        ];
+        let g = Gtpu::parse(&h).unwrap();
+        assert_eq!((g.msg_type, g.teid, g.header_len), (0xff, 0x0a0b0c0d, 16));
+        assert!(
+            Gtpu::parse(&[0x50, 0xff, 0, 0, 0, 0, 0, 0]).is_err(),
+            "GTPv2 is not GTP-U"
+        );
+    }
+
+    #[test]
+    fn l2tp_data_message_with_length() {
+        let l = L2tp::parse(&[0x40, 0x02, 0, 20, 0, 7, 0, 9]).unwrap();
+        assert_eq!(
+            (l.control, l.tunnel, l.session, l.header_len),
+            (false, 7, 9, 8)
+        );
     }
 
     #[test]
