@@ -8,12 +8,15 @@
 
 pub mod cursor;
 pub mod error;
+pub mod fhrp;
+pub mod l2ctl;
 
 pub use error::{DecodeError, ErrorKind};
 
 pub mod app;
 pub mod frame;
 pub mod link;
+pub mod mcast;
 pub mod net;
 mod summary;
 pub mod transport;

@@ -35,7 +35,7 @@ impl Frame<'_> {
             }
         }
         match last {
-            Layer::App { .. } => s.push_str(&crate::app::summarize(last)),
+            Layer::App { .. } => s.push_str(&crate::app::summarize(own, own.len() - 1)),
             Layer::Tcp(t) => {
                 let _ = write!(
                     s,
