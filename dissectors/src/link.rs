@@ -3,6 +3,93 @@
 
 use serde::Serialize;
 use std::fmt;
+use std::str::FromStr;
+
+/// Why a string is not a MAC address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MacParseError {
+    /// Separated notation with the wrong number of parts (5 or 7 octets, ...).
+    WrongOctetCount(usize),
+    /// Unseparated notation that is not 12 hex digits.
+    WrongDigitCount(usize),
+    /// Cisco dotted notation that is not three groups of four hex digits.
+    BadDottedGroups,
+    /// A part that is empty, too long, or holds a non-hex character.
+    BadHex(String),
+}
+
+impl fmt::Display for MacParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MacParseError::WrongOctetCount(n) => write!(f, "{n} octets, a MAC has 6"),
+            MacParseError::WrongDigitCount(n) => write!(f, "{n} hex digits, a MAC has 12"),
+            MacParseError::BadDottedGroups => {
+                f.write_str("dotted notation needs three groups of four hex digits")
+            }
+            MacParseError::BadHex(part) => write!(f, "'{part}' is not a hex octet"),
+        }
+    }
+}
+
+impl std::error::Error for MacParseError {}
+
+impl FromStr for Mac {
+    type Err = MacParseError;
+
+    /// Accepts `aa:bb:cc:dd:ee:ff`, `aa-bb-cc-dd-ee-ff` (one or two digits per octet),
+    /// Cisco's `aabb.ccdd.eeff` and plain `aabbccddeeff`, in either case.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        let sep = if s.contains(':') {
+            Some(':')
+        } else if s.contains('-') {
+            Some('-')
+        } else {
+            None
+        };
+        if let Some(sep) = sep {
+            let parts: Vec<&str> = s.split(sep).collect();
+            if parts.len() != 6 {
+                return Err(MacParseError::WrongOctetCount(parts.len()));
+            }
+            let mut out = [0u8; 6];
+            for (slot, part) in out.iter_mut().zip(parts) {
+                *slot = hex_octet(part)?;
+            }
+            return Ok(Mac(out));
+        }
+        if s.contains('.') {
+            let groups: Vec<&str> = s.split('.').collect();
+            if groups.len() != 3 || groups.iter().any(|g| g.len() != 4) {
+                return Err(MacParseError::BadDottedGroups);
+            }
+            return plain_hex(&groups.concat());
+        }
+        plain_hex(s)
+    }
+}
+
+fn hex_octet(part: &str) -> Result<u8, MacParseError> {
+    if part.is_empty() || part.len() > 2 || !part.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(MacParseError::BadHex(part.to_string()));
+    }
+    u8::from_str_radix(part, 16).map_err(|_| MacParseError::BadHex(part.to_string()))
+}
+
+fn plain_hex(s: &str) -> Result<Mac, MacParseError> {
+    if !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(MacParseError::BadHex(s.to_string()));
+    }
+    if s.len() != 12 {
+        return Err(MacParseError::WrongDigitCount(s.len()));
+    }
+    let mut out = [0u8; 6];
+    for (i, slot) in out.iter_mut().enumerate() {
+        let pair = s.get(2 * i..2 * i + 2).unwrap_or("");
+        *slot = hex_octet(pair)?;
+    }
+    Ok(Mac(out))
+}
 
 /// Link-layer header types as pcap/pcapng files number them (tcpdump.org linktypes).
 pub mod linktype {
@@ -73,11 +160,33 @@ pub mod ethertype {
 pub struct Mac(pub [u8; 6]);
 
 impl Mac {
-    pub fn is_multicast(&self) -> bool {
-        self.0[0] & 1 == 1
+    pub const BROADCAST: Mac = Mac([0xff; 6]);
+
+    pub const fn new(bytes: [u8; 6]) -> Self {
+        Mac(bytes)
     }
+
+    pub const fn octets(&self) -> [u8; 6] {
+        self.0
+    }
+
+    /// The I/G bit: set on group (multicast and broadcast) addresses.
+    pub fn is_group(&self) -> bool {
+        self.0[0] & 0x01 != 0
+    }
+
+    pub fn is_multicast(&self) -> bool {
+        self.is_group()
+    }
+
     pub fn is_broadcast(&self) -> bool {
-        self.0 == [0xff; 6]
+        *self == Self::BROADCAST
+    }
+}
+
+impl From<[u8; 6]> for Mac {
+    fn from(bytes: [u8; 6]) -> Self {
+        Mac(bytes)
     }
 }
 

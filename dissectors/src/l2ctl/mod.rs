@@ -13,41 +13,7 @@ pub mod cdp;
 pub mod lldp;
 pub mod stp;
 
-use std::fmt;
-
-/// A 48-bit IEEE MAC address. Prints as `aa:bb:cc:dd:ee:ff` (the CLI contract) and
-/// serializes as that string.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
-pub struct MacAddr(pub [u8; 6]);
-
-impl MacAddr {
-    pub const fn new(bytes: [u8; 6]) -> Self {
-        MacAddr(bytes)
-    }
-
-    pub const fn octets(&self) -> [u8; 6] {
-        self.0
-    }
-}
-
-impl From<[u8; 6]> for MacAddr {
-    fn from(bytes: [u8; 6]) -> Self {
-        MacAddr(bytes)
-    }
-}
-
-impl fmt::Display for MacAddr {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let [a, b, c, d, e, g] = self.0;
-        write!(f, "{a:02x}:{b:02x}:{c:02x}:{d:02x}:{e:02x}:{g:02x}")
-    }
-}
-
-impl serde::Serialize for MacAddr {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
+pub use crate::link::Mac as MacAddr;
 
 /// Serde helpers shared by the control-protocol decoders: errors and raw bytes are
 /// written in the form a person reads in `--json` output.
