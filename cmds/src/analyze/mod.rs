@@ -1,0 +1,216 @@
+//! `pcap analyze`: capture file -> dissected frames -> analysis engines -> report.
+//!
+//! Every engine is fed each frame once, in file order, and keeps per-flow state only;
+//! the report is assembled from their snapshots at the end.
+
+pub mod census;
+pub mod fhrp;
+pub mod multicast;
+pub mod websocket;
+
+use crate::capture::{CaptureError, CaptureFile, RawFrame};
+use crate::output::rfc3339_ns;
+use netkit_dissectors::{dissect, DissectOptions, Frame};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// How `pcap analyze` reads a file.
+#[derive(Debug, Clone, Default)]
+pub struct AnalyzeOptions {
+    pub filter: Option<String>,
+    pub dissect: DissectOptions,
+}
+
+/// The `capture` section of the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct CaptureSummary {
+    pub file: String,
+    pub format: crate::capture::Format,
+    /// capinfos' name for the link type, or `per-packet` when interfaces differ.
+    pub linktype: String,
+    pub frames: u64,
+    /// Sum of the frames' original (wire) lengths.
+    pub bytes: u64,
+    /// Sum of the bytes actually captured (less than `bytes` with a snap length).
+    pub captured_bytes: u64,
+    pub first_ts: Option<String>,
+    pub last_ts: Option<String>,
+    pub duration_s: f64,
+    /// Frames that did not decode to the end (their error names layer and offset).
+    pub malformed_frames: u64,
+    /// Reading problems, and the first malformed frames, each with frame number.
+    pub errors: Vec<CaptureProblem>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct CaptureProblem {
+    pub frame: u64,
+    /// Byte offset in the file (reading problems) or in the frame (decode problems).
+    pub offset: u64,
+    pub kind: ProblemKind,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ProblemKind {
+    /// The file is damaged: reading stopped or skipped records here.
+    Read,
+    /// A frame's bytes did not decode past a layer; `offset` is within the frame.
+    Decode,
+}
+
+/// The whole analysis of one file (CLI.md's `pcap analyze --json` object).
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub capture: CaptureSummary,
+    pub protocols: BTreeMap<&'static str, u64>,
+    pub websocket: WebSocketSection,
+    pub multicast: crate::mcast::MulticastSection,
+    pub fhrp: fhrp::FhrpSection,
+}
+
+/// The `websocket` section: every HTTP/1.x upgrade request to WebSocket, in order.
+#[derive(Debug, Clone, Serialize)]
+pub struct WebSocketSection {
+    pub upgrades: Vec<websocket::Upgrade>,
+}
+
+/// Keeps the report readable on a badly damaged capture: the count is exact, the list
+/// shows the first ones.
+const MAX_LISTED_DECODE_ERRORS: usize = 50;
+
+/// Runs every engine over one capture file.
+pub fn analyze_file(path: &Path, opts: &AnalyzeOptions) -> Result<Report, CaptureError> {
+    let mut file = CaptureFile::open(path)?;
+    if let Some(f) = &opts.filter {
+        file.set_filter(f)?;
+    }
+    let mut run = Analysis::new(opts);
+    while let Some(raw) = file.next_frame() {
+        let frame = dissect(raw.linktype, raw.data, &opts.dissect);
+        run.feed(&raw, &frame);
+    }
+    let linktypes = file.linktypes();
+    let mut capture = run.capture_summary(path, file.format(), &linktypes);
+    capture.errors.splice(
+        0..0,
+        file.warnings().iter().map(|w| CaptureProblem {
+            frame: w.frame,
+            offset: w.offset,
+            kind: ProblemKind::Read,
+            message: w.message.clone(),
+        }),
+    );
+    Ok(run.finish(capture))
+}
+
+/// The engines of one run, fed frame by frame.
+pub struct Analysis {
+    census: census::Census,
+    websocket: websocket::WebSocketAnalysis,
+    multicast: crate::mcast::MulticastObserver,
+    fhrp: fhrp::FhrpAnalysis,
+    frames: u64,
+    bytes: u64,
+    captured_bytes: u64,
+    first_ts: Option<i64>,
+    last_ts: Option<i64>,
+    malformed: u64,
+    decode_errors: Vec<CaptureProblem>,
+}
+
+impl Analysis {
+    pub fn new(_opts: &AnalyzeOptions) -> Self {
+        Analysis {
+            census: census::Census::default(),
+            websocket: websocket::WebSocketAnalysis::default(),
+            multicast: crate::mcast::MulticastObserver::new(),
+            fhrp: fhrp::FhrpAnalysis::default(),
+            frames: 0,
+            bytes: 0,
+            captured_bytes: 0,
+            first_ts: None,
+            last_ts: None,
+            malformed: 0,
+            decode_errors: Vec::new(),
+        }
+    }
+
+    pub fn feed(&mut self, raw: &RawFrame<'_>, frame: &Frame<'_>) {
+        self.frames += 1;
+        self.bytes += u64::from(raw.orig_len);
+        self.captured_bytes += raw.data.len() as u64;
+        self.first_ts.get_or_insert(raw.ts_ns);
+        self.last_ts = Some(raw.ts_ns);
+        if let Some(e) = &frame.error {
+            // A frame cut by the snap length is not malformed: it is what was asked for.
+            let snapped = (raw.data.len() as u64) < u64::from(raw.orig_len);
+            if !snapped {
+                self.malformed += 1;
+                if self.decode_errors.len() < MAX_LISTED_DECODE_ERRORS {
+                    self.decode_errors.push(CaptureProblem {
+                        frame: raw.number,
+                        offset: e.offset as u64,
+                        kind: ProblemKind::Decode,
+                        message: e.to_string(),
+                    });
+                }
+            }
+        }
+        self.census.feed(frame);
+        self.websocket.feed(raw.number, raw.ts_ns, frame);
+        multicast::feed(&mut self.multicast, raw.number, frame);
+        self.fhrp.feed(raw.number, frame);
+    }
+
+    /// Assembles the report from the engines' snapshots.
+    fn finish(mut self, capture: CaptureSummary) -> Report {
+        // WebSocket frames follow a handshake only the stream engine saw.
+        self.census
+            .add("websocket", self.websocket.websocket_frames());
+        Report {
+            capture,
+            protocols: self.census.counts(),
+            websocket: WebSocketSection {
+                upgrades: self.websocket.into_upgrades(),
+            },
+            multicast: self.multicast.snapshot(),
+            fhrp: self.fhrp.snapshot(),
+        }
+    }
+
+    fn capture_summary(
+        &mut self,
+        path: &Path,
+        format: crate::capture::Format,
+        linktypes: &[u16],
+    ) -> CaptureSummary {
+        let mut distinct: Vec<u16> = linktypes.to_vec();
+        distinct.sort_unstable();
+        distinct.dedup();
+        let linktype = match distinct.as_slice() {
+            [] => "unknown".to_string(),
+            [one] => netkit_dissectors::link::linktype::name(*one).to_string(),
+            _ => "per-packet".to_string(),
+        };
+        let duration_ns = match (self.first_ts, self.last_ts) {
+            (Some(a), Some(b)) => b.saturating_sub(a),
+            _ => 0,
+        };
+        CaptureSummary {
+            file: path.display().to_string(),
+            format,
+            linktype,
+            frames: self.frames,
+            bytes: self.bytes,
+            captured_bytes: self.captured_bytes,
+            first_ts: self.first_ts.map(rfc3339_ns),
+            last_ts: self.last_ts.map(rfc3339_ns),
+            duration_s: duration_ns as f64 / 1e9,
+            malformed_frames: self.malformed,
+            errors: std::mem::take(&mut self.decode_errors),
+        }
+    }
+}

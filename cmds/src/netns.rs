@@ -1,0 +1,382 @@
+//! Network namespaces: discovery, resolving a user's `NS` argument, and running code
+//! inside a namespace.
+//!
+//! `setns` changes only the calling thread, and `/proc/self/net` follows the
+//! thread-group leader rather than the calling thread, so [`run_in`] enters the target
+//! on a dedicated thread and the work done there reads `/proc/thread-self/net/...`.
+//! The main thread never changes namespace.
+
+use nix::errno::Errno;
+use nix::sched::{setns, CloneFlags};
+use serde::Serialize;
+use std::fs::{self, File};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+/// Where `ip netns add` puts named namespaces (`/var/run` is a symlink to `/run`).
+pub const NETNS_RUN_DIR: &str = "/run/netns";
+
+/// The label of the namespace of PID 1.
+pub const HOST_LABEL: &str = "host";
+
+/// Vendor prefixes that turn a VRF name into a namespace name: Arista EOS `ns-`,
+/// Nokia SR Linux `srbase-`, Cisco IOS XR 7 `vrf-` (note netns-vrf-and-multicast.md A4).
+pub const VRF_PREFIXES: [&str; 3] = ["ns-", "srbase-", "vrf-"];
+
+/// One network namespace, identified by the (device, inode) of its nsfs file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Netns {
+    /// What to show the user: a namespace name, `host`, `pid:N`, or a path.
+    pub label: String,
+    /// A file that refers to the namespace (`/run/netns/NAME`, `/proc/N/ns/net`, ...).
+    pub path: PathBuf,
+    pub dev: u64,
+    pub inode: u64,
+}
+
+impl Netns {
+    /// Describes `path` as a namespace labelled `label`; fails when it cannot be stat'ed.
+    pub fn at(label: impl Into<String>, path: impl Into<PathBuf>) -> Result<Netns, String> {
+        let label = label.into();
+        let path = path.into();
+        let meta = fs::metadata(&path)
+            .map_err(|e| format!("namespace {label}: cannot open {}: {e}", path.display()))?;
+        Ok(Netns {
+            label,
+            path,
+            dev: meta.dev(),
+            inode: meta.ino(),
+        })
+    }
+
+    fn same_as(&self, other: &Netns) -> bool {
+        (self.dev, self.inode) == (other.dev, other.inode)
+    }
+}
+
+/// Which namespaces a command looks at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Selection {
+    /// The namespace netkit runs in.
+    Current,
+    /// One namespace, as the user wrote it (see [`resolve`]).
+    One(String),
+    /// The host, every named namespace and every namespace a process holds.
+    All,
+}
+
+/// (dev, inode) of the nsfs file system's files: a bind-mounted namespace file has this
+/// device; a stale file left in /run/netns after its mount went away does not.
+fn nsfs_dev() -> Option<u64> {
+    fs::metadata("/proc/thread-self/ns/net")
+        .or_else(|_| fs::metadata("/proc/self/ns/net"))
+        .ok()
+        .map(|m| m.dev())
+}
+
+/// Named namespaces in `dir` (normally [`NETNS_RUN_DIR`]), sorted by name. A missing
+/// directory means no named namespaces; stale files (not a mounted namespace) are
+/// skipped.
+pub fn list_named_in(dir: &Path) -> Result<Vec<Netns>, String> {
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(format!("cannot list {}: {e}", dir.display())),
+    };
+    let nsfs = nsfs_dev();
+    let mut out = Vec::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Ok(ns) = Netns::at(name, entry.path()) else {
+            continue;
+        };
+        if nsfs.is_some_and(|d| d != ns.dev) {
+            continue;
+        }
+        out.push(ns);
+    }
+    out.sort_by(|a, b| a.label.cmp(&b.label));
+    Ok(out)
+}
+
+pub fn list_named() -> Result<Vec<Netns>, String> {
+    list_named_in(Path::new(NETNS_RUN_DIR))
+}
+
+/// The namespace of PID 1, labelled `host`. Where PID 1's namespace cannot be looked
+/// at (a sandbox, a restricted /proc), the namespace netkit was started in stands in.
+pub fn host() -> Result<Netns, String> {
+    Netns::at(HOST_LABEL, "/proc/1/ns/net").or_else(|_| Netns::at(HOST_LABEL, "/proc/self/ns/net"))
+}
+
+/// The namespace this thread is in, labelled by its name when it has one.
+pub fn current() -> Result<Netns, String> {
+    let mut ns = Netns::at("self", "/proc/thread-self/ns/net")?;
+    ns.label = label_for(&ns, Path::new(NETNS_RUN_DIR));
+    Ok(ns)
+}
+
+/// A name for a namespace found some other way: `host`, its /run/netns name, or
+/// `pid:N` of the current process.
+fn label_for(ns: &Netns, run_dir: &Path) -> String {
+    if host().is_ok_and(|h| h.same_as(ns)) {
+        return HOST_LABEL.to_string();
+    }
+    if let Ok(named) = list_named_in(run_dir) {
+        if let Some(n) = named.iter().find(|n| n.same_as(ns)) {
+            return n.label.clone();
+        }
+    }
+    format!("pid:{}", std::process::id())
+}
+
+/// Resolves the user's `NS`: `pid:N`; a path (anything with a `/`); an exact name in
+/// `run_dir`; `default`/`global` for the host; otherwise a VRF name by vendor convention
+/// (`VRF1` finds `ns-VRF1`, `srbase-VRF1`, `vrf-VRF1`, or `vrf1`, case-insensitively).
+/// Several matches are an error that lists them.
+pub fn resolve_in(spec: &str, run_dir: &Path) -> Result<Netns, String> {
+    let spec = spec.trim();
+    if spec.is_empty() {
+        return Err("empty namespace name".to_string());
+    }
+    if let Some(pid) = spec.strip_prefix("pid:") {
+        let pid: u32 = pid
+            .parse()
+            .map_err(|_| format!("bad namespace '{spec}': pid:N needs a process id"))?;
+        return Netns::at(spec, format!("/proc/{pid}/ns/net"))
+            .map_err(|_| format!("unknown namespace '{spec}': no process {pid}"));
+    }
+    if spec.contains('/') {
+        return match fs::metadata(spec) {
+            Ok(_) => Netns::at(spec, spec),
+            Err(e) => Err(format!("unknown namespace '{spec}': {e}")),
+        };
+    }
+    let named = list_named_in(run_dir)?;
+    if let Some(ns) = named.iter().find(|n| n.label == spec) {
+        return Ok(ns.clone());
+    }
+    let wanted = vrf_candidates(spec);
+    let matches: Vec<&Netns> = named
+        .iter()
+        .filter(|n| matches_vrf(&wanted, &n.label))
+        .collect();
+    match matches.as_slice() {
+        [one] => Ok((*one).clone()),
+        [] if spec.eq_ignore_ascii_case("default") || spec.eq_ignore_ascii_case("global") => host(),
+        [] => {
+            let known: Vec<&str> = named.iter().map(|n| n.label.as_str()).collect();
+            let known = if known.is_empty() {
+                "none".to_string()
+            } else {
+                known.join(", ")
+            };
+            Err(format!(
+                "unknown namespace '{spec}': not in {} (named namespaces: {known}; VRF names \
+                 tried: {}); use a name, pid:N or a path",
+                run_dir.display(),
+                wanted.get(1..).unwrap_or_default().join(", ")
+            ))
+        }
+        many => {
+            let names: Vec<&str> = many.iter().map(|n| n.label.as_str()).collect();
+            Err(format!(
+                "namespace '{spec}' is ambiguous: it matches {}; name one of them",
+                names.join(", ")
+            ))
+        }
+    }
+}
+
+/// The namespace names a VRF called `spec` may have: itself, then the vendor forms.
+pub fn vrf_candidates(spec: &str) -> Vec<String> {
+    std::iter::once(spec.to_string())
+        .chain(VRF_PREFIXES.iter().map(|p| format!("{p}{spec}")))
+        .collect()
+}
+
+/// Case-insensitive, as NX-OS and IOS XR users type VRF names in either case.
+fn matches_vrf(candidates: &[String], name: &str) -> bool {
+    candidates.iter().any(|w| w.eq_ignore_ascii_case(name))
+}
+
+pub fn resolve(spec: &str) -> Result<Netns, String> {
+    resolve_in(spec, Path::new(NETNS_RUN_DIR))
+}
+
+/// Every network namespace once, by inode: the host first, then named namespaces by
+/// name, then namespaces only held by processes (labelled `pid:N`, lowest pid).
+pub fn all_in(run_dir: &Path) -> Result<Vec<Netns>, String> {
+    let mut out: Vec<Netns> = Vec::new();
+    let push = |ns: Netns, out: &mut Vec<Netns>| {
+        if !out.iter().any(|o| o.same_as(&ns)) {
+            out.push(ns);
+        }
+    };
+    match host() {
+        Ok(h) => push(h, &mut out),
+        Err(_) => push(current()?, &mut out),
+    }
+    for ns in list_named_in(run_dir)? {
+        push(ns, &mut out);
+    }
+    let mut pids: Vec<u32> = fs::read_dir("/proc")
+        .map_err(|e| format!("cannot list /proc: {e}"))?
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse().ok()))
+        .collect();
+    pids.sort_unstable();
+    for pid in pids {
+        // Processes come and go, and some are not ours to look at: skip those.
+        if let Ok(ns) = Netns::at(format!("pid:{pid}"), format!("/proc/{pid}/ns/net")) {
+            push(ns, &mut out);
+        }
+    }
+    Ok(out)
+}
+
+pub fn all() -> Result<Vec<Netns>, String> {
+    all_in(Path::new(NETNS_RUN_DIR))
+}
+
+/// Resolves a [`Selection`] into the namespaces to visit.
+pub fn select(sel: &Selection) -> Result<Vec<Netns>, String> {
+    match sel {
+        Selection::Current => Ok(vec![current()?]),
+        Selection::One(spec) => Ok(vec![resolve(spec)?]),
+        Selection::All => all(),
+    }
+}
+
+/// Runs `work` inside `ns` and returns its result. When `ns` is the namespace this
+/// thread is already in, `work` runs here; otherwise a new thread enters `ns` with
+/// `setns(CLONE_NEWNET)` (which needs CAP_SYS_ADMIN), runs `work` and ends, so no other
+/// thread ever changes namespace. Inside `work`, read `/proc/thread-self/net/...`.
+pub fn run_in<T, F>(ns: &Netns, work: F) -> Result<T, String>
+where
+    T: Send,
+    F: FnOnce() -> T + Send,
+{
+    let here = fs::metadata("/proc/thread-self/ns/net").map(|m| (m.dev(), m.ino()));
+    if here.is_ok_and(|id| id == (ns.dev, ns.inode)) {
+        return Ok(work());
+    }
+    let file = File::open(&ns.path).map_err(|e| {
+        format!(
+            "cannot open namespace {} ({}): {e}",
+            ns.label,
+            ns.path.display()
+        )
+    })?;
+    std::thread::scope(|scope| {
+        scope
+            .spawn(move || {
+                setns(&file, CloneFlags::CLONE_NEWNET).map_err(|e| setns_error(ns, e))?;
+                Ok(work())
+            })
+            .join()
+            .unwrap_or_else(|_| Err(format!("work inside namespace {} failed", ns.label)))
+    })
+}
+
+fn setns_error(ns: &Netns, e: Errno) -> String {
+    match e {
+        Errno::EPERM => format!(
+            "cannot enter network namespace {}: entering a namespace needs CAP_SYS_ADMIN \
+             (run netkit as root or with sudo)",
+            ns.label
+        ),
+        Errno::EINVAL => format!(
+            "cannot enter {}: {} is not a network namespace",
+            ns.label,
+            ns.path.display()
+        ),
+        other => format!(
+            "cannot enter network namespace {}: {}",
+            ns.label,
+            other.desc()
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn empty_dir() -> PathBuf {
+        let d = std::env::temp_dir().join(format!("nk-netns-test-{}", std::process::id()));
+        let _ = fs::create_dir_all(&d);
+        d
+    }
+
+    #[test]
+    fn pid_and_path_specs() {
+        let me = std::process::id();
+        let ns = resolve_in(&format!("pid:{me}"), &empty_dir()).unwrap();
+        assert_eq!(ns.label, format!("pid:{me}"));
+        assert_eq!(ns.path, PathBuf::from(format!("/proc/{me}/ns/net")));
+        let by_path = resolve_in("/proc/self/ns/net", &empty_dir()).unwrap();
+        assert_eq!((by_path.dev, by_path.inode), (ns.dev, ns.inode));
+        assert_eq!(
+            resolve_in("pid:abc", &empty_dir()).unwrap_err(),
+            "bad namespace 'pid:abc': pid:N needs a process id"
+        );
+        assert_eq!(
+            resolve_in("pid:4294967295", &empty_dir()).unwrap_err(),
+            "unknown namespace 'pid:4294967295': no process 4294967295"
+        );
+        assert_eq!(
+            resolve_in("/nonexistent/ns", &empty_dir()).unwrap_err(),
+            "unknown namespace '/nonexistent/ns': No such file or directory (os error 2)"
+        );
+    }
+
+    #[test]
+    fn unknown_name_is_one_clear_line() {
+        let dir = empty_dir();
+        let e = resolve_in("VRF9", &dir).unwrap_err();
+        assert_eq!(
+            e,
+            format!(
+                "unknown namespace 'VRF9': not in {} (named namespaces: none; VRF names \
+                 tried: ns-VRF9, srbase-VRF9, vrf-VRF9); use a name, pid:N or a path",
+                dir.display()
+            )
+        );
+        assert!(!e.contains('\n'));
+        // "default" falls back to the host namespace when no namespace has that name.
+        assert_eq!(resolve_in("default", &dir).unwrap().label, HOST_LABEL);
+    }
+
+    #[test]
+    fn vrf_conventions() {
+        let c = vrf_candidates("VRF1");
+        assert_eq!(c, ["VRF1", "ns-VRF1", "srbase-VRF1", "vrf-VRF1"]);
+        for name in ["ns-VRF1", "srbase-VRF1", "vrf-VRF1", "vrf1", "NS-vrf1"] {
+            assert!(matches_vrf(&c, name), "{name}");
+        }
+        for name in ["ns-VRF10", "xns-VRF1", "VRF", "srbase-default"] {
+            assert!(!matches_vrf(&c, name), "{name}");
+        }
+    }
+
+    #[test]
+    fn current_thread_runs_in_place() {
+        let cur = current().unwrap();
+        let tid_outside = std::thread::current().id();
+        let tid_inside = run_in(&cur, || std::thread::current().id()).unwrap();
+        assert_eq!(tid_inside, tid_outside);
+    }
+
+    #[test]
+    fn all_lists_each_namespace_once() {
+        let all = all_in(&empty_dir()).unwrap();
+        let mut ids: Vec<(u64, u64)> = all.iter().map(|n| (n.dev, n.inode)).collect();
+        let before = ids.len();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), before);
+        let cur = current().unwrap();
+        assert!(all.iter().any(|n| n.same_as(&cur)));
+    }
+}

@@ -1,0 +1,34 @@
+//! The clap argument tree: the command-line contract of ../shared/CLI.md.
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "netkit",
+    version,
+    about = "A network engineer's toolkit: captures, namespaces and VRFs, multicast, L2 traceroute",
+    long_about = "netkit: one binary for troubleshooting real networks.\n\n\
+        `netkit pcap analyze FILE` reads a capture and says what matters first;\n\
+        `netkit pcap show FILE` lists its frames; `netkit mcast` maps multicast groups\n\
+        to MACs and back. Every view takes --json for scripts.",
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Read capture files (pcap, pcapng): list frames, analyse traffic
+    #[command(subcommand)]
+    Pcap(crate::commands::pcap::PcapCommand),
+    /// Multicast groups and MACs: map, reverse lookup, plan checks, groups joined per namespace
+    #[command(subcommand)]
+    Mcast(crate::commands::mcast::McastCommand),
+    /// Print shell completions for SHELL to stdout
+    Completions {
+        /// bash, zsh, fish, elvish or powershell
+        shell: clap_complete::Shell,
+    },
+}

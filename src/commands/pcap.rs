@@ -1,0 +1,202 @@
+//! `netkit pcap show|analyze`.
+
+use super::{CmdError, CmdResult};
+use clap::{Args, Subcommand};
+use netkit_cmds::analyze::{analyze_file, AnalyzeOptions, Report};
+use netkit_cmds::output::{table, write_json};
+use netkit_cmds::show::{show, ShowError, ShowOptions};
+use netkit_dissectors::DissectOptions;
+use std::io::Write;
+use std::path::PathBuf;
+
+#[derive(Debug, Subcommand)]
+pub enum PcapCommand {
+    /// One line per frame: number, time, length, layer stack and a summary
+    Show(ShowArgs),
+    /// Analyse captures: what they hold, and what went wrong, most important first
+    Analyze(AnalyzeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DecodeArgs {
+    /// Capture filter in libpcap syntax (tcpdump's), e.g. 'tcp port 443'
+    #[arg(short = 'f', long = "filter", value_name = "BPF")]
+    pub filter: Option<String>,
+    /// Decode a UDP port as a protocol, as Wireshark's "Decode As": udp.port=8472:vxlan
+    #[arg(long = "decode-as", value_name = "udp.port=N:PROTO")]
+    pub decode_as: Vec<String>,
+}
+
+impl DecodeArgs {
+    fn dissect_options(&self) -> Result<DissectOptions, CmdError> {
+        let mut o = DissectOptions::default();
+        for spec in &self.decode_as {
+            o.add_decode_as(spec)?;
+        }
+        Ok(o)
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// Capture file (pcap or pcapng); - reads standard input
+    pub file: PathBuf,
+    /// Stop after N frames
+    #[arg(short = 'c', long = "count", value_name = "N")]
+    pub count: Option<u64>,
+    /// One JSON object per frame and line
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub decode: DecodeArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct AnalyzeArgs {
+    /// Capture files (pcap or pcapng); - reads standard input
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Machine-readable report (an array with one object per file when several)
+    #[arg(long)]
+    pub json: bool,
+    /// List the frame numbers behind each TCP analysis flag
+    #[arg(long)]
+    pub frames: bool,
+    #[command(flatten)]
+    pub decode: DecodeArgs,
+}
+
+pub fn run(cmd: PcapCommand) -> CmdResult {
+    match cmd {
+        PcapCommand::Show(a) => run_show(a),
+        PcapCommand::Analyze(a) => run_analyze(a),
+    }
+}
+
+fn run_show(a: ShowArgs) -> CmdResult {
+    let opts = ShowOptions {
+        count: a.count,
+        json: a.json,
+        filter: a.decode.filter.clone(),
+        dissect: a.decode.dissect_options()?,
+    };
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let warnings = match show(&a.file, &opts, &mut out) {
+        Ok(w) => w,
+        Err(ShowError::Io(e)) => return Err(CmdError::Io(e)),
+        Err(ShowError::Capture(e)) => return Err(CmdError::Failed(e.to_string())),
+    };
+    out.flush()?;
+    for w in warnings {
+        eprintln!("netkit: warning: {}: {}", a.file.display(), w.message);
+    }
+    Ok(())
+}
+
+fn run_analyze(a: AnalyzeArgs) -> CmdResult {
+    let opts = AnalyzeOptions {
+        filter: a.decode.filter.clone(),
+        dissect: a.decode.dissect_options()?,
+    };
+    let mut reports = Vec::with_capacity(a.files.len());
+    for f in &a.files {
+        let r = analyze_file(f, &opts).map_err(|e| CmdError::Failed(e.to_string()))?;
+        reports.push(r);
+    }
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    if a.json {
+        if reports.len() == 1 {
+            write_json(&mut out, &reports[0])?;
+        } else {
+            write_json(&mut out, &reports)?;
+        }
+    } else {
+        for (i, r) in reports.iter().enumerate() {
+            if i > 0 {
+                writeln!(out)?;
+            }
+            write_human(&mut out, r)?;
+        }
+    }
+    out.flush()?;
+    for r in &reports {
+        for e in r
+            .capture
+            .errors
+            .iter()
+            .filter(|e| e.kind == netkit_cmds::analyze::ProblemKind::Read)
+        {
+            eprintln!("netkit: warning: {}: {}", r.capture.file, e.message);
+        }
+    }
+    Ok(())
+}
+
+#[derive(tabled::Tabled)]
+struct ProtoRow {
+    protocol: &'static str,
+    frames: u64,
+    share: String,
+}
+
+fn write_human(out: &mut dyn Write, r: &Report) -> std::io::Result<()> {
+    let c = &r.capture;
+    writeln!(out, "{}", c.file)?;
+    writeln!(
+        out,
+        "  {} {}, {} frames, {} bytes on the wire, {:.3} s{}",
+        serde_json::to_value(c.format)
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_default(),
+        c.linktype,
+        c.frames,
+        c.bytes,
+        c.duration_s,
+        match (&c.first_ts, &c.last_ts) {
+            (Some(a), Some(b)) => format!(" ({a} .. {b})"),
+            _ => String::new(),
+        }
+    )?;
+    if c.malformed_frames > 0 {
+        writeln!(
+            out,
+            "  {} frames did not decode to the end (first: frame {} {})",
+            c.malformed_frames,
+            c.errors
+                .iter()
+                .find(|e| e.kind == netkit_cmds::analyze::ProblemKind::Decode)
+                .map(|e| e.frame)
+                .unwrap_or(0),
+            c.errors
+                .iter()
+                .find(|e| e.kind == netkit_cmds::analyze::ProblemKind::Decode)
+                .map(|e| e.message.as_str())
+                .unwrap_or("")
+        )?;
+    }
+    let mut rows: Vec<ProtoRow> = r
+        .protocols
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(p, n)| ProtoRow {
+            protocol: p,
+            frames: *n,
+            share: if c.frames > 0 {
+                format!("{:.1}%", *n as f64 * 100.0 / c.frames as f64)
+            } else {
+                String::new()
+            },
+        })
+        .collect();
+    rows.sort_by(|a, b| b.frames.cmp(&a.frames).then(a.protocol.cmp(b.protocol)));
+    if rows.is_empty() {
+        writeln!(out, "  no frames")?;
+    } else {
+        writeln!(out, "\nProtocols (frames carrying each, tunnels included)")?;
+        writeln!(out, "{}", table(rows))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,183 @@
+//! The command-line contract: version, usage errors, clear one-line failures, shell
+//! completions, and man pages that match the clap tree.
+
+mod common;
+
+use clap::CommandFactory;
+use netkit::cli::Cli;
+use std::path::Path;
+
+/// Renders one man page per command and subcommand (`netkit.1`, `netkit-pcap.1`,
+/// `netkit-pcap-show.1`, ...), as `git`'s pages are split.
+fn render_man_pages() -> Vec<(String, Vec<u8>)> {
+    fn walk(cmd: clap::Command, prefix: &str, out: &mut Vec<(String, Vec<u8>)>) {
+        let name = if prefix.is_empty() {
+            cmd.get_name().to_string()
+        } else {
+            format!("{prefix}-{}", cmd.get_name())
+        };
+        let cmd = cmd.name(name.clone());
+        let mut buf = Vec::new();
+        clap_mangen::Man::new(cmd.clone())
+            .render(&mut buf)
+            .expect("render man page");
+        out.push((format!("{name}.1"), buf));
+        for sub in cmd.get_subcommands() {
+            if sub.get_name() != "help" {
+                walk(sub.clone(), &name, out);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    let mut root = Cli::command();
+    root.build();
+    walk(root, "", &mut out);
+    out
+}
+
+#[test]
+fn man_pages_are_current() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("man");
+    let pages = render_man_pages();
+    if std::env::var_os("NETKIT_BLESS_MAN").is_some() {
+        std::fs::create_dir_all(&dir).unwrap();
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let p = entry.unwrap().path();
+            if p.extension().is_some_and(|e| e == "1") {
+                std::fs::remove_file(p).unwrap();
+            }
+        }
+        for (name, body) in &pages {
+            std::fs::write(dir.join(name), body).unwrap();
+        }
+    }
+    let mut stale = Vec::new();
+    for (name, body) in &pages {
+        match std::fs::read(dir.join(name)) {
+            Ok(on_disk) if on_disk == *body => {}
+            _ => stale.push(name.clone()),
+        }
+    }
+    let expected: Vec<&String> = pages.iter().map(|(n, _)| n).collect();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let n = entry.unwrap().file_name().to_string_lossy().to_string();
+        if n.ends_with(".1") && !expected.contains(&&n) {
+            stale.push(format!("{n} (no such command any more)"));
+        }
+    }
+    assert!(
+        stale.is_empty(),
+        "man pages out of date: {stale:?}\nregenerate with: NETKIT_BLESS_MAN=1 cargo test --test cli man_pages"
+    );
+}
+
+#[test]
+fn version_and_usage_errors() {
+    let out = common::netkit().arg("--version").output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("netkit "));
+    let out = common::netkit()
+        .args(["pcap", "frobnicate"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "usage errors exit 2");
+}
+
+#[test]
+fn a_file_that_is_not_a_capture_is_one_line_and_exit_1() {
+    let out = common::netkit()
+        .args(["pcap", "analyze", "Cargo.toml"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    assert!(
+        err.starts_with("netkit: ") && err.contains("Cargo.toml"),
+        "{err}"
+    );
+    let out = common::netkit()
+        .args(["pcap", "show", "/nonexistent/x.pcap"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&out.stderr).lines().count(), 1);
+}
+
+#[test]
+fn bad_decode_as_is_a_clear_error() {
+    let f = common::fixtures_dir().join("encap/tcpdump__vxlan.pcap");
+    let out = common::netkit()
+        .args(["pcap", "analyze", "--decode-as", "udp.port=8472:nonsense"])
+        .arg(&f)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("unknown protocol 'nonsense'"), "{err}");
+}
+
+#[test]
+fn completions_for_every_shell() {
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let out = common::netkit()
+            .args(["completions", shell])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{shell}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains("netkit") && text.contains("analyze") && text.contains("decode-as"),
+            "{shell} completions lack subcommands/flags"
+        );
+    }
+}
+
+#[test]
+fn show_lists_frames_and_json_lines() {
+    let f = common::fixtures_dir().join("encap/arkime__gre-erspan-vxlan.pcap");
+    let out = common::netkit()
+        .args(["pcap", "show", "-c", "2", "--json"])
+        .arg(&f)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["frame"], 1);
+    let layers: Vec<&str> = lines[0]["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(
+        layers.contains(&"gre") && layers.contains(&"vxlan"),
+        "{layers:?}"
+    );
+}
+
+#[test]
+fn stdin_is_read_with_dash() {
+    use std::io::Write;
+    use std::process::Stdio;
+    let bytes = std::fs::read(common::fixtures_dir().join("cdp/tcpdump__3560_CDP.pcap")).unwrap();
+    let mut child = common::netkit()
+        .args(["pcap", "analyze", "--json", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&bytes).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    // MANIFEST.tsv: 3 frames, all CDP
+    assert_eq!(v["protocols"]["cdp"], 3);
+    assert_eq!(v["capture"]["file"], "-");
+}
