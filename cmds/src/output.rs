@@ -22,23 +22,28 @@ pub fn use_colour() -> bool {
     std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && io::stdout().is_terminal()
 }
 
-/// Terminal width for tables: $COLUMNS when set (shells export it), else 100.
-pub fn terminal_width() -> usize {
-    std::env::var("COLUMNS")
+/// Width to fit tables to: the terminal's when stdout is one ($COLUMNS wins, as shells
+/// set it on resize), none when writing to a pipe or file, where cutting cells would only
+/// lose data.
+pub fn terminal_width() -> Option<usize> {
+    if !io::stdout().is_terminal() {
+        return None;
+    }
+    let from_env = std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok());
+    let from_tty = crossterm::terminal::size()
         .ok()
-        .and_then(|c| c.parse().ok())
-        .filter(|&w: &usize| w >= 40)
-        .unwrap_or(100)
+        .map(|(w, _)| usize::from(w));
+    from_env.or(from_tty).filter(|&w: &usize| w >= 40)
 }
 
-/// Renders rows as a table with tabled, fitted to the terminal width.
+/// Renders rows as a table with tabled, fitted to the terminal width when there is one.
 pub fn table<T: tabled::Tabled>(rows: impl IntoIterator<Item = T>) -> String {
-    use tabled::settings::{Style, Width};
+    use tabled::settings::{peaker::Priority, Style, Width};
     let mut t = tabled::Table::new(rows);
     t.with(Style::sharp());
-    t.with(
-        Width::truncate(terminal_width()).priority(tabled::settings::peaker::Priority::max(true)),
-    );
+    if let Some(w) = terminal_width() {
+        t.with(Width::truncate(w).priority(Priority::max(true)));
+    }
     t.to_string()
 }
 

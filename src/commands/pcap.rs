@@ -141,12 +141,71 @@ struct ProtoRow {
     share: String,
 }
 
+#[derive(tabled::Tabled)]
+struct UpgradeRow {
+    request: u64,
+    client: String,
+    server: String,
+    target: String,
+    status: String,
+    verdict: String,
+    #[tabled(rename = "ms")]
+    response_ms: String,
+    messages: u64,
+    close: String,
+}
+
+#[derive(tabled::Tabled)]
+struct FhrpRow {
+    protocol: String,
+    group: u16,
+    virtual_ip: String,
+    virtual_mac: String,
+    active: String,
+    standby: String,
+    changes: usize,
+}
+
+#[derive(tabled::Tabled)]
+struct GroupRow {
+    group: String,
+    mac: String,
+    frames: u64,
+    senders: usize,
+    joins: u64,
+    leaves: u64,
+    name: String,
+}
+
+fn opt<T: ToString>(v: &Option<T>) -> String {
+    v.as_ref().map(T::to_string).unwrap_or_default()
+}
+
+/// The human report reads top down: what went wrong first, then the evidence, then
+/// what the capture holds.
 fn write_human(out: &mut dyn Write, r: &Report) -> std::io::Result<()> {
+    use netkit_cmds::analyze::ProblemKind;
     let c = &r.capture;
     writeln!(out, "{}", c.file)?;
+    if r.findings.is_empty() {
+        writeln!(out, "  no problems found")?;
+    }
+    for f in &r.findings {
+        let sev = serde_json::to_value(f.severity)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_uppercase))
+            .unwrap_or_default();
+        writeln!(out, "  {sev:<7} {}", f.summary)?;
+    }
+    if !r.findings.is_empty() {
+        writeln!(out, "\nOpen in Wireshark (display filters):")?;
+        for f in &r.findings {
+            writeln!(out, "  {:<28} {}", f.code, f.wireshark_filter)?;
+        }
+    }
     writeln!(
         out,
-        "  {} {}, {} frames, {} bytes on the wire, {:.3} s{}",
+        "\nCapture: {} {}, {} frames, {} bytes on the wire, {:.3} s{}",
         serde_json::to_value(c.format)
             .ok()
             .and_then(|v| v.as_str().map(String::from))
@@ -160,22 +219,69 @@ fn write_human(out: &mut dyn Write, r: &Report) -> std::io::Result<()> {
             _ => String::new(),
         }
     )?;
-    if c.malformed_frames > 0 {
+    if let Some(first) = c.errors.iter().find(|e| e.kind == ProblemKind::Decode) {
         writeln!(
             out,
-            "  {} frames did not decode to the end (first: frame {} {})",
-            c.malformed_frames,
-            c.errors
-                .iter()
-                .find(|e| e.kind == netkit_cmds::analyze::ProblemKind::Decode)
-                .map(|e| e.frame)
-                .unwrap_or(0),
-            c.errors
-                .iter()
-                .find(|e| e.kind == netkit_cmds::analyze::ProblemKind::Decode)
-                .map(|e| e.message.as_str())
-                .unwrap_or("")
+            "  {} frames did not decode to the end (first: frame {}: {})",
+            c.malformed_frames, first.frame, first.message
         )?;
+    }
+    if !r.websocket.upgrades.is_empty() {
+        let rows = r.websocket.upgrades.iter().map(|u| UpgradeRow {
+            request: u.request_frame,
+            client: u.client.clone(),
+            server: u.server.clone(),
+            target: format!("{} {}", u.method, u.path),
+            status: opt(&u.status),
+            verdict: serde_json::to_value(u.verdict)
+                .ok()
+                .and_then(|v| v.as_str().map(String::from))
+                .unwrap_or_default(),
+            response_ms: u.response_ms.map(|m| format!("{m:.1}")).unwrap_or_default(),
+            messages: u.messages,
+            close: opt(&u.close_code),
+        });
+        writeln!(out, "\nWebSocket upgrades")?;
+        writeln!(out, "{}", table(rows))?;
+    }
+    if !r.fhrp.groups.is_empty() {
+        let rows = r.fhrp.groups.iter().map(|g| FhrpRow {
+            protocol: format!("{} {}", g.protocol, g.versions.join("/")),
+            group: g.group_id,
+            virtual_ip: g.virtual_ip.join(", "),
+            virtual_mac: g
+                .virtual_mac
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+            active: opt(&g.active),
+            standby: opt(&g.standby),
+            changes: g.state_changes.len(),
+        });
+        writeln!(out, "\nFirst-hop redundancy groups")?;
+        writeln!(out, "{}", table(rows))?;
+    }
+    if !r.multicast.groups.is_empty() {
+        let rows = r.multicast.groups.iter().map(|g| GroupRow {
+            group: g.group.clone(),
+            mac: g.mac.clone(),
+            frames: g.frames,
+            senders: g.senders.len(),
+            joins: g.joins,
+            leaves: g.leaves,
+            name: g.name.unwrap_or_default().to_string(),
+        });
+        writeln!(out, "\nMulticast groups")?;
+        writeln!(out, "{}", table(rows))?;
+        for col in &r.multicast.collisions {
+            writeln!(
+                out,
+                "  MAC collision {}: {}",
+                col.mac,
+                col.groups.join(", ")
+            )?;
+        }
     }
     let mut rows: Vec<ProtoRow> = r
         .protocols
@@ -192,9 +298,7 @@ fn write_human(out: &mut dyn Write, r: &Report) -> std::io::Result<()> {
         })
         .collect();
     rows.sort_by(|a, b| b.frames.cmp(&a.frames).then(a.protocol.cmp(b.protocol)));
-    if rows.is_empty() {
-        writeln!(out, "  no frames")?;
-    } else {
+    if !rows.is_empty() {
         writeln!(out, "\nProtocols (frames carrying each, tunnels included)")?;
         writeln!(out, "{}", table(rows))?;
     }

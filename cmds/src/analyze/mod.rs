@@ -5,6 +5,7 @@
 
 pub mod census;
 pub mod fhrp;
+pub mod findings;
 pub mod multicast;
 pub mod websocket;
 
@@ -69,6 +70,8 @@ pub struct Report {
     pub websocket: WebSocketSection,
     pub multicast: crate::mcast::MulticastSection,
     pub fhrp: fhrp::FhrpSection,
+    /// Most important first.
+    pub findings: Vec<findings::Finding>,
 }
 
 /// The `websocket` section: every HTTP/1.x upgrade request to WebSocket, in order.
@@ -170,14 +173,17 @@ impl Analysis {
         // WebSocket frames follow a handshake only the stream engine saw.
         self.census
             .add("websocket", self.websocket.websocket_frames());
+        let upgrades = self.websocket.into_upgrades();
+        let mut found = Vec::new();
+        findings::websocket(&upgrades, &mut found);
+        findings::rank(&mut found);
         Report {
             capture,
             protocols: self.census.counts(),
-            websocket: WebSocketSection {
-                upgrades: self.websocket.into_upgrades(),
-            },
+            websocket: WebSocketSection { upgrades },
             multicast: self.multicast.snapshot(),
             fhrp: self.fhrp.snapshot(),
+            findings: found,
         }
     }
 
