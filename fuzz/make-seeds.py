@@ -1,0 +1,132 @@
+#!/usr/bin/env python3
+"""Writes seed inputs for the decoder fuzz targets into fuzz/seeds/TARGET/, taken from
+the captures in tests/fixtures (and ../shared/pcaps when present), so libFuzzer starts
+from real PDUs instead of random bytes.
+
+    fuzz/make-seeds.py
+
+dissect: one byte choosing the link type (index into the target's LINKTYPES) + a frame.
+cdp/lldp/stp/fhrp/dns/http/websocket: the payload the decoder takes. l2trace: the two
+worked examples of the protocol note (no capture of that protocol exists).
+"""
+import hashlib
+import os
+import struct
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+# Must match LINKTYPES in fuzz_targets/dissect.rs.
+LINKTYPES = [1, 0, 9, 12, 50, 101, 104, 108, 113, 228, 276]
+L2T_EXAMPLES = [
+    # REQUEST_SRC 000b.5f73.0491 -> 000b.5f73.0480, VLAN 11, from 192.168.1.25 "Cat2960"
+    bytes.fromhex("0201002905" "0208000b5f730491" "0108000b5f730480" "0304000b" "0e06c0a80119")
+    + b"\x10\x0aCat2960\x00",
+    # REPLY_SRC from Cat3550, status 2, next hop Cat2950 at 192.168.2.27
+    bytes.fromhex("0401003c06") + b"\x04\x0aCat3550\x00" + b"\x05\x14cisco WS-C3550-24\x00"
+    + bytes.fromhex("0606c0a8021a" "0f0302" "0d06c0a8021b") + b"\x10\x0aCat2950\x00",
+]
+
+
+def frames(path):
+    """Yields (linktype, frame bytes) for pcap and pcapng files."""
+    data = open(path, "rb").read()
+    if len(data) < 24:
+        return
+    magic = data[:4]
+    if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\xa1\xb2\x3c\x4d"):
+        e = "<" if magic[0] in (0xD4, 0x4D) else ">"
+        lt = struct.unpack(e + "I", data[20:24])[0] & 0xFFFF
+        off = 24
+        while off + 16 <= len(data):
+            incl = struct.unpack(e + "I", data[off + 8:off + 12])[0]
+            yield lt, data[off + 16:off + 16 + incl]
+            off += 16 + incl
+    elif magic == b"\x0a\x0d\x0d\x0a":
+        e = "<" if data[8:12] == b"\x4d\x3c\x2b\x1a" else ">"
+        off, ifaces = 0, []
+        while off + 12 <= len(data):
+            btype, blen = struct.unpack(e + "II", data[off:off + 8])
+            if blen < 12:
+                return
+            body = data[off + 8:off + blen - 4]
+            if btype == 1:
+                ifaces.append(struct.unpack(e + "H", body[:2])[0])
+            elif btype == 6 and len(body) >= 20:
+                iface, _, _, caplen = struct.unpack(e + "IIII", body[:16])
+                if iface < len(ifaces):
+                    yield ifaces[iface], body[20:20 + caplen]
+            off += blen
+
+
+def payloads(lt, f):
+    """Yields (target, payload) for Ethernet frames, following VLAN tags."""
+    if lt != 1 or len(f) < 14:
+        return
+    et, off = struct.unpack(">H", f[12:14])[0], 14
+    while et in (0x8100, 0x88A8, 0x9100) and off + 4 <= len(f):
+        et, off = struct.unpack(">H", f[off + 2:off + 4])[0], off + 4
+    p = f[off:]
+    if et <= 1500:
+        if p[:8] == b"\xaa\xaa\x03\x00\x00\x0c\x20\x00":
+            yield "cdp", p[8:et]
+        elif p[:2] == b"\x42\x42":
+            yield "stp", p[3:et]
+    elif et == 0x88CC:
+        yield "lldp", p
+    elif et in (0x0800, 0x86DD):
+        if et == 0x0800 and len(p) >= 20:
+            proto, hl = p[9], (p[0] & 15) * 4
+        elif et == 0x86DD and len(p) >= 40:
+            proto, hl = p[6], 40
+        else:
+            return
+        t = p[hl:]
+        if proto == 112:
+            yield "fhrp", t
+        elif proto == 17 and len(t) >= 8:
+            sport, dport = struct.unpack(">HH", t[:4])
+            ports = {sport, dport}
+            if ports & {1985, 2029, 3222}:
+                yield "fhrp", t[8:]
+            if ports & {53, 5353}:
+                yield "dns", t[8:]
+        elif proto == 6 and len(t) >= 20:
+            body = t[(t[12] >> 4) * 4:]
+            if body[:4] in (b"GET ", b"HTTP", b"POST"):
+                yield "http", body
+            elif body and body[0] in (0x81, 0x82, 0x88, 0x89, 0x8A, 0x01, 0x02, 0x00):
+                yield "websocket", body
+
+
+def main():
+    dirs = [os.path.join(ROOT, "tests/fixtures"), os.path.join(ROOT, "../shared/pcaps")]
+    written = {}
+    for d in dirs:
+        for base, _, files in os.walk(d):
+            for name in files:
+                if not name.endswith((".pcap", ".pcapng", ".cap")):
+                    continue
+                for lt, f in frames(os.path.join(base, name)):
+                    if lt in LINKTYPES:
+                        write(written, "dissect", bytes([LINKTYPES.index(lt)]) + f)
+                    for target, p in payloads(lt, f):
+                        write(written, target, p)
+    for example in L2T_EXAMPLES:
+        write(written, "l2trace", example)
+    for t, n in sorted(written.items()):
+        print(f"{t}: {n} seeds")
+
+
+def write(written, target, blob):
+    if not blob or len(blob) > 65536:
+        return
+    d = os.path.join(HERE, "seeds", target)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, hashlib.sha1(blob).hexdigest()), "wb") as fh:
+        fh.write(blob)
+    written[target] = written.get(target, 0) + 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
