@@ -16,6 +16,7 @@ use crate::net::{ipproto, Arp, Igmp, Ipv4, Ipv6, Ipv6Fragment, Mpls, Pim};
 use crate::transport::{Icmp, Tcp, Udp};
 use crate::tunnel::{Erspan, Esp, Geneve, Gre, Gtpu, L2tp, Vxlan};
 use serde::Serialize;
+use std::net::Ipv6Addr;
 
 /// Most encapsulations netkit follows in one frame before giving up: a guard against
 /// crafted frames that nest tunnels without end.
@@ -701,54 +702,86 @@ impl<'a> Dissector<'a, '_> {
         if !self.enter(off) {
             return;
         }
+        // The fixed header and extension headers are walked here rather than with
+        // etherparse's extension iterator: fuzzing found that iterator indexing out of
+        // bounds (get_unchecked, undefined behaviour) on a truncated extension chain.
         let d = self.slice(off, end);
-        let (ip, ext_err) = match etherparse::LaxIpv6Slice::from_slice(d) {
-            Ok(v) => v,
-            Err(etherparse::err::ipv6::HeaderSliceError::Len(l)) => {
-                return self.truncated("ipv6", off, end, l.required_len)
-            }
-            Err(_) => return self.fail(DecodeError::invalid("ipv6", off, "bad version")),
+        let Some(h) = d.get(..40) else {
+            return self.truncated("ipv6", off, end, 40);
         };
-        let h = ip.header();
+        if h[0] >> 4 != 6 {
+            return self.fail(DecodeError::invalid("ipv6", off, "version is not 6"));
+        }
+        let mut src = [0u8; 16];
+        let mut dst = [0u8; 16];
+        src.copy_from_slice(&h[8..24]);
+        dst.copy_from_slice(&h[24..40]);
+        let payload_len = u16::from_be_bytes([h[4], h[5]]);
+        // The payload length bounds the packet (padding is not payload); a jumbogram
+        // (length 0 with a hop-by-hop option) runs to the end of what was captured.
+        let ip_end = if payload_len == 0 {
+            end
+        } else {
+            (off + 40 + usize::from(payload_len)).min(end)
+        };
+        let mut next = h[6];
+        let mut at = off + 40;
         let mut fragment = None;
         let mut ext_count = 0u8;
-        for ext in ip.extensions().clone() {
-            ext_count = ext_count.saturating_add(1);
-            if let etherparse::Ipv6ExtensionSlice::Fragment(f) = ext {
+        let mut ext_error = None;
+        loop {
+            let ext_len = match next {
+                // hop-by-hop, routing, destination options, mobility, HIP, shim6:
+                // length in 8-byte units after the first 8
+                0 | 43 | 60 | 135 | 139 | 140 => {
+                    self.data.get(at + 1).map(|l| (usize::from(*l) + 1) * 8)
+                }
+                // fragment header: fixed 8 bytes
+                44 => Some(8),
+                // authentication header: length in 4-byte units minus 2
+                51 => self.data.get(at + 1).map(|l| (usize::from(*l) + 2) * 4),
+                _ => break,
+            };
+            let Some(ext_len) = ext_len.filter(|l| at + l <= ip_end) else {
+                ext_error = Some(DecodeError::truncated(
+                    "ipv6",
+                    at,
+                    2,
+                    ip_end.saturating_sub(at),
+                ));
+                break;
+            };
+            if next == 44 {
+                let fo = be16(self.data, at + 2).unwrap_or(0);
                 fragment = Some(Ipv6Fragment {
-                    offset: f.fragment_offset().value() * 8,
-                    more_fragments: f.more_fragments(),
-                    identification: f.identification(),
+                    offset: fo & 0xfff8,
+                    more_fragments: fo & 1 == 1,
+                    identification: be32(self.data, at + 4).unwrap_or(0),
                 });
             }
+            ext_count = ext_count.saturating_add(1);
+            next = self.data.get(at).copied().unwrap_or(59);
+            at += ext_len;
         }
-        let payload = ip.payload();
-        let next_header = payload.ip_number.0;
         self.layers.push(Layer::Ipv6(Ipv6 {
-            src: h.source_addr(),
-            dst: h.destination_addr(),
-            next_header,
-            hop_limit: h.hop_limit(),
-            traffic_class: h.traffic_class(),
-            flow_label: h.flow_label().value(),
-            payload_len: h.payload_length(),
+            src: Ipv6Addr::from(src),
+            dst: Ipv6Addr::from(dst),
+            next_header: next,
+            hop_limit: h[7],
+            traffic_class: (h[0] << 4) | (h[1] >> 4),
+            flow_label: u32::from_be_bytes([0, h[1] & 0x0f, h[2], h[3]]),
+            payload_len,
             extension_headers: ext_count,
             fragment,
         }));
-        if let Some((_, _)) = ext_err {
-            return self.fail(DecodeError::invalid(
-                "ipv6",
-                off + 40,
-                "malformed extension header",
-            ));
+        if let Some(e) = ext_error {
+            return self.fail(e);
         }
         if fragment.is_some_and(|f| f.offset != 0) {
             return;
         }
-        let start = off + (payload.payload.as_ptr() as usize - d.as_ptr() as usize);
-        let pend = start + payload.payload.len();
-        let claimed = usize::from(h.payload_length()).saturating_sub(start - off - 40);
-        self.ip_payload(next_header, 6, start, pend, claimed);
+        let claimed = usize::from(payload_len).saturating_sub(at - off - 40);
+        self.ip_payload(next, 6, at, ip_end, claimed);
     }
 
     /// `claimed` is the payload length the IP header announces (it may exceed what
@@ -1042,5 +1075,65 @@ impl<'a> Dissector<'a, '_> {
             Ok(e) => self.layers.push(Layer::Esp(e)),
             Err(e) => self.fail(e.at(off)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hex(parts: &[&str]) -> Vec<u8> {
+        let s: String = parts.concat();
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn truncated_ipv6_extension_chain_is_an_error_not_a_crash() {
+        // Found by the dissect fuzz target: etherparse 0.21's extension iterator read
+        // out of bounds on this frame (VLAN, IPv6, hop-by-hop, then a cut chain).
+        let frame = hex(&[
+            "333300000066aabbcc0001208100001086dd6e00000000000000000000000000",
+            "0000000000000000000000000000000000000000000000000000000000000000",
+            "0000000000000000000000000000000000000000000000000000000000000000",
+            "0000000000000000000000000000000000000000000000000000000000000000",
+            "000000000000000000000000000000000e15fffe800000000000000000000000",
+            "66aabbcc0001208100001086dd6e000010000e000000000000000001ff020000",
+            "00000000000000000000006607ed07ed000ef00802040001000000000001ff02",
+            "000000000000000000000000006607ed07ed00485454502f312e0000",
+        ]);
+        let f = dissect(
+            crate::link::linktype::ETHERNET,
+            &frame,
+            &DissectOptions::default(),
+        );
+        assert!(f.layers.iter().any(|l| matches!(l, Layer::Ipv6(_))));
+        let _ = f.summary();
+    }
+
+    #[test]
+    fn ipv6_fragment_header_is_read() {
+        // IPv6 + fragment header (offset 0, more fragments, id 0x01020304) + UDP
+        let mut p = vec![0x60, 0, 0, 0, 0, 16, 44, 64];
+        p.extend([0u8; 32]);
+        p.extend([17, 0, 0x00, 0x01, 1, 2, 3, 4]);
+        p.extend([0x04, 0x00, 0x00, 0x35, 0, 8, 0, 0]);
+        let f = dissect(crate::link::linktype::IPV6, &p, &DissectOptions::default());
+        let Layer::Ipv6(h) = f.layers[0] else {
+            panic!("{:?}", f.layers)
+        };
+        assert_eq!(h.next_header, 17);
+        assert_eq!(
+            h.fragment,
+            Some(Ipv6Fragment {
+                offset: 0,
+                more_fragments: true,
+                identification: 0x01020304
+            })
+        );
+        assert!(matches!(f.layers[1], Layer::Udp(_)), "{:?}", f.layers);
+        assert!(f.error.is_none());
     }
 }
