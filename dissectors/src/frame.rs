@@ -156,7 +156,7 @@ pub enum Layer<'a> {
     Erspan(Erspan),
     Vxlan(Vxlan),
     Geneve(Geneve),
-    Esp(Esp),
+    Esp(Esp<'a>),
     Gtp(Gtpu),
     L2tp(L2tp),
     /// Marks the start of the packet an ICMP error quotes: layers after it describe

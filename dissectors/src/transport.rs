@@ -127,6 +127,18 @@ pub struct Udp<'a> {
     pub payload: &'a [u8],
 }
 
+/// One RFC 4884 extension object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IcmpExtension<'a> {
+    pub class: u8,
+    pub ctype: u8,
+    pub data: &'a [u8],
+}
+
+fn be16(b: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_be_bytes([*b.get(at)?, *b.get(at + 1)?]))
+}
+
 /// ICMP (version 4) or ICMPv6 (version 6) message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Icmp<'a> {
@@ -205,6 +217,67 @@ impl<'a> Icmp<'a> {
         }
     }
 
+    /// RFC 4884 extension objects of an ICMP error (time exceeded, destination
+    /// unreachable, parameter problem), e.g. the MPLS label stack of RFC 4950.
+    ///
+    /// Compliant senders give the quoted datagram's length in the header; many
+    /// routers instead pad the quote to 128 bytes and leave the length 0, which RFC 4884
+    /// section 5 tells receivers to accept, so that layout is tried too.
+    pub fn extensions(&self) -> Vec<IcmpExtension<'a>> {
+        let carries = match self.version {
+            4 => matches!(self.icmp_type, 3 | 11 | 12),
+            _ => matches!(self.icmp_type, 1 | 3),
+        };
+        if !carries {
+            return Vec::new();
+        }
+        let (len_field, unit) = if self.version == 4 {
+            (self.rest[1], 4)
+        } else {
+            (self.rest[0], 8)
+        };
+        let start = if len_field != 0 {
+            usize::from(len_field) * unit
+        } else if self.body.len() >= 128 + 8 {
+            128
+        } else {
+            return Vec::new();
+        };
+        let Some(ext) = self.body.get(start..) else {
+            return Vec::new();
+        };
+        // Extension header: version 2 in the high nibble, reserved, checksum.
+        if ext.len() < 4 || ext[0] >> 4 != 2 {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        let mut at = 4;
+        while let (Some(len), Some(&class), Some(&ctype)) =
+            (be16(ext, at), ext.get(at + 2), ext.get(at + 3))
+        {
+            let len = usize::from(len);
+            let Some(data) = ext.get(at + 4..at + len.max(4)) else {
+                break;
+            };
+            if len < 4 {
+                break;
+            }
+            out.push(IcmpExtension { class, ctype, data });
+            at += len;
+        }
+        out
+    }
+
+    /// The MPLS label stack an ICMP error quotes (RFC 4950: class 1, c-type 1).
+    pub fn mpls_labels(&self) -> Vec<crate::net::Mpls> {
+        self.extensions()
+            .iter()
+            .filter(|e| e.class == 1 && e.ctype == 1)
+            .flat_map(|e| e.data.chunks_exact(4))
+            .filter_map(|c| crate::net::Mpls::parse(c).ok())
+            .collect()
+    }
+
     pub fn type_name(&self) -> &'static str {
         match (self.version, self.icmp_type) {
             (4, 0) | (6, 129) => "Echo reply",
@@ -273,6 +346,29 @@ mod tests {
         assert_eq!(err.unwrap().offset, 20);
         let (_, err) = tcp_with_options(&[2, 4, 5]).parse_options();
         assert!(err.is_some());
+    }
+
+    #[test]
+    fn rfc4950_label_stack_in_time_exceeded() {
+        // Time exceeded, length 0 (non-compliant layout: quote padded to 128 bytes),
+        // then extension header v2 and one MPLS object: label 100704, exp 0, S, TTL 1.
+        let mut m = vec![11, 0, 0, 0, 0, 0, 0, 0];
+        m.extend([0u8; 128]);
+        m.extend([0x20, 0, 0, 0, 0, 8, 1, 1]);
+        m.extend((100704u32 << 12 | 1 << 8 | 1).to_be_bytes());
+        let i = Icmp::parse(4, &m).unwrap();
+        let labels = i.mpls_labels();
+        assert_eq!(labels.len(), 1);
+        assert_eq!(
+            (labels[0].label, labels[0].ttl, labels[0].bottom_of_stack),
+            (100704, 1, true)
+        );
+        // Compliant layout: length 32 words (128 bytes) in byte 5.
+        let mut c = m.clone();
+        c[5] = 32;
+        assert_eq!(Icmp::parse(4, &c).unwrap().mpls_labels(), labels);
+        // No extension: quote shorter than 128 bytes.
+        assert!(Icmp::parse(4, &m[..60]).unwrap().mpls_labels().is_empty());
     }
 
     #[test]

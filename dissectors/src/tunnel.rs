@@ -175,21 +175,56 @@ impl Geneve {
 
 /// ESP: only the SPI and sequence number are in clear text; the SPI is the flow identity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct Esp {
+pub struct Esp<'a> {
     pub spi: u32,
     pub sequence: u32,
     /// Carried in UDP (NAT traversal, usually port 4500).
     pub udp_encapsulated: bool,
+    /// What follows the sequence number: ciphertext, or with ESP-NULL (RFC 2410) the
+    /// inner packet in clear followed by the trailer and ICV.
+    #[serde(skip)]
+    pub payload: &'a [u8],
 }
 
-impl Esp {
-    pub fn parse(data: &[u8], udp_encapsulated: bool) -> Result<Esp> {
+impl<'a> Esp<'a> {
+    pub fn parse(data: &'a [u8], udp_encapsulated: bool) -> Result<Esp<'a>> {
         let mut c = Cursor::new("esp", data);
         Ok(Esp {
             spi: c.u32()?,
             sequence: c.u32()?,
             udp_encapsulated,
+            payload: c.rest(),
         })
+    }
+
+    /// The inner IPv4/IPv6 packet when the SA uses NULL encryption: the payload then
+    /// starts with an IP header whose length fits before the 2-byte ESP trailer. IPv4
+    /// headers must also carry a valid checksum, which ciphertext almost never does.
+    pub fn null_encrypted_inner(&self) -> Option<&'a [u8]> {
+        let p = self.payload;
+        match p.first()? >> 4 {
+            4 => {
+                let ihl = usize::from(p[0] & 0x0f) * 4;
+                let h = p.get(..ihl).filter(|_| ihl >= 20)?;
+                let total = usize::from(u16::from_be_bytes([h[2], h[3]]));
+                if total < ihl || total + 2 > p.len() {
+                    return None;
+                }
+                let sum: u32 = h
+                    .chunks_exact(2)
+                    .map(|w| u32::from(u16::from_be_bytes([w[0], w[1]])))
+                    .sum();
+                let folded = (sum & 0xffff) + (sum >> 16);
+                let folded = (folded & 0xffff) + (folded >> 16);
+                (folded == 0xffff).then(|| &p[..total])
+            }
+            6 => {
+                let plen = usize::from(u16::from_be_bytes([*p.get(4)?, *p.get(5)?]));
+                let total = 40 + plen;
+                (plen > 0 && total + 2 <= p.len()).then(|| &p[..total])
+            }
+            _ => None,
+        }
     }
 }
 
@@ -321,6 +356,28 @@ mod tests {
         assert_eq!(
             (l.control, l.tunnel, l.session, l.header_len),
             (false, 7, 9, 8)
+        );
+    }
+
+    #[test]
+    fn esp_null_shows_the_inner_packet_and_ciphertext_does_not() {
+        // SPI, sequence, then an IPv4/ICMP packet (header checksum valid), pad length 0,
+        // next header 4, and a 12-byte ICV.
+        let inner = [
+            0x45, 0, 0, 28, 0, 1, 0, 0, 64, 1, 0x66, 0xde, 10, 0, 0, 1, 10, 0, 0, 2, 8, 0, 0xf7,
+            0xff, 0, 0, 0, 0,
+        ];
+        let mut p = vec![0, 0, 0, 7, 0, 0, 0, 1];
+        p.extend(inner);
+        p.extend([0, 4]);
+        p.extend([0xaa; 12]);
+        let esp = Esp::parse(&p, false).unwrap();
+        assert_eq!(esp.null_encrypted_inner(), Some(&inner[..]));
+        let mut bad = p.clone();
+        bad[18] ^= 0xff; // corrupt the header checksum: looks like ciphertext now
+        assert_eq!(
+            Esp::parse(&bad, false).unwrap().null_encrypted_inner(),
+            None
         );
     }
 

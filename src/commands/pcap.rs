@@ -98,6 +98,7 @@ fn run_analyze(a: AnalyzeArgs) -> CmdResult {
     let opts = AnalyzeOptions {
         filter: a.decode.filter.clone(),
         dissect: a.decode.dissect_options()?,
+        progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
     };
     let mut reports = Vec::with_capacity(a.files.len());
     for f in &a.files {

@@ -7,6 +7,7 @@ pub mod census;
 pub mod fhrp;
 pub mod findings;
 pub mod multicast;
+pub mod tunnels;
 pub mod websocket;
 
 use crate::capture::{CaptureError, CaptureFile, RawFrame};
@@ -21,6 +22,57 @@ use std::path::Path;
 pub struct AnalyzeOptions {
     pub filter: Option<String>,
     pub dissect: DissectOptions,
+    /// Show a progress line on stderr for files that take more than a second (the
+    /// caller sets it only when stderr is a terminal).
+    pub progress: bool,
+}
+
+/// A progress line on stderr, shown once reading has taken more than a second.
+struct Progress {
+    enabled: bool,
+    started: std::time::Instant,
+    total: Option<u64>,
+    shown: bool,
+    name: String,
+}
+
+impl Progress {
+    fn new(enabled: bool, path: &Path) -> Self {
+        Progress {
+            enabled,
+            started: std::time::Instant::now(),
+            total: std::fs::metadata(path)
+                .ok()
+                .filter(|m| m.is_file())
+                .map(|m| m.len()),
+            shown: false,
+            name: path.display().to_string(),
+        }
+    }
+
+    fn update(&mut self, bytes: u64) {
+        if !self.enabled || self.started.elapsed() < std::time::Duration::from_secs(1) {
+            return;
+        }
+        self.shown = true;
+        let mb = bytes as f64 / 1e6;
+        match self.total {
+            Some(t) if t > 0 => eprint!(
+                "\r{}: {:>3.0}% ({mb:.0} of {:.0} MB)",
+                self.name,
+                bytes as f64 * 100.0 / t as f64,
+                t as f64 / 1e6
+            ),
+            _ => eprint!("\r{}: {mb:.0} MB", self.name),
+        }
+    }
+
+    fn done(&self) {
+        if self.shown {
+            // Clear the line so the report starts on a clean terminal.
+            eprint!("\r\x1b[K");
+        }
+    }
 }
 
 /// The `capture` section of the report.
@@ -70,6 +122,8 @@ pub struct Report {
     pub websocket: WebSocketSection,
     pub multicast: crate::mcast::MulticastSection,
     pub fhrp: fhrp::FhrpSection,
+    pub tunnels: tunnels::TunnelsSection,
+    pub paths: tunnels::PathsSection,
     /// Most important first.
     pub findings: Vec<findings::Finding>,
 }
@@ -91,10 +145,19 @@ pub fn analyze_file(path: &Path, opts: &AnalyzeOptions) -> Result<Report, Captur
         file.set_filter(f)?;
     }
     let mut run = Analysis::new(opts);
+    let mut progress = Progress::new(opts.progress, path);
+    let mut since_check = 0u32;
     while let Some(raw) = file.next_frame() {
         let frame = dissect(raw.linktype, raw.data, &opts.dissect);
         run.feed(&raw, &frame);
+        since_check += 1;
+        if since_check == 1 << 16 {
+            since_check = 0;
+            let read = file.bytes_read();
+            progress.update(read);
+        }
     }
+    progress.done();
     let linktypes = file.linktypes();
     let mut capture = run.capture_summary(path, file.format(), &linktypes);
     capture.errors.splice(
@@ -115,6 +178,7 @@ pub struct Analysis {
     websocket: websocket::WebSocketAnalysis,
     multicast: crate::mcast::MulticastObserver,
     fhrp: fhrp::FhrpAnalysis,
+    tunnels: tunnels::TunnelAnalysis,
     frames: u64,
     bytes: u64,
     captured_bytes: u64,
@@ -131,6 +195,7 @@ impl Analysis {
             websocket: websocket::WebSocketAnalysis::default(),
             multicast: crate::mcast::MulticastObserver::new(),
             fhrp: fhrp::FhrpAnalysis::default(),
+            tunnels: tunnels::TunnelAnalysis::default(),
             frames: 0,
             bytes: 0,
             captured_bytes: 0,
@@ -166,6 +231,8 @@ impl Analysis {
         self.websocket.feed(raw.number, raw.ts_ns, frame);
         multicast::feed(&mut self.multicast, raw.number, frame);
         self.fhrp.feed(raw.number, frame);
+        self.tunnels
+            .feed(raw.number, raw.ts_ns, raw.orig_len, frame);
     }
 
     /// Assembles the report from the engines' snapshots.
@@ -176,6 +243,7 @@ impl Analysis {
         let upgrades = self.websocket.into_upgrades();
         let mut found = Vec::new();
         findings::websocket(&upgrades, &mut found);
+        let (tunnels, paths) = self.tunnels.snapshot(&mut found);
         findings::rank(&mut found);
         Report {
             capture,
@@ -183,6 +251,8 @@ impl Analysis {
             websocket: WebSocketSection { upgrades },
             multicast: self.multicast.snapshot(),
             fhrp: self.fhrp.snapshot(),
+            tunnels,
+            paths,
             findings: found,
         }
     }

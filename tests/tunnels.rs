@@ -1,0 +1,108 @@
+//! The `tunnels` and `paths` sections on shipped captures; expected values read off
+//! tshark 4.0.17 for the same frames (ip.src/ip.dst/ports inside the tunnel,
+//! icmp.mpls.label, vxlan.vni, geneve.vni).
+
+mod common;
+
+use netkit_cmds::analyze::{analyze_file, AnalyzeOptions, Report};
+
+fn analyze(rel: &str) -> Report {
+    analyze_file(
+        &common::fixtures_dir().join(rel),
+        &AnalyzeOptions::default(),
+    )
+    .unwrap()
+}
+
+#[test]
+fn gre_carrying_six_inner_flows_on_one_outer_flow_is_an_ecmp_finding() {
+    let r = analyze("encap/zeek__gre-sample.pcap");
+    let gre = &r.tunnels.outer_flows[0];
+    assert_eq!(gre.kind, "gre");
+    assert_eq!(gre.frames, 40);
+    // tshark: ntp x3, dns, ssh and icmp between the inner hosts
+    assert_eq!(gre.inner_flows, Some(6));
+    // outer IPv4 (20) + GRE (4): what every inner packet pays
+    assert_eq!(gre.overhead_bytes, Some(24));
+    let f = r
+        .findings
+        .iter()
+        .find(|f| f.code == "ecmp_single_outer_flow")
+        .expect("ECMP finding");
+    assert!(
+        f.summary.starts_with("6 inner flows ride 1 outer flow"),
+        "{}",
+        f.summary
+    );
+}
+
+#[test]
+fn mpls_traceroute_hops_with_their_label_stacks() {
+    let r = analyze("encap/tcpdump__mpls-traceroute.pcap");
+    assert_eq!(r.paths.traceroutes.len(), 1);
+    let t = &r.paths.traceroutes[0];
+    assert_eq!(
+        (t.source.as_str(), t.destination.as_str()),
+        ("12.4.4.4", "12.1.1.1")
+    );
+    let hops: Vec<(Option<u8>, &str, Vec<u32>)> = t
+        .hops
+        .iter()
+        .map(|h| {
+            (
+                h.ttl,
+                h.router.as_str(),
+                h.mpls.iter().map(|l| l.label).collect(),
+            )
+        })
+        .collect();
+    // tshark: icmp.mpls.label 100704 from 10.5.0.1, 102672 from 10.4.0.2, none at the end
+    assert_eq!(
+        hops,
+        vec![
+            (Some(1), "10.5.0.1", vec![100704]),
+            (Some(2), "10.4.0.2", vec![102672]),
+            (Some(3), "12.1.1.1", vec![]),
+        ]
+    );
+    assert_eq!(t.hops[0].mpls[0].ttl, 1);
+    assert_eq!(t.hops[0].frames, vec![2, 4, 6]);
+}
+
+#[test]
+fn vxlan_and_geneve_overhead_and_source_ports() {
+    let r = analyze("encap/tcpdump__vxlan.pcap");
+    let v: Vec<_> = r
+        .tunnels
+        .outer_flows
+        .iter()
+        .filter(|o| o.kind == "vxlan")
+        .collect();
+    assert_eq!(v.len(), 4);
+    assert!(v.iter().all(|o| o.id.as_deref() == Some("vni 100")));
+    // outer IPv4 20 + UDP 8 + VXLAN 8 + inner Ethernet 14
+    assert!(v.iter().filter_map(|o| o.overhead_bytes).all(|b| b == 50));
+    assert_eq!(r.tunnels.ecmp[0].source_ports, Some(4));
+
+    let g = analyze("encap/zeek__geneve.pcap");
+    let over: Vec<Option<u32>> = g
+        .tunnels
+        .outer_flows
+        .iter()
+        .map(|o| o.overhead_bytes)
+        .collect();
+    // one direction carries 8 bytes of Geneve options
+    assert_eq!(over, vec![Some(58), Some(50)]);
+}
+
+#[test]
+fn encrypted_esp_has_no_inner_flows_but_nat_t_is_named() {
+    let r = analyze("encap/tcpdump__espudp1.pcap");
+    let e = &r.tunnels.outer_flows[0];
+    assert_eq!(
+        (e.kind, e.id.as_deref()),
+        ("esp-natt", Some("spi 0x12345678"))
+    );
+    assert_eq!(e.inner_flows, None);
+    assert_eq!(e.outer, "udp 192.1.2.23:4500 <-> 192.1.2.45:4500");
+}
