@@ -61,9 +61,17 @@ fi
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
+# RUNS=N runs exactly N inputs instead of for SECONDS (fuzz/campaign.sh uses it).
+if [ -n "${RUNS:-}" ]; then
+    limit=(-runs="$RUNS")
+else
+    limit=(-max_total_time="$seconds")
+fi
+start=$(date +%s)
 RUSTC_BOOTSTRAP=1 cargo fuzz run --fuzz-dir "$here" -a "$target" "$corpus" -- \
-    -max_total_time="$seconds" -max_len="$max_len" -print_final_stats=1 \
+    "${limit[@]}" -max_len="$max_len" -print_final_stats=1 \
     -rss_limit_mb=2048 >"$log" 2>&1 || status=$?
+seconds=$(($(date +%s) - start))
 runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
 if [ "$status" -ne 0 ]; then
     grep -v '^#' "$log" | tail -40 >&2
