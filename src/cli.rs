@@ -26,6 +26,15 @@ pub enum Command {
     /// Multicast groups and MACs: map, reverse lookup, plan checks, groups joined per namespace
     #[command(subcommand)]
     Mcast(crate::commands::mcast::McastCommand),
+    /// Network namespaces (VRFs): list them all, run a command inside one
+    #[command(subcommand)]
+    Ns(crate::commands::ns::NsCommand),
+    /// Sockets (TCP/UDP) with owners and TCP internals, in one namespace or all of them
+    Ss(crate::commands::views::SsArgs),
+    /// IPv4 and IPv6 neighbours (ARP/NDP), in one namespace or all of them
+    Arp(crate::commands::views::ArpArgs),
+    /// Routes of every table, multipath, nexthop objects, MPLS, in one namespace or all
+    Route(crate::commands::views::RouteArgs),
     /// Print shell completions for SHELL to stdout
     Completions {
         /// bash, zsh, fish, elvish or powershell

@@ -11,6 +11,10 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Pcap(cmd) => commands::pcap::run(cmd),
         Command::Mcast(cmd) => commands::mcast::run(cmd),
+        Command::Ns(cmd) => commands::ns::run(cmd),
+        Command::Ss(args) => commands::views::run_ss(args),
+        Command::Arp(args) => commands::views::run_arp(args),
+        Command::Route(args) => commands::views::run_route(args),
         Command::Completions { shell } => {
             // Rendered to memory first: clap_complete panics when its writer fails,
             // and a closed pipe must not panic.

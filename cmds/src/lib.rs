@@ -5,6 +5,13 @@
 pub mod analyze;
 pub mod capture;
 pub mod mcast;
+pub mod neigh;
 pub mod netns;
+pub mod nldump;
+pub mod nsexec;
+pub mod nslist;
+pub mod nsviews;
 pub mod output;
+pub mod routes;
 pub mod show;
+pub mod sockets;

@@ -1,7 +1,9 @@
 //! One module per subcommand: its clap arguments and the glue from engine to view.
 
 pub mod mcast;
+pub mod ns;
 pub mod pcap;
+pub mod views;
 
 use std::io;
 
