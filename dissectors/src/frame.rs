@@ -312,7 +312,10 @@ impl<'a> Dissector<'a, '_> {
         self.data.get(off.min(end)..end).unwrap_or(&[])
     }
 
-    fn fail(&mut self, e: DecodeError) {
+    fn fail(&mut self, mut e: DecodeError) {
+        // A header length field can point a layer past the captured bytes; the error
+        // still names a place inside the frame.
+        e.offset = e.offset.min(self.data.len());
         if self.error.is_none() && !self.quoted {
             self.error = Some(e);
         }
@@ -810,6 +813,9 @@ impl<'a> Dissector<'a, '_> {
                     return self.truncated("ah", off, end, 2);
                 };
                 let ah_len = (usize::from(len) + 2) * 4;
+                if off + ah_len > end.min(self.data.len()) {
+                    return self.truncated("ah", off, end, ah_len);
+                }
                 self.ip_payload(next, ipv, off + ah_len, end, claimed.saturating_sub(ah_len))
             }
             ipproto::IPIP => self.ipv4(off, end),
@@ -1111,6 +1117,17 @@ mod tests {
         );
         assert!(f.layers.iter().any(|l| matches!(l, Layer::Ipv6(_))));
         let _ = f.summary();
+    }
+
+    #[test]
+    fn a_length_field_pointing_past_the_frame_gives_an_error_inside_it() {
+        // Found by fuzzing: IPv4 + AH whose length (255 words) runs past the capture.
+        let mut p = vec![0x45, 0, 0, 40, 0, 0, 0, 0, 64, 51, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2];
+        p.extend([2, 255, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1]);
+        let f = dissect(crate::link::linktype::IPV4, &p, &DissectOptions::default());
+        let e = f.error.expect("truncated AH");
+        assert_eq!((e.layer, e.offset), ("ah", 20));
+        assert!(e.offset <= p.len());
     }
 
     #[test]
