@@ -98,6 +98,7 @@ fn run_analyze(a: AnalyzeArgs) -> CmdResult {
     let opts = AnalyzeOptions {
         filter: a.decode.filter.clone(),
         dissect: a.decode.dissect_options()?,
+        frames: a.frames,
         progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
     };
     let mut reports = Vec::with_capacity(a.files.len());
@@ -140,6 +141,20 @@ struct ProtoRow {
     protocol: &'static str,
     frames: u64,
     share: String,
+}
+
+#[derive(tabled::Tabled)]
+struct StreamRow {
+    stream: u32,
+    client: String,
+    server: String,
+    frames: u64,
+    retrans: u64,
+    dup_acks: u64,
+    lost: u64,
+    zero_win: u64,
+    rtt_ms: String,
+    end: String,
 }
 
 #[derive(tabled::Tabled)]
@@ -226,6 +241,64 @@ fn write_human(out: &mut dyn Write, r: &Report) -> std::io::Result<()> {
             "  {} frames did not decode to the end (first: frame {}: {})",
             c.malformed_frames, first.frame, first.message
         )?;
+    }
+    let t = &r.tcp;
+    if t.streams > 0 {
+        let f = |n: &str| t.flags.get(n).copied().unwrap_or(0);
+        writeln!(
+            out,
+            "\nTCP: {} streams; {} retransmissions ({} fast, {} spurious), {} duplicate ACKs, {} previous segments not captured, {} out of order, {} zero windows",
+            t.streams,
+            f("retransmission"),
+            f("fast_retransmission"),
+            f("spurious_retransmission"),
+            f("duplicate_ack"),
+            f("lost_segment"),
+            f("out_of_order"),
+            f("zero_window")
+        )?;
+        // The worst streams: the ones with trouble, most retransmissions first.
+        let mut worst: Vec<_> = t
+            .streams_detail
+            .iter()
+            .filter(|s| {
+                let g = |n: &str| s.flags.get(n).copied().unwrap_or(0);
+                g("retransmission") + g("lost_segment") + g("zero_window") > 0
+                    || !s.rst_frames.is_empty()
+            })
+            .collect();
+        worst.sort_by_key(|s| {
+            std::cmp::Reverse(s.flags.get("retransmission").copied().unwrap_or(0))
+        });
+        if !worst.is_empty() {
+            let rows = worst.iter().take(10).map(|s| {
+                let g = |n: &str| s.flags.get(n).copied().unwrap_or(0);
+                StreamRow {
+                    stream: s.stream,
+                    client: s.client.clone(),
+                    server: s.server.clone(),
+                    frames: s.frames,
+                    retrans: g("retransmission"),
+                    dup_acks: g("duplicate_ack"),
+                    lost: g("lost_segment"),
+                    zero_win: g("zero_window"),
+                    rtt_ms: s.rtt_ms.map(|m| format!("{m:.1}")).unwrap_or_default(),
+                    end: match (&s.rst_by, s.closed_cleanly) {
+                        (Some(by), _) => format!(
+                            "RST by {}",
+                            serde_json::to_value(by)
+                                .ok()
+                                .and_then(|v| v.as_str().map(String::from))
+                                .unwrap_or_default()
+                        ),
+                        (None, true) => "FIN".to_string(),
+                        (None, false) => "open".to_string(),
+                    },
+                }
+            });
+            writeln!(out, "Worst streams ({} with trouble)", worst.len())?;
+            writeln!(out, "{}", table(rows))?;
+        }
     }
     if !r.websocket.upgrades.is_empty() {
         let rows = r.websocket.upgrades.iter().map(|u| UpgradeRow {

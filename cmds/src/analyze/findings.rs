@@ -1,6 +1,7 @@
 //! Findings: what went wrong, most important first, each with the frames that show
 //! it and a Wireshark display filter to open them.
 
+use super::tcp::{endpoint_string, Side, StreamInfo};
 use super::websocket::{Upgrade, Verdict};
 use serde::Serialize;
 
@@ -50,20 +51,49 @@ fn stream_filter(u: &Upgrade, frames: &[u64]) -> String {
     }
 }
 
+/// Where a capture's TCP retransmissions are relative to one upgrade, so a finding can
+/// put them in their place: the motivating capture had hundreds of retransmissions on
+/// other connections hiding one rejected `GET /socket`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RetransPlacement {
+    /// In the whole capture.
+    pub total: u64,
+    /// On the upgrade's own connection.
+    pub on_stream: u64,
+    /// On its connection after the response (or the request, when unanswered).
+    pub after_response: u64,
+    /// How many other connections had any.
+    pub other_streams: usize,
+}
+
+impl RetransPlacement {
+    fn describe(&self) -> String {
+        if self.total == 0 {
+            return String::new();
+        }
+        let before = self.on_stream.saturating_sub(self.after_response);
+        format!(
+            "; of the capture's {} TCP retransmissions, {} are on this connection ({} before the answer, {} after) and {} on {} other connection(s)",
+            self.total,
+            self.on_stream,
+            before,
+            self.after_response,
+            self.total.saturating_sub(self.on_stream),
+            self.other_streams
+        )
+    }
+}
+
 /// Findings from WebSocket upgrades: every upgrade that did not end in a working
-/// WebSocket session, and sessions closed with an error code.
-pub fn websocket(upgrades: &[Upgrade], out: &mut Vec<Finding>) {
-    for u in upgrades {
+/// WebSocket session, and sessions closed with an error code. `placements` is aligned
+/// with `upgrades`.
+pub fn websocket(upgrades: &[Upgrade], placements: &[RetransPlacement], out: &mut Vec<Finding>) {
+    for (i, u) in upgrades.iter().enumerate() {
+        let placement = placements.get(i).copied().unwrap_or_default();
         let mut frames = vec![u.request_frame];
         frames.extend(u.response_frame);
         let after = |u: &Upgrade| -> String {
-            let mut s = String::new();
-            if u.after.retransmissions > 0 {
-                s.push_str(&format!(
-                    "; {} TCP retransmissions on this connection after it",
-                    u.after.retransmissions
-                ));
-            }
+            let mut s = placement.describe();
             if let Some(f) = u.after.rst_frames.first() {
                 s.push_str(&format!("; reset at frame {f}"));
             }
@@ -158,6 +188,185 @@ pub fn websocket(upgrades: &[Upgrade], out: &mut Vec<Finding>) {
             frames,
         });
     }
+}
+
+/// How many streams of one kind a finding names individually before it summarises the
+/// rest in one line (a scan with 10,000 unanswered SYNs is one finding, not 10,000).
+const MAX_PER_KIND: usize = 5;
+
+/// Findings from TCP streams: SYNs never answered, resets (late ones above all),
+/// streams dominated by retransmission, zero-window stalls.
+pub fn tcp(streams: &[StreamInfo], out: &mut Vec<Finding>) {
+    let stream_filter = |s: &StreamInfo| format!("tcp.stream eq {}", s.stream);
+    let flag = |s: &StreamInfo, name: &str| -> u64 {
+        super::tcp::FLAGS
+            .iter()
+            .position(|(n, _)| *n == name)
+            .and_then(|i| s.flag_counts.get(i).copied())
+            .unwrap_or(0)
+    };
+
+    // SYNs never answered, grouped by server so a scan or a dead backend is one line.
+    let mut unanswered: std::collections::BTreeMap<String, Vec<&StreamInfo>> = Default::default();
+    for s in streams {
+        if s.syn_frame.is_some()
+            && s.syn_ack_frame.is_none()
+            && s.payload_bytes == [0, 0]
+            && s.resets.is_empty()
+        {
+            unanswered
+                .entry(endpoint_string(s.server))
+                .or_default()
+                .push(s);
+        }
+    }
+    for (server, list) in &unanswered {
+        let retries: u32 = list.iter().map(|s| s.syn_retries).sum();
+        let frames: Vec<u64> = list
+            .iter()
+            .filter_map(|s| s.syn_frame)
+            .take(MAX_PER_KIND * 4)
+            .collect();
+        out.push(Finding {
+            severity: Severity::Warning,
+            code: "syn_unanswered",
+            summary: format!(
+                "{} connection attempt(s) to {server} never answered ({retries} SYN retransmissions): no SYN-ACK, no reset",
+                list.len()
+            ),
+            stream: list.first().map(|s| s.stream),
+            wireshark_filter: if list.len() == 1 {
+                stream_filter(list[0])
+            } else {
+                format!("tcp.flags.syn == 1 && tcp.flags.ack == 0 && {}", endpoint_filter(list[0].server))
+            },
+            frames,
+        });
+    }
+
+    // Resets. A reset far later than the path's round trip says something waited (a
+    // timeout, a proxy, a middlebox) rather than refused at once.
+    let mut resets = 0;
+    for s in streams {
+        let Some(r) = s.resets.first() else { continue };
+        let rtt_ms = s.handshake_rtt_ns.map(|n| n as f64 / 1e6);
+        let late = match (r.since_peer_ms, rtt_ms) {
+            (Some(gap), Some(rtt)) => gap >= 200.0 && gap > 20.0 * rtt.max(0.1),
+            _ => false,
+        };
+        resets += 1;
+        if !late && resets > MAX_PER_KIND {
+            continue;
+        }
+        let who = match r.by {
+            Side::Client => endpoint_string(s.client),
+            Side::Server => endpoint_string(s.server),
+        };
+        let role = if r.by == Side::Client {
+            "client"
+        } else {
+            "server"
+        };
+        let summary = if late {
+            format!(
+                "stream {}: reset by the {role} {who} {:.0} ms after the peer last spoke, on a {:.1} ms path: something waited before giving up",
+                s.stream,
+                r.since_peer_ms.unwrap_or(0.0),
+                rtt_ms.unwrap_or(0.0)
+            )
+        } else {
+            format!(
+                "stream {} ({} -> {}): reset by the {role} at frame {}",
+                s.stream,
+                endpoint_string(s.client),
+                endpoint_string(s.server),
+                r.frame
+            )
+        };
+        out.push(Finding {
+            severity: if late {
+                Severity::Warning
+            } else {
+                Severity::Info
+            },
+            code: if late { "tcp_reset_late" } else { "tcp_reset" },
+            summary,
+            stream: Some(s.stream),
+            frames: s
+                .resets
+                .iter()
+                .map(|r| r.frame)
+                .take(MAX_PER_KIND)
+                .collect(),
+            wireshark_filter: format!("{} && tcp.flags.reset == 1", stream_filter(s)),
+        });
+    }
+    if resets > MAX_PER_KIND {
+        out.push(Finding {
+            severity: Severity::Info,
+            code: "tcp_resets",
+            summary: format!(
+                "{resets} streams ended with a reset in all (the first {MAX_PER_KIND} are listed)"
+            ),
+            stream: None,
+            frames: Vec::new(),
+            wireshark_filter: "tcp.flags.reset == 1".to_string(),
+        });
+    }
+
+    // Streams dominated by retransmission: at least 10 and at least a tenth of frames.
+    let mut heavy: Vec<&StreamInfo> = streams
+        .iter()
+        .filter(|s| s.retransmissions() >= 10 && s.retransmissions() * 10 >= s.frames)
+        .collect();
+    heavy.sort_by_key(|s| std::cmp::Reverse(s.retransmissions()));
+    for s in heavy.iter().take(MAX_PER_KIND) {
+        out.push(Finding {
+            severity: Severity::Warning,
+            code: "tcp_retransmissions",
+            summary: format!(
+                "stream {} ({} -> {}): {} of {} frames are retransmissions ({:.0}%), {} duplicate ACKs",
+                s.stream,
+                endpoint_string(s.client),
+                endpoint_string(s.server),
+                s.retransmissions(),
+                s.frames,
+                s.retransmissions() as f64 * 100.0 / s.frames.max(1) as f64,
+                flag(s, "duplicate_ack")
+            ),
+            stream: Some(s.stream),
+            frames: s.retransmission_frames.iter().copied().take(20).collect(),
+            wireshark_filter: format!("{} && tcp.analysis.retransmission", stream_filter(s)),
+        });
+    }
+
+    // Zero-window stalls.
+    for s in streams
+        .iter()
+        .filter(|s| flag(s, "zero_window") > 0)
+        .take(MAX_PER_KIND)
+    {
+        out.push(Finding {
+            severity: Severity::Warning,
+            code: "tcp_zero_window",
+            summary: format!(
+                "stream {} ({} -> {}): a receiver advertised a zero window {} times ({} probes): the application stopped reading",
+                s.stream,
+                endpoint_string(s.client),
+                endpoint_string(s.server),
+                flag(s, "zero_window"),
+                flag(s, "zero_window_probe")
+            ),
+            stream: Some(s.stream),
+            frames: vec![s.first_frame],
+            wireshark_filter: format!("{} && tcp.analysis.zero_window", stream_filter(s)),
+        });
+    }
+}
+
+fn endpoint_filter((ip, port): (std::net::IpAddr, u16)) -> String {
+    let field = if ip.is_ipv4() { "ip.dst" } else { "ipv6.dst" };
+    format!("{field} == {ip} && tcp.dstport == {port}")
 }
 
 /// Most important first: severity, then the earliest frame.

@@ -7,6 +7,7 @@ pub mod census;
 pub mod fhrp;
 pub mod findings;
 pub mod multicast;
+pub mod tcp;
 pub mod tunnels;
 pub mod websocket;
 
@@ -22,6 +23,8 @@ use std::path::Path;
 pub struct AnalyzeOptions {
     pub filter: Option<String>,
     pub dissect: DissectOptions,
+    /// List the frames behind each TCP analysis flag (`--frames`).
+    pub frames: bool,
     /// Show a progress line on stderr for files that take more than a second (the
     /// caller sets it only when stderr is a terminal).
     pub progress: bool,
@@ -119,6 +122,7 @@ pub enum ProblemKind {
 pub struct Report {
     pub capture: CaptureSummary,
     pub protocols: BTreeMap<&'static str, u64>,
+    pub tcp: tcp::TcpReport,
     pub websocket: WebSocketSection,
     pub multicast: crate::mcast::MulticastSection,
     pub fhrp: fhrp::FhrpSection,
@@ -175,6 +179,9 @@ pub fn analyze_file(path: &Path, opts: &AnalyzeOptions) -> Result<Report, Captur
 /// The engines of one run, fed frame by frame.
 pub struct Analysis {
     census: census::Census,
+    tcp: tcp::TcpAnalysis,
+    /// `--frames`: list the frames behind each TCP flag.
+    list_frames: bool,
     websocket: websocket::WebSocketAnalysis,
     multicast: crate::mcast::MulticastObserver,
     fhrp: fhrp::FhrpAnalysis,
@@ -189,9 +196,11 @@ pub struct Analysis {
 }
 
 impl Analysis {
-    pub fn new(_opts: &AnalyzeOptions) -> Self {
+    pub fn new(opts: &AnalyzeOptions) -> Self {
         Analysis {
             census: census::Census::default(),
+            tcp: tcp::TcpAnalysis::new(opts.frames),
+            list_frames: opts.frames,
             websocket: websocket::WebSocketAnalysis::default(),
             multicast: crate::mcast::MulticastObserver::new(),
             fhrp: fhrp::FhrpAnalysis::default(),
@@ -228,6 +237,7 @@ impl Analysis {
             }
         }
         self.census.feed(frame);
+        self.tcp.feed(raw, frame);
         self.websocket.feed(raw.number, raw.ts_ns, frame);
         multicast::feed(&mut self.multicast, raw.number, frame);
         self.fhrp.feed(raw.number, frame);
@@ -240,14 +250,48 @@ impl Analysis {
         // WebSocket frames follow a handshake only the stream engine saw.
         self.census
             .add("websocket", self.websocket.websocket_frames());
-        let upgrades = self.websocket.into_upgrades();
+        let mut upgrades = self.websocket.into_upgrades();
+        let tcp_report = self.tcp.report(self.list_frames);
+        let total_retrans = tcp_report.flags.get("retransmission").copied().unwrap_or(0);
+        let streams_with_retrans = self
+            .tcp
+            .streams()
+            .iter()
+            .filter(|s| s.retransmissions() > 0)
+            .count();
+        let mut placements = Vec::with_capacity(upgrades.len());
+        for u in &mut upgrades {
+            u.stream = self.tcp.stream_of_frame(u.request_frame);
+            let info = u.stream.and_then(|s| self.tcp.stream(s));
+            let pivot = u.response_frame.unwrap_or(u.request_frame);
+            if let Some(st) = info {
+                u.after.retransmissions = st.retransmissions_after(pivot);
+                for r in st.resets.iter().filter(|r| r.frame > pivot) {
+                    if !u.after.rst_frames.contains(&r.frame) {
+                        u.after.rst_frames.push(r.frame);
+                    }
+                }
+                u.after.rst_frames.sort_unstable();
+                u.after.rst = !u.after.rst_frames.is_empty();
+            }
+            let on_stream = info.map(|s| s.retransmissions()).unwrap_or(0);
+            let other_streams = streams_with_retrans - usize::from(on_stream > 0);
+            placements.push(findings::RetransPlacement {
+                total: total_retrans,
+                on_stream,
+                after_response: u.after.retransmissions,
+                other_streams,
+            });
+        }
         let mut found = Vec::new();
-        findings::websocket(&upgrades, &mut found);
+        findings::websocket(&upgrades, &placements, &mut found);
+        findings::tcp(self.tcp.streams(), &mut found);
         let (tunnels, paths) = self.tunnels.snapshot(&mut found);
         findings::rank(&mut found);
         Report {
             capture,
             protocols: self.census.counts(),
+            tcp: tcp_report,
             websocket: WebSocketSection { upgrades },
             multicast: self.multicast.snapshot(),
             fhrp: self.fhrp.snapshot(),

@@ -1,0 +1,832 @@
+//! TCP sequence analysis for `pcap analyze`: tshark 4.0's per-frame `tcp.analysis.*`
+//! flags (default preferences), Wireshark's `tcp.stream` numbering, and a summary per
+//! stream (endpoints, handshake RTT, SYN retries, bytes each way, resets, clean close).
+//!
+//! Streaming: frames are fed once in file order. State is kept per conversation (two
+//! small per-direction records), never per segment. Engines fed in the same pass get
+//! each frame's stream from [`TcpAnalysis::feed`]'s return value; afterwards
+//! [`TcpAnalysis::stream_of_frame`] answers from a run-length index (one run per change
+//! of stream between consecutive frames). Flagged frames are kept only when the caller
+//! wants them listed (`--frames`). See [`MAX_LIVE_CONVERSATIONS`] for the bound on
+//! conversation state; a summary ([`StreamInfo`], a few hundred bytes) is kept per stream
+//! for the report, so memory still grows with the number of streams.
+
+mod rules;
+#[cfg(test)]
+mod tests;
+
+pub use rules::{flag, SegmentHeader};
+
+use crate::capture::RawFrame;
+use crate::output::rfc3339_ns;
+use netkit_dissectors::transport::Tcp;
+use netkit_dissectors::{Frame, Layer};
+use rules::{th, SeqState};
+use serde::ser::{Serialize, SerializeMap, Serializer};
+use std::collections::hash_map::Entry;
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+/// The analysis flags as `tcp.analysis.<name>` display filters name them, in the
+/// CLI contract's order (plus `zero_window_probe_ack`, which tshark also reports),
+/// each with the flag bits its filter matches.
+pub const FLAGS: [(&str, u16); 15] = [
+    ("retransmission", flag::ANY_RETRANSMISSION),
+    ("fast_retransmission", flag::FAST_RETRANSMISSION),
+    ("spurious_retransmission", flag::SPURIOUS_RETRANSMISSION),
+    ("out_of_order", flag::OUT_OF_ORDER),
+    ("duplicate_ack", flag::DUPLICATE_ACK),
+    ("lost_segment", flag::LOST_PACKET),
+    ("zero_window", flag::ZERO_WINDOW),
+    ("keep_alive", flag::KEEP_ALIVE),
+    ("ack_lost_segment", flag::ACK_LOST_PACKET),
+    ("window_update", flag::WINDOW_UPDATE),
+    ("window_full", flag::WINDOW_FULL),
+    ("zero_window_probe", flag::ZERO_WINDOW_PROBE),
+    ("keep_alive_ack", flag::KEEP_ALIVE_ACK),
+    ("reused_ports", flag::REUSED_PORTS),
+    ("zero_window_probe_ack", flag::ZERO_WINDOW_PROBE_ACK),
+];
+
+/// Live conversations (about 200 bytes of sequence state each) above which idle ones
+/// are evicted: those idle for [`IDLE_EVICT_NS`] of capture time, or closed (RST, or
+/// FIN both ways) and idle for [`CLOSED_EVICT_NS`]. A later segment of an evicted
+/// conversation starts a new stream (tshark would continue the old one), and the
+/// report counts evictions. Conversations active at the same time are never evicted,
+/// so this is a soft cap: it bounds long captures of short connections, not a burst
+/// of simultaneous ones.
+pub const MAX_LIVE_CONVERSATIONS: usize = 200_000;
+const IDLE_EVICT_NS: i64 = 300 * 1_000_000_000;
+const CLOSED_EVICT_NS: i64 = 10 * 1_000_000_000;
+/// How often (in frames, a power of two) the table is checked against the cap.
+const EVICT_CHECK_EVERY: u64 = 1 << 14;
+/// Retransmission frames listed per stream (the count is always exact).
+pub const MAX_LISTED_PER_STREAM: usize = 1000;
+
+const NO_STREAM: u32 = u32::MAX;
+
+/// One value per analysis flag, serialized as a map in [`FLAGS`] order.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PerFlag<T>(pub [T; 15]);
+
+impl<T> PerFlag<T> {
+    /// The value for a flag named as in [`FLAGS`].
+    pub fn get(&self, name: &str) -> Option<&T> {
+        let i = FLAGS.iter().position(|(n, _)| *n == name)?;
+        self.0.get(i)
+    }
+}
+
+impl<T: Serialize> Serialize for PerFlag<T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(FLAGS.len()))?;
+        for ((name, _), v) in FLAGS.iter().zip(self.0.iter()) {
+            m.serialize_entry(name, v)?;
+        }
+        m.end()
+    }
+}
+
+fn count_flags(counts: &mut [u64; 15], bits: u16) {
+    for (c, (_, mask)) in counts.iter_mut().zip(FLAGS.iter()) {
+        if bits & mask != 0 {
+            *c += 1;
+        }
+    }
+}
+
+/// Which side of a stream sent something.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Side {
+    Client,
+    Server,
+}
+
+/// How the client and server of a stream were told apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RolesFrom {
+    /// The client sent the SYN.
+    Syn,
+    /// The server sent the SYN-ACK (the SYN was not captured).
+    SynAck,
+    /// No handshake seen: the lower port is taken as the server.
+    Ports,
+}
+
+/// A reset seen on a stream.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Reset {
+    pub frame: u64,
+    pub by: Side,
+    #[serde(skip)]
+    pub ts_ns: i64,
+    pub ts: String,
+    /// Time since the last packet from the other side (None if it never sent one):
+    /// compared with `rtt_ms`, a reset far later than one RTT is worth a look.
+    pub since_peer_ms: Option<f64>,
+}
+
+/// `ip:port`, IPv6 as `[addr]:port`.
+pub fn endpoint_string(ep: (IpAddr, u16)) -> String {
+    match ep.0 {
+        IpAddr::V4(a) => format!("{a}:{}", ep.1),
+        IpAddr::V6(a) => format!("[{a}]:{}", ep.1),
+    }
+}
+
+/// Per-stream record, kept for every stream of the capture.
+#[derive(Debug, Clone)]
+pub struct StreamInfo {
+    pub stream: u32,
+    pub client: (IpAddr, u16),
+    pub server: (IpAddr, u16),
+    pub roles_from: RolesFrom,
+    pub frames: u64,
+    /// Wire bytes of the stream's frames.
+    pub bytes: u64,
+    /// TCP payload bytes sent by the client / the server (retransmissions included).
+    pub payload_bytes: [u64; 2],
+    pub first_frame: u64,
+    pub last_frame: u64,
+    pub first_ts_ns: i64,
+    pub last_ts_ns: i64,
+    /// tshark's `tcp.analysis.initial_rtt`: last SYN to the first non-SYN ACK.
+    pub handshake_rtt_ns: Option<i64>,
+    pub syn_frame: Option<u64>,
+    pub syn_ack_frame: Option<u64>,
+    /// SYNs (without ACK) beyond the first.
+    pub syn_retries: u32,
+    /// Frames per flag ([`FLAGS`] order).
+    pub flag_counts: [u64; 15],
+    /// Frames matching `tcp.analysis.retransmission` (the first
+    /// [`MAX_LISTED_PER_STREAM`]).
+    pub retransmission_frames: Vec<u64>,
+    pub resets: Vec<Reset>,
+    /// First FIN frame from the client / the server.
+    pub fin_frames: [Option<u64>; 2],
+    /// This stream began with a SYN reusing the ports of an earlier stream.
+    pub began_with_port_reuse: bool,
+    /// ICMP errors quoting a segment of this stream.
+    pub icmp_errors: u32,
+    /// Last time each side sent something (index: Side as usize).
+    last_sent_ns: [Option<i64>; 2],
+}
+
+impl StreamInfo {
+    /// Ended with a FIN from both sides and no reset.
+    pub fn closed_cleanly(&self) -> bool {
+        self.fin_frames.iter().all(Option::is_some) && self.resets.is_empty()
+    }
+
+    pub fn retransmissions(&self) -> u64 {
+        self.flag_counts[0]
+    }
+
+    /// Frames matching `tcp.analysis.retransmission` after frame `after` (e.g. after
+    /// an upgrade's response). Exact unless the stream had more than
+    /// [`MAX_LISTED_PER_STREAM`] of them and `after` lies beyond the last one listed:
+    /// the unlisted ones all come later in the file, so they are counted as after.
+    pub fn retransmissions_after(&self, after: u64) -> u64 {
+        let listed = self.retransmission_frames.len() as u64;
+        let listed_after = self
+            .retransmission_frames
+            .iter()
+            .filter(|f| **f > after)
+            .count();
+        listed_after as u64 + self.retransmissions().saturating_sub(listed)
+    }
+
+    pub fn side_of(&self, src: (IpAddr, u16)) -> Side {
+        if src == self.client && src != self.server {
+            Side::Client
+        } else if src == self.server {
+            Side::Server
+        } else {
+            Side::Client
+        }
+    }
+
+    fn detail(&self) -> StreamDetail {
+        StreamDetail {
+            stream: self.stream,
+            client: endpoint_string(self.client),
+            server: endpoint_string(self.server),
+            roles_from: self.roles_from,
+            frames: self.frames,
+            bytes: self.bytes,
+            bytes_client_to_server: self.payload_bytes[0],
+            bytes_server_to_client: self.payload_bytes[1],
+            first_frame: self.first_frame,
+            last_frame: self.last_frame,
+            first_ts: rfc3339_ns(self.first_ts_ns),
+            last_ts: rfc3339_ns(self.last_ts_ns),
+            duration_s: self.last_ts_ns.saturating_sub(self.first_ts_ns) as f64 / 1e9,
+            rtt_ms: self.handshake_rtt_ns.map(|n| n as f64 / 1e6),
+            flags: PerFlag(self.flag_counts),
+            syn_frame: self.syn_frame,
+            syn_ack_frame: self.syn_ack_frame,
+            syn_retries: self.syn_retries,
+            rst_by: self.resets.first().map(|r| r.by),
+            rst_frames: self.resets.iter().map(|r| r.frame).collect(),
+            resets: self.resets.clone(),
+            fin_client_frame: self.fin_frames[0],
+            fin_server_frame: self.fin_frames[1],
+            closed_cleanly: self.closed_cleanly(),
+            began_with_port_reuse: self.began_with_port_reuse,
+            icmp_errors: self.icmp_errors,
+            retransmission_frames: self.retransmission_frames.clone(),
+        }
+    }
+}
+
+/// One entry of `tcp.streams_detail`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct StreamDetail {
+    pub stream: u32,
+    pub client: String,
+    pub server: String,
+    pub roles_from: RolesFrom,
+    pub frames: u64,
+    pub bytes: u64,
+    pub bytes_client_to_server: u64,
+    pub bytes_server_to_client: u64,
+    pub first_frame: u64,
+    pub last_frame: u64,
+    pub first_ts: String,
+    pub last_ts: String,
+    pub duration_s: f64,
+    pub rtt_ms: Option<f64>,
+    #[serde(flatten)]
+    pub flags: PerFlag<u64>,
+    pub syn_frame: Option<u64>,
+    pub syn_ack_frame: Option<u64>,
+    pub syn_retries: u32,
+    pub rst_by: Option<Side>,
+    pub rst_frames: Vec<u64>,
+    pub resets: Vec<Reset>,
+    pub fin_client_frame: Option<u64>,
+    pub fin_server_frame: Option<u64>,
+    pub closed_cleanly: bool,
+    pub began_with_port_reuse: bool,
+    pub icmp_errors: u32,
+    pub retransmission_frames: Vec<u64>,
+}
+
+/// The `tcp` section of the report (CLI.md).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TcpReport {
+    pub streams: u64,
+    pub flags: PerFlag<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flagged_frames: Option<PerFlag<Vec<u64>>>,
+    pub streams_detail: Vec<StreamDetail>,
+    /// Conversations whose sequence state was dropped to bound memory (0 unless the
+    /// capture held more than [`MAX_LIVE_CONVERSATIONS`] at once).
+    pub evicted_conversations: u64,
+}
+
+/// What the analysis says about one frame, returned by [`TcpAnalysis::feed`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TcpFrameInfo {
+    pub stream: u32,
+    /// [`flag`] bits.
+    pub flags: u16,
+    pub from: Side,
+}
+
+type Endpoint = (IpAddr, u16);
+
+/// Canonical conversation key: the two endpoints in a fixed order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct ConvKey(Endpoint, Endpoint);
+
+impl ConvKey {
+    /// The key and the direction index of a segment from `src` to `dst`.
+    fn of(src: Endpoint, dst: Endpoint) -> (ConvKey, usize) {
+        if src <= dst {
+            (ConvKey(src, dst), 0)
+        } else {
+            (ConvKey(dst, src), 1)
+        }
+    }
+}
+
+struct Conversation {
+    stream: u32,
+    seq: SeqState,
+    last_ts_ns: i64,
+    closed: bool,
+}
+
+impl Conversation {
+    fn new(stream: u32, ts_ns: i64) -> Self {
+        Conversation {
+            stream,
+            seq: SeqState::default(),
+            last_ts_ns: ts_ns,
+            closed: false,
+        }
+    }
+}
+
+/// A TCP segment as the engine sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Segment {
+    pub frame: u64,
+    /// Wire length of the frame.
+    pub frame_len: u32,
+    pub src: (IpAddr, u16),
+    pub dst: (IpAddr, u16),
+    pub header: SegmentHeader,
+}
+
+impl Segment {
+    /// The segment tshark would analyse in this frame: the innermost TCP of the
+    /// frame's own layers (never an ICMP error's quoted packet), skipping IP fragments
+    /// (tshark only sees their reassembled whole, which [`TcpAnalysis::feed`] rebuilds
+    /// for IPv4).
+    pub fn from_frame(raw: &RawFrame<'_>, frame: &Frame<'_>) -> Option<Segment> {
+        let (ip, tcp) = frame.innermost_tcp()?;
+        let (src, dst) = match ip {
+            Layer::Ipv4(v4) if v4.is_fragment() => return None,
+            Layer::Ipv4(v4) => (IpAddr::V4(v4.src), IpAddr::V4(v4.dst)),
+            Layer::Ipv6(v6) if v6.fragment.is_some() => return None,
+            Layer::Ipv6(v6) => (IpAddr::V6(v6.src), IpAddr::V6(v6.dst)),
+            _ => return None,
+        };
+        let len = reported_payload_len(raw, frame, ip, tcp);
+        let window_scale = if tcp.options.is_empty() {
+            None
+        } else {
+            tcp.parse_options().0.window_scale
+        };
+        Some(Segment {
+            frame: raw.number,
+            frame_len: raw.orig_len,
+            src: (src, tcp.src_port),
+            dst: (dst, tcp.dst_port),
+            header: SegmentHeader {
+                seq: tcp.seq,
+                ack: tcp.ack,
+                flags: tcp.flags,
+                window: tcp.window,
+                len,
+                window_scale,
+                ts_ns: raw.ts_ns,
+            },
+        })
+    }
+}
+
+/// tshark's segment length: the IP length minus headers, but never more than the
+/// enclosing layers report. When an IP total length claims more than the frame (or a
+/// PPPoE session's length) holds, tshark trusts the smaller, so trailing padding is not
+/// taken for payload.
+fn reported_payload_len(
+    raw: &RawFrame<'_>,
+    frame: &Frame<'_>,
+    ip: &Layer<'_>,
+    tcp: &Tcp<'_>,
+) -> u32 {
+    let mut len = tcp.payload_len;
+    let base = frame.data.as_ptr() as usize;
+    let at = tcp.payload.as_ptr() as usize;
+    let Some(offset) = at.checked_sub(base).filter(|o| *o <= frame.data.len()) else {
+        return len;
+    };
+    len = len.min(raw.orig_len.saturating_sub(offset as u32));
+    if let Layer::Ipv4(v4) = ip {
+        let pppoe = frame.own_layers().iter().rev().find_map(|l| match l {
+            Layer::Pppoe(p) if p.code == 0 => Some(p.length),
+            _ => None,
+        });
+        if let Some(pppoe_len) = pppoe {
+            // The PPPoE length covers the 2-byte PPP protocol field and the IP packet.
+            let headers = 2 + u32::from(v4.header_len) + u32::from(tcp.header_len);
+            len = len.min(u32::from(pppoe_len).saturating_sub(headers));
+        }
+    }
+    len
+}
+
+/// First fragments of fragmented IPv4 TCP segments, waiting for the rest.
+#[derive(Default)]
+struct Fragments {
+    pending: HashMap<(IpAddr, IpAddr, u16), PendingSegment>,
+}
+
+struct PendingSegment {
+    first: Segment,
+    tcp_header_len: u32,
+    /// IP payload bytes received so far (all fragments).
+    received: u32,
+}
+
+/// More pending first fragments than this and the table is cleared: fragments are rare
+/// and a flood of unfinished ones must not grow memory.
+const MAX_PENDING_FRAGMENTS: usize = 1024;
+
+impl Fragments {
+    /// tshark reassembles IP fragments and analyses the TCP segment in the frame of
+    /// the last fragment, with the whole segment's length. Only complete IPv4
+    /// datagrams whose first fragment carried the TCP header are rebuilt here.
+    fn feed(&mut self, raw: &RawFrame<'_>, frame: &Frame<'_>) -> Option<Segment> {
+        let own = frame.own_layers();
+        if let Some((Layer::Ipv4(v4), tcp)) = frame.innermost_tcp().map(|(ip, t)| (*ip, *t)) {
+            if v4.fragment_offset == 0 && v4.more_fragments {
+                if self.pending.len() >= MAX_PENDING_FRAGMENTS {
+                    self.pending.clear();
+                }
+                let first = Segment {
+                    frame: raw.number,
+                    frame_len: raw.orig_len,
+                    src: (IpAddr::V4(v4.src), tcp.src_port),
+                    dst: (IpAddr::V4(v4.dst), tcp.dst_port),
+                    header: SegmentHeader {
+                        seq: tcp.seq,
+                        ack: tcp.ack,
+                        flags: tcp.flags,
+                        window: tcp.window,
+                        len: 0,
+                        window_scale: tcp.parse_options().0.window_scale,
+                        ts_ns: raw.ts_ns,
+                    },
+                };
+                let received = u32::from(v4.total_len).saturating_sub(u32::from(v4.header_len));
+                let key = (first.src.0, first.dst.0, v4.identification);
+                self.pending.insert(
+                    key,
+                    PendingSegment {
+                        first,
+                        tcp_header_len: u32::from(tcp.header_len),
+                        received,
+                    },
+                );
+            }
+            return None;
+        }
+        let Some(Layer::Ipv4(v4)) = own.last() else {
+            return None;
+        };
+        if v4.fragment_offset == 0 || v4.protocol != 6 {
+            return None;
+        }
+        let key = (IpAddr::V4(v4.src), IpAddr::V4(v4.dst), v4.identification);
+        let part = u32::from(v4.total_len).saturating_sub(u32::from(v4.header_len));
+        let pending = self.pending.get_mut(&key)?;
+        pending.received = pending.received.saturating_add(part);
+        if v4.more_fragments {
+            return None;
+        }
+        let pending = self.pending.remove(&key)?;
+        let total = u32::from(v4.fragment_offset) + part;
+        if pending.received != total {
+            return None;
+        }
+        let mut seg = pending.first;
+        seg.frame = raw.number;
+        seg.frame_len = raw.orig_len;
+        seg.header.ts_ns = raw.ts_ns;
+        seg.header.len = total.saturating_sub(pending.tcp_header_len);
+        Some(seg)
+    }
+}
+
+/// The TCP analysis engine of one capture.
+pub struct TcpAnalysis {
+    keep_frames: bool,
+    live: HashMap<ConvKey, Conversation>,
+    streams: Vec<StreamInfo>,
+    /// Which stream each frame is in, run-length encoded: (first frame of the run,
+    /// stream or `NO_STREAM`). A bulk transfer costs one run; the worst case
+    /// (streams alternating every frame) 8 bytes per frame.
+    frame_runs: Vec<(u32, u32)>,
+    /// Last frame number recorded in `frame_runs`.
+    last_noted: u64,
+    /// (frame, flags) of every flagged frame, when `keep_frames`.
+    flagged: Vec<(u64, u16)>,
+    counts: [u64; 15],
+    evicted: u64,
+    frames_seen: u64,
+    fragments: Fragments,
+}
+
+impl Default for TcpAnalysis {
+    fn default() -> Self {
+        Self::new(true)
+    }
+}
+
+impl TcpAnalysis {
+    /// `keep_frames`: remember every flagged frame so the report can list them
+    /// (`--frames`); costs 16 bytes per flagged frame.
+    pub fn new(keep_frames: bool) -> Self {
+        TcpAnalysis {
+            keep_frames,
+            live: HashMap::new(),
+            streams: Vec::new(),
+            frame_runs: Vec::new(),
+            last_noted: 0,
+            flagged: Vec::new(),
+            counts: [0; 15],
+            evicted: 0,
+            frames_seen: 0,
+            fragments: Fragments::default(),
+        }
+    }
+
+    /// Feeds one frame (in file order).
+    pub fn feed(&mut self, raw: &RawFrame<'_>, frame: &Frame<'_>) -> Option<TcpFrameInfo> {
+        let seg = match Segment::from_frame(raw, frame) {
+            Some(seg) => Some(seg),
+            None => self.fragments.feed(raw, frame),
+        };
+        match seg {
+            Some(seg) => Some(self.feed_segment(&seg)),
+            None => {
+                self.feed_quoted(raw, frame);
+                self.note_frame(raw.number, NO_STREAM);
+                None
+            }
+        }
+    }
+
+    /// An ICMP error quoting a TCP header: tshark looks its conversation up (creating
+    /// it, which takes a stream number, and applying the SYN checks) without analysing
+    /// it. The frame itself is not counted as stream traffic.
+    fn feed_quoted(&mut self, raw: &RawFrame<'_>, frame: &Frame<'_>) {
+        let Some(quote) = frame
+            .layers
+            .iter()
+            .position(|l| matches!(l, Layer::IcmpQuote))
+        else {
+            return;
+        };
+        let quoted = &frame.layers[quote..];
+        let Some(t) = quoted.iter().position(|l| matches!(l, Layer::Tcp(_))) else {
+            return;
+        };
+        let ip = quoted[..t].iter().rev().find_map(|l| match l {
+            Layer::Ipv4(v4) => Some((IpAddr::V4(v4.src), IpAddr::V4(v4.dst))),
+            Layer::Ipv6(v6) => Some((IpAddr::V6(v6.src), IpAddr::V6(v6.dst))),
+            _ => None,
+        });
+        let (Some((src, dst)), Some(Layer::Tcp(tcp))) = (ip, quoted.get(t)) else {
+            return;
+        };
+        let seg = Segment {
+            frame: raw.number,
+            frame_len: 0,
+            src: (src, tcp.src_port),
+            dst: (dst, tcp.dst_port),
+            header: SegmentHeader {
+                seq: tcp.seq,
+                ack: tcp.ack,
+                flags: tcp.flags,
+                window: tcp.window,
+                len: 0,
+                window_scale: None,
+                ts_ns: raw.ts_ns,
+            },
+        };
+        let (conv, _, _) = Self::conversation(&mut self.live, &mut self.streams, &seg);
+        let stream = conv.stream;
+        if let Some(info) = self.streams.get_mut(stream as usize) {
+            info.icmp_errors += 1;
+        }
+    }
+
+    /// The conversation of a segment (created, or restarted on a SYN with a new ISN),
+    /// its direction index, and the flags the SYN checks set.
+    fn conversation<'a>(
+        live: &'a mut HashMap<ConvKey, Conversation>,
+        streams: &mut Vec<StreamInfo>,
+        seg: &Segment,
+    ) -> (&'a mut Conversation, usize, u16) {
+        let h = &seg.header;
+        let (key, dir) = ConvKey::of(seg.src, seg.dst);
+        let mut ta = 0;
+        let conv = match live.entry(key) {
+            Entry::Occupied(e) => {
+                let conv = e.into_mut();
+                let (bits, restart) = conv.seq.port_reuse_check(dir, h);
+                ta |= bits;
+                if restart {
+                    *conv = Conversation::new(new_stream(streams, seg, true), h.ts_ns);
+                }
+                conv
+            }
+            Entry::Vacant(e) => {
+                e.insert(Conversation::new(new_stream(streams, seg, false), h.ts_ns))
+            }
+        };
+        (conv, dir, ta)
+    }
+
+    fn note_frame(&mut self, number: u64, stream: u32) {
+        // Frames arrive in file order; numbers beyond u32 are not indexed.
+        let Ok(n) = u32::try_from(number) else {
+            return;
+        };
+        if number <= self.last_noted {
+            return;
+        }
+        let current = self.frame_runs.last().map(|r| r.1);
+        if number > self.last_noted + 1 && current.is_some_and(|s| s != NO_STREAM) {
+            // Frames skipped by a capture filter still count in the numbering.
+            self.frame_runs
+                .push((self.last_noted as u32 + 1, NO_STREAM));
+        }
+        if self.frame_runs.last().map(|r| r.1) != Some(stream) {
+            self.frame_runs.push((n, stream));
+        }
+        self.last_noted = number;
+    }
+
+    /// Feeds one TCP segment; the core of [`feed`](Self::feed), public for tests and
+    /// for callers with their own decoding.
+    pub fn feed_segment(&mut self, seg: &Segment) -> TcpFrameInfo {
+        self.frames_seen += 1;
+        if self.frames_seen & (EVICT_CHECK_EVERY - 1) == 0
+            && self.live.len() > MAX_LIVE_CONVERSATIONS
+        {
+            self.evict(seg.header.ts_ns);
+        }
+        let h = &seg.header;
+        let (conv, dir, ta) = Self::conversation(&mut self.live, &mut self.streams, seg);
+        let flags = conv.seq.analyze(dir, h, ta);
+        conv.seq.after_analysis(dir, h);
+        conv.last_ts_ns = h.ts_ns;
+        let stream = conv.stream;
+        let rtt = conv.seq.first_rtt_ns;
+        let info = &mut self.streams[stream as usize];
+        let from = info.side_of(seg.src);
+        let closed = Self::update_stream(info, seg, from, flags, rtt);
+        conv.closed |= closed;
+
+        count_flags(&mut self.counts, flags);
+        if flags != 0 && self.keep_frames {
+            self.flagged.push((seg.frame, flags));
+        }
+        self.note_frame(seg.frame, stream);
+        TcpFrameInfo {
+            stream,
+            flags,
+            from,
+        }
+    }
+
+    /// Updates the stream summary; returns true once the stream is closed (RST, or
+    /// FIN from both sides).
+    fn update_stream(
+        info: &mut StreamInfo,
+        seg: &Segment,
+        from: Side,
+        flags: u16,
+        rtt: i64,
+    ) -> bool {
+        let h = &seg.header;
+        let side = from as usize;
+        info.frames += 1;
+        info.bytes += u64::from(seg.frame_len);
+        info.payload_bytes[side] += u64::from(h.len);
+        info.last_frame = seg.frame;
+        info.last_ts_ns = h.ts_ns;
+        if rtt != 0 {
+            info.handshake_rtt_ns.get_or_insert(rtt);
+        }
+        match h.flags & (th::SYN | th::ACK) {
+            th::SYN => {
+                if info.syn_frame.is_some() {
+                    info.syn_retries += 1;
+                } else {
+                    info.syn_frame = Some(seg.frame);
+                }
+            }
+            x if x == th::SYN | th::ACK => {
+                info.syn_ack_frame.get_or_insert(seg.frame);
+            }
+            _ => {}
+        }
+        count_flags(&mut info.flag_counts, flags);
+        if flags & flag::ANY_RETRANSMISSION != 0
+            && info.retransmission_frames.len() < MAX_LISTED_PER_STREAM
+        {
+            info.retransmission_frames.push(seg.frame);
+        }
+        if h.flags & th::RST != 0 {
+            let peer = info.last_sent_ns[1 - side];
+            info.resets.push(Reset {
+                frame: seg.frame,
+                by: from,
+                ts_ns: h.ts_ns,
+                ts: rfc3339_ns(h.ts_ns),
+                since_peer_ms: peer.map(|p| h.ts_ns.saturating_sub(p) as f64 / 1e6),
+            });
+        }
+        if h.flags & th::FIN != 0 {
+            info.fin_frames[side].get_or_insert(seg.frame);
+        }
+        info.last_sent_ns[side] = Some(h.ts_ns);
+        h.flags & th::RST != 0 || info.fin_frames.iter().all(Option::is_some)
+    }
+
+    /// Drops the sequence state of idle conversations to stay under the cap.
+    fn evict(&mut self, now_ns: i64) {
+        let before = self.live.len();
+        self.live.retain(|_, c| {
+            let idle = now_ns.saturating_sub(c.last_ts_ns);
+            !(idle > IDLE_EVICT_NS || (c.closed && idle > CLOSED_EVICT_NS))
+        });
+        self.evicted += (before - self.live.len()) as u64;
+    }
+
+    /// The stream frame `number` (1-based) belongs to, if it carried analysed TCP.
+    pub fn stream_of_frame(&self, number: u64) -> Option<u32> {
+        if number == 0 || number > self.last_noted {
+            return None;
+        }
+        let after = self
+            .frame_runs
+            .partition_point(|r| u64::from(r.0) <= number);
+        let (_, stream) = *self.frame_runs.get(after.checked_sub(1)?)?;
+        (stream != NO_STREAM).then_some(stream)
+    }
+
+    /// Every stream so far, indexed by stream number.
+    pub fn streams(&self) -> &[StreamInfo] {
+        &self.streams
+    }
+
+    pub fn stream(&self, stream: u32) -> Option<&StreamInfo> {
+        self.streams.get(stream as usize)
+    }
+
+    /// Flagged frames as (frame, [`flag`] bits), in file order (empty unless built
+    /// with `keep_frames`).
+    pub fn flagged_frames(&self) -> &[(u64, u16)] {
+        &self.flagged
+    }
+
+    pub fn report(&self, with_frames: bool) -> TcpReport {
+        let flagged_frames = with_frames.then(|| {
+            let mut lists: [Vec<u64>; 15] = Default::default();
+            for (frame, bits) in &self.flagged {
+                for (list, (_, mask)) in lists.iter_mut().zip(FLAGS.iter()) {
+                    if bits & mask != 0 {
+                        list.push(*frame);
+                    }
+                }
+            }
+            PerFlag(lists)
+        });
+        TcpReport {
+            streams: self.streams.len() as u64,
+            flags: PerFlag(self.counts),
+            flagged_frames,
+            streams_detail: self.streams.iter().map(StreamInfo::detail).collect(),
+            evicted_conversations: self.evicted,
+        }
+    }
+}
+
+fn new_stream(streams: &mut Vec<StreamInfo>, seg: &Segment, reused: bool) -> u32 {
+    let stream = streams.len() as u32;
+    let f = seg.header.flags & (th::SYN | th::ACK);
+    let (client, server, roles_from) = if f == th::SYN {
+        (seg.src, seg.dst, RolesFrom::Syn)
+    } else if f == th::SYN | th::ACK {
+        (seg.dst, seg.src, RolesFrom::SynAck)
+    } else if seg.src.1 < seg.dst.1 {
+        (seg.dst, seg.src, RolesFrom::Ports)
+    } else {
+        (seg.src, seg.dst, RolesFrom::Ports)
+    };
+    streams.push(StreamInfo {
+        stream,
+        client,
+        server,
+        roles_from,
+        frames: 0,
+        bytes: 0,
+        payload_bytes: [0; 2],
+        first_frame: seg.frame,
+        last_frame: seg.frame,
+        first_ts_ns: seg.header.ts_ns,
+        last_ts_ns: seg.header.ts_ns,
+        handshake_rtt_ns: None,
+        syn_frame: None,
+        syn_ack_frame: None,
+        syn_retries: 0,
+        flag_counts: [0; 15],
+        retransmission_frames: Vec::new(),
+        resets: Vec::new(),
+        fin_frames: [None; 2],
+        began_with_port_reuse: reused,
+        icmp_errors: 0,
+        last_sent_ns: [None; 2],
+    });
+    stream
+}
