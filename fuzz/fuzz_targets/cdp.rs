@@ -9,7 +9,8 @@ fuzz_target!(|data: &[u8]| {
         let _ = c.to_string();
         let _ = c.checksum_ok();
         let r = c.to_repr();
-        let again = cdp::parse(&r.emit()).expect("emitted CDP decodes");
+        let bytes = r.emit();
+        let again = cdp::parse(&bytes).expect("emitted CDP decodes");
         assert_eq!(again.to_repr(), r);
         assert!(again.checksum_ok());
     }

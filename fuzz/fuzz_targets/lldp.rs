@@ -8,7 +8,8 @@ fuzz_target!(|data: &[u8]| {
         let _ = l.to_string();
         if !l.tlvs.is_empty() {
             let r = l.to_repr();
-            let again = lldp::parse(&r.emit()).expect("emitted LLDP decodes");
+            let bytes = r.emit();
+            let again = lldp::parse(&bytes).expect("emitted LLDP decodes");
             assert_eq!(again.to_repr(), r);
         }
     }

@@ -17,6 +17,7 @@ mod tests;
 
 pub use rules::{flag, SegmentHeader};
 
+use super::FastMap;
 use crate::capture::RawFrame;
 use crate::output::rfc3339_ns;
 use netkit_dissectors::transport::Tcp;
@@ -24,7 +25,6 @@ use netkit_dissectors::{Frame, Layer};
 use rules::{th, SeqState};
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use std::collections::hash_map::Entry;
-use std::collections::HashMap;
 use std::net::IpAddr;
 
 /// The analysis flags as `tcp.analysis.<name>` display filters name them, in the
@@ -414,7 +414,7 @@ fn reported_payload_len(
 /// First fragments of fragmented IPv4 TCP segments, waiting for the rest.
 #[derive(Default)]
 struct Fragments {
-    pending: HashMap<(IpAddr, IpAddr, u16), PendingSegment>,
+    pending: FastMap<(IpAddr, IpAddr, u16), PendingSegment>,
 }
 
 struct PendingSegment {
@@ -497,7 +497,7 @@ impl Fragments {
 /// The TCP analysis engine of one capture.
 pub struct TcpAnalysis {
     keep_frames: bool,
-    live: HashMap<ConvKey, Conversation>,
+    live: FastMap<ConvKey, Conversation>,
     streams: Vec<StreamInfo>,
     /// Which stream each frame is in, run-length encoded: (first frame of the run,
     /// stream or `NO_STREAM`). A bulk transfer costs one run; the worst case
@@ -525,7 +525,7 @@ impl TcpAnalysis {
     pub fn new(keep_frames: bool) -> Self {
         TcpAnalysis {
             keep_frames,
-            live: HashMap::new(),
+            live: FastMap::default(),
             streams: Vec::new(),
             frame_runs: Vec::new(),
             last_noted: 0,
@@ -601,7 +601,7 @@ impl TcpAnalysis {
     /// The conversation of a segment (created, or restarted on a SYN with a new ISN),
     /// its direction index, and the flags the SYN checks set.
     fn conversation<'a>(
-        live: &'a mut HashMap<ConvKey, Conversation>,
+        live: &'a mut FastMap<ConvKey, Conversation>,
         streams: &mut Vec<StreamInfo>,
         seg: &Segment,
     ) -> (&'a mut Conversation, usize, u16) {

@@ -14,10 +14,11 @@
 //!   quotes (RFC 4884/4950).
 
 use super::findings::{frames_filter, Finding, Severity};
+use super::FastMap;
 use netkit_dissectors::transport::tcp_flags;
 use netkit_dissectors::{Frame, Layer};
 use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
 /// Bounds that keep memory flat on hostile or huge captures; reaching one is reported.
@@ -175,7 +176,7 @@ struct OuterState {
     frames: u64,
     bytes: u64,
     encrypted: bool,
-    inner: HashMap<FlowKey, (u64, u64)>,
+    inner: FastMap<FlowKey, (u64, u64)>,
     inner_capped: bool,
     overhead: Option<u32>,
     overhead_pct_sum: f64,
@@ -322,16 +323,16 @@ type ProbeKey = (IpAddr, IpAddr, u16);
 
 #[derive(Debug, Default)]
 pub struct TunnelAnalysis {
-    outer: HashMap<(TunnelId, Option<FlowKey>), OuterState>,
+    outer: FastMap<(TunnelId, Option<FlowKey>), OuterState>,
     truncated: bool,
     icmp: Vec<IcmpMtu>,
-    reported_mtu: HashMap<IpAddr, u32>,
+    reported_mtu: FastMap<IpAddr, u32>,
     df_too_big: Vec<u64>,
-    frag_sets: HashMap<(IpAddr, IpAddr, u32, u8), FragSet>,
+    frag_sets: FastMap<(IpAddr, IpAddr, u32, u8), FragSet>,
     fragmented_packets: u64,
     fragments: u64,
-    tcp: HashMap<FlowKey, TcpPath>,
-    probes: HashMap<ProbeKey, (u8, i64)>,
+    tcp: FastMap<FlowKey, TcpPath>,
+    probes: FastMap<ProbeKey, (u8, i64)>,
     hops: BTreeMap<(IpAddr, IpAddr), HopsOfTrace>,
 }
 
@@ -616,17 +617,25 @@ impl TunnelAnalysis {
 
     fn icmp(&mut self, number: u64, ts_ns: i64, frame: &Frame<'_>) {
         let layers = &frame.layers;
-        // Traceroute probes (UDP or ICMP echo with a low TTL) are remembered by IP id.
-        if let Some(Layer::Ipv4(h)) = frame
-            .own_layers()
-            .iter()
-            .find(|l| matches!(l, Layer::Ipv4(_)))
-        {
-            if h.ttl <= 64 && self.probes.len() < 65_536 {
-                self.probes.insert(
-                    (IpAddr::V4(h.src), IpAddr::V4(h.dst), h.identification),
-                    (h.ttl, ts_ns),
-                );
+        // Traceroute probes are remembered by IP id, to give each answering hop its
+        // probe TTL and RTT: UDP to the traceroute ports, ICMP echo requests and TCP SYNs
+        // sent with a TTL no real sender starts with.
+        let own = frame.own_layers();
+        if let Some(i) = own.iter().position(|l| matches!(l, Layer::Ipv4(_))) {
+            if let Layer::Ipv4(h) = &own[i] {
+                let probe_like = h.ttl <= 32
+                    && match own.get(i + 1) {
+                        Some(Layer::Udp(u)) => (33434..=33534).contains(&u.dst_port),
+                        Some(Layer::Icmp(c)) => c.icmp_type == 8,
+                        Some(Layer::Tcp(t)) => t.has(tcp_flags::SYN),
+                        _ => false,
+                    };
+                if probe_like && self.probes.len() < 65_536 {
+                    self.probes.insert(
+                        (IpAddr::V4(h.src), IpAddr::V4(h.dst), h.identification),
+                        (h.ttl, ts_ns),
+                    );
+                }
             }
         }
         let Some(qi) = layers.iter().position(|l| matches!(l, Layer::IcmpQuote)) else {

@@ -7,12 +7,12 @@
 //! connection switches to WebSocket when a complete 101 response names `websocket` in
 //! its Upgrade header, whatever the Accept key says; the verdict then judges the key.
 
+use super::FastMap;
 use netkit_dissectors::app::{http, websocket as ws};
 use netkit_dissectors::net::IpPair;
 use netkit_dissectors::transport::{tcp_flags, Tcp};
 use netkit_dissectors::{Frame, Layer};
 use serde::Serialize;
-use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 
 /// How an upgrade request ended (CLI.md's `verdict`).
@@ -128,7 +128,7 @@ fn seq_ge(seq: u32, base: u32) -> bool {
 
 #[derive(Debug, Default)]
 pub struct WebSocketAnalysis {
-    conns: HashMap<ConnKey, Conn>,
+    conns: FastMap<ConnKey, Conn>,
     upgrades: Vec<Upgrade>,
     /// Frames in which at least one WebSocket frame ended (the census count).
     ws_frames: u64,
@@ -154,9 +154,9 @@ impl WebSocketAnalysis {
         };
         let (key, dir) = key_and_dir(ips, tcp);
         let payload = tcp.payload;
-        let is_new = !self.conns.contains_key(&key);
-        if is_new && payload.is_empty() && !tcp.has(tcp_flags::RST) {
-            // Nothing to learn from a bare ACK/SYN of a connection not yet tracked.
+        // Connections are tracked from their first HTTP head on: bulk traffic that
+        // never speaks HTTP costs one cheap sniff of the payload's first bytes.
+        if !self.conns.contains_key(&key) && !http::looks_like_http(payload) {
             return;
         }
         let conn = self.conns.entry(key).or_default();
