@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Times netkit against tshark and tcpdump on one capture, page cache hot, best of 3:
 #   netkit pcap analyze --json FILE
-#   tshark -q -z io,phs -r FILE
+#   tshark -q -z io,phs -r FILE     (TSHARK_Z=expert: tshark -q -z expert, issue 3's peer)
 #   tcpdump -r FILE -w /dev/null 'tcp[13] & 4 != 0'
 # and prints the three times, netkit's GB/s and the ratios.
 #   bench/census.sh [FILE]      (default bench/out/iperf3-loss.pcap, from make-capture.sh)
@@ -27,6 +27,7 @@ missing=()
 for pair in tshark:tshark tcpdump:tcpdump hyperfine:hyperfine; do
     command -v "${pair%%:*}" >/dev/null || missing+=("${pair#*:}")
 done
+[ -x /usr/bin/time ] || missing+=(time)
 if [ ${#missing[@]} -gt 0 ] && [ "$(id -u)" = 0 ]; then
     echo "census.sh: installing ${missing[*]}" >&2
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null || true
@@ -43,10 +44,13 @@ done
 cat "$file" >/dev/null # page cache hot for all three
 
 q=$(printf %q "$file")
+tz=${TSHARK_Z:-io,phs}
+# Peak memory of one analysis (GNU time's maximum resident set size, KB).
+rss_kb=$( { /usr/bin/time -f %M "$netkit" pcap analyze --json "$file" >/dev/null; } 2>&1 | tail -1)
 names=(netkit tshark tcpdump)
 cmds=(
     "$(printf %q "$netkit") pcap analyze --json $q >/dev/null"
-    "tshark -q -z io,phs -r $q >/dev/null 2>&1"
+    "tshark -q -z $tz -r $q >/dev/null 2>&1"
     "tcpdump -r $q -w /dev/null 'tcp[13] & 4 != 0' 2>/dev/null"
 )
 
@@ -75,13 +79,14 @@ else
     done
 fi
 
-python3 - "$file" "${best[@]}" <<'PY'
+python3 - "$file" "$tz" "$rss_kb" "${best[@]}" <<'PY'
 import os, sys
-path, netkit, tshark, tcpdump = sys.argv[1], *map(float, sys.argv[2:5])
+path, tz, rss_kb = sys.argv[1], sys.argv[2], int(sys.argv[3])
+netkit, tshark, tcpdump = map(float, sys.argv[4:7])
 size = os.path.getsize(path)
 print(f"capture  {path} ({size / 1e9:.3f} GB)")
-print(f"netkit   pcap analyze --json           {netkit:8.3f} s  {size / 1e9 / netkit:6.2f} GB/s")
-print(f"tshark   -q -z io,phs                  {tshark:8.3f} s  {size / 1e9 / tshark:6.2f} GB/s")
+print(f"netkit   pcap analyze --json           {netkit:8.3f} s  {size / 1e9 / netkit:6.2f} GB/s  peak RSS {rss_kb / 1024:.0f} MB")
+print(f"tshark   -q -z {tz:<23} {tshark:8.3f} s  {size / 1e9 / tshark:6.2f} GB/s")
 print(f"tcpdump  -w /dev/null 'tcp[13] & 4 != 0' {tcpdump:6.3f} s  {size / 1e9 / tcpdump:6.2f} GB/s")
 print(f"netkit is {tshark / netkit:.1f}x faster than tshark and "
       f"{tcpdump / netkit:.2f}x the speed of tcpdump (best of 3, hot cache)")
