@@ -173,6 +173,9 @@ struct OuterState {
     kind: &'static str,
     id: Option<String>,
     outer: Option<FlowKey>,
+    /// The outer 5-tuples as sent, each direction apart: what a router hashing on
+    /// 5-tuples sees (a UDP tunnel's two directions use different tuples).
+    directed: BTreeSet<(IpAddr, u16, IpAddr, u16)>,
     frames: u64,
     bytes: u64,
     encrypted: bool,
@@ -190,6 +193,9 @@ pub struct EndpointPair {
     pub endpoints: String,
     pub kinds: Vec<&'static str>,
     pub outer_flows: usize,
+    /// Distinct outer 5-tuples in the busier direction: 1 means every inner flow takes
+    /// the same path through a network that balances by 5-tuple.
+    pub outer_flows_per_direction: usize,
     pub inner_flows: usize,
     /// VXLAN/Geneve: distinct outer UDP source ports (RFC 7348 wants them to follow the
     /// inner flow so the underlay can balance).
@@ -312,6 +318,8 @@ type HopsOfTrace = BTreeMap<(Option<u8>, IpAddr), Hop>;
 struct PairAcc {
     kinds: BTreeSet<&'static str>,
     outers: BTreeSet<FlowKey>,
+    /// Directed outer 5-tuples from the lower and from the higher address.
+    directed: [BTreeSet<(IpAddr, u16, IpAddr, u16)>; 2],
     inners: BTreeSet<FlowKey>,
     source_ports: BTreeSet<u16>,
     first_frames: Vec<u64>,
@@ -326,7 +334,8 @@ pub struct TunnelAnalysis {
     outer: FastMap<(TunnelId, Option<FlowKey>), OuterState>,
     truncated: bool,
     icmp: Vec<IcmpMtu>,
-    reported_mtu: FastMap<IpAddr, u32>,
+    /// MTU reported for a destination, and when (capture time, ns).
+    reported_mtu: FastMap<IpAddr, (u32, i64)>,
     df_too_big: Vec<u64>,
     frag_sets: FastMap<(IpAddr, IpAddr, u32, u8), FragSet>,
     fragmented_packets: u64,
@@ -344,7 +353,7 @@ impl TunnelAnalysis {
     pub fn feed(&mut self, number: u64, ts_ns: i64, wire_len: u32, frame: &Frame<'_>) {
         let layers = frame.own_layers();
         self.tunnel(number, wire_len, layers);
-        self.ip_paths(number, layers);
+        self.ip_paths(number, ts_ns, layers);
         self.tcp_path(number, layers);
         self.icmp(number, ts_ns, frame);
     }
@@ -452,6 +461,11 @@ impl TunnelAnalysis {
         });
         st.frames += 1;
         st.bytes += u64::from(outer.map(|p| p.ip_len).unwrap_or(0));
+        if let Some(o) = outer {
+            if st.directed.len() < 64 {
+                st.directed.insert((o.src, o.sport, o.dst, o.dport));
+            }
+        }
         match inner {
             Some(inner) => {
                 let k = inner.flow();
@@ -509,12 +523,15 @@ impl TunnelAnalysis {
     }
 
     /// Fragments, and DF packets bigger than an MTU reported for their destination.
-    fn ip_paths(&mut self, number: u64, layers: &[Layer<'_>]) {
+    fn ip_paths(&mut self, number: u64, ts_ns: i64, layers: &[Layer<'_>]) {
         for l in layers {
             let Layer::Ipv4(h) = l else { continue };
             if h.dont_fragment {
-                if let Some(mtu) = self.reported_mtu.get(&IpAddr::V4(h.dst)) {
-                    if u32::from(h.total_len) > *mtu && self.df_too_big.len() < MAX_LISTED {
+                // Packets already in flight when the report came are normal; a sender
+                // still too big a second later did not adapt.
+                if let Some((mtu, at)) = self.reported_mtu.get(&IpAddr::V4(h.dst)) {
+                    let late = ts_ns.saturating_sub(*at) > 1_000_000_000;
+                    if late && u32::from(h.total_len) > *mtu && self.df_too_big.len() < MAX_LISTED {
                         self.df_too_big.push(number);
                     }
                 }
@@ -652,7 +669,7 @@ impl TunnelAnalysis {
         let quoted = packet_at(layers, qi + 1);
         if let (Some(mtu), Some(router)) = (icmp.reported_mtu(), router) {
             if let Some(q) = quoted {
-                self.reported_mtu.insert(q.dst, mtu);
+                self.reported_mtu.insert(q.dst, (mtu, ts_ns));
             }
             if self.icmp.len() < MAX_LISTED {
                 self.icmp.push(IcmpMtu {
@@ -754,6 +771,9 @@ impl TunnelAnalysis {
             let e = pairs.entry((o.a.0, o.b.0)).or_default();
             e.kinds.insert(s.kind);
             e.outers.insert(o);
+            for d in &s.directed {
+                e.directed[usize::from(d.0 != o.a.0)].insert(*d);
+            }
             e.inners.extend(s.inner.keys().copied());
             if matches!(s.kind, "vxlan" | "geneve") {
                 // The tunnel's source port is the end that is not the well-known one.
@@ -774,6 +794,7 @@ impl TunnelAnalysis {
             let PairAcc {
                 kinds,
                 outers,
+                directed,
                 inners,
                 source_ports: sports,
                 first_frames,
@@ -784,10 +805,11 @@ impl TunnelAnalysis {
                 endpoints: format!("{a} <-> {b}"),
                 kinds: kinds.iter().copied().collect(),
                 outer_flows: outers.len(),
+                outer_flows_per_direction: directed[0].len().max(directed[1].len()),
                 inner_flows: inners.len(),
                 source_ports: vxlan_like.then_some(sports.len()),
             };
-            if pair.inner_flows >= 4 && pair.outer_flows == 1 {
+            if pair.inner_flows >= 4 && pair.outer_flows_per_direction == 1 {
                 findings.push(Finding {
                     severity: Severity::Warning,
                     code: "ecmp_single_outer_flow",
@@ -877,7 +899,7 @@ impl TunnelAnalysis {
                 severity: Severity::Warning,
                 code: "df_larger_than_reported_mtu",
                 summary: format!(
-                    "{} packets with DF set were larger than the MTU a router had reported for their destination",
+                    "{} packets with DF set were still larger than the MTU a router had reported for their destination, more than a second after the report: the sender does not adapt",
                     self.df_too_big.len()
                 ),
                 stream: None,
@@ -896,6 +918,27 @@ impl TunnelAnalysis {
                 let black_hole = s.large_retrans >= 3 && !s.large_acked;
                 if !(on_path > 1500 && s.overhead > 0 || black_hole) {
                     return None;
+                }
+                if s.overhead > 0 && on_path > 1500 && !black_hole {
+                    findings.push(Finding {
+                        severity: Severity::Warning,
+                        code: "tunnel_mtu",
+                        summary: format!(
+                            "{}: {}-byte segments inside a tunnel adding {} bytes make {}-byte packets on the outer path, over a 1500-byte MTU (fragmented or dropped there); an inner MTU of {} (MSS {}) would fit",
+                            k.describe(),
+                            seg,
+                            s.overhead,
+                            on_path,
+                            1500 - s.overhead,
+                            1500 - s.overhead - ip_tcp
+                        ),
+                        stream: None,
+                        frames: vec![s.first_frame],
+                        wireshark_filter: format!(
+                            "ip.addr == {} && ip.addr == {} && tcp.port == {} && tcp.port == {}",
+                            k.a.0, k.b.0, k.a.1, k.b.1
+                        ),
+                    });
                 }
                 if black_hole {
                     findings.push(Finding {
