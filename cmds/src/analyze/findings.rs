@@ -167,8 +167,15 @@ pub fn websocket(upgrades: &[Upgrade], placements: &[RetransPlacement], out: &mu
                     after(u)
                 ),
             ),
+            // Unanswered while the client kept trying (retransmissions) or the connection
+            // was torn down is a failed upgrade; a capture that simply stopped first is
+            // only worth a warning.
             Verdict::Unanswered => (
-                Severity::Warning,
+                if u.after.retransmissions > 0 || u.after.rst {
+                    Severity::Error
+                } else {
+                    Severity::Warning
+                },
                 "websocket_unanswered",
                 format!(
                     "WebSocket upgrade {} from {} to {} got no response in the capture{}",

@@ -173,12 +173,17 @@ impl WebSocketAnalysis {
         let seq = tcp.seq;
         let end = seq.wrapping_add(payload.len() as u32);
 
+        // A retransmitted request or response is the same message again, not a new one
+        // (the lab's rejected upgrade was retransmitted once and counted twice).
+        let seen_before = conn.last_end[dir].is_some_and(|e| seq_ge(e, end));
         if conn.switched.is_some() {
             if self.websocket_bytes(key, dir, seq, payload, 0) {
                 self.ws_frames += 1;
             }
-        } else if let Some(Ok(head)) = http::parse_head(payload) {
-            self.http(key, dir, number, ts_ns, seq, payload, &head, ips, tcp);
+        } else if !seen_before {
+            if let Some(Ok(head)) = http::parse_head(payload) {
+                self.http(key, dir, number, ts_ns, seq, payload, &head, ips, tcp);
+            }
         }
         let conn = self.conns.get_mut(&key).expect("inserted above");
         if conn.last_end[dir].is_none_or(|e| seq_ge(end, e)) {
