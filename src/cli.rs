@@ -35,6 +35,11 @@ pub enum Command {
     Arp(crate::commands::views::ArpArgs),
     /// Routes of every table, multipath, nexthop objects, MPLS, in one namespace or all
     Route(crate::commands::views::RouteArgs),
+    /// Layer-2 traceroute between two stations (Cisco `traceroute mac`, UDP 2228), or
+    /// `l2trace agent` to answer it for a Linux bridge
+    L2trace(crate::commands::l2trace::L2traceArgs),
+    /// Listen for CDP and LLDP neighbours (and optionally announce ourselves)
+    Neighbors(crate::commands::l2trace::NeighborsArgs),
     /// Print shell completions for SHELL to stdout
     Completions {
         /// bash, zsh, fish, elvish or powershell

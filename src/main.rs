@@ -11,6 +11,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Pcap(cmd) => commands::pcap::run(cmd),
         Command::Mcast(cmd) => commands::mcast::run(cmd),
+        Command::L2trace(args) => commands::l2trace::run(args),
+        Command::Neighbors(args) => commands::l2trace::run_neighbors(args),
         Command::Ns(cmd) => commands::ns::run(cmd),
         Command::Ss(args) => commands::views::run_ss(args),
         Command::Arp(args) => commands::views::run_arp(args),

@@ -4,6 +4,7 @@
 
 pub mod analyze;
 pub mod capture;
+pub mod l2trace;
 pub mod mcast;
 pub mod neigh;
 pub mod netns;

@@ -1,5 +1,6 @@
 //! One module per subcommand: its clap arguments and the glue from engine to view.
 
+pub mod l2trace;
 pub mod mcast;
 pub mod ns;
 pub mod pcap;

@@ -1,0 +1,191 @@
+//! Raw Layer-2 frames for CDP and LLDP: one AF_PACKET channel per interface through
+//! pnet's datalink layer (it builds here and keeps `unsafe` out of netkit), plus the
+//! Ethernet framing of the two protocols.
+//!
+//! The channel is bound to `ETH_P_ALL`, so it also sees the frames this host sends on
+//! the interface; receivers drop frames whose source MAC is the interface's own. A tap
+//! on a bridge port sees ingress frames before the bridge handles them, so the agent
+//! hears its neighbours even though its bridge does not forward CDP.
+
+use netkit_dissectors::link::Mac;
+use pnet_datalink::{Channel, Config, DataLinkReceiver, DataLinkSender, NetworkInterface};
+use std::io::ErrorKind;
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
+
+/// CDP (and VTP, DTP, PAgP, UDLD) multicast.
+pub const CDP_MAC: Mac = Mac([0x01, 0x00, 0x0c, 0xcc, 0xcc, 0xcc]);
+/// LLDP "nearest bridge" multicast: never forwarded by an 802.1D bridge.
+pub const LLDP_MAC: Mac = Mac([0x01, 0x80, 0xc2, 0x00, 0x00, 0x0e]);
+const ETHERTYPE_LLDP: u16 = 0x88cc;
+const LLC_SNAP_CDP: [u8; 8] = [0xaa, 0xaa, 0x03, 0x00, 0x00, 0x0c, 0x20, 0x00];
+const MIN_FRAME: usize = 60;
+
+/// An interface we can send and receive raw frames on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Iface {
+    pub name: String,
+    pub index: u32,
+    pub mac: Mac,
+    pub ipv4: Vec<Ipv4Addr>,
+    pub up: bool,
+    pub loopback: bool,
+}
+
+fn iface_of(i: &NetworkInterface) -> Iface {
+    Iface {
+        name: i.name.clone(),
+        index: i.index,
+        mac: i.mac.map_or(Mac([0; 6]), |m| Mac(m.octets())),
+        ipv4: i
+            .ips
+            .iter()
+            .filter_map(|n| match n.ip() {
+                IpAddr::V4(a) => Some(a),
+                IpAddr::V6(_) => None,
+            })
+            .collect(),
+        up: i.is_up(),
+        loopback: i.is_loopback(),
+    }
+}
+
+/// The interfaces of the calling thread's namespace.
+pub fn interfaces() -> Vec<Iface> {
+    pnet_datalink::interfaces().iter().map(iface_of).collect()
+}
+
+pub type Sender = Box<dyn DataLinkSender>;
+pub type Receiver = Box<dyn DataLinkReceiver>;
+
+/// Opens a raw channel on `name`; reads give up after `read_timeout`.
+pub fn open(name: &str, read_timeout: Duration) -> Result<(Sender, Receiver), String> {
+    let ni = pnet_datalink::interfaces()
+        .into_iter()
+        .find(|i| i.name == name)
+        .ok_or_else(|| format!("no interface named {name}"))?;
+    let config = Config {
+        read_timeout: Some(read_timeout),
+        // A real NIC filters multicast it was not asked for; pnet cannot join the CDP
+        // and LLDP groups, so it takes a promiscuous membership instead. That is a
+        // per-socket reference the kernel drops when the socket closes, as tcpdump's.
+        promiscuous: true,
+        ..Config::default()
+    };
+    match pnet_datalink::channel(&ni, config) {
+        Ok(Channel::Ethernet(tx, rx)) => Ok((tx, rx)),
+        Ok(_) => Err(format!("{name}: not an Ethernet channel")),
+        Err(e) if e.kind() == ErrorKind::PermissionDenied => Err(format!(
+            "{name}: raw sockets need CAP_NET_RAW (run netkit as root or with sudo)"
+        )),
+        Err(e) => Err(format!("{name}: cannot open a raw socket: {e}")),
+    }
+}
+
+/// The next frame, or `None` when the read timed out.
+pub fn recv(rx: &mut Receiver) -> Result<Option<Vec<u8>>, String> {
+    match rx.next() {
+        Ok(f) => Ok(Some(f.to_vec())),
+        Err(e) if matches!(e.kind(), ErrorKind::TimedOut | ErrorKind::WouldBlock) => Ok(None),
+        Err(e) if e.kind() == ErrorKind::Interrupted => Ok(None),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+pub fn send(tx: &mut Sender, frame: &[u8]) -> Result<(), String> {
+    match tx.send_to(frame, None) {
+        Some(Ok(())) => Ok(()),
+        Some(Err(e)) => Err(e.to_string()),
+        None => Err("send not supported".to_string()),
+    }
+}
+
+fn pad(mut f: Vec<u8>) -> Vec<u8> {
+    if f.len() < MIN_FRAME {
+        f.resize(MIN_FRAME, 0);
+    }
+    f
+}
+
+/// An 802.3 + LLC/SNAP frame carrying a CDP PDU.
+pub fn cdp_frame(src: Mac, pdu: &[u8]) -> Vec<u8> {
+    let mut f = CDP_MAC.octets().to_vec();
+    f.extend_from_slice(&src.octets());
+    let len = u16::try_from(LLC_SNAP_CDP.len() + pdu.len()).unwrap_or(u16::MAX);
+    f.extend_from_slice(&len.to_be_bytes());
+    f.extend_from_slice(&LLC_SNAP_CDP);
+    f.extend_from_slice(pdu);
+    pad(f)
+}
+
+/// An Ethernet II frame carrying an LLDPDU.
+pub fn lldp_frame(src: Mac, pdu: &[u8]) -> Vec<u8> {
+    let mut f = LLDP_MAC.octets().to_vec();
+    f.extend_from_slice(&src.octets());
+    f.extend_from_slice(&ETHERTYPE_LLDP.to_be_bytes());
+    f.extend_from_slice(pdu);
+    pad(f)
+}
+
+/// A discovery PDU found in a frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Discovery<'a> {
+    /// The CDP PDU, padding already trimmed by the 802.3 length.
+    Cdp(&'a [u8]),
+    Lldp(&'a [u8]),
+}
+
+/// The sender's MAC and the CDP or LLDP PDU of an (untagged or 802.1Q-tagged) frame.
+pub fn classify(frame: &[u8]) -> Option<(Mac, Discovery<'_>)> {
+    let src = Mac(frame.get(6..12)?.try_into().ok()?);
+    let mut off = 12;
+    let mut tl = u16::from_be_bytes(frame.get(off..off + 2)?.try_into().ok()?);
+    if tl == 0x8100 {
+        off += 4;
+        tl = u16::from_be_bytes(frame.get(off..off + 2)?.try_into().ok()?);
+    }
+    let body = frame.get(off + 2..)?;
+    if tl == ETHERTYPE_LLDP {
+        return Some((src, Discovery::Lldp(body)));
+    }
+    if tl < 0x0600 && body.get(..8)? == LLC_SNAP_CDP {
+        let pdu = body.get(8..usize::from(tl).max(8))?;
+        return Some((src, Discovery::Cdp(pdu)));
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cdp_frame_round_trips_through_classify() {
+        let src = Mac([2, 0, 0, 0, 0, 1]);
+        let pdu = [2u8, 180, 0x12, 0x34, 0, 1, 0, 6, b's', b'w'];
+        let f = cdp_frame(src, &pdu);
+        assert_eq!(f.len(), 60);
+        assert_eq!(&f[12..14], &[0, 18]);
+        assert_eq!(classify(&f), Some((src, Discovery::Cdp(&pdu[..]))));
+    }
+
+    #[test]
+    fn lldp_frame_is_found_behind_a_vlan_tag() {
+        let src = Mac([2, 0, 0, 0, 0, 2]);
+        let mut f = lldp_frame(src, &[0, 0]);
+        assert_eq!(&f[..6], &LLDP_MAC.octets());
+        f.splice(12..12, [0x81, 0x00, 0x00, 0x0a]);
+        match classify(&f) {
+            Some((m, Discovery::Lldp(p))) => {
+                assert_eq!(m, src);
+                assert_eq!(&p[..2], &[0, 0]);
+            }
+            other => panic!("{other:?}"),
+        }
+        // IPv4 and a truncated frame are not discovery frames.
+        let mut ip = f.clone();
+        ip[16..18].copy_from_slice(&[0x08, 0x00]);
+        assert_eq!(classify(&ip), None);
+        assert_eq!(classify(&f[..13]), None);
+    }
+}

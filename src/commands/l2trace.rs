@@ -1,0 +1,238 @@
+//! `netkit l2trace ...` and `netkit neighbors`: arguments and output.
+
+use crate::commands::{CmdError, CmdResult};
+use netkit_cmds::l2trace::agent::{self, AgentOptions, Cidr};
+use netkit_cmds::l2trace::neighbors::{self, Identity, ListenOptions, Neighbor, Protocol};
+use netkit_cmds::l2trace::tracer::{self, TraceStatus, UdpTransport};
+use netkit_cmds::l2trace::{self, rawl2, Station};
+use netkit_cmds::netns;
+use netkit_cmds::output::write_json;
+use netkit_dissectors::link::Mac;
+use std::io::Write;
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+/// Trace the Layer-2 path between two stations the way Cisco's `traceroute mac` does
+/// (UDP 2228 to every switch on the path), or run the responder for a Linux bridge.
+#[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct L2traceArgs {
+    #[command(subcommand)]
+    pub agent: Option<L2traceCommand>,
+    /// Source station: a MAC (any notation) or an IPv4 address resolved through ARP
+    #[arg(value_name = "SRC", required = true)]
+    pub src: Option<String>,
+    /// Destination station: a MAC or an IPv4 address
+    #[arg(value_name = "DST", required = true)]
+    pub dst: Option<String>,
+    /// VLAN the stations are in (default 1: untagged lab bridges)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=4094))]
+    pub vlan: Option<u16>,
+    /// Start at this switch (management IPv4); default: the local bridge, else the
+    /// CDP/LLDP neighbour on this host's uplink
+    #[arg(long, value_name = "IP")]
+    pub via: Option<Ipv4Addr>,
+    /// Print JSON instead of Cisco's lines
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum L2traceCommand {
+    /// Answer UDP 2228 for a Linux bridge from its FDB and CDP/LLDP neighbours, and
+    /// announce it by CDP and LLDP on every bridge port
+    Agent(AgentArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct AgentArgs {
+    /// The bridge to answer for
+    #[arg(long, value_name = "BR")]
+    pub bridge: String,
+    /// Device name in replies and announcements (default: the hostname)
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// Address to answer on and announce as management address (default: the
+    /// bridge's first IPv4 address; never the wildcard)
+    #[arg(long, value_name = "IP")]
+    pub listen: Option<Ipv4Addr>,
+    /// Sources allowed to ask (IPv4 prefixes; default: loopback only)
+    #[arg(long, value_name = "CIDR", num_args = 1..)]
+    pub allow: Vec<Cidr>,
+    /// Platform string in replies and announcements
+    #[arg(long, value_name = "TEXT", default_value = "netkit linux-bridge")]
+    pub platform: String,
+    /// The VLAN a bridge without vlan_filtering stands for
+    #[arg(long = "vlan", value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u16).range(1..=4094))]
+    pub native_vlan: u16,
+    /// Log every query and every dropped datagram to stderr
+    #[arg(short, long)]
+    pub verbose: bool,
+}
+
+/// Listen for CDP and LLDP neighbours (like `show cdp neighbors detail`)
+#[derive(Debug, clap::Args)]
+pub struct NeighborsArgs {
+    /// Interfaces to listen on (default: every interface that is up)
+    #[arg(short = 'i', long = "interface", value_name = "IFACE")]
+    pub interfaces: Vec<String>,
+    /// How long to listen, in seconds (CDP speakers send every 60 s, LLDP every 30 s)
+    #[arg(long, value_name = "SECS", default_value_t = 61)]
+    pub wait: u64,
+    /// Announce ourselves by CDP and LLDP first (withdrawn when done)
+    #[arg(long)]
+    pub announce: bool,
+    /// Print JSON instead of text
+    #[arg(long)]
+    pub json: bool,
+    /// Listen inside this namespace: a name, a VRF name, pid:N, or a path
+    #[arg(long, value_name = "NS")]
+    pub netns: Option<String>,
+}
+
+fn cisco_mac(m: Mac) -> String {
+    let o = m.octets();
+    format!(
+        "{:02x}{:02x}.{:02x}{:02x}.{:02x}{:02x}",
+        o[0], o[1], o[2], o[3], o[4], o[5]
+    )
+}
+
+pub fn run(args: L2traceArgs) -> CmdResult {
+    if let Some(L2traceCommand::Agent(a)) = args.agent {
+        return run_agent(a);
+    }
+    let (Some(src), Some(dst)) = (args.src, args.dst) else {
+        return Err(CmdError::Failed("l2trace needs SRC and DST".into()));
+    };
+    let src: Station = src.parse()?;
+    let dst: Station = dst.parse()?;
+    let json = args.json;
+    let mut stdout = std::io::stdout();
+    let mut say = |line: &str| {
+        if !json {
+            let _ = writeln!(stdout, "{line}");
+            let _ = stdout.flush();
+        }
+    };
+    let mut resolve = |s: Station, side: &str| -> Result<Mac, CmdError> {
+        match s {
+            Station::Mac(m) => Ok(m),
+            Station::Ip(ip) => match l2trace::resolve_ip(ip)? {
+                Some(m) => {
+                    say(&format!("{ip} => {}", cisco_mac(m)));
+                    Ok(m)
+                }
+                None => Err(CmdError::Failed(format!("Arp failed for {side} {ip}"))),
+            },
+        }
+    };
+    if !json && (matches!(src, Station::Ip(_)) || matches!(dst, Station::Ip(_))) {
+        println!("Translating IP to mac .....");
+    }
+    let src = resolve(src, "source")?;
+    let dst = resolve(dst, "destination")?;
+    let name = agent::hostname();
+    let start = match args.via {
+        Some(ip) => ip,
+        None => l2trace::default_start(&name)?,
+    };
+    let mut t = UdpTransport::new(&name, Duration::from_millis(300), 3)?;
+    let report = tracer::trace(&mut t, start, src, dst, args.vlan.unwrap_or(1), &mut say);
+    if json {
+        write_json(&mut std::io::stdout().lock(), &report)?;
+    }
+    match report.status {
+        TraceStatus::Completed => Ok(()),
+        TraceStatus::Aborted => Err(CmdError::Failed(format!(
+            "trace aborted: {}",
+            report.message.unwrap_or_default()
+        ))),
+    }
+}
+
+fn run_agent(a: AgentArgs) -> CmdResult {
+    let opts = AgentOptions {
+        bridge: a.bridge,
+        name: a.name,
+        listen: a.listen,
+        allow: a.allow,
+        platform: a.platform,
+        native_vlan: a.native_vlan,
+        verbose: a.verbose,
+    };
+    Ok(agent::run(&opts)?)
+}
+
+pub fn run_neighbors(args: NeighborsArgs) -> CmdResult {
+    let wait = Duration::from_secs(args.wait);
+    let interfaces = args.interfaces.clone();
+    let announce = args.announce;
+    let work = move || -> Result<Vec<Neighbor>, String> {
+        let identity = if announce {
+            let ifaces = rawl2::interfaces();
+            let first = ifaces.iter().find(|i| i.up && !i.loopback);
+            Some(Identity {
+                name: agent::hostname(),
+                platform: "netkit host".into(),
+                mgmt_ip: first.and_then(|i| i.ipv4.first().copied()),
+                chassis_mac: first.map_or(Mac([0; 6]), |i| i.mac),
+                native_vlan: None,
+                switch: false,
+            })
+        } else {
+            None
+        };
+        neighbors::listen(&ListenOptions {
+            interfaces,
+            wait,
+            announce: identity,
+            solicit_only: false,
+            stop_at_first_ip: false,
+        })
+    };
+    let rows = match &args.netns {
+        Some(spec) => {
+            let ns = netns::resolve(spec)?;
+            netns::run_in(&ns, work)??
+        }
+        None => work()?,
+    };
+    if args.json {
+        return Ok(write_json(&mut std::io::stdout().lock(), &rows)?);
+    }
+    let mut out = std::io::stdout().lock();
+    if rows.is_empty() {
+        writeln!(out, "No CDP or LLDP neighbours heard in {} s.", args.wait)?;
+    }
+    for n in &rows {
+        writeln!(out, "-------------------------")?;
+        writeln!(out, "Device ID: {}", n.device_id)?;
+        if let Some(ip) = n.mgmt_ip {
+            writeln!(out, "Entry address(es):\n  IP address: {ip}")?;
+        }
+        writeln!(
+            out,
+            "Platform: {},  Capabilities: {}",
+            n.platform.as_deref().unwrap_or("-"),
+            n.capabilities.join(" ")
+        )?;
+        writeln!(
+            out,
+            "Interface: {},  Port ID (outgoing port): {}",
+            n.interface,
+            n.port_id.as_deref().unwrap_or("-")
+        )?;
+        writeln!(out, "Holdtime : {} sec", n.ttl_s)?;
+        if let Some(v) = n.native_vlan {
+            writeln!(out, "Native VLAN: {v}")?;
+        }
+        let proto = match n.protocol {
+            Protocol::Cdp => "CDP",
+            Protocol::Lldp => "LLDP",
+        };
+        writeln!(out, "Protocol: {proto},  Last seen: {}", n.last_seen)?;
+    }
+    Ok(())
+}
