@@ -1089,11 +1089,7 @@ mod tests {
     use super::*;
 
     fn hex(parts: &[&str]) -> Vec<u8> {
-        let s: String = parts.concat();
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
+        crate::testutil::hex(&parts.concat())
     }
 
     #[test]
@@ -1122,7 +1118,9 @@ mod tests {
     #[test]
     fn a_length_field_pointing_past_the_frame_gives_an_error_inside_it() {
         // Found by fuzzing: IPv4 + AH whose length (255 words) runs past the capture.
-        let mut p = vec![0x45, 0, 0, 40, 0, 0, 0, 0, 64, 51, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2];
+        let mut p = vec![
+            0x45, 0, 0, 40, 0, 0, 0, 0, 64, 51, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
+        ];
         p.extend([2, 255, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1]);
         let f = dissect(crate::link::linktype::IPV4, &p, &DissectOptions::default());
         let e = f.error.expect("truncated AH");

@@ -23,3 +23,16 @@ pub mod transport;
 pub mod tunnel;
 
 pub use frame::{dissect, AppProto, DissectOptions, Frame, Layer};
+
+/// Helpers for the unit tests of every decoder.
+#[cfg(test)]
+pub(crate) mod testutil {
+    /// Bytes from hex text; whitespace between the digits is ignored.
+    pub fn hex(s: &str) -> Vec<u8> {
+        let s: String = s.split_whitespace().collect();
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+}

@@ -612,14 +612,7 @@ impl fmt::Display for ResourceRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn hex(s: &str) -> Vec<u8> {
-        let s: String = s.split_whitespace().collect();
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
+    use crate::testutil::hex;
 
     // UDP payloads from the capture corpus (/work/shared/pcaps). Expected summaries
     // are tshark 4.0's Info column with "DNS s" in front of "Standard".

@@ -729,14 +729,7 @@ impl fmt::Display for L2tMessage {
 mod tests {
     use super::*;
     use crate::error::ErrorKind;
-
-    fn hex(s: &str) -> Vec<u8> {
-        let s: String = s.split_whitespace().collect();
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
+    use crate::testutil::hex;
 
     // The worked example of the protocol note, §1.8 (synthesized from the rules there:
     // no public L2T capture exists).

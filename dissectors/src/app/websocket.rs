@@ -417,14 +417,7 @@ pub fn sha1(message: &[u8]) -> [u8; 20] {
 mod tests {
     use super::*;
     use crate::error::ErrorKind;
-
-    fn hex(s: &str) -> Vec<u8> {
-        let s: String = s.split_whitespace().collect();
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
+    use crate::testutil::hex;
 
     /// Test inputs live for the whole test run, so frames can borrow them freely.
     fn frame_of(h: &str) -> Result<WsFrame<'static>> {

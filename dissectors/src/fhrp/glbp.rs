@@ -289,13 +289,7 @@ impl fmt::Display for Glbp<'_> {
 mod tests {
     use super::*;
     use crate::error::ErrorKind;
-
-    fn hex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
+    use crate::testutil::hex;
 
     /// fhrp/packetlife__GLBP_election.cap frame 38: Hello (AVG Active) + forwarder 1.
     const HELLO_AND_FWD: &str = "010000010000c2007cb80000011c002000c8000000000bb8000027100258384000000104c0a800010214012000a764003840025800000007b4000101";

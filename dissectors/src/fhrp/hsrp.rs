@@ -416,14 +416,7 @@ impl fmt::Display for Hsrp<'_> {
 mod tests {
     use super::*;
     use crate::error::ErrorKind;
-
-    fn hex(s: &str) -> Vec<u8> {
-        let s: String = s.split_whitespace().collect();
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
+    use crate::testutil::hex;
 
     /// fhrp/ndpi__hsrp0.pcap frame 1: HSRPv1 hello, group 10, Active, prio 90.
     const V1_HELLO: &str = "000010030a5a0a00636973636f0000000a1ca8fe";

@@ -270,14 +270,7 @@ impl fmt::Display for Vrrp<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn hex(s: &str) -> Vec<u8> {
-        let s: String = s.split_whitespace().collect();
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
+    use crate::testutil::hex;
 
     fn advert(v: Vrrp<'_>) -> VrrpAdvert<'_> {
         match v {

@@ -828,14 +828,7 @@ fn encode_tlv(tlv: &CdpTlv) -> (u16, Vec<u8>) {
 mod tests {
     use super::*;
     use crate::error::ErrorKind;
-
-    fn hex(s: &str) -> Vec<u8> {
-        let s: String = s.split_whitespace().collect();
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
+    use crate::testutil::hex;
 
     // Real CDP PDUs (version byte to last TLV byte), taken from the captures in
     // /work/shared/pcaps. Together they cover even and odd lengths and last bytes on

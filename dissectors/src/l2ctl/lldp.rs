@@ -616,13 +616,7 @@ fn encode_tlv(tlv: &LldpTlv) -> (u8, Vec<u8>) {
 mod tests {
     use super::*;
     use crate::error::ErrorKind;
-
-    fn hex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
+    use crate::testutil::hex;
 
     // Real LLDPDUs (after EtherType 0x88CC) from the captures in /work/shared/pcaps.
     /// cdp/tcpdump__LLDP_and_CDP.pcap frame 3: Catalyst 3560 "S2".

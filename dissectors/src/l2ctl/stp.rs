@@ -330,14 +330,7 @@ impl fmt::Display for Stp {
 mod tests {
     use super::*;
     use crate::error::ErrorKind;
-
-    fn hex(s: &str) -> Vec<u8> {
-        let s: String = s.split_whitespace().collect();
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
+    use crate::testutil::hex;
 
     /// misc/tcpdump__802.1D_spanning_tree.pcap frame 1 (after LLC 42 42 03).
     const CONFIG_8021D: &str =
