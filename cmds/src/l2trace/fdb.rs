@@ -1,25 +1,21 @@
 //! What the kernel knows that a switch needs: the bridge forwarding table (FDB), the
 //! bridge's ports, and the IPv4 neighbour table (ARP) for `traceroute mac ip`.
 //!
-//! Everything comes from rtnetlink, read synchronously (one request, a read loop until
-//! `NLMSG_DONE`) on a `netlink-sys` socket, and decoded with `netlink-packet-route`.
+//! Everything comes from rtnetlink, read synchronously with [`crate::nldump`] and
+//! decoded with `netlink-packet-route`.
 //! The FDB is `RTM_GETNEIGH` with family `AF_BRIDGE`, exactly what `bridge fdb show`
 //! asks for, so there is no need to parse that command's text. The socket belongs to
 //! the namespace of the thread that opens it, so callers that work in another
 //! namespace open it inside `netns::run_in`.
 
 use netkit_dissectors::link::Mac;
-use netlink_packet_core::{Parseable, NLM_F_DUMP, NLM_F_REQUEST};
+use netlink_packet_core::Parseable;
 use netlink_packet_route::link::{InfoKind, LinkAttribute, LinkInfo, LinkMessage};
 use netlink_packet_route::neighbour::{
     NeighbourAddress, NeighbourAttribute, NeighbourFlags, NeighbourMessage,
 };
-use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
 use std::net::Ipv4Addr;
 
-const NLMSG_HDR_LEN: usize = 16;
-const NLMSG_ERROR: u16 = 2;
-const NLMSG_DONE: u16 = 3;
 const RTM_GETLINK: u16 = 18;
 const RTM_GETNEIGH: u16 = 30;
 const AF_INET: u8 = 2;
@@ -53,71 +49,11 @@ pub struct FdbEntry {
     pub local: bool,
 }
 
-fn open() -> Result<Socket, String> {
-    let mut sock =
-        Socket::new(NETLINK_ROUTE).map_err(|e| format!("cannot open netlink socket: {e}"))?;
-    sock.bind_auto()
-        .map_err(|e| format!("cannot bind netlink socket: {e}"))?;
-    let _ = sock.set_rx_buf_sz(1 << 20);
-    Ok(sock)
-}
-
-/// Sends a dump request and returns each answer's payload (after the netlink header).
+/// One rtnetlink dump in the calling thread's namespace, through the project's shared
+/// netlink reader (which also retries dumps the kernel interrupts).
 fn dump(msg_type: u16, body: &[u8]) -> Result<Vec<Vec<u8>>, String> {
-    let sock = open()?;
-    let seq = 1u32;
-    let len = NLMSG_HDR_LEN + body.len();
-    let mut req = Vec::with_capacity(len);
-    req.extend_from_slice(&(len as u32).to_ne_bytes());
-    req.extend_from_slice(&msg_type.to_ne_bytes());
-    req.extend_from_slice(&(NLM_F_REQUEST | NLM_F_DUMP).to_ne_bytes());
-    req.extend_from_slice(&seq.to_ne_bytes());
-    req.extend_from_slice(&0u32.to_ne_bytes());
-    req.extend_from_slice(body);
-    sock.send_to(&req, &SocketAddr::new(0, 0), 0)
-        .map_err(|e| format!("netlink send: {e}"))?;
-    let mut out = Vec::new();
-    let mut buf: Vec<u8> = Vec::with_capacity(1 << 16);
-    loop {
-        buf.clear();
-        let n = sock
-            .recv(&mut buf, 0)
-            .map_err(|e| format!("netlink receive: {e}"))?;
-        let data = buf.get(..n).unwrap_or_default();
-        let mut off = 0usize;
-        while let Some(hdr) = data.get(off..off + NLMSG_HDR_LEN) {
-            let ne32 = |i: usize| hdr.get(i..i + 4).map(|b| [b[0], b[1], b[2], b[3]]);
-            let mlen = ne32(0).map_or(0, u32::from_ne_bytes) as usize;
-            let mtype = u16::from_ne_bytes([hdr[4], hdr[5]]);
-            let mseq = ne32(8).map_or(0, u32::from_ne_bytes);
-            let Some(payload) = data.get(off + NLMSG_HDR_LEN..off + mlen.max(NLMSG_HDR_LEN)) else {
-                return Err("truncated netlink message".to_string());
-            };
-            if mlen < NLMSG_HDR_LEN {
-                return Err("malformed netlink message".to_string());
-            }
-            off += (mlen + 3) & !3;
-            if mseq != seq {
-                continue;
-            }
-            match mtype {
-                NLMSG_DONE => return Ok(out),
-                NLMSG_ERROR => {
-                    let errno = payload
-                        .get(..4)
-                        .map_or(0, |b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]]));
-                    if errno == 0 {
-                        return Ok(out);
-                    }
-                    return Err(format!(
-                        "netlink dump: {}",
-                        std::io::Error::from_raw_os_error(-errno)
-                    ));
-                }
-                _ => out.push(payload.to_vec()),
-            }
-        }
-    }
+    let sock = crate::nldump::open(crate::nldump::NETLINK_ROUTE)?;
+    crate::nldump::dump(&sock, msg_type, body).map_err(|e| format!("netlink dump: {e}"))
 }
 
 fn mac_of(bytes: &[u8]) -> Option<Mac> {
