@@ -4,11 +4,10 @@
 
 mod common;
 
-use netkit_cmds::analyze::{analyze_file, AnalyzeOptions, Report};
+use netkit_cmds::analyze::Report;
 
 fn analyze(name: &str) -> Report {
-    let f = common::fixtures_dir().join("lab").join(name);
-    analyze_file(&f, &AnalyzeOptions::default()).unwrap_or_else(|e| panic!("{e}"))
+    common::analyze_fixture(&format!("lab/{name}"))
 }
 
 fn codes(r: &Report) -> Vec<&'static str> {

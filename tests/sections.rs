@@ -4,15 +4,7 @@
 
 mod common;
 
-use netkit_cmds::analyze::{analyze_file, AnalyzeOptions, Report};
-
-fn analyze(rel: &str) -> Report {
-    analyze_file(
-        &common::fixtures_dir().join(rel),
-        &AnalyzeOptions::default(),
-    )
-    .unwrap()
-}
+use common::analyze_fixture as analyze;
 
 #[test]
 fn igmpv2_joins_and_leaves_match_tshark() {

@@ -4,15 +4,7 @@
 
 mod common;
 
-use netkit_cmds::analyze::{analyze_file, AnalyzeOptions, Report};
-
-fn analyze(rel: &str) -> Report {
-    analyze_file(
-        &common::fixtures_dir().join(rel),
-        &AnalyzeOptions::default(),
-    )
-    .unwrap()
-}
+use common::analyze_fixture as analyze;
 
 #[test]
 fn gre_carrying_six_inner_flows_on_one_outer_flow_is_an_ecmp_finding() {

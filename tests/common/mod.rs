@@ -44,3 +44,10 @@ pub fn manifest(dir: &Path) -> Vec<HashMap<String, String>> {
 pub fn netkit() -> std::process::Command {
     std::process::Command::new(env!("CARGO_BIN_EXE_netkit"))
 }
+
+/// `pcap analyze` with default options on a capture under tests/fixtures.
+pub fn analyze_fixture(rel: &str) -> netkit_cmds::analyze::Report {
+    let f = fixtures_dir().join(rel);
+    netkit_cmds::analyze::analyze_file(&f, &Default::default())
+        .unwrap_or_else(|e| panic!("{e}"))
+}
