@@ -48,6 +48,5 @@ pub fn netkit() -> std::process::Command {
 /// `pcap analyze` with default options on a capture under tests/fixtures.
 pub fn analyze_fixture(rel: &str) -> netkit_cmds::analyze::Report {
     let f = fixtures_dir().join(rel);
-    netkit_cmds::analyze::analyze_file(&f, &Default::default())
-        .unwrap_or_else(|e| panic!("{e}"))
+    netkit_cmds::analyze::analyze_file(&f, &Default::default()).unwrap_or_else(|e| panic!("{e}"))
 }
