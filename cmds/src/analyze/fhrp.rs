@@ -274,11 +274,10 @@ fn claims(app: &App<'_>, ip_version: u8) -> Vec<Claim> {
                         .collect(),
                     virtual_mac: Some(g.default_virtual_mac(h.version)),
                     priority: g.priority,
-                    state: match g.op_code {
-                        hsrp::OpCode::Hello => g.state.to_string(),
-                        // A coup or resign is an event in itself.
-                        op => format!("{} ({op})", g.state),
-                    },
+                    // A coup or resign shows as the state the router announces with
+                    // it (a coup comes from a router taking over), as tshark's
+                    // hsrp.state does.
+                    state: g.state.to_string(),
                     active: g.state == hsrp::State::Active,
                     standby: g.state == hsrp::State::Standby,
                 })
