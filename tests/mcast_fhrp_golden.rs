@@ -10,6 +10,9 @@ use netkit_cmds::analyze::analyze_file;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
+/// State changes per (protocol, group id): (frame, router, new state).
+type Changes = BTreeMap<(String, u16), Vec<(u64, String, String)>>;
+
 /// The first frames of a list, as the report keeps them (bounded lists).
 const LISTED: usize = 100;
 
@@ -58,7 +61,7 @@ fn membership_and_fhrp_states_match_tshark_on_the_corpus() {
         let rows: Vec<(u64, String, u16, String, String)> =
             serde_json::from_value(want["fhrp"].clone()).unwrap();
         let mut last: BTreeMap<(String, u16, String), String> = BTreeMap::new();
-        let mut want_changes: BTreeMap<(String, u16), Vec<(u64, String, String)>> = BTreeMap::new();
+        let mut want_changes = Changes::new();
         for (frame, proto, group, sender, state) in rows {
             let k = (proto.clone(), group, sender.clone());
             if last.get(&k) != Some(&state) {
@@ -69,7 +72,7 @@ fn membership_and_fhrp_states_match_tshark_on_the_corpus() {
                     .push((frame, sender, state));
             }
         }
-        let mut got_changes: BTreeMap<(String, u16), Vec<(u64, String, String)>> = BTreeMap::new();
+        let mut got_changes = Changes::new();
         for g in &r.fhrp.groups {
             let e = got_changes
                 .entry((g.protocol.to_string(), g.group_id))
