@@ -181,3 +181,43 @@ fn stdin_is_read_with_dash() {
     assert_eq!(v["protocols"]["cdp"], 3);
     assert_eq!(v["capture"]["file"], "-");
 }
+
+#[test]
+fn write_streams_keeps_the_failed_upgrade_conversation() {
+    let dir = std::env::temp_dir().join(format!("netkit-ws-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out_file = dir.join("streams.pcapng");
+    let f = common::fixtures_dir().join("lab/upgrade-rejected-403.pcap");
+    let out = common::netkit()
+        .args(["pcap", "analyze", "--json", "--write-streams"])
+        .arg(&out_file)
+        .arg(&f)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The written file holds only stream 8 of the original (the upgrade's connection,
+    // 10 frames from its SYN to the last ACK) and analyses to the same verdict.
+    let again = common::netkit()
+        .args(["pcap", "analyze", "--json"])
+        .arg(&out_file)
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(v["capture"]["format"], "pcapng");
+    assert_eq!(v["capture"]["frames"], 10);
+    assert_eq!(v["tcp"]["streams"], 1);
+    assert_eq!(v["websocket"]["upgrades"][0]["verdict"], "rejected");
+    assert_eq!(v["websocket"]["upgrades"][0]["status"], 403);
+    std::fs::remove_dir_all(&dir).unwrap();
+    // Standard input cannot be read twice.
+    let out = common::netkit()
+        .args(["pcap", "analyze", "--write-streams", "/dev/null", "-"])
+        .stdin(std::fs::File::open(&f).unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+}

@@ -13,6 +13,7 @@ pub mod nsexec;
 pub mod nslist;
 pub mod nsviews;
 pub mod output;
+pub mod pcapng_writer;
 pub mod routes;
 pub mod show;
 pub mod sockets;

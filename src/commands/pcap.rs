@@ -62,6 +62,9 @@ pub struct AnalyzeArgs {
     /// List the frame numbers behind each TCP analysis flag
     #[arg(long)]
     pub frames: bool,
+    /// Write the frames behind the findings (whole TCP streams) to a pcapng file
+    #[arg(long, value_name = "OUT.pcapng")]
+    pub write_streams: Option<PathBuf>,
     #[command(flatten)]
     pub decode: DecodeArgs,
 }
@@ -101,9 +104,22 @@ fn run_analyze(a: AnalyzeArgs) -> CmdResult {
         frames: a.frames,
         progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
     };
+    if a.write_streams.is_some() && a.files.len() > 1 {
+        return Err(CmdError::Failed(
+            "--write-streams takes one capture file (it writes that file's streams)".into(),
+        ));
+    }
     let mut reports = Vec::with_capacity(a.files.len());
     for f in &a.files {
         let r = analyze_file(f, &opts).map_err(|e| CmdError::Failed(e.to_string()))?;
+        if let Some(out) = &a.write_streams {
+            let n = netkit_cmds::analyze::write_streams::write_streams(f, &r, &opts, out)?;
+            eprintln!(
+                "netkit: wrote {n} frames behind {} findings to {}",
+                r.findings.len(),
+                out.display()
+            );
+        }
         reports.push(r);
     }
     let stdout = std::io::stdout();

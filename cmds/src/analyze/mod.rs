@@ -10,6 +10,7 @@ pub mod multicast;
 pub mod tcp;
 pub mod tunnels;
 pub mod websocket;
+pub mod write_streams;
 
 use crate::capture::{CaptureError, CaptureFile, RawFrame};
 use crate::output::rfc3339_ns;
