@@ -104,10 +104,16 @@ fn erspan_sessions_name_the_outer_flow() {
     // tshark: erspan.spanid 100 (zeek) and 20 (arkime, with VXLAN inside the mirror)
     let r = analyze("encap/zeek__erspanII.pcap");
     let e = &r.tunnels.outer_flows[0];
-    assert_eq!((e.kind, e.id.as_deref()), ("erspan", Some("type 2 session 100")));
+    assert_eq!(
+        (e.kind, e.id.as_deref()),
+        ("erspan", Some("type 2 session 100"))
+    );
     assert_eq!(e.frames, 4);
     let r = analyze("encap/arkime__gre-erspan-vxlan.pcap");
-    assert_eq!(r.tunnels.outer_flows[0].id.as_deref(), Some("type 2 session 20"));
+    assert_eq!(
+        r.tunnels.outer_flows[0].id.as_deref(),
+        Some("type 2 session 20")
+    );
 }
 
 #[test]
@@ -121,24 +127,49 @@ fn vxlan_on_8472_is_a_tunnel_only_with_decode_as() {
     // tshark -d udp.port==8472,vxlan: vxlan.vni 100 in all 10 frames
     let frames: u64 = r.tunnels.outer_flows.iter().map(|o| o.frames).sum();
     assert_eq!(frames, 10);
-    assert!(r.tunnels.outer_flows.iter().all(|o| o.id.as_deref() == Some("vni 100")));
+    assert!(r
+        .tunnels
+        .outer_flows
+        .iter()
+        .all(|o| o.id.as_deref() == Some("vni 100")));
 }
 
 #[test]
 fn esp_over_ipv6_one_spi_per_peer() {
     let r = analyze("encap/zeek__ip6_esp.pcap");
-    let spis: Vec<&str> = r.tunnels.outer_flows.iter().filter_map(|o| o.id.as_deref()).collect();
+    let spis: Vec<&str> = r
+        .tunnels
+        .outer_flows
+        .iter()
+        .filter_map(|o| o.id.as_deref())
+        .collect();
     // tshark: esp.spi 0xa, 0xb, 0xc, 0xd ... one per 3ffe::1 <-> 3ffe::N pair
-    assert!(spis.starts_with(&["spi 0x0000000a", "spi 0x0000000b", "spi 0x0000000c"]), "{spis:?}");
-    assert!(r.tunnels.outer_flows.iter().all(|o| o.kind == "esp" && o.inner_flows.is_none()));
+    assert!(
+        spis.starts_with(&["spi 0x0000000a", "spi 0x0000000b", "spi 0x0000000c"]),
+        "{spis:?}"
+    );
+    assert!(r
+        .tunnels
+        .outer_flows
+        .iter()
+        .all(|o| o.kind == "esp" && o.inner_flows.is_none()));
 }
 
 #[test]
 fn mpls_in_udp_is_a_labelled_outer_flow() {
     let r = analyze("encap/tcpdump__mpls-over-udp.pcap");
-    let ids: Vec<&str> = r.tunnels.outer_flows.iter().filter_map(|o| o.id.as_deref()).collect();
+    let ids: Vec<&str> = r
+        .tunnels
+        .outer_flows
+        .iter()
+        .filter_map(|o| o.id.as_deref())
+        .collect();
     // tshark: mpls.label 21 and 46 over udp.port 6635
     assert_eq!(ids, vec!["labels 21", "labels 46"]);
     // outer IPv4 20 + UDP 8 + one label 4
-    assert!(r.tunnels.outer_flows.iter().all(|o| o.overhead_bytes == Some(32)));
+    assert!(r
+        .tunnels
+        .outer_flows
+        .iter()
+        .all(|o| o.overhead_bytes == Some(32)));
 }
