@@ -10,6 +10,10 @@ cd "$(dirname "$0")"
 need=()
 ldconfig -p 2>/dev/null | grep -q 'libpcap\.so\.0\.8' || need+=(libpcap0.8)
 command -v ip >/dev/null || need+=(iproute2)
+# libFuzzer (the fuzz smoke below) is C++; GNU time gives tests/memory_bounds.rs the
+# exact peak RSS (without it the test samples /proc, which can under-report).
+command -v c++ >/dev/null || need+=(g++)
+[ -x /usr/bin/time ] || need+=(time)
 command -v nft >/dev/null || need+=(nftables)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
@@ -22,3 +26,21 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 cargo test --workspace --all-targets
+
+# Fuzz smoke (issue 8): every cargo-fuzz target for a few seconds, seeded from the
+# corpus; a crash fails the suite. NETKIT_FUZZ_SECONDS=0 skips it (default 3 s each).
+fuzz_seconds=${NETKIT_FUZZ_SECONDS:-3}
+if [ "$fuzz_seconds" != 0 ]; then
+  if ! command -v cargo-fuzz >/dev/null; then
+    echo "test.sh: installing cargo-fuzz (once, a few minutes)"
+    cargo install cargo-fuzz --locked --quiet || true
+  fi
+  if command -v cargo-fuzz >/dev/null && command -v c++ >/dev/null; then
+    fuzz/smoke.sh "$fuzz_seconds"
+  elif [ -n "${CI:-}" ]; then
+    echo "test.sh: cargo-fuzz or a C++ compiler is missing; CI must run the fuzz smoke" >&2
+    exit 1
+  else
+    echo "test.sh: cargo-fuzz or a C++ compiler missing: fuzz smoke skipped"
+  fi
+fi

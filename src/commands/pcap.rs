@@ -273,6 +273,13 @@ fn write_human(out: &mut dyn Write, r: &Report) -> std::io::Result<()> {
             f("out_of_order"),
             f("zero_window")
         )?;
+        if t.evicted_conversations > 0 || t.streams_summarised > 0 {
+            writeln!(
+                out,
+                "  (memory bound: sequence state of {} conversations evicted, so their later segments start new streams; {} streams counted but not detailed)",
+                t.evicted_conversations, t.streams_summarised
+            )?;
+        }
         // The worst streams: the ones with trouble, most retransmissions first.
         let mut worst: Vec<_> = t
             .streams_detail

@@ -172,6 +172,19 @@ fn emit<T>(
         writeln!(out, "{}", render(with_ns, headers, rows))?;
     }
     out.flush()?;
+    // Namespaces left out for lack of privilege make the view incomplete: the rows shown
+    // are real, but the job (every namespace) was not done, so exit 1 and say why.
+    let denied = got
+        .warnings
+        .iter()
+        .filter(|w| w.contains("needs CAP_SYS_ADMIN"))
+        .count();
+    if denied > 0 {
+        return Err(super::CmdError::Failed(format!(
+            "{denied} namespace(s) not shown: entering them needs CAP_SYS_ADMIN \
+             (run netkit as root or with sudo)"
+        )));
+    }
     Ok(())
 }
 

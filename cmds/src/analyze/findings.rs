@@ -203,7 +203,14 @@ const MAX_PER_KIND: usize = 5;
 
 /// Findings from TCP streams: SYNs never answered, resets (late ones above all),
 /// streams dominated by retransmission, zero-window stalls.
-pub fn tcp(streams: &[StreamInfo], out: &mut Vec<Finding>) {
+///
+/// `summarised`: SYNs never answered among the streams whose summary the engine dropped
+/// to bound memory, as (server, streams, SYN retries) — a scan is counted whole.
+pub fn tcp(
+    streams: &[StreamInfo],
+    summarised: impl Iterator<Item = (super::tcp::Endpoint, u64, u64)>,
+    out: &mut Vec<Finding>,
+) {
     let stream_filter = |s: &StreamInfo| format!("tcp.stream eq {}", s.stream);
     let flag = |s: &StreamInfo, name: &str| -> u64 {
         super::tcp::FLAGS
@@ -214,21 +221,26 @@ pub fn tcp(streams: &[StreamInfo], out: &mut Vec<Finding>) {
     };
 
     // SYNs never answered, grouped by server so a scan or a dead backend is one line.
-    let mut unanswered: std::collections::BTreeMap<String, Vec<&StreamInfo>> = Default::default();
+    type Unanswered<'a> = (Vec<&'a StreamInfo>, super::tcp::Endpoint, u64, u64);
+    let mut unanswered: std::collections::BTreeMap<String, Unanswered> = Default::default();
     for s in streams {
-        if s.syn_frame.is_some()
-            && s.syn_ack_frame.is_none()
-            && s.payload_bytes == [0, 0]
-            && s.resets.is_empty()
-        {
-            unanswered
+        if s.unanswered_syn() {
+            let e = unanswered
                 .entry(endpoint_string(s.server))
-                .or_default()
-                .push(s);
+                .or_insert_with(|| (Vec::new(), s.server, 0, 0));
+            e.0.push(s);
+            e.2 += 1;
+            e.3 += u64::from(s.syn_retries);
         }
     }
-    for (server, list) in &unanswered {
-        let retries: u32 = list.iter().map(|s| s.syn_retries).sum();
+    for (server, count, retries) in summarised {
+        let e = unanswered
+            .entry(endpoint_string(server))
+            .or_insert_with(|| (Vec::new(), server, 0, 0));
+        e.2 += count;
+        e.3 += retries;
+    }
+    for (server, (list, endpoint, count, retries)) in &unanswered {
         let frames: Vec<u64> = list
             .iter()
             .filter_map(|s| s.syn_frame)
@@ -238,14 +250,12 @@ pub fn tcp(streams: &[StreamInfo], out: &mut Vec<Finding>) {
             severity: Severity::Warning,
             code: "syn_unanswered",
             summary: format!(
-                "{} connection attempt(s) to {server} never answered ({retries} SYN retransmissions): no SYN-ACK, no reset",
-                list.len()
+                "{count} connection attempt(s) to {server} never answered ({retries} SYN retransmissions): no SYN-ACK, no reset"
             ),
             stream: list.first().map(|s| s.stream),
-            wireshark_filter: if list.len() == 1 {
-                stream_filter(list[0])
-            } else {
-                format!("tcp.flags.syn == 1 && tcp.flags.ack == 0 && {}", endpoint_filter(list[0].server))
+            wireshark_filter: match list.as_slice() {
+                [one] if *count == 1 => stream_filter(one),
+                _ => format!("tcp.flags.syn == 1 && tcp.flags.ack == 0 && {}", endpoint_filter(*endpoint)),
             },
             frames,
         });

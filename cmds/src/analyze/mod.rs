@@ -291,7 +291,11 @@ impl Analysis {
         }
         let mut found = Vec::new();
         findings::websocket(&upgrades, &placements, &mut found);
-        findings::tcp(self.tcp.streams(), &mut found);
+        findings::tcp(
+            self.tcp.streams(),
+            self.tcp.unanswered_summarised(),
+            &mut found,
+        );
         let (tunnels, paths) = self.tunnels.snapshot(&mut found);
         findings::rank(&mut found);
         Report {

@@ -7,9 +7,11 @@
 //! each frame's stream from [`TcpAnalysis::feed`]'s return value; afterwards
 //! [`TcpAnalysis::stream_of_frame`] answers from a run-length index (one run per change
 //! of stream between consecutive frames). Flagged frames are kept only when the caller
-//! wants them listed (`--frames`). See [`MAX_LIVE_CONVERSATIONS`] for the bound on
-//! conversation state; a summary ([`StreamInfo`], a few hundred bytes) is kept per stream
-//! for the report, so memory still grows with the number of streams.
+//! wants them listed (`--frames`). Memory is bounded whatever the capture holds:
+//! [`MAX_LIVE_CONVERSATIONS`] caps the sequence state, [`MAX_KEPT_STREAMS`] the
+//! per-stream summaries ([`StreamInfo`], a few hundred bytes each). Totals (stream
+//! count, flag counts) stay exact; streams whose summary was dropped are counted in
+//! the report's `streams_summarised`.
 
 mod rules;
 #[cfg(test)]
@@ -48,14 +50,20 @@ pub const FLAGS: [(&str, u16); 15] = [
     ("zero_window_probe_ack", flag::ZERO_WINDOW_PROBE_ACK),
 ];
 
-/// Live conversations (about 200 bytes of sequence state each) above which idle ones
-/// are evicted: those idle for [`IDLE_EVICT_NS`] of capture time, or closed (RST, or
-/// FIN both ways) and idle for [`CLOSED_EVICT_NS`]. A later segment of an evicted
-/// conversation starts a new stream (tshark would continue the old one), and the
-/// report counts evictions. Conversations active at the same time are never evicted,
-/// so this is a soft cap: it bounds long captures of short connections, not a burst
-/// of simultaneous ones.
-pub const MAX_LIVE_CONVERSATIONS: usize = 200_000;
+/// Live conversations (about 250 bytes of sequence state each) above which some are
+/// evicted: first those idle for [`IDLE_EVICT_NS`] of capture time, or closed (RST, or
+/// FIN both ways) and idle for [`CLOSED_EVICT_NS`]; if that is not enough (a SYN flood,
+/// a scan), the least recently seen, down to three quarters of the cap, so the table
+/// never holds much more than this. A later segment of an evicted conversation starts
+/// a new stream (tshark would continue the old one), and the report counts evictions.
+pub const MAX_LIVE_CONVERSATIONS: usize = 100_000;
+/// Stream summaries kept for the report and the findings. Past this, the least notable
+/// half is dropped (streams with analysis flags, resets, ICMP errors or SYN retries
+/// first kept, then the ones with most bytes): 2 million scan SYNs must not cost a
+/// gigabyte of summaries nobody reads one by one.
+pub const MAX_KEPT_STREAMS: usize = 50_000;
+/// Servers for which unanswered SYNs of dropped summaries are still tallied.
+pub const MAX_SUMMARISED_SERVERS: usize = 4096;
 const IDLE_EVICT_NS: i64 = 300 * 1_000_000_000;
 const CLOSED_EVICT_NS: i64 = 10 * 1_000_000_000;
 /// How often (in frames, a power of two) the table is checked against the cap.
@@ -184,6 +192,24 @@ impl StreamInfo {
         self.flag_counts[0]
     }
 
+    /// A SYN (maybe retried) that got no SYN-ACK, no reset and no data: a finding.
+    pub fn unanswered_syn(&self) -> bool {
+        self.syn_frame.is_some()
+            && self.syn_ack_frame.is_none()
+            && self.payload_bytes == [0, 0]
+            && self.resets.is_empty()
+    }
+
+    /// Worth keeping in detail when summaries must be dropped: something went wrong or
+    /// was unusual on it.
+    fn notable(&self) -> bool {
+        self.flag_counts.iter().any(|c| *c > 0)
+            || !self.resets.is_empty()
+            || self.icmp_errors > 0
+            || self.syn_retries > 0
+            || self.began_with_port_reuse
+    }
+
     /// Frames matching `tcp.analysis.retransmission` after frame `after` (e.g. after
     /// an upgrade's response). Exact unless the stream had more than
     /// [`MAX_LISTED_PER_STREAM`] of them and `after` lies beyond the last one listed:
@@ -285,6 +311,10 @@ pub struct TcpReport {
     /// Conversations whose sequence state was dropped to bound memory (0 unless the
     /// capture held more than [`MAX_LIVE_CONVERSATIONS`] at once).
     pub evicted_conversations: u64,
+    /// Streams counted in `streams` but left out of `streams_detail` (and of the
+    /// findings) to bound memory: 0 unless the capture had more than
+    /// [`MAX_KEPT_STREAMS`] streams.
+    pub streams_summarised: u64,
 }
 
 /// What the analysis says about one frame, returned by [`TcpAnalysis::feed`].
@@ -296,7 +326,8 @@ pub struct TcpFrameInfo {
     pub from: Side,
 }
 
-type Endpoint = (IpAddr, u16);
+/// An address and port.
+pub type Endpoint = (IpAddr, u16);
 
 /// Canonical conversation key: the two endpoints in a fixed order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -317,15 +348,25 @@ struct Conversation {
     stream: u32,
     seq: SeqState,
     last_ts_ns: i64,
+    /// A FIN was seen from direction 0 / 1 (bits 0 and 1); the stream summary may be
+    /// gone, so the conversation tracks closing itself.
+    fins: u8,
+    /// The direction index ([`ConvKey::of`]) the client sends in.
+    client_dir: u8,
     closed: bool,
 }
 
 impl Conversation {
-    fn new(stream: u32, ts_ns: i64) -> Self {
+    /// A conversation for the stream [`new_stream`] just opened for a segment sent in
+    /// direction `dir`.
+    fn new((stream, client_sent): (u32, bool), dir: usize, ts_ns: i64) -> Self {
+        let client_dir = if client_sent { dir } else { 1 - dir };
         Conversation {
             stream,
             seq: SeqState::default(),
             last_ts_ns: ts_ns,
+            fins: 0,
+            client_dir: client_dir as u8,
             closed: false,
         }
     }
@@ -498,7 +539,17 @@ impl Fragments {
 pub struct TcpAnalysis {
     keep_frames: bool,
     live: FastMap<ConvKey, Conversation>,
+    /// Kept stream summaries, in stream order (so a binary search finds one).
     streams: Vec<StreamInfo>,
+    /// Streams numbered so far (the next stream's number).
+    next_stream: u32,
+    /// Streams whose summary was dropped (see [`MAX_KEPT_STREAMS`]).
+    summarised: u64,
+    /// Of those, the ones that were a SYN never answered (when dropped), per server:
+    /// (streams, SYN retries), so the findings can still count a scan whole.
+    unanswered_summarised: FastMap<Endpoint, (u64, u64)>,
+    max_live: usize,
+    max_kept: usize,
     /// Which stream each frame is in, run-length encoded: (first frame of the run,
     /// stream or `NO_STREAM`). A bulk transfer costs one run; the worst case
     /// (streams alternating every frame) 8 bytes per frame.
@@ -523,10 +574,21 @@ impl TcpAnalysis {
     /// `keep_frames`: remember every flagged frame so the report can list them
     /// (`--frames`); costs 16 bytes per flagged frame.
     pub fn new(keep_frames: bool) -> Self {
+        Self::with_limits(keep_frames, MAX_LIVE_CONVERSATIONS, MAX_KEPT_STREAMS)
+    }
+
+    /// Like [`new`](Self::new) with other bounds than [`MAX_LIVE_CONVERSATIONS`] and
+    /// [`MAX_KEPT_STREAMS`] (tests use small ones).
+    pub fn with_limits(keep_frames: bool, max_live: usize, max_kept: usize) -> Self {
         TcpAnalysis {
             keep_frames,
             live: FastMap::default(),
             streams: Vec::new(),
+            next_stream: 0,
+            summarised: 0,
+            unanswered_summarised: FastMap::default(),
+            max_live: max_live.max(4),
+            max_kept: max_kept.max(2),
             frame_runs: Vec::new(),
             last_noted: 0,
             flagged: Vec::new(),
@@ -591,9 +653,14 @@ impl TcpAnalysis {
                 ts_ns: raw.ts_ns,
             },
         };
-        let (conv, _, _) = Self::conversation(&mut self.live, &mut self.streams, &seg);
+        let (conv, _, _) = Self::conversation(
+            &mut self.live,
+            &mut self.streams,
+            &mut self.next_stream,
+            &seg,
+        );
         let stream = conv.stream;
-        if let Some(info) = self.streams.get_mut(stream as usize) {
+        if let Some(info) = find_stream_mut(&mut self.streams, stream) {
             info.icmp_errors += 1;
         }
     }
@@ -603,6 +670,7 @@ impl TcpAnalysis {
     fn conversation<'a>(
         live: &'a mut FastMap<ConvKey, Conversation>,
         streams: &mut Vec<StreamInfo>,
+        next: &mut u32,
         seg: &Segment,
     ) -> (&'a mut Conversation, usize, u16) {
         let h = &seg.header;
@@ -614,12 +682,14 @@ impl TcpAnalysis {
                 let (bits, restart) = conv.seq.port_reuse_check(dir, h);
                 ta |= bits;
                 if restart {
-                    *conv = Conversation::new(new_stream(streams, seg, true), h.ts_ns);
+                    let opened = new_stream(streams, next, seg, true);
+                    *conv = Conversation::new(opened, dir, h.ts_ns);
                 }
                 conv
             }
             Entry::Vacant(e) => {
-                e.insert(Conversation::new(new_stream(streams, seg, false), h.ts_ns))
+                let opened = new_stream(streams, next, seg, false);
+                e.insert(Conversation::new(opened, dir, h.ts_ns))
             }
         };
         (conv, dir, ta)
@@ -649,22 +719,38 @@ impl TcpAnalysis {
     /// for callers with their own decoding.
     pub fn feed_segment(&mut self, seg: &Segment) -> TcpFrameInfo {
         self.frames_seen += 1;
-        if self.frames_seen & (EVICT_CHECK_EVERY - 1) == 0
-            && self.live.len() > MAX_LIVE_CONVERSATIONS
-        {
+        if self.frames_seen & (EVICT_CHECK_EVERY - 1) == 0 && self.live.len() > self.max_live {
             self.evict(seg.header.ts_ns);
         }
+        if self.streams.len() > self.max_kept {
+            self.prune_streams();
+        }
         let h = &seg.header;
-        let (conv, dir, ta) = Self::conversation(&mut self.live, &mut self.streams, seg);
+        let (conv, dir, ta) = Self::conversation(
+            &mut self.live,
+            &mut self.streams,
+            &mut self.next_stream,
+            seg,
+        );
         let flags = conv.seq.analyze(dir, h, ta);
         conv.seq.after_analysis(dir, h);
         conv.last_ts_ns = h.ts_ns;
+        if h.flags & th::FIN != 0 {
+            conv.fins |= 1 << dir;
+        }
+        conv.closed |= h.flags & th::RST != 0 || conv.fins == 3;
         let stream = conv.stream;
         let rtt = conv.seq.first_rtt_ns;
-        let info = &mut self.streams[stream as usize];
-        let from = info.side_of(seg.src);
-        let closed = Self::update_stream(info, seg, from, flags, rtt);
-        conv.closed |= closed;
+        let from = match find_stream_mut(&mut self.streams, stream) {
+            Some(info) => {
+                let from = info.side_of(seg.src);
+                Self::update_stream(info, seg, from, flags, rtt);
+                from
+            }
+            // The summary was dropped; the conversation remembers who the client is.
+            None if usize::from(conv.client_dir) == dir => Side::Client,
+            None => Side::Server,
+        };
 
         count_flags(&mut self.counts, flags);
         if flags != 0 && self.keep_frames {
@@ -678,15 +764,8 @@ impl TcpAnalysis {
         }
     }
 
-    /// Updates the stream summary; returns true once the stream is closed (RST, or
-    /// FIN from both sides).
-    fn update_stream(
-        info: &mut StreamInfo,
-        seg: &Segment,
-        from: Side,
-        flags: u16,
-        rtt: i64,
-    ) -> bool {
+    /// Updates the stream summary.
+    fn update_stream(info: &mut StreamInfo, seg: &Segment, from: Side, flags: u16, rtt: i64) {
         let h = &seg.header;
         let side = from as usize;
         info.frames += 1;
@@ -730,17 +809,79 @@ impl TcpAnalysis {
             info.fin_frames[side].get_or_insert(seg.frame);
         }
         info.last_sent_ns[side] = Some(h.ts_ns);
-        h.flags & th::RST != 0 || info.fin_frames.iter().all(Option::is_some)
     }
 
-    /// Drops the sequence state of idle conversations to stay under the cap.
+    /// Drops the sequence state of idle conversations to stay under the cap, then, if
+    /// still above it, of the least recently seen ones down to three quarters of it.
     fn evict(&mut self, now_ns: i64) {
         let before = self.live.len();
         self.live.retain(|_, c| {
             let idle = now_ns.saturating_sub(c.last_ts_ns);
             !(idle > IDLE_EVICT_NS || (c.closed && idle > CLOSED_EVICT_NS))
         });
+        if self.live.len() > self.max_live {
+            let excess = self.live.len() - self.max_live / 4 * 3;
+            let mut seen: Vec<i64> = self.live.values().map(|c| c.last_ts_ns).collect();
+            let (_, cutoff, _) = seen.select_nth_unstable(excess - 1);
+            let cutoff = *cutoff;
+            drop(seen);
+            // Everything seen before the cutoff goes, then as many seen at it as needed.
+            let older = self.live.values().filter(|c| c.last_ts_ns < cutoff).count();
+            let mut at_cutoff = excess - older;
+            self.live.retain(|_, c| {
+                if c.last_ts_ns < cutoff {
+                    false
+                } else if c.last_ts_ns == cutoff && at_cutoff > 0 {
+                    at_cutoff -= 1;
+                    false
+                } else {
+                    true
+                }
+            });
+        }
         self.evicted += (before - self.live.len()) as u64;
+    }
+
+    /// Drops the least notable half of the kept stream summaries (see
+    /// [`MAX_KEPT_STREAMS`]); the survivors stay in stream order.
+    fn prune_streams(&mut self) {
+        let keep = self.max_kept / 2;
+        if self.streams.len() <= keep {
+            return;
+        }
+        let mut rank: Vec<(bool, u64, u32)> = self
+            .streams
+            .iter()
+            .map(|s| (!s.notable(), u64::MAX - s.bytes, s.stream))
+            .collect();
+        rank.select_nth_unstable(keep - 1);
+        rank.truncate(keep);
+        let mut kept: Vec<u32> = rank.into_iter().map(|r| r.2).collect();
+        kept.sort_unstable();
+        let before = self.streams.len();
+        let unanswered = &mut self.unanswered_summarised;
+        self.streams.retain(|s| {
+            let keep = kept.binary_search(&s.stream).is_ok();
+            if !keep && s.unanswered_syn() {
+                if let Some(tally) = unanswered.get_mut(&s.server) {
+                    tally.0 += 1;
+                    tally.1 += u64::from(s.syn_retries);
+                } else if unanswered.len() < MAX_SUMMARISED_SERVERS {
+                    unanswered.insert(s.server, (1, u64::from(s.syn_retries)));
+                }
+            }
+            keep
+        });
+        self.summarised += (before - self.streams.len()) as u64;
+    }
+
+    /// Streams left out of [`streams`](Self::streams) that were, when dropped, SYNs
+    /// never answered: (server, streams, SYN retries), for the first
+    /// [`MAX_SUMMARISED_SERVERS`] servers such streams went to.
+    pub fn unanswered_summarised(&self) -> impl Iterator<Item = (Endpoint, u64, u64)> + '_ {
+        self.unanswered_summarised
+            .iter()
+            .map(|(server, (streams, retries))| (*server, *streams, *retries))
     }
 
     /// The stream frame `number` (1-based) belongs to, if it carried analysed TCP.
@@ -755,13 +896,24 @@ impl TcpAnalysis {
         (stream != NO_STREAM).then_some(stream)
     }
 
-    /// Every stream so far, indexed by stream number.
+    /// The kept stream summaries in stream order: every stream unless there were more
+    /// than [`MAX_KEPT_STREAMS`] (see [`TcpReport::streams_summarised`]).
     pub fn streams(&self) -> &[StreamInfo] {
         &self.streams
     }
 
+    /// A stream's summary, unless it was dropped to bound memory.
     pub fn stream(&self, stream: u32) -> Option<&StreamInfo> {
-        self.streams.get(stream as usize)
+        let i = self
+            .streams
+            .binary_search_by_key(&stream, |s| s.stream)
+            .ok()?;
+        self.streams.get(i)
+    }
+
+    /// Streams numbered so far, kept or not.
+    pub fn stream_count(&self) -> u64 {
+        u64::from(self.next_stream)
     }
 
     /// Flagged frames as (frame, [`flag`] bits), in file order (empty unless built
@@ -783,17 +935,36 @@ impl TcpAnalysis {
             PerFlag(lists)
         });
         TcpReport {
-            streams: self.streams.len() as u64,
+            streams: self.stream_count(),
             flags: PerFlag(self.counts),
             flagged_frames,
             streams_detail: self.streams.iter().map(StreamInfo::detail).collect(),
             evicted_conversations: self.evicted,
+            streams_summarised: self.summarised,
         }
     }
 }
 
-fn new_stream(streams: &mut Vec<StreamInfo>, seg: &Segment, reused: bool) -> u32 {
-    let stream = streams.len() as u32;
+/// The kept summary of `stream`: the last one in the common case (the newest stream,
+/// or a bulk transfer), else a binary search.
+fn find_stream_mut(streams: &mut [StreamInfo], stream: u32) -> Option<&mut StreamInfo> {
+    let i = match streams.last() {
+        Some(last) if last.stream == stream => streams.len() - 1,
+        _ => streams.binary_search_by_key(&stream, |s| s.stream).ok()?,
+    };
+    streams.get_mut(i)
+}
+
+/// Numbers a new stream and keeps its summary; returns its number and whether the
+/// segment's sender is its client.
+fn new_stream(
+    streams: &mut Vec<StreamInfo>,
+    next: &mut u32,
+    seg: &Segment,
+    reused: bool,
+) -> (u32, bool) {
+    let stream = *next;
+    *next = next.saturating_add(1);
     let f = seg.header.flags & (th::SYN | th::ACK);
     let (client, server, roles_from) = if f == th::SYN {
         (seg.src, seg.dst, RolesFrom::Syn)
@@ -828,5 +999,5 @@ fn new_stream(streams: &mut Vec<StreamInfo>, seg: &Segment, reused: bool) -> u32
         icmp_errors: 0,
         last_sent_ns: [None; 2],
     });
-    stream
+    (stream, client == seg.src)
 }

@@ -919,7 +919,9 @@ impl TunnelAnalysis {
                 if !(on_path > 1500 && s.overhead > 0 || black_hole) {
                     return None;
                 }
-                if s.overhead > 0 && on_path > 1500 && !black_hole {
+                // An overhead of a whole MTU or more is a mangled length, not a tunnel:
+                // no inner MTU would fit, so there is no advice (and 1500 - it underflows).
+                if s.overhead > 0 && s.overhead + ip_tcp < 1500 && on_path > 1500 && !black_hole {
                     findings.push(Finding {
                         severity: Severity::Warning,
                         code: "tunnel_mtu",

@@ -281,6 +281,14 @@ impl CaptureFile {
             filter: None,
         };
         file.read_leading_blocks();
+        // Reading that stopped at byte 0 stopped at the section header: nothing in the
+        // file is readable, so it is unusable (exit 1), not damaged with partial results.
+        if matches!(file.layout, Layout::Pcapng(_)) {
+            if let Some(w) = file.warnings.iter().find(|w| w.offset == 0) {
+                let why = format!("unusable pcapng file: {}", w.message);
+                return Err(CaptureError::new(&file.name, why));
+            }
+        }
         Ok(file)
     }
 

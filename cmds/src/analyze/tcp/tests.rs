@@ -772,3 +772,108 @@ fn a_fragmented_segment_is_analysed_whole_in_the_last_fragments_frame() {
     assert_eq!((st.first_frame, st.payload_bytes), (2, [100, 0]));
     assert_eq!(tcp.stream_of_frame(1), None);
 }
+
+/// A SYN from 10.x.y.z:(1024 + n % 60000), one per source, to 192.0.2.1:443, 1 µs apart.
+fn scan_syn(n: u32) -> Segment {
+    let src = IpAddr::V4(Ipv4Addr::from(0x0a00_0000 | n));
+    Segment {
+        frame: u64::from(n) + 1,
+        frame_len: 54,
+        src: (src, 1024 + (n % 60000) as u16),
+        dst: (IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)), 443),
+        header: SegmentHeader {
+            seq: n.wrapping_mul(7919),
+            ack: 0,
+            flags: SYN,
+            window: 64240,
+            len: 0,
+            window_scale: None,
+            ts_ns: T0 + i64::from(n) * 1000,
+        },
+    }
+}
+
+#[test]
+fn a_syn_flood_is_bounded_with_exact_totals() {
+    let mut tcp = TcpAnalysis::with_limits(false, 1000, 400);
+    let n = 3 * EVICT_CHECK_EVERY as u32;
+    for i in 0..n {
+        tcp.feed_segment(&scan_syn(i));
+        assert!(
+            tcp.streams.len() <= 401,
+            "{} summaries kept",
+            tcp.streams.len()
+        );
+    }
+    // The table is checked every EVICT_CHECK_EVERY frames (the last check just before
+    // the last SYN) and cut to 3/4 of the cap; nothing is idle, so the cut is by age.
+    assert_eq!(tcp.live.len(), 751);
+    let r = tcp.report(false);
+    assert_eq!(r.streams, u64::from(n));
+    assert_eq!(r.evicted_conversations, u64::from(n) - 751);
+    assert_eq!(
+        r.streams_summarised + r.streams_detail.len() as u64,
+        u64::from(n)
+    );
+    assert!(r
+        .streams_detail
+        .windows(2)
+        .all(|w| w[0].stream < w[1].stream));
+}
+
+#[test]
+fn least_recently_seen_conversations_go_first() {
+    let mut tcp = TcpAnalysis::with_limits(false, 8, 1000);
+    for i in 0..12 {
+        tcp.feed_segment(&scan_syn(i));
+    }
+    // Conversation 0 stays busy: a SYN retransmission at the newest time.
+    let mut again = scan_syn(0);
+    again.frame = 13;
+    again.header.ts_ns = scan_syn(11).header.ts_ns + 1;
+    tcp.feed_segment(&again);
+    tcp.evict(again.header.ts_ns);
+    // 12 live - 6 (3/4 of 8) = 6 evicted: conversations 1..=6, the least recently seen.
+    assert_eq!(tcp.evicted, 6);
+    let live = |i: u32| {
+        let s = scan_syn(i);
+        tcp.live.contains_key(&ConvKey::of(s.src, s.dst).0)
+    };
+    assert!(live(0));
+    assert!((1..=6).all(|i| !live(i)));
+    assert!((7..12).all(live));
+}
+
+#[test]
+fn notable_streams_keep_their_detail_when_summaries_are_dropped() {
+    let mut tcp = TcpAnalysis::with_limits(false, 100_000, 10);
+    // Stream 3 gets a SYN retransmission, stream 7 a reset; the rest are plain SYNs.
+    for i in 0..20 {
+        tcp.feed_segment(&scan_syn(i));
+        if i == 3 {
+            let mut retry = scan_syn(3);
+            retry.header.ts_ns += 500;
+            tcp.feed_segment(&retry);
+        }
+        if i == 7 {
+            let mut rst = scan_syn(7);
+            rst.header.flags = RST | ACK;
+            rst.header.seq += 1;
+            tcp.feed_segment(&rst);
+        }
+    }
+    let kept: Vec<u32> = tcp.streams().iter().map(|s| s.stream).collect();
+    assert!(kept.contains(&3) && kept.contains(&7), "{kept:?}");
+    assert_eq!(tcp.stream(7).map(|s| s.resets.len()), Some(1));
+    let r = tcp.report(false);
+    assert_eq!(r.streams, 20);
+    assert_eq!(r.streams_summarised + r.streams_detail.len() as u64, 20);
+    assert!(r.streams_summarised > 0);
+    // Every dropped stream was an unanswered SYN to the one server: tallied whole.
+    let tally: Vec<_> = tcp.unanswered_summarised().collect();
+    let server = scan_syn(0).dst;
+    assert_eq!(tally, vec![(server, r.streams_summarised, 0)]);
+    let kept_unanswered = tcp.streams().iter().filter(|s| s.unanswered_syn()).count() as u64;
+    // Stream 7 (reset) is the one stream not unanswered.
+    assert_eq!(kept_unanswered + r.streams_summarised, 19);
+}
