@@ -728,6 +728,8 @@ pub struct MulticastObserver {
 
 impl MulticastObserver {
     pub const FRAME_LIST_LIMIT: usize = 100;
+    /// Groups followed at once (about 1 KB each).
+    pub const MAX_GROUPS: usize = 10_000;
 
     pub fn new() -> Self {
         Self::default()
@@ -735,6 +737,11 @@ impl MulticastObserver {
 
     fn state(&mut self, group: IpAddr, frame: u64) -> Option<&mut GroupState> {
         netkit_dissectors::mcast::group_mac(group)?;
+        // A capture of traffic to countless groups (a scan, garbage) keeps the first
+        // ones; the report's group list stays readable and memory flat.
+        if !self.groups.contains_key(&group) && self.groups.len() >= Self::MAX_GROUPS {
+            return None;
+        }
         let st = self.groups.entry(group).or_default();
         if st.first_frame == 0 || frame < st.first_frame {
             st.first_frame = frame;

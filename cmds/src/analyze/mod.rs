@@ -142,6 +142,9 @@ pub struct Report {
 #[derive(Debug, Clone, Serialize)]
 pub struct WebSocketSection {
     pub upgrades: Vec<websocket::Upgrade>,
+    /// HTTP connections not followed because the engine's table was full (0 on any
+    /// ordinary capture).
+    pub untracked_connections: u64,
 }
 
 /// Keeps the report readable on a badly damaged capture: the count is exact, the list
@@ -256,6 +259,7 @@ impl Analysis {
         // WebSocket frames follow a handshake only the stream engine saw.
         self.census
             .add("websocket", self.websocket.websocket_frames());
+        let untracked_connections = self.websocket.untracked_connections();
         let mut upgrades = self.websocket.into_upgrades();
         let tcp_report = self.tcp.report(self.list_frames);
         let total_retrans = tcp_report.flags.get("retransmission").copied().unwrap_or(0);
@@ -302,7 +306,10 @@ impl Analysis {
             capture,
             protocols: self.census.counts(),
             tcp: tcp_report,
-            websocket: WebSocketSection { upgrades },
+            websocket: WebSocketSection {
+                upgrades,
+                untracked_connections,
+            },
             multicast: self.multicast.snapshot(),
             fhrp: self.fhrp.snapshot(),
             tunnels,

@@ -669,7 +669,9 @@ impl TunnelAnalysis {
         let quoted = packet_at(layers, qi + 1);
         if let (Some(mtu), Some(router)) = (icmp.reported_mtu(), router) {
             if let Some(q) = quoted {
-                self.reported_mtu.insert(q.dst, (mtu, ts_ns));
+                if self.reported_mtu.len() < 65_536 || self.reported_mtu.contains_key(&q.dst) {
+                    self.reported_mtu.insert(q.dst, (mtu, ts_ns));
+                }
             }
             if self.icmp.len() < MAX_LISTED {
                 self.icmp.push(IcmpMtu {
@@ -706,6 +708,10 @@ impl TunnelAnalysis {
                 ttl: m.ttl,
             })
             .collect();
+        if !self.hops.contains_key(&(q.src, q.dst)) && self.hops.len() >= 1_024 {
+            self.truncated = true;
+            return;
+        }
         let trace = self.hops.entry((q.src, q.dst)).or_default();
         if trace.len() >= 64 {
             return;

@@ -134,7 +134,12 @@ pub struct WebSocketAnalysis {
     ws_frames: u64,
     /// HTTP 101 responses of any kind (h2c, Docker's `tcp`, ...).
     http_101: u64,
+    /// HTTP connections not followed because [`MAX_CONNECTIONS`] were already.
+    untracked: u64,
 }
+
+/// HTTP connections followed at once (about 500 bytes each).
+const MAX_CONNECTIONS: usize = 200_000;
 
 impl WebSocketAnalysis {
     pub fn feed(&mut self, number: u64, ts_ns: i64, frame: &Frame<'_>) {
@@ -157,6 +162,12 @@ impl WebSocketAnalysis {
         // Connections are tracked from their first HTTP head on: bulk traffic that
         // never speaks HTTP costs one cheap sniff of the payload's first bytes.
         if !self.conns.contains_key(&key) && !http::looks_like_http(payload) {
+            return;
+        }
+        if !self.conns.contains_key(&key) && self.conns.len() >= MAX_CONNECTIONS {
+            // A flood of one-request HTTP connections must not grow memory without end;
+            // the connections already followed keep being followed.
+            self.untracked += 1;
             return;
         }
         let conn = self.conns.entry(key).or_default();
@@ -415,6 +426,11 @@ impl WebSocketAnalysis {
 
     pub fn http_101(&self) -> u64 {
         self.http_101
+    }
+
+    /// HTTP connections that were not followed because the table was full.
+    pub fn untracked_connections(&self) -> u64 {
+        self.untracked
     }
 
     pub fn upgrades(&self) -> &[Upgrade] {
