@@ -135,11 +135,16 @@ pub fn websocket(upgrades: &[Upgrade], placements: &[RetransPlacement], out: &mu
                 Severity::Error,
                 "websocket_rejected",
                 format!(
-                    "WebSocket upgrade {} from {} rejected: {} from {}{ms} instead of 101 Switching Protocols{}",
+                    "WebSocket upgrade {} from {} rejected: {} from {}{ms} instead of {}{}",
                     upgrade_target(u),
                     u.client,
                     status(),
                     u.server,
+                    // RFC 8441: over HTTP/2 a 2xx accepts the extended CONNECT.
+                    match u.http2_stream {
+                        Some(s) => format!("a 2xx on HTTP/2 stream {s}"),
+                        None => "101 Switching Protocols".to_string(),
+                    },
                     after(u)
                 ),
             ),

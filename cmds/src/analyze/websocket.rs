@@ -6,9 +6,16 @@
 //! counts as carrying WebSocket when a WebSocket frame ends in it. Like Wireshark, the
 //! connection switches to WebSocket when a complete 101 response names `websocket` in
 //! its Upgrade header, whatever the Accept key says; the verdict then judges the key.
+//!
+//! HTTP/2 over clear text (prior knowledge, or an h2c Upgrade answered 101) is followed
+//! too: each client HEADERS with `:method CONNECT` and `:protocol websocket` is an RFC
+//! 8441 upgrade, answered by the response HEADERS on the same stream. RFC 8441 has no
+//! Accept key, so any 2xx accepts it. The WebSocket frames in that stream's DATA are
+//! counted as messages but not in the `websocket` census (tshark does not decode
+//! WebSocket inside HTTP/2 DATA).
 
 use super::FastMap;
-use netkit_dissectors::app::{http, websocket as ws};
+use netkit_dissectors::app::{h2, http, websocket as ws};
 use netkit_dissectors::net::IpPair;
 use netkit_dissectors::transport::{tcp_flags, Tcp};
 use netkit_dissectors::{Frame, Layer};
@@ -39,6 +46,8 @@ pub struct Upgrade {
     pub client: String,
     pub server: String,
     pub request_frame: u64,
+    /// The HTTP/2 stream of an RFC 8441 extended CONNECT; `None` for HTTP/1.x.
+    pub http2_stream: Option<u32>,
     pub method: String,
     pub host: Option<String>,
     pub path: String,
@@ -105,6 +114,74 @@ struct Conn {
     /// End (seq + len) of the latest segment seen each way, to start the client's
     /// stream at the switch.
     last_end: [Option<u32>; 2],
+    /// Set once the connection speaks HTTP/2.
+    h2: Option<Box<H2Conn>>,
+}
+
+/// An HTTP/2 connection: both directions' frame streams and the extended CONNECT
+/// streams seen so far.
+#[derive(Debug, Default)]
+struct H2Conn {
+    client_dir: DirIndex,
+    dirs: [H2Direction; 2],
+    /// Stream id of each extended CONNECT, to the index of its [`Upgrade`].
+    streams: FastMap<u32, usize>,
+}
+
+/// One direction of an HTTP/2 connection.
+#[derive(Debug, Default)]
+struct H2Direction {
+    next_seq: Option<u32>,
+    /// Bytes of a frame not yet complete.
+    buf: Vec<u8>,
+    /// The client preface has still to be skipped.
+    preface_pending: bool,
+    /// A header block continued in CONTINUATION frames: its stream, bytes so far
+    /// and whether its HEADERS ended the stream.
+    block: Option<(u32, Vec<u8>)>,
+    hpack: h2::HpackDecoder,
+    /// Bytes were lost or could not be decoded: HPACK's table is out of step with the
+    /// sender's, so nothing more of this direction is trusted.
+    lost: bool,
+}
+
+/// A frame in progress is buffered up to this size; a larger one ends the following
+/// of its direction rather than holding megabytes.
+const H2_MAX_BUFFER: usize = 1 << 20;
+
+/// What one direction's new HTTP/2 frames said, gathered before touching the upgrades.
+enum H2Event {
+    Headers(u32, Vec<h2::HeaderField>),
+    /// WebSocket data messages ended and the first Close code, in one DATA frame.
+    Data(u32, u64, Option<u16>),
+}
+
+/// The bytes of a segment that follow what its direction already delivered, after
+/// skipping its first `skip` bytes (a head that is not part of the stream). `next_seq`
+/// is the next expected sequence number (`None`: this segment starts the stream) and
+/// moves to the segment's end. `None` when every byte was seen before (a
+/// retransmission); the flag is true when bytes before this segment were never
+/// captured.
+fn fresh_bytes<'p>(
+    next_seq: &mut Option<u32>,
+    seq: u32,
+    payload: &'p [u8],
+    skip: usize,
+) -> Option<(&'p [u8], bool)> {
+    let next = next_seq.unwrap_or(seq);
+    let end = seq.wrapping_add(payload.len() as u32);
+    if skip == 0 && seq_ge(next, end) {
+        return None;
+    }
+    let gap = !seq_ge(next, seq);
+    // On overlap only the bytes from `next` on are new.
+    let start = if gap {
+        skip
+    } else {
+        skip.max(next.wrapping_sub(seq) as usize)
+    };
+    *next_seq = Some(end);
+    Some((payload.get(start..).unwrap_or(&[]), gap))
 }
 
 /// Connection key with the endpoints in a fixed order.
@@ -161,7 +238,10 @@ impl WebSocketAnalysis {
         let payload = tcp.payload;
         // Connections are tracked from their first HTTP head on: bulk traffic that
         // never speaks HTTP costs one cheap sniff of the payload's first bytes.
-        if !self.conns.contains_key(&key) && !http::looks_like_http(payload) {
+        if !self.conns.contains_key(&key)
+            && !http::looks_like_http(payload)
+            && !http::is_h2_preface(payload)
+        {
             return;
         }
         if !self.conns.contains_key(&key) && self.conns.len() >= MAX_CONNECTIONS {
@@ -187,10 +267,21 @@ impl WebSocketAnalysis {
         // A retransmitted request or response is the same message again, not a new one
         // (the lab's rejected upgrade was retransmitted once and counted twice).
         let seen_before = conn.last_end[dir].is_some_and(|e| seq_ge(e, end));
-        if conn.switched.is_some() {
+        if conn.h2.is_some() {
+            self.h2_bytes(key, dir, number, ts_ns, seq, payload, 0);
+        } else if conn.switched.is_some() {
             if self.websocket_bytes(key, dir, seq, payload, 0) {
                 self.ws_frames += 1;
             }
+        } else if !seen_before && http::is_h2_preface(payload) {
+            // HTTP/2 with prior knowledge: the server's side starts after whatever it
+            // sent before (normally nothing).
+            conn.h2 = Some(Box::new(H2Conn::starting(
+                dir,
+                Some(seq),
+                conn.last_end[1 - dir],
+            )));
+            self.h2_bytes(key, dir, number, ts_ns, seq, payload, 0);
         } else if !seen_before {
             if let Some(Ok(head)) = http::parse_head(payload) {
                 self.http(key, dir, number, ts_ns, seq, payload, &head, ips, tcp);
@@ -224,6 +315,7 @@ impl WebSocketAnalysis {
                     client: client.to_string(),
                     server: server.to_string(),
                     request_frame: number,
+                    http2_stream: None,
                     method: method.to_string(),
                     host: head.host().map(str::to_string),
                     path: target.to_string(),
@@ -261,6 +353,15 @@ impl WebSocketAnalysis {
                 let Some(conn) = self.conns.get_mut(&key) else {
                     return;
                 };
+                if *status == 101 && head.is_complete() && head.upgrades_to("h2c") {
+                    // HTTP/2 starts right after the 101's head; the client's side
+                    // starts with the preface after its last HTTP/1.1 bytes.
+                    let mut h = H2Conn::starting(1 - dir, conn.last_end[1 - dir], Some(seq));
+                    h.dirs[dir].preface_pending = false;
+                    conn.h2 = Some(Box::new(h));
+                    self.h2_bytes(key, dir, number, ts_ns, seq, payload, head.head_len());
+                    return;
+                }
                 if conn.pending.is_empty() {
                     return;
                 }
@@ -327,24 +428,16 @@ impl WebSocketAnalysis {
             return false;
         };
         let d = &mut conn.dirs[dir];
-        let next = d.next_seq.unwrap_or(seq);
-        let end = seq.wrapping_add(payload.len() as u32);
-        if skip == 0 && seq_ge(next, end) {
+        let Some((mut data, gap)) = fresh_bytes(&mut d.next_seq, seq, payload, skip) else {
             return false; // all of it seen before: a retransmission
-        }
-        let mut start = skip;
-        if seq_ge(next, seq) {
-            // Overlap: only the bytes from `next` on are new.
-            start = start.max(next.wrapping_sub(seq) as usize);
-        } else {
-            // A gap: bytes were not captured. Wireshark's reassembly loses the frame in
+        };
+        if gap {
+            // Bytes were not captured. Wireshark's reassembly loses the frame in
             // progress; resume assuming a frame starts here.
             d.remaining = 0;
             d.partial_header.clear();
             d.current = None;
         }
-        d.next_seq = Some(end);
-        let mut data = payload.get(start..).unwrap_or(&[]);
         let mut ended_here = false;
         let mut closes: Vec<u16> = Vec::new();
         let mut finished_messages = 0u64;
@@ -419,6 +512,123 @@ impl WebSocketAnalysis {
         ended_here
     }
 
+    /// Feeds one segment of an HTTP/2 connection (from byte `skip` on) to its
+    /// direction's frame parser and applies what the complete frames say.
+    #[allow(clippy::too_many_arguments)]
+    fn h2_bytes(
+        &mut self,
+        key: ConnKey,
+        dir: DirIndex,
+        number: u64,
+        ts_ns: i64,
+        seq: u32,
+        payload: &[u8],
+        skip: usize,
+    ) {
+        let Some(conn) = self.conns.get_mut(&key) else {
+            return;
+        };
+        let Some(h) = conn.h2.as_mut() else {
+            return;
+        };
+        let client_dir = h.client_dir;
+        let events = h.dirs[dir].take_frames(seq, payload, skip);
+        for event in events {
+            match event {
+                H2Event::Headers(stream, fields) if dir == client_dir => {
+                    let is_ws_connect = h2::header(&fields, ":method") == Some("CONNECT")
+                        && h2::header(&fields, ":protocol")
+                            .is_some_and(|p| p.eq_ignore_ascii_case("websocket"));
+                    if !is_ws_connect || h.streams.contains_key(&stream) {
+                        continue;
+                    }
+                    let (client, server) = match (dir, key) {
+                        (0, ConnKey(a, b)) => (a, b),
+                        (_, ConnKey(a, b)) => (b, a),
+                    };
+                    self.upgrades.push(Upgrade {
+                        stream: None,
+                        client: client.to_string(),
+                        server: server.to_string(),
+                        request_frame: number,
+                        http2_stream: Some(stream),
+                        method: "CONNECT".into(),
+                        host: h2::header(&fields, ":authority").map(str::to_string),
+                        path: h2::header(&fields, ":path").unwrap_or_default().to_string(),
+                        subprotocols_offered: h2::header(&fields, "sec-websocket-protocol")
+                            .map(str::to_string),
+                        response_frame: None,
+                        status: None,
+                        reason: None,
+                        verdict: Verdict::Unanswered,
+                        accept_problem: None,
+                        response_ms: None,
+                        subprotocol: None,
+                        messages: 0,
+                        client_messages: 0,
+                        server_messages: 0,
+                        close_code: None,
+                        close_by: None,
+                        after: After::default(),
+                        request_ts: ts_ns,
+                        key: None,
+                    });
+                    h.streams.insert(stream, self.upgrades.len() - 1);
+                }
+                H2Event::Headers(stream, fields) => {
+                    let Some(up) = h
+                        .streams
+                        .get(&stream)
+                        .and_then(|&i| self.upgrades.get_mut(i))
+                    else {
+                        continue;
+                    };
+                    let Some(status) = h2::header(&fields, ":status").and_then(|s| s.parse().ok())
+                    else {
+                        continue;
+                    };
+                    // Interim answers and trailers do not settle the request.
+                    if up.response_frame.is_some() || (100..200).contains(&status) {
+                        continue;
+                    }
+                    up.response_frame = Some(number);
+                    up.status = Some(status);
+                    up.response_ms = Some(ts_ns.saturating_sub(up.request_ts) as f64 / 1e6);
+                    up.subprotocol =
+                        h2::header(&fields, "sec-websocket-protocol").map(str::to_string);
+                    up.verdict = if (200..300).contains(&status) {
+                        Verdict::Accepted
+                    } else {
+                        Verdict::Rejected
+                    };
+                }
+                H2Event::Data(stream, messages, close) => {
+                    let Some(up) = h
+                        .streams
+                        .get(&stream)
+                        .and_then(|&i| self.upgrades.get_mut(i))
+                    else {
+                        continue;
+                    };
+                    if up.verdict != Verdict::Accepted {
+                        continue;
+                    }
+                    let client_side = dir == client_dir;
+                    up.messages += messages;
+                    if client_side {
+                        up.client_messages += messages;
+                    } else {
+                        up.server_messages += messages;
+                    }
+                    if let (None, Some(code)) = (up.close_code, close) {
+                        up.close_code = Some(code);
+                        up.close_by = Some(if client_side { "client" } else { "server" }.into());
+                    }
+                }
+            }
+        }
+    }
+
     /// Frames in which a WebSocket frame ended (tshark's `websocket` filter count).
     pub fn websocket_frames(&self) -> u64 {
         self.ws_frames
@@ -449,4 +659,211 @@ fn is_message_end(op: ws::Opcode, fin: bool) -> bool {
         op,
         ws::Opcode::Text | ws::Opcode::Binary | ws::Opcode::Continuation
     )
+}
+
+impl H2Conn {
+    /// A connection whose client is `client_dir`, each side's stream starting at the
+    /// given sequence number (`None`: at its first segment).
+    fn starting(client_dir: DirIndex, client_seq: Option<u32>, server_seq: Option<u32>) -> Self {
+        let mut h = H2Conn {
+            client_dir,
+            ..H2Conn::default()
+        };
+        if let Some(c) = h.dirs.get_mut(client_dir) {
+            c.next_seq = client_seq;
+            c.preface_pending = true;
+        }
+        if let Some(s) = h.dirs.get_mut(1 - client_dir) {
+            s.next_seq = server_seq;
+        }
+        h
+    }
+}
+
+impl H2Direction {
+    /// Appends a segment's new bytes and decodes every frame now complete.
+    fn take_frames(&mut self, seq: u32, payload: &[u8], skip: usize) -> Vec<H2Event> {
+        let mut events = Vec::new();
+        if self.lost {
+            return events;
+        }
+        let Some((data, gap)) = fresh_bytes(&mut self.next_seq, seq, payload, skip) else {
+            return events;
+        };
+        if gap {
+            self.lose();
+            return events;
+        }
+        self.buf.extend_from_slice(data);
+        if self.preface_pending {
+            let n = h2::PREFACE.len().min(self.buf.len());
+            if self.buf.get(..n) != h2::PREFACE.get(..n) {
+                self.lose();
+                return events;
+            }
+            if n < h2::PREFACE.len() {
+                return events;
+            }
+            self.buf.drain(..n);
+            self.preface_pending = false;
+        }
+        let mut used = 0;
+        while let Ok(frame) = h2::parse_frame(self.buf.get(used..).unwrap_or(&[])) {
+            used += frame.wire_len();
+            let decoded = frame.decode();
+            let stream = frame.header.stream_id;
+            let block = match (decoded, self.block.take()) {
+                (
+                    Ok(h2::Payload::Headers {
+                        block, end_headers, ..
+                    }),
+                    _,
+                ) => Some((stream, block.to_vec(), end_headers)),
+                (Ok(h2::Payload::Continuation { block, end_headers }), Some((s, mut b)))
+                    if s == stream =>
+                {
+                    b.extend_from_slice(block);
+                    Some((s, b, end_headers))
+                }
+                (Ok(h2::Payload::Data { data, .. }), _) => {
+                    let (messages, close) = websocket_in_data(data);
+                    events.push(H2Event::Data(stream, messages, close));
+                    None
+                }
+                (Ok(_), None) => None,
+                // A header block interrupted, or a frame that does not decode.
+                _ => {
+                    self.lose();
+                    return events;
+                }
+            };
+            match block {
+                Some((s, b, true)) => match self.hpack.decode(&b) {
+                    Ok(fields) => events.push(H2Event::Headers(s, fields)),
+                    Err(_) => {
+                        self.lose();
+                        return events;
+                    }
+                },
+                Some((s, b, false)) if b.len() <= H2_MAX_BUFFER => self.block = Some((s, b)),
+                Some(_) => {
+                    self.lose();
+                    return events;
+                }
+                None => {}
+            }
+        }
+        self.buf.drain(..used.min(self.buf.len()));
+        if self.buf.len() > H2_MAX_BUFFER {
+            self.lose();
+        }
+        events
+    }
+
+    fn lose(&mut self) {
+        self.lost = true;
+        self.buf = Vec::new();
+        self.block = None;
+    }
+}
+
+/// Data messages ended and the first Close code among the whole WebSocket frames of
+/// one DATA payload. A WebSocket frame split across DATA frames is not followed.
+fn websocket_in_data(mut data: &[u8]) -> (u64, Option<u16>) {
+    let (mut messages, mut close) = (0, None);
+    while let Ok(f) = ws::parse_frame(data) {
+        let Some(len) = usize::try_from(f.declared_len)
+            .ok()
+            .and_then(|l| l.checked_add(f.header_len))
+            .filter(|&l| l <= data.len())
+        else {
+            break;
+        };
+        messages += u64::from(is_message_end(f.opcode, f.fin));
+        if f.opcode == ws::Opcode::Close && close.is_none() {
+            close = f.close_code;
+        }
+        data = data.get(len..).unwrap_or(&[]);
+    }
+    (messages, close)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The first client request of tests/fixtures/lab/h2-extended-connect.pcap, its
+    /// header block split by hand into HEADERS + CONTINUATION.
+    fn client_bytes() -> Vec<u8> {
+        let block: [u8; 68] = [
+            0x42, 0x87, 0xbd, 0xab, 0x4e, 0x9c, 0x17, 0xb7, 0xff, 0x40, 0x87, 0xb9, 0x5d, 0x87,
+            0x49, 0xc8, 0x7a, 0x3f, 0x87, 0xf0, 0x58, 0xd0, 0x72, 0x75, 0x2a, 0x7f, 0x86, 0x44,
+            0x84, 0x60, 0x93, 0x8d, 0x3f, 0x41, 0x8d, 0xa0, 0x71, 0xae, 0x5f, 0x23, 0xa6, 0xba,
+            0x0b, 0x70, 0x2f, 0x34, 0xd0, 0x7f, 0x40, 0x8f, 0x41, 0x48, 0xb7, 0x82, 0xc6, 0x83,
+            0x93, 0xa9, 0x52, 0xb7, 0x72, 0xd8, 0x83, 0x1e, 0xaf, 0x82, 0x0b, 0x3f,
+        ];
+        let mut v = h2::PREFACE.to_vec();
+        v.extend_from_slice(&[0, 0, 0, 4, 0, 0, 0, 0, 0]); // empty SETTINGS
+        v.extend_from_slice(&[0, 0, 30, 1, 0, 0, 0, 0, 1]); // HEADERS, no END_HEADERS
+        v.extend_from_slice(&block[..30]);
+        v.extend_from_slice(&[0, 0, 38, 9, 4, 0, 0, 0, 1]); // CONTINUATION, END_HEADERS
+        v.extend_from_slice(&block[30..]);
+        v
+    }
+
+    #[test]
+    fn client_stream_in_small_retransmitted_segments() {
+        let bytes = client_bytes();
+        let mut d = H2Direction {
+            preface_pending: true,
+            next_seq: Some(1000),
+            ..H2Direction::default()
+        };
+        let mut events = Vec::new();
+        // 7-byte segments, each sent again at once, then 10-byte segments that
+        // overlap the next one by 3 bytes.
+        for (i, chunk) in bytes.chunks(7).take(5).enumerate() {
+            let seq = 1000 + 7 * i as u32;
+            events.extend(d.take_frames(seq, chunk, 0));
+            assert!(d.take_frames(seq, chunk, 0).is_empty(), "a retransmission");
+        }
+        for start in (35..bytes.len()).step_by(7) {
+            let chunk = &bytes[start..bytes.len().min(start + 10)];
+            events.extend(d.take_frames(1000 + start as u32, chunk, 0));
+        }
+        assert!(!d.lost);
+        assert_eq!(events.len(), 1);
+        let H2Event::Headers(stream, fields) = &events[0] else {
+            panic!("not a header block")
+        };
+        assert_eq!(*stream, 1);
+        assert_eq!(h2::header(fields, ":protocol"), Some("websocket"));
+        assert_eq!(h2::header(fields, ":path"), Some("/chat"));
+    }
+
+    #[test]
+    fn gap_or_missing_preface_stops_following() {
+        let bytes = client_bytes();
+        let mut d = H2Direction {
+            preface_pending: true,
+            next_seq: Some(0),
+            ..H2Direction::default()
+        };
+        assert!(d.take_frames(10, &bytes[10..], 0).is_empty());
+        assert!(d.lost);
+        let mut d = H2Direction {
+            preface_pending: true,
+            ..H2Direction::default()
+        };
+        assert!(d.take_frames(0, b"GET / HTTP/1.1\r\n\r\n", 0).is_empty());
+        assert!(d.lost);
+    }
+
+    #[test]
+    fn websocket_frames_in_one_data_payload() {
+        // Unmasked "hi" (text, FIN), a Close 1000, then a header cut short.
+        let data = [0x81, 2, b'h', b'i', 0x88, 2, 0x03, 0xe8, 0x81, 5, b'a'];
+        assert_eq!(websocket_in_data(&data), (1, Some(1000)));
+        assert_eq!(websocket_in_data(&[]), (0, None));
+    }
 }

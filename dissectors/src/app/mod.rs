@@ -2,6 +2,7 @@
 //! demand: [`decode`] turns a [`Layer::App`] into its message.
 
 pub mod dns;
+pub mod h2;
 pub mod http;
 pub mod l2trace;
 pub mod websocket;
