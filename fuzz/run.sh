@@ -37,6 +37,11 @@ seed_captures() {
 }
 
 mkdir -p "$corpus"
+# Decoder targets start from real PDUs cut out of the captures (git-ignored, so a fresh
+# clone makes them on first use).
+if [ ! -d "$here/seeds" ] && command -v python3 >/dev/null; then
+    python3 "$here/make-seeds.py" >/dev/null || true
+fi
 if [ -z "$(ls -A "$corpus")" ]; then
     case $target in
     pcap_reader)
