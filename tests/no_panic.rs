@@ -9,16 +9,7 @@ use netkit_cmds::capture::CaptureFile;
 use netkit_dissectors::{dissect, DissectOptions};
 use std::path::Path;
 
-/// A small deterministic generator, so a failure reproduces.
-struct XorShift(u64);
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
+use common::XorShift;
 
 fn exercise_dir(dir: &Path) -> (usize, usize) {
     let mut opts = DissectOptions::default();

@@ -50,3 +50,19 @@ pub fn analyze_fixture(rel: &str) -> netkit_cmds::analyze::Report {
     let f = fixtures_dir().join(rel);
     netkit_cmds::analyze::analyze_file(&f, &Default::default()).unwrap_or_else(|e| panic!("{e}"))
 }
+
+/// A small deterministic generator (xorshift64), so a failing input reproduces.
+pub struct XorShift(pub u64);
+
+impl XorShift {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}

@@ -77,6 +77,45 @@ pub struct Upgrade {
     key: Option<String>,
 }
 
+impl Upgrade {
+    /// A request seen, nothing known yet about its answer.
+    fn requested(
+        client: SocketAddr,
+        server: SocketAddr,
+        request_frame: u64,
+        request_ts: i64,
+        method: &str,
+        path: &str,
+    ) -> Upgrade {
+        Upgrade {
+            stream: None,
+            client: client.to_string(),
+            server: server.to_string(),
+            request_frame,
+            http2_stream: None,
+            method: method.to_string(),
+            host: None,
+            path: path.to_string(),
+            subprotocols_offered: None,
+            response_frame: None,
+            status: None,
+            reason: None,
+            verdict: Verdict::Unanswered,
+            accept_problem: None,
+            response_ms: None,
+            subprotocol: None,
+            messages: 0,
+            client_messages: 0,
+            server_messages: 0,
+            close_code: None,
+            close_by: None,
+            after: After::default(),
+            request_ts,
+            key: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct After {
     pub retransmissions: u64,
@@ -311,30 +350,10 @@ impl WebSocketAnalysis {
                 let client = SocketAddr::new(ips.src, tcp.src_port);
                 let server = SocketAddr::new(ips.dst, tcp.dst_port);
                 self.upgrades.push(Upgrade {
-                    stream: None,
-                    client: client.to_string(),
-                    server: server.to_string(),
-                    request_frame: number,
-                    http2_stream: None,
-                    method: method.to_string(),
                     host: head.host().map(str::to_string),
-                    path: target.to_string(),
                     subprotocols_offered: head.websocket_protocol().map(str::to_string),
-                    response_frame: None,
-                    status: None,
-                    reason: None,
-                    verdict: Verdict::Unanswered,
-                    accept_problem: None,
-                    response_ms: None,
-                    subprotocol: None,
-                    messages: 0,
-                    client_messages: 0,
-                    server_messages: 0,
-                    close_code: None,
-                    close_by: None,
-                    after: After::default(),
-                    request_ts: ts_ns,
                     key: head.websocket_key().map(str::to_string),
+                    ..Upgrade::requested(client, server, number, ts_ns, method, target)
                 });
                 let idx = self.upgrades.len() - 1;
                 if let Some(c) = self.conns.get_mut(&key) {
@@ -547,31 +566,18 @@ impl WebSocketAnalysis {
                         (_, ConnKey(a, b)) => (b, a),
                     };
                     self.upgrades.push(Upgrade {
-                        stream: None,
-                        client: client.to_string(),
-                        server: server.to_string(),
-                        request_frame: number,
                         http2_stream: Some(stream),
-                        method: "CONNECT".into(),
                         host: h2::header(&fields, ":authority").map(str::to_string),
-                        path: h2::header(&fields, ":path").unwrap_or_default().to_string(),
                         subprotocols_offered: h2::header(&fields, "sec-websocket-protocol")
                             .map(str::to_string),
-                        response_frame: None,
-                        status: None,
-                        reason: None,
-                        verdict: Verdict::Unanswered,
-                        accept_problem: None,
-                        response_ms: None,
-                        subprotocol: None,
-                        messages: 0,
-                        client_messages: 0,
-                        server_messages: 0,
-                        close_code: None,
-                        close_by: None,
-                        after: After::default(),
-                        request_ts: ts_ns,
-                        key: None,
+                        ..Upgrade::requested(
+                            client,
+                            server,
+                            number,
+                            ts_ns,
+                            "CONNECT",
+                            h2::header(&fields, ":path").unwrap_or_default(),
+                        )
                     });
                     h.streams.insert(stream, self.upgrades.len() - 1);
                 }
