@@ -40,6 +40,8 @@ pub enum Command {
     L2trace(crate::commands::l2trace::L2traceArgs),
     /// Listen for CDP and LLDP neighbours (and optionally announce ourselves)
     Neighbors(crate::commands::l2trace::NeighborsArgs),
+    /// Live traffic by process and remote host, per namespace (TUI, or --json per interval)
+    Top(crate::commands::top::TopArgs),
     /// Print shell completions for SHELL to stdout
     Completions {
         /// bash, zsh, fish, elvish or powershell

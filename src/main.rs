@@ -13,6 +13,7 @@ fn main() -> ExitCode {
         Command::Mcast(cmd) => commands::mcast::run(cmd),
         Command::L2trace(args) => commands::l2trace::run(args),
         Command::Neighbors(args) => commands::l2trace::run_neighbors(args),
+        Command::Top(args) => commands::top::run(args),
         Command::Ns(cmd) => commands::ns::run(cmd),
         Command::Ss(args) => commands::views::run_ss(args),
         Command::Arp(args) => commands::views::run_arp(args),

@@ -17,3 +17,4 @@ pub mod pcapng_writer;
 pub mod routes;
 pub mod show;
 pub mod sockets;
+pub mod top;

@@ -4,6 +4,7 @@ pub mod l2trace;
 pub mod mcast;
 pub mod ns;
 pub mod pcap;
+pub mod top;
 pub mod views;
 
 use std::io;

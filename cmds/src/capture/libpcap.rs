@@ -209,3 +209,285 @@ pub(super) mod reference {
         Some(unsafe { filter(&program, &header, packet.as_ptr()) } != 0)
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// Live capture (`netkit top`): a pcap_t activated on a device, read with pcap_next_ex.
+// On Linux libpcap reads through a TPACKET_V3 mmap ring, so a frame handed out by
+// `next` points into that ring and stays valid until the next call on the handle.
+// ---------------------------------------------------------------------------------------
+
+/// `struct pcap_pkthdr` on Linux: a `struct timeval` (two longs), caplen, len.
+#[repr(C)]
+struct PktHeader {
+    ts_sec: std::ffi::c_long,
+    ts_usec: std::ffi::c_long,
+    caplen: u32,
+    len: u32,
+}
+
+/// `struct pcap_stat` (the first three fields are all Linux fills in).
+#[repr(C)]
+#[derive(Default)]
+struct RawStat {
+    ps_recv: c_uint,
+    ps_drop: c_uint,
+    ps_ifdrop: c_uint,
+}
+
+type Create = unsafe extern "C" fn(*const c_char, *mut c_char) -> *mut PcapT;
+type SetInt = unsafe extern "C" fn(*mut PcapT, c_int) -> c_int;
+type Activate = unsafe extern "C" fn(*mut PcapT) -> c_int;
+type SetFilter = unsafe extern "C" fn(*mut PcapT, *mut BpfProgram) -> c_int;
+type NextEx = unsafe extern "C" fn(*mut PcapT, *mut *const PktHeader, *mut *const u8) -> c_int;
+type Stats = unsafe extern "C" fn(*mut PcapT, *mut RawStat) -> c_int;
+type Datalink = unsafe extern "C" fn(*mut PcapT) -> c_int;
+
+/// The functions live capture needs on top of [`Api`].
+struct LiveApi {
+    create: Create,
+    set_snaplen: SetInt,
+    set_promisc: SetInt,
+    set_timeout: SetInt,
+    set_immediate_mode: SetInt,
+    set_buffer_size: SetInt,
+    set_datalink: SetInt,
+    activate: Activate,
+    setfilter: SetFilter,
+    next_ex: NextEx,
+    stats: Stats,
+    datalink: Datalink,
+}
+
+fn live_api() -> Option<(&'static Api, &'static LiveApi)> {
+    static LIVE: OnceLock<Option<LiveApi>> = OnceLock::new();
+    let api = api()?;
+    let live = LIVE
+        .get_or_init(|| {
+            let lib = &api.library;
+            // SAFETY: each type matches its prototype in <pcap/pcap.h> (pcap_create and
+            // the pcap_set_* family since libpcap 1.0, pcap_set_immediate_mode since
+            // 1.5); `lib` lives in a `static` for the rest of the process.
+            unsafe {
+                Some(LiveApi {
+                    create: *lib.get::<Create>(b"pcap_create\0").ok()?,
+                    set_snaplen: *lib.get::<SetInt>(b"pcap_set_snaplen\0").ok()?,
+                    set_promisc: *lib.get::<SetInt>(b"pcap_set_promisc\0").ok()?,
+                    set_timeout: *lib.get::<SetInt>(b"pcap_set_timeout\0").ok()?,
+                    set_immediate_mode: *lib.get::<SetInt>(b"pcap_set_immediate_mode\0").ok()?,
+                    set_buffer_size: *lib.get::<SetInt>(b"pcap_set_buffer_size\0").ok()?,
+                    set_datalink: *lib.get::<SetInt>(b"pcap_set_datalink\0").ok()?,
+                    activate: *lib.get::<Activate>(b"pcap_activate\0").ok()?,
+                    setfilter: *lib.get::<SetFilter>(b"pcap_setfilter\0").ok()?,
+                    next_ex: *lib.get::<NextEx>(b"pcap_next_ex\0").ok()?,
+                    stats: *lib.get::<Stats>(b"pcap_stats\0").ok()?,
+                    datalink: *lib.get::<Datalink>(b"pcap_datalink\0").ok()?,
+                })
+            }
+        })
+        .as_ref()?;
+    Some((api, live))
+}
+
+/// Why a live capture could not be opened.
+#[derive(Debug)]
+pub(super) enum LiveError {
+    Missing,
+    /// PCAP_ERROR_PERM_DENIED: no CAP_NET_RAW.
+    Permission,
+    NoSuchDevice,
+    Other(String),
+}
+
+const PCAP_ERROR_NO_SUCH_DEVICE: c_int = -5;
+const PCAP_ERROR_PERM_DENIED: c_int = -8;
+const DLT_LINUX_SLL2: c_int = 276;
+
+/// What to open.
+pub(super) struct LiveConfig<'a> {
+    pub(super) device: &'a str,
+    pub(super) snaplen: u32,
+    pub(super) buffer_bytes: u32,
+    /// Deliver each frame at once instead of waiting for a ring block to fill.
+    pub(super) immediate: bool,
+    /// How long `next` may block, in milliseconds.
+    pub(super) timeout_ms: u32,
+    /// Ask for Linux cooked v2 framing (direction and ifindex per frame).
+    pub(super) cooked_v2: bool,
+    pub(super) filter: Option<&'a str>,
+}
+
+/// An activated capture handle. Not `Sync`: libpcap handles must not be used from two
+/// threads at once. It may move between threads (libpcap keeps no thread-local state
+/// per handle), but the AF_PACKET socket inside stays bound to the network namespace
+/// of the thread that opened it.
+pub(super) struct LiveHandle {
+    handle: *mut PcapT,
+    api: &'static Api,
+    live: &'static LiveApi,
+    linktype: u16,
+}
+
+// SAFETY: a pcap_t is plain heap state plus file descriptors; libpcap documents handles
+// as usable from any thread as long as one thread at a time uses them, which `&mut self`
+// on every method guarantees.
+unsafe impl Send for LiveHandle {}
+
+/// One frame read by [`LiveHandle::next`], borrowed from libpcap's ring.
+pub(super) struct LiveFrame<'a> {
+    pub(super) ts_ns: i64,
+    pub(super) orig_len: u32,
+    pub(super) data: &'a [u8],
+}
+
+impl LiveHandle {
+    pub(super) fn open(cfg: &LiveConfig<'_>) -> Result<LiveHandle, LiveError> {
+        let (api, live) = live_api().ok_or(LiveError::Missing)?;
+        let device = CString::new(cfg.device)
+            .map_err(|_| LiveError::Other("interface name contains a NUL byte".to_string()))?;
+        // PCAP_ERRBUF_SIZE is 256.
+        let mut errbuf = [0 as c_char; 256];
+        // SAFETY: `device` is NUL-terminated and `errbuf` has the PCAP_ERRBUF_SIZE bytes
+        // libpcap may write; both outlive the call.
+        let handle = unsafe { (live.create)(device.as_ptr(), errbuf.as_mut_ptr()) };
+        if handle.is_null() {
+            // SAFETY: on failure libpcap wrote a NUL-terminated message into `errbuf`
+            // (zero-initialised, so it is terminated even if libpcap wrote nothing).
+            let msg = unsafe { CStr::from_ptr(errbuf.as_ptr()) };
+            return Err(LiveError::Other(msg.to_string_lossy().into_owned()));
+        }
+        let mut this = LiveHandle {
+            handle,
+            api,
+            live,
+            linktype: 0,
+        };
+        let clamp = |v: u32| c_int::try_from(v).unwrap_or(c_int::MAX);
+        // SAFETY: `handle` is a created, not yet activated pcap_t, which is what the
+        // pcap_set_* calls require; they only store the integers. Their results are
+        // ignored on purpose: each only fails on an activated handle.
+        unsafe {
+            (live.set_snaplen)(handle, clamp(cfg.snaplen));
+            (live.set_promisc)(handle, 0);
+            (live.set_timeout)(handle, clamp(cfg.timeout_ms));
+            (live.set_buffer_size)(handle, clamp(cfg.buffer_bytes));
+            if cfg.immediate {
+                (live.set_immediate_mode)(handle, 1);
+            }
+        }
+        // SAFETY: activating the handle created above; on failure it stays valid for
+        // pcap_geterr and is closed by `Drop`.
+        let rc = unsafe { (live.activate)(handle) };
+        if rc < 0 {
+            return Err(match rc {
+                PCAP_ERROR_PERM_DENIED => LiveError::Permission,
+                PCAP_ERROR_NO_SUCH_DEVICE => LiveError::NoSuchDevice,
+                _ => LiveError::Other(this.error()),
+            });
+        }
+        if cfg.cooked_v2 {
+            // SAFETY: `handle` is activated; pcap_set_datalink takes a plain DLT value
+            // and fails harmlessly (keeping the old type) when it is not offered.
+            unsafe { (live.set_datalink)(handle, DLT_LINUX_SLL2) };
+        }
+        // SAFETY: `handle` is activated.
+        let dlt = unsafe { (live.datalink)(handle) };
+        this.linktype = u16::try_from(dlt).unwrap_or(0);
+        if let Some(expr) = cfg.filter {
+            this.set_filter(expr)?;
+        }
+        Ok(this)
+    }
+
+    fn set_filter(&mut self, expr: &str) -> Result<(), LiveError> {
+        let expr = CString::new(expr)
+            .map_err(|_| LiveError::Other("filter contains a NUL byte".to_string()))?;
+        let mut program = BpfProgram {
+            bf_len: 0,
+            bf_insns: std::ptr::null(),
+        };
+        let rc = {
+            // See `compile`: one compile at a time.
+            static COMPILING: Mutex<()> = Mutex::new(());
+            let _guard = COMPILING.lock().unwrap_or_else(|e| e.into_inner());
+            // SAFETY: `self.handle` is activated (pcap_compile then uses its link type
+            // and snaplen), `program` is a valid out-parameter and `expr` outlives the call.
+            unsafe {
+                (self.api.compile)(
+                    self.handle,
+                    &mut program,
+                    expr.as_ptr(),
+                    1,
+                    PCAP_NETMASK_UNKNOWN,
+                )
+            }
+        };
+        if rc != 0 {
+            return Err(LiveError::Other(self.error()));
+        }
+        // SAFETY: `program` was filled by a successful pcap_compile; pcap_setfilter copies
+        // it into the kernel and libpcap, so it is freed right after, exactly once.
+        let rc = unsafe { (self.live.setfilter)(self.handle, &mut program) };
+        // SAFETY: as above, freed once after its last use.
+        unsafe { (self.api.freecode)(&mut program) };
+        if rc != 0 {
+            return Err(LiveError::Other(self.error()));
+        }
+        Ok(())
+    }
+
+    /// The DLT/LINKTYPE of the frames (they agree for the link types Linux delivers).
+    pub(super) fn linktype(&self) -> u16 {
+        self.linktype
+    }
+
+    /// The next frame, `Ok(None)` when the timeout passed without one.
+    pub(super) fn next(&mut self) -> Result<Option<LiveFrame<'_>>, String> {
+        let mut header: *const PktHeader = std::ptr::null();
+        let mut data: *const u8 = std::ptr::null();
+        // SAFETY: `self.handle` is activated; both out-pointers are valid for writes.
+        let rc = unsafe { (self.live.next_ex)(self.handle, &mut header, &mut data) };
+        match rc {
+            1 if !header.is_null() && !data.is_null() => {
+                // SAFETY: on success libpcap points `header` at a filled pcap_pkthdr and
+                // `data` at `caplen` bytes; both stay valid until the next call on this
+                // handle, which `&mut self` (borrowed by the returned frame) forbids.
+                let (h, bytes) = unsafe {
+                    let h = &*header;
+                    (h, std::slice::from_raw_parts(data, h.caplen as usize))
+                };
+                // `c_long` is 32 bits on some targets, 64 here: the conversion is
+                // needed elsewhere even if it is the identity on x86_64.
+                #[allow(clippy::useless_conversion)]
+                Ok(Some(LiveFrame {
+                    ts_ns: i64::from(h.ts_sec) * 1_000_000_000 + i64::from(h.ts_usec) * 1000,
+                    orig_len: h.len,
+                    data: bytes,
+                }))
+            }
+            0 | 1 => Ok(None),
+            _ => Err(self.error()),
+        }
+    }
+
+    /// (received, dropped by the kernel, dropped by the interface).
+    pub(super) fn stats(&mut self) -> Option<(u32, u32, u32)> {
+        let mut s = RawStat::default();
+        // SAFETY: `self.handle` is activated and `s` is a valid pcap_stat to fill.
+        let rc = unsafe { (self.live.stats)(self.handle, &mut s) };
+        (rc == 0).then_some((s.ps_recv, s.ps_drop, s.ps_ifdrop))
+    }
+
+    fn error(&self) -> String {
+        // SAFETY: pcap_geterr returns the handle's NUL-terminated error buffer, valid
+        // until the handle is closed; it is copied out at once.
+        let msg = unsafe { CStr::from_ptr((self.api.geterr)(self.handle)) };
+        msg.to_string_lossy().into_owned()
+    }
+}
+
+impl Drop for LiveHandle {
+    fn drop(&mut self) {
+        // SAFETY: `handle` came from pcap_create and is closed exactly once, here.
+        unsafe { (self.api.close)(self.handle) };
+    }
+}

@@ -599,5 +599,145 @@ fn u64_at(b: &[u8], off: usize, big_endian: bool) -> Option<u64> {
     })
 }
 
+/// How to open a [`LiveCapture`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LiveOptions {
+    /// Interface name; `any` captures every interface of the namespace.
+    pub device: String,
+    /// Bytes kept per frame (headers plus a DNS answer; the wire length is kept apart).
+    pub snaplen: u32,
+    /// Kernel ring size in bytes.
+    pub buffer_bytes: u32,
+    /// Hand each frame over at once (needed to see a 10 ms connection while its
+    /// process still lives) instead of when a ring block fills.
+    pub immediate: bool,
+    /// Longest time [`LiveCapture::next_frame`] blocks, in milliseconds.
+    pub timeout_ms: u32,
+    /// Linux cooked v2 framing: every frame says its direction and interface index.
+    pub cooked_v2: bool,
+    /// A tcpdump filter expression, run in the kernel.
+    pub filter: Option<String>,
+}
+
+impl LiveOptions {
+    pub fn new(device: impl Into<String>) -> LiveOptions {
+        LiveOptions {
+            device: device.into(),
+            snaplen: 512,
+            buffer_bytes: 8 << 20,
+            immediate: true,
+            timeout_ms: 100,
+            cooked_v2: false,
+            filter: None,
+        }
+    }
+}
+
+/// Kernel counters of a live capture since it was opened.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct LiveStats {
+    pub received: u32,
+    pub dropped: u32,
+    pub if_dropped: u32,
+}
+
+/// Frames from a network interface, through libpcap's mmap ring (loaded at run time).
+/// The AF_PACKET socket belongs to the network namespace of the thread that opened it:
+/// open it inside [`crate::netns::run_in`] (or a thread that entered the namespace).
+pub struct LiveCapture {
+    handle: libpcap::LiveHandle,
+    device: String,
+    count: u64,
+}
+
+impl LiveCapture {
+    /// Opens and activates a capture. Errors are whole sentences; a missing CAP_NET_RAW
+    /// says how to get it.
+    pub fn open(opts: &LiveOptions) -> Result<LiveCapture, CaptureError> {
+        let cfg = libpcap::LiveConfig {
+            device: &opts.device,
+            snaplen: opts.snaplen,
+            buffer_bytes: opts.buffer_bytes,
+            immediate: opts.immediate,
+            timeout_ms: opts.timeout_ms,
+            cooked_v2: opts.cooked_v2,
+            filter: opts.filter.as_deref(),
+        };
+        let handle = libpcap::LiveHandle::open(&cfg).map_err(|e| {
+            CaptureError::new(
+                "",
+                match e {
+                    libpcap::LiveError::Missing => {
+                        "live capture needs the libpcap runtime (libpcap.so.0.8): \
+                         apt-get install libpcap0.8"
+                            .to_string()
+                    }
+                    libpcap::LiveError::Permission => LIVE_PERMISSION.to_string(),
+                    libpcap::LiveError::NoSuchDevice => {
+                        format!("no interface named {}", opts.device)
+                    }
+                    libpcap::LiveError::Other(m) => {
+                        format!("cannot capture on {}: {m}", opts.device)
+                    }
+                },
+            )
+        })?;
+        Ok(LiveCapture {
+            handle,
+            device: opts.device.clone(),
+            count: 0,
+        })
+    }
+
+    /// The interface this capture reads.
+    pub fn device(&self) -> &str {
+        &self.device
+    }
+
+    /// LINKTYPE_* of the frames.
+    pub fn linktype(&self) -> u16 {
+        self.handle.linktype()
+    }
+
+    /// The next frame, or `Ok(None)` when the timeout passed with none. The frame
+    /// borrows libpcap's ring until the next call.
+    pub fn next_frame(&mut self) -> Result<Option<RawFrame<'_>>, CaptureError> {
+        let linktype = self.handle.linktype();
+        match self.handle.next() {
+            Ok(Some(f)) => {
+                self.count += 1;
+                Ok(Some(RawFrame {
+                    number: self.count,
+                    ts_ns: f.ts_ns,
+                    orig_len: f.orig_len,
+                    linktype,
+                    interface: 0,
+                    data: f.data,
+                }))
+            }
+            Ok(None) => Ok(None),
+            Err(m) => Err(CaptureError::new(
+                "",
+                format!("capture on {} failed: {m}", self.device),
+            )),
+        }
+    }
+
+    /// Frames received and dropped so far, as the kernel counts them.
+    pub fn stats(&mut self) -> Option<LiveStats> {
+        self.handle
+            .stats()
+            .map(|(received, dropped, if_dropped)| LiveStats {
+                received,
+                dropped,
+                if_dropped,
+            })
+    }
+}
+
+/// What every live capture says without CAP_NET_RAW.
+pub const LIVE_PERMISSION: &str =
+    "netkit top needs CAP_NET_RAW to capture (run as root or setcap cap_net_raw+ep)";
+
 #[cfg(test)]
 mod tests;

@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# CPU cost of `netkit top --json` against tcpdump's bare capture (and nethogs and
+# bandwhich when installed), all on the same bounded iperf3 transfer between two
+# namespaces joined by a veth, in one run. Each monitor watches namespace A while
+# `iperf3 -c` there sends RATE (default 400M) for SECS (default 4) seconds to a server
+# in B; the CPU-seconds counted are the monitor's utime+stime (all threads) during the
+# transfer only (schedstat nanoseconds of every thread), so start-up costs are left out
+# for every tool alike.
+#
+#   sudo bench/top.sh          # NETKIT=path/to/netkit, RATE=400M, SECS=4, ROUNDS=1
+#
+# Needs root, iproute2, iperf3, tcpdump; nethogs/bandwhich are measured when found
+# (BANDWHICH=path to pick one). Removes everything it made, also on failure or Ctrl-C.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+RATE=${RATE:-400M}
+SECS=${SECS:-4}
+ROUNDS=${ROUNDS:-1}
+
+if [ "$(id -u)" != 0 ]; then
+  echo "top.sh: needs root (namespaces, packet capture); skipped"
+  exit 0
+fi
+for tool in ip iperf3 tcpdump python3; do
+  command -v "$tool" >/dev/null || { echo "top.sh: $tool missing; skipped"; exit 0; }
+done
+if [ -z "${NETKIT:-}" ]; then
+  if [ -x target/release/netkit ]; then NETKIT=target/release/netkit
+  else cargo build -q --release --bin netkit && NETKIT=target/release/netkit; fi
+fi
+BANDWHICH=${BANDWHICH:-$(command -v bandwhich || true)}
+NETHOGS=$(command -v nethogs || true)
+
+a="nktb-a-$$"; b="nktb-b-$$"; va="nkba$$"; vb="nkbb$$"
+va=${va:0:15}; vb=${vb:0:15}
+tmp=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  ip netns del "$a" 2>/dev/null || true
+  ip netns del "$b" 2>/dev/null || true
+  rm -rf "$tmp"
+}
+trap cleanup EXIT INT TERM
+
+ip netns add "$a"; ip netns add "$b"
+ip link add "$va" type veth peer name "$vb"
+ip link set "$va" netns "$a"; ip link set "$vb" netns "$b"
+ip -n "$a" addr add 10.232.0.1/24 dev "$va"; ip -n "$b" addr add 10.232.0.2/24 dev "$vb"
+for x in "$a $va" "$b $vb"; do
+  set -- $x
+  ip -n "$1" link set "$2" up; ip -n "$1" link set lo up
+  # MTU-sized frames on the wire, as between two hosts (about 33k frames/s at 400
+  # Mbit/s), instead of the 64 KB segments a veth passes with offloads on.
+  ip netns exec "$1" ethtool -K "$2" tso off gso off gro off >/dev/null 2>&1 ||
+    echo "top.sh: ethtool could not turn offloads off; frames will be large"
+done
+ip netns exec "$b" iperf3 -s -D -I "$tmp/iperf3.pid" >/dev/null
+sleep 0.5
+pids+=("$(cat "$tmp/iperf3.pid")")
+
+clk=$(getconf CLK_TCK)
+frames() { # frames through A's veth, both directions
+  ip -n "$a" -s -j link show "$va" |
+    python3 -c "import json,sys; s=json.load(sys.stdin)[0]['stats64']; print(s['tx']['packets']+s['rx']['packets'])"
+}
+cpu_of() { # nanoseconds on CPU of a process, summed over its live threads
+  cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {print s + 0}'
+}
+
+# measure NAME CMD...: starts CMD (inside namespace A), lets it settle, runs the
+# transfer, prints CPU-seconds used during the transfer.
+measure() {
+  local name=$1; shift
+  "$@" >"$tmp/$name.out" 2>"$tmp/$name.err" &
+  local pid=$!
+  pids+=("$pid")
+  sleep 2
+  if ! kill -0 "$pid" 2>/dev/null; then
+    echo "$name: did not start: $(head -c 300 "$tmp/$name.err")"
+    return
+  fi
+  local before; before=$(cpu_of "$pid")
+  local f0; f0=$(frames)
+  ip netns exec "$a" iperf3 -c 10.232.0.2 -b "$RATE" -t "$SECS" -J >"$tmp/$name.iperf.json"
+  sleep 1.2 # the last interval is counted and printed
+  local after; after=$(cpu_of "$pid")
+  local f1; f1=$(frames)
+  kill -INT "$pid" 2>/dev/null || true
+  sleep 0.3; kill "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  local pps
+  pps=$(python3 -c "import json,sys; d=json.load(open(sys.argv[1])); s=d['end']['sum_sent']; print(f\"{s['bits_per_second']/1e6:.0f} Mbit/s\")" "$tmp/$name.iperf.json")
+  python3 -c "import sys; print(f'{sys.argv[1]:<10} {(int(sys.argv[3])-int(sys.argv[2]))/1e9:6.3f} CPU-s   (transfer {sys.argv[5]}, {int(sys.argv[6])} frames)')" \
+    "$name" "$before" "$after" "$clk" "$pps" "$((f1 - f0))" | tee -a "$tmp/results"
+}
+
+echo "binary: $NETKIT; transfer: iperf3 -b $RATE -t $SECS, namespace A -> B over a veth"
+for round in $(seq "$ROUNDS"); do
+  echo "round $round"
+  measure tcpdump ip netns exec "$a" tcpdump -i any -s 128 -w /dev/null -q
+  measure netkit "$NETKIT" top --json --netns "$a" --interval 1
+  if [ -n "$NETHOGS" ]; then
+    measure nethogs ip netns exec "$a" "$NETHOGS" -t -d 1 "$va"
+  else
+    echo "nethogs    not installed (apt-get install nethogs)"
+  fi
+  if [ -n "$BANDWHICH" ]; then
+    measure bandwhich ip netns exec "$a" "$BANDWHICH" --raw -i "$va"
+  else
+    echo "bandwhich  not installed (cargo install bandwhich)"
+  fi
+done
+
+# How much of the transfer netkit attributed to iperf3, and how much it counted.
+python3 - "$tmp/netkit.out" "$tmp/netkit.iperf.json" <<'EOF'
+import json, sys
+att = una = 0
+for line in open(sys.argv[1]):
+    v = json.loads(line)
+    for p in v["processes"]:
+        if p["comm"] == "iperf3":
+            att += p["tx_bytes"] + p["rx_bytes"]
+    una += v["unattributed"]["tx_bytes"] + v["unattributed"]["rx_bytes"]
+sent = json.load(open(sys.argv[2]))["end"]["sum_sent"]["bytes"]
+print(f"netkit: {att} wire bytes attributed to iperf3 (payload sent {sent}), "
+      f"{una} unattributed")
+EOF
