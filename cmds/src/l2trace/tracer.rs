@@ -157,6 +157,8 @@ pub fn trace(
 
     // Phase 1: find the switch that has the source on an edge port.
     let mut cur = start;
+    // What the previous switch said about the one asked next, to name a silent hop.
+    let mut next_is: Option<String> = None;
     let mut seen = HashSet::new();
     let source_switch = loop {
         if !seen.insert(cur) {
@@ -175,13 +177,7 @@ pub fn trace(
         }
         let r = match t.ask(cur, MsgType::RequestSrc, src, dst, vlan) {
             Ok(r) => r,
-            Err(e) => {
-                return run.abort(
-                    "no_response",
-                    format!("Unable to send a l2trace request to {cur}: {e}"),
-                    true,
-                )
-            }
+            Err(e) => return run.abort("no_response", unanswered(cur, &next_is, &e), true),
         };
         match r.status() {
             Some(ReplyStatus::Success) => break (cur, r),
@@ -190,7 +186,14 @@ pub fn trace(
                     run.say("Source not directly connected, tracing source .....".into());
                 }
                 match r.nbr_ip() {
-                    Some(n) => cur = n,
+                    Some(n) => {
+                        next_is = Some(format!(
+                            "{}, the neighbour of {} toward the source",
+                            r.nbr_dev_id().unwrap_or("?"),
+                            who(&r, cur)
+                        ));
+                        cur = n;
+                    }
                     None => {
                         return run.abort(
                             "no_neighbor_ip",
@@ -226,6 +229,7 @@ pub fn trace(
 
     // Phase 2: walk toward the destination.
     let mut cur = src_ip;
+    let mut next_is = None;
     let mut seen = HashSet::new();
     for hop in 1..=MAX_HOPS {
         if !seen.insert(cur) {
@@ -233,13 +237,7 @@ pub fn trace(
         }
         let r = match t.ask(cur, MsgType::RequestDst, src, dst, vlan) {
             Ok(r) => r,
-            Err(e) => {
-                return run.abort(
-                    "no_response",
-                    format!("Unable to send a l2trace request to {cur}: {e}"),
-                    true,
-                )
-            }
+            Err(e) => return run.abort("no_response", unanswered(cur, &next_is, &e), true),
         };
         let status = r.status();
         if !matches!(
@@ -297,7 +295,16 @@ pub fn trace(
             return run.report;
         }
         match r.nbr_ip() {
-            Some(n) => cur = n,
+            Some(n) => {
+                let last = run.report.hops.last();
+                next_is = Some(format!(
+                    "{}, beyond {} port {}",
+                    r.nbr_dev_id().unwrap_or("?"),
+                    last.map_or("?", |h| h.switch.as_str()),
+                    last.and_then(|h| h.egress.as_deref()).unwrap_or("?")
+                ));
+                cur = n;
+            }
             None => {
                 return run.abort(
                     "no_neighbor_ip",
@@ -315,6 +322,15 @@ pub fn trace(
         format!("Destination not reached within {MAX_HOPS} hops."),
         true,
     )
+}
+
+/// Cisco's words for a switch that never answered, plus who it is when the previous
+/// switch named it (its CDP/LLDP device ID and where it hangs off the path).
+fn unanswered(ip: Ipv4Addr, next_is: &Option<String>, why: &str) -> String {
+    match next_is {
+        Some(who) => format!("Unable to send a l2trace request to {ip} ({who}): {why}"),
+        None => format!("Unable to send a l2trace request to {ip}: {why}"),
+    }
 }
 
 fn abort_on_status(
@@ -426,6 +442,7 @@ impl Transport for UdpTransport {
         let want = kind.reply_type();
         self.drain();
         let mut wait = self.first_timeout;
+        let mut waited = Duration::ZERO;
         let mut buf = [0u8; 2048];
         for _ in 0..self.tries {
             self.sock
@@ -457,9 +474,14 @@ impl Transport for UdpTransport {
                     Err(e) => return Err(e.to_string()),
                 }
             }
+            waited += wait;
             wait = wait.saturating_mul(2);
         }
-        Err(format!("no reply after {} tries", self.tries))
+        Err(format!(
+            "no reply after {} tries in {:.1} s",
+            self.tries,
+            waited.as_secs_f64()
+        ))
     }
 }
 
@@ -686,9 +708,30 @@ mod tests {
         let r = run(&mut net, 11, A, B);
         assert_eq!(
             r.message.as_deref(),
-            Some("Unable to send a l2trace request to 10.0.0.13: no reply after 3 tries")
+            Some(
+                "Unable to send a l2trace request to 10.0.0.13 (sw3, beyond sw2 port p2_3): \
+                 no reply after 3 tries"
+            )
         );
         assert_eq!(r.hops.len(), 2);
+        // Silent while tracing the source: named as the neighbour that pointed there.
+        let mut net = chain();
+        net.switches.remove(&ip(12));
+        let r = run(&mut net, 13, C, A);
+        assert_eq!(
+            r.message.as_deref(),
+            Some(
+                "Unable to send a l2trace request to 10.0.0.12 (sw2, the neighbour of sw3 \
+                 [10.0.0.13] toward the source): no reply after 3 tries"
+            )
+        );
+        assert!(r.hops.is_empty());
+        // The first switch asked has nobody to name it.
+        let r = run(&mut chain(), 14, A, B);
+        assert_eq!(
+            r.message.as_deref(),
+            Some("Unable to send a l2trace request to 10.0.0.14: no reply after 3 tries")
+        );
         // sw3 pointing back at sw2 for B: a loop, not an endless walk.
         let mut net = chain();
         let sw3 = net.switches.get_mut(&ip(13)).unwrap();
