@@ -12,6 +12,7 @@
 use super::fdb::{self, FdbEntry, Link};
 use super::neighbors::{self, Identity, NeighborCache};
 use super::rawl2::{self, Iface};
+use crate::caps::Cap;
 use netkit_dissectors::app::l2trace::{
     self as l2t, Device, Duplex, L2tMessage, MsgType, Neighbor, PortInfo, ReplyStatus, Speed,
 };
@@ -626,6 +627,18 @@ fn current_tables(
 
 /// Runs the agent until it fails.
 pub fn run(opts: &AgentOptions) -> Result<(), String> {
+    // Without these the agent would run half-blind (no neighbours heard, CDP flooded
+    // across the bridge) and only warn: refuse at once and say what is missing.
+    crate::caps::require(
+        "l2trace agent",
+        &[
+            (Cap::NetRaw, "CDP/LLDP frames on the bridge's ports"),
+            (
+                Cap::NetAdmin,
+                "the nftables rule that keeps CDP from flooding across the bridge",
+            ),
+        ],
+    )?;
     let (bridge, ports) = find_bridge(&opts.bridge)?;
     let all = rawl2::interfaces();
     let bridge_if = all.iter().find(|i| i.index == bridge.index);
