@@ -1,10 +1,11 @@
-//! `ss`, `arp` and `route --all-netns` while namespaces come and go under them.
+//! `ss`, `arp`, `route --all-netns` (and `ns list`, `mcast groups --all-netns`, which
+//! walk the same namespaces) while namespaces come and go under them.
 //!
 //! Twenty namespaces this test builds: twelve are never touched again (each with a
 //! veth pair, an address, two permanent neighbours, a static route, a TCP listener and
 //! a UDP socket); eight, in four veth-linked pairs, are churned by a background thread
 //! that deletes and re-creates whole pairs, deletes and re-adds their veth, and moves
-//! a veth end into the other namespace and back. Meanwhile the three views run again
+//! a veth end into the other namespace and back. Meanwhile the five views run again
 //! and again (bounded: 30 rounds or 20 s). Every run must exit 0 without a panic,
 //! print valid JSON, show every untouched namespace with exactly the rows it had
 //! before the churn began, show only rows that can really exist in a churned one, and
@@ -162,6 +163,12 @@ fn stable_keys(i: usize) -> BTreeSet<String> {
         format!("arp 10.90.{i}.9 02:90:00:00:{i:02x}:09 a{i} PERMANENT"),
         format!("route 10.90.{i}.0/24 - a{i}"),
         format!("route 10.190.{i}.0/24 10.90.{i}.2 a{i}"),
+        "ns lo".to_string(),
+        format!("ns a{i}"),
+        format!("ns b{i}"),
+        "mcast lo 224.0.0.1".to_string(),
+        format!("mcast a{i} 224.0.0.1"),
+        format!("mcast b{i} 224.0.0.1"),
     ]
     .into_iter()
     .collect()
@@ -175,20 +182,42 @@ fn s(v: &Value, k: &str) -> String {
     }
 }
 
-/// One row reduced to what identifies it (the key `stable_keys` uses).
-fn key(view: &str, r: &Value) -> String {
+/// One row reduced to what identifies it (the keys `stable_keys` uses); an `ns list`
+/// row gives one key per interface.
+fn keys(view: &str, r: &Value) -> Vec<String> {
     match view {
-        "ss" => format!("ss {} {} {}", s(r, "proto"), s(r, "state"), s(r, "local")),
-        "arp" => format!(
+        "ss" => vec![format!(
+            "ss {} {} {}",
+            s(r, "proto"),
+            s(r, "state"),
+            s(r, "local")
+        )],
+        "arp" => vec![format!(
             "arp {} {} {} {}",
             s(r, "ip"),
             s(r, "mac"),
             s(r, "dev"),
             s(r, "state")
-        ),
-        _ => format!("route {} {} {}", s(r, "dst"), s(r, "gateway"), s(r, "dev")),
+        )],
+        "route" => vec![format!(
+            "route {} {} {}",
+            s(r, "dst"),
+            s(r, "gateway"),
+            s(r, "dev")
+        )],
+        "ns" => r["interfaces"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|i| format!("ns {}", i.as_str().unwrap_or("?")))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        _ => vec![format!("mcast {} {}", s(r, "interface"), s(r, "group"))],
     }
 }
+
+const VIEWS: [&str; 5] = ["ss", "arp", "route", "ns", "mcast"];
 
 /// The veth-linked pair `j` of churned namespaces: `x{j}` in the first, `y{j}` in the
 /// second; what a churned namespace may show is a subset of this configuration.
@@ -267,6 +296,11 @@ impl Pair {
             ));
             keys.insert(format!("route 10.91.{j}.0/24 - {dev}"));
             keys.insert(format!("route 10.191.{j}.0/24 10.91.{j}.{peer} {dev}"));
+            // While x{j} visits the right namespace both ends are there.
+            for i in ["lo".to_string(), format!("x{j}"), format!("y{j}")] {
+                keys.insert(format!("ns {i}"));
+                keys.insert(format!("mcast {i} 224.0.0.1"));
+            }
         }
         keys
     }
@@ -290,11 +324,31 @@ fn own_owner_only(mut r: Value) -> Value {
     r
 }
 
+/// What of an `ns list` row is fixed for an untouched namespace (its pid count is
+/// not: a process may be looking in) and interfaces in a stable order.
+fn ns_identity(r: &Value) -> Value {
+    let mut interfaces: Vec<String> = r["interfaces"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|i| i.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    interfaces.sort();
+    serde_json::json!({
+        "name": r["name"], "inode": r["inode"], "source": r["source"],
+        "vrf": r["vrf"], "interfaces": interfaces,
+    })
+}
+
 fn run_view(view: &str) -> ViewRun {
     let args: &[&str] = match view {
         "ss" => &["ss", "--all-netns", "-a", "-4", "--json"],
         "arp" => &["arp", "--all-netns", "-4", "--json"],
-        _ => &["route", "--all-netns", "-4", "--json"],
+        "route" => &["route", "--all-netns", "-4", "--json"],
+        "ns" => &["ns", "list", "--json"],
+        _ => &["mcast", "groups", "--all-netns", "--json"],
     };
     let out: Output = Command::new(env!("CARGO_BIN_EXE_netkit"))
         .args(args)
@@ -313,9 +367,18 @@ fn run_view(view: &str) -> ViewRun {
     });
     let mut rows: BTreeMap<String, Vec<Value>> = BTreeMap::new();
     for r in json.as_array().expect("an array") {
-        rows.entry(s(r, "netns"))
-            .or_default()
-            .push(own_owner_only(r.clone()));
+        match view {
+            "ns" => rows.entry(s(r, "name")).or_default().push(ns_identity(r)),
+            // IPv6 groups follow addresses the kernel makes up; IPv4's are fixed.
+            "mcast" if r["family"] != "ipv4" => {}
+            _ => rows
+                .entry(s(r, "netns"))
+                .or_default()
+                .push(own_owner_only(r.clone())),
+        }
+    }
+    for list in rows.values_mut() {
+        list.sort_by_key(|r| r.to_string());
     }
     ViewRun {
         code: out.status.code(),
@@ -359,12 +422,12 @@ fn all_netns_views_survive_namespaces_vanishing_mid_dump() {
     // Before any churn: every untouched namespace shows exactly its configuration;
     // these full rows are the baseline every later run must reproduce.
     let mut baseline: BTreeMap<(String, String), Vec<Value>> = BTreeMap::new();
-    for view in ["ss", "arp", "route"] {
+    for view in VIEWS {
         let run = run_view(view);
         assert_eq!(run.code, Some(0), "netkit {view}: {:?}", run.stderr);
         for (i, n) in stable.iter().enumerate() {
             let rows = run.rows.get(n).cloned().unwrap_or_default();
-            let got: BTreeSet<String> = rows.iter().map(|r| key(view, r)).collect();
+            let got: BTreeSet<String> = rows.iter().flat_map(|r| keys(view, r)).collect();
             let want: BTreeSet<String> = stable_keys(i)
                 .into_iter()
                 .filter(|k| k.starts_with(&format!("{view} ")))
@@ -424,7 +487,7 @@ fn all_netns_views_survive_namespaces_vanishing_mid_dump() {
     let mut failure = None;
     while rounds < MAX_ROUNDS && started.elapsed() < MAX_TIME && failure.is_none() {
         rounds += 1;
-        for view in ["ss", "arp", "route"] {
+        for view in VIEWS {
             let result = std::panic::catch_unwind(|| run_view(view));
             let run = match result {
                 Ok(r) => r,
@@ -470,9 +533,10 @@ fn all_netns_views_survive_namespaces_vanishing_mid_dump() {
                     match run.rows.get(n) {
                         Some(rows) => {
                             for r in rows {
-                                let k = key(view, r);
-                                if !allowed.contains(&k) {
-                                    return Err(format!("netkit {view}: {n} shows a row that cannot exist there: {k} ({r})"));
+                                for k in keys(view, r) {
+                                    if !allowed.contains(&k) {
+                                        return Err(format!("netkit {view}: {n} shows a row that cannot exist there: {k} ({r})"));
+                                    }
                                 }
                                 churned_rows += 1;
                             }
@@ -492,9 +556,10 @@ fn all_netns_views_survive_namespaces_vanishing_mid_dump() {
     let actions = churner.join().expect("churner thread");
     let took = started.elapsed();
     eprintln!(
-        "netns churn: {rounds} rounds x 3 views in {took:.1?}; {} churn actions, {} \
+        "netns churn: {rounds} rounds x {} views in {took:.1?}; {} churn actions, {} \
          namespaces deleted and re-created mid-run; {churned_rows} rows and {churned_absent} \
          absences seen for churned namespaces; warnings: {warnings:#?}",
+        VIEWS.len(),
         actions.as_ref().map_or(0, |a| *a),
         deleted.load(Ordering::Relaxed)
     );
