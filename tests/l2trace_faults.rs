@@ -408,6 +408,40 @@ fn the_agent_survives_its_bridge_losing_a_port() {
         "{:?}",
         lab.agent_lines("sw1")
     );
+
+    // The whole bridge deleted and built again (a new ifindex): said once each way,
+    // and answered for again.
+    let before = lab.agent_lines("sw1").len();
+    lab.ip(&["-n", &sw1, "link", "del", "br0"]);
+    let gone = within(Duration::from_secs(7), || {
+        let lines = lab.agent_lines("sw1");
+        lines[before..].iter().find(|l| l.contains("br0")).cloned()
+    });
+    assert!(gone.is_some(), "{:?}", lab.agent_lines("sw1"));
+    lab.ip(&["-n", &sw1, "link", "add", "br0", "type", "bridge"]);
+    lab.ip(&["-n", &sw1, "addr", "add", "10.78.0.11/24", "dev", "br0"]);
+    for p in ["pa", "pb", "pc"] {
+        lab.ip(&["-n", &sw1, "link", "set", p, "master", "br0"]);
+    }
+    lab.ip(&["-n", &sw1, "link", "set", "br0", "up"]);
+    let rebuilt = within(Duration::from_secs(12), || {
+        lab.populate(&[("hA", 102)]);
+        let o = trace(&lab, &ha, &hb);
+        o.status.success().then_some(o)
+    });
+    assert!(
+        rebuilt.is_some_and(|o| text(&o) == text(&first)),
+        "not answered for after the bridge was rebuilt: {:?}",
+        lab.agent_lines("sw1")
+    );
+    let back = within(Duration::from_secs(7), || {
+        let lines = lab.agent_lines("sw1");
+        lines[before..]
+            .iter()
+            .find(|l| l.contains("is back"))
+            .cloned()
+    });
+    assert!(back.is_some(), "{:?}", lab.agent_lines("sw1"));
     assert!(lab.agent("sw1").child.try_wait().unwrap().is_none());
 }
 

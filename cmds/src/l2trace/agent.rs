@@ -598,11 +598,12 @@ fn sync_ports(shared: &Arc<Shared>, bridge: &str, ports: Vec<Link>, first: bool,
 
 fn current_tables(
     opts: &AgentOptions,
-    bridge: &Link,
     device: &Device,
     cache: &Mutex<NeighborCache>,
 ) -> Result<Tables, String> {
-    let (_, ports) = find_bridge(&opts.bridge)?;
+    // Looked up by name each time: a bridge deleted and created again has a new
+    // ifindex, and the FDB is read by the bridge's index.
+    let (bridge, ports) = find_bridge(&opts.bridge)?;
     let fdb = fdb::bridge_fdb(bridge.index)?;
     let mut neighbors = HashMap::new();
     if let Ok(mut c) = cache.lock() {
@@ -706,6 +707,12 @@ pub fn run(opts: &AgentOptions) -> Result<(), String> {
                 };
                 match find_bridge(&bridge_name) {
                     Ok((_, ports)) => {
+                        if bridge_missing {
+                            eprintln!(
+                                "netkit l2trace agent: bridge {bridge_name} is back ({} ports)",
+                                ports.len()
+                            );
+                        }
                         bridge_missing = false;
                         sync_ports(&sh, &bridge_name, ports, false, periodic);
                     }
@@ -733,14 +740,13 @@ pub fn run(opts: &AgentOptions) -> Result<(), String> {
         opts.bridge,
         shared.port_list().len()
     );
-    serve(&sock, &allow, opts, &bridge, &device, &shared.cache)
+    serve(&sock, &allow, opts, &device, &shared.cache)
 }
 
 fn serve(
     sock: &UdpSocket,
     allow: &[Cidr],
     opts: &AgentOptions,
-    bridge: &Link,
     device: &Device,
     cache: &Mutex<NeighborCache>,
 ) -> Result<(), String> {
@@ -792,7 +798,7 @@ fn serve(
             stats.rate_limited += 1;
             continue;
         }
-        let tables = match current_tables(opts, bridge, device, cache) {
+        let tables = match current_tables(opts, device, cache) {
             Ok(t) => t,
             Err(e) => {
                 eprintln!("netkit l2trace agent: cannot read the bridge tables: {e}");
