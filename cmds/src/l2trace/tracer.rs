@@ -379,7 +379,9 @@ fn abort_on_status(
 
 /// The real transport: one unconnected UDP socket (switches may answer from another
 /// address than the one asked), one request in flight, bounded retries with doubling
-/// timeouts.
+/// timeouts. With IP_RECVERR the kernel reports ICMP errors to an unconnected socket
+/// too, so a host where nothing listens on UDP 2228 (port unreachable) ends the wait
+/// at once instead of after every retry.
 pub struct UdpTransport {
     sock: UdpSocket,
     name: String,
@@ -391,6 +393,8 @@ impl UdpTransport {
     pub fn new(name: &str, first_timeout: Duration, tries: u32) -> Result<Self, String> {
         let sock =
             UdpSocket::bind("0.0.0.0:0").map_err(|e| format!("cannot open a UDP socket: {e}"))?;
+        // Best effort: without it a silent port costs the whole retry budget.
+        let _ = nix::sys::socket::setsockopt(&sock, nix::sys::socket::sockopt::Ipv4RecvErr, &true);
         Ok(UdpTransport {
             sock,
             name: name.to_string(),
@@ -399,11 +403,20 @@ impl UdpTransport {
         })
     }
 
-    /// Discards replies that arrived late for an earlier question.
+    /// Discards replies that arrived late for an earlier question, and any ICMP
+    /// error still pending from one.
     fn drain(&self) {
         let mut buf = [0u8; 1500];
         if self.sock.set_nonblocking(true).is_ok() {
-            while self.sock.recv_from(&mut buf).is_ok() {}
+            loop {
+                match self.sock.recv_from(&mut buf) {
+                    Ok(_) => {}
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                    // A pending ICMP error is reported (and cleared) once; go on.
+                    Err(_) => {}
+                }
+            }
             let _ = self.sock.set_nonblocking(false);
         }
     }
@@ -468,9 +481,16 @@ impl Transport for UdpTransport {
                     Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
                         break
                     }
-                    // ICMP port unreachable from an earlier try surfaces here on Linux
-                    // only for connected sockets; anything else is a real error.
-                    Err(e) if e.kind() == ErrorKind::ConnectionRefused => continue,
+                    // ICMP port unreachable (IP_RECVERR): the host is there and
+                    // said no one listens. Earlier errors were drained, and only this
+                    // request is in flight, so it is this target's answer.
+                    Err(e) if e.kind() == ErrorKind::ConnectionRefused => {
+                        return Err(format!(
+                            "nothing answers on UDP {} there (ICMP port unreachable)",
+                            l2t::PORT
+                        ))
+                    }
+                    Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                     Err(e) => return Err(e.to_string()),
                 }
             }
