@@ -402,3 +402,59 @@ fn live_commands_without_privilege_name_the_capability_and_exit_1() {
         "{stderr}"
     );
 }
+
+/// A namespace only a root process holds (a container, here `unshare --net sleep`)
+/// cannot even be listed by another user (reading /proc/N/ns needs CAP_SYS_PTRACE):
+/// `--all-netns` and `ns list` say so instead of silently leaving it out.
+#[test]
+fn namespaces_of_other_users_processes_are_not_silently_left_out() {
+    if !is_root() {
+        eprintln!("skipping: dropping privileges needs root");
+        return;
+    }
+    let Ok(mut holder) = Command::new("unshare")
+        .args(["--net", "sleep", "30"])
+        .spawn()
+    else {
+        eprintln!("skipping: unshare (util-linux) is not available");
+        return;
+    };
+    std::thread::sleep(Duration::from_millis(200));
+    let label = format!("pid:{}", holder.id());
+    let listed = common::netkit()
+        .args(["ns", "list", "--json"])
+        .output()
+        .expect("run netkit");
+    let as_root = String::from_utf8_lossy(&listed.stdout).contains(&format!("\"{label}\""));
+    let root_stderr = String::from_utf8_lossy(&listed.stderr).to_string();
+    let mut results = Vec::new();
+    for args in [
+        &["ss", "--all-netns", "--json"][..],
+        &["route", "--all-netns", "--json"],
+        &["ns", "list", "--json"],
+        &["mcast", "groups", "--all-netns", "--json"],
+    ] {
+        results.push((args, unprivileged(args)));
+    }
+    let _ = holder.kill();
+    let _ = holder.wait();
+    assert!(as_root, "root does not see {label}: {root_stderr}");
+    assert!(
+        !root_stderr.contains("CAP_SYS_PTRACE"),
+        "root was told it lacks CAP_SYS_PTRACE: {root_stderr}"
+    );
+    for (args, out) in results {
+        let Some(out) = out else {
+            return;
+        };
+        no_panic(args, &out);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr
+                .lines()
+                .any(|l| l.starts_with("netkit: warning: ") && l.contains("CAP_SYS_PTRACE")),
+            "netkit {args:?} as nobody did not say what it could not see: {stderr}"
+        );
+        assert!(!String::from_utf8_lossy(&out.stdout).contains(&label));
+    }
+}

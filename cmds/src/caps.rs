@@ -11,6 +11,7 @@ pub enum Cap {
     NetAdmin,
     NetRaw,
     SysAdmin,
+    SysPtrace,
 }
 
 impl Cap {
@@ -20,6 +21,7 @@ impl Cap {
             Cap::NetAdmin => 12,
             Cap::NetRaw => 13,
             Cap::SysAdmin => 21,
+            Cap::SysPtrace => 19,
         }
     }
 
@@ -28,6 +30,7 @@ impl Cap {
             Cap::NetAdmin => "CAP_NET_ADMIN",
             Cap::NetRaw => "CAP_NET_RAW",
             Cap::SysAdmin => "CAP_SYS_ADMIN",
+            Cap::SysPtrace => "CAP_SYS_PTRACE",
         }
     }
 }
@@ -60,6 +63,11 @@ pub fn missing_from<'a>(set: Option<u64>, wanted: &'a [(Cap, &'a str)]) -> Vec<(
         .filter(|(c, _)| set & (1u64 << c.bit()) == 0)
         .copied()
         .collect()
+}
+
+/// Whether the calling thread is known to lack `cap` (false when /proc cannot say).
+pub fn lacks(cap: Cap) -> bool {
+    !missing_from(effective(), &[(cap, "")]).is_empty()
 }
 
 /// `Err` with one line naming every missing capability and what it is for, e.g.

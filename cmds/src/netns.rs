@@ -282,6 +282,39 @@ pub fn all() -> Result<Vec<Netns>, String> {
     all_in(Path::new(NETNS_RUN_DIR))
 }
 
+/// What [`all`] could not see: looking at another user's process's namespace needs
+/// CAP_SYS_PTRACE (the kernel's ptrace read check on /proc/N/ns), so without it a
+/// namespace only such processes hold (a container) is silently missing from the
+/// list. One line saying so, or `None` when every process could be looked at or the
+/// capability is there (a sandbox may still hide its own init: nothing to advise).
+pub fn hidden_processes_warning() -> Option<String> {
+    if !crate::caps::lacks(crate::caps::Cap::SysPtrace) {
+        return None;
+    }
+    let denied = fs::read_dir("/proc")
+        .map(|d| {
+            d.flatten()
+                .filter(|e| {
+                    e.file_name()
+                        .to_str()
+                        .is_some_and(|n| n.parse::<u32>().is_ok())
+                })
+                .filter(|e| {
+                    fs::metadata(e.path().join("ns/net"))
+                        .is_err_and(|err| err.kind() == std::io::ErrorKind::PermissionDenied)
+                })
+                .count()
+        })
+        .unwrap_or(0);
+    (denied > 0).then(|| {
+        format!(
+            "{denied} processes of other users were not looked at, so namespaces only they \
+             hold (containers) are not shown: that needs CAP_SYS_PTRACE (run netkit as root \
+             or with sudo)"
+        )
+    })
+}
+
 /// Resolves a [`Selection`] into the namespaces to visit.
 pub fn select(sel: &Selection) -> Result<Vec<Netns>, String> {
     match sel {

@@ -133,9 +133,12 @@ pub fn routes(sel: &Selection, table: &str) -> Result<Collected<routes::Route>, 
 
 /// With one namespace, its failure is the command's failure (exit 1, one line); with
 /// all of them, failures stay warnings.
-fn single_failure<T>(sel: &Selection, got: Collected<T>) -> Result<Collected<T>, String> {
+fn single_failure<T>(sel: &Selection, mut got: Collected<T>) -> Result<Collected<T>, String> {
     match sel {
-        Selection::All => Ok(got),
+        Selection::All => {
+            got.warnings.extend(netns::hidden_processes_warning());
+            Ok(got)
+        }
         _ => match got.warnings.first() {
             Some(w) => Err(w.clone()),
             None => Ok(got),
