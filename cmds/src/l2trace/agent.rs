@@ -526,8 +526,13 @@ fn sync_ports(shared: &Arc<Shared>, bridge: &str, ports: Vec<Link>, first: bool,
     for w in &wanted {
         match known(&before, w) {
             None if !first => say(format!(
-                "port {} joined bridge {bridge}: listening and announcing on it",
-                w.name
+                "port {} joined bridge {bridge}: {}",
+                w.name,
+                if w.up {
+                    "listening and announcing on it"
+                } else {
+                    "down, listened to once it is up"
+                }
             )),
             Some(b) if b.up && !w.up => {
                 lost.remove(&w.index);
