@@ -333,8 +333,7 @@ where
     T: Send,
     F: FnOnce() -> T + Send,
 {
-    let here = fs::metadata("/proc/thread-self/ns/net").map(|m| (m.dev(), m.ino()));
-    if here.is_ok_and(|id| id == (ns.dev, ns.inode)) {
+    if is_current(ns) {
         return Ok(work());
     }
     let file = ns.open()?;
@@ -347,6 +346,22 @@ where
             .join()
             .unwrap_or_else(|_| Err(format!("work inside namespace {} failed", ns.label)))
     })
+}
+
+/// Moves the calling thread into `ns` for the rest of its life. Only for threads
+/// netkit starts to work in one namespace (they end with that work); everything else
+/// uses [`run_in`], which leaves the caller where it was. Unlike `run_in` this leaves
+/// no helper thread behind holding the capabilities it entered with.
+pub fn enter_for_good(ns: &Netns) -> Result<(), String> {
+    if is_current(ns) {
+        return Ok(());
+    }
+    setns(&ns.open()?, CloneFlags::CLONE_NEWNET).map_err(|e| setns_error(ns, e))
+}
+
+/// Whether the calling thread is in `ns` already.
+pub fn is_current(ns: &Netns) -> bool {
+    fs::metadata("/proc/thread-self/ns/net").is_ok_and(|m| (m.dev(), m.ino()) == (ns.dev, ns.inode))
 }
 
 fn setns_error(ns: &Netns, e: Errno) -> String {

@@ -778,8 +778,8 @@ impl LiveCapture {
 }
 
 /// What every live capture says without CAP_NET_RAW.
-pub const LIVE_PERMISSION: &str =
-    "netkit top needs CAP_NET_RAW to capture (run as root or setcap cap_net_raw+ep)";
+pub const LIVE_PERMISSION: &str = "live capture needs CAP_NET_RAW: run netkit as root or with \
+     sudo, or give it the capability (setcap cap_net_raw+ep)";
 
 #[cfg(test)]
 mod tests;

@@ -987,10 +987,13 @@ impl Monitor {
                 let errors = errors.clone();
                 let opts = opts.clone();
                 threads.push(std::thread::spawn(move || {
-                    let run = crate::netns::run_in(&ns, || {
+                    // This thread lives in the namespace (no helper thread left behind
+                    // with the capabilities it entered with); capture_loop drops them
+                    // all once its captures are open.
+                    let run = crate::netns::enter_for_good(&ns).and_then(|()| {
                         capture_loop(idx, &opts, &engine, &stop, &lookup_tx, &ready_tx)
                     });
-                    if let Err(e) = run.and_then(|r| r) {
+                    if let Err(e) = run {
                         let _ = ready_tx.send(Err(e.clone()));
                         errors.lock().unwrap_or_else(|e| e.into_inner()).push(e);
                     }
@@ -1010,10 +1013,9 @@ impl Monitor {
             threads.push(std::thread::spawn(move || {
                 let label = ns.label.clone();
                 let engine2 = engine.clone();
-                let run = crate::netns::run_in(&ns, move || {
-                    attribution::run(&label, &lookup_rx, &engine2)
-                });
-                if let Err(e) = run.and_then(|r| r) {
+                let run = crate::netns::enter_for_good(&ns)
+                    .and_then(|()| attribution::run(&label, &lookup_rx, &engine2));
+                if let Err(e) = run {
                     errors.lock().unwrap_or_else(|e| e.into_inner()).push(e);
                 }
             }));
@@ -1101,6 +1103,8 @@ fn capture_loop(
     let mut quick = open(&quick_opts)?;
     let mut bulk = open(&bulk_opts)?;
     boost_this_thread();
+    // Reading rings already open needs no capability.
+    crate::caps::keep_only(&[])?;
     let _ = ready.send(Ok(()));
     let interfaces = (!wanted.is_empty()).then_some(wanted.as_slice());
     let dissect_opts = DissectOptions::default();
