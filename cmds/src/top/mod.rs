@@ -1111,12 +1111,23 @@ fn capture_loop(
     let mut scratch_names = names::Names::default();
     let mut batch: Vec<(Packet, i64)> = Vec::with_capacity(1024);
     let mut lookups = Vec::new();
+    // A UDP or ICMP flood keeps the quick ring busy with flows already known and
+    // would wake this thread every millisecond. After QUIET_STREAK such hand-overs
+    // in a row the thread naps FLOOD_NAP between them: a few hundred wake-ups a second
+    // instead of a thousand or more, while a new flow still shows within a few ms.
+    const QUIET_STREAK: u32 = 16;
+    const FLOOD_NAP: std::time::Duration = std::time::Duration::from_millis(3);
+    let mut quiet_streak = 0u32;
     while !stop.load(Ordering::Relaxed) {
+        if quiet_streak >= QUIET_STREAK {
+            std::thread::sleep(FLOOD_NAP);
+        }
         // Wakes for frames, or every 100 ms to notice `stop`.
         LiveCapture::wait_any(&[&quick, &bulk], 100).map_err(|e| e.message().to_string())?;
         // The quick ring first: its SYNs were captured before most of what the bulk
         // ring holds, and the engine wants a connection's SYN before its data.
-        for cap in [&mut quick, &mut bulk] {
+        for (ring, cap) in [&mut quick, &mut bulk].into_iter().enumerate() {
+            let is_quick = ring == 0;
             cap.dispatch(&mut |frame| {
                 if let Some(packet) = classify(
                     idx,
@@ -1132,8 +1143,12 @@ fn capture_loop(
             })
             .map_err(|e| e.message().to_string())?;
             if batch.is_empty() {
+                if is_quick {
+                    quiet_streak = 0;
+                }
                 continue;
             }
+            let busy = batch.len() >= 8;
             let now = monotonic_ns();
             {
                 let mut e = engine.lock().unwrap_or_else(|e| e.into_inner());
@@ -1145,6 +1160,13 @@ fn capture_loop(
                         lookups.push((packet.key, ts));
                     }
                 }
+            }
+            if is_quick {
+                quiet_streak = if busy && lookups.is_empty() {
+                    quiet_streak.saturating_add(1)
+                } else {
+                    0
+                };
             }
             for l in lookups.drain(..) {
                 let _ = lookup.send(l);
