@@ -12,8 +12,10 @@
 
 use super::{Engine, FlowKey, ProcInfo, Proto};
 use crate::nldump;
-use netlink_packet_core::Emitable;
-use netlink_packet_sock_diag::inet::{ExtensionFlags, InetRequest, SocketId, StateFlags};
+use netlink_packet_core::{Emitable, Parseable};
+use netlink_packet_sock_diag::inet::{
+    ExtensionFlags, InetRequest, InetResponseHeader, SocketId, StateFlags,
+};
 use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -257,25 +259,15 @@ fn dump(sock: &netlink_sys::Socket, proto: u8, family: u8) -> Vec<SockRow> {
         .collect()
 }
 
-/// The tuple and inode of one `struct inet_diag_msg`.
+/// The tuple and inode of one `struct inet_diag_msg`, read with the same header
+/// parser as `ss` (sockets.rs); the attributes after it are not needed here.
 fn parse_diag(msg: &[u8]) -> Option<SockRow> {
-    let family = *msg.first()?;
-    let sport = u16::from_be_bytes([*msg.get(4)?, *msg.get(5)?]);
-    let dport = u16::from_be_bytes([*msg.get(6)?, *msg.get(7)?]);
-    let addr = |off: usize| -> Option<IpAddr> {
-        let b = msg.get(off..off + 16)?;
-        Some(if family == AF_INET {
-            IpAddr::V4(Ipv4Addr::new(b[0], b[1], b[2], b[3]))
-        } else {
-            let a: [u8; 16] = b.try_into().ok()?;
-            IpAddr::V6(Ipv6Addr::from(a))
-        })
-    };
-    let inode = u32::from_ne_bytes(msg.get(68..72)?.try_into().ok()?);
+    let h = InetResponseHeader::parse(msg.get(..INET_DIAG_MSG_LEN)?).ok()?;
+    let id = &h.socket_id;
     Some(SockRow {
-        local: SocketAddr::new(addr(8)?, sport),
-        remote: SocketAddr::new(addr(24)?, dport),
-        inode: u64::from(inode),
+        local: SocketAddr::new(id.source_address, id.source_port),
+        remote: SocketAddr::new(id.destination_address, id.destination_port),
+        inode: u64::from(h.inode),
     })
 }
 
