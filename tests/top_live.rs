@@ -537,3 +537,83 @@ fn tui_draws_sorts_drills_down_and_restores_the_terminal() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Removes a namespace's /etc/netns/NAME directory on drop.
+struct EtcNetns(std::path::PathBuf);
+
+impl Drop for EtcNetns {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// `--resolve` names a remote host through the system resolver (here the namespace's
+/// /etc/hosts, as `ip netns exec` mounts it); without it only names seen on the wire
+/// are shown. netkit runs inside the namespace, whose resolv.conf points at loopback,
+/// so no query can leave the test's namespaces.
+#[test]
+fn resolve_names_remote_hosts_through_the_system_resolver() {
+    if let Some(why) = skip_reason(&["ip", "python3"]) {
+        eprintln!("skipping top_live: {why}");
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut lab = Lab::new("r");
+    let etc = std::path::Path::new("/etc/netns").join(&lab.a);
+    std::fs::create_dir_all(&etc).unwrap();
+    let _etc = EtcNetns(etc.clone());
+    std::fs::write(
+        etc.join("hosts"),
+        "127.0.0.1 localhost\n10.231.0.2 server.nktop.test\n",
+    )
+    .unwrap();
+    std::fs::write(etc.join("resolv.conf"), "nameserver 127.0.0.1\n").unwrap();
+    lab.start_server();
+    let names_seen = |resolve: bool| -> Vec<Value> {
+        let mut top = lab.cmd(&lab.a, env!("CARGO_BIN_EXE_netkit"));
+        top.args(["top", "--json", "--interval", "1", "--count", "4"]);
+        if resolve {
+            top.arg("--resolve");
+        }
+        let mut top = top
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut out = BufReader::new(top.stdout.take().unwrap());
+        let mut first = String::new();
+        out.read_line(&mut first).unwrap();
+        // A paced download of about 2 s keeps a connection to 10.231.0.2 open.
+        let download = lab
+            .cmd(&lab.a, "python3")
+            .args(["-c", DOWNLOAD, &(4 << 20).to_string(), "0.03"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let _ = pid_and_bytes(download);
+        let mut names = Vec::new();
+        for line in out.lines() {
+            let v: Value = serde_json::from_str(&line.unwrap()).unwrap();
+            for p in v["processes"].as_array().unwrap() {
+                for c in p["connections"].as_array().unwrap() {
+                    if c["remote"] == "10.231.0.2:9000" {
+                        names.push(c["remote_name"].clone());
+                    }
+                }
+            }
+        }
+        assert!(top.wait().unwrap().success());
+        names
+    };
+    let with = names_seen(true);
+    assert!(
+        with.contains(&Value::from("server.nktop.test")),
+        "--resolve gave {with:?}"
+    );
+    let without = names_seen(false);
+    assert!(!without.is_empty(), "the download was not seen");
+    assert!(
+        without.iter().all(Value::is_null),
+        "a name without --resolve: {without:?}"
+    );
+}

@@ -29,6 +29,10 @@ pub struct TopArgs {
     /// Stop after N JSON objects (default: run until interrupted)
     #[arg(long, value_name = "N")]
     pub count: Option<u64>,
+    /// Also name remote hosts by reverse lookups through the system resolver (default:
+    /// only names seen in DNS answers on the wire)
+    #[arg(long)]
+    pub resolve: bool,
 }
 
 pub fn run(args: TopArgs) -> CmdResult {
@@ -52,6 +56,7 @@ pub fn run(args: TopArgs) -> CmdResult {
     let opts = MonitorOptions {
         interfaces: args.interfaces.clone(),
         snaplen: 0,
+        resolve: args.resolve,
     };
     let monitor = Monitor::start(&namespaces, &opts)?;
     // Every capture is open and its threads have dropped what they no longer need;

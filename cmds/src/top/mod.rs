@@ -13,6 +13,7 @@
 
 pub mod attribution;
 pub mod names;
+pub mod resolve;
 pub mod tui;
 
 use crate::capture::{LiveCapture, LiveOptions};
@@ -913,6 +914,8 @@ pub struct MonitorOptions {
     pub interfaces: Vec<String>,
     /// Bytes kept per frame; enough for headers and most DNS answers.
     pub snaplen: u32,
+    /// Also name remote hosts by reverse lookups (see [`resolve`]).
+    pub resolve: bool,
 }
 
 /// Live capture and attribution threads feeding one shared [`Engine`].
@@ -1019,6 +1022,17 @@ impl Monitor {
                     errors.lock().unwrap_or_else(|e| e.into_inner()).push(e);
                 }
             }));
+        }
+        if opts.resolve {
+            let engine = engine.clone();
+            let stop = stop.clone();
+            // Not joined by `stop`: a lookup can block for the resolver's whole timeout,
+            // and nothing is lost by leaving it to end with the process.
+            std::thread::spawn(move || {
+                if crate::caps::keep_only(&[]).is_ok() {
+                    resolve::run(&engine, &stop);
+                }
+            });
         }
         Ok(Monitor {
             engine,
