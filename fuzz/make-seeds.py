@@ -5,7 +5,8 @@ from real PDUs instead of random bytes.
 
     fuzz/make-seeds.py
 
-dissect: one byte choosing the link type (index into the target's LINKTYPES) + a frame.
+dissect, top_classify: one byte choosing the link type (index into the targets'
+LINKTYPES) + a frame.
 cdp/lldp/stp/fhrp/dns/http/websocket: the payload the decoder takes. l2trace: the two
 worked examples of the protocol note (no capture of that protocol exists).
 """
@@ -16,7 +17,7 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-# Must match LINKTYPES in fuzz_targets/dissect.rs.
+# Must match LINKTYPES in fuzz_targets/dissect.rs and top_classify.rs.
 LINKTYPES = [1, 0, 9, 12, 50, 101, 104, 108, 113, 228, 276]
 L2T_EXAMPLES = [
     # REQUEST_SRC 000b.5f73.0491 -> 000b.5f73.0480, VLAN 11, from 192.168.1.25 "Cat2960"
@@ -109,7 +110,9 @@ def main():
                     continue
                 for lt, f in frames(os.path.join(base, name)):
                     if lt in LINKTYPES:
-                        write(written, "dissect", bytes([LINKTYPES.index(lt)]) + f)
+                        seed = bytes([LINKTYPES.index(lt)]) + f
+                        write(written, "dissect", seed)
+                        write(written, "top_classify", seed)
                     for target, p in payloads(lt, f):
                         write(written, target, p)
     for example in L2T_EXAMPLES:
