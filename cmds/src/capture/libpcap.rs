@@ -3,7 +3,7 @@
 #![allow(unsafe_code)]
 
 use std::ffi::{c_char, c_int, c_uint, CStr, CString};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use libloading::Library;
 
@@ -256,6 +256,8 @@ struct LiveApi {
     next_ex: NextEx,
     stats: Stats,
     datalink: Datalink,
+    /// Optional: only libpcap 1.10+ wakes a blocked read with it (see [`LiveWaker`]).
+    breakloop: Option<BreakLoop>,
 }
 
 fn live_api() -> Option<(&'static Api, &'static LiveApi)> {
@@ -281,6 +283,7 @@ fn live_api() -> Option<(&'static Api, &'static LiveApi)> {
                     next_ex: *lib.get::<NextEx>(b"pcap_next_ex\0").ok()?,
                     stats: *lib.get::<Stats>(b"pcap_stats\0").ok()?,
                     datalink: *lib.get::<Datalink>(b"pcap_datalink\0").ok()?,
+                    breakloop: lib.get::<BreakLoop>(b"pcap_breakloop\0").ok().map(|f| *f),
                 })
             }
         })
@@ -325,6 +328,8 @@ pub(super) struct LiveHandle {
     api: &'static Api,
     live: &'static LiveApi,
     linktype: u16,
+    /// The handle as [`LiveWaker`]s see it; null once closed.
+    wake: Arc<Mutex<WakePtr>>,
 }
 
 // SAFETY: a pcap_t is plain heap state plus file descriptors; libpcap documents handles
@@ -360,6 +365,7 @@ impl LiveHandle {
             api,
             live,
             linktype: 0,
+            wake: Arc::new(Mutex::new(WakePtr(handle))),
         };
         let clamp = |v: u32| c_int::try_from(v).unwrap_or(c_int::MAX);
         // SAFETY: `handle` is a created, not yet activated pcap_t, which is what the
@@ -464,7 +470,8 @@ impl LiveHandle {
                     data: bytes,
                 }))
             }
-            0 | 1 => Ok(None),
+            // PCAP_ERROR_BREAK: a LiveWaker woke the read.
+            0 | 1 | -2 => Ok(None),
             _ => Err(self.error()),
         }
     }
@@ -487,7 +494,53 @@ impl LiveHandle {
 
 impl Drop for LiveHandle {
     fn drop(&mut self) {
+        // Wakers must not touch the handle once it is closed.
+        self.wake.lock().unwrap_or_else(|e| e.into_inner()).0 = std::ptr::null_mut();
         // SAFETY: `handle` came from pcap_create and is closed exactly once, here.
         unsafe { (self.api.close)(self.handle) };
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Waking a blocked read from another thread (`netkit top` stopping one namespace's
+// capture). With TPACKET_V3 libpcap polls with no timeout and an idle interface never
+// hands over a block, so `next` can block for ever; pcap_breakloop (libpcap 1.10+,
+// which polls an eventfd beside the socket) makes it return PCAP_ERROR_BREAK.
+// ---------------------------------------------------------------------------------------
+
+type BreakLoop = unsafe extern "C" fn(*mut PcapT);
+
+/// The handle pointer, shared with wakers.
+struct WakePtr(*mut PcapT);
+
+// SAFETY: the pointer is only used under the mutex, and only for pcap_breakloop, which
+// libpcap documents as callable from another thread than the one reading.
+unsafe impl Send for WakePtr {}
+
+/// Wakes the `next` of one [`LiveHandle`] from any thread; does nothing once the handle
+/// is closed, or with a libpcap without pcap_breakloop.
+#[derive(Clone)]
+pub(super) struct LiveWaker {
+    wake: Arc<Mutex<WakePtr>>,
+    breakloop: Option<BreakLoop>,
+}
+
+impl LiveHandle {
+    pub(super) fn waker(&self) -> LiveWaker {
+        LiveWaker {
+            wake: self.wake.clone(),
+            breakloop: self.live.breakloop,
+        }
+    }
+}
+
+impl LiveWaker {
+    pub(super) fn wake(&self) {
+        let ptr = self.wake.lock().unwrap_or_else(|e| e.into_inner());
+        if let (false, Some(breakloop)) = (ptr.0.is_null(), self.breakloop) {
+            // SAFETY: the handle is open (Drop nulls the pointer under this lock before
+            // closing it), and pcap_breakloop only sets a flag and writes an eventfd.
+            unsafe { breakloop(ptr.0) };
+        }
     }
 }

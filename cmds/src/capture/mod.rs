@@ -735,6 +735,23 @@ impl LiveCapture {
     }
 }
 
+/// Wakes a [`LiveCapture::next_frame`] blocked in another thread (it returns
+/// `Ok(None)`), so a thread told to stop notices at once even when no frame comes.
+#[derive(Clone)]
+pub struct LiveWaker(libpcap::LiveWaker);
+
+impl LiveWaker {
+    pub fn wake(&self) {
+        self.0.wake();
+    }
+}
+
+impl LiveCapture {
+    pub fn waker(&self) -> LiveWaker {
+        LiveWaker(self.handle.waker())
+    }
+}
+
 /// What every live capture says without CAP_NET_RAW.
 pub const LIVE_PERMISSION: &str =
     "netkit top needs CAP_NET_RAW to capture (run as root or setcap cap_net_raw+ep)";
