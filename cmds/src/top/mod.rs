@@ -13,7 +13,10 @@
 
 pub mod attribution;
 pub mod names;
+pub mod ring;
+pub mod signals;
 pub mod tui;
+pub mod watch;
 
 use crate::capture::{LiveCapture, LiveOptions};
 use crate::netns::Netns;
@@ -282,6 +285,9 @@ pub struct Snapshot {
     pub interval_s: f64,
     pub processes: Vec<ProcSnapshot>,
     pub unattributed: Bytes,
+    /// Faults since the previous object (a namespace deleted, an interface gone, a
+    /// capture failed), each told once; filled in by the `--json` loop.
+    pub warnings: Vec<watch::Notice>,
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq, Default)]
@@ -605,6 +611,7 @@ impl Engine {
             interval_s,
             processes,
             unattributed,
+            warnings: Vec::new(),
         }
     }
 }
@@ -892,15 +899,31 @@ pub struct MonitorOptions {
     pub interfaces: Vec<String>,
     /// Bytes kept per frame; enough for headers and most DNS answers.
     pub snaplen: u32,
+    /// Also watch namespaces created after the start (`--all-netns`).
+    pub all_netns: bool,
+    /// `--write`: bytes of recent frames kept for dumps (0: none kept, no cost).
+    pub ring_bytes: u64,
 }
 
-/// Live capture and attribution threads feeding one shared [`Engine`].
+/// Where and how much a `--write` dump writes.
+#[derive(Clone, Debug)]
+pub struct WriteTarget {
+    pub path: std::path::PathBuf,
+    /// Only frames of the last this many seconds.
+    pub last_s: Option<f64>,
+}
+
+/// Live capture and attribution threads feeding one shared [`Engine`], and the watch
+/// that stops the capture of a namespace that was deleted (see [`watch`]).
 pub struct Monitor {
     pub engine: Arc<Mutex<Engine>>,
+    /// Faults and changes while running, each told once.
+    pub notices: Arc<watch::Notices>,
+    /// `--write`: the ring of recent frames.
+    pub ring: Option<Arc<ring::Ring>>,
+    watch: Arc<watch::Watch>,
     stop: Arc<AtomicBool>,
-    threads: Vec<std::thread::JoinHandle<()>>,
-    /// Errors a thread hit after start (one line each).
-    pub errors: Arc<Mutex<Vec<String>>>,
+    watcher: Option<std::thread::JoinHandle<()>>,
 }
 
 /// Nanoseconds on the monotonic clock the live engine runs on.
@@ -948,69 +971,106 @@ pub fn unix_ns() -> i64 {
 impl Monitor {
     /// Opens a capture in every namespace (inside it) and starts counting. Fails with
     /// one line when any capture cannot be opened (missing CAP_NET_RAW, no such
-    /// interface, cannot enter the namespace).
+    /// interface, cannot enter the namespace). Later faults stop only the capture they
+    /// concern and become [`Monitor::notices`].
     pub fn start(namespaces: &[Netns], opts: &MonitorOptions) -> Result<Monitor, String> {
         let labels = namespaces.iter().map(|n| n.label.clone()).collect();
         let engine = Arc::new(Mutex::new(Engine::new(labels, monotonic_ns())));
+        let snaplen = if opts.snaplen > 0 {
+            opts.snaplen
+        } else {
+            LiveOptions::new("any").snaplen
+        };
+        let ring = (opts.ring_bytes > 0).then(|| ring::Ring::new(opts.ring_bytes, snaplen));
+        let notices = Arc::new(watch::Notices::default());
+        let ctx = watch::Context {
+            engine: engine.clone(),
+            opts: opts.clone(),
+            ring: ring.clone(),
+        };
+        let watch = Arc::new(watch::Watch::new(ctx, notices.clone(), opts.all_netns));
         let stop = Arc::new(AtomicBool::new(false));
-        let errors = Arc::new(Mutex::new(Vec::new()));
-        let mut threads = Vec::new();
+        let mut monitor = Monitor {
+            engine,
+            notices,
+            ring,
+            watch: watch.clone(),
+            stop: stop.clone(),
+            watcher: None,
+        };
         for (i, ns) in namespaces.iter().enumerate() {
             let idx = u32::try_from(i).unwrap_or(u32::MAX);
-            let (lookup_tx, lookup_rx) = mpsc::channel::<(FlowKey, i64)>();
-            let (ready_tx, ready_rx) = mpsc::channel::<Result<(), String>>();
-            {
-                let ns = ns.clone();
-                let engine = engine.clone();
-                let stop = stop.clone();
-                let errors = errors.clone();
-                let opts = opts.clone();
-                threads.push(std::thread::spawn(move || {
-                    let run = crate::netns::run_in(&ns, || {
-                        capture_loop(idx, &opts, &engine, &stop, &lookup_tx, &ready_tx)
-                    });
-                    if let Err(e) = run.and_then(|r| r) {
-                        let _ = ready_tx.send(Err(e.clone()));
-                        errors.lock().unwrap_or_else(|e| e.into_inner()).push(e);
-                    }
-                }));
-            }
-            match ready_rx.recv() {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => {
-                    stop.store(true, Ordering::Relaxed);
-                    return Err(e);
-                }
-                Err(_) => return Err(format!("capture in namespace {} failed", ns.label)),
-            }
-            let ns = ns.clone();
-            let engine = engine.clone();
-            let errors = errors.clone();
-            threads.push(std::thread::spawn(move || {
-                let label = ns.label.clone();
-                let engine2 = engine.clone();
-                let run = crate::netns::run_in(&ns, move || {
-                    attribution::run(&label, &lookup_rx, &engine2)
-                });
-                if let Err(e) = run.and_then(|r| r) {
-                    errors.lock().unwrap_or_else(|e| e.into_inner()).push(e);
-                }
-            }));
+            // On failure `monitor` is dropped, which stops what was started.
+            let cap = watch::spawn(&watch.ctx, ns, idx)?;
+            watch.captures().push(cap);
         }
-        Ok(Monitor {
-            engine,
-            stop,
-            threads,
-            errors,
-        })
+        monitor.watcher = Some(std::thread::spawn(move || watch.run(&stop)));
+        Ok(monitor)
+    }
+
+    /// Namespaces still being counted.
+    pub fn active(&self) -> usize {
+        self.watch.captures().iter().filter(|c| c.active).count()
+    }
+
+    /// Writes the `--write` ring to `target` (see [`ring::Ring::dump`]); interfaces are
+    /// named `namespace/interface`.
+    pub fn dump(&self, target: &WriteTarget) -> Result<ring::DumpSummary, String> {
+        let Some(ring) = &self.ring else {
+            return Err("nothing to write: start netkit top with --write PATH".to_string());
+        };
+        let labels = self
+            .engine
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .netns
+            .clone();
+        let links: HashMap<u32, HashMap<u32, String>> = self
+            .watch
+            .captures()
+            .iter()
+            .map(|c| (c.idx, c.links.clone()))
+            .collect();
+        let mut name = |netns: u32, ifindex: Option<u32>| {
+            let ns = labels
+                .get(netns as usize)
+                .cloned()
+                .unwrap_or_else(|| format!("#{netns}"));
+            match ifindex {
+                Some(i) => {
+                    let dev = links
+                        .get(&netns)
+                        .and_then(|l| l.get(&i))
+                        .cloned()
+                        .unwrap_or_else(|| format!("if{i}"));
+                    format!("{ns}/{dev}")
+                }
+                None => ns,
+            }
+        };
+        ring.dump(&target.path, target.last_s, unix_ns(), &mut name)
+            .map_err(|e| format!("cannot write {}: {e}", target.path.display()))
     }
 
     /// Stops the capture threads and waits for them.
     pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
-        for t in self.threads.drain(..) {
-            let _ = t.join();
+        if let Some(w) = self.watcher.take() {
+            let _ = w.join();
         }
+        for cap in self.watch.captures().iter_mut() {
+            cap.stop_and_join();
+        }
+    }
+}
+
+impl Drop for Monitor {
+    fn drop(&mut self) {
+        self.shutdown();
     }
 }
 
@@ -1021,6 +1081,7 @@ fn capture_loop(
     stop: &AtomicBool,
     lookup: &mpsc::Sender<(FlowKey, i64)>,
     ready: &mpsc::Sender<Result<(), String>>,
+    hooks: &watch::Hooks,
 ) -> Result<(), String> {
     let mut wanted = Vec::new();
     if !opts.interfaces.is_empty() {
@@ -1051,6 +1112,7 @@ fn capture_loop(
     }
     live.filter = Some("ip or ip6".to_string());
     let mut cap = LiveCapture::open(&live).map_err(|e| e.message().to_string())?;
+    hooks.set_waker(cap.waker()); // lets the watch stop an idle capture (watch.rs)
     boost_this_thread();
     let _ = ready.send(Ok(()));
     let interfaces = (!wanted.is_empty()).then_some(wanted.as_slice());
@@ -1069,6 +1131,10 @@ fn capture_loop(
             Err(e) => return Err(e.message().to_string()),
         };
         if let Some(frame) = frame {
+            // --write: keep a copy of the frame (ring.rs); no cost without it.
+            if let Some(ring) = &hooks.ring {
+                ring.push(frame.ts_ns, frame.orig_len, frame.linktype, frame.data);
+            }
             let frame_ts = frame.ts_ns;
             if let Some(packet) = classify(
                 idx,
