@@ -172,7 +172,9 @@ impl PidIndex {
         if full {
             let alive: HashSet<i32> = pids.iter().copied().collect();
             self.first_seen.retain(|pid, _| alive.contains(pid));
-            // Socket inodes are not reused soon, so stale entries only cost memory.
+            // Sockets of processes that exited only cost memory: with short-lived
+            // clients the index would grow by every socket they ever had.
+            self.inodes.retain(|_, p| alive.contains(&p.pid));
             if self.inodes.len() > MAX_INDEXED {
                 self.inodes.clear();
             }

@@ -224,7 +224,14 @@ struct Retired {
     tx: u64,
     rx: u64,
     peak: f64,
+    /// When the row last had a flow (for forgetting rows of long-gone processes).
+    last_ns: i64,
 }
+
+/// Most rows kept once their flows are gone. A host that starts ten short-lived
+/// clients a second would otherwise keep a row per PID for ever (864,000 a day);
+/// past this the rows idle the longest are forgotten (their bytes were reported).
+const MAX_ROWS: usize = 10_000;
 
 /// The flow table and everything derived from it.
 pub struct Engine {
@@ -452,6 +459,9 @@ impl Engine {
             for (row, bytes) in per_row {
                 let r = self.retired.entry(row).or_default();
                 r.peak = r.peak.max(bytes as f64);
+                if bytes > 0 {
+                    r.last_ns = now_ns;
+                }
             }
             self.last_peak_sec = sec;
         }
@@ -466,6 +476,7 @@ impl Engine {
                 self.retire(key, flow);
             }
         }
+        self.forget_old_rows();
     }
 
     /// Folds a finished flow into its row's totals; bytes not yet reported by a
@@ -478,8 +489,42 @@ impl Engine {
         let r = self.retired.entry(row).or_default();
         r.tx += flow.total_tx;
         r.rx += flow.total_rx;
+        r.last_ns = r.last_ns.max(flow.last_seen_ns);
         if (flow.interval_tx > 0 || flow.interval_rx > 0) && self.closed.len() < MAX_CLOSED {
             self.closed.push((key, flow));
+        }
+    }
+
+    /// Forgets the replaced and idle connections kept for the next [`Engine::snapshot`]
+    /// (their bytes are already in their rows' totals). The screen takes no
+    /// snapshots, so without this they would pile up to [`MAX_CLOSED`] (about 1 KB
+    /// each) and slow every [`Engine::set_owner`], which searches them.
+    pub fn drop_closed(&mut self) {
+        self.closed = Vec::new();
+    }
+
+    /// Past [`MAX_ROWS`], forgets the rows idle the longest, down to three quarters of
+    /// it; rows that still have a flow stay. Runs rarely (amortised).
+    fn forget_old_rows(&mut self) {
+        if self.retired.len() <= MAX_ROWS {
+            return;
+        }
+        let live: std::collections::HashSet<ProcKey> = self
+            .flows
+            .iter()
+            .map(|(k, f)| Engine::proc_key(k, &f.owner).0)
+            .collect();
+        let mut idle: Vec<(i64, ProcKey)> = self
+            .retired
+            .iter()
+            .filter(|(k, _)| !live.contains(*k))
+            .map(|(k, r)| (r.last_ns, k.clone()))
+            .collect();
+        idle.sort_unstable_by_key(|(t, _)| *t);
+        let excess = self.retired.len().saturating_sub(MAX_ROWS * 3 / 4);
+        for (_, key) in idle.into_iter().take(excess) {
+            self.retired.remove(&key);
+            self.infos.remove(&key);
         }
     }
 
@@ -1341,6 +1386,44 @@ mod tests {
         assert_eq!(rows.len(), 1);
         assert_eq!((rows[0].total_tx, rows[0].total_rx), (5000, 1000));
         assert_eq!(rows[0].info.as_ref().map(|p| p.pid), Some(3));
+    }
+
+    #[test]
+    fn rows_of_long_gone_processes_are_bounded() {
+        let mut e = Engine::new(vec!["red".into()], T0);
+        // One short-lived process per port, each flow idle long enough to be retired.
+        let n = MAX_ROWS as u16 + 500;
+        for i in 0..n {
+            let t = T0 + i64::from(i) * 1_000_000;
+            e.record(t, &pkt(key(i, 80), Dir::Tx, 100));
+            e.set_owner(&key(i, 80), Some(proc(i32::from(i) + 1)));
+        }
+        let later = T0 + FLOW_IDLE_NS + 70 * NS;
+        e.tick(later);
+        assert!(e.flows.is_empty());
+        assert!(e.retired.len() <= MAX_ROWS, "{}", e.retired.len());
+        assert_eq!(e.infos.len(), e.retired.len());
+        // The newest processes are the ones kept.
+        let pids: Vec<i32> = e
+            .rows(later)
+            .iter()
+            .filter_map(|r| r.info.as_ref().map(|p| p.pid))
+            .collect();
+        assert!(pids.contains(&i32::from(n)));
+        assert!(!pids.contains(&1));
+        // A live flow's row is never forgotten.
+        e.record(later, &pkt(key(1, 80), Dir::Tx, 1));
+        e.set_owner(&key(1, 80), Some(proc(1)));
+        for i in 0..(MAX_ROWS as u16 + 10) {
+            let t = later + NS + i64::from(i);
+            e.record(t, &pkt(key(i + 2, 81), Dir::Tx, 1));
+            e.set_owner(&key(i + 2, 81), Some(proc(100_000 + i32::from(i))));
+        }
+        e.tick(later + 2 * NS);
+        assert!(e
+            .rows(later + 2 * NS)
+            .iter()
+            .any(|r| r.info.as_ref().is_some_and(|p| p.pid == 1)));
     }
 
     /// SLL2 header (20 bytes) + IPv4 + TCP, built by hand.

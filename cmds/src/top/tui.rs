@@ -141,6 +141,7 @@ impl View {
         }
         self.now_ns = now_ns;
         engine.tick(now_ns);
+        engine.drop_closed();
         let mut rows: Vec<ProcRow> = engine
             .rows(now_ns)
             .into_iter()
