@@ -135,7 +135,7 @@ ip netns exec "$b" python3 "$tmp/server.py" >"$tmp/server.out" &
 pids+=("$!")
 for _ in $(seq 50); do grep -q ready "$tmp/server.out" && break; sleep 0.1; done
 
-"$NETKIT" top --json --netns "$a" --interval 1 >"$tmp/top.jsonl" 2>"$tmp/top.err" &
+NETKIT_TOP_STATS=1 "$NETKIT" top --json --netns "$a" --interval 1 >"$tmp/top.jsonl" 2>"$tmp/top.err" &
 top=$!
 pids+=("$top")
 for _ in $(seq 50); do [ -s "$tmp/top.jsonl" ] && break; sleep 0.1; done
@@ -148,7 +148,7 @@ pids+=("$load")
 
 clk=$(getconf CLK_TCK)
 echo "binary: $NETKIT; $MINUTES min, ~$RATE short-lived processes/s (8 TCP + 4 UDP flows each), ping every 2 s"
-printf '%6s %9s %9s %9s %9s %8s\n' t_s rss_MB hwm_MB cpu_s cpu_%_10s lines | tee "$tmp/table"
+printf '%6s %9s %9s %9s %9s %8s  %s\n' t_s rss_MB hwm_MB cpu_s cpu_%_10s lines "netkit's tables" | tee "$tmp/table"
 prev_cpu=0
 start=$(date +%s)
 while :; do
@@ -160,8 +160,10 @@ while :; do
   # utime + stime are fields 14 and 15 of /proc/PID/stat (after the "(comm)" field).
   ticks=$(sed 's/.*) //' /proc/"$top"/stat | awk '{print $12 + $13}')
   lines=$(wc -l <"$tmp/top.jsonl")
-  python3 -c "import sys; t,r,h,c,p,k,l=sys.argv[1:]; c=int(c)/int(k); print(f'{int(t):6d} {int(r)/1024:9.1f} {int(h)/1024:9.1f} {c:9.2f} {(c-float(p))/$SAMPLE*100:9.1f} {int(l):8d}')" \
-    "$t" "$rss" "$hwm" "$ticks" "$prev_cpu" "$clk" "$lines" | tee -a "$tmp/table"
+  # NETKIT_TOP_STATS=1 makes netkit print its table sizes every interval.
+  tables=$(grep 'top: tables: ' "$tmp/top.err" | tail -1 | sed 's/top: tables: //')
+  python3 -c "import sys; t,r,h,c,p,k,l,tb=sys.argv[1:]; c=int(c)/int(k); print(f'{int(t):6d} {int(r)/1024:9.1f} {int(h)/1024:9.1f} {c:9.2f} {(c-float(p))/$SAMPLE*100:9.1f} {int(l):8d}  {tb}')" \
+    "$t" "$rss" "$hwm" "$ticks" "$prev_cpu" "$clk" "$lines" "$tables" | tee -a "$tmp/table"
   prev_cpu=$(python3 -c "print(int('$ticks')/int('$clk'))")
   kill -0 "$load" 2>/dev/null || break
 done
@@ -175,7 +177,7 @@ kill "$top" 2>/dev/null || true
 python3 - "$tmp/table" "$tmp/top.jsonl" "${forks:-0}" "${pings:-0}" "$MINUTES" <<'EOF'
 import json, sys
 table, jsonl, forks, pings, minutes = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
-rows = [l.split() for l in open(table)][1:]
+rows = [l.split() for l in open(table) if l.strip()][1:]
 rows = [(int(r[0]), float(r[1]), float(r[2]), float(r[3])) for r in rows]
 def at(t):
     return min(rows, key=lambda r: abs(r[0] - t))

@@ -125,6 +125,8 @@ fn json_loop(
     let mut notices_seen = 0;
     let mut dumps_seen = 0;
     let mut warnings = Vec::new();
+    // NETKIT_TOP_STATS=1: table sizes on stderr every interval (bench/top-soak.sh).
+    let stats = std::env::var_os("NETKIT_TOP_STATS").is_some();
     let mut drain = |warnings: &mut Vec<top::watch::Notice>| {
         for notice in monitor.notices.since(&mut notices_seen) {
             eprintln!("top: {}", notice.message);
@@ -173,6 +175,10 @@ fn json_loop(
             e.snapshot(cut, unix_ns())
         };
         snapshot.warnings = std::mem::take(&mut warnings);
+        if stats {
+            let e = monitor.engine.lock().unwrap_or_else(|e| e.into_inner());
+            eprintln!("top: tables: {}", e.table_sizes());
+        }
         write_json_line(&mut out, &snapshot)?;
         out.flush()?;
         if monitor.active() == 0 {

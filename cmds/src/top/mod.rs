@@ -495,6 +495,19 @@ impl Engine {
         }
     }
 
+    /// Entries of each table, for soak runs (`NETKIT_TOP_STATS=1` prints them).
+    pub fn table_sizes(&self) -> String {
+        format!(
+            "flows {} (capacity {}), closed {}, rows {}, infos {}, names {}",
+            self.flows.len(),
+            self.flows.capacity(),
+            self.closed.len(),
+            self.retired.len(),
+            self.infos.len(),
+            self.names.len()
+        )
+    }
+
     /// Forgets the replaced and idle connections kept for the next [`Engine::snapshot`]
     /// (their bytes are already in their rows' totals). The screen takes no
     /// snapshots, so without this they would pile up to [`MAX_CLOSED`] (about 1 KB
