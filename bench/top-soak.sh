@@ -161,7 +161,7 @@ while :; do
   ticks=$(sed 's/.*) //' /proc/"$top"/stat | awk '{print $12 + $13}')
   lines=$(wc -l <"$tmp/top.jsonl")
   # NETKIT_TOP_STATS=1 makes netkit print its table sizes every interval.
-  tables=$(grep 'top: tables: ' "$tmp/top.err" | tail -1 | sed 's/top: tables: //')
+  tables=$({ grep 'top: tables: ' "$tmp/top.err" || true; } | tail -1 | sed 's/top: tables: //')
   python3 -c "import sys; t,r,h,c,p,k,l,tb=sys.argv[1:]; c=int(c)/int(k); print(f'{int(t):6d} {int(r)/1024:9.1f} {int(h)/1024:9.1f} {c:9.2f} {(c-float(p))/$SAMPLE*100:9.1f} {int(l):8d}  {tb}')" \
     "$t" "$rss" "$hwm" "$ticks" "$prev_cpu" "$clk" "$lines" "$tables" | tee -a "$tmp/table"
   prev_cpu=$(python3 -c "print(int('$ticks')/int('$clk'))")
