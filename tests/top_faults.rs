@@ -9,7 +9,8 @@
 //!   object, and exit 1 ("nothing left to watch").
 //! - `--write` in the TUI (key `w`, twice) and with `--json` (SIGUSR1, then the end of
 //!   the run after SIGINT): valid pcapng files that netkit's reader (and tshark when
-//!   installed) read, holding the lab's frames on interfaces named `namespace/iface`.
+//!   installed) read, holding the lab's frames on interfaces named `namespace/iface`;
+//!   the TUI's status line then tells that its namespace was deleted, and stays up.
 //!
 //! Needs root, iproute2 and ping (tmux for the TUI test); otherwise each test says why
 //! and skips. Namespaces carry a per-run suffix; a Drop guard kills every process the
@@ -629,7 +630,7 @@ impl Drop for TmuxSession {
 }
 
 #[test]
-fn tui_key_w_writes_the_ring() {
+fn tui_key_w_writes_the_ring_and_the_status_line_tells_faults() {
     if let Some(why) = skip_reason(&["ip", "ping", "tmux"]) {
         eprintln!("skipping top_faults TUI: {why}");
         return;
@@ -682,6 +683,19 @@ fn tui_key_w_writes_the_ring() {
         dumps.push((n, p));
         std::thread::sleep(Duration::from_millis(1500));
     }
+    // The namespace deleted under the screen: said on the status line, and the screen
+    // stays up (nothing left to watch, but the numbers can still be read).
+    lab.delete_spoke(s);
+    let gone = format!(
+        "namespace {} was deleted; stopped counting it",
+        lab.spokes[s].ns
+    );
+    let pane = wait_pane(&session, "nothing left to watch");
+    assert!(
+        pane.contains(&gone) && pane.contains("nothing left to watch (q quits)"),
+        "no status line for the deleted namespace:\n{pane}"
+    );
+    assert!(pane.contains("PROCESS"), "the screen went away:\n{pane}");
     tmux(&["send-keys", "-t", &session, "q"]);
     let pane = wait_pane(&session, "QUIT-DONE");
     assert!(pane.contains("QUIT-DONE"), "top did not quit:\n{pane}");

@@ -531,6 +531,34 @@ mod tests {
     }
 
     #[test]
+    fn index_forgets_the_sockets_of_processes_that_exited() {
+        // A fake /proc: two processes with two sockets each.
+        let root = std::env::temp_dir().join(format!("nk-pidindex-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&root);
+        for (pid, inodes) in [(100, [11u64, 12]), (200, [21, 22])] {
+            let fd = root.join(format!("{pid}/fd"));
+            fs::create_dir_all(&fd).unwrap();
+            for (i, inode) in inodes.iter().enumerate() {
+                std::os::unix::fs::symlink(format!("socket:[{inode}]"), fd.join(i.to_string()))
+                    .unwrap();
+            }
+            fs::write(root.join(format!("{pid}/comm")), format!("p{pid}\n")).unwrap();
+            fs::write(root.join(format!("{pid}/cmdline")), b"prog\0--flag\0").unwrap();
+        }
+        let mut index = PidIndex::new(&root);
+        assert_eq!(index.owner(11).unwrap().pid, 100);
+        assert_eq!(index.owner(22).unwrap().cmdline, "prog --flag");
+        assert_eq!(index.inodes.len(), 4);
+        // Process 100 exits; the next full scan drops its sockets.
+        fs::remove_dir_all(root.join("100")).unwrap();
+        assert_eq!(index.scan(99, true), None);
+        let mut left: Vec<u64> = index.inodes.keys().copied().collect();
+        left.sort_unstable();
+        assert_eq!(left, vec![21, 22]);
+        let _ = fs::remove_dir_all(&root);
+    }
+
+    #[test]
     fn index_finds_this_process_socket() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let me = std::process::id() as i32;
