@@ -8,6 +8,7 @@
 # for every tool alike.
 #
 #   sudo bench/top.sh          # NETKIT=path/to/netkit, RATE=400M, SECS=4, ROUNDS=1
+#   UDP=1 sudo bench/top.sh    # the same rate as UDP datagrams of 1400 bytes
 #
 # Needs root, iproute2, iperf3, tcpdump; nethogs/bandwhich are measured when found
 # (BANDWHICH=path to pick one). Removes everything it made, also on failure or Ctrl-C.
@@ -17,6 +18,8 @@ cd "$(dirname "$0")/.."
 RATE=${RATE:-400M}
 SECS=${SECS:-4}
 ROUNDS=${ROUNDS:-1}
+UDP_ARGS=()
+if [ -n "${UDP:-}" ]; then UDP_ARGS=(-u -l 1400); fi
 
 if [ "$(id -u)" != 0 ]; then
   echo "top.sh: needs root (namespaces, packet capture); skipped"
@@ -84,7 +87,7 @@ measure() {
   fi
   local before; before=$(cpu_of "$pid")
   local f0; f0=$(frames)
-  ip netns exec "$a" iperf3 -c 10.232.0.2 -b "$RATE" -t "$SECS" -J >"$tmp/$name.iperf.json"
+  ip netns exec "$a" iperf3 -c 10.232.0.2 "${UDP_ARGS[@]}" -b "$RATE" -t "$SECS" -J >"$tmp/$name.iperf.json"
   sleep 1.2 # the last interval is counted and printed
   local after; after=$(cpu_of "$pid")
   local f1; f1=$(frames)
@@ -97,7 +100,7 @@ measure() {
     "$name" "$before" "$after" "$clk" "$pps" "$((f1 - f0))" | tee -a "$tmp/results"
 }
 
-echo "binary: $NETKIT; transfer: iperf3 -b $RATE -t $SECS, namespace A -> B over a veth"
+echo "binary: $NETKIT; transfer: iperf3 ${UDP_ARGS[*]} -b $RATE -t $SECS, namespace A -> B over a veth"
 for round in $(seq "$ROUNDS"); do
   echo "round $round"
   measure tcpdump ip netns exec "$a" tcpdump -i any -s 128 -w /dev/null -q

@@ -4,12 +4,12 @@
 //!
 //! Dropping privileges needs root (setpriv to uid/gid 65534 with no capabilities), and
 //! a namespace to point at needs iproute2: without either, the tests say so and skip.
-//! `top` and `l2trace` are not covered here yet (they were being written).
 
 mod common;
 
 use std::collections::BTreeSet;
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 fn is_root() -> bool {
     std::fs::read_to_string("/proc/self/status")
@@ -218,4 +218,243 @@ fn ns_exec_children_inherit_no_descriptor_of_netkit() {
         extra.is_empty(),
         "ns exec child got descriptors {extra:?} (all: {child:?})"
     );
+}
+
+/// `ip -n NS ARGS...`, which must work.
+fn ip_in(ns: &str, args: &[&str]) {
+    let out = Command::new("ip")
+        .args(["-n", ns])
+        .args(args)
+        .output()
+        .expect("run ip");
+    assert!(
+        out.status.success(),
+        "ip -n {ns} {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// netkit as nobody, inside `ns` when given (entered by `ip netns exec` as root
+/// before dropping), keeping only the capabilities in `keep` (setpriv names such as
+/// `net_raw`). Killed after 15 s: a command that needs a capability must refuse at
+/// once, not run without it. None (with a note) when setpriv is missing.
+fn restricted(ns: Option<&str>, keep: &[&str], args: &[&str]) -> Option<Output> {
+    let plus: String = keep.iter().map(|c| format!(",+{c}")).collect();
+    let mut cmd = match ns {
+        Some(ns) => {
+            let mut c = Command::new("ip");
+            c.args(["netns", "exec", ns, "setpriv"]);
+            c
+        }
+        None => Command::new("setpriv"),
+    };
+    cmd.args([
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        &format!("--inh-caps=-all{plus}"),
+        &format!("--bounding-set=-all{plus}"),
+    ]);
+    if !keep.is_empty() {
+        cmd.arg(format!("--ambient-caps={}", plus.trim_start_matches(',')));
+    }
+    let mut child = match cmd
+        .arg(env!("CARGO_BIN_EXE_netkit"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+    {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("skipping: setpriv not available ({e})");
+            return None;
+        }
+    };
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while child.try_wait().ok().flatten().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("wait");
+            panic!(
+                "netkit {args:?} without {keep:?} still ran after 15 s: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Some(child.wait_with_output().expect("wait"))
+}
+
+/// Exit 1, nothing on stdout, and exactly one line on stderr naming `cap`.
+fn refused_naming(args: &[&str], out: &Output, cap: &str) {
+    no_panic(args, out);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.is_empty()).collect();
+    assert_eq!(out.status.code(), Some(1), "netkit {args:?}: {stderr}");
+    assert!(out.stdout.is_empty(), "netkit {args:?} printed a result");
+    assert_eq!(
+        lines.len(),
+        1,
+        "netkit {args:?}: one line expected: {stderr}"
+    );
+    assert!(
+        lines[0].starts_with("netkit: ") && lines[0].contains(cap),
+        "netkit {args:?}: {cap} not named: {stderr}"
+    );
+}
+
+/// Where to run (a namespace, or the test's own), the capabilities kept, the
+/// arguments, and the capability the refusal must name.
+type Case<'a> = (Option<&'a str>, &'a [&'a str], &'a [&'a str], &'a str);
+
+/// `top`, `l2trace` (tracer and agent) and `neighbors` without the capabilities they
+/// need: capture and CDP/LLDP need CAP_NET_RAW, the agent's nftables rule
+/// CAP_NET_ADMIN, another namespace CAP_SYS_ADMIN.
+#[test]
+fn live_commands_without_privilege_name_the_capability_and_exit_1() {
+    // "sw": a bridge with an address and a port (the agent's and the tracer's local
+    // switch); "host": only a veth pair that is up (the tracer must find its switch
+    // by CDP/LLDP, neighbors has an interface to listen on).
+    let Some(sw) = Netns::new("sw") else {
+        return;
+    };
+    let Some(host) = Netns::new("host") else {
+        return;
+    };
+    for ns in [&sw.0, &host.0] {
+        ip_in(ns, &["link", "set", "lo", "up"]);
+        ip_in(
+            ns,
+            &["link", "add", "v0", "type", "veth", "peer", "name", "v1"],
+        );
+        ip_in(ns, &["link", "set", "v0", "up"]);
+        ip_in(ns, &["link", "set", "v1", "up"]);
+    }
+    ip_in(&sw.0, &["link", "add", "br0", "type", "bridge"]);
+    ip_in(&sw.0, &["link", "set", "v1", "master", "br0"]);
+    ip_in(&sw.0, &["addr", "add", "10.66.0.1/24", "dev", "br0"]);
+    ip_in(&sw.0, &["link", "set", "br0", "up"]);
+    let (sw, host) = (sw.0.as_str(), host.0.as_str());
+    let top = ["top", "--json", "--count", "1"];
+    let trace = ["l2trace", "0200.0000.0001", "0200.0000.0002"];
+    let agent = ["l2trace", "agent", "--bridge", "br0"];
+    let cases: [Case; 10] = [
+        (Some(host), &[], &top, "CAP_NET_RAW"),
+        (
+            None,
+            &[],
+            &["top", "--netns", host, "--json"],
+            "CAP_SYS_ADMIN",
+        ),
+        // With CAP_NET_RAW, watching every namespace still needs CAP_SYS_ADMIN.
+        (
+            None,
+            &["net_raw"],
+            &["top", "--all-netns", "--json", "--count", "1"],
+            "CAP_SYS_ADMIN",
+        ),
+        (Some(host), &[], &trace, "CAP_NET_RAW"),
+        (Some(sw), &[], &agent, "CAP_NET_RAW"),
+        (Some(sw), &[], &agent, "CAP_NET_ADMIN"),
+        (Some(sw), &["net_raw"], &agent, "CAP_NET_ADMIN"),
+        (Some(sw), &["net_admin"], &agent, "CAP_NET_RAW"),
+        (
+            Some(host),
+            &[],
+            &["neighbors", "--wait", "1"],
+            "CAP_NET_RAW",
+        ),
+        (
+            None,
+            &[],
+            &["neighbors", "--netns", host, "--wait", "1"],
+            "CAP_SYS_ADMIN",
+        ),
+    ];
+    for (ns, keep, args, cap) in cases {
+        let Some(out) = restricted(ns, keep, args) else {
+            return;
+        };
+        refused_naming(args, &out, cap);
+    }
+    // Only what is missing is named.
+    let out = restricted(Some(sw), &["net_raw"], &agent).expect("ran before");
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("CAP_NET_RAW"));
+
+    // Tracing through a switch given with --via needs nothing: UDP only. Nobody
+    // answers on this loopback, so the trace aborts (exit 1) for that reason.
+    let args = [
+        "l2trace",
+        "0200.0000.0001",
+        "0200.0000.0002",
+        "--via",
+        "127.0.0.1",
+    ];
+    let out = restricted(Some(host), &[], &args).expect("ran before");
+    no_panic(&args, &out);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.starts_with("netkit: trace aborted: Unable to send a l2trace request to 127.0.0.1")
+            && !stderr.contains("CAP_"),
+        "{stderr}"
+    );
+}
+
+/// A namespace only a root process holds (a container, here `unshare --net sleep`)
+/// cannot even be listed by another user (reading /proc/N/ns needs CAP_SYS_PTRACE):
+/// `--all-netns` and `ns list` say so instead of silently leaving it out.
+#[test]
+fn namespaces_of_other_users_processes_are_not_silently_left_out() {
+    if !is_root() {
+        eprintln!("skipping: dropping privileges needs root");
+        return;
+    }
+    let Ok(mut holder) = Command::new("unshare")
+        .args(["--net", "sleep", "30"])
+        .spawn()
+    else {
+        eprintln!("skipping: unshare (util-linux) is not available");
+        return;
+    };
+    std::thread::sleep(Duration::from_millis(200));
+    let label = format!("pid:{}", holder.id());
+    let listed = common::netkit()
+        .args(["ns", "list", "--json"])
+        .output()
+        .expect("run netkit");
+    let as_root = String::from_utf8_lossy(&listed.stdout).contains(&format!("\"{label}\""));
+    let root_stderr = String::from_utf8_lossy(&listed.stderr).to_string();
+    let mut results = Vec::new();
+    for args in [
+        &["ss", "--all-netns", "--json"][..],
+        &["route", "--all-netns", "--json"],
+        &["ns", "list", "--json"],
+        &["mcast", "groups", "--all-netns", "--json"],
+    ] {
+        results.push((args, unprivileged(args)));
+    }
+    let _ = holder.kill();
+    let _ = holder.wait();
+    assert!(as_root, "root does not see {label}: {root_stderr}");
+    assert!(
+        !root_stderr.contains("CAP_SYS_PTRACE"),
+        "root was told it lacks CAP_SYS_PTRACE: {root_stderr}"
+    );
+    for (args, out) in results {
+        let Some(out) = out else {
+            return;
+        };
+        no_panic(args, &out);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr
+                .lines()
+                .any(|l| l.starts_with("netkit: warning: ") && l.contains("CAP_SYS_PTRACE")),
+            "netkit {args:?} as nobody did not say what it could not see: {stderr}"
+        );
+        assert!(!String::from_utf8_lossy(&out.stdout).contains(&label));
+    }
 }

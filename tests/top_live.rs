@@ -238,6 +238,25 @@ fn json_attributes_long_short_udp_and_icmp_traffic_to_pids() {
     top_out.read_line(&mut first).unwrap();
     assert!(first.starts_with('{'), "netkit top said: {first:?}");
     lines.push(first);
+    // With its captures open, no thread keeps CAP_NET_RAW, CAP_SYS_ADMIN or anything
+    // else but what reading other users' /proc entries needs (the attribution below
+    // proves that is enough).
+    let allowed: u64 = 1 << 19 | 1 << 2; // CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH
+    let mut threads = 0;
+    for task in std::fs::read_dir(format!("/proc/{}/task", top.id())).unwrap() {
+        let status = std::fs::read_to_string(task.unwrap().path().join("status")).unwrap();
+        let prm = status
+            .lines()
+            .find_map(|l| l.strip_prefix("CapPrm:"))
+            .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+            .expect("CapPrm in status");
+        assert_eq!(prm & !allowed, 0, "a thread kept {prm:#x}:\n{status}");
+        threads += 1;
+    }
+    assert!(
+        threads >= 3,
+        "main, capture and attribution threads: {threads}"
+    );
 
     // Long transfer: 24 MiB paced at 64 KiB per 10 ms (about 4 s).
     let long = lab
@@ -467,7 +486,9 @@ fn tui_draws_sorts_drills_down_and_restores_the_terminal() {
         .unwrap();
     lab.children.push(busy);
     let cmd = format!(
-        "stty -g > {}; {} top --netns {}; stty -g > {}; echo QUIT-DONE",
+        // The quotes keep the typed command line from matching "QUIT-DONE": only the
+        // echo's output does, once `stty -g` has written the file.
+        "stty -g > {}; {} top --netns {}; stty -g > {}; echo QUIT-'DONE'",
         before.display(),
         env!("CARGO_BIN_EXE_netkit"),
         lab.a,

@@ -3,6 +3,7 @@
 //! binary's views (tables, JSON) are thin layers over them.
 
 pub mod analyze;
+pub mod caps;
 pub mod capture;
 pub mod l2trace;
 pub mod mcast;

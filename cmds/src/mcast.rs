@@ -606,6 +606,9 @@ pub fn groups(sel: &Selection) -> Result<GroupsReport, String> {
     {
         return Err(report.errors.first().cloned().unwrap_or_default());
     }
+    if *sel == Selection::All {
+        report.errors.extend(netns::hidden_processes_warning());
+    }
     Ok(report)
 }
 

@@ -52,6 +52,49 @@ impl Netns {
     fn same_as(&self, other: &Netns) -> bool {
         (self.dev, self.inode) == (other.dev, other.inode)
     }
+
+    /// Opens the namespace file and checks it is still the namespace that was listed.
+    /// Between listing and entering, `ip netns del` may have removed the name (or only
+    /// unmounted it, leaving an empty file), a new namespace may have taken the name,
+    /// or the process behind `pid:N` may have exited and its pid gone to another
+    /// process: each is "this namespace vanished", never another namespace's rows under
+    /// this label. Once open, the descriptor keeps the namespace alive (the kernel frees
+    /// a namespace only when nothing refers to it), so a deletion after this point does
+    /// not disturb the work done inside.
+    pub fn open(&self) -> Result<File, String> {
+        let file = match File::open(&self.path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(self.vanished()),
+            Err(e) => {
+                return Err(format!(
+                    "cannot open namespace {} ({}): {e}",
+                    self.label,
+                    self.path.display()
+                ))
+            }
+        };
+        match file.metadata() {
+            Ok(m) if (m.dev(), m.ino()) == (self.dev, self.inode) => Ok(file),
+            Ok(_) => Err(self.vanished()),
+            Err(e) => Err(format!("namespace {}: cannot stat it: {e}", self.label)),
+        }
+    }
+
+    fn vanished(&self) -> String {
+        if self.label.starts_with("pid:") {
+            format!(
+                "namespace {} vanished before netkit could enter it: its process exited",
+                self.label
+            )
+        } else {
+            format!(
+                "namespace {} vanished before netkit could enter it: {} was deleted (or \
+                 now names another namespace)",
+                self.label,
+                self.path.display()
+            )
+        }
+    }
 }
 
 /// Which namespaces a command looks at.
@@ -239,6 +282,39 @@ pub fn all() -> Result<Vec<Netns>, String> {
     all_in(Path::new(NETNS_RUN_DIR))
 }
 
+/// What [`all`] could not see: looking at another user's process's namespace needs
+/// CAP_SYS_PTRACE (the kernel's ptrace read check on /proc/N/ns), so without it a
+/// namespace only such processes hold (a container) is silently missing from the
+/// list. One line saying so, or `None` when every process could be looked at or the
+/// capability is there (a sandbox may still hide its own init: nothing to advise).
+pub fn hidden_processes_warning() -> Option<String> {
+    if !crate::caps::lacks(crate::caps::Cap::SysPtrace) {
+        return None;
+    }
+    let denied = fs::read_dir("/proc")
+        .map(|d| {
+            d.flatten()
+                .filter(|e| {
+                    e.file_name()
+                        .to_str()
+                        .is_some_and(|n| n.parse::<u32>().is_ok())
+                })
+                .filter(|e| {
+                    fs::metadata(e.path().join("ns/net"))
+                        .is_err_and(|err| err.kind() == std::io::ErrorKind::PermissionDenied)
+                })
+                .count()
+        })
+        .unwrap_or(0);
+    (denied > 0).then(|| {
+        format!(
+            "{denied} processes of other users were not looked at, so namespaces only they \
+             hold (containers) are not shown: that needs CAP_SYS_PTRACE (run netkit as root \
+             or with sudo)"
+        )
+    })
+}
+
 /// Resolves a [`Selection`] into the namespaces to visit.
 pub fn select(sel: &Selection) -> Result<Vec<Netns>, String> {
     match sel {
@@ -257,17 +333,10 @@ where
     T: Send,
     F: FnOnce() -> T + Send,
 {
-    let here = fs::metadata("/proc/thread-self/ns/net").map(|m| (m.dev(), m.ino()));
-    if here.is_ok_and(|id| id == (ns.dev, ns.inode)) {
+    if is_current(ns) {
         return Ok(work());
     }
-    let file = File::open(&ns.path).map_err(|e| {
-        format!(
-            "cannot open namespace {} ({}): {e}",
-            ns.label,
-            ns.path.display()
-        )
-    })?;
+    let file = ns.open()?;
     std::thread::scope(|scope| {
         scope
             .spawn(move || {
@@ -277,6 +346,22 @@ where
             .join()
             .unwrap_or_else(|_| Err(format!("work inside namespace {} failed", ns.label)))
     })
+}
+
+/// Moves the calling thread into `ns` for the rest of its life. Only for threads
+/// netkit starts to work in one namespace (they end with that work); everything else
+/// uses [`run_in`], which leaves the caller where it was. Unlike `run_in` this leaves
+/// no helper thread behind holding the capabilities it entered with.
+pub fn enter_for_good(ns: &Netns) -> Result<(), String> {
+    if is_current(ns) {
+        return Ok(());
+    }
+    setns(&ns.open()?, CloneFlags::CLONE_NEWNET).map_err(|e| setns_error(ns, e))
+}
+
+/// Whether the calling thread is in `ns` already.
+pub fn is_current(ns: &Netns) -> bool {
+    fs::metadata("/proc/thread-self/ns/net").is_ok_and(|m| (m.dev(), m.ino()) == (ns.dev, ns.inode))
 }
 
 fn setns_error(ns: &Netns, e: Errno) -> String {
@@ -358,6 +443,32 @@ mod tests {
         for name in ["ns-VRF10", "xns-VRF1", "VRF", "srbase-default"] {
             assert!(!matches_vrf(&c, name), "{name}");
         }
+    }
+
+    #[test]
+    fn a_listed_namespace_that_changed_or_went_is_vanished() {
+        let me = current().unwrap();
+        assert!(me.open().is_ok());
+        // Same path, another inode: the name now refers to another namespace.
+        let replaced = Netns {
+            inode: me.inode.wrapping_add(1),
+            ..me.clone()
+        };
+        let e = replaced.open().unwrap_err();
+        assert!(e.starts_with(&format!(
+            "namespace {} vanished before netkit could enter it: ",
+            me.label
+        )));
+        let gone = Netns {
+            label: "pid:4294967295".into(),
+            path: "/proc/4294967295/ns/net".into(),
+            ..me.clone()
+        };
+        assert_eq!(
+            gone.open().unwrap_err(),
+            "namespace pid:4294967295 vanished before netkit could enter it: its process exited"
+        );
+        assert!(run_in(&replaced, || ()).is_err());
     }
 
     #[test]

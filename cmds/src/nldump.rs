@@ -28,6 +28,11 @@ const DUMP_ATTEMPTS: usize = 3;
 pub enum DumpError {
     Kernel(i32),
     Io(String),
+    /// Every attempt came back flagged NLM_F_DUMP_INTR: the table kept changing while
+    /// the kernel walked it, so what was read may miss or repeat entries.
+    Interrupted {
+        attempts: usize,
+    },
 }
 
 impl std::fmt::Display for DumpError {
@@ -37,6 +42,11 @@ impl std::fmt::Display for DumpError {
                 write!(f, "{}", std::io::Error::from_raw_os_error(*errno))
             }
             DumpError::Io(e) => f.write_str(e),
+            DumpError::Interrupted { attempts } => write!(
+                f,
+                "the table changed during each of {attempts} dumps (NLM_F_DUMP_INTR), so \
+                 no consistent copy could be read; try again"
+            ),
         }
     }
 }
@@ -55,16 +65,27 @@ pub fn open(protocol: isize) -> Result<Socket, String> {
 /// Sends one dump request (`msg_type` with `body` after the netlink header) and returns
 /// the payload of every answer message (the bytes after the 16-byte header), retrying
 /// when the kernel flags the dump as interrupted.
+/// An interrupted dump is never returned: after [`DUMP_ATTEMPTS`] interrupted tries the
+/// answer is [`DumpError::Interrupted`], so callers warn instead of showing a table that
+/// may silently miss rows.
 pub fn dump(sock: &Socket, msg_type: u16, body: &[u8]) -> Result<Vec<Vec<u8>>, DumpError> {
-    let mut last = Err(DumpError::Io("dump interrupted".to_string()));
+    retry_interrupted(|attempt| dump_once(sock, msg_type, body, attempt as u32 + 1))
+}
+
+/// Calls `once(attempt)` until it returns a dump the kernel did not flag as
+/// interrupted, at most [`DUMP_ATTEMPTS`] times.
+fn retry_interrupted(
+    mut once: impl FnMut(usize) -> Result<(Vec<Vec<u8>>, bool), DumpError>,
+) -> Result<Vec<Vec<u8>>, DumpError> {
     for attempt in 0..DUMP_ATTEMPTS {
-        match dump_once(sock, msg_type, body, attempt as u32 + 1) {
-            Ok((msgs, false)) => return Ok(msgs),
-            Ok((msgs, true)) => last = Ok(msgs),
-            Err(e) => return Err(e),
+        let (msgs, interrupted) = once(attempt)?;
+        if !interrupted {
+            return Ok(msgs);
         }
     }
-    last
+    Err(DumpError::Interrupted {
+        attempts: DUMP_ATTEMPTS,
+    })
 }
 
 /// Sends one non-dump request and returns the payload of the kernel's answer.
@@ -102,8 +123,7 @@ fn exchange(
     sock.send_to(&req, &SocketAddr::new(0, 0), 0)
         .map_err(|e| DumpError::Io(format!("netlink send: {e}")))?;
 
-    let mut out = Vec::new();
-    let mut interrupted = false;
+    let mut answer = Answer::default();
     let mut buf: Vec<u8> = Vec::with_capacity(1 << 20);
     loop {
         buf.clear();
@@ -111,44 +131,65 @@ fn exchange(
             .recv(&mut buf, 0)
             .map_err(|e| DumpError::Io(format!("netlink receive: {e}")))?;
         let data = buf.get(..n).unwrap_or_default();
+        if answer.take(data, seq, is_dump)? {
+            return Ok((answer.msgs, answer.interrupted));
+        }
+    }
+}
+
+/// What has come back so far for one request.
+#[derive(Debug, Default)]
+struct Answer {
+    msgs: Vec<Vec<u8>>,
+    /// Some message of this answer (NLMSG_DONE included) carried NLM_F_DUMP_INTR.
+    interrupted: bool,
+}
+
+impl Answer {
+    /// Takes in one datagram; true when the answer to `seq` is complete. Messages of
+    /// other sequence numbers (late parts of an earlier, abandoned dump) are skipped.
+    fn take(&mut self, data: &[u8], seq: u32, is_dump: bool) -> Result<bool, DumpError> {
         let mut off = 0usize;
         while off + NLMSG_HDR_LEN <= data.len() {
-            let hdr = &data[off..off + NLMSG_HDR_LEN];
-            let mlen = u32::from_ne_bytes([hdr[0], hdr[1], hdr[2], hdr[3]]) as usize;
-            let mtype = u16::from_ne_bytes([hdr[4], hdr[5]]);
-            let flags = u16::from_ne_bytes([hdr[6], hdr[7]]);
-            let mseq = u32::from_ne_bytes([hdr[8], hdr[9], hdr[10], hdr[11]]);
-            if mlen < NLMSG_HDR_LEN || off + mlen > data.len() {
+            let (Some(mlen), Some(mtype), Some(flags), Some(mseq)) = (
+                ne_u32(data, off),
+                ne_u16(data, off + 4),
+                ne_u16(data, off + 6),
+                ne_u32(data, off + 8),
+            ) else {
+                break;
+            };
+            let mlen = mlen as usize;
+            // Also refuses a length below the header's (an empty range start > end),
+            // which would otherwise never advance.
+            let Some(payload) = data.get(off + NLMSG_HDR_LEN..off.saturating_add(mlen)) else {
                 return Err(DumpError::Io("truncated netlink message".to_string()));
-            }
-            let payload = &data[off + NLMSG_HDR_LEN..off + mlen];
+            };
             off += (mlen + 3) & !3;
             if mseq != seq {
                 continue;
             }
             if flags & NLM_F_DUMP_INTR != 0 {
-                interrupted = true;
+                self.interrupted = true;
             }
             match mtype {
-                NLMSG_DONE => return Ok((out, interrupted)),
+                NLMSG_DONE => return Ok(true),
                 NLMSG_ERROR => {
-                    let errno = payload
-                        .get(..4)
-                        .map(|b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
-                        .unwrap_or(0);
+                    let errno = ne_u32(payload, 0).map_or(0, |e| e as i32);
                     if errno == 0 {
-                        return Ok((out, interrupted));
+                        return Ok(true);
                     }
                     return Err(DumpError::Kernel(-errno));
                 }
                 _ => {
-                    out.push(payload.to_vec());
+                    self.msgs.push(payload.to_vec());
                     if !is_dump {
-                        return Ok((out, interrupted));
+                        return Ok(true);
                     }
                 }
             }
         }
+        Ok(false)
     }
 }
 
@@ -262,6 +303,109 @@ pub fn attrs(mut b: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// One netlink message as the kernel writes it: header (native endian) + payload,
+    /// padded to 4 bytes.
+    fn msg(mtype: u16, flags: u16, seq: u32, payload: &[u8]) -> Vec<u8> {
+        let len = (NLMSG_HDR_LEN + payload.len()) as u32;
+        let mut m = Vec::new();
+        m.extend_from_slice(&len.to_ne_bytes());
+        m.extend_from_slice(&mtype.to_ne_bytes());
+        m.extend_from_slice(&flags.to_ne_bytes());
+        m.extend_from_slice(&seq.to_ne_bytes());
+        m.extend_from_slice(&4242u32.to_ne_bytes());
+        m.extend_from_slice(payload);
+        while m.len() % 4 != 0 {
+            m.push(0);
+        }
+        m
+    }
+
+    const RTM_NEWROUTE: u16 = 24;
+    const MULTI: u16 = 0x2;
+
+    #[test]
+    fn a_dump_flagged_interrupted_is_noticed_on_any_message() {
+        // Two datagrams: a route, then a route flagged NLM_F_DUMP_INTR and DONE.
+        let first = msg(RTM_NEWROUTE, MULTI, 7, &[1, 2, 3]);
+        let mut second = msg(RTM_NEWROUTE, MULTI | NLM_F_DUMP_INTR, 7, &[4, 5, 6, 7]);
+        second.extend(msg(NLMSG_DONE, MULTI, 7, &0i32.to_ne_bytes()));
+        let mut a = Answer::default();
+        assert!(!a.take(&first, 7, true).unwrap());
+        assert!(!a.interrupted);
+        assert!(a.take(&second, 7, true).unwrap());
+        assert!(a.interrupted);
+        assert_eq!(a.msgs, vec![vec![1, 2, 3], vec![4, 5, 6, 7]]);
+
+        // The kernel also flags the DONE message alone when the change came last.
+        let mut only_done = msg(RTM_NEWROUTE, MULTI, 8, &[9; 8]);
+        only_done.extend(msg(NLMSG_DONE, MULTI | NLM_F_DUMP_INTR, 8, &[0; 4]));
+        let mut a = Answer::default();
+        assert!(a.take(&only_done, 8, true).unwrap());
+        assert!(a.interrupted);
+    }
+
+    #[test]
+    fn late_parts_of_an_abandoned_dump_are_skipped() {
+        let mut d = msg(RTM_NEWROUTE, MULTI | NLM_F_DUMP_INTR, 1, &[0xee; 4]);
+        d.extend(msg(NLMSG_DONE, MULTI | NLM_F_DUMP_INTR, 1, &[0; 4]));
+        d.extend(msg(RTM_NEWROUTE, MULTI, 2, &[0x11; 4]));
+        d.extend(msg(NLMSG_DONE, MULTI, 2, &[0; 4]));
+        let mut a = Answer::default();
+        assert!(a.take(&d, 2, true).unwrap());
+        assert!(!a.interrupted);
+        assert_eq!(a.msgs, vec![vec![0x11; 4]]);
+    }
+
+    #[test]
+    fn errors_and_truncation_are_reported() {
+        let e = msg(NLMSG_ERROR, 0, 3, &(-19i32).to_ne_bytes());
+        assert_eq!(
+            Answer::default().take(&e, 3, true).unwrap_err(),
+            DumpError::Kernel(19)
+        );
+        // A header that claims more bytes than the datagram has.
+        let mut t = msg(RTM_NEWROUTE, MULTI, 3, &[0; 8]);
+        t.truncate(20);
+        assert!(matches!(
+            Answer::default().take(&t, 3, true),
+            Err(DumpError::Io(_))
+        ));
+        // A length below the header size would loop forever if taken at its word.
+        let mut z = msg(RTM_NEWROUTE, MULTI, 3, &[]);
+        z[..4].copy_from_slice(&4u32.to_ne_bytes());
+        assert!(Answer::default().take(&z, 3, true).is_err());
+    }
+
+    #[test]
+    fn interrupted_dumps_are_retried_then_refused_not_returned() {
+        // Interrupted twice, then clean: the clean copy is what comes back.
+        let mut calls = 0;
+        let got = retry_interrupted(|attempt| {
+            calls += 1;
+            Ok((vec![vec![attempt as u8]], attempt < 2))
+        });
+        assert_eq!(got.unwrap(), vec![vec![2u8]]);
+        assert_eq!(calls, 3);
+        // Interrupted every time: an error, never the inconsistent rows.
+        let got = retry_interrupted(|_| Ok((vec![vec![0xbad_u16 as u8]], true)));
+        assert_eq!(
+            got.unwrap_err(),
+            DumpError::Interrupted {
+                attempts: DUMP_ATTEMPTS
+            }
+        );
+        assert!(DumpError::Interrupted { attempts: 3 }
+            .to_string()
+            .contains("NLM_F_DUMP_INTR"));
+        // A kernel error is not retried.
+        let mut calls = 0;
+        let got = retry_interrupted(|_| {
+            calls += 1;
+            Err(DumpError::Kernel(1))
+        });
+        assert_eq!((got.unwrap_err(), calls), (DumpError::Kernel(1), 1));
+    }
 
     #[test]
     fn attr_walk_handles_padding_and_truncation() {

@@ -93,13 +93,7 @@ fn sys_is_read_only() -> bool {
 }
 
 fn prepare(ns: &Netns, etc_name: Option<&str>) -> Result<Prepared, String> {
-    let ns_file = File::open(&ns.path).map_err(|e| {
-        format!(
-            "cannot open namespace {} ({}): {e}",
-            ns.label,
-            ns.path.display()
-        )
-    })?;
+    let ns_file = ns.open()?;
     Ok(Prepared {
         ns_file,
         sysfs_source: CString::new(ns.label.replace('\0', "")).unwrap_or_default(),

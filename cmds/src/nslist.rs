@@ -182,7 +182,8 @@ pub fn list_in(run_dir: &Path) -> Result<(Vec<NsInfo>, Vec<String>), String> {
             by_index.into_iter().map(|(_, n)| n).collect::<Vec<_>>(),
         )])
     });
-    let warnings = ifaces.warnings;
+    let mut warnings = ifaces.warnings;
+    warnings.extend(netns::hidden_processes_warning());
     let ifaces: HashMap<String, Vec<String>> = ifaces.rows.into_iter().collect();
     let nsid_sock = nldump::open(NETLINK_ROUTE).ok();
 

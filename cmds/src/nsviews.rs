@@ -103,9 +103,9 @@ pub fn neighbours(
     let namespaces = netns::select(sel)?;
     let got = each(&namespaces, |label| {
         let sock = nldump::open(NETLINK_ROUTE)?;
-        let links = Links::dump(&sock).map_err(|e| format!("link dump: {e}"))?;
-        let mut rows =
-            neigh::dump(&sock, &links, family).map_err(|e| format!("neighbour dump: {e}"))?;
+        let mut rows = with_stable_links(&sock, "neighbour", |links| {
+            neigh::dump(&sock, links, family)
+        })?;
         for r in &mut rows {
             r.netns = label.to_string();
         }
@@ -120,8 +120,7 @@ pub fn routes(sel: &Selection, table: &str) -> Result<Collected<routes::Route>, 
     let namespaces = netns::select(sel)?;
     let got = each(&namespaces, |label| {
         let sock = nldump::open(NETLINK_ROUTE)?;
-        let links = Links::dump(&sock).map_err(|e| format!("link dump: {e}"))?;
-        let mut rows = routes::dump(&sock, &links).map_err(|e| format!("route dump: {e}"))?;
+        let mut rows = with_stable_links(&sock, "route", |links| routes::dump(&sock, links))?;
         rows.retain(|r| routes::in_table(r, table));
         for r in &mut rows {
             r.netns = label.to_string();
@@ -131,14 +130,107 @@ pub fn routes(sel: &Selection, table: &str) -> Result<Collected<routes::Route>, 
     single_failure(sel, got)
 }
 
+/// How many times rows are read again because the interfaces changed around them.
+const LINK_ATTEMPTS: usize = 3;
+
+/// Rows whose device names come from the link table, read until the table was the
+/// same before and after the rows' dump (at most [`LINK_ATTEMPTS`] times, then with the
+/// newest table). Otherwise a device created between the two dumps, as a namespace
+/// is being set up or torn down, would show as `ifN` instead of its name.
+fn with_stable_links<T>(
+    sock: &netlink_sys::Socket,
+    what: &str,
+    rows: impl Fn(&Links) -> Result<Vec<T>, nldump::DumpError>,
+) -> Result<Vec<T>, String> {
+    stable_links(
+        || Links::dump(sock).map_err(|e| format!("link dump: {e}")),
+        |links| rows(links).map_err(|e| format!("{what} dump: {e}")),
+    )
+}
+
+fn stable_links<T>(
+    mut links_now: impl FnMut() -> Result<Links, String>,
+    rows: impl Fn(&Links) -> Result<Vec<T>, String>,
+) -> Result<Vec<T>, String> {
+    let mut links = links_now()?;
+    for _ in 1..LINK_ATTEMPTS {
+        let got = rows(&links)?;
+        let after = links_now()?;
+        if after.0 == links.0 {
+            return Ok(got);
+        }
+        links = after;
+    }
+    rows(&links)
+}
+
 /// With one namespace, its failure is the command's failure (exit 1, one line); with
 /// all of them, failures stay warnings.
-fn single_failure<T>(sel: &Selection, got: Collected<T>) -> Result<Collected<T>, String> {
+fn single_failure<T>(sel: &Selection, mut got: Collected<T>) -> Result<Collected<T>, String> {
     match sel {
-        Selection::All => Ok(got),
+        Selection::All => {
+            got.warnings.extend(netns::hidden_processes_warning());
+            Ok(got)
+        }
         _ => match got.warnings.first() {
             Some(w) => Err(w.clone()),
             None => Ok(got),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nldump::Link;
+
+    fn links(names: &[(u32, &str)]) -> Links {
+        Links(
+            names
+                .iter()
+                .map(|(i, n)| {
+                    (
+                        *i,
+                        Link {
+                            name: n.to_string(),
+                            ..Link::default()
+                        },
+                    )
+                })
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn rows_are_named_by_a_link_table_that_held_still_around_them() {
+        // x0 (ifindex 5) appears between the first link dump and the rows' dump.
+        let tables = [
+            links(&[(1, "lo")]),
+            links(&[(1, "lo"), (5, "x0")]),
+            links(&[(1, "lo"), (5, "x0")]),
+        ];
+        let mut next = tables.iter().cloned();
+        let mut dumps = 0;
+        let got = stable_links(
+            || {
+                dumps += 1;
+                next.next().ok_or_else(|| "no more".to_string())
+            },
+            |l| Ok(vec![l.name(5)]),
+        );
+        assert_eq!(got.unwrap(), vec!["x0".to_string()]);
+        assert_eq!(dumps, 3);
+
+        // A table that never holds still: bounded, and named by the newest table.
+        let mut n = 0u32;
+        let got = stable_links(
+            || {
+                n += 1;
+                Ok(links(&[(n, "moving")]))
+            },
+            |l| Ok(vec![l.name(LINK_ATTEMPTS as u32)]),
+        );
+        assert_eq!(got.unwrap(), vec!["moving".to_string()]);
+        assert_eq!(n as usize, LINK_ATTEMPTS);
     }
 }

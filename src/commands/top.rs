@@ -2,6 +2,7 @@
 
 use crate::commands::{CmdError, CmdResult};
 use clap::Args;
+use netkit_cmds::caps::{self, Cap};
 use netkit_cmds::netns::{self, Selection};
 use netkit_cmds::output::write_json_line;
 use netkit_cmds::top::signals::{self, Flags};
@@ -70,6 +71,12 @@ pub fn run(args: TopArgs) -> CmdResult {
         (None, false) => Selection::Current,
     };
     let namespaces = netns::select(&selection)?;
+    // Say everything that is missing at once, before any capture is tried.
+    let mut wanted = vec![(Cap::NetRaw, "packet capture")];
+    if !namespaces.iter().all(netns::is_current) {
+        wanted.push((Cap::SysAdmin, "entering other namespaces"));
+    }
+    caps::require("top", &wanted)?;
     let write = args.write.clone().map(|path| WriteTarget {
         path,
         last_s: args.write_seconds,
@@ -85,6 +92,9 @@ pub fn run(args: TopArgs) -> CmdResult {
         },
     };
     let monitor = Monitor::start(&namespaces, &opts)?;
+    // Every capture is open and its threads have dropped what they no longer need;
+    // this thread only draws or prints from here on.
+    caps::keep_only(&[])?;
     let result = match (args.json, &signals) {
         (true, Some(signals)) => {
             let r = json_loop(&monitor, &args, write.as_ref(), signals);

@@ -3,7 +3,7 @@
 #![allow(unsafe_code)]
 
 use std::ffi::{c_char, c_int, c_uint, CStr, CString};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Mutex, OnceLock};
 
 use libloading::Library;
 
@@ -241,6 +241,11 @@ type SetFilter = unsafe extern "C" fn(*mut PcapT, *mut BpfProgram) -> c_int;
 type NextEx = unsafe extern "C" fn(*mut PcapT, *mut *const PktHeader, *mut *const u8) -> c_int;
 type Stats = unsafe extern "C" fn(*mut PcapT, *mut RawStat) -> c_int;
 type Datalink = unsafe extern "C" fn(*mut PcapT) -> c_int;
+/// `pcap_handler`: called by pcap_dispatch once per frame.
+type Handler = unsafe extern "C" fn(*mut u8, *const PktHeader, *const u8);
+type Dispatch = unsafe extern "C" fn(*mut PcapT, c_int, Handler, *mut u8) -> c_int;
+type SetNonblock = unsafe extern "C" fn(*mut PcapT, c_int, *mut c_char) -> c_int;
+type SelectableFd = unsafe extern "C" fn(*mut PcapT) -> c_int;
 
 /// The functions live capture needs on top of [`Api`].
 struct LiveApi {
@@ -256,8 +261,9 @@ struct LiveApi {
     next_ex: NextEx,
     stats: Stats,
     datalink: Datalink,
-    /// Optional: only libpcap 1.10+ wakes a blocked read with it (see [`LiveWaker`]).
-    breakloop: Option<BreakLoop>,
+    dispatch: Dispatch,
+    setnonblock: SetNonblock,
+    selectable_fd: SelectableFd,
 }
 
 fn live_api() -> Option<(&'static Api, &'static LiveApi)> {
@@ -283,7 +289,9 @@ fn live_api() -> Option<(&'static Api, &'static LiveApi)> {
                     next_ex: *lib.get::<NextEx>(b"pcap_next_ex\0").ok()?,
                     stats: *lib.get::<Stats>(b"pcap_stats\0").ok()?,
                     datalink: *lib.get::<Datalink>(b"pcap_datalink\0").ok()?,
-                    breakloop: lib.get::<BreakLoop>(b"pcap_breakloop\0").ok().map(|f| *f),
+                    dispatch: *lib.get::<Dispatch>(b"pcap_dispatch\0").ok()?,
+                    setnonblock: *lib.get::<SetNonblock>(b"pcap_setnonblock\0").ok()?,
+                    selectable_fd: *lib.get::<SelectableFd>(b"pcap_get_selectable_fd\0").ok()?,
                 })
             }
         })
@@ -328,8 +336,6 @@ pub(super) struct LiveHandle {
     api: &'static Api,
     live: &'static LiveApi,
     linktype: u16,
-    /// The handle as [`LiveWaker`]s see it; null once closed.
-    wake: Arc<Mutex<WakePtr>>,
 }
 
 // SAFETY: a pcap_t is plain heap state plus file descriptors; libpcap documents handles
@@ -365,7 +371,6 @@ impl LiveHandle {
             api,
             live,
             linktype: 0,
-            wake: Arc::new(Mutex::new(WakePtr(handle))),
         };
         let clamp = |v: u32| c_int::try_from(v).unwrap_or(c_int::MAX);
         // SAFETY: `handle` is a created, not yet activated pcap_t, which is what the
@@ -470,10 +475,83 @@ impl LiveHandle {
                     data: bytes,
                 }))
             }
-            // PCAP_ERROR_BREAK: a LiveWaker woke the read.
-            0 | 1 | -2 => Ok(None),
+            0 | 1 => Ok(None),
             _ => Err(self.error()),
         }
+    }
+
+    /// Hands every frame that is ready to `f`, straight from the ring (no copy, unlike
+    /// `next`, whose one-shot path copies each frame out because the ring slot goes
+    /// back to the kernel before it returns). Returns how many frames were handed over;
+    /// 0 when none was ready (a non-blocking handle) or the timeout passed.
+    pub(super) fn dispatch(&mut self, f: &mut dyn FnMut(LiveFrame<'_>)) -> Result<usize, String> {
+        struct Ctx<'f, 'g> {
+            f: &'f mut (dyn FnMut(LiveFrame<'_>) + 'g),
+            panic: Option<Box<dyn std::any::Any + Send>>,
+        }
+        unsafe extern "C" fn trampoline(user: *mut u8, header: *const PktHeader, data: *const u8) {
+            // SAFETY: `user` is the `Ctx` passed to pcap_dispatch below, alive and not
+            // otherwise borrowed for the whole call.
+            let ctx = unsafe { &mut *user.cast::<Ctx<'_, '_>>() };
+            if ctx.panic.is_some() || header.is_null() || data.is_null() {
+                return;
+            }
+            // SAFETY: libpcap points `header` at a filled pcap_pkthdr and `data` at
+            // `caplen` bytes of the ring, valid until this callback returns; the frame
+            // handed to `f` cannot outlive the call.
+            let (h, bytes) = unsafe {
+                let h = &*header;
+                (h, std::slice::from_raw_parts(data, h.caplen as usize))
+            };
+            #[allow(clippy::useless_conversion)]
+            let frame = LiveFrame {
+                ts_ns: i64::from(h.ts_sec) * 1_000_000_000 + i64::from(h.ts_usec) * 1000,
+                orig_len: h.len,
+                data: bytes,
+            };
+            // Unwinding through libpcap's C frames is undefined (Rust aborts instead):
+            // catch the panic here and resume it once pcap_dispatch has returned.
+            let f = &mut ctx.f;
+            if let Err(p) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(frame))) {
+                ctx.panic = Some(p);
+            }
+        }
+        let mut ctx = Ctx { f, panic: None };
+        // SAFETY: `self.handle` is activated; `trampoline` matches pcap_handler and
+        // `ctx` outlives the call. cnt -1 means "everything ready now".
+        let rc = unsafe {
+            (self.live.dispatch)(
+                self.handle,
+                -1,
+                trampoline,
+                std::ptr::addr_of_mut!(ctx).cast::<u8>(),
+            )
+        };
+        if let Some(p) = ctx.panic {
+            std::panic::resume_unwind(p);
+        }
+        usize::try_from(rc).map_err(|_| self.error())
+    }
+
+    /// Makes `dispatch` return at once when no frame is ready (for polling several
+    /// handles from one thread).
+    pub(super) fn set_nonblocking(&mut self) -> Result<(), String> {
+        let mut errbuf = [0 as c_char; 256];
+        // SAFETY: `self.handle` is activated and `errbuf` has PCAP_ERRBUF_SIZE bytes.
+        let rc = unsafe { (self.live.setnonblock)(self.handle, 1, errbuf.as_mut_ptr()) };
+        if rc < 0 {
+            // SAFETY: on failure libpcap wrote a NUL-terminated message into `errbuf`.
+            let msg = unsafe { CStr::from_ptr(errbuf.as_ptr()) };
+            return Err(msg.to_string_lossy().into_owned());
+        }
+        Ok(())
+    }
+
+    /// The descriptor to poll(2) for readiness, `None` when libpcap offers none.
+    pub(super) fn selectable_fd(&self) -> Option<std::os::fd::RawFd> {
+        // SAFETY: `self.handle` is activated; the call only reads it.
+        let fd = unsafe { (self.live.selectable_fd)(self.handle) };
+        (fd >= 0).then_some(fd)
     }
 
     /// (received, dropped by the kernel, dropped by the interface).
@@ -492,55 +570,26 @@ impl LiveHandle {
     }
 }
 
+/// Waits until one of `handles` has frames ready, or `timeout_ms` passed.
+pub(super) fn wait_any(handles: &[&LiveHandle], timeout_ms: u16) -> Result<(), String> {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    use std::os::fd::BorrowedFd;
+    let mut fds: Vec<PollFd<'_>> = handles
+        .iter()
+        .filter_map(|h| h.selectable_fd())
+        // SAFETY: the descriptor belongs to a handle borrowed for this whole call, so it
+        // stays open while `fds` lives.
+        .map(|fd| PollFd::new(unsafe { BorrowedFd::borrow_raw(fd) }, PollFlags::POLLIN))
+        .collect();
+    match poll(&mut fds, PollTimeout::from(timeout_ms)) {
+        Ok(_) | Err(nix::errno::Errno::EINTR) => Ok(()),
+        Err(e) => Err(e.desc().to_string()),
+    }
+}
+
 impl Drop for LiveHandle {
     fn drop(&mut self) {
-        // Wakers must not touch the handle once it is closed.
-        self.wake.lock().unwrap_or_else(|e| e.into_inner()).0 = std::ptr::null_mut();
         // SAFETY: `handle` came from pcap_create and is closed exactly once, here.
         unsafe { (self.api.close)(self.handle) };
-    }
-}
-
-// ---------------------------------------------------------------------------------------
-// Waking a blocked read from another thread (`netkit top` stopping one namespace's
-// capture). With TPACKET_V3 libpcap polls with no timeout and an idle interface never
-// hands over a block, so `next` can block for ever; pcap_breakloop (libpcap 1.10+,
-// which polls an eventfd beside the socket) makes it return PCAP_ERROR_BREAK.
-// ---------------------------------------------------------------------------------------
-
-type BreakLoop = unsafe extern "C" fn(*mut PcapT);
-
-/// The handle pointer, shared with wakers.
-struct WakePtr(*mut PcapT);
-
-// SAFETY: the pointer is only used under the mutex, and only for pcap_breakloop, which
-// libpcap documents as callable from another thread than the one reading.
-unsafe impl Send for WakePtr {}
-
-/// Wakes the `next` of one [`LiveHandle`] from any thread; does nothing once the handle
-/// is closed, or with a libpcap without pcap_breakloop.
-#[derive(Clone)]
-pub(super) struct LiveWaker {
-    wake: Arc<Mutex<WakePtr>>,
-    breakloop: Option<BreakLoop>,
-}
-
-impl LiveHandle {
-    pub(super) fn waker(&self) -> LiveWaker {
-        LiveWaker {
-            wake: self.wake.clone(),
-            breakloop: self.live.breakloop,
-        }
-    }
-}
-
-impl LiveWaker {
-    pub(super) fn wake(&self) {
-        let ptr = self.wake.lock().unwrap_or_else(|e| e.into_inner());
-        if let (false, Some(breakloop)) = (ptr.0.is_null(), self.breakloop) {
-            // SAFETY: the handle is open (Drop nulls the pointer under this lock before
-            // closing it), and pcap_breakloop only sets a flag and writes an eventfd.
-            unsafe { breakloop(ptr.0) };
-        }
     }
 }

@@ -723,6 +723,48 @@ impl LiveCapture {
         }
     }
 
+    /// Hands every frame ready now to `f` without copying it out of the ring; returns
+    /// how many. After [`LiveCapture::set_nonblocking`] it returns 0 at once when none
+    /// is ready, otherwise it waits up to the timeout. A panic in `f` is resumed after
+    /// libpcap has returned.
+    pub fn dispatch(&mut self, f: &mut dyn FnMut(RawFrame<'_>)) -> Result<usize, CaptureError> {
+        let linktype = self.handle.linktype();
+        let mut count = self.count;
+        let handed = self.handle.dispatch(&mut |frame| {
+            count += 1;
+            f(RawFrame {
+                number: count,
+                ts_ns: frame.ts_ns,
+                orig_len: frame.orig_len,
+                linktype,
+                interface: 0,
+                data: frame.data,
+            });
+        });
+        self.count = count;
+        handed.map_err(|m| CaptureError::new("", format!("capture on {} failed: {m}", self.device)))
+    }
+
+    /// Non-blocking mode, for polling several captures from one thread.
+    pub fn set_nonblocking(&mut self) -> Result<(), CaptureError> {
+        self.handle
+            .set_nonblocking()
+            .map_err(|m| CaptureError::new("", format!("capture on {}: {m}", self.device)))
+    }
+
+    /// The descriptor that becomes readable when frames are ready.
+    pub fn poll_fd(&self) -> Option<std::os::fd::RawFd> {
+        self.handle.selectable_fd()
+    }
+
+    /// Waits until one of `captures` has frames ready (or an error to report), or
+    /// `timeout_ms` passed; for several non-blocking captures read by one thread.
+    pub fn wait_any(captures: &[&LiveCapture], timeout_ms: u16) -> Result<(), CaptureError> {
+        let handles: Vec<&libpcap::LiveHandle> = captures.iter().map(|c| &c.handle).collect();
+        libpcap::wait_any(&handles, timeout_ms)
+            .map_err(|m| CaptureError::new("", format!("waiting for frames failed: {m}")))
+    }
+
     /// Frames received and dropped so far, as the kernel counts them.
     pub fn stats(&mut self) -> Option<LiveStats> {
         self.handle
@@ -735,26 +777,9 @@ impl LiveCapture {
     }
 }
 
-/// Wakes a [`LiveCapture::next_frame`] blocked in another thread (it returns
-/// `Ok(None)`), so a thread told to stop notices at once even when no frame comes.
-#[derive(Clone)]
-pub struct LiveWaker(libpcap::LiveWaker);
-
-impl LiveWaker {
-    pub fn wake(&self) {
-        self.0.wake();
-    }
-}
-
-impl LiveCapture {
-    pub fn waker(&self) -> LiveWaker {
-        LiveWaker(self.handle.waker())
-    }
-}
-
 /// What every live capture says without CAP_NET_RAW.
-pub const LIVE_PERMISSION: &str =
-    "netkit top needs CAP_NET_RAW to capture (run as root or setcap cap_net_raw+ep)";
+pub const LIVE_PERMISSION: &str = "live capture needs CAP_NET_RAW: run netkit as root or with \
+     sudo, or give it the capability (setcap cap_net_raw+ep)";
 
 #[cfg(test)]
 mod tests;

@@ -12,6 +12,7 @@
 use super::fdb::{self, FdbEntry, Link};
 use super::neighbors::{self, Identity, NeighborCache};
 use super::rawl2::{self, Iface};
+use crate::caps::Cap;
 use netkit_dissectors::app::l2trace::{
     self as l2t, Device, Duplex, L2tMessage, MsgType, Neighbor, PortInfo, ReplyStatus, Speed,
 };
@@ -19,6 +20,7 @@ use netkit_dissectors::link::Mac;
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
 use std::str::FromStr;
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -37,6 +39,9 @@ const ANNOUNCE_TTL: u16 = 120;
 const FAST_BURST: f64 = 5.0;
 /// How often the agent looks for ports added to or removed from the bridge.
 const RESCAN_EVERY: Duration = Duration::from_secs(5);
+/// After a port's raw channel fails, how long to let the kernel finish what caused it
+/// (a deleted device is first taken down, then unlisted) before looking at the bridge.
+const SETTLE: Duration = Duration::from_millis(300);
 
 /// An IPv4 prefix for `--allow`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -171,6 +176,9 @@ impl Tables {
             .min_by_key(|e| (e.local, !self.ports.contains_key(&e.port)))?;
         match self.ports.get(&e.port) {
             Some(p) if !e.local => Some(Place::Port(p.clone())),
+            // Learned on a port that joined or left between reading the ports and the
+            // FDB: where it is cannot be said, and it is not the switch itself.
+            None if !e.local => None,
             _ => Some(Place::Local(PortInfo {
                 name: self.bridge_name.clone(),
                 speed: Speed::AUTO,
@@ -388,7 +396,15 @@ struct Shared {
     senders: Mutex<HashMap<u32, rawl2::Sender>>,
     last_fast: Mutex<HashMap<u32, (f64, Instant)>>,
     identity: Identity,
+    /// Ports with a working raw channel (listened to and announced on).
     ports: Mutex<Vec<Iface>>,
+    /// The bridge's ports as last seen, up or down, to say when one leaves, joins,
+    /// goes down or comes back.
+    members: Mutex<Vec<Iface>>,
+    /// Why a port's channel failed, until the next rescan explains or repairs it.
+    lost: Mutex<HashMap<u32, String>>,
+    /// Wakes the rescan thread at once (a listener lost its channel).
+    rescan: Mutex<mpsc::Sender<()>>,
     verbose: bool,
 }
 
@@ -457,37 +473,93 @@ fn listen_port(shared: Arc<Shared>, iface: Iface, mut rx: rawl2::Receiver) {
             }
             Ok(None) => {}
             Err(e) => {
-                eprintln!(
-                    "netkit l2trace agent: {}: {e}; not listening there",
-                    iface.name
-                );
+                // Usually the port went down or was deleted; the rescan says which, in
+                // one line, and opens the port again once it is back.
+                if let Ok(mut p) = shared.ports.lock() {
+                    p.retain(|c| c.index != iface.index);
+                }
+                if let Ok(mut s) = shared.senders.lock() {
+                    s.remove(&iface.index);
+                }
+                if let Ok(mut l) = shared.lost.lock() {
+                    l.insert(iface.index, e);
+                }
+                if let Ok(tx) = shared.rescan.lock() {
+                    let _ = tx.send(());
+                }
                 return;
             }
         }
     }
 }
 
-/// Brings the set of listened-to ports in line with the bridge's ports: a new port
-/// gets a raw channel, a listener and an announcement at once; a port that left the
-/// bridge loses its channel (its listener sees that and stops). The CDP filter is
-/// rewritten whenever the set changes, for kernels where it names the ports.
-fn sync_ports(shared: &Arc<Shared>, bridge: &str, ports: Vec<Link>, first: bool) {
+/// Brings the listened-to ports in line with the bridge's ports, and says so in one
+/// line per change: a port that left the bridge (deleted or released: the stations
+/// behind it are no longer in the FDB, so they are "not found"), joined it, went down
+/// or came back up. Every member that is up and has no raw channel gets one, a
+/// listener and an announcement at once, unless `reopen` is false (a rescan woken by a
+/// failed channel only reports, so a port that keeps failing is retried at the
+/// periodic pace, not in a loop). The CDP filter is rewritten when the set of ports
+/// changes, for kernels where it names the ports.
+fn sync_ports(shared: &Arc<Shared>, bridge: &str, ports: Vec<Link>, first: bool, reopen: bool) {
     let all = rawl2::interfaces();
     let wanted: Vec<Iface> = ports
         .iter()
         .filter_map(|p| all.iter().find(|i| i.index == p.index).cloned())
         .collect();
-    let current = shared.port_list();
-    let same = wanted.len() == current.len()
-        && wanted
-            .iter()
-            .all(|w| current.iter().any(|c| c.index == w.index));
-    if same && !first {
-        return;
+    let before = shared.members.lock().map(|m| m.clone()).unwrap_or_default();
+    let say = |msg: String| eprintln!("netkit l2trace agent: {msg}");
+    let known = |list: &[Iface], i: &Iface| list.iter().find(|b| b.index == i.index).cloned();
+    let mut lost = shared
+        .lost
+        .lock()
+        .map(|mut l| std::mem::take(&mut *l))
+        .unwrap_or_default();
+    for gone in before.iter().filter(|b| known(&wanted, b).is_none()) {
+        lost.remove(&gone.index);
+        say(format!(
+            "port {} left bridge {bridge} (deleted or released): stations behind it are \
+             no longer found; the other ports still answer",
+            gone.name
+        ));
     }
-    let names: Vec<String> = wanted.iter().map(|i| i.name.clone()).collect();
-    if let Err(e) = block_cdp_flooding(bridge, &names) {
-        eprintln!("netkit l2trace agent: warning: {e}; {bridge} will flood CDP between its ports");
+    for w in &wanted {
+        match known(&before, w) {
+            None if !first => say(format!(
+                "port {} joined bridge {bridge}: {}",
+                w.name,
+                if w.up {
+                    "listening and announcing on it"
+                } else {
+                    "down, listened to once it is up"
+                }
+            )),
+            Some(b) if b.up && !w.up => {
+                lost.remove(&w.index);
+                say(format!(
+                    "port {} of bridge {bridge} is down: no CDP/LLDP on it until it is up",
+                    w.name
+                ));
+            }
+            Some(b) if !b.up && w.up => {
+                say(format!("port {} of bridge {bridge} is up again", w.name))
+            }
+            _ => {}
+        }
+        if !w.up {
+            lost.remove(&w.index);
+        }
+    }
+    let names = |l: &[Iface]| l.iter().map(|i| i.name.clone()).collect::<Vec<_>>();
+    if first || names(&before) != names(&wanted) {
+        if let Err(e) = block_cdp_flooding(bridge, &names(&wanted)) {
+            say(format!(
+                "warning: {e}; {bridge} will flood CDP between its ports"
+            ));
+        }
+    }
+    if let Ok(mut m) = shared.members.lock() {
+        *m = wanted.clone();
     }
     if let Ok(mut senders) = shared.senders.lock() {
         senders.retain(|index, _| wanted.iter().any(|w| w.index == *index));
@@ -495,9 +567,22 @@ fn sync_ports(shared: &Arc<Shared>, bridge: &str, ports: Vec<Link>, first: bool)
     if let Ok(mut p) = shared.ports.lock() {
         p.retain(|c| wanted.iter().any(|w| w.index == c.index));
     }
-    for iface in wanted {
+    let current = shared.port_list();
+    for iface in wanted.into_iter().filter(|w| w.up) {
         if current.iter().any(|c| c.index == iface.index) {
             continue;
+        }
+        if !reopen {
+            // Keep the reason for the periodic rescan, which reopens and reports it.
+            if let Some(e) = lost.remove(&iface.index) {
+                if let Ok(mut l) = shared.lost.lock() {
+                    l.insert(iface.index, e);
+                }
+            }
+            continue;
+        }
+        if let Some(e) = lost.remove(&iface.index) {
+            say(format!("port {}: {e}; listening again", iface.name));
         }
         match rawl2::open(&iface.name, Duration::from_millis(500)) {
             Ok((tx, rx)) => {
@@ -511,18 +596,19 @@ fn sync_ports(shared: &Arc<Shared>, bridge: &str, ports: Vec<Link>, first: bool)
                 let sh = Arc::clone(shared);
                 std::thread::spawn(move || listen_port(sh, iface, rx));
             }
-            Err(e) => eprintln!("netkit l2trace agent: {e}"),
+            Err(e) => say(e),
         }
     }
 }
 
 fn current_tables(
     opts: &AgentOptions,
-    bridge: &Link,
     device: &Device,
     cache: &Mutex<NeighborCache>,
 ) -> Result<Tables, String> {
-    let (_, ports) = find_bridge(&opts.bridge)?;
+    // Looked up by name each time: a bridge deleted and created again has a new
+    // ifindex, and the FDB is read by the bridge's index.
+    let (bridge, ports) = find_bridge(&opts.bridge)?;
     let fdb = fdb::bridge_fdb(bridge.index)?;
     let mut neighbors = HashMap::new();
     if let Ok(mut c) = cache.lock() {
@@ -547,6 +633,18 @@ fn current_tables(
 
 /// Runs the agent until it fails.
 pub fn run(opts: &AgentOptions) -> Result<(), String> {
+    // Without these the agent would run half-blind (no neighbours heard, CDP flooded
+    // across the bridge) and only warn: refuse at once and say what is missing.
+    crate::caps::require(
+        "l2trace agent",
+        &[
+            (Cap::NetRaw, "CDP/LLDP frames on the bridge's ports"),
+            (
+                Cap::NetAdmin,
+                "the nftables rule that keeps CDP from flooding across the bridge",
+            ),
+        ],
+    )?;
     let (bridge, ports) = find_bridge(&opts.bridge)?;
     let all = rawl2::interfaces();
     let bridge_if = all.iter().find(|i| i.index == bridge.index);
@@ -577,20 +675,25 @@ pub fn run(opts: &AgentOptions) -> Result<(), String> {
     };
     let sock = UdpSocket::bind((mgmt, l2t::PORT))
         .map_err(|e| format!("cannot listen on {mgmt}:{}: {e}", l2t::PORT))?;
+    let (wake, woken) = mpsc::channel();
     let shared = Arc::new(Shared {
         cache: Mutex::new(NeighborCache::default()),
         senders: Mutex::new(HashMap::new()),
         last_fast: Mutex::new(HashMap::new()),
         identity,
         ports: Mutex::new(Vec::new()),
+        members: Mutex::new(Vec::new()),
+        lost: Mutex::new(HashMap::new()),
+        rescan: Mutex::new(wake),
         verbose: opts.verbose,
     });
-    sync_ports(&shared, &opts.bridge, ports, true);
+    sync_ports(&shared, &opts.bridge, ports, true, true);
     {
         let sh = Arc::clone(&shared);
         let bridge_name = opts.bridge.clone();
         std::thread::spawn(move || {
             let mut announced: Option<Instant> = None;
+            let mut bridge_missing = false;
             loop {
                 if announced.is_none_or(|t| t.elapsed() >= ANNOUNCE_EVERY) {
                     for iface in sh.port_list() {
@@ -598,9 +701,32 @@ pub fn run(opts: &AgentOptions) -> Result<(), String> {
                     }
                     announced = Some(Instant::now());
                 }
-                std::thread::sleep(RESCAN_EVERY);
-                if let Ok((_, ports)) = find_bridge(&bridge_name) {
-                    sync_ports(&sh, &bridge_name, ports, false);
+                let periodic = match woken.recv_timeout(RESCAN_EVERY) {
+                    Ok(()) => {
+                        std::thread::sleep(SETTLE);
+                        while woken.try_recv().is_ok() {}
+                        false
+                    }
+                    Err(RecvTimeoutError::Timeout) => true,
+                    Err(RecvTimeoutError::Disconnected) => return,
+                };
+                match find_bridge(&bridge_name) {
+                    Ok((_, ports)) => {
+                        if bridge_missing {
+                            eprintln!(
+                                "netkit l2trace agent: bridge {bridge_name} is back ({} ports)",
+                                ports.len()
+                            );
+                        }
+                        bridge_missing = false;
+                        sync_ports(&sh, &bridge_name, ports, false, periodic);
+                    }
+                    // Said once, not every rescan, until the bridge is back.
+                    Err(e) if !bridge_missing => {
+                        bridge_missing = true;
+                        eprintln!("netkit l2trace agent: cannot read bridge {bridge_name}: {e}");
+                    }
+                    Err(_) => {}
                 }
             }
         });
@@ -619,14 +745,13 @@ pub fn run(opts: &AgentOptions) -> Result<(), String> {
         opts.bridge,
         shared.port_list().len()
     );
-    serve(&sock, &allow, opts, &bridge, &device, &shared.cache)
+    serve(&sock, &allow, opts, &device, &shared.cache)
 }
 
 fn serve(
     sock: &UdpSocket,
     allow: &[Cidr],
     opts: &AgentOptions,
-    bridge: &Link,
     device: &Device,
     cache: &Mutex<NeighborCache>,
 ) -> Result<(), String> {
@@ -678,7 +803,7 @@ fn serve(
             stats.rate_limited += 1;
             continue;
         }
-        let tables = match current_tables(opts, bridge, device, cache) {
+        let tables = match current_tables(opts, device, cache) {
             Ok(t) => t,
             Err(e) => {
                 eprintln!("netkit l2trace agent: cannot read the bridge tables: {e}");
@@ -800,6 +925,21 @@ mod tests {
             (r.status(), r.dst_port()),
             (Some(ReplyStatus::Success), Some("br0"))
         );
+    }
+
+    #[test]
+    fn a_station_on_a_port_that_just_left_is_not_found_not_on_the_switch() {
+        // The FDB was read after port 6 left the ports list (or before a new port
+        // 7 made it in): B's entry names a port the tables do not have.
+        let mut t = tables();
+        t.ports.remove(&6);
+        let r = ask(&t, q(MsgType::RequestDst, A, B, 1));
+        assert_eq!(r.status(), Some(ReplyStatus::DstMacNotFound));
+        let r = ask(&t, q(MsgType::RequestSrc, B, A, 1));
+        assert_eq!(r.status(), Some(ReplyStatus::SrcMacNotFound));
+        // The switch's own MAC is still the switch's.
+        let r = ask(&t, q(MsgType::RequestDst, A, ME, 1));
+        assert_eq!(r.dst_port(), Some("br0"));
     }
 
     #[test]

@@ -85,6 +85,13 @@ pub fn default_start(name: &str) -> Result<Ipv4Addr, String> {
         .iter()
         .find(|i| i.up && !i.loopback)
         .ok_or("no interface to find a switch on: give one with --via")?;
+    crate::caps::require(
+        "l2trace",
+        &[(
+            crate::caps::Cap::NetRaw,
+            "raw sockets to find the first switch by CDP/LLDP; --via IP needs none",
+        )],
+    )?;
     let found = neighbors::listen(&neighbors::ListenOptions {
         interfaces: Vec::new(),
         wait: Duration::from_secs(2),

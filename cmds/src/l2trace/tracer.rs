@@ -157,6 +157,8 @@ pub fn trace(
 
     // Phase 1: find the switch that has the source on an edge port.
     let mut cur = start;
+    // What the previous switch said about the one asked next, to name a silent hop.
+    let mut next_is: Option<String> = None;
     let mut seen = HashSet::new();
     let source_switch = loop {
         if !seen.insert(cur) {
@@ -175,13 +177,7 @@ pub fn trace(
         }
         let r = match t.ask(cur, MsgType::RequestSrc, src, dst, vlan) {
             Ok(r) => r,
-            Err(e) => {
-                return run.abort(
-                    "no_response",
-                    format!("Unable to send a l2trace request to {cur}: {e}"),
-                    true,
-                )
-            }
+            Err(e) => return run.abort("no_response", unanswered(cur, &next_is, &e), true),
         };
         match r.status() {
             Some(ReplyStatus::Success) => break (cur, r),
@@ -190,7 +186,14 @@ pub fn trace(
                     run.say("Source not directly connected, tracing source .....".into());
                 }
                 match r.nbr_ip() {
-                    Some(n) => cur = n,
+                    Some(n) => {
+                        next_is = Some(format!(
+                            "{}, the neighbour of {} toward the source",
+                            r.nbr_dev_id().unwrap_or("?"),
+                            who(&r, cur)
+                        ));
+                        cur = n;
+                    }
                     None => {
                         return run.abort(
                             "no_neighbor_ip",
@@ -226,6 +229,7 @@ pub fn trace(
 
     // Phase 2: walk toward the destination.
     let mut cur = src_ip;
+    let mut next_is = None;
     let mut seen = HashSet::new();
     for hop in 1..=MAX_HOPS {
         if !seen.insert(cur) {
@@ -233,13 +237,7 @@ pub fn trace(
         }
         let r = match t.ask(cur, MsgType::RequestDst, src, dst, vlan) {
             Ok(r) => r,
-            Err(e) => {
-                return run.abort(
-                    "no_response",
-                    format!("Unable to send a l2trace request to {cur}: {e}"),
-                    true,
-                )
-            }
+            Err(e) => return run.abort("no_response", unanswered(cur, &next_is, &e), true),
         };
         let status = r.status();
         if !matches!(
@@ -297,7 +295,16 @@ pub fn trace(
             return run.report;
         }
         match r.nbr_ip() {
-            Some(n) => cur = n,
+            Some(n) => {
+                let last = run.report.hops.last();
+                next_is = Some(format!(
+                    "{}, beyond {} port {}",
+                    r.nbr_dev_id().unwrap_or("?"),
+                    last.map_or("?", |h| h.switch.as_str()),
+                    last.and_then(|h| h.egress.as_deref()).unwrap_or("?")
+                ));
+                cur = n;
+            }
             None => {
                 return run.abort(
                     "no_neighbor_ip",
@@ -315,6 +322,15 @@ pub fn trace(
         format!("Destination not reached within {MAX_HOPS} hops."),
         true,
     )
+}
+
+/// Cisco's words for a switch that never answered, plus who it is when the previous
+/// switch named it (its CDP/LLDP device ID and where it hangs off the path).
+fn unanswered(ip: Ipv4Addr, next_is: &Option<String>, why: &str) -> String {
+    match next_is {
+        Some(who) => format!("Unable to send a l2trace request to {ip} ({who}): {why}"),
+        None => format!("Unable to send a l2trace request to {ip}: {why}"),
+    }
 }
 
 fn abort_on_status(
@@ -363,7 +379,9 @@ fn abort_on_status(
 
 /// The real transport: one unconnected UDP socket (switches may answer from another
 /// address than the one asked), one request in flight, bounded retries with doubling
-/// timeouts.
+/// timeouts. With IP_RECVERR the kernel reports ICMP errors to an unconnected socket
+/// too, so a host where nothing listens on UDP 2228 (port unreachable) ends the wait
+/// at once instead of after every retry.
 pub struct UdpTransport {
     sock: UdpSocket,
     name: String,
@@ -375,6 +393,8 @@ impl UdpTransport {
     pub fn new(name: &str, first_timeout: Duration, tries: u32) -> Result<Self, String> {
         let sock =
             UdpSocket::bind("0.0.0.0:0").map_err(|e| format!("cannot open a UDP socket: {e}"))?;
+        // Best effort: without it a silent port costs the whole retry budget.
+        let _ = nix::sys::socket::setsockopt(&sock, nix::sys::socket::sockopt::Ipv4RecvErr, &true);
         Ok(UdpTransport {
             sock,
             name: name.to_string(),
@@ -383,11 +403,20 @@ impl UdpTransport {
         })
     }
 
-    /// Discards replies that arrived late for an earlier question.
+    /// Discards replies that arrived late for an earlier question, and any ICMP
+    /// error still pending from one.
     fn drain(&self) {
         let mut buf = [0u8; 1500];
         if self.sock.set_nonblocking(true).is_ok() {
-            while self.sock.recv_from(&mut buf).is_ok() {}
+            loop {
+                match self.sock.recv_from(&mut buf) {
+                    Ok(_) => {}
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                    // A pending ICMP error is reported (and cleared) once; go on.
+                    Err(_) => {}
+                }
+            }
             let _ = self.sock.set_nonblocking(false);
         }
     }
@@ -426,6 +455,7 @@ impl Transport for UdpTransport {
         let want = kind.reply_type();
         self.drain();
         let mut wait = self.first_timeout;
+        let mut waited = Duration::ZERO;
         let mut buf = [0u8; 2048];
         for _ in 0..self.tries {
             self.sock
@@ -451,15 +481,27 @@ impl Transport for UdpTransport {
                     Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
                         break
                     }
-                    // ICMP port unreachable from an earlier try surfaces here on Linux
-                    // only for connected sockets; anything else is a real error.
-                    Err(e) if e.kind() == ErrorKind::ConnectionRefused => continue,
+                    // ICMP port unreachable (IP_RECVERR): the host is there and
+                    // said no one listens. Earlier errors were drained, and only this
+                    // request is in flight, so it is this target's answer.
+                    Err(e) if e.kind() == ErrorKind::ConnectionRefused => {
+                        return Err(format!(
+                            "nothing answers on UDP {} there (ICMP port unreachable)",
+                            l2t::PORT
+                        ))
+                    }
+                    Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                     Err(e) => return Err(e.to_string()),
                 }
             }
+            waited += wait;
             wait = wait.saturating_mul(2);
         }
-        Err(format!("no reply after {} tries", self.tries))
+        Err(format!(
+            "no reply after {} tries in {:.1} s",
+            self.tries,
+            waited.as_secs_f64()
+        ))
     }
 }
 
@@ -686,9 +728,30 @@ mod tests {
         let r = run(&mut net, 11, A, B);
         assert_eq!(
             r.message.as_deref(),
-            Some("Unable to send a l2trace request to 10.0.0.13: no reply after 3 tries")
+            Some(
+                "Unable to send a l2trace request to 10.0.0.13 (sw3, beyond sw2 port p2_3): \
+                 no reply after 3 tries"
+            )
         );
         assert_eq!(r.hops.len(), 2);
+        // Silent while tracing the source: named as the neighbour that pointed there.
+        let mut net = chain();
+        net.switches.remove(&ip(12));
+        let r = run(&mut net, 13, C, A);
+        assert_eq!(
+            r.message.as_deref(),
+            Some(
+                "Unable to send a l2trace request to 10.0.0.12 (sw2, the neighbour of sw3 \
+                 [10.0.0.13] toward the source): no reply after 3 tries"
+            )
+        );
+        assert!(r.hops.is_empty());
+        // The first switch asked has nobody to name it.
+        let r = run(&mut chain(), 14, A, B);
+        assert_eq!(
+            r.message.as_deref(),
+            Some("Unable to send a l2trace request to 10.0.0.14: no reply after 3 tries")
+        );
         // sw3 pointing back at sw2 for B: a loop, not an endless walk.
         let mut net = chain();
         let sw3 = net.switches.get_mut(&ip(13)).unwrap();

@@ -392,6 +392,8 @@ pub fn run(
         .map_err(|e| format!("namespace {label}: cannot open sock_diag: {e}"))?;
     let mut index = PidIndex::new("/proc");
     super::boost_this_thread();
+    // From here on only /proc of other users' processes needs a capability.
+    crate::caps::keep_only(&crate::caps::PROC_READ)?;
     // NETKIT_TOP_DEBUG=1 logs every lookup to stderr (for attribution failures).
     let debug = std::env::var_os("NETKIT_TOP_DEBUG").is_some();
     while let Ok(first) = lookups.recv() {

@@ -50,13 +50,17 @@ pub fn install(stop: bool) -> Result<Arc<Flags>, String> {
     let f = flags.clone();
     std::thread::Builder::new()
         .name("top-signals".into())
-        .spawn(move || loop {
-            match set.wait() {
-                Ok(Signal::SIGUSR1) => {
-                    f.dumps.fetch_add(1, Ordering::Relaxed);
+        .spawn(move || {
+            // Started before the captures, with every capability: it needs none.
+            let _ = crate::caps::keep_only(&[]);
+            loop {
+                match set.wait() {
+                    Ok(Signal::SIGUSR1) => {
+                        f.dumps.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Ok(_) => f.stop.store(true, Ordering::Relaxed),
+                    Err(_) => return,
                 }
-                Ok(_) => f.stop.store(true, Ordering::Relaxed),
-                Err(_) => return,
             }
         })
         .map_err(|e| format!("cannot start the signal thread: {e}"))?;

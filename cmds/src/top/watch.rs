@@ -13,6 +13,7 @@
 //! index still exists.
 
 use super::{attribution, capture_loop, ring, Engine, FlowKey, MonitorOptions};
+use crate::caps::Cap;
 use crate::netns::{self, Netns};
 use crate::nldump;
 use serde::Serialize;
@@ -105,16 +106,9 @@ struct Wanted {
 }
 
 /// What `capture_loop` offers the rest of `top` besides counting: a copy of each frame
-/// for the `--write` ring, and a way to wake it when its capture must stop.
+/// for the `--write` ring.
 pub(super) struct Hooks {
     pub(super) ring: Option<ring::RingWriter>,
-    waker: Arc<Mutex<Option<crate::capture::LiveWaker>>>,
-}
-
-impl Hooks {
-    pub(super) fn set_waker(&self, waker: crate::capture::LiveWaker) {
-        *lock(&self.waker) = Some(waker);
-    }
 }
 
 /// The capture and attribution threads of one namespace.
@@ -122,7 +116,6 @@ pub(super) struct Capture {
     pub(super) ns: Netns,
     pub(super) idx: u32,
     stop: Arc<AtomicBool>,
-    waker: Arc<Mutex<Option<crate::capture::LiveWaker>>>,
     /// Set by the capture thread as it ends: `Err` when it failed.
     outcome: Arc<Mutex<Option<Result<(), String>>>>,
     attribution_error: Arc<Mutex<Option<String>>>,
@@ -139,10 +132,8 @@ pub(super) struct Capture {
 
 impl Capture {
     fn halt(&mut self) {
+        // capture_loop looks at it at least every 100 ms.
         self.stop.store(true, Ordering::Relaxed);
-        if let Some(w) = lock(&self.waker).as_ref() {
-            w.wake();
-        }
         self.active = false;
         // The socket would keep the namespace alive.
         self.route = None;
@@ -227,7 +218,6 @@ pub(super) fn spawn(ctx: &Context, ns: &Netns, idx: u32) -> Result<Capture, Stri
     let (ready_tx, ready_rx) = mpsc::channel::<Result<(), String>>();
     let stop = Arc::new(AtomicBool::new(false));
     let outcome = Arc::new(Mutex::new(None));
-    let waker = Arc::new(Mutex::new(None));
     let mut threads = Vec::new();
     {
         let ns = ns.clone();
@@ -237,13 +227,14 @@ pub(super) fn spawn(ctx: &Context, ns: &Netns, idx: u32) -> Result<Capture, Stri
         let opts = ctx.opts.clone();
         let hooks = Hooks {
             ring: ctx.ring.as_ref().map(|r| r.writer(idx)),
-            waker: waker.clone(),
         };
         threads.push(std::thread::spawn(move || {
-            let run = netns::run_in(&ns, || {
+            // This thread lives in the namespace (no helper thread left behind with
+            // the capabilities it entered with); capture_loop drops them all once its
+            // captures are open.
+            let result = netns::enter_for_good(&ns).and_then(|()| {
                 capture_loop(idx, &opts, &engine, &stop, &lookup_tx, &ready_tx, &hooks)
             });
-            let result = run.and_then(|r| r);
             if let Err(e) = &result {
                 let _ = ready_tx.send(Err(e.clone()));
             }
@@ -268,8 +259,9 @@ pub(super) fn spawn(ctx: &Context, ns: &Netns, idx: u32) -> Result<Capture, Stri
         let failed = attribution_error.clone();
         threads.push(std::thread::spawn(move || {
             let label = ns.label.clone();
-            let run = netns::run_in(&ns, move || attribution::run(&label, &lookup_rx, &engine));
-            if let Err(e) = run.and_then(|r| r) {
+            let run = netns::enter_for_good(&ns)
+                .and_then(|()| attribution::run(&label, &lookup_rx, &engine));
+            if let Err(e) = run {
                 *lock(&failed) = Some(e);
             }
         }));
@@ -278,7 +270,6 @@ pub(super) fn spawn(ctx: &Context, ns: &Netns, idx: u32) -> Result<Capture, Stri
         ns: ns.clone(),
         idx,
         stop,
-        waker,
         outcome,
         attribution_error,
         threads,
@@ -364,6 +355,26 @@ impl Watch {
 
     /// Looks once a second until `stop` is set.
     pub(super) fn run(&self, stop: &AtomicBool) {
+        // What this thread keeps: under --all-netns, entering and capturing in new
+        // namespaces (threads inherit it) and seeing every process's namespace;
+        // otherwise only the latter (is a deleted namespace still held by a process?).
+        let keep: &[Cap] = if self.all_netns {
+            &[
+                Cap::SysAdmin,
+                Cap::NetRaw,
+                Cap::SysPtrace,
+                Cap::DacReadSearch,
+            ]
+        } else {
+            &[Cap::SysPtrace, Cap::DacReadSearch]
+        };
+        if let Err(e) = crate::caps::keep_only(keep) {
+            self.notices.push(Notice {
+                netns: String::new(),
+                kind: NoticeKind::CaptureFailed,
+                message: format!("watch: {e}"),
+            });
+        }
         let step = Duration::from_millis(50);
         let mut round = 0u64;
         while !stop.load(Ordering::Relaxed) {
