@@ -174,7 +174,9 @@ impl PidIndex {
         if full {
             let alive: HashSet<i32> = pids.iter().copied().collect();
             self.first_seen.retain(|pid, _| alive.contains(pid));
-            // Socket inodes are not reused soon, so stale entries only cost memory.
+            // Sockets of processes that exited only cost memory: with short-lived
+            // clients the index would grow by every socket they ever had.
+            self.inodes.retain(|_, p| alive.contains(&p.pid));
             if self.inodes.len() > MAX_INDEXED {
                 self.inodes.clear();
             }
@@ -520,6 +522,34 @@ mod tests {
             inode: 1,
         };
         assert_eq!(unmap(mapped).local, sa("10.0.0.1:80"));
+    }
+
+    #[test]
+    fn index_forgets_the_sockets_of_processes_that_exited() {
+        // A fake /proc: two processes with two sockets each.
+        let root = std::env::temp_dir().join(format!("nk-pidindex-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&root);
+        for (pid, inodes) in [(100, [11u64, 12]), (200, [21, 22])] {
+            let fd = root.join(format!("{pid}/fd"));
+            fs::create_dir_all(&fd).unwrap();
+            for (i, inode) in inodes.iter().enumerate() {
+                std::os::unix::fs::symlink(format!("socket:[{inode}]"), fd.join(i.to_string()))
+                    .unwrap();
+            }
+            fs::write(root.join(format!("{pid}/comm")), format!("p{pid}\n")).unwrap();
+            fs::write(root.join(format!("{pid}/cmdline")), b"prog\0--flag\0").unwrap();
+        }
+        let mut index = PidIndex::new(&root);
+        assert_eq!(index.owner(11).unwrap().pid, 100);
+        assert_eq!(index.owner(22).unwrap().cmdline, "prog --flag");
+        assert_eq!(index.inodes.len(), 4);
+        // Process 100 exits; the next full scan drops its sockets.
+        fs::remove_dir_all(root.join("100")).unwrap();
+        assert_eq!(index.scan(99, true), None);
+        let mut left: Vec<u64> = index.inodes.keys().copied().collect();
+        left.sort_unstable();
+        assert_eq!(left, vec![21, 22]);
+        let _ = fs::remove_dir_all(&root);
     }
 
     #[test]

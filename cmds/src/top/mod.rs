@@ -14,7 +14,10 @@
 pub mod attribution;
 pub mod names;
 pub mod resolve;
+pub mod ring;
+pub mod signals;
 pub mod tui;
+pub mod watch;
 
 use crate::capture::{LiveCapture, LiveOptions};
 use crate::netns::Netns;
@@ -194,7 +197,11 @@ impl Meter {
 #[derive(Clone, Debug)]
 pub struct Flow {
     pub owner: Owner,
-    pub meter: Meter,
+    /// Boxed: the meter is 1 KB, and with churning flows the table ends up with about
+    /// three buckets per live flow (deleted entries leave tombstones until the table
+    /// doubles; a 10-minute soak settled at 32,768 buckets for 10,300 flows), so an
+    /// inline meter cost ~3.8 KB per live flow; boxed, ~1.5 KB.
+    pub meter: Box<Meter>,
     pub total_tx: u64,
     pub total_rx: u64,
     /// Bytes since the last [`Engine::snapshot`].
@@ -225,7 +232,14 @@ struct Retired {
     tx: u64,
     rx: u64,
     peak: f64,
+    /// When the row last had a flow (for forgetting rows of long-gone processes).
+    last_ns: i64,
 }
+
+/// Most rows kept once their flows are gone. A host that starts ten short-lived
+/// clients a second would otherwise keep a row per PID for ever (864,000 a day);
+/// past this the rows idle the longest are forgotten (their bytes were reported).
+const MAX_ROWS: usize = 10_000;
 
 /// The flow table and everything derived from it.
 pub struct Engine {
@@ -286,6 +300,9 @@ pub struct Snapshot {
     pub interval_s: f64,
     pub processes: Vec<ProcSnapshot>,
     pub unattributed: Bytes,
+    /// Faults since the previous object (a namespace deleted, an interface gone, a
+    /// capture failed), each told once; filled in by the `--json` loop.
+    pub warnings: Vec<watch::Notice>,
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq, Default)]
@@ -357,7 +374,7 @@ impl Engine {
             lookup = Lookup::Owner;
             Flow {
                 owner: Owner::Pending,
-                meter: Meter::default(),
+                meter: Box::default(),
                 total_tx: 0,
                 total_rx: 0,
                 interval_tx: 0,
@@ -459,6 +476,9 @@ impl Engine {
             for (row, bytes) in per_row {
                 let r = self.retired.entry(row).or_default();
                 r.peak = r.peak.max(bytes as f64);
+                if bytes > 0 {
+                    r.last_ns = now_ns;
+                }
             }
             self.last_peak_sec = sec;
         }
@@ -473,6 +493,7 @@ impl Engine {
                 self.retire(key, flow);
             }
         }
+        self.forget_old_rows();
     }
 
     /// Folds a finished flow into its row's totals; bytes not yet reported by a
@@ -485,8 +506,55 @@ impl Engine {
         let r = self.retired.entry(row).or_default();
         r.tx += flow.total_tx;
         r.rx += flow.total_rx;
+        r.last_ns = r.last_ns.max(flow.last_seen_ns);
         if (flow.interval_tx > 0 || flow.interval_rx > 0) && self.closed.len() < MAX_CLOSED {
             self.closed.push((key, flow));
+        }
+    }
+
+    /// Entries of each table, for soak runs (`NETKIT_TOP_STATS=1` prints them).
+    pub fn table_sizes(&self) -> String {
+        format!(
+            "flows {} (capacity {}), closed {}, rows {}, infos {}, names {}",
+            self.flows.len(),
+            self.flows.capacity(),
+            self.closed.len(),
+            self.retired.len(),
+            self.infos.len(),
+            self.names.len()
+        )
+    }
+
+    /// Forgets the replaced and idle connections kept for the next [`Engine::snapshot`]
+    /// (their bytes are already in their rows' totals). The screen takes no
+    /// snapshots, so without this they would pile up to [`MAX_CLOSED`] (about 1 KB
+    /// each) and slow every [`Engine::set_owner`], which searches them.
+    pub fn drop_closed(&mut self) {
+        self.closed = Vec::new();
+    }
+
+    /// Past [`MAX_ROWS`], forgets the rows idle the longest, down to three quarters of
+    /// it; rows that still have a flow stay. Runs rarely (amortised).
+    fn forget_old_rows(&mut self) {
+        if self.retired.len() <= MAX_ROWS {
+            return;
+        }
+        let live: std::collections::HashSet<ProcKey> = self
+            .flows
+            .iter()
+            .map(|(k, f)| Engine::proc_key(k, &f.owner).0)
+            .collect();
+        let mut idle: Vec<(i64, ProcKey)> = self
+            .retired
+            .iter()
+            .filter(|(k, _)| !live.contains(*k))
+            .map(|(k, r)| (r.last_ns, k.clone()))
+            .collect();
+        idle.sort_unstable_by_key(|(t, _)| *t);
+        let excess = self.retired.len().saturating_sub(MAX_ROWS * 3 / 4);
+        for (_, key) in idle.into_iter().take(excess) {
+            self.retired.remove(&key);
+            self.infos.remove(&key);
         }
     }
 
@@ -618,6 +686,7 @@ impl Engine {
             interval_s,
             processes,
             unattributed,
+            warnings: Vec::new(),
         }
     }
 }
@@ -916,15 +985,31 @@ pub struct MonitorOptions {
     pub snaplen: u32,
     /// Also name remote hosts by reverse lookups (see [`resolve`]).
     pub resolve: bool,
+    /// Also watch namespaces created after the start (`--all-netns`).
+    pub all_netns: bool,
+    /// `--write`: bytes of recent frames kept for dumps (0: none kept, no cost).
+    pub ring_bytes: u64,
 }
 
-/// Live capture and attribution threads feeding one shared [`Engine`].
+/// Where and how much a `--write` dump writes.
+#[derive(Clone, Debug)]
+pub struct WriteTarget {
+    pub path: std::path::PathBuf,
+    /// Only frames of the last this many seconds.
+    pub last_s: Option<f64>,
+}
+
+/// Live capture and attribution threads feeding one shared [`Engine`], and the watch
+/// that stops the capture of a namespace that was deleted (see [`watch`]).
 pub struct Monitor {
     pub engine: Arc<Mutex<Engine>>,
+    /// Faults and changes while running, each told once.
+    pub notices: Arc<watch::Notices>,
+    /// `--write`: the ring of recent frames.
+    pub ring: Option<Arc<ring::Ring>>,
+    watch: Arc<watch::Watch>,
     stop: Arc<AtomicBool>,
-    threads: Vec<std::thread::JoinHandle<()>>,
-    /// Errors a thread hit after start (one line each).
-    pub errors: Arc<Mutex<Vec<String>>>,
+    watcher: Option<std::thread::JoinHandle<()>>,
 }
 
 /// Nanoseconds on the monotonic clock the live engine runs on.
@@ -972,59 +1057,41 @@ pub fn unix_ns() -> i64 {
 impl Monitor {
     /// Opens a capture in every namespace (inside it) and starts counting. Fails with
     /// one line when any capture cannot be opened (missing CAP_NET_RAW, no such
-    /// interface, cannot enter the namespace).
+    /// interface, cannot enter the namespace). Later faults stop only the capture they
+    /// concern and become [`Monitor::notices`].
     pub fn start(namespaces: &[Netns], opts: &MonitorOptions) -> Result<Monitor, String> {
         let labels = namespaces.iter().map(|n| n.label.clone()).collect();
         let engine = Arc::new(Mutex::new(Engine::new(labels, monotonic_ns())));
+        let snaplen = if opts.snaplen > 0 {
+            opts.snaplen
+        } else {
+            LiveOptions::new("any").snaplen
+        };
+        let ring = (opts.ring_bytes > 0).then(|| ring::Ring::new(opts.ring_bytes, snaplen));
+        let notices = Arc::new(watch::Notices::default());
+        let ctx = watch::Context {
+            engine: engine.clone(),
+            opts: opts.clone(),
+            ring: ring.clone(),
+        };
+        let watch = Arc::new(watch::Watch::new(ctx, notices.clone(), opts.all_netns));
         let stop = Arc::new(AtomicBool::new(false));
-        let errors = Arc::new(Mutex::new(Vec::new()));
-        let mut threads = Vec::new();
+        let mut monitor = Monitor {
+            engine,
+            notices,
+            ring,
+            watch: watch.clone(),
+            stop: stop.clone(),
+            watcher: None,
+        };
         for (i, ns) in namespaces.iter().enumerate() {
             let idx = u32::try_from(i).unwrap_or(u32::MAX);
-            let (lookup_tx, lookup_rx) = mpsc::channel::<(FlowKey, i64)>();
-            let (ready_tx, ready_rx) = mpsc::channel::<Result<(), String>>();
-            {
-                let ns = ns.clone();
-                let engine = engine.clone();
-                let stop = stop.clone();
-                let errors = errors.clone();
-                let opts = opts.clone();
-                threads.push(std::thread::spawn(move || {
-                    // This thread lives in the namespace (no helper thread left behind
-                    // with the capabilities it entered with); capture_loop drops them
-                    // all once its captures are open.
-                    let run = crate::netns::enter_for_good(&ns).and_then(|()| {
-                        capture_loop(idx, &opts, &engine, &stop, &lookup_tx, &ready_tx)
-                    });
-                    if let Err(e) = run {
-                        let _ = ready_tx.send(Err(e.clone()));
-                        errors.lock().unwrap_or_else(|e| e.into_inner()).push(e);
-                    }
-                }));
-            }
-            match ready_rx.recv() {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => {
-                    stop.store(true, Ordering::Relaxed);
-                    return Err(e);
-                }
-                Err(_) => return Err(format!("capture in namespace {} failed", ns.label)),
-            }
-            let ns = ns.clone();
-            let engine = engine.clone();
-            let errors = errors.clone();
-            threads.push(std::thread::spawn(move || {
-                let label = ns.label.clone();
-                let engine2 = engine.clone();
-                let run = crate::netns::enter_for_good(&ns)
-                    .and_then(|()| attribution::run(&label, &lookup_rx, &engine2));
-                if let Err(e) = run {
-                    errors.lock().unwrap_or_else(|e| e.into_inner()).push(e);
-                }
-            }));
+            // On failure `monitor` is dropped, which stops what was started.
+            let cap = watch::spawn(&watch.ctx, ns, idx)?;
+            watch.captures().push(cap);
         }
         if opts.resolve {
-            let engine = engine.clone();
+            let engine = monitor.engine.clone();
             let stop = stop.clone();
             // Not joined by `stop`: a lookup can block for the resolver's whole timeout,
             // and nothing is lost by leaving it to end with the process.
@@ -1034,20 +1101,73 @@ impl Monitor {
                 }
             });
         }
-        Ok(Monitor {
-            engine,
-            stop,
-            threads,
-            errors,
-        })
+        monitor.watcher = Some(std::thread::spawn(move || watch.run(&stop)));
+        Ok(monitor)
+    }
+
+    /// Namespaces still being counted.
+    pub fn active(&self) -> usize {
+        self.watch.captures().iter().filter(|c| c.active).count()
+    }
+
+    /// Writes the `--write` ring to `target` (see [`ring::Ring::dump`]); interfaces are
+    /// named `namespace/interface`.
+    pub fn dump(&self, target: &WriteTarget) -> Result<ring::DumpSummary, String> {
+        let Some(ring) = &self.ring else {
+            return Err("nothing to write: start netkit top with --write PATH".to_string());
+        };
+        let labels = self
+            .engine
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .netns
+            .clone();
+        let links: HashMap<u32, HashMap<u32, String>> = self
+            .watch
+            .captures()
+            .iter()
+            .map(|c| (c.idx, c.links.clone()))
+            .collect();
+        let mut name = |netns: u32, ifindex: Option<u32>| {
+            let ns = labels
+                .get(netns as usize)
+                .cloned()
+                .unwrap_or_else(|| format!("#{netns}"));
+            match ifindex {
+                Some(i) => {
+                    let dev = links
+                        .get(&netns)
+                        .and_then(|l| l.get(&i))
+                        .cloned()
+                        .unwrap_or_else(|| format!("if{i}"));
+                    format!("{ns}/{dev}")
+                }
+                None => ns,
+            }
+        };
+        ring.dump(&target.path, target.last_s, unix_ns(), &mut name)
+            .map_err(|e| format!("cannot write {}: {e}", target.path.display()))
     }
 
     /// Stops the capture threads and waits for them.
     pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
-        for t in self.threads.drain(..) {
-            let _ = t.join();
+        if let Some(w) = self.watcher.take() {
+            let _ = w.join();
         }
+        for cap in self.watch.captures().iter_mut() {
+            cap.stop_and_join();
+        }
+    }
+}
+
+impl Drop for Monitor {
+    fn drop(&mut self) {
+        self.shutdown();
     }
 }
 
@@ -1058,6 +1178,7 @@ fn capture_loop(
     stop: &AtomicBool,
     lookup: &mpsc::Sender<(FlowKey, i64)>,
     ready: &mpsc::Sender<Result<(), String>>,
+    hooks: &watch::Hooks,
 ) -> Result<(), String> {
     let mut wanted = Vec::new();
     if !opts.interfaces.is_empty() {
@@ -1140,9 +1261,13 @@ fn capture_loop(
         LiveCapture::wait_any(&[&quick, &bulk], 100).map_err(|e| e.message().to_string())?;
         // The quick ring first: its SYNs were captured before most of what the bulk
         // ring holds, and the engine wants a connection's SYN before its data.
-        for (ring, cap) in [&mut quick, &mut bulk].into_iter().enumerate() {
-            let is_quick = ring == 0;
+        for (which, cap) in [&mut quick, &mut bulk].into_iter().enumerate() {
+            let is_quick = which == 0;
             cap.dispatch(&mut |frame| {
+                // --write: keep a copy of the frame (ring.rs); no cost without it.
+                if let Some(ring) = &hooks.ring {
+                    ring.push(frame.ts_ns, frame.orig_len, frame.linktype, frame.data);
+                }
                 if let Some(packet) = classify(
                     idx,
                     frame.linktype,
@@ -1438,6 +1563,44 @@ mod tests {
         assert_eq!(rows.len(), 1);
         assert_eq!((rows[0].total_tx, rows[0].total_rx), (5000, 1000));
         assert_eq!(rows[0].info.as_ref().map(|p| p.pid), Some(3));
+    }
+
+    #[test]
+    fn rows_of_long_gone_processes_are_bounded() {
+        let mut e = Engine::new(vec!["red".into()], T0);
+        // One short-lived process per port, each flow idle long enough to be retired.
+        let n = MAX_ROWS as u16 + 500;
+        for i in 0..n {
+            let t = T0 + i64::from(i) * 1_000_000;
+            e.record(t, &pkt(key(i, 80), Dir::Tx, 100));
+            e.set_owner(&key(i, 80), Some(proc(i32::from(i) + 1)));
+        }
+        let later = T0 + FLOW_IDLE_NS + 70 * NS;
+        e.tick(later);
+        assert!(e.flows.is_empty());
+        assert!(e.retired.len() <= MAX_ROWS, "{}", e.retired.len());
+        assert_eq!(e.infos.len(), e.retired.len());
+        // The newest processes are the ones kept.
+        let pids: Vec<i32> = e
+            .rows(later)
+            .iter()
+            .filter_map(|r| r.info.as_ref().map(|p| p.pid))
+            .collect();
+        assert!(pids.contains(&i32::from(n)));
+        assert!(!pids.contains(&1));
+        // A live flow's row is never forgotten.
+        e.record(later, &pkt(key(1, 80), Dir::Tx, 1));
+        e.set_owner(&key(1, 80), Some(proc(1)));
+        for i in 0..(MAX_ROWS as u16 + 10) {
+            let t = later + NS + i64::from(i);
+            e.record(t, &pkt(key(i + 2, 81), Dir::Tx, 1));
+            e.set_owner(&key(i + 2, 81), Some(proc(100_000 + i32::from(i))));
+        }
+        e.tick(later + 2 * NS);
+        assert!(e
+            .rows(later + 2 * NS)
+            .iter()
+            .any(|r| r.info.as_ref().is_some_and(|p| p.pid == 1)));
     }
 
     /// SLL2 header (20 bytes) + IPv4 + TCP, built by hand.

@@ -4,7 +4,8 @@
 //! The terminal is restored by a guard on every way out: quitting, Ctrl-C (a key in raw
 //! mode), an error, and a panic (a hook restores it before the message is printed).
 
-use super::{monotonic_ns, ConnRow, Engine, ProcKey, ProcRow};
+use super::signals::Flags;
+use super::{monotonic_ns, ConnRow, Engine, Monitor, ProcKey, ProcRow, WriteTarget};
 use crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers};
 use crossterm::terminal::{
     disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen,
@@ -17,7 +18,6 @@ use ratatui::text::Line;
 use ratatui::widgets::{Block, Borders, Cell, Clear, Paragraph, Row, Sparkline, Table, TableState};
 use ratatui::Terminal;
 use std::io::{self, Stdout};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Sort orders, cycled with `s`.
@@ -65,6 +65,8 @@ pub struct View {
     rows: Vec<ProcRow>,
     conns: Vec<ConnRow>,
     now_ns: i64,
+    /// The status line: the last fault, dump or hint, with when it was set.
+    pub status: Option<(String, Instant)>,
 }
 
 impl Default for View {
@@ -80,6 +82,7 @@ impl Default for View {
             rows: Vec::new(),
             conns: Vec::new(),
             now_ns: 0,
+            status: None,
         }
     }
 }
@@ -89,6 +92,8 @@ impl Default for View {
 pub enum Action {
     Continue,
     Quit,
+    /// Write the `--write` ring now.
+    Dump,
 }
 
 fn total_rate(r: (f64, f64)) -> f64 {
@@ -136,6 +141,7 @@ impl View {
         }
         self.now_ns = now_ns;
         engine.tick(now_ns);
+        engine.drop_closed();
         let mut rows: Vec<ProcRow> = engine
             .rows(now_ns)
             .into_iter()
@@ -191,6 +197,7 @@ impl View {
         }
         match code {
             KeyCode::Char('q') => return Action::Quit,
+            KeyCode::Char('w') => return Action::Dump,
             KeyCode::Char('?') | KeyCode::Char('h') => self.help = true,
             KeyCode::Char('p') | KeyCode::Char(' ') => self.paused = !self.paused,
             KeyCode::Char('s') => self.sort = self.sort.next(),
@@ -247,10 +254,11 @@ fn row_name(row: &ProcRow) -> (String, String, String) {
 }
 
 fn draw(frame: &mut ratatui::Frame<'_>, view: &mut View) {
-    let [header, body, spark, footer] = Layout::vertical([
+    let [header, body, spark, status, footer] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Min(4),
         Constraint::Length(5),
+        Constraint::Length(1),
         Constraint::Length(1),
     ])
     .areas(frame.area());
@@ -385,17 +393,23 @@ fn draw(frame: &mut ratatui::Frame<'_>, view: &mut View) {
         .block(Block::default().borders(Borders::ALL).title(" last 60 s "))
         .data(&history);
     frame.render_widget(spark_widget, spark);
+    if let Some((text, _)) = &view.status {
+        frame.render_widget(
+            Paragraph::new(text.as_str()).style(Style::default().add_modifier(Modifier::BOLD)),
+            status,
+        );
+    }
     let keys = if view.editing_filter {
         format!(
             "filter (process, host or port): {}_   Enter: done",
             view.filter
         )
     } else {
-        "q quit  s sort  p pause  / filter  Enter drill down  Esc back  ? help".to_string()
+        "q quit  s sort  p pause  / filter  Enter drill down  Esc back  w write  ? help".to_string()
     };
     frame.render_widget(Paragraph::new(keys), footer);
     if view.help {
-        let area = centered(frame.area(), 60, 14);
+        let area = centered(frame.area(), 60, 15);
         let text = vec![
             Line::from("netkit top: traffic by process, per namespace"),
             Line::from(""),
@@ -406,6 +420,7 @@ fn draw(frame: &mut ratatui::Frame<'_>, view: &mut View) {
             Line::from("  Up/Down     select"),
             Line::from("  Enter       connections of the selected process"),
             Line::from("  Esc         back to processes"),
+            Line::from("  w           write recent frames to the --write file"),
             Line::from(""),
             Line::from("Rates are wire bytes over complete seconds."),
         ];
@@ -442,8 +457,31 @@ impl Drop for TerminalGuard {
     }
 }
 
-/// Runs the screen until the user quits.
-pub fn run(engine: Arc<Mutex<Engine>>, errors: Arc<Mutex<Vec<String>>>) -> Result<(), String> {
+/// How long a dump or fault stays in the status line (a fault that left nothing to
+/// watch stays for good).
+const STATUS_FOR: Duration = Duration::from_secs(30);
+
+/// Writes the ring and says how it went in the status line.
+fn dump(monitor: &Monitor, write: Option<&WriteTarget>, view: &mut View) {
+    let text = match write {
+        None => "w: start netkit top with --write PATH to keep recent frames".to_string(),
+        Some(target) => match monitor.dump(target) {
+            Ok(summary) => summary.to_string(),
+            Err(e) => e,
+        },
+    };
+    view.status = Some((text, Instant::now()));
+}
+
+/// Runs the screen until the user quits. Faults the monitor reports (a namespace
+/// deleted, an interface gone) show in the status line; the screen keeps running, also
+/// when nothing is left to watch, so the numbers can still be read and written.
+pub fn run(
+    monitor: &Monitor,
+    write: Option<&WriteTarget>,
+    signals: Option<&Flags>,
+) -> Result<(), String> {
+    let engine = monitor.engine.clone();
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         restore();
@@ -458,9 +496,34 @@ pub fn run(engine: Arc<Mutex<Engine>>, errors: Arc<Mutex<Vec<String>>>) -> Resul
             .map_err(|e| format!("cannot set up the terminal: {e}"))?;
     let mut view = View::default();
     let mut last = Instant::now() - Duration::from_secs(2);
+    let mut notices_seen = 0;
+    let mut dumps_seen = 0;
     loop {
-        if let Some(e) = errors.lock().unwrap_or_else(|e| e.into_inner()).first() {
-            return Err(e.clone());
+        if let Some(n) = monitor.notices.since(&mut notices_seen).pop() {
+            view.status = Some((n.message, Instant::now()));
+        }
+        if signals.is_some_and(|s| s.take_dumps(&mut dumps_seen) > 0) {
+            dump(monitor, write, &mut view);
+        }
+        if monitor.active() == 0 {
+            let why = monitor
+                .notices
+                .last()
+                .map_or(String::new(), |n| format!("{}; ", n.message));
+            let text = format!("{why}nothing left to watch (q quits)");
+            if !view
+                .status
+                .as_ref()
+                .is_some_and(|(s, _)| s.starts_with("wrote "))
+            {
+                view.status = Some((text, Instant::now()));
+            }
+        } else if view
+            .status
+            .as_ref()
+            .is_some_and(|(_, at)| at.elapsed() > STATUS_FOR)
+        {
+            view.status = None;
         }
         if last.elapsed() >= Duration::from_secs(1) {
             let mut e = engine.lock().unwrap_or_else(|e| e.into_inner());
@@ -475,8 +538,16 @@ pub fn run(engine: Arc<Mutex<Engine>>, errors: Arc<Mutex<Vec<String>>>) -> Resul
                 if k.kind != KeyEventKind::Press {
                     continue;
                 }
-                if view.key(k.code, k.modifiers) == Action::Quit {
-                    return Ok(());
+                match view.key(k.code, k.modifiers) {
+                    Action::Quit => return Ok(()),
+                    Action::Dump => {
+                        view.status = Some(("writing...".to_string(), Instant::now()));
+                        terminal
+                            .draw(|f| draw(f, &mut view))
+                            .map_err(|e| format!("cannot draw: {e}"))?;
+                        dump(monitor, write, &mut view);
+                    }
+                    Action::Continue => {}
                 }
                 // Show the effect of a key at once (new sort, drill-down).
                 let mut e = engine.lock().unwrap_or_else(|e| e.into_inner());
@@ -494,6 +565,7 @@ mod tests {
     use super::super::{Dir, FlowKey, ProcInfo, Proto};
     use super::*;
     use std::net::SocketAddr;
+    use std::sync::Arc;
 
     #[test]
     fn keys_sort_filter_and_drill_down() {
