@@ -585,6 +585,7 @@ mod tests {
                     dir: Dir::Tx,
                     wire: bytes,
                     syn: false,
+                    fin_or_rst: false,
                 },
             );
             e.set_owner(
