@@ -15,6 +15,9 @@ command -v ip >/dev/null || need+=(iproute2)
 command -v c++ >/dev/null || need+=(g++)
 [ -x /usr/bin/time ] || need+=(time)
 command -v nft >/dev/null || need+=(nftables)
+# top's tests drive the TUI in tmux and make ICMP traffic with ping.
+command -v tmux >/dev/null || need+=(tmux)
+command -v ping >/dev/null || need+=(iputils-ping)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "test.sh: installing ${need[*]}"
