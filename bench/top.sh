@@ -9,6 +9,7 @@
 #
 #   sudo bench/top.sh          # NETKIT=path/to/netkit, RATE=400M, SECS=4, ROUNDS=1
 #   UDP=1 sudo bench/top.sh    # the same rate as UDP datagrams of 1400 bytes
+#   WRITE=4 sudo bench/top.sh  # netkit with --write and a 4 MiB ring (the cost of --write)
 #
 # Needs root, iproute2, iperf3, tcpdump; nethogs/bandwhich are measured when found
 # (BANDWHICH=path to pick one). Removes everything it made, also on failure or Ctrl-C.
@@ -104,7 +105,9 @@ echo "binary: $NETKIT; transfer: iperf3 ${UDP_ARGS[*]} -b $RATE -t $SECS, namesp
 for round in $(seq "$ROUNDS"); do
   echo "round $round"
   measure tcpdump ip netns exec "$a" tcpdump -i any -s 128 -w /dev/null -q
-  measure netkit "$NETKIT" top --json --netns "$a" --interval 1
+  write_args=()
+  if [ -n "${WRITE:-}" ]; then write_args=(--write "$tmp/ring.pcapng" --write-ring-mb "$WRITE"); fi
+  measure netkit "$NETKIT" top --json --netns "$a" --interval 1 "${write_args[@]}"
   if [ -n "$NETHOGS" ]; then
     measure nethogs ip netns exec "$a" "$NETHOGS" -t -d 1 "$va"
   else

@@ -461,21 +461,4 @@ mod tests {
         );
         let _ = std::fs::remove_dir_all(&dir);
     }
-
-    /// Cost of one push, for the report: `cargo test --release -p netkit-cmds
-    /// ring_push_cost -- --ignored --nocapture`.
-    #[test]
-    #[ignore]
-    fn ring_push_cost() {
-        let ring = Ring::new(64 << 20, 512);
-        let w = ring.writer(0);
-        let frame = sll2(1, 0, 150);
-        let n = 20_000_000u32;
-        let t = std::time::Instant::now();
-        for i in 0..n {
-            w.push(T0 + i64::from(i), 1514, 276, std::hint::black_box(&frame));
-        }
-        let per = t.elapsed().as_nanos() as f64 / f64::from(n);
-        eprintln!("ring push: {per:.1} ns per 150-byte frame");
-    }
 }
