@@ -14,6 +14,8 @@
 //! agent killed at the end, also when an assertion fails (the guard's Drop runs while
 //! unwinding). All traffic stays inside the namespaces.
 
+mod common;
+
 use netkit_cmds::netns::{self, Netns};
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
@@ -45,15 +47,7 @@ fn tool_missing(tool: &str) -> bool {
 }
 
 fn can_run(test: &str) -> bool {
-    let root = std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("Uid:"))
-                .map(|v| v.split_whitespace().nth(1) == Some("0"))
-        })
-        .unwrap_or(false);
-    if !root {
+    if !common::is_root() {
         eprintln!("skipping {test}: needs root (namespaces, veths, raw sockets)");
         return false;
     }

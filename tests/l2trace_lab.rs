@@ -14,6 +14,8 @@
 //! every agent killed at the end, also when an assertion fails: the guard's Drop runs
 //! during unwinding. All traffic stays inside the namespaces.
 
+mod common;
+
 use netkit_cmds::netns::{self, Netns};
 use serde_json::Value;
 use std::net::{Ipv4Addr, UdpSocket};
@@ -34,13 +36,7 @@ impl Lab {
     }
 
     fn ip(&self, args: &[&str]) {
-        let out = Command::new("ip").args(args).output().expect("run ip");
-        assert!(
-            out.status.success(),
-            "ip {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        common::ip(args);
     }
 
     fn exec(&self, short: &str, cmd: &[&str]) -> Output {

@@ -21,6 +21,10 @@
 //! Needs root and iproute2; otherwise each test says why and skips. Names carry a
 //! per-run suffix; a Drop guard deletes every namespace, also after a failed assertion.
 
+mod common;
+
+use common::is_root;
+
 use netkit_cmds::netns::{self, Netns};
 use netkit_cmds::nldump::{self, Links, NETLINK_ROUTE};
 use netkit_cmds::{nsviews, routes};
@@ -36,17 +40,6 @@ const STABLE: usize = 12;
 const PAIRS: usize = 4;
 const MAX_ROUNDS: usize = 30;
 const MAX_TIME: Duration = Duration::from_secs(20);
-
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("Uid:"))
-                .map(|v| v.split_whitespace().nth(1) == Some("0"))
-        })
-        .unwrap_or(false)
-}
 
 fn ip(args: &str) -> Result<(), String> {
     let out = Command::new("ip")

@@ -6,6 +6,10 @@
 //! per-run suffix, and a Drop guard removes namespaces and /etc/netns files even when an
 //! assertion fails.
 
+mod common;
+
+use common::is_root;
+
 use netkit_cmds::netns::{self, Netns};
 use netkit_cmds::nsviews;
 use serde_json::Value;
@@ -68,17 +72,6 @@ fn ip_ok(args: &str) {
 fn ip_json(args: &str) -> Value {
     let text = ip(&format!("-j {args}")).unwrap();
     serde_json::from_str(&text).unwrap_or(Value::Array(Vec::new()))
-}
-
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("Uid:"))
-                .map(|v| v.split_whitespace().nth(1) == Some("0"))
-        })
-        .unwrap_or(false)
 }
 
 /// Namespaces and files made for one test, removed on drop (also after a failed

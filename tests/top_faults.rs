@@ -17,6 +17,10 @@
 //! test started and removes the namespaces, even when an assertion fails. Every wait
 //! is bounded.
 
+mod common;
+
+use common::{have, ip, skip_reason};
+
 use netkit_cmds::capture::CaptureFile;
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
@@ -24,45 +28,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("Uid:"))
-                .map(|v| v.split_whitespace().nth(1) == Some("0"))
-        })
-        .unwrap_or(false)
-}
-
-fn have(tool: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-fn skip_reason(tools: &[&str]) -> Option<String> {
-    if !is_root() {
-        return Some("needs root (namespaces, CAP_NET_RAW)".into());
-    }
-    tools
-        .iter()
-        .find(|t| !have(t))
-        .map(|t| format!("needs {t} installed"))
-}
-
-fn ip(args: &[&str]) {
-    let out = Command::new("ip").args(args).output().expect("run ip");
-    assert!(
-        out.status.success(),
-        "ip {}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 /// The tests share two CPUs and the packet rings: one at a time.
 static SERIAL: Mutex<()> = Mutex::new(());

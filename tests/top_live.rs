@@ -8,6 +8,10 @@
 //! and kills every process the test started, even when an assertion fails. All traffic
 //! stays inside the two namespaces and every step is bounded in time.
 
+mod common;
+
+use common::{ip, skip_reason};
+
 use serde_json::Value;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
@@ -84,45 +88,6 @@ for i in range(200):
         pass
 print(os.getpid(), got)
 "#;
-
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("Uid:"))
-                .map(|v| v.split_whitespace().nth(1) == Some("0"))
-        })
-        .unwrap_or(false)
-}
-
-fn have(tool: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-fn skip_reason(tools: &[&str]) -> Option<String> {
-    if !is_root() {
-        return Some("needs root (namespaces, CAP_NET_RAW)".into());
-    }
-    tools
-        .iter()
-        .find(|t| !have(t))
-        .map(|t| format!("needs {t} installed"))
-}
-
-fn ip(args: &[&str]) {
-    let out = Command::new("ip").args(args).output().expect("run ip");
-    assert!(
-        out.status.success(),
-        "ip {}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 /// Two namespaces joined by a veth (10.231.0.1 in `a`, .2 in `b`), removed on drop
 /// together with every child process registered.

@@ -41,6 +41,52 @@ pub fn manifest(dir: &Path) -> Vec<HashMap<String, String>> {
         .collect()
 }
 
+/// Whether the tests run as root (namespaces, raw sockets and captures need it).
+pub fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .map(|v| v.split_whitespace().nth(1) == Some("0"))
+        })
+        .unwrap_or(false)
+}
+
+/// Whether `tool` is on the PATH.
+pub fn have(tool: &str) -> bool {
+    std::process::Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Why a live test cannot run here (not root, or one of `tools` missing), if so.
+pub fn skip_reason(tools: &[&str]) -> Option<String> {
+    if !is_root() {
+        return Some("needs root (namespaces, CAP_NET_RAW)".into());
+    }
+    tools
+        .iter()
+        .find(|t| !have(t))
+        .map(|t| format!("needs {t} installed"))
+}
+
+/// Runs `ip ARGS` and fails the test with its stderr when it fails.
+pub fn ip(args: &[&str]) {
+    let out = std::process::Command::new("ip")
+        .args(args)
+        .output()
+        .expect("run ip");
+    assert!(
+        out.status.success(),
+        "ip {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 pub fn netkit() -> std::process::Command {
     std::process::Command::new(env!("CARGO_BIN_EXE_netkit"))
 }
