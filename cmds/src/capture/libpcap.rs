@@ -211,9 +211,9 @@ pub(super) mod reference {
 }
 
 // ---------------------------------------------------------------------------------------
-// Live capture (`netkit top`): a pcap_t activated on a device, read with pcap_next_ex.
-// On Linux libpcap reads through a TPACKET_V3 mmap ring, so a frame handed out by
-// `next` points into that ring and stays valid until the next call on the handle.
+// Live capture (`netkit top`): a pcap_t activated on a device, read with pcap_dispatch.
+// On Linux libpcap reads through a TPACKET_V3 mmap ring, so a frame handed to the
+// callback points into that ring and stays valid until the callback returns.
 // ---------------------------------------------------------------------------------------
 
 /// `struct pcap_pkthdr` on Linux: a `struct timeval` (two longs), caplen, len.
@@ -238,7 +238,6 @@ type Create = unsafe extern "C" fn(*const c_char, *mut c_char) -> *mut PcapT;
 type SetInt = unsafe extern "C" fn(*mut PcapT, c_int) -> c_int;
 type Activate = unsafe extern "C" fn(*mut PcapT) -> c_int;
 type SetFilter = unsafe extern "C" fn(*mut PcapT, *mut BpfProgram) -> c_int;
-type NextEx = unsafe extern "C" fn(*mut PcapT, *mut *const PktHeader, *mut *const u8) -> c_int;
 type Stats = unsafe extern "C" fn(*mut PcapT, *mut RawStat) -> c_int;
 type Datalink = unsafe extern "C" fn(*mut PcapT) -> c_int;
 /// `pcap_handler`: called by pcap_dispatch once per frame.
@@ -258,7 +257,6 @@ struct LiveApi {
     set_datalink: SetInt,
     activate: Activate,
     setfilter: SetFilter,
-    next_ex: NextEx,
     stats: Stats,
     datalink: Datalink,
     dispatch: Dispatch,
@@ -286,7 +284,6 @@ fn live_api() -> Option<(&'static Api, &'static LiveApi)> {
                     set_datalink: *lib.get::<SetInt>(b"pcap_set_datalink\0").ok()?,
                     activate: *lib.get::<Activate>(b"pcap_activate\0").ok()?,
                     setfilter: *lib.get::<SetFilter>(b"pcap_setfilter\0").ok()?,
-                    next_ex: *lib.get::<NextEx>(b"pcap_next_ex\0").ok()?,
                     stats: *lib.get::<Stats>(b"pcap_stats\0").ok()?,
                     datalink: *lib.get::<Datalink>(b"pcap_datalink\0").ok()?,
                     dispatch: *lib.get::<Dispatch>(b"pcap_dispatch\0").ok()?,
@@ -343,7 +340,7 @@ pub(super) struct LiveHandle {
 // on every method guarantees.
 unsafe impl Send for LiveHandle {}
 
-/// One frame read by [`LiveHandle::next`], borrowed from libpcap's ring.
+/// One frame handed over by [`LiveHandle::dispatch`], borrowed from libpcap's ring.
 pub(super) struct LiveFrame<'a> {
     pub(super) ts_ns: i64,
     pub(super) orig_len: u32,
@@ -451,39 +448,10 @@ impl LiveHandle {
         self.linktype
     }
 
-    /// The next frame, `Ok(None)` when the timeout passed without one.
-    pub(super) fn next(&mut self) -> Result<Option<LiveFrame<'_>>, String> {
-        let mut header: *const PktHeader = std::ptr::null();
-        let mut data: *const u8 = std::ptr::null();
-        // SAFETY: `self.handle` is activated; both out-pointers are valid for writes.
-        let rc = unsafe { (self.live.next_ex)(self.handle, &mut header, &mut data) };
-        match rc {
-            1 if !header.is_null() && !data.is_null() => {
-                // SAFETY: on success libpcap points `header` at a filled pcap_pkthdr and
-                // `data` at `caplen` bytes; both stay valid until the next call on this
-                // handle, which `&mut self` (borrowed by the returned frame) forbids.
-                let (h, bytes) = unsafe {
-                    let h = &*header;
-                    (h, std::slice::from_raw_parts(data, h.caplen as usize))
-                };
-                // `c_long` is 32 bits on some targets, 64 here: the conversion is
-                // needed elsewhere even if it is the identity on x86_64.
-                #[allow(clippy::useless_conversion)]
-                Ok(Some(LiveFrame {
-                    ts_ns: i64::from(h.ts_sec) * 1_000_000_000 + i64::from(h.ts_usec) * 1000,
-                    orig_len: h.len,
-                    data: bytes,
-                }))
-            }
-            0 | 1 => Ok(None),
-            _ => Err(self.error()),
-        }
-    }
-
-    /// Hands every frame that is ready to `f`, straight from the ring (no copy, unlike
-    /// `next`, whose one-shot path copies each frame out because the ring slot goes
-    /// back to the kernel before it returns). Returns how many frames were handed over;
-    /// 0 when none was ready (a non-blocking handle) or the timeout passed.
+    /// Hands every frame that is ready to `f`, straight from the ring (pcap_next_ex's
+    /// one-shot path would copy each frame out, because the ring slot goes back to the
+    /// kernel before it returns). Returns how many frames were handed over; 0 when
+    /// none was ready (a non-blocking handle) or the timeout passed.
     pub(super) fn dispatch(&mut self, f: &mut dyn FnMut(LiveFrame<'_>)) -> Result<usize, String> {
         struct Ctx<'f, 'g> {
             f: &'f mut (dyn FnMut(LiveFrame<'_>) + 'g),
@@ -503,6 +471,8 @@ impl LiveHandle {
                 let h = &*header;
                 (h, std::slice::from_raw_parts(data, h.caplen as usize))
             };
+            // `c_long` is 32 bits on some targets, 64 here: the conversion is needed
+            // elsewhere even if it is the identity on x86_64.
             #[allow(clippy::useless_conversion)]
             let frame = LiveFrame {
                 ts_ns: i64::from(h.ts_sec) * 1_000_000_000 + i64::from(h.ts_usec) * 1000,

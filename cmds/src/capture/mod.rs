@@ -611,7 +611,8 @@ pub struct LiveOptions {
     /// Hand each frame over at once (needed to see a 10 ms connection while its
     /// process still lives) instead of when a ring block fills.
     pub immediate: bool,
-    /// Longest time [`LiveCapture::next_frame`] blocks, in milliseconds.
+    /// Longest time a ring block waits for more frames before it is handed over (and
+    /// a blocking [`LiveCapture::dispatch`] returns), in milliseconds.
     pub timeout_ms: u32,
     /// Linux cooked v2 framing: every frame says its direction and interface index.
     pub cooked_v2: bool,
@@ -697,30 +698,6 @@ impl LiveCapture {
     /// LINKTYPE_* of the frames.
     pub fn linktype(&self) -> u16 {
         self.handle.linktype()
-    }
-
-    /// The next frame, or `Ok(None)` when the timeout passed with none. The frame
-    /// borrows libpcap's ring until the next call.
-    pub fn next_frame(&mut self) -> Result<Option<RawFrame<'_>>, CaptureError> {
-        let linktype = self.handle.linktype();
-        match self.handle.next() {
-            Ok(Some(f)) => {
-                self.count += 1;
-                Ok(Some(RawFrame {
-                    number: self.count,
-                    ts_ns: f.ts_ns,
-                    orig_len: f.orig_len,
-                    linktype,
-                    interface: 0,
-                    data: f.data,
-                }))
-            }
-            Ok(None) => Ok(None),
-            Err(m) => Err(CaptureError::new(
-                "",
-                format!("capture on {} failed: {m}", self.device),
-            )),
-        }
     }
 
     /// Hands every frame ready now to `f` without copying it out of the ring; returns
