@@ -52,20 +52,29 @@ impl Cap {
 
 /// The effective set from a `/proc/.../status` text.
 pub fn effective_in(status: &str) -> Option<u64> {
+    set_in(status, "CapEff:")
+}
+
+/// One capability set (`field` is "CapEff:", "CapPrm:", ...) from a status text.
+fn set_in(status: &str, field: &str) -> Option<u64> {
     status
         .lines()
-        .find_map(|l| l.strip_prefix("CapEff:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+}
+
+/// One capability set of the calling thread, `None` when /proc cannot say.
+fn this_thread(field: &str) -> Option<u64> {
+    std::fs::read_to_string("/proc/thread-self/status")
+        .or_else(|_| std::fs::read_to_string("/proc/self/status"))
+        .ok()
+        .and_then(|status| set_in(&status, field))
 }
 
 /// The calling thread's effective set; `None` when /proc cannot say (then nothing is
 /// refused up front, and the kernel's own error is reported later).
 pub fn effective() -> Option<u64> {
-    std::fs::read_to_string("/proc/thread-self/status")
-        .or_else(|_| std::fs::read_to_string("/proc/self/status"))
-        .ok()
-        .as_deref()
-        .and_then(effective_in)
+    this_thread("CapEff:")
 }
 
 /// Those of `wanted` (each with why it is needed) missing from `set`.
@@ -147,11 +156,7 @@ pub fn keep_only(keep: &[Cap]) -> Result<(), String> {
 
 /// The calling thread's permitted capabilities, as bits (for tests and messages).
 pub fn permitted() -> Option<u64> {
-    std::fs::read_to_string("/proc/thread-self/status")
-        .ok()?
-        .lines()
-        .find_map(|l| l.strip_prefix("CapPrm:"))
-        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+    this_thread("CapPrm:")
 }
 
 #[cfg(test)]
