@@ -5,6 +5,7 @@
 #   tcpdump -r FILE -w /dev/null 'tcp[13] & 4 != 0'
 # and prints the three times, netkit's GB/s and the ratios.
 #   bench/census.sh [FILE]      (default bench/out/iperf3-loss.pcap, from make-capture.sh)
+#   BASELINE=old/netkit bench/census.sh   also times another netkit build in the same run
 # Uses hyperfine when installed (HYPERFINE=0 skips it), else the shell's clock; best of
 # 3 either way.
 set -euo pipefail
@@ -53,13 +54,20 @@ cmds=(
     "tshark -q -z $tz -r $q >/dev/null 2>&1"
     "tcpdump -r $q -w /dev/null 'tcp[13] & 4 != 0' 2>/dev/null"
 )
+base_rss_kb=0
+if [ -n "${BASELINE:-}" ]; then
+    names+=(baseline)
+    cmds+=("$(printf %q "$BASELINE") pcap analyze --json $q >/dev/null")
+    base_rss_kb=$( { /usr/bin/time -f %M "$BASELINE" pcap analyze --json "$file" >/dev/null; } 2>&1 | tail -1)
+fi
 
 best=()
 if [ "${HYPERFINE:-1}" != 0 ] && command -v hyperfine >/dev/null; then
     json=$(mktemp)
     trap 'rm -f "$json"' EXIT
-    hyperfine --style basic --warmup 0 --runs "$runs" --export-json "$json" \
-        -n netkit "${cmds[0]}" -n tshark "${cmds[1]}" -n tcpdump "${cmds[2]}" >&2
+    named=()
+    for i in "${!cmds[@]}"; do named+=(-n "${names[$i]}" "${cmds[$i]}"); done
+    hyperfine --style basic --warmup 0 --runs "$runs" --export-json "$json" "${named[@]}" >&2
     mapfile -t best < <(python3 -c '
 import json, sys
 for r in json.load(open(sys.argv[1]))["results"]:
@@ -79,10 +87,10 @@ else
     done
 fi
 
-python3 - "$file" "$tz" "$rss_kb" "${best[@]}" <<'PY'
+python3 - "$file" "$tz" "$rss_kb" "$base_rss_kb" "${best[@]}" <<'PY'
 import os, sys
-path, tz, rss_kb = sys.argv[1], sys.argv[2], int(sys.argv[3])
-netkit, tshark, tcpdump = map(float, sys.argv[4:7])
+path, tz, rss_kb, base_rss_kb = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+netkit, tshark, tcpdump = map(float, sys.argv[5:8])
 size = os.path.getsize(path)
 print(f"capture  {path} ({size / 1e9:.3f} GB)")
 print(f"netkit   pcap analyze --json           {netkit:8.3f} s  {size / 1e9 / netkit:6.2f} GB/s  peak RSS {rss_kb / 1024:.0f} MB")
@@ -90,4 +98,8 @@ print(f"tshark   -q -z {tz:<23} {tshark:8.3f} s  {size / 1e9 / tshark:6.2f} GB/s
 print(f"tcpdump  -w /dev/null 'tcp[13] & 4 != 0' {tcpdump:6.3f} s  {size / 1e9 / tcpdump:6.2f} GB/s")
 print(f"netkit is {tshark / netkit:.1f}x faster than tshark and "
       f"{tcpdump / netkit:.2f}x the speed of tcpdump (best of 3, hot cache)")
+if len(sys.argv) > 8:
+    base = float(sys.argv[8])
+    print(f"baseline pcap analyze --json           {base:8.3f} s  {size / 1e9 / base:6.2f} GB/s  peak RSS {base_rss_kb / 1024:.0f} MB")
+    print(f"netkit takes {netkit / base:.3f}x the baseline's time")
 PY

@@ -10,6 +10,7 @@
 #   sudo bench/top.sh          # NETKIT=path/to/netkit, RATE=400M, SECS=4, ROUNDS=1
 #   UDP=1 sudo bench/top.sh    # the same rate as UDP datagrams of 1400 bytes
 #   WRITE=4 sudo bench/top.sh  # netkit with --write and a 4 MiB ring (the cost of --write)
+#   BASELINE=old/netkit sudo bench/top.sh   # also measures another build, same rounds
 #
 # Needs root, iproute2, iperf3, tcpdump; nethogs/bandwhich are measured when found
 # (BANDWHICH=path to pick one). Removes everything it made, also on failure or Ctrl-C.
@@ -108,6 +109,9 @@ for round in $(seq "$ROUNDS"); do
   write_args=()
   if [ -n "${WRITE:-}" ]; then write_args=(--write "$tmp/ring.pcapng" --write-ring-mb "$WRITE"); fi
   measure netkit "$NETKIT" top --json --netns "$a" --interval 1 "${write_args[@]}"
+  if [ -n "${BASELINE:-}" ]; then
+    measure baseline "$BASELINE" top --json --netns "$a" --interval 1 "${write_args[@]}"
+  fi
   if [ -n "$NETHOGS" ]; then
     measure nethogs ip netns exec "$a" "$NETHOGS" -t -d 1 "$va"
   else
