@@ -5,7 +5,8 @@
 
 mod common;
 
-use netkit_cmds::analyze::{analyze_file, AnalyzeOptions};
+use netkit::commands::pcap::analyze_path;
+use netkit_cmds::pcap::analyze::AnalyzeOptions;
 use std::path::Path;
 
 /// netkit's census key -> MANIFEST column (tshark display filter in tools/tshark-truth.sh).
@@ -38,7 +39,7 @@ struct Tally {
 fn check_dir(dir: &Path, tally: &mut Tally) {
     for row in common::manifest(dir) {
         let file = dir.join(&row["file"]);
-        let report = analyze_file(&file, &AnalyzeOptions::default())
+        let report = analyze_path(&file, None, &AnalyzeOptions::default())
             .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
         assert_eq!(
             report.capture.frames.to_string(),
@@ -111,12 +112,12 @@ fn census_agrees_with_tshark_on_shared_corpus() {
 #[test]
 fn vxlan_on_8472_needs_decode_as_like_tshark() {
     let file = common::fixtures_dir().join("encap/tcpdump__vxlan_port_8472.pcap");
-    let plain = analyze_file(&file, &AnalyzeOptions::default()).unwrap();
+    let plain = analyze_path(&file, None, &AnalyzeOptions::default()).unwrap();
     // tshark decodes VXLAN on 4789 only; MANIFEST says 0 without Decode As, 10 with.
     assert_eq!(plain.protocols["vxlan"], 0);
     let mut opts = AnalyzeOptions::default();
     opts.dissect.add_decode_as("udp.port=8472:vxlan").unwrap();
-    let decoded = analyze_file(&file, &opts).unwrap();
+    let decoded = analyze_path(&file, None, &opts).unwrap();
     assert_eq!(decoded.protocols["vxlan"], 10);
     // the inner frames are decoded like outer ones
     assert!(decoded.protocols["ipv4"] > plain.protocols["ipv4"] - 1);

@@ -16,7 +16,7 @@
 
 mod common;
 
-use netkit_cmds::netns::{self, Netns};
+use netkit_os::netns::{self, Netns};
 use serde_json::Value;
 use std::net::{Ipv4Addr, UdpSocket};
 use std::process::{Child, Command, Output, Stdio};

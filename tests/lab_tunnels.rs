@@ -4,14 +4,14 @@
 
 mod common;
 
-use netkit_cmds::analyze::Report;
+use netkit_cmds::pcap::analyze::Report;
 
 fn analyze(name: &str) -> Report {
     common::analyze_fixture(&format!("lab/{name}"))
 }
 
 fn codes(r: &Report) -> Vec<&'static str> {
-    r.findings.iter().map(|f| f.code).collect()
+    r.findings.iter().map(|f| f.code.as_str()).collect()
 }
 
 #[test]
@@ -67,7 +67,7 @@ fn filtered_icmp_makes_a_black_hole_and_it_comes_first() {
     let r = analyze("pmtu-black-hole.pcap");
     assert!(r.paths.mtu.icmp.is_empty(), "the router's ICMP was dropped");
     let first = r.findings.first().expect("a finding");
-    assert_eq!(first.code, "pmtu_black_hole");
+    assert_eq!(first.code.as_str(), "pmtu_black_hole");
     assert_eq!(
         serde_json::to_value(first.severity).unwrap(),
         serde_json::json!("error")

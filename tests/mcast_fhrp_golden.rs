@@ -6,7 +6,7 @@
 
 mod common;
 
-use netkit_cmds::analyze::analyze_file;
+use netkit::commands::pcap::analyze_path;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -30,7 +30,7 @@ fn membership_and_fhrp_states_match_tshark_on_the_corpus() {
     .unwrap();
     let mut checked = (0, 0, 0);
     for (file, want) in &golden {
-        let r = analyze_file(&dir.join(file), &Default::default()).unwrap();
+        let r = analyze_path(&dir.join(file), None, &Default::default()).unwrap();
         // Joins and leaves, group by group.
         for (kind, key) in [("joins", 0), ("leaves", 1)] {
             let want: BTreeMap<String, Vec<u64>> =

@@ -5,7 +5,7 @@
 //! `ip` tool; without them they say so and skip. Namespaces are deleted at the end,
 //! also when an assertion fails (the guard's Drop runs during unwinding).
 
-use netkit_cmds::netns;
+use netkit_os::netns;
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::net::{Ipv4Addr, Ipv6Addr, UdpSocket};

@@ -25,9 +25,12 @@ mod common;
 
 use common::is_root;
 
-use netkit_cmds::netns::{self, Netns};
-use netkit_cmds::nldump::{self, Links, NETLINK_ROUTE};
-use netkit_cmds::{nsviews, routes};
+use netkit_cmds::ns::{NsProblemKind, NsRows};
+use netkit_cmds::route::in_table;
+use netkit_os::netlink::routes;
+use netkit_os::netlink::{self as nldump, Links, NETLINK_ROUTE};
+use netkit_os::netns::each as nsviews;
+use netkit_os::netns::{self, Netns};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{TcpListener, UdpSocket};
@@ -566,11 +569,11 @@ fn all_netns_views_survive_namespaces_vanishing_mid_dump() {
 
 /// The routes of a namespace as `(label, dst)`, through the library's per-namespace
 /// runner.
-fn routes_of(list: &[Netns]) -> nsviews::Collected<(String, String)> {
+fn routes_of(list: &[Netns]) -> NsRows<(String, String)> {
     nsviews::each(list, |label| {
         let r = nldump::open(NETLINK_ROUTE)?;
-        let links = Links::dump(&r).map_err(|e| e.to_string())?;
-        let rows = routes::dump(&r, &links).map_err(|e| e.to_string())?;
+        let links = Links::dump(&r)?;
+        let rows = routes::dump(&r, &links)?;
         Ok(rows
             .into_iter()
             .map(|x| (label.to_string(), x.dst))
@@ -601,11 +604,14 @@ fn a_namespace_replaced_after_listing_is_a_warning_not_another_namespaces_rows()
         "rows of the new namespace shown under the listed one's label: {:?}",
         got.rows
     );
-    assert_eq!(got.warnings.len(), 1, "{:?}", got.warnings);
+    assert_eq!(got.problems.len(), 1, "{:?}", got.problems);
+    let problem = &got.problems[0];
     assert!(
-        got.warnings[0].contains(&gone) && got.warnings[0].contains("vanished"),
-        "{:?}",
-        got.warnings
+        problem.netns == gone
+            && problem.kind == NsProblemKind::Gone
+            && problem.message.contains(&gone)
+            && problem.message.contains("vanished"),
+        "{problem:?}"
     );
     // Only unmounted (the state `ip netns del` passes through): an empty file.
     let only_file = lab.resolve(&gone);
@@ -615,9 +621,11 @@ fn a_namespace_replaced_after_listing_is_a_warning_not_another_namespaces_rows()
     let got = routes_of(std::slice::from_ref(&only_file));
     assert_eq!(got.rows, Vec::<(String, String)>::new());
     assert!(
-        got.warnings.len() == 1 && got.warnings[0].contains("vanished"),
+        got.problems.len() == 1
+            && got.problems[0].kind == NsProblemKind::Gone
+            && got.problems[0].message.contains("vanished"),
         "{:?}",
-        got.warnings
+        got.problems
     );
 }
 
@@ -638,16 +646,18 @@ fn a_namespace_deleted_while_inside_it_is_still_read_whole() {
     let name = doomed.clone();
     let got = nsviews::each(&list, move |label| {
         // Inside the namespace: delete it by name, then dump.
-        ip(&format!("netns del {name}"))?;
+        // A failure here panics the worker, which `each` reports as a problem.
+        ip(&format!("netns del {name}")).unwrap_or_else(|e| panic!("{e}"));
         let r = nldump::open(NETLINK_ROUTE)?;
-        let links = Links::dump(&r).map_err(|e| e.to_string())?;
-        let rows = routes::dump(&r, &links).map_err(|e| e.to_string())?;
+        let links = Links::dump(&r)?;
+        let rows = routes::dump(&r, &links)?;
         Ok(rows
             .into_iter()
-            .filter(|x| x.family == "inet" && routes::in_table(x, "main"))
+            .filter(|x| x.family == "inet" && in_table(x, "main"))
             .map(|x| (label.to_string(), x.dst, x.dev.unwrap_or_default()))
             .collect::<Vec<_>>())
     });
+    assert_eq!(got.problems, Vec::new());
     assert_eq!(got.warnings, Vec::<String>::new());
     let mut rows = got.rows;
     rows.sort();

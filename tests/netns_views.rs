@@ -10,8 +10,9 @@ mod common;
 
 use common::is_root;
 
-use netkit_cmds::netns::{self, Netns};
-use netkit_cmds::nsviews;
+use netkit_cmds::ns::NsProblemKind;
+use netkit_os::netns::each as nsviews;
+use netkit_os::netns::{self, Netns};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
@@ -847,9 +848,9 @@ fn a_namespace_that_vanishes_is_a_warning_not_a_failure() {
         .collect();
     ip_ok(&format!("netns del {gone}"));
     let got = nsviews::each(&list, |label| {
-        let r = netkit_cmds::nldump::open(netkit_cmds::nldump::NETLINK_ROUTE)?;
-        let links = netkit_cmds::nldump::Links::dump(&r).map_err(|e| e.to_string())?;
-        let rows = netkit_cmds::routes::dump(&r, &links).map_err(|e| e.to_string())?;
+        let r = netkit_os::netlink::open(netkit_os::netlink::NETLINK_ROUTE)?;
+        let links = netkit_os::netlink::Links::dump(&r)?;
+        let rows = netkit_os::netlink::routes::dump(&r, &links)?;
         Ok(rows
             .into_iter()
             .map(|x| (label.to_string(), x.dst))
@@ -858,8 +859,14 @@ fn a_namespace_that_vanishes_is_a_warning_not_a_failure() {
     assert!(got
         .rows
         .contains(&(keep.clone(), "10.200.0.0/16".to_string())));
-    assert_eq!(got.warnings.len(), 1, "{:?}", got.warnings);
-    assert!(got.warnings[0].contains(&gone), "{:?}", got.warnings);
+    assert_eq!(got.problems.len(), 1, "{:?}", got.problems);
+    let problem = &got.problems[0];
+    assert!(
+        problem.netns == gone
+            && problem.kind == NsProblemKind::Gone
+            && problem.message.contains(&gone),
+        "{problem:?}"
+    );
     // Through the CLI, every remaining namespace is still shown.
     let all = netkit_json(&["route", "--all-netns", "--json"]);
     assert!(all

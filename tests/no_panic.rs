@@ -5,8 +5,8 @@
 
 mod common;
 
-use netkit_cmds::capture::CaptureFile;
 use netkit_dissectors::{dissect, DissectOptions};
+use netkit_os::capture::CaptureFile;
 use std::path::Path;
 
 use common::XorShift;

@@ -21,7 +21,7 @@ mod common;
 
 use common::{have, ip, skip_reason};
 
-use netkit_cmds::capture::CaptureFile;
+use netkit_os::capture::CaptureFile;
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

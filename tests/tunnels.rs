@@ -19,7 +19,7 @@ fn gre_carrying_six_inner_flows_on_one_outer_flow_is_an_ecmp_finding() {
     let f = r
         .findings
         .iter()
-        .find(|f| f.code == "ecmp_single_outer_flow")
+        .find(|f| f.code.as_str() == "ecmp_single_outer_flow")
         .expect("ECMP finding");
     assert!(
         f.summary.starts_with("6 inner flows ride 1 outer flow"),
@@ -119,11 +119,11 @@ fn erspan_sessions_name_the_outer_flow() {
 #[test]
 fn vxlan_on_8472_is_a_tunnel_only_with_decode_as() {
     let f = common::fixtures_dir().join("encap/tcpdump__vxlan_port_8472.pcap");
-    let plain = netkit_cmds::analyze::analyze_file(&f, &Default::default()).unwrap();
+    let plain = netkit::commands::pcap::analyze_path(&f, None, &Default::default()).unwrap();
     assert!(plain.tunnels.outer_flows.is_empty());
-    let mut opts = netkit_cmds::analyze::AnalyzeOptions::default();
+    let mut opts = netkit_cmds::pcap::analyze::AnalyzeOptions::default();
     opts.dissect.add_decode_as("udp.port=8472:vxlan").unwrap();
-    let r = netkit_cmds::analyze::analyze_file(&f, &opts).unwrap();
+    let r = netkit::commands::pcap::analyze_path(&f, None, &opts).unwrap();
     // tshark -d udp.port==8472,vxlan: vxlan.vni 100 in all 10 frames
     let frames: u64 = r.tunnels.outer_flows.iter().map(|o| o.frames).sum();
     assert_eq!(frames, 10);

@@ -1,21 +1,23 @@
-//! netkit's subcommand engines and everything that touches the operating system.
-//! Engines are plain structs fed frames or records and read through snapshots; the
-//! binary's views (tables, JSON) are thin layers over them.
+//! netkit's engines: one folder per subcommand, each the same shape:
+//!
+//! - engine: plain structs fed frames or records, with the clock passed in;
+//! - report: typed, serde; the JSON contract (docs/CLI.md);
+//! - view: text and tables, through [`output`].
+//!
+//! This crate never touches the operating system: no `unsafe` (forbidden below), no
+//! OS crates, no files, sockets, terminals or namespaces. `netkit-os` reads the
+//! kernel and fills these engines' input types; the `netkit` binary wires the two.
 
-pub mod analyze;
-pub mod caps;
-pub mod capture;
+#![forbid(unsafe_code)]
+
+pub mod arp;
 pub mod l2trace;
 pub mod mcast;
-pub mod neigh;
-pub mod netns;
-pub mod nldump;
-pub mod nsexec;
-pub mod nslist;
-pub mod nsviews;
+pub mod neighbors;
+pub mod ns;
 pub mod output;
-pub mod pcapng_writer;
-pub mod routes;
-pub mod show;
-pub mod sockets;
+pub mod pcap;
+pub mod route;
+pub mod source;
+pub mod ss;
 pub mod top;

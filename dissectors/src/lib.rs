@@ -22,7 +22,7 @@ mod summary;
 pub mod transport;
 pub mod tunnel;
 
-pub use frame::{dissect, AppProto, DissectOptions, Frame, Layer};
+pub use frame::{dissect, AppProto, DecodeAsError, DissectOptions, Frame, Layer};
 
 /// Helpers for the unit tests of every decoder.
 #[cfg(test)]

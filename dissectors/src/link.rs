@@ -201,6 +201,17 @@ impl fmt::Display for Mac {
     }
 }
 
+impl Mac {
+    /// Cisco's dotted notation, `aabb.ccdd.eeff`, as IOS prints MACs.
+    pub fn dotted(&self) -> String {
+        let o = self.0;
+        format!(
+            "{:02x}{:02x}.{:02x}{:02x}.{:02x}{:02x}",
+            o[0], o[1], o[2], o[3], o[4], o[5]
+        )
+    }
+}
+
 impl fmt::Debug for Mac {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Display::fmt(self, f)
@@ -286,4 +297,55 @@ pub struct Pppoe {
     pub code: u8,
     pub session: u16,
     pub length: u16,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> Result<Mac, MacParseError> {
+        s.parse()
+    }
+
+    #[test]
+    fn mac_notations() {
+        let want = Mac([0x01, 0x00, 0x5e, 0x00, 0x00, 0x05]);
+        for s in [
+            "01:00:5e:00:00:05",
+            "01-00-5E-00-00-05",
+            "0100.5e00.0005",
+            "01005e000005",
+            " 1:0:5e:0:0:5 ",
+        ] {
+            assert_eq!(parse(s), Ok(want), "{s}");
+        }
+        assert_eq!(want.to_string(), "01:00:5e:00:00:05");
+        assert_eq!(
+            parse("01:00:5e:00:05"),
+            Err(MacParseError::WrongOctetCount(5))
+        );
+        assert_eq!(
+            parse("01:00:5e:00:00:05:07"),
+            Err(MacParseError::WrongOctetCount(7))
+        );
+        assert_eq!(
+            parse("01005e00000"),
+            Err(MacParseError::WrongDigitCount(11))
+        );
+        assert_eq!(parse("0100.5e00.005"), Err(MacParseError::BadDottedGroups));
+        assert_eq!(
+            parse("01:00:5g:00:00:05"),
+            Err(MacParseError::BadHex("5g".into()))
+        );
+        assert_eq!(
+            parse("01:00:5e:00:00:005"),
+            Err(MacParseError::BadHex("005".into()))
+        );
+        assert_eq!(parse(""), Err(MacParseError::WrongDigitCount(0)));
+        assert_eq!(
+            parse("01:00-5e:00:00:05"),
+            Err(MacParseError::WrongOctetCount(5))
+        );
+        assert!(parse("é1005e000005").is_err());
+    }
 }

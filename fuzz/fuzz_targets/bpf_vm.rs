@@ -2,6 +2,6 @@
 //! interpreter must never panic nor loop.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use netkit_cmds::capture::fuzzing;
+use netkit_os::capture::fuzzing;
 
 fuzz_target!(|data: &[u8]| fuzzing::run_bpf(data));

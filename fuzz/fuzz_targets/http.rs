@@ -6,8 +6,17 @@ use netkit_dissectors::app::{http, websocket};
 fuzz_target!(|data: &[u8]| {
     if let Some(Ok(h)) = http::parse_head(data) {
         let _ = h.to_string();
-        let _ = (h.upgrade_tokens(), h.connection_tokens(), h.content_length());
-        let _ = (h.is_chunked(), h.websocket_upgrade(), h.websocket_switch(), h.h2c_upgrade());
+        let _ = (
+            h.upgrade_tokens(),
+            h.connection_tokens(),
+            h.content_length(),
+        );
+        let _ = (
+            h.is_chunked(),
+            h.websocket_upgrade(),
+            h.websocket_switch(),
+            h.h2c_upgrade(),
+        );
         assert!(h.head_len() <= data.len());
         if let (Some(k), Some(a)) = (h.websocket_key(), h.websocket_accept()) {
             let _ = websocket::validate_accept(k, a);

@@ -2,6 +2,6 @@
 //! streaming paths must agree. Seeded with the pcap files of the corpus.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use netkit_cmds::capture::fuzzing;
+use netkit_os::capture::fuzzing;
 
 fuzz_target!(|data: &[u8]| fuzzing::read_both_ways(data));

@@ -4,7 +4,7 @@
 //! bit turns the interface filter on) + a frame.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use netkit_cmds::top::{classify, names::Names, Engine};
+use netkit_cmds::top::{classify::classify, engine::Engine, names::Names};
 use netkit_dissectors::DissectOptions;
 
 /// The same list as dissect.rs, so both targets share their seeds.
@@ -18,7 +18,9 @@ fuzz_target!(|data: &[u8]| {
     let wanted = [1u32, 2];
     let interfaces = (pick & 0x80 != 0).then_some(&wanted[..]);
     // The wire length may exceed what was captured (snaplen), never the reverse.
-    let orig_len = u32::try_from(frame.len()).unwrap_or(u32::MAX).saturating_add(u32::from(pick));
+    let orig_len = u32::try_from(frame.len())
+        .unwrap_or(u32::MAX)
+        .saturating_add(u32::from(pick));
     let mut names = Names::default();
     let opts = DissectOptions::default();
     if let Some(packet) = classify(0, lt, frame, orig_len, interfaces, &opts, Some(&mut names)) {

@@ -1,13 +1,17 @@
 //! `netkit l2trace ...` and `netkit neighbors`: arguments and output.
 
-use crate::commands::{CmdError, CmdResult};
-use netkit_cmds::l2trace::agent::{self, AgentOptions, Cidr};
-use netkit_cmds::l2trace::neighbors::{self, Identity, ListenOptions, Neighbor, Protocol};
-use netkit_cmds::l2trace::tracer::{self, TraceStatus, UdpTransport};
-use netkit_cmds::l2trace::{self, rawl2, Station};
-use netkit_cmds::netns;
+use crate::exit::{Error, Result};
+use netkit_cmds::l2trace::agent::Cidr;
+use netkit_cmds::l2trace::tracer::{self, TraceStatus};
+use netkit_cmds::l2trace::Station;
+use netkit_cmds::neighbors::{self, Identity, Neighbor};
 use netkit_cmds::output::write_json;
 use netkit_dissectors::link::Mac;
+use netkit_os::l2::agent::{self, AgentOptions};
+use netkit_os::l2::neighbors::{listen, ListenOptions};
+use netkit_os::l2::tracer::{default_start, resolve_ip, UdpTransport};
+use netkit_os::l2::{raw, L2Error};
+use netkit_os::netns;
 use std::io::Write;
 use std::net::Ipv4Addr;
 use std::time::Duration;
@@ -91,20 +95,12 @@ pub struct NeighborsArgs {
     pub netns: Option<String>,
 }
 
-fn cisco_mac(m: Mac) -> String {
-    let o = m.octets();
-    format!(
-        "{:02x}{:02x}.{:02x}{:02x}.{:02x}{:02x}",
-        o[0], o[1], o[2], o[3], o[4], o[5]
-    )
-}
-
-pub fn run(args: L2traceArgs) -> CmdResult {
+pub fn run(args: L2traceArgs) -> Result {
     if let Some(L2traceCommand::Agent(a)) = args.agent {
         return run_agent(a);
     }
     let (Some(src), Some(dst)) = (args.src, args.dst) else {
-        return Err(CmdError::Failed("l2trace needs SRC and DST".into()));
+        return Err(Error::BadArgument("l2trace needs SRC and DST"));
     };
     let src: Station = src.parse()?;
     let dst: Station = dst.parse()?;
@@ -116,15 +112,15 @@ pub fn run(args: L2traceArgs) -> CmdResult {
             let _ = stdout.flush();
         }
     };
-    let mut resolve = |s: Station, side: &str| -> Result<Mac, CmdError> {
+    let mut resolve = |s: Station, side: &'static str| -> Result<Mac> {
         match s {
             Station::Mac(m) => Ok(m),
-            Station::Ip(ip) => match l2trace::resolve_ip(ip)? {
+            Station::Ip(ip) => match resolve_ip(ip)? {
                 Some(m) => {
-                    say(&format!("{ip} => {}", cisco_mac(m)));
+                    say(&format!("{ip} => {}", m.dotted()));
                     Ok(m)
                 }
-                None => Err(CmdError::Failed(format!("Arp failed for {side} {ip}"))),
+                None => Err(Error::ArpFailed { side, ip }),
             },
         }
     };
@@ -136,7 +132,7 @@ pub fn run(args: L2traceArgs) -> CmdResult {
     let name = agent::hostname();
     let start = match args.via {
         Some(ip) => ip,
-        None => l2trace::default_start(&name)?,
+        None => default_start(&name)?,
     };
     let mut t = UdpTransport::new(&name, Duration::from_millis(300), 3)?;
     let report = tracer::trace(&mut t, start, src, dst, args.vlan.unwrap_or(1), &mut say);
@@ -145,14 +141,11 @@ pub fn run(args: L2traceArgs) -> CmdResult {
     }
     match report.status {
         TraceStatus::Completed => Ok(()),
-        TraceStatus::Aborted => Err(CmdError::Failed(format!(
-            "trace aborted: {}",
-            report.message.unwrap_or_default()
-        ))),
+        TraceStatus::Aborted => Err(Error::TraceAborted(report.message.unwrap_or_default())),
     }
 }
 
-fn run_agent(a: AgentArgs) -> CmdResult {
+fn run_agent(a: AgentArgs) -> Result {
     let opts = AgentOptions {
         bridge: a.bridge,
         name: a.name,
@@ -165,13 +158,13 @@ fn run_agent(a: AgentArgs) -> CmdResult {
     Ok(agent::run(&opts)?)
 }
 
-pub fn run_neighbors(args: NeighborsArgs) -> CmdResult {
+pub fn run_neighbors(args: NeighborsArgs) -> Result {
     let wait = Duration::from_secs(args.wait);
     let interfaces = args.interfaces.clone();
     let announce = args.announce;
-    let work = move || -> Result<Vec<Neighbor>, String> {
+    let work = move || -> std::result::Result<Vec<Neighbor>, L2Error> {
         let identity = if announce {
-            let ifaces = rawl2::interfaces();
+            let ifaces = raw::interfaces();
             let first = ifaces.iter().find(|i| i.up && !i.loopback);
             Some(Identity {
                 name: agent::hostname(),
@@ -184,7 +177,7 @@ pub fn run_neighbors(args: NeighborsArgs) -> CmdResult {
         } else {
             None
         };
-        neighbors::listen(&ListenOptions {
+        listen(&ListenOptions {
             interfaces,
             wait,
             announce: identity,
@@ -199,40 +192,11 @@ pub fn run_neighbors(args: NeighborsArgs) -> CmdResult {
         }
         None => work()?,
     };
-    if args.json {
-        return Ok(write_json(&mut std::io::stdout().lock(), &rows)?);
-    }
     let mut out = std::io::stdout().lock();
-    if rows.is_empty() {
-        writeln!(out, "No CDP or LLDP neighbours heard in {} s.", args.wait)?;
-    }
-    for n in &rows {
-        writeln!(out, "-------------------------")?;
-        writeln!(out, "Device ID: {}", n.device_id)?;
-        if let Some(ip) = n.mgmt_ip {
-            writeln!(out, "Entry address(es):\n  IP address: {ip}")?;
-        }
-        writeln!(
-            out,
-            "Platform: {},  Capabilities: {}",
-            n.platform.as_deref().unwrap_or("-"),
-            n.capabilities.join(" ")
-        )?;
-        writeln!(
-            out,
-            "Interface: {},  Port ID (outgoing port): {}",
-            n.interface,
-            n.port_id.as_deref().unwrap_or("-")
-        )?;
-        writeln!(out, "Holdtime : {} sec", n.ttl_s)?;
-        if let Some(v) = n.native_vlan {
-            writeln!(out, "Native VLAN: {v}")?;
-        }
-        let proto = match n.protocol {
-            Protocol::Cdp => "CDP",
-            Protocol::Lldp => "LLDP",
-        };
-        writeln!(out, "Protocol: {proto},  Last seen: {}", n.last_seen)?;
+    if args.json {
+        write_json(&mut out, &rows)?;
+    } else {
+        neighbors::view::write(&mut out, &rows, args.wait)?;
     }
     Ok(())
 }

@@ -1,10 +1,11 @@
-//! `netkit mcast ...`: argument tree and output for the multicast views.
+//! `netkit mcast ...`: arguments, and the glue from `netkit_cmds::mcast` (and the
+//! namespaces' /proc files for `groups`) to its views.
 
-use crate::commands::CmdResult;
-use netkit_cmds::mcast;
-use netkit_cmds::netns::Selection;
-use netkit_cmds::output::write_json;
-use std::io::Write;
+use crate::exit::{warn, Error, Result};
+use netkit_cmds::mcast::{self, view, PlanItem};
+use netkit_cmds::output::{write_json, Term};
+use netkit_os::netns::Selection;
+use std::io::{Read, Write};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum McastCommand {
@@ -55,22 +56,43 @@ pub enum McastCommand {
     },
 }
 
+/// Reads a plan file, `-` for standard input.
+fn read_plan(path: &str) -> Result<Vec<PlanItem>> {
+    let fail = |e: std::io::Error| Error::File {
+        path: if path == "-" {
+            "stdin".to_string()
+        } else {
+            path.to_string()
+        },
+        why: format!("cannot read the plan: {e}"),
+    };
+    let text = if path == "-" {
+        let mut s = String::new();
+        std::io::stdin().read_to_string(&mut s).map_err(fail)?;
+        s
+    } else {
+        std::fs::read_to_string(path).map_err(fail)?
+    };
+    let source = if path == "-" { "stdin" } else { path };
+    Ok(mcast::parse_plan(&text, source)?)
+}
+
 /// Writes a finished view to stdout (a closed pipe is handled by main).
-fn emit(text: &str) -> CmdResult {
+fn emit(text: &str) -> Result {
     let mut out = std::io::stdout().lock();
     out.write_all(text.as_bytes())?;
     out.flush()?;
     Ok(())
 }
 
-pub fn run(cmd: McastCommand) -> CmdResult {
+pub fn run(cmd: McastCommand, term: &Term) -> Result {
     match cmd {
         McastCommand::Map { addrs, json } => {
             let entries = mcast::map(&addrs)?;
             if json {
                 Ok(write_json(&mut std::io::stdout().lock(), &entries)?)
             } else {
-                emit(&mcast::render_map(&entries))
+                emit(&view::render_map(&entries, term))
             }
         }
         McastCommand::Reverse { mac, json } => {
@@ -78,19 +100,19 @@ pub fn run(cmd: McastCommand) -> CmdResult {
             if json {
                 Ok(write_json(&mut std::io::stdout().lock(), &entry)?)
             } else {
-                emit(&mcast::render_reverse(&entry))
+                emit(&view::render_reverse(&entry, term))
             }
         }
         McastCommand::Check { addrs, plan, json } => {
             let mut items = mcast::check_args(&addrs)?;
             if let Some(path) = plan {
-                items.extend(mcast::read_plan(&path)?);
+                items.extend(read_plan(&path)?);
             }
             let report = mcast::check(&items)?;
             if json {
                 Ok(write_json(&mut std::io::stdout().lock(), &report)?)
             } else {
-                emit(&mcast::render_check(&report))
+                emit(&view::render_check(&report, term))
             }
         }
         McastCommand::Groups {
@@ -103,14 +125,14 @@ pub fn run(cmd: McastCommand) -> CmdResult {
                 (Some(ns), false) => Selection::One(ns),
                 (None, false) => Selection::Current,
             };
-            let report = mcast::groups(&selection)?;
+            let report = netkit_os::netns::each::mcast_groups(&selection)?;
             for e in &report.errors {
-                eprintln!("netkit: warning: {e}");
+                warn(e);
             }
             if json {
                 Ok(write_json(&mut std::io::stdout().lock(), &report.groups)?)
             } else {
-                emit(&mcast::render_groups(&report))
+                emit(&view::render_groups(&report, term))
             }
         }
     }

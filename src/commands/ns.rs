@@ -1,9 +1,10 @@
 //! `netkit ns list|exec`.
 
-use super::CmdResult;
+use crate::exit::{warn, Result};
 use clap::Subcommand;
-use netkit_cmds::output::{table, write_json};
-use netkit_cmds::{nsexec, nslist};
+use netkit_cmds::ns::view;
+use netkit_cmds::output::{write_json, Term};
+use netkit_os::netns::{exec, list};
 use std::ffi::OsString;
 use std::io::Write;
 
@@ -34,31 +35,11 @@ pub enum NsCommand {
     },
 }
 
-#[derive(tabled::Tabled)]
-struct Row {
-    #[tabled(rename = "NAME")]
-    name: String,
-    #[tabled(rename = "SOURCE")]
-    source: String,
-    #[tabled(rename = "INODE")]
-    inode: u64,
-    #[tabled(rename = "NSID")]
-    nsid: String,
-    #[tabled(rename = "VRF")]
-    vrf: String,
-    #[tabled(rename = "PIDS")]
-    pids: usize,
-    #[tabled(rename = "PROCESS")]
-    process: String,
-    #[tabled(rename = "INTERFACES")]
-    interfaces: String,
-}
-
-pub fn run(cmd: NsCommand) -> CmdResult {
+pub fn run(cmd: NsCommand, term: &Term) -> Result {
     match cmd {
-        NsCommand::List { json } => run_list(json),
+        NsCommand::List { json } => run_list(json, term),
         NsCommand::Exec { ns, cmd } => {
-            let code = nsexec::exec(&ns, &cmd)?;
+            let code = exec::exec(&ns, &cmd)?;
             if code != 0 {
                 // The command's status is ours, as with `ip netns exec`.
                 let _ = std::io::stdout().flush();
@@ -69,39 +50,16 @@ pub fn run(cmd: NsCommand) -> CmdResult {
     }
 }
 
-fn run_list(json: bool) -> CmdResult {
-    let (list, warnings) = nslist::list()?;
+fn run_list(json: bool, term: &Term) -> Result {
+    let (list, warnings) = list::list()?;
     for w in &warnings {
-        eprintln!("netkit: warning: {w}");
+        warn(w);
     }
     let mut out = std::io::stdout().lock();
     if json {
         write_json(&mut out, &list)?;
-        return Ok(());
+    } else {
+        writeln!(out, "{}", view::render(&list, term))?;
     }
-    let rows = list.into_iter().map(|n| {
-        let mut name = n.name;
-        if !n.aliases.is_empty() {
-            name = format!("{name} ({})", n.aliases.join(", "));
-        }
-        Row {
-            name,
-            source: n.source,
-            inode: n.inode,
-            nsid: n.nsid.map(|i| i.to_string()).unwrap_or_default(),
-            vrf: match (n.vrf, n.convention) {
-                (Some(v), Some(c)) if c != "host" => format!("{v} ({c})"),
-                (Some(v), _) => v,
-                _ => String::new(),
-            },
-            pids: n.pids,
-            process: match (n.pid, n.comm) {
-                (Some(p), Some(c)) => format!("{c}({p})"),
-                _ => String::new(),
-            },
-            interfaces: n.interfaces.join(" "),
-        }
-    });
-    writeln!(out, "{}", table(rows))?;
     Ok(())
 }

@@ -1,12 +1,14 @@
 //! `netkit ss`, `netkit arp`, `netkit route`: one namespace (`--netns NS`), the current
 //! one, or all of them in one merged table (`--all-netns`).
 
-use super::CmdResult;
+use crate::exit::{warn, Error, Result};
 use clap::Args;
-use netkit_cmds::netns::Selection;
-use netkit_cmds::nsviews::{self, Collected};
-use netkit_cmds::output::{terminal_width, write_json};
-use netkit_cmds::{neigh, sockets};
+use netkit_cmds::arp::{self, Family};
+use netkit_cmds::ns::NsRows;
+use netkit_cmds::output::{write_json, Term};
+use netkit_cmds::route;
+use netkit_cmds::ss::{self, Filter};
+use netkit_os::netns::{each, Selection};
 use std::io::Write;
 
 #[derive(Debug, Args)]
@@ -106,258 +108,79 @@ pub struct RouteArgs {
     pub json: bool,
 }
 
-fn warn(warnings: &[String]) {
-    for w in warnings {
-        eprintln!("netkit: warning: {w}");
-    }
-}
-
-/// A table whose first column (the namespace) is only there when several namespaces are
-/// shown. On a terminal narrower than the table only the last column (free text: TCP info,
-/// next hops) is wrapped; addresses, ports and names are never cut, since a clipped
-/// value would silently mislead.
-fn render(with_ns: bool, headers: &[&str], rows: Vec<Vec<String>>) -> String {
-    use tabled::settings::{object::Columns, Modify, Style, Width};
-    let skip = usize::from(!with_ns);
-    let header: Vec<String> = headers.iter().skip(skip).map(|h| h.to_string()).collect();
-    let rows: Vec<Vec<String>> = rows
-        .into_iter()
-        .map(|r| r.into_iter().skip(skip).collect())
-        .collect();
-    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    for r in &rows {
-        for (w, cell) in widths.iter_mut().zip(r) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    // Each column adds a border and two padding spaces; one more border closes the row.
-    let total: usize = widths.iter().map(|w| w + 3).sum::<usize>() + 1;
-    let last = widths.last().copied().unwrap_or(0);
-    let mut b = tabled::builder::Builder::default();
-    b.push_record(header);
-    for r in rows {
-        b.push_record(r);
-    }
-    let mut t = b.build();
-    t.with(Style::sharp());
-    if let Some(tw) = terminal_width() {
-        let room = tw.saturating_sub(total - last);
-        if total > tw && room >= 16 {
-            t.with(Modify::new(Columns::last()).with(Width::wrap(room).keep_words(true)));
-        }
-    }
-    t.to_string()
-}
-
-type JsonWriter<'a> = &'a dyn Fn(&mut dyn Write) -> std::io::Result<()>;
-
-/// `json` writes the rows as JSON (a closure, so this stays generic without naming
-/// serde here); otherwise a table, or `empty` when there is nothing to show.
-fn emit<T>(
-    json: Option<JsonWriter>,
-    got: &Collected<T>,
-    with_ns: bool,
+/// Prints a namespace-wide view: the rows as JSON or a table (`empty` when there are
+/// none), after a warning line for every namespace that could not be read. Namespaces
+/// left out for lack of privilege make the command fail: the rows shown are real, but
+/// the job (every namespace) was not done.
+fn emit<T: serde::Serialize>(
+    json: bool,
+    got: &NsRows<T>,
     empty: &str,
-    headers: &[&str],
-    row: impl Fn(&T) -> Vec<String>,
-) -> CmdResult {
-    warn(&got.warnings);
+    table: impl FnOnce(&[T]) -> String,
+) -> Result {
+    for p in &got.problems {
+        warn(p);
+    }
+    for w in &got.warnings {
+        warn(w);
+    }
     let mut out = std::io::stdout().lock();
-    if let Some(write_rows) = json {
-        write_rows(&mut out)?;
+    if json {
+        write_json(&mut out, &got.rows)?;
     } else if got.rows.is_empty() {
         writeln!(out, "{empty}")?;
     } else {
-        let rows = got.rows.iter().map(row).collect();
-        writeln!(out, "{}", render(with_ns, headers, rows))?;
+        writeln!(out, "{}", table(&got.rows))?;
     }
     out.flush()?;
-    // Namespaces left out for lack of privilege make the view incomplete: the rows shown
-    // are real, but the job (every namespace) was not done, so exit 1 and say why.
-    let denied = got
-        .warnings
-        .iter()
-        .filter(|w| w.contains("needs CAP_SYS_ADMIN"))
-        .count();
-    if denied > 0 {
-        return Err(super::CmdError::Failed(format!(
-            "{denied} namespace(s) not shown: entering them needs CAP_SYS_ADMIN \
-             (run netkit as root or with sudo)"
-        )));
+    match got.denied() {
+        0 => Ok(()),
+        n => Err(Error::NamespacesDenied(n)),
     }
-    Ok(())
 }
 
-fn opt(s: &Option<String>) -> String {
-    s.clone().unwrap_or_default()
-}
-
-fn is_v6_endpoint(s: &str) -> bool {
-    s.starts_with('[')
-}
-
-pub fn run_ss(a: SsArgs) -> CmdResult {
+pub fn run_ss(a: SsArgs, term: &Term) -> Result {
     let sel = a.ns.selection();
-    let filter = sockets::Filter {
+    let filter = Filter {
         tcp: a.tcp,
         udp: a.udp,
         listening: a.listening,
         all: a.all,
     };
-    let mut got = nsviews::sockets(&sel, &filter)?;
+    let mut got = each::sockets(&sel, &filter)?;
     if a.v4 || a.v6 {
-        got.rows.retain(|r| is_v6_endpoint(&r.local) == a.v6);
+        ss::retain_family(&mut got.rows, a.v6);
     }
-    let headers = [
-        "NETNS", "PROTO", "STATE", "RECV-Q", "SEND-Q", "LOCAL", "PEER", "PROCESS", "TCP INFO",
-    ];
-    let rows_json = |o: &mut dyn Write| write_json(o, &got.rows);
-    emit(
-        a.json.then_some(&rows_json as JsonWriter),
-        &got,
-        sel == Selection::All,
-        "no sockets",
-        &headers,
-        |r| {
-            let local = match &r.dev {
-                Some(d) => format!("{}%{d}", r.local),
-                None => r.local.clone(),
-            };
-            let procs = r
-                .process
-                .iter()
-                .map(|p| format!("{}({})", p.comm, p.pid))
-                .collect::<Vec<_>>()
-                .join(",");
-            vec![
-                r.netns.clone(),
-                r.proto.clone(),
-                r.state.clone(),
-                r.recv_q.to_string(),
-                r.send_q.to_string(),
-                local,
-                r.peer.clone(),
-                procs,
-                r.tcp_info.as_ref().map(tcp_info_cell).unwrap_or_default(),
-            ]
-        },
-    )
+    let with_ns = sel == Selection::All;
+    emit(a.json, &got, "no sockets", |rows| {
+        ss::view::render(rows, with_ns, term)
+    })
 }
 
-fn tcp_info_cell(t: &sockets::TcpInfo) -> String {
-    let mut s = format!(
-        "{} rtt {:.3}/{:.3}ms cwnd {} retrans {}/{} acked {} rcvd {}",
-        t.congestion.as_deref().unwrap_or("?"),
-        t.rtt_ms,
-        t.rttvar_ms,
-        t.cwnd,
-        t.retransmits,
-        t.total_retrans,
-        t.bytes_acked,
-        t.bytes_received
-    );
-    match t.md5 {
-        Some(true) => s.push_str(" md5"),
-        Some(false) => {}
-        None => s.push_str(" md5 n/a (needs CAP_NET_ADMIN)"),
-    }
-    s
-}
-
-pub fn run_arp(a: ArpArgs) -> CmdResult {
+pub fn run_arp(a: ArpArgs, term: &Term) -> Result {
     let sel = a.ns.selection();
     let family = match (a.v4, a.v6) {
-        (true, _) => neigh::Family::V4,
-        (_, true) => neigh::Family::V6,
-        _ => neigh::Family::Both,
+        (true, _) => Family::V4,
+        (_, true) => Family::V6,
+        _ => Family::Both,
     };
-    let got = nsviews::neighbours(&sel, family)?;
-    let headers = ["NETNS", "IP", "MAC", "DEV", "STATE", "VRF"];
-    let rows_json = |o: &mut dyn Write| write_json(o, &got.rows);
-    emit(
-        a.json.then_some(&rows_json as JsonWriter),
-        &got,
-        sel == Selection::All,
-        "no neighbours",
-        &headers,
-        |r| {
-            vec![
-                r.netns.clone(),
-                r.ip.clone(),
-                opt(&r.mac),
-                r.dev.clone(),
-                r.state.clone(),
-                opt(&r.vrf),
-            ]
-        },
-    )
+    let got = each::neighbours(&sel, family)?;
+    let with_ns = sel == Selection::All;
+    emit(a.json, &got, "no neighbours", |rows| {
+        arp::view::render(rows, with_ns, term)
+    })
 }
 
-pub fn run_route(a: RouteArgs) -> CmdResult {
+pub fn run_route(a: RouteArgs, term: &Term) -> Result {
     let sel = a.ns.selection();
-    let mut got = nsviews::routes(&sel, &a.table)?;
+    let mut got = each::routes(&sel, &a.table)?;
     if a.v4 {
         got.rows.retain(|r| r.family == "inet");
     } else if a.v6 {
         got.rows.retain(|r| r.family == "inet6");
     }
-    let headers = [
-        "NETNS",
-        "FAMILY",
-        "TABLE",
-        "TYPE",
-        "DST",
-        "GATEWAY",
-        "DEV",
-        "PROTO",
-        "SCOPE",
-        "METRIC",
-        "ENCAP / NEXTHOPS",
-    ];
-    let rows_json = |o: &mut dyn Write| write_json(o, &got.rows);
-    emit(
-        a.json.then_some(&rows_json as JsonWriter),
-        &got,
-        sel == Selection::All,
-        "no routes",
-        &headers,
-        |r| {
-            let table = match &r.vrf {
-                Some(v) => format!("{} ({v})", r.table),
-                None => r.table.clone(),
-            };
-            let mut extra: Vec<String> = r.encap.iter().cloned().collect();
-            if let Some(id) = r.nhid {
-                extra.push(format!("nhid {id}"));
-            }
-            for n in &r.nexthops {
-                let mut leg = format!(
-                    "via {} dev {} weight {}",
-                    opt(&n.gateway),
-                    opt(&n.dev),
-                    n.weight
-                );
-                if let Some(e) = &n.encap {
-                    leg.push_str(&format!(" encap {e}"));
-                }
-                if let Some(l) = &n.newdst {
-                    leg.push_str(&format!(" as to {l}"));
-                }
-                extra.push(leg);
-            }
-            vec![
-                r.netns.clone(),
-                r.family.clone(),
-                table,
-                r.kind.clone(),
-                r.dst.clone(),
-                opt(&r.gateway),
-                opt(&r.dev),
-                r.proto.clone(),
-                r.scope.clone(),
-                r.metric.map(|m| m.to_string()).unwrap_or_default(),
-                extra.join("; "),
-            ]
-        },
-    )
+    let with_ns = sel == Selection::All;
+    emit(a.json, &got, "no routes", |rows| {
+        route::view::render(rows, with_ns, term)
+    })
 }

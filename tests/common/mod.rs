@@ -92,9 +92,10 @@ pub fn netkit() -> std::process::Command {
 }
 
 /// `pcap analyze` with default options on a capture under tests/fixtures.
-pub fn analyze_fixture(rel: &str) -> netkit_cmds::analyze::Report {
+pub fn analyze_fixture(rel: &str) -> netkit_cmds::pcap::analyze::Report {
     let f = fixtures_dir().join(rel);
-    netkit_cmds::analyze::analyze_file(&f, &Default::default()).unwrap_or_else(|e| panic!("{e}"))
+    netkit::commands::pcap::analyze_path(&f, None, &Default::default())
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// A small deterministic generator (xorshift64), so a failing input reproduces.

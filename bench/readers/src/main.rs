@@ -9,7 +9,7 @@ use std::io::BufReader;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use netkit_cmds::capture::CaptureFile;
+use netkit_os::capture::CaptureFile;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 struct Tally {

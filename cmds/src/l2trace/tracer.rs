@@ -14,12 +14,23 @@ use netkit_dissectors::app::l2trace::{self as l2t, L2tMessage, MsgType, ReplySta
 use netkit_dissectors::link::Mac;
 use serde::Serialize;
 use std::collections::HashSet;
-use std::io::ErrorKind;
-use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
-use std::time::{Duration, Instant};
+use std::net::Ipv4Addr;
 
 /// Cisco's limit.
 pub const MAX_HOPS: usize = 10;
+
+/// Why a switch gave no answer.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum NoAnswer {
+    #[error("no reply after {tries} tries in {waited_s:.1} s")]
+    Timeout { tries: u32, waited_s: f64 },
+    /// The host is there and said no one listens (ICMP port unreachable).
+    #[error("nothing answers on UDP {} there (ICMP port unreachable)", l2t::PORT)]
+    PortUnreachable,
+    /// The local socket failed (sending, receiving).
+    #[error("{0}")]
+    Socket(String),
+}
 
 /// Asks one switch one question.
 pub trait Transport {
@@ -32,7 +43,7 @@ pub trait Transport {
         src: Mac,
         dst: Mac,
         vlan: u16,
-    ) -> Result<L2tMessage, String>;
+    ) -> Result<L2tMessage, NoAnswer>;
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -72,14 +83,6 @@ pub struct TraceReport {
     pub message: Option<String>,
     #[serde(skip)]
     pub lines: Vec<String>,
-}
-
-fn cisco_mac(m: Mac) -> String {
-    let o = m.octets();
-    format!(
-        "{:02x}{:02x}.{:02x}{:02x}.{:02x}{:02x}",
-        o[0], o[1], o[2], o[3], o[4], o[5]
-    )
 }
 
 /// `name [ip]` as Cisco's abort messages name a switch.
@@ -220,7 +223,7 @@ pub fn trace(
     let name = r.dev_name().unwrap_or("?").to_string();
     run.say(format!(
         "Source {} found on {}[{}] ({})",
-        cisco_mac(src),
+        Mac::dotted(&src),
         name,
         r.dev_type().unwrap_or(""),
         r.dev_ip().unwrap_or(src_ip)
@@ -286,7 +289,7 @@ pub fn trace(
             }
             run.say(format!(
                 "Destination {} found on {}[{}] ({})",
-                cisco_mac(dst),
+                Mac::dotted(&dst),
                 r.dev_name().unwrap_or("?"),
                 r.dev_type().unwrap_or(""),
                 r.dev_ip().unwrap_or(cur)
@@ -326,7 +329,7 @@ pub fn trace(
 
 /// Cisco's words for a switch that never answered, plus who it is when the previous
 /// switch named it (its CDP/LLDP device ID and where it hangs off the path).
-fn unanswered(ip: Ipv4Addr, next_is: &Option<String>, why: &str) -> String {
+fn unanswered(ip: Ipv4Addr, next_is: &Option<String>, why: &NoAnswer) -> String {
     match next_is {
         Some(who) => format!("Unable to send a l2trace request to {ip} ({who}): {why}"),
         None => format!("Unable to send a l2trace request to {ip}: {why}"),
@@ -346,12 +349,18 @@ fn abort_on_status(
     match status {
         Some(ReplyStatus::SrcMacNotFound) => run.abort(
             "source_not_found",
-            format!("Unable to locate port for src {} on {w}.", cisco_mac(src)),
+            format!(
+                "Unable to locate port for src {} on {w}.",
+                Mac::dotted(&src)
+            ),
             true,
         ),
         Some(ReplyStatus::DstMacNotFound) => run.abort(
             "destination_not_found",
-            format!("Unable to locate port for dst {} on {w}.", cisco_mac(dst)),
+            format!(
+                "Unable to locate port for dst {} on {w}.",
+                Mac::dotted(&dst)
+            ),
             true,
         ),
         Some(ReplyStatus::MultipleNeighbors) => run.abort(
@@ -374,134 +383,6 @@ fn abort_on_status(
             format!("Failed to get any layer2 path information from {w}."),
             true,
         ),
-    }
-}
-
-/// The real transport: one unconnected UDP socket (switches may answer from another
-/// address than the one asked), one request in flight, bounded retries with doubling
-/// timeouts. With IP_RECVERR the kernel reports ICMP errors to an unconnected socket
-/// too, so a host where nothing listens on UDP 2228 (port unreachable) ends the wait
-/// at once instead of after every retry.
-pub struct UdpTransport {
-    sock: UdpSocket,
-    name: String,
-    first_timeout: Duration,
-    tries: u32,
-}
-
-impl UdpTransport {
-    pub fn new(name: &str, first_timeout: Duration, tries: u32) -> Result<Self, String> {
-        let sock =
-            UdpSocket::bind("0.0.0.0:0").map_err(|e| format!("cannot open a UDP socket: {e}"))?;
-        // Best effort: without it a silent port costs the whole retry budget.
-        let _ = nix::sys::socket::setsockopt(&sock, nix::sys::socket::sockopt::Ipv4RecvErr, &true);
-        Ok(UdpTransport {
-            sock,
-            name: name.to_string(),
-            first_timeout,
-            tries: tries.max(1),
-        })
-    }
-
-    /// Discards replies that arrived late for an earlier question, and any ICMP
-    /// error still pending from one.
-    fn drain(&self) {
-        let mut buf = [0u8; 1500];
-        if self.sock.set_nonblocking(true).is_ok() {
-            loop {
-                match self.sock.recv_from(&mut buf) {
-                    Ok(_) => {}
-                    Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-                    Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                    // A pending ICMP error is reported (and cleared) once; go on.
-                    Err(_) => {}
-                }
-            }
-            let _ = self.sock.set_nonblocking(false);
-        }
-    }
-}
-
-/// The address the kernel would use toward `target`: what goes into SRC_IP.
-pub fn local_addr_toward(target: Ipv4Addr) -> Ipv4Addr {
-    UdpSocket::bind("0.0.0.0:0")
-        .and_then(|s| {
-            s.connect(SocketAddrV4::new(target, l2t::PORT))?;
-            s.local_addr()
-        })
-        .ok()
-        .and_then(|a| match a.ip() {
-            std::net::IpAddr::V4(v4) => Some(v4),
-            std::net::IpAddr::V6(_) => None,
-        })
-        .unwrap_or(Ipv4Addr::UNSPECIFIED)
-}
-
-impl Transport for UdpTransport {
-    fn ask(
-        &mut self,
-        target: Ipv4Addr,
-        kind: MsgType,
-        src: Mac,
-        dst: Mac,
-        vlan: u16,
-    ) -> Result<L2tMessage, String> {
-        let me = local_addr_toward(target);
-        let req = match kind {
-            MsgType::RequestSrc => L2tMessage::request_src(src, dst, vlan, me, &self.name),
-            _ => L2tMessage::request_dst(src, dst, vlan, me, &self.name),
-        }
-        .emit();
-        let want = kind.reply_type();
-        self.drain();
-        let mut wait = self.first_timeout;
-        let mut waited = Duration::ZERO;
-        let mut buf = [0u8; 2048];
-        for _ in 0..self.tries {
-            self.sock
-                .send_to(&req, SocketAddrV4::new(target, l2t::PORT))
-                .map_err(|e| e.to_string())?;
-            let deadline = Instant::now() + wait;
-            loop {
-                let left = deadline.saturating_duration_since(Instant::now());
-                if left.is_zero() {
-                    break;
-                }
-                let _ = self.sock.set_read_timeout(Some(left));
-                match self.sock.recv_from(&mut buf) {
-                    Ok((n, _from)) => {
-                        // Any reply of the right type is ours: only one question is in
-                        // flight, and Cisco answers from its client-facing address.
-                        if let Ok(m) = l2t::parse(buf.get(..n).unwrap_or_default()) {
-                            if Some(m.msg_type) == want {
-                                return Ok(m);
-                            }
-                        }
-                    }
-                    Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                        break
-                    }
-                    // ICMP port unreachable (IP_RECVERR): the host is there and
-                    // said no one listens. Earlier errors were drained, and only this
-                    // request is in flight, so it is this target's answer.
-                    Err(e) if e.kind() == ErrorKind::ConnectionRefused => {
-                        return Err(format!(
-                            "nothing answers on UDP {} there (ICMP port unreachable)",
-                            l2t::PORT
-                        ))
-                    }
-                    Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                    Err(e) => return Err(e.to_string()),
-                }
-            }
-            waited += wait;
-            wait = wait.saturating_mul(2);
-        }
-        Err(format!(
-            "no reply after {} tries in {:.1} s",
-            self.tries,
-            waited.as_secs_f64()
-        ))
     }
 }
 
@@ -531,9 +412,12 @@ mod tests {
             src: Mac,
             dst: Mac,
             _vlan: u16,
-        ) -> Result<L2tMessage, String> {
+        ) -> Result<L2tMessage, NoAnswer> {
             self.asked.push((target, kind));
-            let sw = self.switches.get(&target).ok_or("no reply after 3 tries")?;
+            let sw = self.switches.get(&target).ok_or(NoAnswer::Timeout {
+                tries: 3,
+                waited_s: 2.1,
+            })?;
             let nbr = |port: &str| {
                 sw.nbrs.get(port).map(|(ip, id)| Neighbor {
                     ip: *ip,
@@ -730,7 +614,7 @@ mod tests {
             r.message.as_deref(),
             Some(
                 "Unable to send a l2trace request to 10.0.0.13 (sw3, beyond sw2 port p2_3): \
-                 no reply after 3 tries"
+                 no reply after 3 tries in 2.1 s"
             )
         );
         assert_eq!(r.hops.len(), 2);
@@ -742,7 +626,7 @@ mod tests {
             r.message.as_deref(),
             Some(
                 "Unable to send a l2trace request to 10.0.0.12 (sw2, the neighbour of sw3 \
-                 [10.0.0.13] toward the source): no reply after 3 tries"
+                 [10.0.0.13] toward the source): no reply after 3 tries in 2.1 s"
             )
         );
         assert!(r.hops.is_empty());
@@ -750,7 +634,7 @@ mod tests {
         let r = run(&mut chain(), 14, A, B);
         assert_eq!(
             r.message.as_deref(),
-            Some("Unable to send a l2trace request to 10.0.0.14: no reply after 3 tries")
+            Some("Unable to send a l2trace request to 10.0.0.14: no reply after 3 tries in 2.1 s")
         );
         // sw3 pointing back at sw2 for B: a loop, not an endless walk.
         let mut net = chain();

@@ -24,7 +24,7 @@ use serde::Serialize;
 
 use crate::cursor::Cursor;
 use crate::error::{DecodeError, Result};
-use crate::l2ctl::MacAddr;
+use crate::link::Mac;
 
 const LAYER: &str = "l2trace";
 pub const PORT: u16 = 2228;
@@ -260,9 +260,9 @@ pub mod attr_type {
 #[serde(rename_all = "snake_case")]
 pub enum Attr {
     /// 0x01, IOS label `L2_ATTR_SRC_MAC`: the trace **destination** MAC.
-    TraceDstMac(MacAddr),
+    TraceDstMac(Mac),
     /// 0x02, IOS label `L2_ATTR_DST_MAC`: the trace **source** MAC (sent first).
-    TraceSrcMac(MacAddr),
+    TraceSrcMac(Mac),
     /// 0x03
     Vlan(u16),
     /// 0x04: the responder's hostname.
@@ -372,7 +372,7 @@ fn decode_attr(attr_type: u8, v: &[u8]) -> Result<Attr> {
             ))
         }
     };
-    let mac = || -> Result<MacAddr> { Ok(MacAddr(fixed(6)?.array()?)) };
+    let mac = || -> Result<Mac> { Ok(Mac(fixed(6)?.array()?)) };
     let ip = || -> Result<Ipv4Addr> { Ok(Ipv4Addr::from(fixed(4)?.array::<4>()?)) };
     let speed = || -> Result<Speed> { Ok(Speed(fixed(4)?.u32()?)) };
     let byte = || -> Result<u8> { fixed(1)?.u8() };
@@ -471,8 +471,8 @@ impl L2tMessage {
 
     fn request(
         msg_type: MsgType,
-        src_mac: MacAddr,
-        dst_mac: MacAddr,
+        src_mac: Mac,
+        dst_mac: Mac,
         vlan: u16,
         tracer_ip: Ipv4Addr,
         name: &str,
@@ -494,8 +494,8 @@ impl L2tMessage {
     /// A REQUEST_SRC: "where is `src_mac` in `vlan`?", asked while walking toward the
     /// switch that holds the source.
     pub fn request_src(
-        src_mac: MacAddr,
-        dst_mac: MacAddr,
+        src_mac: Mac,
+        dst_mac: Mac,
         vlan: u16,
         tracer_ip: Ipv4Addr,
         name: &str,
@@ -506,8 +506,8 @@ impl L2tMessage {
     /// A REQUEST_DST: "which ports lead from source to destination here?", asked at
     /// every hop from the source switch on.
     pub fn request_dst(
-        src_mac: MacAddr,
-        dst_mac: MacAddr,
+        src_mac: Mac,
+        dst_mac: Mac,
         vlan: u16,
         tracer_ip: Ipv4Addr,
         name: &str,
@@ -580,14 +580,14 @@ impl L2tMessage {
         self.attrs.iter().find_map(f)
     }
 
-    pub fn src_mac(&self) -> Option<MacAddr> {
+    pub fn src_mac(&self) -> Option<Mac> {
         self.find(|a| match a {
             Attr::TraceSrcMac(m) => Some(*m),
             _ => None,
         })
     }
 
-    pub fn dst_mac(&self) -> Option<MacAddr> {
+    pub fn dst_mac(&self) -> Option<Mac> {
         self.find(|a| match a {
             Attr::TraceDstMac(m) => Some(*m),
             _ => None,
@@ -749,11 +749,11 @@ mod tests {
         0d 06 c0 a8 02 1b
         10 0a 43 61 74 32 39 35 30 00";
 
-    fn src() -> MacAddr {
-        MacAddr([0x00, 0x0b, 0x5f, 0x73, 0x04, 0x91])
+    fn src() -> Mac {
+        Mac([0x00, 0x0b, 0x5f, 0x73, 0x04, 0x91])
     }
-    fn dst() -> MacAddr {
-        MacAddr([0x00, 0x0b, 0x5f, 0x73, 0x04, 0x80])
+    fn dst() -> Mac {
+        Mac([0x00, 0x0b, 0x5f, 0x73, 0x04, 0x80])
     }
 
     #[test]

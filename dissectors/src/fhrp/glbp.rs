@@ -15,7 +15,8 @@ use serde::Serialize;
 
 use crate::cursor::Cursor;
 use crate::error::{DecodeError, Result};
-use crate::l2ctl::{ser, MacAddr};
+use crate::l2ctl::ser;
+use crate::link::Mac;
 
 const LAYER: &str = "glbp";
 pub const PORT: u16 = 3222;
@@ -81,7 +82,7 @@ pub struct Forwarder {
     pub vf_state: State,
     pub priority: u8,
     pub weight: u8,
-    pub virtual_mac: MacAddr,
+    pub virtual_mac: Mac,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -109,7 +110,7 @@ pub struct Glbp<'a> {
     pub kind: u8,
     pub group: u16,
     /// The sender's MAC address.
-    pub owner_id: MacAddr,
+    pub owner_id: Mac,
     pub tlvs: Vec<GlbpTlv<'a>>,
     #[serde(serialize_with = "ser::opt_error")]
     pub error: Option<DecodeError>,
@@ -126,7 +127,7 @@ pub fn parse(payload: &[u8]) -> Result<Glbp<'_>> {
     let kind = c.u8()?;
     let group = c.u16()?;
     c.skip(2)?;
-    let owner_id = MacAddr(c.array()?);
+    let owner_id = Mac(c.array()?);
     let mut glbp = Glbp {
         version,
         kind,
@@ -226,7 +227,7 @@ fn decode_tlv(tlv_type: u8, value: &[u8]) -> Result<GlbpTlv<'_>> {
                 vf_state,
                 priority,
                 weight,
-                virtual_mac: MacAddr(c.array()?),
+                virtual_mac: Mac(c.array()?),
             })
         }
         3 => {

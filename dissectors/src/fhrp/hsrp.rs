@@ -19,7 +19,8 @@ use serde::Serialize;
 
 use crate::cursor::Cursor;
 use crate::error::{DecodeError, Result};
-use crate::l2ctl::{printable, ser, MacAddr};
+use crate::l2ctl::{printable, ser};
+use crate::link::Mac;
 
 const LAYER: &str = "hsrp";
 pub const PORT: u16 = 1985;
@@ -140,18 +141,18 @@ pub struct GroupState {
     pub hold_ms: u32,
     pub virtual_ip: IpAddr,
     /// v2 only: the sender's interface MAC (its "identifier").
-    pub identifier: Option<MacAddr>,
+    pub identifier: Option<Mac>,
 }
 
 impl GroupState {
     /// The virtual MAC this group uses unless configured otherwise:
     /// `00:00:0c:07:ac:XX` (v1), `00:00:0c:9f:fX:XX` (v2), `00:05:73:a0:0X:XX` (IPv6).
-    pub fn default_virtual_mac(&self, version: HsrpVersion) -> MacAddr {
+    pub fn default_virtual_mac(&self, version: HsrpVersion) -> Mac {
         let [hi, lo] = self.group.to_be_bytes();
         match version {
-            HsrpVersion::V1 => MacAddr([0x00, 0x00, 0x0c, 0x07, 0xac, lo]),
-            HsrpVersion::V2 => MacAddr([0x00, 0x00, 0x0c, 0x9f, 0xf0 | (hi & 0x0f), lo]),
-            HsrpVersion::V2Ipv6 => MacAddr([0x00, 0x05, 0x73, 0xa0, hi & 0x0f, lo]),
+            HsrpVersion::V1 => Mac([0x00, 0x00, 0x0c, 0x07, 0xac, lo]),
+            HsrpVersion::V2 => Mac([0x00, 0x00, 0x0c, 0x9f, 0xf0 | (hi & 0x0f), lo]),
+            HsrpVersion::V2Ipv6 => Mac([0x00, 0x05, 0x73, 0xa0, hi & 0x0f, lo]),
         }
     }
 }
@@ -316,7 +317,7 @@ fn decode_v2_tlv<'a>(tlv_type: u8, value: &'a [u8], hsrp: &mut Hsrp<'a>) -> Resu
             let state = State::from_v2(c.u8()?);
             let ip_version = c.u8()?;
             let group = c.u16()?;
-            let identifier = MacAddr(c.array()?);
+            let identifier = Mac(c.array()?);
             let priority = c.u32()?;
             let hello_ms = c.u32()?;
             let hold_ms = c.u32()?;
@@ -485,7 +486,7 @@ mod tests {
         let g = &h.groups[0];
         assert_eq!((g.state, g.group, g.priority), (State::Speak, 1, 150));
         assert_eq!((g.hello_ms, g.hold_ms), (3000, 10000));
-        assert_eq!(g.identifier, Some(MacAddr([0xaa, 0xbb, 0xcc, 0, 2, 0x10])));
+        assert_eq!(g.identifier, Some(Mac([0xaa, 0xbb, 0xcc, 0, 2, 0x10])));
         assert_eq!(g.virtual_ip, IpAddr::from([192, 168, 12, 254]));
         assert_eq!(h.auth_text().as_deref(), Some("cisco"));
         assert_eq!(

@@ -22,7 +22,8 @@ use serde::Serialize;
 use super::internet_checksum;
 use crate::cursor::Cursor;
 use crate::error::{DecodeError, Result};
-use crate::l2ctl::{printable, ser, MacAddr};
+use crate::l2ctl::{printable, ser};
+use crate::link::Mac;
 
 const LAYER: &str = "vrrp";
 pub const IP_PROTOCOL: u8 = 112;
@@ -220,9 +221,9 @@ impl VrrpAdvert<'_> {
 
     /// The virtual router MAC of RFC 5798 §7.3: `00:00:5e:00:01:VRID` for IPv4,
     /// `00:00:5e:00:02:VRID` for IPv6.
-    pub fn virtual_mac(&self, ip_version: u8) -> MacAddr {
+    pub fn virtual_mac(&self, ip_version: u8) -> Mac {
         let family = if ip_version == 6 { 2 } else { 1 };
-        MacAddr([0x00, 0x00, 0x5e, 0x00, family, self.vrid])
+        Mac([0x00, 0x00, 0x5e, 0x00, family, self.vrid])
     }
 }
 

@@ -14,9 +14,10 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use serde::Serialize;
 
-use super::{printable, ser, MacAddr};
+use super::{printable, ser};
 use crate::cursor::Cursor;
 use crate::error::{DecodeError, Result};
+use crate::link::Mac;
 
 const LAYER: &str = "lldp";
 const TLV_HEADER_LEN: usize = 2;
@@ -125,7 +126,7 @@ impl LldpId {
     fn render(&self, mac_subtype: u8, net_subtype: u8) -> String {
         if self.subtype == mac_subtype {
             if let Ok(mac) = <[u8; 6]>::try_from(self.value.as_slice()) {
-                return MacAddr(mac).to_string();
+                return Mac(mac).to_string();
             }
         }
         if self.subtype == net_subtype {
@@ -220,7 +221,7 @@ impl fmt::Display for MgmtAddress {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match (self.ip(), <[u8; 6]>::try_from(self.address.as_slice())) {
             (Some(ip), _) => write!(f, "{ip}"),
-            (None, Ok(mac)) if self.family == AF_802 => write!(f, "{}", MacAddr(mac)),
+            (None, Ok(mac)) if self.family == AF_802 => write!(f, "{}", Mac(mac)),
             _ => write!(f, "family {} {}", self.family, ser::Hex(&self.address)),
         }
     }
@@ -506,7 +507,7 @@ pub struct LldpRepr {
 impl LldpRepr {
     /// The mandatory TLVs: a MAC chassis ID, an interface-name port ID, the TTL, End.
     /// Add optional TLVs with [`LldpRepr::with`].
-    pub fn new(chassis_mac: MacAddr, port_name: &str, ttl: u16) -> Self {
+    pub fn new(chassis_mac: Mac, port_name: &str, ttl: u16) -> Self {
         LldpRepr {
             tlvs: vec![
                 LldpTlv::ChassisId(LldpId {
@@ -729,7 +730,7 @@ mod tests {
 
     #[test]
     fn built_pdu_round_trips() {
-        let repr = LldpRepr::new(MacAddr([2, 0, 0, 0, 0, 1]), "eth0", 120)
+        let repr = LldpRepr::new(Mac([2, 0, 0, 0, 0, 1]), "eth0", 120)
             .with(LldpTlv::SystemName("lab-sw1".into()))
             .with(LldpTlv::Capabilities(SystemCapabilities {
                 supported: SystemCapabilities::BRIDGE,

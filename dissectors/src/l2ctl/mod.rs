@@ -6,14 +6,12 @@
 //! CDP and LLDP also have an owned `Repr` with `emit`, because netkit announces itself
 //! with them (`l2trace agent`, `neighbors --announce`).
 //!
-//! The small shared types here ([`MacAddr`], the serde helpers) are also used by the
-//! first-hop-redundancy decoders in `fhrp` and by the L2 traceroute codec.
+//! The serde helpers here are also used by the first-hop-redundancy decoders in
+//! `fhrp` and by the L2 traceroute codec; MAC addresses are [`crate::link::Mac`].
 
 pub mod cdp;
 pub mod lldp;
 pub mod stp;
-
-pub use crate::link::Mac as MacAddr;
 
 /// Serde helpers shared by the control-protocol decoders: errors and raw bytes are
 /// written in the form a person reads in `--json` output.
@@ -71,10 +69,11 @@ pub(crate) fn printable(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::link::Mac;
 
     #[test]
     fn mac_prints_lowercase_with_colons() {
-        let m = MacAddr([0x00, 0x0B, 0x5F, 0x73, 0x04, 0x91]);
+        let m = Mac([0x00, 0x0B, 0x5F, 0x73, 0x04, 0x91]);
         assert_eq!(m.to_string(), "00:0b:5f:73:04:91");
     }
 

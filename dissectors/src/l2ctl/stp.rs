@@ -10,9 +10,10 @@ use std::fmt;
 
 use serde::Serialize;
 
-use super::{printable, ser, MacAddr};
+use super::{printable, ser};
 use crate::cursor::Cursor;
 use crate::error::{DecodeError, Result};
+use crate::link::Mac;
 
 const LAYER: &str = "stp";
 /// Protocol id, version, type.
@@ -50,7 +51,7 @@ pub struct BridgeId {
     /// Priority without the extension (a multiple of 4096).
     pub priority: u16,
     pub system_id_ext: u16,
-    pub mac: MacAddr,
+    pub mac: Mac,
 }
 
 impl BridgeId {
@@ -59,7 +60,7 @@ impl BridgeId {
         Ok(BridgeId {
             priority: prio & 0xF000,
             system_id_ext: prio & 0x0FFF,
-            mac: MacAddr(c.array()?),
+            mac: Mac(c.array()?),
         })
     }
 }
@@ -349,7 +350,7 @@ mod tests {
         let id = BridgeId {
             priority: 32768,
             system_id_ext: 1,
-            mac: MacAddr([0x00, 0x19, 0x06, 0xea, 0xb8, 0x80]),
+            mac: Mac([0x00, 0x19, 0x06, 0xea, 0xb8, 0x80]),
         };
         assert_eq!(body.root, id);
         assert_eq!(body.bridge, id);

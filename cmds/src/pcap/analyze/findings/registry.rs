@@ -1,0 +1,262 @@
+//! Every finding `pcap analyze` can raise, in one list: its code (the `code` of the
+//! JSON, stable), the severities it is raised with, the section that raises it, what it
+//! means in one line, and what to check next. `pcap analyze --list-findings` prints
+//! this list and the man page carries it, so a code met in a report is always
+//! explained somewhere.
+//!
+//! Adding a finding: a variant and an entry here, and the rule that raises it in its
+//! section (or in `joins.rs` when it needs two sections).
+
+use super::Severity;
+use serde::Serialize;
+
+/// A finding's code. Serialized as its snake_case name, which is the contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Code {
+    WebsocketRejected,
+    WebsocketBadAccept,
+    WebsocketIgnored,
+    WebsocketUnanswered,
+    WebsocketClosedWithError,
+    SynUnanswered,
+    TcpResetLate,
+    TcpReset,
+    TcpResets,
+    TcpRetransmissions,
+    TcpZeroWindow,
+    EcmpSingleOuterFlow,
+    TunnelLowEntropy,
+    TunnelMtu,
+    FragmentsIncomplete,
+    PmtuReported,
+    DfLargerThanReportedMtu,
+    PmtuBlackHole,
+}
+
+/// What the registry says about one code.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Entry {
+    pub code: Code,
+    /// The severities the code is raised with, most severe first.
+    pub severities: &'static [Severity],
+    /// The report section whose evidence raises it.
+    pub section: &'static str,
+    /// What it means, in one line.
+    pub meaning: &'static str,
+    /// What to look at next.
+    pub next: &'static str,
+}
+
+impl Code {
+    /// Every code, in the order `--list-findings` shows them (by section, then severity).
+    pub const ALL: [Code; 18] = [
+        Code::WebsocketRejected,
+        Code::WebsocketBadAccept,
+        Code::WebsocketIgnored,
+        Code::WebsocketUnanswered,
+        Code::WebsocketClosedWithError,
+        Code::SynUnanswered,
+        Code::TcpResetLate,
+        Code::TcpReset,
+        Code::TcpResets,
+        Code::TcpRetransmissions,
+        Code::TcpZeroWindow,
+        Code::EcmpSingleOuterFlow,
+        Code::TunnelLowEntropy,
+        Code::TunnelMtu,
+        Code::FragmentsIncomplete,
+        Code::PmtuReported,
+        Code::DfLargerThanReportedMtu,
+        Code::PmtuBlackHole,
+    ];
+
+    /// What the registry says about this code. A match, so a new code does not compile
+    /// until it has its entry.
+    pub fn entry(self) -> Entry {
+        use Severity::{Error, Info, Warning};
+        match self {
+            Code::WebsocketRejected => Entry {
+                code: Code::WebsocketRejected,
+                severities: &[Error],
+                section: "websocket",
+                meaning: "a WebSocket upgrade got a final non-101 status (a 2xx over HTTP/2 for RFC 8441) instead of switching protocols",
+                next: "the status and the proxy's or server's log for that request: an auth, origin or path rule, or a backend without WebSocket support",
+            },
+            Code::WebsocketBadAccept => Entry {
+                code: Code::WebsocketBadAccept,
+                severities: &[Error],
+                section: "websocket",
+                meaning: "101 Switching Protocols with a missing or wrong Sec-WebSocket-Accept: the client must fail the connection",
+                next: "whatever rewrites the handshake between client and server (a proxy that edits headers or answers the upgrade itself)",
+            },
+            Code::WebsocketIgnored => Entry {
+                code: Code::WebsocketIgnored,
+                severities: &[Error],
+                section: "websocket",
+                meaning: "an upgrade request answered as plain HTTP (a 2xx without switching): the upgrade was ignored",
+                next: "a proxy or server that drops the Upgrade and Connection headers (HTTP/1.0 hop, missing WebSocket config)",
+            },
+            Code::WebsocketUnanswered => Entry {
+                code: Code::WebsocketUnanswered,
+                severities: &[Error, Warning],
+                section: "websocket",
+                meaning: "an upgrade request with no response in the capture; an error when the client kept retransmitting or the connection was reset, a warning when the capture simply ended",
+                next: "the server side of the proxy: a timeout, a backend that never answers, and where the retransmissions in the finding are",
+            },
+            Code::WebsocketClosedWithError => Entry {
+                code: Code::WebsocketClosedWithError,
+                severities: &[Warning],
+                section: "websocket",
+                meaning: "an accepted WebSocket session closed with a code other than 1000 (normal) or 1001 (going away)",
+                next: "the close code's meaning in the finding, and the application log of the side that closed",
+            },
+            Code::SynUnanswered => Entry {
+                code: Code::SynUnanswered,
+                severities: &[Warning],
+                section: "tcp",
+                meaning: "connection attempts to a server got no SYN-ACK and no reset: the SYNs were dropped somewhere, grouped by server",
+                next: "a firewall dropping silently, a dead or unrouted server, or a full accept queue; the SYN retransmissions show how long clients waited",
+            },
+            Code::TcpResetLate => Entry {
+                code: Code::TcpResetLate,
+                severities: &[Warning],
+                section: "tcp",
+                meaning: "a reset far later than the path's round trip after the peer last spoke: something waited, then gave up",
+                next: "idle and request timeouts on proxies, load balancers and firewalls along the path",
+            },
+            Code::TcpReset => Entry {
+                code: Code::TcpReset,
+                severities: &[Info],
+                section: "tcp",
+                meaning: "a stream ended with a reset (the first few are listed one by one)",
+                next: "who reset it and when: a refused port, an application abort, or a middlebox",
+            },
+            Code::TcpResets => Entry {
+                code: Code::TcpResets,
+                severities: &[Info],
+                section: "tcp",
+                meaning: "how many streams ended with a reset in all, beyond those listed",
+                next: "the display filter tcp.flags.reset == 1",
+            },
+            Code::TcpRetransmissions => Entry {
+                code: Code::TcpRetransmissions,
+                severities: &[Warning],
+                section: "tcp",
+                meaning: "a stream where at least a tenth of the frames (and at least 10) are retransmissions",
+                next: "loss on the path (interface drops, a policer, a congested link) or a receiver that drops; compare with other streams on the same path",
+            },
+            Code::TcpZeroWindow => Entry {
+                code: Code::TcpZeroWindow,
+                severities: &[Warning],
+                section: "tcp",
+                meaning: "a receiver advertised a zero window: the application stopped reading its socket",
+                next: "the receiving application (CPU, a blocked thread, a slow disk), not the network",
+            },
+            Code::EcmpSingleOuterFlow => Entry {
+                code: Code::EcmpSingleOuterFlow,
+                severities: &[Warning],
+                section: "tunnels",
+                meaning: "several inner flows ride one outer 5-tuple: a network that balances by 5-tuple puts them all on one link",
+                next: "the tunnel's source-port or flow-label entropy settings, or balancing on inner headers",
+            },
+            Code::TunnelLowEntropy => Entry {
+                code: Code::TunnelLowEntropy,
+                severities: &[Warning],
+                section: "tunnels",
+                meaning: "VXLAN or Geneve traffic whose outer UDP source ports do not follow the inner flows (RFC 7348)",
+                next: "the VTEP's source-port hashing configuration",
+            },
+            Code::TunnelMtu => Entry {
+                code: Code::TunnelMtu,
+                severities: &[Warning],
+                section: "paths",
+                meaning: "segments inside a tunnel that, with the tunnel's overhead, exceed a 1500-byte MTU on the outer path",
+                next: "the inner MTU or the MSS clamp on the tunnel endpoints; the finding gives values that fit",
+            },
+            Code::FragmentsIncomplete => Entry {
+                code: Code::FragmentsIncomplete,
+                severities: &[Warning],
+                section: "paths",
+                meaning: "fragmented IP packets whose fragments never all arrived: reassembly fails at the receiver",
+                next: "a firewall or NAT that drops non-first fragments, or loss on the path",
+            },
+            Code::PmtuReported => Entry {
+                code: Code::PmtuReported,
+                severities: &[Info],
+                section: "paths",
+                meaning: "a router sent ICMP fragmentation-needed or packet-too-big with the MTU it can carry",
+                next: "whether senders adapt (see df_larger_than_reported_mtu) and whether the reported MTU is expected",
+            },
+            Code::DfLargerThanReportedMtu => Entry {
+                code: Code::DfLargerThanReportedMtu,
+                severities: &[Warning],
+                section: "paths",
+                meaning: "packets with DF set still larger than a reported MTU more than a second after the report: the sender does not adapt",
+                next: "the sender's path MTU discovery, and whether the ICMP reaches it",
+            },
+            Code::PmtuBlackHole => Entry {
+                code: Code::PmtuBlackHole,
+                severities: &[Error],
+                section: "paths",
+                meaning: "large segments retransmitted and never acknowledged while small ones get through: a path MTU black hole",
+                next: "a link with a smaller MTU whose ICMP fragmentation-needed is filtered; clamp the MSS or let the ICMP through",
+            },
+        }
+    }
+
+    /// The code as JSON and Wireshark-filter lines write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Code::WebsocketRejected => "websocket_rejected",
+            Code::WebsocketBadAccept => "websocket_bad_accept",
+            Code::WebsocketIgnored => "websocket_ignored",
+            Code::WebsocketUnanswered => "websocket_unanswered",
+            Code::WebsocketClosedWithError => "websocket_closed_with_error",
+            Code::SynUnanswered => "syn_unanswered",
+            Code::TcpResetLate => "tcp_reset_late",
+            Code::TcpReset => "tcp_reset",
+            Code::TcpResets => "tcp_resets",
+            Code::TcpRetransmissions => "tcp_retransmissions",
+            Code::TcpZeroWindow => "tcp_zero_window",
+            Code::EcmpSingleOuterFlow => "ecmp_single_outer_flow",
+            Code::TunnelLowEntropy => "tunnel_low_entropy",
+            Code::TunnelMtu => "tunnel_mtu",
+            Code::FragmentsIncomplete => "fragments_incomplete",
+            Code::PmtuReported => "pmtu_reported",
+            Code::DfLargerThanReportedMtu => "df_larger_than_reported_mtu",
+            Code::PmtuBlackHole => "pmtu_black_hole",
+        }
+    }
+}
+
+impl std::fmt::Display for Code {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+// A code added after the last one must be added to `Code::ALL` too.
+const _: () = assert!(Code::PmtuBlackHole as usize + 1 == Code::ALL.len());
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_is_listed_once_with_its_entry_and_json_name() {
+        for (i, c) in Code::ALL.iter().enumerate() {
+            // Discriminants run 0.. in declaration order: a variant left out of ALL
+            // shifts every later one.
+            assert_eq!(*c as usize, i, "{c} is out of place in Code::ALL");
+            let e = c.entry();
+            assert_eq!(e.code, *c);
+            // The serde name is the contract; as_str must say the same.
+            assert_eq!(
+                serde_json::to_value(c).unwrap(),
+                serde_json::Value::String(c.as_str().to_string())
+            );
+            assert!(!e.severities.is_empty() && !e.meaning.is_empty() && !e.next.is_empty());
+        }
+    }
+}

@@ -1,0 +1,104 @@
+//! The one place that knows more than one section: each section finishes into its
+//! output and findings, and what needs two of them is joined here.
+//!
+//! - websocket x tcp: each upgrade gets its TCP stream, the retransmissions and resets
+//!   on its connection after the answer, and its findings say where the capture's
+//!   retransmissions are relative to it (the motivating capture hid one rejected
+//!   `GET /socket` among hundreds of retransmissions elsewhere);
+//! - websocket x census: WebSocket frames follow a handshake only the stream engine
+//!   saw, so the census counts them from there;
+//! - tunnels x paths: either one reaching a memory bound marks `tunnels.truncated`.
+
+use super::findings::{rank, Finding};
+use super::report::{CaptureProblem, ProblemKind, Report, SourceInfo, WebSocketSection};
+use super::sections::tcp::TcpFlag;
+use super::sections::websocket::findings::{self as ws_findings, RetransPlacement};
+use super::Analysis;
+use crate::source::ReadWarning;
+
+pub(super) fn finish(
+    run: Analysis,
+    info: SourceInfo,
+    linktypes: &[u16],
+    read_problems: &[ReadWarning],
+) -> Report {
+    let Analysis {
+        capture,
+        tcp,
+        mut census,
+        websocket,
+        multicast,
+        fhrp,
+        tunnels,
+        paths,
+        list_frames,
+    } = run;
+    let mut found: Vec<Finding> = Vec::new();
+
+    census.add("websocket", websocket.websocket_frames());
+    let untracked_connections = websocket.untracked_connections();
+    let mut upgrades = websocket.into_upgrades();
+
+    // websocket x tcp.
+    let tcp_report = tcp.report(list_frames);
+    let total_retrans = tcp_report.flags[TcpFlag::Retransmission];
+    let streams_with_retrans = tcp
+        .streams()
+        .iter()
+        .filter(|s| s.retransmissions() > 0)
+        .count();
+    let mut placements = Vec::with_capacity(upgrades.len());
+    for u in &mut upgrades {
+        u.stream = tcp.stream_of_frame(u.request_frame);
+        let info = u.stream.and_then(|s| tcp.stream(s));
+        let pivot = u.response_frame.unwrap_or(u.request_frame);
+        if let Some(st) = info {
+            u.after.retransmissions = st.retransmissions_after(pivot);
+            for r in st.resets.iter().filter(|r| r.frame > pivot) {
+                if !u.after.rst_frames.contains(&r.frame) {
+                    u.after.rst_frames.push(r.frame);
+                }
+            }
+            u.after.rst_frames.sort_unstable();
+            u.after.rst = !u.after.rst_frames.is_empty();
+        }
+        let on_stream = info.map(|s| s.retransmissions()).unwrap_or(0);
+        let other_streams = streams_with_retrans - usize::from(on_stream > 0);
+        placements.push(RetransPlacement {
+            total: total_retrans,
+            on_stream,
+            after_response: u.after.retransmissions,
+            other_streams,
+        });
+    }
+    ws_findings::raise(&upgrades, &placements, &mut found);
+    tcp.raise_findings(&mut found);
+
+    // tunnels x paths.
+    let paths_truncated = paths.truncated();
+    let mut tunnels = tunnels.finish(&mut found);
+    tunnels.truncated |= paths_truncated;
+    let paths = paths.finish(&mut found);
+
+    rank(&mut found);
+    let read = read_problems.iter().map(|w| CaptureProblem {
+        frame: w.frame,
+        offset: w.offset,
+        kind: ProblemKind::Read,
+        message: w.message.clone(),
+    });
+    Report {
+        capture: capture.summary(info, linktypes.to_vec(), read),
+        protocols: census.counts(),
+        tcp: tcp_report,
+        websocket: WebSocketSection {
+            upgrades,
+            untracked_connections,
+        },
+        multicast: multicast.finish(),
+        fhrp: fhrp.finish(),
+        tunnels,
+        paths,
+        findings: found,
+    }
+}

@@ -1,0 +1,149 @@
+//! `pcap analyze`: frames -> dissection -> analysis sections -> one report.
+//!
+//! The seam: a [`FrameSource`] hands out frames (a capture file today, live rings for
+//! `watch`); [`Analysis::feed`] dissects nothing itself but takes each frame with its
+//! dissection, lets the TCP engine say which stream it belongs to, and gives every
+//! [`Section`] the same [`FrameCtx`]. At the end [`Analysis::finish`] lets each section
+//! write its part of the report and raise its findings; what needs two sections (an
+//! upgrade and its connection's retransmissions) is joined in `joins.rs`, the one
+//! place that knows more than one section. Progress goes to a callback: the engine
+//! never prints.
+//!
+//! Adding a section: a file in `sections/` implementing [`Section`], a field and a line
+//! in [`Analysis::sections`], and its output's field in `report.rs`.
+
+pub mod evidence;
+pub mod findings;
+mod joins;
+pub mod report;
+pub mod sections;
+pub mod view;
+
+use crate::source::{FrameSource, RawFrame};
+use netkit_dissectors::{dissect, DissectOptions, Frame};
+pub use report::{CaptureProblem, CaptureSummary, ProblemKind, Report, SourceInfo};
+pub use sections::tcp::TcpFrameInfo;
+
+/// The hash map of the per-frame engines. std's SipHash showed up at 17% of a whole
+/// analysis in a profile; foldhash is several times faster and still randomly seeded,
+/// so a crafted capture cannot aim for collisions.
+pub type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+
+/// How `pcap analyze` analyses.
+#[derive(Debug, Clone, Default)]
+pub struct AnalyzeOptions {
+    pub dissect: DissectOptions,
+    /// List the frames behind each TCP analysis flag (`--frames`).
+    pub frames: bool,
+}
+
+/// What every section sees of one frame.
+pub struct FrameCtx<'a> {
+    pub raw: RawFrame<'a>,
+    pub frame: &'a Frame<'a>,
+    /// What the TCP engine made of the frame (its stream, flags, direction), when it
+    /// carries a TCP segment the engine analysed.
+    pub tcp: Option<TcpFrameInfo>,
+}
+
+/// One analysis section: fed every frame once, in capture order.
+pub trait Section {
+    fn feed(&mut self, ctx: &FrameCtx<'_>);
+}
+
+/// How far reading has come, for a progress line (`bytes` of the input so far).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    pub bytes: u64,
+    pub frames: u64,
+}
+
+/// How often (in frames, a power of two) progress is reported.
+const PROGRESS_EVERY: u64 = 1 << 16;
+
+/// Runs every section over `source` and returns the report. `progress` is called every
+/// [`PROGRESS_EVERY`] frames (the caller decides whether and how to show it).
+pub fn analyze(
+    source: &mut dyn FrameSource,
+    info: SourceInfo,
+    opts: &AnalyzeOptions,
+    progress: &mut dyn FnMut(Progress),
+) -> Report {
+    let mut run = Analysis::new(opts);
+    let mut frames = 0u64;
+    while let Some(raw) = source.next_frame() {
+        let frame = dissect(raw.linktype, raw.data, &opts.dissect);
+        run.feed(raw, &frame);
+        frames += 1;
+        if frames.is_multiple_of(PROGRESS_EVERY) {
+            progress(Progress {
+                bytes: source.bytes_read(),
+                frames,
+            });
+        }
+    }
+    run.finish(info, &source.linktypes(), source.warnings())
+}
+
+/// The sections of one run, fed frame by frame.
+pub struct Analysis {
+    capture: report::CaptureTally,
+    tcp: sections::tcp::TcpAnalysis,
+    census: sections::census::Census,
+    websocket: sections::websocket::WebSocketAnalysis,
+    multicast: sections::multicast::MulticastAnalysis,
+    fhrp: sections::fhrp::FhrpAnalysis,
+    tunnels: sections::tunnels::TunnelAnalysis,
+    paths: sections::paths::PathAnalysis,
+    /// `--frames`: list the frames behind each TCP flag.
+    list_frames: bool,
+}
+
+impl Analysis {
+    pub fn new(opts: &AnalyzeOptions) -> Self {
+        Analysis {
+            capture: report::CaptureTally::default(),
+            tcp: sections::tcp::TcpAnalysis::new(opts.frames),
+            census: Default::default(),
+            websocket: Default::default(),
+            multicast: Default::default(),
+            fhrp: Default::default(),
+            tunnels: Default::default(),
+            paths: Default::default(),
+            list_frames: opts.frames,
+        }
+    }
+
+    /// The sections that read the per-frame context, in the order they see it.
+    fn sections(&mut self) -> [&mut dyn Section; 6] {
+        [
+            &mut self.census,
+            &mut self.websocket,
+            &mut self.multicast,
+            &mut self.fhrp,
+            &mut self.tunnels,
+            &mut self.paths,
+        ]
+    }
+
+    /// Feeds one frame and its dissection.
+    pub fn feed(&mut self, raw: RawFrame<'_>, frame: &Frame<'_>) {
+        self.capture.feed(&raw, frame);
+        // TCP first: the others read the stream it assigns.
+        let tcp = self.tcp.feed(&raw, frame);
+        let ctx = FrameCtx { raw, frame, tcp };
+        for s in self.sections() {
+            s.feed(&ctx);
+        }
+    }
+
+    /// Every section's output and findings, joined into the report.
+    pub fn finish(
+        self,
+        info: SourceInfo,
+        linktypes: &[u16],
+        read_problems: &[crate::source::ReadWarning],
+    ) -> Report {
+        joins::finish(self, info, linktypes, read_problems)
+    }
+}

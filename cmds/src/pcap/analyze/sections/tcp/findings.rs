@@ -1,0 +1,197 @@
+//! Findings from TCP streams: SYNs never answered, resets (late ones above all),
+//! streams dominated by retransmission, zero-window stalls.
+
+use super::{Endpoint, Side, StreamInfo, TcpFlag};
+use crate::pcap::analyze::findings::{Code, Finding, Severity};
+use std::net::SocketAddr;
+
+/// How many streams of one kind a finding names individually before it summarises the
+/// rest in one line (a scan with 10,000 unanswered SYNs is one finding, not 10,000).
+const MAX_PER_KIND: usize = 5;
+
+/// Findings from TCP streams: SYNs never answered, resets (late ones above all),
+/// streams dominated by retransmission, zero-window stalls.
+///
+/// `summarised`: SYNs never answered among the streams whose summary the engine dropped
+/// to bound memory, as (server, streams, SYN retries) — a scan is counted whole.
+pub fn raise(
+    streams: &[StreamInfo],
+    summarised: impl Iterator<Item = (Endpoint, u64, u64)>,
+    out: &mut Vec<Finding>,
+) {
+    let stream_filter = |s: &StreamInfo| format!("tcp.stream eq {}", s.stream);
+
+    // SYNs never answered, grouped by server so a scan or a dead backend is one line.
+    type Unanswered<'a> = (Vec<&'a StreamInfo>, Endpoint, u64, u64);
+    let mut unanswered: std::collections::BTreeMap<String, Unanswered> = Default::default();
+    for s in streams {
+        if s.unanswered_syn() {
+            let e = unanswered
+                .entry(ep(s.server).to_string())
+                .or_insert_with(|| (Vec::new(), s.server, 0, 0));
+            e.0.push(s);
+            e.2 += 1;
+            e.3 += u64::from(s.syn_retries);
+        }
+    }
+    for (server, count, retries) in summarised {
+        let e = unanswered
+            .entry(ep(server).to_string())
+            .or_insert_with(|| (Vec::new(), server, 0, 0));
+        e.2 += count;
+        e.3 += retries;
+    }
+    for (server, (list, endpoint, count, retries)) in &unanswered {
+        let frames: Vec<u64> = list
+            .iter()
+            .filter_map(|s| s.syn_frame)
+            .take(MAX_PER_KIND * 4)
+            .collect();
+        out.push(Finding {
+            severity: Severity::Warning,
+            code: Code::SynUnanswered,
+            summary: format!(
+                "{count} connection attempt(s) to {server} never answered ({retries} SYN retransmissions): no SYN-ACK, no reset"
+            ),
+            stream: list.first().map(|s| s.stream),
+            wireshark_filter: match list.as_slice() {
+                [one] if *count == 1 => stream_filter(one),
+                _ => format!("tcp.flags.syn == 1 && tcp.flags.ack == 0 && {}", endpoint_filter(*endpoint)),
+            },
+            frames,
+        });
+    }
+
+    // Resets. A reset far later than the path's round trip says something waited (a
+    // timeout, a proxy, a middlebox) rather than refused at once.
+    let mut resets = 0;
+    for s in streams {
+        let Some(r) = s.resets.first() else { continue };
+        let rtt_ms = s.handshake_rtt_ns.map(|n| n as f64 / 1e6);
+        let late = match (r.since_peer_ms, rtt_ms) {
+            (Some(gap), Some(rtt)) => gap >= 200.0 && gap > 20.0 * rtt.max(0.1),
+            _ => false,
+        };
+        resets += 1;
+        if !late && resets > MAX_PER_KIND {
+            continue;
+        }
+        let who = match r.by {
+            Side::Client => ep(s.client),
+            Side::Server => ep(s.server),
+        };
+        let role = if r.by == Side::Client {
+            "client"
+        } else {
+            "server"
+        };
+        let summary = if late {
+            format!(
+                "stream {}: reset by the {role} {who} {:.0} ms after the peer last spoke, on a {:.1} ms path: something waited before giving up",
+                s.stream,
+                r.since_peer_ms.unwrap_or(0.0),
+                rtt_ms.unwrap_or(0.0)
+            )
+        } else {
+            format!(
+                "stream {} ({} -> {}): reset by the {role} at frame {}",
+                s.stream,
+                ep(s.client),
+                ep(s.server),
+                r.frame
+            )
+        };
+        out.push(Finding {
+            severity: if late {
+                Severity::Warning
+            } else {
+                Severity::Info
+            },
+            code: if late {
+                Code::TcpResetLate
+            } else {
+                Code::TcpReset
+            },
+            summary,
+            stream: Some(s.stream),
+            frames: s
+                .resets
+                .iter()
+                .map(|r| r.frame)
+                .take(MAX_PER_KIND)
+                .collect(),
+            wireshark_filter: format!("{} && tcp.flags.reset == 1", stream_filter(s)),
+        });
+    }
+    if resets > MAX_PER_KIND {
+        out.push(Finding {
+            severity: Severity::Info,
+            code: Code::TcpResets,
+            summary: format!(
+                "{resets} streams ended with a reset in all (the first {MAX_PER_KIND} are listed)"
+            ),
+            stream: None,
+            frames: Vec::new(),
+            wireshark_filter: "tcp.flags.reset == 1".to_string(),
+        });
+    }
+
+    // Streams dominated by retransmission: at least 10 and at least a tenth of frames.
+    let mut heavy: Vec<&StreamInfo> = streams
+        .iter()
+        .filter(|s| s.retransmissions() >= 10 && s.retransmissions() * 10 >= s.frames)
+        .collect();
+    heavy.sort_by_key(|s| std::cmp::Reverse(s.retransmissions()));
+    for s in heavy.iter().take(MAX_PER_KIND) {
+        out.push(Finding {
+            severity: Severity::Warning,
+            code: Code::TcpRetransmissions,
+            summary: format!(
+                "stream {} ({} -> {}): {} of {} frames are retransmissions ({:.0}%), {} duplicate ACKs",
+                s.stream,
+                ep(s.client),
+                ep(s.server),
+                s.retransmissions(),
+                s.frames,
+                s.retransmissions() as f64 * 100.0 / s.frames.max(1) as f64,
+                s.flag_counts[TcpFlag::DuplicateAck]
+            ),
+            stream: Some(s.stream),
+            frames: s.retransmission_frames.iter().copied().take(20).collect(),
+            wireshark_filter: format!("{} && tcp.analysis.retransmission", stream_filter(s)),
+        });
+    }
+
+    // Zero-window stalls.
+    for s in streams
+        .iter()
+        .filter(|s| s.flag_counts[TcpFlag::ZeroWindow] > 0)
+        .take(MAX_PER_KIND)
+    {
+        out.push(Finding {
+            severity: Severity::Warning,
+            code: Code::TcpZeroWindow,
+            summary: format!(
+                "stream {} ({} -> {}): a receiver advertised a zero window {} times ({} probes): the application stopped reading",
+                s.stream,
+                ep(s.client),
+                ep(s.server),
+                s.flag_counts[TcpFlag::ZeroWindow],
+                s.flag_counts[TcpFlag::ZeroWindowProbe]
+            ),
+            stream: Some(s.stream),
+            frames: vec![s.first_frame],
+            wireshark_filter: format!("{} && tcp.analysis.zero_window", stream_filter(s)),
+        });
+    }
+}
+
+/// `ip:port` as every report line writes it.
+fn ep(e: Endpoint) -> SocketAddr {
+    SocketAddr::from(e)
+}
+
+fn endpoint_filter((ip, port): Endpoint) -> String {
+    let field = if ip.is_ipv4() { "ip.dst" } else { "ipv6.dst" };
+    format!("{field} == {ip} && tcp.dstport == {port}")
+}

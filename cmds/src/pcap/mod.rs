@@ -1,0 +1,4 @@
+//! `netkit pcap`: `show` lists a capture's frames, `analyze` says what went wrong first.
+
+pub mod analyze;
+pub mod show;

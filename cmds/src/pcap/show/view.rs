@@ -1,0 +1,17 @@
+//! `pcap show`'s human line: number, relative time, length, layer stack, summary.
+
+use super::report::FrameLine;
+use std::io::{self, Write};
+
+pub fn write_line(out: &mut dyn Write, l: &FrameLine) -> io::Result<()> {
+    let err = l
+        .error
+        .as_ref()
+        .map(|e| format!("  [malformed: {e}]"))
+        .unwrap_or_default();
+    writeln!(
+        out,
+        "{:>6} {:>12.6} {:>5} {:<24} {}{}",
+        l.frame, l.time, l.len, l.stack, l.summary, err
+    )
+}

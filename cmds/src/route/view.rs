@@ -1,0 +1,67 @@
+//! `route`'s table. The namespace column shows only when several namespaces are.
+
+use super::Route;
+use crate::output::{Table, Term};
+
+fn opt(s: &Option<String>) -> String {
+    s.clone().unwrap_or_default()
+}
+
+pub fn render(rows: &[Route], with_ns: bool, term: &Term) -> String {
+    let mut t = Table::new([
+        "netns",
+        "family",
+        "table",
+        "type",
+        "dst",
+        "gateway",
+        "dev",
+        "proto",
+        "scope",
+        "metric",
+        "encap / nexthops",
+    ]);
+    for r in rows {
+        let table = match &r.vrf {
+            Some(v) => format!("{} ({v})", r.table),
+            None => r.table.clone(),
+        };
+        let mut extra: Vec<String> = r.encap.iter().cloned().collect();
+        if let Some(id) = r.nhid {
+            extra.push(format!("nhid {id}"));
+        }
+        for n in &r.nexthops {
+            let mut leg = format!(
+                "via {} dev {} weight {}",
+                opt(&n.gateway),
+                opt(&n.dev),
+                n.weight
+            );
+            if let Some(e) = &n.encap {
+                leg.push_str(&format!(" encap {e}"));
+            }
+            if let Some(l) = &n.newdst {
+                leg.push_str(&format!(" as to {l}"));
+            }
+            extra.push(leg);
+        }
+        t.row(vec![
+            r.netns.clone(),
+            r.family.clone(),
+            table,
+            r.kind.clone(),
+            r.dst.clone(),
+            opt(&r.gateway),
+            opt(&r.dev),
+            r.proto.clone(),
+            r.scope.clone(),
+            r.metric.map(|m| m.to_string()).unwrap_or_default(),
+            extra.join("; "),
+        ]);
+    }
+    if with_ns {
+        t.render(term)
+    } else {
+        t.without_column(0).render(term)
+    }
+}

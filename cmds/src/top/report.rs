@@ -1,0 +1,106 @@
+//! What `top` reports: the rows the screen shows, and the `--json` object printed per
+//! interval (docs/CLI.md). Field names of the serde types are the contract.
+
+use super::engine::{FlowKey, Meter, ProcInfo, ProcKey};
+use serde::Serialize;
+use std::sync::Arc;
+
+/// One row of the process table.
+#[derive(Clone, Debug)]
+pub struct ProcRow {
+    pub key: ProcKey,
+    pub info: Option<Arc<ProcInfo>>,
+    pub netns: String,
+    /// (tx, rx) bytes per second for each of [`WINDOWS`].
+    pub rates: [(f64, f64); 3],
+    pub peak: f64,
+    pub total_tx: u64,
+    pub total_rx: u64,
+    pub connections: usize,
+    pub meter: Meter,
+}
+
+/// One connection row of a drill-down.
+#[derive(Clone, Debug)]
+pub struct ConnRow {
+    pub key: FlowKey,
+    pub remote_name: Option<String>,
+    pub rates: [(f64, f64); 3],
+    pub total_tx: u64,
+    pub total_rx: u64,
+}
+
+/// `--json` output: one object per interval.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Snapshot {
+    /// End of the interval, seconds since the Unix epoch.
+    pub ts: f64,
+    pub interval_s: f64,
+    pub processes: Vec<ProcSnapshot>,
+    pub unattributed: Bytes,
+    /// Faults since the previous object (a namespace deleted, an interface gone, a
+    /// capture failed), each told once; filled in by the `--json` loop.
+    pub warnings: Vec<Notice>,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq, Default)]
+pub struct Bytes {
+    pub tx_bytes: u64,
+    pub rx_bytes: u64,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct ProcSnapshot {
+    pub pid: i32,
+    pub comm: String,
+    pub cmdline: String,
+    pub netns: String,
+    pub tx_bytes: u64,
+    pub rx_bytes: u64,
+    pub connections: Vec<ConnSnapshot>,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct ConnSnapshot {
+    pub proto: String,
+    pub local: String,
+    pub remote: String,
+    pub remote_name: Option<String>,
+    pub tx_bytes: u64,
+    pub rx_bytes: u64,
+}
+
+/// What happened while running (a namespace deleted, an interface gone...).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoticeKind {
+    /// The namespace was deleted; its capture stopped.
+    NetnsGone,
+    /// An `-i` interface disappeared (the capture stops when none is left).
+    InterfaceGone,
+    /// The capture failed (a libpcap read error); it stopped.
+    CaptureFailed,
+    /// Attribution in the namespace failed; its bytes stay unattributed.
+    AttributionFailed,
+    /// `--all-netns`: a namespace created after the start could not be watched.
+    NetnsSkipped,
+    /// `--all-netns`: a namespace created after the start is counted from now on
+    /// (not a warning).
+    NetnsAdded,
+}
+
+/// One event, told once: on stderr and in the snapshot's `warnings` in `--json` mode,
+/// in the status line of the screen.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Notice {
+    pub netns: String,
+    pub kind: NoticeKind,
+    /// One line, e.g. "namespace ns-VRF1 was deleted; stopped counting it".
+    pub message: String,
+}
+
+impl Notice {
+    pub fn is_warning(&self) -> bool {
+        self.kind != NoticeKind::NetnsAdded
+    }
+}

@@ -1,0 +1,499 @@
+//! The `netkit top` screen: processes sorted by rate, drill-down into one process's
+//! connections, a sparkline of the last minute, pause, sort, filter and help. This is
+//! the drawing and the key handling only; the terminal (raw mode, events) is
+//! `netkit_os::term`'s.
+
+use super::Key;
+use crate::top::engine::{Engine, ProcKey};
+use crate::top::report::{ConnRow, ProcRow};
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Modifier, Style};
+use ratatui::text::Line;
+use ratatui::widgets::{Block, Borders, Cell, Clear, Paragraph, Row, Sparkline, Table, TableState};
+use std::time::Instant;
+
+/// Sort orders, cycled with `s`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SortBy {
+    Rate2,
+    Rate10,
+    Rate40,
+    Peak,
+    Total,
+}
+
+impl SortBy {
+    fn next(self) -> SortBy {
+        match self {
+            SortBy::Rate2 => SortBy::Rate10,
+            SortBy::Rate10 => SortBy::Rate40,
+            SortBy::Rate40 => SortBy::Peak,
+            SortBy::Peak => SortBy::Total,
+            SortBy::Total => SortBy::Rate2,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            SortBy::Rate2 => "2s",
+            SortBy::Rate10 => "10s",
+            SortBy::Rate40 => "40s",
+            SortBy::Peak => "peak",
+            SortBy::Total => "total",
+        }
+    }
+}
+
+/// Everything the screen shows besides the engine's numbers.
+pub struct View {
+    pub sort: SortBy,
+    pub paused: bool,
+    pub filter: String,
+    pub editing_filter: bool,
+    pub help: bool,
+    /// The process drilled into.
+    pub detail: Option<ProcKey>,
+    pub table: TableState,
+    rows: Vec<ProcRow>,
+    conns: Vec<ConnRow>,
+    now_ns: i64,
+    /// The status line: the last fault, dump or hint, with when it was set.
+    pub status: Option<(String, Instant)>,
+}
+
+impl Default for View {
+    fn default() -> View {
+        View {
+            sort: SortBy::Rate2,
+            paused: false,
+            filter: String::new(),
+            editing_filter: false,
+            help: false,
+            detail: None,
+            table: TableState::default().with_selected(Some(0)),
+            rows: Vec::new(),
+            conns: Vec::new(),
+            now_ns: 0,
+            status: None,
+        }
+    }
+}
+
+/// What a key press asks for.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Action {
+    Continue,
+    Quit,
+    /// Write the `--write` ring now.
+    Dump,
+}
+
+fn total_rate(r: (f64, f64)) -> f64 {
+    r.0 + r.1
+}
+
+impl View {
+    fn sort_key(&self, row: &ProcRow) -> f64 {
+        match self.sort {
+            SortBy::Rate2 => total_rate(row.rates[0]),
+            SortBy::Rate10 => total_rate(row.rates[1]),
+            SortBy::Rate40 => total_rate(row.rates[2]),
+            SortBy::Peak => row.peak,
+            SortBy::Total => (row.total_tx + row.total_rx) as f64,
+        }
+    }
+
+    fn matches(&self, row: &ProcRow, engine: &Engine) -> bool {
+        if self.filter.is_empty() {
+            return true;
+        }
+        let f = self.filter.to_lowercase();
+        if let Some(p) = &row.info {
+            if p.comm.to_lowercase().contains(&f)
+                || p.cmdline.to_lowercase().contains(&f)
+                || p.pid.to_string() == f
+            {
+                return true;
+            }
+        } else if "unattributed".contains(&f) {
+            return true;
+        }
+        // Host or port: any connection of the row whose remote matches.
+        engine.connections(&row.key, self.now_ns).iter().any(|c| {
+            c.key.remote.to_string().contains(&f)
+                || c.key.local.port().to_string() == f
+                || c.remote_name.as_deref().is_some_and(|n| n.contains(&f))
+        })
+    }
+
+    /// Takes fresh numbers from the engine unless paused.
+    pub fn refresh(&mut self, engine: &mut Engine, now_ns: i64) {
+        if self.paused {
+            return;
+        }
+        self.now_ns = now_ns;
+        engine.tick(now_ns);
+        engine.drop_closed();
+        let mut rows: Vec<ProcRow> = engine
+            .rows(now_ns)
+            .into_iter()
+            .filter(|r| self.matches(r, engine))
+            .collect();
+        rows.sort_by(|a, b| {
+            self.sort_key(b)
+                .total_cmp(&self.sort_key(a))
+                .then_with(|| a.key.cmp(&b.key))
+        });
+        self.rows = rows;
+        if let Some(key) = &self.detail {
+            let mut conns = engine.connections(key, now_ns);
+            conns.sort_by(|a, b| {
+                total_rate(b.rates[0])
+                    .total_cmp(&total_rate(a.rates[0]))
+                    .then((b.total_tx + b.total_rx).cmp(&(a.total_tx + a.total_rx)))
+            });
+            self.conns = conns;
+        }
+        let len = if self.detail.is_some() {
+            self.conns.len()
+        } else {
+            self.rows.len()
+        };
+        let sel = self
+            .table
+            .selected()
+            .unwrap_or(0)
+            .min(len.saturating_sub(1));
+        self.table.select(Some(sel));
+    }
+
+    /// Applies one key.
+    pub fn key(&mut self, code: Key) -> Action {
+        if code == Key::Ctrl('c') {
+            return Action::Quit;
+        }
+        if self.editing_filter {
+            match code {
+                Key::Enter | Key::Esc => self.editing_filter = false,
+                Key::Backspace => {
+                    self.filter.pop();
+                }
+                Key::Char(c) => self.filter.push(c),
+                _ => {}
+            }
+            return Action::Continue;
+        }
+        if self.help {
+            self.help = false;
+            return Action::Continue;
+        }
+        match code {
+            Key::Char('q') => return Action::Quit,
+            Key::Char('w') => return Action::Dump,
+            Key::Char('?') | Key::Char('h') => self.help = true,
+            Key::Char('p') | Key::Char(' ') => self.paused = !self.paused,
+            Key::Char('s') => self.sort = self.sort.next(),
+            Key::Char('/') => {
+                self.editing_filter = true;
+                self.filter.clear();
+            }
+            Key::Down | Key::Char('j') => self.table.select_next(),
+            Key::Up | Key::Char('k') => self.table.select_previous(),
+            Key::Enter | Key::Right if self.detail.is_none() => {
+                let sel = self.table.selected().unwrap_or(0);
+                if let Some(row) = self.rows.get(sel) {
+                    self.detail = Some(row.key.clone());
+                    self.conns.clear();
+                    self.table.select(Some(0));
+                    self.paused = false;
+                }
+            }
+            Key::Esc | Key::Left | Key::Backspace => {
+                self.detail = None;
+                self.table.select(Some(0));
+            }
+            _ => {}
+        }
+        Action::Continue
+    }
+}
+
+/// `12.3 KB/s` style, powers of 1000 as iftop and bandwhich use.
+pub fn human_rate(bytes_per_s: f64) -> String {
+    format!("{}/s", human_bytes(bytes_per_s))
+}
+
+pub fn human_bytes(b: f64) -> String {
+    const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
+    let mut v = b;
+    let mut u = 0;
+    while v >= 1000.0 && u + 1 < UNITS.len() {
+        v /= 1000.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{v:.0} {}", UNITS[u])
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+fn row_name(row: &ProcRow) -> (String, String, String) {
+    match &row.info {
+        Some(p) => (p.pid.to_string(), p.comm.clone(), p.cmdline.clone()),
+        None => ("-".into(), "<unattributed>".into(), String::new()),
+    }
+}
+
+pub fn draw(frame: &mut ratatui::Frame<'_>, view: &mut View) {
+    let [header, body, spark, status, footer] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(4),
+        Constraint::Length(5),
+        Constraint::Length(1),
+        Constraint::Length(1),
+    ])
+    .areas(frame.area());
+    let title = format!(
+        "netkit top  sort:{}{}{}",
+        view.sort.name(),
+        if view.paused { "  [PAUSED]" } else { "" },
+        if view.filter.is_empty() {
+            String::new()
+        } else {
+            format!("  filter:{}", view.filter)
+        }
+    );
+    frame.render_widget(Paragraph::new(title), header);
+    let rate = |r: (f64, f64)| human_rate(total_rate(r));
+    let history;
+    if let Some(key) = view.detail.clone() {
+        let rows: Vec<Row> = view
+            .conns
+            .iter()
+            .map(|c| {
+                Row::new(vec![
+                    Cell::from(c.key.proto.name()),
+                    Cell::from(c.key.local.to_string()),
+                    Cell::from(c.key.remote.to_string()),
+                    Cell::from(c.remote_name.clone().unwrap_or_default()),
+                    Cell::from(human_rate(c.rates[0].0)),
+                    Cell::from(human_rate(c.rates[0].1)),
+                    Cell::from(rate(c.rates[1])),
+                    Cell::from(human_bytes((c.total_tx + c.total_rx) as f64)),
+                ])
+            })
+            .collect();
+        let name = view
+            .rows
+            .iter()
+            .find(|r| r.key == key)
+            .map(|r| {
+                let (pid, comm, cmd) = row_name(r);
+                format!(" {comm} (pid {pid}) {cmd}  [Esc: back] ")
+            })
+            .unwrap_or_else(|| " connections [Esc: back] ".into());
+        history = view
+            .rows
+            .iter()
+            .find(|r| r.key == key)
+            .map(|r| r.meter.history(view.now_ns, 60))
+            .unwrap_or_default();
+        let table = Table::new(
+            rows,
+            [
+                Constraint::Length(5),
+                Constraint::Length(22),
+                Constraint::Length(22),
+                Constraint::Min(10),
+                Constraint::Length(11),
+                Constraint::Length(11),
+                Constraint::Length(11),
+                Constraint::Length(10),
+            ],
+        )
+        .header(
+            Row::new([
+                "PROTO", "LOCAL", "REMOTE", "HOST", "TX 2s", "RX 2s", "10s", "TOTAL",
+            ])
+            .style(Style::default().add_modifier(Modifier::BOLD)),
+        )
+        .block(Block::default().borders(Borders::ALL).title(name))
+        .row_highlight_style(Style::default().add_modifier(Modifier::REVERSED));
+        frame.render_stateful_widget(table, body, &mut view.table);
+    } else {
+        let rows: Vec<Row> = view
+            .rows
+            .iter()
+            .map(|r| {
+                let (pid, comm, cmd) = row_name(r);
+                Row::new(vec![
+                    Cell::from(pid),
+                    Cell::from(comm),
+                    Cell::from(r.netns.clone()),
+                    Cell::from(human_rate(r.rates[0].0)),
+                    Cell::from(human_rate(r.rates[0].1)),
+                    Cell::from(rate(r.rates[1])),
+                    Cell::from(rate(r.rates[2])),
+                    Cell::from(human_rate(r.peak)),
+                    Cell::from(human_bytes((r.total_tx + r.total_rx) as f64)),
+                    Cell::from(r.connections.to_string()),
+                    Cell::from(cmd),
+                ])
+            })
+            .collect();
+        let mut all = crate::top::engine::Meter::default();
+        for r in &view.rows {
+            all.merge(&r.meter);
+        }
+        history = all.history(view.now_ns, 60);
+        let ns_width = view
+            .rows
+            .iter()
+            .map(|r| r.netns.chars().count())
+            .max()
+            .unwrap_or(5)
+            .clamp(5, 24) as u16;
+        let table = Table::new(
+            rows,
+            [
+                Constraint::Length(7),
+                Constraint::Length(15),
+                Constraint::Length(ns_width),
+                Constraint::Length(11),
+                Constraint::Length(11),
+                Constraint::Length(11),
+                Constraint::Length(11),
+                Constraint::Length(11),
+                Constraint::Length(10),
+                Constraint::Length(5),
+                Constraint::Min(10),
+            ],
+        )
+        .header(
+            Row::new([
+                "PID", "PROCESS", "NETNS", "TX 2s", "RX 2s", "10s", "40s", "PEAK", "TOTAL", "CONN",
+                "COMMAND",
+            ])
+            .style(Style::default().add_modifier(Modifier::BOLD)),
+        )
+        .block(Block::default().borders(Borders::ALL).title(" processes "))
+        .row_highlight_style(Style::default().add_modifier(Modifier::REVERSED));
+        frame.render_stateful_widget(table, body, &mut view.table);
+    }
+    let spark_widget = Sparkline::default()
+        .block(Block::default().borders(Borders::ALL).title(" last 60 s "))
+        .data(&history);
+    frame.render_widget(spark_widget, spark);
+    if let Some((text, _)) = &view.status {
+        frame.render_widget(
+            Paragraph::new(text.as_str()).style(Style::default().add_modifier(Modifier::BOLD)),
+            status,
+        );
+    }
+    let keys = if view.editing_filter {
+        format!(
+            "filter (process, host or port): {}_   Enter: done",
+            view.filter
+        )
+    } else {
+        "q quit  s sort  p pause  / filter  Enter drill down  Esc back  w write  ? help".to_string()
+    };
+    frame.render_widget(Paragraph::new(keys), footer);
+    if view.help {
+        let area = centered(frame.area(), 60, 15);
+        let text = vec![
+            Line::from("netkit top: traffic by process, per namespace"),
+            Line::from(""),
+            Line::from("  q, Ctrl-C   quit"),
+            Line::from("  s           sort: 2s, 10s, 40s rate, peak, total"),
+            Line::from("  p, space    pause / resume"),
+            Line::from("  /           filter by process, host or port"),
+            Line::from("  Up/Down     select"),
+            Line::from("  Enter       connections of the selected process"),
+            Line::from("  Esc         back to processes"),
+            Line::from("  w           write recent frames to the --write file"),
+            Line::from(""),
+            Line::from("Rates are wire bytes over complete seconds."),
+        ];
+        frame.render_widget(Clear, area);
+        frame.render_widget(
+            Paragraph::new(text).block(Block::default().borders(Borders::ALL).title(" help ")),
+            area,
+        );
+    }
+}
+
+fn centered(area: Rect, w: u16, h: u16) -> Rect {
+    let w = w.min(area.width);
+    let h = h.min(area.height);
+    Rect::new(
+        area.x + (area.width - w) / 2,
+        area.y + (area.height - h) / 2,
+        w,
+        h,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::top::classify::Packet;
+    use crate::top::engine::{Dir, FlowKey, ProcInfo, Proto};
+    use std::net::SocketAddr;
+    use std::sync::Arc;
+
+    #[test]
+    fn keys_sort_filter_and_drill_down() {
+        let t0 = 1000 * 1_000_000_000;
+        let mut e = Engine::new(vec!["red".into()], t0);
+        for (port, pid, bytes) in [(1u16, 1, 100u64), (2, 2, 5000)] {
+            let k = FlowKey {
+                netns: 0,
+                proto: Proto::Tcp,
+                local: SocketAddr::from(([10, 0, 0, 1], port)),
+                remote: SocketAddr::from(([10, 0, 0, 2], 80)),
+            };
+            e.record(
+                t0,
+                &Packet {
+                    key: k,
+                    dir: Dir::Tx,
+                    wire: bytes,
+                    syn: false,
+                    fin_or_rst: false,
+                },
+            );
+            e.set_owner(
+                &k,
+                Some(Arc::new(ProcInfo {
+                    pid,
+                    comm: format!("c{pid}"),
+                    cmdline: String::new(),
+                })),
+            );
+        }
+        let now = t0 + 1_500_000_000;
+        let mut v = View::default();
+        v.refresh(&mut e, now);
+        assert_eq!(v.rows[0].info.as_ref().unwrap().pid, 2);
+        v.key(Key::Char('/'));
+        v.key(Key::Char('c'));
+        v.key(Key::Char('1'));
+        v.key(Key::Enter);
+        v.refresh(&mut e, now);
+        assert_eq!(v.rows.len(), 1);
+        assert_eq!(v.rows[0].info.as_ref().unwrap().pid, 1);
+        assert_eq!(v.key(Key::Enter), Action::Continue);
+        v.refresh(&mut e, now);
+        assert_eq!(v.conns.len(), 1);
+        assert_eq!(v.conns[0].key.local.port(), 1);
+        v.key(Key::Esc);
+        assert!(v.detail.is_none());
+        v.key(Key::Char('s'));
+        assert_eq!(v.sort, SortBy::Rate10);
+        assert_eq!(v.key(Key::Ctrl('c')), Action::Quit);
+        assert_eq!(human_rate(1234.0), "1.2 KB/s");
+        assert_eq!(human_bytes(999.0), "999 B");
+    }
+}

@@ -1,0 +1,36 @@
+//! netkit-os: everything netkit does with the operating system, in one crate. It is
+//! the only crate with `unsafe` (three commented shims: libpcap loaded at run time,
+//! a memory-mapped capture file, the code between fork and exec of `ns exec`) and the
+//! only one with OS dependencies (nix, netlink, procfs, caps, libloading, memmap2,
+//! pnet, crossterm).
+//!
+//! It depends on `netkit-cmds` for the engines' input types: the kernel's records are
+//! read here straight into the types the engines and views take (a socket into
+//! `netkit_cmds::ss::SockEntry`, a frame into `netkit_cmds::source::RawFrame`), so
+//! nothing is converted twice and the engines never see an OS type.
+//!
+//! - [`capture`]: capture files (pcap, pcapng, stdin), live kernel rings, BPF filters,
+//!   the pcapng writer, `top --write`'s ring;
+//! - [`netlink`]: rtnetlink and sock_diag dumps (sockets, neighbours, routes, links,
+//!   the bridge FDB);
+//! - [`netns`]: namespaces: finding them, resolving a user's `NS`, entering one, `exec`,
+//!   and running work in each of them;
+//! - [`proc`]: what /proc says about processes (socket owners, multicast memberships);
+//! - [`caps`]: capabilities held, required and dropped;
+//! - [`l2`]: raw Layer-2 sockets and the l2trace tracer's, agent's and neighbour
+//!   listener's I/O;
+//! - [`live`]: `top`'s live monitor (capture threads, socket attribution, the watch
+//!   over namespaces);
+//! - [`signals`], [`resolve`], [`term`]: signals, reverse DNS, the terminal.
+
+pub mod caps;
+pub mod capture;
+pub mod clock;
+pub mod l2;
+pub mod live;
+pub mod netlink;
+pub mod netns;
+pub mod proc;
+pub mod resolve;
+pub mod signals;
+pub mod term;

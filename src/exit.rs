@@ -1,0 +1,116 @@
+//! Why a subcommand failed, the one line the user reads about it, and the exit status,
+//! decided in one place from the error's kind (never from its text):
+//!
+//! - 0: done (also when the reader of stdout went away: `netkit ... | head`);
+//! - 1: the job could not be done, or was done only in part;
+//! - 2: a usage error (clap's own, and arguments clap cannot check).
+
+use netkit_cmds::l2trace::agent::BadCidr;
+use netkit_cmds::l2trace::BadStation;
+use netkit_cmds::mcast::McastError;
+use netkit_dissectors::frame::DecodeAsError;
+use netkit_os::caps::{DropFailed, MissingCaps};
+use netkit_os::capture::CaptureError;
+use netkit_os::l2::L2Error;
+use netkit_os::live::LiveError;
+use netkit_os::netns::each::ViewError;
+use netkit_os::netns::exec::ExecError;
+use netkit_os::netns::NetnsError;
+use netkit_os::signals::SignalError;
+use netkit_os::term::TermError;
+use std::io;
+use std::process::ExitCode;
+
+/// Everything a subcommand can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// An argument clap could not check (an interval out of range).
+    #[error("{0}")]
+    BadArgument(&'static str),
+    #[error("--write-streams needs a capture file: standard input cannot be read twice")]
+    WriteStreamsFromStdin,
+    #[error("--write-streams takes one capture file (it writes that file's streams)")]
+    WriteStreamsOfManyFiles,
+    #[error(transparent)]
+    DecodeAs(#[from] DecodeAsError),
+    #[error(transparent)]
+    Capture(#[from] CaptureError),
+    #[error(transparent)]
+    Netns(#[from] NetnsError),
+    #[error(transparent)]
+    View(#[from] ViewError),
+    #[error(transparent)]
+    Exec(#[from] ExecError),
+    #[error(transparent)]
+    MissingCaps(#[from] MissingCaps),
+    #[error(transparent)]
+    DropCaps(#[from] DropFailed),
+    #[error(transparent)]
+    L2(#[from] L2Error),
+    #[error(transparent)]
+    Live(#[from] LiveError),
+    #[error(transparent)]
+    Signals(#[from] SignalError),
+    #[error(transparent)]
+    Term(#[from] TermError),
+    #[error(transparent)]
+    Mcast(#[from] McastError),
+    #[error(transparent)]
+    Station(#[from] BadStation),
+    #[error(transparent)]
+    Cidr(#[from] BadCidr),
+    /// Namespaces left out of a view for lack of privilege: the rows shown are real,
+    /// but the job (every namespace) was not done.
+    #[error(
+        "{0} namespace(s) not shown: entering them needs CAP_SYS_ADMIN (run netkit as \
+         root or with sudo)"
+    )]
+    NamespacesDenied(usize),
+    /// `l2trace`: the trace stopped, in Cisco's words.
+    #[error("trace aborted: {0}")]
+    TraceAborted(String),
+    #[error("Arp failed for {side} {ip}")]
+    ArpFailed {
+        side: &'static str,
+        ip: std::net::Ipv4Addr,
+    },
+    /// `top --json`: every capture stopped.
+    #[error("nothing left to watch: every capture stopped (see the warnings above)")]
+    NothingLeftToWatch,
+    /// A file netkit was asked to write or read besides the captures.
+    #[error("{path}: {why}")]
+    File { path: String, why: String },
+    /// Writing the output failed (a closed pipe is not an error: see [`report`]).
+    #[error("cannot write output: {0}")]
+    Output(#[from] io::Error),
+}
+
+impl Error {
+    /// The exit status this error ends the program with.
+    pub fn exit_status(&self) -> u8 {
+        match self {
+            Error::Exec(ExecError::NoCommand) => 2,
+            _ => 1,
+        }
+    }
+}
+
+pub type Result<T = ()> = std::result::Result<T, Error>;
+
+/// Ends the program: prints the one line for a failure and picks the exit status.
+pub fn report(result: Result) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        // The reader went away (`netkit pcap show f | head`): nothing left to say.
+        Err(Error::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("netkit: {e}");
+            ExitCode::from(e.exit_status())
+        }
+    }
+}
+
+/// A warning about work that was still done: one line on stderr.
+pub fn warn(what: impl std::fmt::Display) {
+    eprintln!("netkit: warning: {what}");
+}
