@@ -105,7 +105,8 @@ struct PairAcc {
     inners: BTreeSet<FlowKey>,
     source_ports: BTreeSet<u16>,
     first_frames: Vec<u64>,
-    ids: Vec<String>,
+    /// Tunnel ids (`VXLAN vni 42`) with the frame that first carried them.
+    ids: Vec<(u64, String)>,
 }
 
 /// The tunnel engine of one run.
@@ -348,7 +349,8 @@ impl TunnelAnalysis {
             }
             e.first_frames.push(s.first_frame);
             if let Some(id) = &s.id {
-                e.ids.push(format!("{} {id}", s.kind.to_uppercase()));
+                e.ids
+                    .push((s.first_frame, format!("{} {id}", s.kind.to_uppercase())));
             }
         }
         let mut ecmp = Vec::new();
@@ -359,9 +361,13 @@ impl TunnelAnalysis {
                 directed,
                 inners,
                 source_ports: sports,
-                first_frames,
-                ids,
+                mut first_frames,
+                mut ids,
             } = acc;
+            // The outer flows come from a hash map: capture order makes the evidence
+            // and the id named the same on every run.
+            first_frames.sort_unstable();
+            ids.sort_unstable();
             let vxlan_like = kinds.iter().any(|k| matches!(*k, "vxlan" | "geneve"));
             let pair = EndpointPair {
                 endpoints: format!("{a} <-> {b}"),
@@ -378,7 +384,7 @@ impl TunnelAnalysis {
                     summary: format!(
                         "{} inner flows ride 1 outer flow ({}, {a} <-> {b}): a provider hashing on 5-tuples puts them all on one link",
                         pair.inner_flows,
-                        ids.first().cloned().unwrap_or_else(|| kinds.iter().copied().collect::<Vec<_>>().join("/"))
+                        ids.first().map(|(_, id)| id.clone()).unwrap_or_else(|| kinds.iter().copied().collect::<Vec<_>>().join("/"))
                     ),
                     stream: None,
                     frames: first_frames.clone(),
