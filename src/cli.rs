@@ -1,4 +1,4 @@
-//! The clap argument tree: the command-line contract of ../shared/CLI.md.
+//! The clap argument tree: the command-line contract of docs/CLI.md.
 
 use clap::{Parser, Subcommand};
 

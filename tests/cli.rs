@@ -221,3 +221,73 @@ fn write_streams_keeps_the_failed_upgrade_conversation() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
 }
+
+/// `--list-findings` prints the registry, as text and as JSON, and docs/CLI.md's table
+/// of codes (the contract) lists exactly the same codes, severities and sections.
+#[test]
+fn list_findings_matches_the_contract() {
+    let out = common::netkit()
+        .args(["pcap", "analyze", "--list-findings", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let listed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let listed: Vec<(String, String, String)> = listed
+        .as_array()
+        .expect("an array")
+        .iter()
+        .map(|e| {
+            let severities: Vec<&str> = e["severities"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s.as_str().unwrap())
+                .collect();
+            assert!(!e["meaning"].as_str().unwrap().is_empty());
+            assert!(!e["next"].as_str().unwrap().is_empty());
+            (
+                e["code"].as_str().unwrap().to_string(),
+                severities.join(" or "),
+                e["section"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert!(listed.len() >= 18, "{listed:?}");
+
+    let doc =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/CLI.md")).unwrap();
+    let documented: Vec<(String, String, String)> = doc
+        .lines()
+        .filter_map(|l| {
+            let cells: Vec<&str> = l.strip_prefix("| `")?.split(" | ").collect();
+            let [code, severity, section] = cells[..] else {
+                return None;
+            };
+            Some((
+                code.trim_end_matches('`').to_string(),
+                severity.to_string(),
+                section.trim_end_matches(" |").to_string(),
+            ))
+        })
+        .collect();
+    assert_eq!(
+        documented, listed,
+        "docs/CLI.md's findings table is out of date"
+    );
+
+    let text = common::netkit()
+        .args(["pcap", "analyze", "--list-findings"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&text.stdout);
+    for (code, _, _) in &listed {
+        assert!(
+            text.contains(&format!("{code}  (")),
+            "{code} missing from {text}"
+        );
+    }
+}
