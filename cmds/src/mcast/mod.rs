@@ -187,10 +187,7 @@ pub fn check(items: &[PlanItem]) -> Result<CheckReport, McastError> {
         collisions: collisions
             .collisions()
             .into_iter()
-            .map(|c| CollisionOut {
-                mac: c.mac.to_string(),
-                groups: c.groups.iter().map(|g| g.to_string()).collect(),
-            })
+            .map(CollisionOut::from)
             .collect(),
         warnings,
         checked: seen.len(),

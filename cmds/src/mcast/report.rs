@@ -60,6 +60,15 @@ pub struct CollisionOut {
     pub groups: Vec<String>,
 }
 
+impl From<super::rules::Collision> for CollisionOut {
+    fn from(c: super::rules::Collision) -> Self {
+        CollisionOut {
+            mac: c.mac.to_string(),
+            groups: c.groups.iter().map(|g| g.to_string()).collect(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct GroupWarning {
     pub group: String,

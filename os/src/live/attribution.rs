@@ -24,13 +24,9 @@ use std::sync::mpsc::Receiver;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-const NETLINK_SOCK_DIAG: isize = 4;
-const SOCK_DIAG_BY_FAMILY: u16 = 20;
-const AF_INET: u8 = 2;
-const AF_INET6: u8 = 10;
-const IPPROTO_TCP: u8 = 6;
-const IPPROTO_UDP: u8 = 17;
-const INET_DIAG_MSG_LEN: usize = 72;
+use crate::netlink::sockets::{AF_INET, AF_INET6, INET_DIAG_MSG_LEN, SOCK_DIAG_BY_FAMILY};
+use crate::netlink::NETLINK_SOCK_DIAG;
+use netkit_cmds::ss::{IPPROTO_TCP, IPPROTO_UDP};
 /// Processes first seen this recently are rescanned on every miss.
 const RECENT_NS: u128 = 3_000_000_000;
 /// Rescan every process at most this often.

@@ -15,11 +15,11 @@ use netlink_packet_sock_diag::inet::{
 use netlink_sys::Socket;
 use std::net::SocketAddr;
 
-const SOCK_DIAG_BY_FAMILY: u16 = 20;
-const AF_INET: u8 = 2;
-const AF_INET6: u8 = 10;
+pub(crate) const SOCK_DIAG_BY_FAMILY: u16 = 20;
+pub(crate) const AF_INET: u8 = 2;
+pub(crate) const AF_INET6: u8 = 10;
 /// `struct inet_diag_msg` is 72 bytes; attributes follow.
-const INET_DIAG_MSG_LEN: usize = 72;
+pub(crate) const INET_DIAG_MSG_LEN: usize = 72;
 const INET_DIAG_INFO: u16 = 2;
 const INET_DIAG_CONG: u16 = 4;
 const INET_DIAG_MD5SIG: u16 = 18;

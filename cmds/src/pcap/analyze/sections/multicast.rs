@@ -142,10 +142,7 @@ impl MulticastAnalysis {
             collisions: collisions
                 .collisions()
                 .into_iter()
-                .map(|c| CollisionOut {
-                    mac: c.mac.to_string(),
-                    groups: c.groups.iter().map(|g| g.to_string()).collect(),
-                })
+                .map(CollisionOut::from)
                 .collect(),
         }
     }
