@@ -6,7 +6,7 @@
 use super::engine::{Dir, FlowKey, Proto};
 use super::names;
 use netkit_dissectors::frame::{dissect, AppProto, DissectOptions, Layer};
-use netkit_dissectors::link::linktype;
+use netkit_dissectors::link::{ethertype, linktype};
 use netkit_dissectors::transport::tcp_flags;
 use std::net::{IpAddr, SocketAddr};
 
@@ -93,7 +93,7 @@ fn classify_fast(
     }
     let ip = data.get(20..).unwrap_or_default();
     let (src, dst, proto, l4) = match ethertype {
-        0x0800 => {
+        ethertype::IPV4 => {
             let (Some(&vihl), Some(frag), Some(&proto), Some(s), Some(d)) = (
                 ip.first(),
                 ip.get(6..8),
@@ -114,7 +114,7 @@ fn classify_fast(
                 20,
             )
         }
-        0x86dd => {
+        ethertype::IPV6 => {
             let (Some(&v), Some(&proto), Some(s), Some(d)) =
                 (ip.first(), ip.get(6), ip.get(8..24), ip.get(24..40))
             else {

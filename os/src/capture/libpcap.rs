@@ -311,7 +311,9 @@ pub(super) enum LiveError {
 
 const PCAP_ERROR_NO_SUCH_DEVICE: c_int = -5;
 const PCAP_ERROR_PERM_DENIED: c_int = -8;
-const DLT_LINUX_SLL2: c_int = 276;
+// SLL2 (cooked v2: interface index and packet type in every frame), asked for when
+// capturing in cooked mode; the dissectors' number, as libpcap's C int.
+const DLT_LINUX_SLL2: c_int = netkit_dissectors::link::linktype::LINUX_SLL2 as c_int;
 
 /// What to open.
 pub(super) struct LiveConfig<'a> {
