@@ -3,7 +3,7 @@
 
 use super::findings::{Code, Severity};
 use super::report::{ProblemKind, Report};
-use super::sections::tcp::{Side, TcpFlag};
+use super::sections::tcp::{Side, StreamDetail, TcpFlag};
 use crate::output::{paint, Colour, Table, Term};
 use std::io::{self, Write};
 
@@ -25,7 +25,14 @@ pub fn write(out: &mut dyn Write, r: &Report, term: &Term) -> io::Result<()> {
     let c = &r.capture;
     writeln!(out, "{}", c.file)?;
     if r.findings.is_empty() {
-        writeln!(out, "  no problems found")?;
+        // "No problems" only when no section below shows trouble either.
+        match troubled_streams(r).len() {
+            0 => writeln!(out, "  no problems found")?,
+            n => writeln!(
+                out,
+                "  no finding raised, but {n} TCP stream(s) show trouble: see Worst streams below"
+            )?,
+        }
     }
     for f in &r.findings {
         writeln!(out, "  {} {}", severity(term, f.severity), f.summary)?;
@@ -63,6 +70,21 @@ pub fn write(out: &mut dyn Write, r: &Report, term: &Term) -> io::Result<()> {
     write_protocols(out, r, term)
 }
 
+/// The TCP streams with retransmissions, segments not captured, zero windows or resets.
+fn troubled_streams(r: &Report) -> Vec<&StreamDetail> {
+    r.tcp
+        .streams_detail
+        .iter()
+        .filter(|s| {
+            s.flags[TcpFlag::Retransmission]
+                + s.flags[TcpFlag::LostSegment]
+                + s.flags[TcpFlag::ZeroWindow]
+                > 0
+                || !s.rst_frames.is_empty()
+        })
+        .collect()
+}
+
 fn write_tcp(out: &mut dyn Write, r: &Report, term: &Term) -> io::Result<()> {
     let t = &r.tcp;
     if t.streams == 0 {
@@ -89,17 +111,7 @@ fn write_tcp(out: &mut dyn Write, r: &Report, term: &Term) -> io::Result<()> {
         )?;
     }
     // The worst streams: the ones with trouble, most retransmissions first.
-    let mut worst: Vec<_> = t
-        .streams_detail
-        .iter()
-        .filter(|s| {
-            s.flags[TcpFlag::Retransmission]
-                + s.flags[TcpFlag::LostSegment]
-                + s.flags[TcpFlag::ZeroWindow]
-                > 0
-                || !s.rst_frames.is_empty()
-        })
-        .collect();
+    let mut worst = troubled_streams(r);
     worst.sort_by_key(|s| std::cmp::Reverse(s.flags[TcpFlag::Retransmission]));
     if worst.is_empty() {
         return Ok(());

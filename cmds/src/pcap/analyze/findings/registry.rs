@@ -23,6 +23,7 @@ pub enum Code {
     TcpResetLate,
     TcpReset,
     TcpResets,
+    TcpRtoBackoff,
     TcpRetransmissions,
     TcpZeroWindow,
     EcmpSingleOuterFlow,
@@ -50,7 +51,7 @@ pub struct Entry {
 
 impl Code {
     /// Every code, in the order `--list-findings` shows them (by section, then severity).
-    pub const ALL: [Code; 18] = [
+    pub const ALL: [Code; 19] = [
         Code::WebsocketRejected,
         Code::WebsocketBadAccept,
         Code::WebsocketIgnored,
@@ -60,6 +61,7 @@ impl Code {
         Code::TcpResetLate,
         Code::TcpReset,
         Code::TcpResets,
+        Code::TcpRtoBackoff,
         Code::TcpRetransmissions,
         Code::TcpZeroWindow,
         Code::EcmpSingleOuterFlow,
@@ -139,11 +141,18 @@ impl Code {
                 meaning: "how many streams ended with a reset in all, beyond those listed",
                 next: "the display filter tcp.flags.reset == 1",
             },
+            Code::TcpRtoBackoff => Entry {
+                code: Code::TcpRtoBackoff,
+                severities: &[Error],
+                section: "tcp",
+                meaning: "one segment retransmitted again and again with growing gaps (the retransmission timer backing off): the stream stalled, however few its frames",
+                next: "whether the peer or the path went away (a dead host, a route or firewall change, a full receive queue); the gaps show how long the sender waited",
+            },
             Code::TcpRetransmissions => Entry {
                 code: Code::TcpRetransmissions,
                 severities: &[Warning],
                 section: "tcp",
-                meaning: "a stream where at least a tenth of the frames (and at least 10) are retransmissions",
+                meaning: "a stream where at least a tenth of the frames (and at least 3) are retransmissions",
                 next: "loss on the path (interface drops, a policer, a congested link) or a receiver that drops; compare with other streams on the same path",
             },
             Code::TcpZeroWindow => Entry {
@@ -217,6 +226,7 @@ impl Code {
             Code::TcpResetLate => "tcp_reset_late",
             Code::TcpReset => "tcp_reset",
             Code::TcpResets => "tcp_resets",
+            Code::TcpRtoBackoff => "tcp_rto_backoff",
             Code::TcpRetransmissions => "tcp_retransmissions",
             Code::TcpZeroWindow => "tcp_zero_window",
             Code::EcmpSingleOuterFlow => "ecmp_single_outer_flow",

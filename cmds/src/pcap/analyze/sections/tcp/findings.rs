@@ -9,6 +9,9 @@ use std::net::SocketAddr;
 /// rest in one line (a scan with 10,000 unanswered SYNs is one finding, not 10,000).
 const MAX_PER_KIND: usize = 5;
 
+/// Fewest retransmissions that make a stream's share of them a finding.
+const MIN_RETRANSMISSIONS: u64 = 3;
+
 /// Findings from TCP streams: SYNs never answered, resets (late ones above all),
 /// streams dominated by retransmission, zero-window stalls.
 ///
@@ -136,10 +139,53 @@ pub fn raise(
         });
     }
 
-    // Streams dominated by retransmission: at least 10 and at least a tenth of frames.
+    // Streams stalled on the retransmission timer: an error whatever their size, since
+    // the sender waited longer each time and the application with it.
+    let mut stalled: Vec<&StreamInfo> =
+        streams.iter().filter(|s| s.rto_backoff.is_some()).collect();
+    stalled
+        .sort_by_key(|s| std::cmp::Reverse(s.rto_backoff.as_ref().map_or(0, |r| r.stalled_ns())));
+    for s in stalled.iter().take(MAX_PER_KIND) {
+        let Some(run) = &s.rto_backoff else { continue };
+        let who = match run.by {
+            Side::Client => "client",
+            Side::Server => "server",
+        };
+        let gaps: Vec<String> = run
+            .gaps_ns
+            .iter()
+            .map(|g| format!("{:.3}", *g as f64 / 1e9))
+            .collect();
+        out.push(Finding {
+            severity: Severity::Error,
+            code: Code::TcpRtoBackoff,
+            summary: format!(
+                "stream {} ({} -> {}): the {who} sent one segment {} more times, waiting longer each time ({} s): stalled {:.1} s on the retransmission timer; {} of {} frames are retransmissions",
+                s.stream,
+                ep(s.client),
+                ep(s.server),
+                run.resends,
+                gaps.join(", "),
+                run.stalled_ns() as f64 / 1e9,
+                s.retransmissions(),
+                s.frames
+            ),
+            stream: Some(s.stream),
+            frames: run.frames.clone(),
+            wireshark_filter: format!("{} && tcp.analysis.retransmission", stream_filter(s)),
+        });
+    }
+
+    // Streams dominated by retransmission: at least a tenth of their frames, and at
+    // least 3 so one unlucky segment on a short stream is not a finding. Judged by
+    // share, not count: 5 retransmissions in 6 frames is worse than 50 in 100,000.
     let mut heavy: Vec<&StreamInfo> = streams
         .iter()
-        .filter(|s| s.retransmissions() >= 10 && s.retransmissions() * 10 >= s.frames)
+        .filter(|s| {
+            s.rto_backoff.is_none()
+                && s.retransmissions() >= MIN_RETRANSMISSIONS
+                && s.retransmissions() * 10 >= s.frames
+        })
         .collect();
     heavy.sort_by_key(|s| std::cmp::Reverse(s.retransmissions()));
     for s in heavy.iter().take(MAX_PER_KIND) {

@@ -21,8 +21,8 @@ mod segment;
 mod tests;
 
 pub use report::{
-    PerFlag, Reset, RolesFrom, Side, StreamDetail, StreamInfo, TcpFlag, TcpFrameInfo, TcpReport,
-    FLAG_COUNT,
+    PerFlag, ResendRun, Reset, RolesFrom, Side, StreamDetail, StreamInfo, TcpFlag, TcpFrameInfo,
+    TcpReport, FLAG_COUNT,
 };
 pub use rules::{flag, SegmentHeader};
 pub use segment::Segment;
@@ -379,7 +379,32 @@ impl TcpAnalysis {
         if h.flags & th::FIN != 0 {
             info.fin_frames[side].get_or_insert(seg.frame);
         }
+        Self::note_resend(info, seg, from, flags);
         info.last_sent_ns[side] = Some(h.ts_ns);
+    }
+
+    /// Times each side's retransmissions of one segment, to tell a stream stalled on
+    /// its retransmission timer (gaps that keep growing) from one that merely lost
+    /// a few segments.
+    fn note_resend(info: &mut StreamInfo, seg: &Segment, from: Side, flags: u16) {
+        let h = &seg.header;
+        if h.len == 0 && h.flags & th::FIN == 0 || h.flags & th::SYN != 0 {
+            return;
+        }
+        let slot = &mut info.resends[from as usize];
+        match slot {
+            Some(run) if flags & flag::ANY_RETRANSMISSION != 0 && run.seq == h.seq => {
+                run.resent(seg.frame, h.ts_ns);
+                let longer = info
+                    .rto_backoff
+                    .as_ref()
+                    .is_none_or(|worst| run.resends > worst.resends);
+                if run.backing_off() && longer {
+                    info.rto_backoff = Some(run.clone());
+                }
+            }
+            _ => *slot = Some(ResendRun::new(from, h.seq, seg.frame, h.ts_ns)),
+        }
     }
 
     /// Drops the sequence state of idle conversations to stay under the cap, then, if
@@ -575,6 +600,8 @@ fn new_stream(
         began_with_port_reuse: reused,
         icmp_errors: 0,
         last_sent_ns: [None; 2],
+        resends: [None, None],
+        rto_backoff: None,
     });
     (stream, client == seg.src)
 }

@@ -1,0 +1,250 @@
+//! Issue 20, "truth in every line": places where a report said something that was not
+//! so. Each test builds the capture it needs (so it runs without the shared corpus) and,
+//! where the issue named a corpus capture, checks that one too when it is present.
+
+mod common;
+
+use common::{netkit, shared_pcaps};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+const ACK: u8 = 0x10;
+const PSH: u8 = 0x08;
+const SYN: u8 = 0x02;
+
+/// One TCP segment to write: time in µs from the start, direction, header fields.
+#[derive(Clone, Copy)]
+struct Seg {
+    at_us: i64,
+    from_client: bool,
+    seq: u32,
+    ack: u32,
+    flags: u8,
+    len: usize,
+    /// The IPv4 total length to write instead of the true one (0 as TSO captures do).
+    ip_total_len: Option<u16>,
+}
+
+fn seg(at_us: i64, from_client: bool, seq: u32, ack: u32, flags: u8, len: usize) -> Seg {
+    Seg {
+        at_us,
+        from_client,
+        seq,
+        ack,
+        flags,
+        len,
+        ip_total_len: None,
+    }
+}
+
+/// Ethernet + IPv4 + TCP, client 10.0.0.1:40000, server 10.0.0.2:80.
+fn frame_bytes(s: &Seg) -> Vec<u8> {
+    let (src, dst, sport, dport) = if s.from_client {
+        ([10, 0, 0, 1], [10, 0, 0, 2], 40000u16, 80u16)
+    } else {
+        ([10, 0, 0, 2], [10, 0, 0, 1], 80, 40000)
+    };
+    let mut b = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 8, 0];
+    let total = s.ip_total_len.unwrap_or((40 + s.len) as u16);
+    b.extend_from_slice(&[0x45, 0]);
+    b.extend_from_slice(&total.to_be_bytes());
+    b.extend_from_slice(&[0, 0, 0x40, 0, 64, 6, 0, 0]);
+    b.extend_from_slice(&src);
+    b.extend_from_slice(&dst);
+    b.extend_from_slice(&sport.to_be_bytes());
+    b.extend_from_slice(&dport.to_be_bytes());
+    b.extend_from_slice(&s.seq.to_be_bytes());
+    b.extend_from_slice(&s.ack.to_be_bytes());
+    b.push(5 << 4);
+    b.push(s.flags);
+    b.extend_from_slice(&64240u16.to_be_bytes());
+    b.extend_from_slice(&[0, 0, 0, 0]);
+    b.resize(b.len() + s.len, 0x61);
+    b
+}
+
+/// A classic little-endian microsecond pcap of Ethernet frames.
+fn pcap(frames: &[(i64, Vec<u8>)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for v in [0xa1b2_c3d4_u32, 0x0004_0002, 0, 0, 262_144, 1] {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    let t0 = 1_700_000_000_i64 * 1_000_000;
+    for (at_us, b) in frames {
+        let t = t0 + at_us;
+        for v in [
+            (t / 1_000_000) as u32,
+            (t % 1_000_000) as u32,
+            b.len() as u32,
+            b.len() as u32,
+        ] {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        out.extend_from_slice(b);
+    }
+    out
+}
+
+/// A per-test scratch directory under the target dir, removed on drop.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("netkit-truth-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+
+    fn write(&self, name: &str, bytes: &[u8]) -> PathBuf {
+        let p = self.0.join(name);
+        std::fs::write(&p, bytes).unwrap();
+        p
+    }
+
+    fn segments(&self, name: &str, segs: &[Seg]) -> PathBuf {
+        let frames: Vec<(i64, Vec<u8>)> = segs.iter().map(|s| (s.at_us, frame_bytes(s))).collect();
+        self.write(name, &pcap(&frames))
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn run(args: &[&str], file: &Path) -> Output {
+    netkit().args(args).arg(file).output().unwrap()
+}
+
+fn human(file: &Path) -> String {
+    let out = run(&["pcap", "analyze"], file);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn json(file: &Path) -> Value {
+    let out = run(&["pcap", "analyze", "--json"], file);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// The findings as (code, severity).
+fn findings(report: &Value) -> Vec<(String, String)> {
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["code"].as_str().unwrap().to_string(),
+                f["severity"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn corpus(rel: &str) -> Option<PathBuf> {
+    let Some(dir) = shared_pcaps() else {
+        eprintln!("skip: ../shared/pcaps absent");
+        return None;
+    };
+    let p = dir.join(rel);
+    p.exists().then_some(p).or_else(|| {
+        eprintln!("skip: {rel} absent");
+        None
+    })
+}
+
+/// A handshake, then one 648-byte segment the server never acknowledges.
+fn handshake() -> Vec<Seg> {
+    vec![
+        seg(0, true, 100, 0, SYN, 0),
+        seg(10_000, false, 500, 101, SYN | ACK, 0),
+        seg(20_000, true, 101, 501, ACK, 0),
+    ]
+}
+
+// Item 4: retransmission trouble judged by share and RTO backoff, and no "no problems
+// found" above a section that found trouble.
+
+#[test]
+fn rto_backoff_is_an_error_whatever_the_count() {
+    let dir = Scratch::new("backoff");
+    let mut segs = handshake();
+    // The same segment at 0.2, 0.6, 1.4, 3.0, 6.2 s: gaps 0.2, 0.4, 0.8, 1.6, 3.2 s.
+    for at in [30_000, 230_000, 630_000, 1_430_000, 3_030_000, 6_230_000] {
+        segs.push(seg(at, true, 101, 501, ACK | PSH, 648));
+    }
+    let f = dir.segments("backoff.pcap", &segs);
+    let r = json(&f);
+    assert_eq!(
+        findings(&r),
+        vec![("tcp_rto_backoff".to_string(), "error".to_string())]
+    );
+    let text = human(&f);
+    assert!(!text.contains("no problems found"), "{text}");
+    assert!(text.contains("5 more times"), "{text}");
+
+    // Two retransmissions at a steady interval are neither backoff nor (at 2 of 6)
+    // below the floor of 3: no finding.
+    let mut steady = handshake();
+    for at in [30_000, 230_000, 430_000] {
+        steady.push(seg(at, true, 101, 501, ACK | PSH, 648));
+    }
+    steady.push(seg(440_000, false, 501, 749, ACK, 0));
+    let f = dir.segments("steady.pcap", &steady);
+    assert_eq!(findings(&json(&f)), vec![]);
+}
+
+#[test]
+fn chrissanders_retransmissions_are_reported() {
+    let Some(f) = corpus("tcp/chrissanders__tcp_retransmissions.pcapng") else {
+        return;
+    };
+    let r = json(&f);
+    assert_eq!(
+        findings(&r),
+        vec![("tcp_rto_backoff".to_string(), "error".to_string())]
+    );
+    let frames: Vec<u64> = r["findings"][0]["frames"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .collect();
+    assert_eq!(frames, vec![1, 2, 3, 4, 5, 6]);
+}
+
+#[test]
+fn no_problems_is_never_printed_beside_trouble() {
+    let dir = Scratch::new("lost");
+    // A clean exchange: "no problems found" is the truth.
+    let mut clean = handshake();
+    clean.push(seg(30_000, true, 101, 501, ACK | PSH, 100));
+    clean.push(seg(40_000, false, 501, 201, ACK | PSH, 100));
+    clean.push(seg(50_000, true, 201, 601, ACK, 0));
+    let f = dir.segments("clean.pcap", &clean);
+    assert!(human(&f).contains("no problems found"));
+
+    // The server's first 100 bytes were never captured: a previous segment not
+    // captured, which the TCP section lists as a stream with trouble.
+    let mut lost = handshake();
+    lost.push(seg(30_000, true, 101, 501, ACK | PSH, 100));
+    lost.push(seg(40_000, false, 601, 201, ACK | PSH, 100));
+    lost.push(seg(50_000, true, 201, 701, ACK, 0));
+    let f = dir.segments("lost.pcap", &lost);
+    let text = human(&f);
+    assert!(text.contains("Worst streams (1 with trouble)"), "{text}");
+    assert!(!text.contains("no problems found"), "{text}");
+}
