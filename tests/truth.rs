@@ -24,6 +24,7 @@ struct Seg {
     len: usize,
     /// The IPv4 total length to write instead of the true one (0 as TSO captures do).
     ip_total_len: Option<u16>,
+    client_port: u16,
 }
 
 fn seg(at_us: i64, from_client: bool, seq: u32, ack: u32, flags: u8, len: usize) -> Seg {
@@ -35,15 +36,16 @@ fn seg(at_us: i64, from_client: bool, seq: u32, ack: u32, flags: u8, len: usize)
         flags,
         len,
         ip_total_len: None,
+        client_port: 40000,
     }
 }
 
 /// Ethernet + IPv4 + TCP, client 10.0.0.1:40000, server 10.0.0.2:80.
 fn frame_bytes(s: &Seg) -> Vec<u8> {
     let (src, dst, sport, dport) = if s.from_client {
-        ([10, 0, 0, 1], [10, 0, 0, 2], 40000u16, 80u16)
+        ([10, 0, 0, 1], [10, 0, 0, 2], s.client_port, 80u16)
     } else {
-        ([10, 0, 0, 2], [10, 0, 0, 1], 80, 40000)
+        ([10, 0, 0, 2], [10, 0, 0, 1], 80, s.client_port)
     };
     let mut b = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 8, 0];
     let total = s.ip_total_len.unwrap_or((40 + s.len) as u16);
@@ -247,4 +249,68 @@ fn no_problems_is_never_printed_beside_trouble() {
     let text = human(&f);
     assert!(text.contains("Worst streams (1 with trouble)"), "{text}");
     assert!(!text.contains("no problems found"), "{text}");
+}
+
+// Item 3: a SYN sent shortly before the capture ended is cut off, not unanswered.
+
+/// A handshake with a 380 ms round trip and a short exchange, 10.0.0.1:40000 -> :80.
+fn slow_connection() -> Vec<Seg> {
+    vec![
+        seg(0, true, 100, 0, SYN, 0),
+        seg(380_000, false, 500, 101, SYN | ACK, 0),
+        seg(380_100, true, 101, 501, ACK, 0),
+        seg(380_200, true, 101, 501, ACK | PSH, 100),
+        seg(760_000, false, 501, 201, ACK | PSH, 100),
+        seg(760_100, true, 201, 601, ACK, 0),
+    ]
+}
+
+fn syn_from(port: u16, at_us: i64) -> Seg {
+    Seg {
+        client_port: port,
+        ..seg(at_us, true, 7000, 0, SYN, 0)
+    }
+}
+
+#[test]
+fn syns_just_before_the_end_are_cut_off_not_unanswered() {
+    let dir = Scratch::new("cutoff");
+    // Two SYNs 0.4 s and 0.1 s before the last frame: their answers (a 380 ms round
+    // trip away) could not have been captured yet.
+    let mut segs = slow_connection();
+    segs.push(syn_from(40001, 800_000));
+    segs.push(syn_from(40002, 1_100_000));
+    segs.push(seg(1_200_000, true, 201, 601, ACK, 0));
+    let f = dir.segments("cutoff.pcap", &segs);
+    let r = json(&f);
+    assert_eq!(
+        findings(&r),
+        vec![("syn_cut_off".to_string(), "info".to_string())],
+        "{r:#}"
+    );
+    assert_eq!(r["findings"][0]["frames"], serde_json::json!([7, 8]));
+
+    // The same SYN 5 s before the end had all the time in the world: unanswered.
+    let mut segs = slow_connection();
+    segs.push(syn_from(40001, 800_000));
+    segs.push(seg(5_800_000, true, 201, 601, ACK, 0));
+    let f = dir.segments("unanswered.pcap", &segs);
+    assert_eq!(
+        findings(&json(&f)),
+        vec![("syn_unanswered".to_string(), "warning".to_string())]
+    );
+}
+
+#[test]
+fn weibo_syns_are_cut_off() {
+    let Some(f) = corpus("tcp/ndpi__weibo.pcap") else {
+        return;
+    };
+    let r = json(&f);
+    let codes = findings(&r);
+    assert!(
+        !codes.iter().any(|(c, _)| c == "syn_unanswered"),
+        "{codes:?}"
+    );
+    assert!(codes.contains(&("syn_cut_off".to_string(), "info".to_string())));
 }

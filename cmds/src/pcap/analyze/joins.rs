@@ -72,7 +72,7 @@ pub(super) fn finish(
         });
     }
     ws_findings::raise(&upgrades, &placements, &mut found);
-    tcp.raise_findings(&mut found);
+    tcp.raise_findings(capture.last_ts(), &mut found);
 
     // tunnels x paths.
     let paths_truncated = paths.truncated();

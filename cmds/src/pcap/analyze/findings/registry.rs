@@ -20,6 +20,7 @@ pub enum Code {
     WebsocketUnanswered,
     WebsocketClosedWithError,
     SynUnanswered,
+    SynCutOff,
     TcpResetLate,
     TcpReset,
     TcpResets,
@@ -51,13 +52,14 @@ pub struct Entry {
 
 impl Code {
     /// Every code, in the order `--list-findings` shows them (by section, then severity).
-    pub const ALL: [Code; 19] = [
+    pub const ALL: [Code; 20] = [
         Code::WebsocketRejected,
         Code::WebsocketBadAccept,
         Code::WebsocketIgnored,
         Code::WebsocketUnanswered,
         Code::WebsocketClosedWithError,
         Code::SynUnanswered,
+        Code::SynCutOff,
         Code::TcpResetLate,
         Code::TcpReset,
         Code::TcpResets,
@@ -119,6 +121,13 @@ impl Code {
                 section: "tcp",
                 meaning: "connection attempts to a server got no SYN-ACK and no reset: the SYNs were dropped somewhere, grouped by server",
                 next: "a firewall dropping silently, a dead or unrouted server, or a full accept queue; the SYN retransmissions show how long clients waited",
+            },
+            Code::SynCutOff => Entry {
+                code: Code::SynCutOff,
+                severities: &[Info],
+                section: "tcp",
+                meaning: "connection attempts sent so shortly before the capture ended (within a few handshake round trips, and before the first SYN retransmission was due) that no answer could be expected yet",
+                next: "nothing, unless they matter: capture longer to see whether they were answered",
             },
             Code::TcpResetLate => Entry {
                 code: Code::TcpResetLate,
@@ -223,6 +232,7 @@ impl Code {
             Code::WebsocketUnanswered => "websocket_unanswered",
             Code::WebsocketClosedWithError => "websocket_closed_with_error",
             Code::SynUnanswered => "syn_unanswered",
+            Code::SynCutOff => "syn_cut_off",
             Code::TcpResetLate => "tcp_reset_late",
             Code::TcpReset => "tcp_reset",
             Code::TcpResets => "tcp_resets",

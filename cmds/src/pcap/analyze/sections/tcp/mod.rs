@@ -349,6 +349,7 @@ impl TcpAnalysis {
         }
         match h.flags & (th::SYN | th::ACK) {
             th::SYN => {
+                info.last_syn_ts_ns = Some(h.ts_ns);
                 if info.syn_frame.is_some() {
                     info.syn_retries += 1;
                 } else {
@@ -520,8 +521,19 @@ impl TcpAnalysis {
 
     /// The TCP findings: SYNs never answered, resets, streams dominated by
     /// retransmission, zero-window stalls.
-    pub fn raise_findings(&self, out: &mut Vec<crate::pcap::analyze::findings::Finding>) {
-        findings::raise(&self.streams, self.unanswered_summarised(), out);
+    /// `capture_end`: the time of the capture's last frame, which SYNs sent shortly
+    /// before it could not have been answered by.
+    pub fn raise_findings(
+        &self,
+        capture_end_ns: Option<i64>,
+        out: &mut Vec<crate::pcap::analyze::findings::Finding>,
+    ) {
+        findings::raise(
+            &self.streams,
+            self.unanswered_summarised(),
+            capture_end_ns,
+            out,
+        );
     }
 
     pub fn report(&self, with_frames: bool) -> TcpReport {
@@ -593,6 +605,7 @@ fn new_stream(
         syn_frame: None,
         syn_ack_frame: None,
         syn_retries: 0,
+        last_syn_ts_ns: None,
         flag_counts: PerFlag::default(),
         retransmission_frames: Vec::new(),
         resets: Vec::new(),

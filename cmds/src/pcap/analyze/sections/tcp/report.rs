@@ -189,6 +189,8 @@ pub struct StreamInfo {
     pub syn_ack_frame: Option<u64>,
     /// SYNs (without ACK) beyond the first.
     pub syn_retries: u32,
+    /// Time of the last SYN (without ACK).
+    pub last_syn_ts_ns: Option<i64>,
     /// Frames per analysis flag.
     pub flag_counts: PerFlag<u64>,
     /// Frames matching `tcp.analysis.retransmission` (the first
