@@ -113,6 +113,11 @@ impl Scratch {
 
 impl Drop for Scratch {
     fn drop(&mut self) {
+        // NETKIT_TRUTH_KEEP=1 keeps the captures, to replay them through tshark.
+        if std::env::var_os("NETKIT_TRUTH_KEEP").is_some() {
+            eprintln!("kept {}", self.0.display());
+            return;
+        }
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
@@ -313,4 +318,74 @@ fn weibo_syns_are_cut_off() {
         "{codes:?}"
     );
     assert!(codes.contains(&("syn_cut_off".to_string(), "info".to_string())));
+}
+
+// Item 1: an IPv4 total length (or IPv6 payload length) of 0 is offload, not an empty
+// segment.
+
+/// Frames tshark flags with any `tcp.analysis` flag, when tshark is installed.
+fn tshark_flagged(file: &Path) -> Option<Vec<u64>> {
+    let out = std::process::Command::new("tshark")
+        .args(["-r"])
+        .arg(file)
+        .args([
+            "-Y",
+            "tcp.analysis.flags",
+            "-T",
+            "fields",
+            "-e",
+            "frame.number",
+        ])
+        .output()
+        .ok()?;
+    out.status.success().then(|| {
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| l.trim().parse().ok())
+            .collect()
+    })
+}
+
+/// Frames netkit flags with any TCP analysis flag, and each frame's payload length as
+/// `pcap show` prints it.
+fn netkit_flagged(file: &Path) -> Vec<u64> {
+    let out = run(&["pcap", "analyze", "--json", "--frames"], file);
+    assert!(out.status.success());
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut frames: Vec<u64> = r["tcp"]["flagged_frames"]
+        .as_object()
+        .unwrap()
+        .values()
+        .flat_map(|v| v.as_array().unwrap().iter().map(|f| f.as_u64().unwrap()))
+        .collect();
+    frames.sort_unstable();
+    frames.dedup();
+    frames
+}
+
+#[test]
+fn ip_length_zero_is_offload_like_tshark() {
+    let dir = Scratch::new("tso");
+    // The client's host captured its own 3,926-byte TSO segment: IPv4 total length 0.
+    let mut segs = handshake();
+    segs.push(Seg {
+        ip_total_len: Some(0),
+        ..seg(30_000, true, 101, 501, ACK | PSH, 3926)
+    });
+    segs.push(seg(30_100, true, 4027, 501, ACK | PSH, 100));
+    segs.push(seg(40_000, false, 501, 4127, ACK, 0));
+    segs.push(seg(50_000, false, 501, 4127, ACK | PSH, 50));
+    segs.push(seg(60_000, true, 4127, 551, ACK, 0));
+    let f = dir.segments("tso.pcap", &segs);
+    // tshark 4.0.17 flags nothing on this capture ("reported as 0, presumed to be
+    // because of TCP segmentation offload"); before, netkit read Len=0 and flagged a
+    // previous segment not captured (frame 5) and an ACK of unseen data.
+    assert_eq!(netkit_flagged(&f), Vec::<u64>::new());
+    if let Some(t) = tshark_flagged(&f) {
+        assert_eq!(t, Vec::<u64>::new(), "tshark disagrees");
+    }
+    assert_eq!(findings(&json(&f)), vec![]);
+    let show = netkit().args(["pcap", "show"]).arg(&f).output().unwrap();
+    let show = String::from_utf8_lossy(&show.stdout);
+    assert!(show.lines().nth(3).unwrap().contains("Len=3926"), "{show}");
 }

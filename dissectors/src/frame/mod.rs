@@ -375,4 +375,47 @@ mod tests {
         assert!(matches!(f.layers[1], Layer::Udp(_)), "{:?}", f.layers);
         assert!(f.error.is_none());
     }
+
+    /// A TCP header (20 bytes, ACK|PSH) and `len` payload bytes.
+    fn tcp_with_payload(len: usize) -> Vec<u8> {
+        let mut t = vec![
+            0x9c, 0x40, 0, 80, 0, 0, 0, 1, 0, 0, 0, 1, 0x50, 0x18, 0xfa, 0xf0,
+        ];
+        t.extend([0, 0, 0, 0]);
+        t.resize(20 + len, 0x61);
+        t
+    }
+
+    fn tcp_payload_len(f: &Frame<'_>) -> u32 {
+        match f.layers.iter().find(|l| matches!(l, Layer::Tcp(_))) {
+            Some(Layer::Tcp(t)) => t.payload_len,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn ip_length_zero_means_offload_and_the_frame_holds_the_segment() {
+        // IPv4 total length 0, as a host capturing its own TSO traffic writes it.
+        let mut p = vec![
+            0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
+        ];
+        p.extend(tcp_with_payload(3926));
+        let f = dissect(crate::link::linktype::IPV4, &p, &DissectOptions::default());
+        assert_eq!(tcp_payload_len(&f), 3926);
+
+        // IPv6 payload length 0 without a jumbo option: likewise.
+        let mut p = vec![0x60, 0, 0, 0, 0, 0, 6, 64];
+        p.extend([0u8; 32]);
+        p.extend(tcp_with_payload(2000));
+        let f = dissect(crate::link::linktype::IPV6, &p, &DissectOptions::default());
+        assert_eq!(tcp_payload_len(&f), 2000);
+
+        // A stated length still bounds the segment (the rest is padding).
+        let mut p = vec![
+            0x45, 0, 0, 50, 0, 0, 0x40, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
+        ];
+        p.extend(tcp_with_payload(100));
+        let f = dissect(crate::link::linktype::IPV4, &p, &DissectOptions::default());
+        assert_eq!(tcp_payload_len(&f), 10);
+    }
 }
