@@ -389,3 +389,60 @@ fn ip_length_zero_is_offload_like_tshark() {
     let show = String::from_utf8_lossy(&show.stdout);
     assert!(show.lines().nth(3).unwrap().contains("Len=3926"), "{show}");
 }
+
+// Item 10: nothing readable is an error; damage is a finding.
+
+#[test]
+fn a_first_record_unreadable_is_an_error_and_damage_a_finding() {
+    let dir = Scratch::new("damage");
+    let mut segs = handshake();
+    segs.push(seg(30_000, true, 101, 501, ACK | PSH, 100));
+    let frames: Vec<(i64, Vec<u8>)> = segs.iter().map(|s| (s.at_us, frame_bytes(s))).collect();
+    let good = pcap(&frames);
+
+    // The first record claims 2 GiB: nothing in the file can be read.
+    let mut absurd = good.clone();
+    absurd[32..36].copy_from_slice(&0x7fff_ffffu32.to_le_bytes());
+    let f = dir.write("absurd.pcap", &absurd);
+    for args in [
+        &["pcap", "analyze"][..],
+        &["pcap", "analyze", "--json"],
+        &["pcap", "show"],
+    ] {
+        let out = run(args, &f);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("nothing readable: stopped at frame 1, byte offset 24"),
+            "{args:?}: {stderr}"
+        );
+    }
+
+    // Cut inside the fourth record: three frames and a finding naming where.
+    let f = dir.write("cut.pcap", &good[..good.len() - 50]);
+    let r = json(&f);
+    assert_eq!(r["capture"]["frames"], 3);
+    assert_eq!(
+        findings(&r),
+        vec![("capture_damaged".to_string(), "warning".to_string())]
+    );
+    let d = &r["findings"][0];
+    assert_eq!(d["frames"], serde_json::json!([4]));
+    let offset = 24 + 3 * (16 + 54);
+    assert!(
+        d["summary"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("stopped at frame 4, byte offset {offset}")),
+        "{d}"
+    );
+    let text = human(&f);
+    assert!(text.contains("WARNING the capture is damaged"), "{text}");
+    assert!(!text.contains("no problems found"), "{text}");
+
+    // A valid capture with no records is empty, not damaged.
+    let f = dir.write("empty.pcap", &good[..24]);
+    assert!(human(&f).contains("no problems found"));
+}

@@ -35,6 +35,8 @@ pub struct CaptureFile {
     src: Source,
     layout: Layout,
     frames: u64,
+    /// Records that read whole (filtered out or not), unlike skipped or damaged ones.
+    readable: u64,
     last_ts: i64,
     done: bool,
     warnings: Vec<ReadWarning>,
@@ -129,6 +131,7 @@ impl CaptureFile {
             src,
             layout,
             frames: 0,
+            readable: 0,
             last_ts: 0,
             done: false,
             warnings: Vec::new(),
@@ -274,6 +277,7 @@ impl CaptureFile {
                 }
             };
             self.frames = number;
+            self.readable += 1;
             self.last_ts = match &self.layout {
                 Layout::Pcapng(_) if rec.ts_ns == pcapng::NO_TIMESTAMP => self.last_ts,
                 _ => rec.ts_ns,
@@ -332,6 +336,14 @@ impl CaptureFile {
     /// Records read so far, including those the filter skipped.
     pub fn frames_read(&self) -> u64 {
         self.frames
+    }
+
+    /// Damage met before any record could be read: nothing in the file is usable. A
+    /// valid capture with no records is not damaged, so this is false for it.
+    pub fn nothing_readable(&self) -> Option<&ReadWarning> {
+        (self.readable == 0)
+            .then(|| self.warnings.first())
+            .flatten()
     }
 
     fn stop(&mut self, msg: String) {

@@ -14,6 +14,7 @@ use serde::Serialize;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Code {
+    CaptureDamaged,
     WebsocketRejected,
     WebsocketBadAccept,
     WebsocketIgnored,
@@ -52,7 +53,8 @@ pub struct Entry {
 
 impl Code {
     /// Every code, in the order `--list-findings` shows them (by section, then severity).
-    pub const ALL: [Code; 20] = [
+    pub const ALL: [Code; 21] = [
+        Code::CaptureDamaged,
         Code::WebsocketRejected,
         Code::WebsocketBadAccept,
         Code::WebsocketIgnored,
@@ -80,6 +82,13 @@ impl Code {
     pub fn entry(self) -> Entry {
         use Severity::{Error, Info, Warning};
         match self {
+            Code::CaptureDamaged => Entry {
+                code: Code::CaptureDamaged,
+                severities: &[Warning],
+                section: "capture",
+                meaning: "the file is damaged: reading stopped at a record (or skipped records) whose frame and byte offset the finding names; the report covers what came before",
+                next: "how the file was made or copied (a capture cut short, a truncated download, a disk full); capture.errors lists every damaged place",
+            },
             Code::WebsocketRejected => Entry {
                 code: Code::WebsocketRejected,
                 severities: &[Error],
@@ -226,6 +235,7 @@ impl Code {
     /// The code as JSON and Wireshark-filter lines write it.
     pub fn as_str(self) -> &'static str {
         match self {
+            Code::CaptureDamaged => "capture_damaged",
             Code::WebsocketRejected => "websocket_rejected",
             Code::WebsocketBadAccept => "websocket_bad_accept",
             Code::WebsocketIgnored => "websocket_ignored",
