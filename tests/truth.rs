@@ -25,6 +25,8 @@ struct Seg {
     /// The IPv4 total length to write instead of the true one (0 as TSO captures do).
     ip_total_len: Option<u16>,
     client_port: u16,
+    /// An MSS option (SYNs).
+    mss: Option<u16>,
 }
 
 fn seg(at_us: i64, from_client: bool, seq: u32, ack: u32, flags: u8, len: usize) -> Seg {
@@ -37,6 +39,7 @@ fn seg(at_us: i64, from_client: bool, seq: u32, ack: u32, flags: u8, len: usize)
         len,
         ip_total_len: None,
         client_port: 40000,
+        mss: None,
     }
 }
 
@@ -48,7 +51,11 @@ fn frame_bytes(s: &Seg) -> Vec<u8> {
         ([10, 0, 0, 2], [10, 0, 0, 1], 80, s.client_port)
     };
     let mut b = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 8, 0];
-    let total = s.ip_total_len.unwrap_or((40 + s.len) as u16);
+    let opts: Vec<u8> = match s.mss {
+        Some(m) => vec![2, 4, (m >> 8) as u8, m as u8],
+        None => Vec::new(),
+    };
+    let total = s.ip_total_len.unwrap_or((40 + opts.len() + s.len) as u16);
     b.extend_from_slice(&[0x45, 0]);
     b.extend_from_slice(&total.to_be_bytes());
     b.extend_from_slice(&[0, 0, 0x40, 0, 64, 6, 0, 0]);
@@ -58,11 +65,29 @@ fn frame_bytes(s: &Seg) -> Vec<u8> {
     b.extend_from_slice(&dport.to_be_bytes());
     b.extend_from_slice(&s.seq.to_be_bytes());
     b.extend_from_slice(&s.ack.to_be_bytes());
-    b.push(5 << 4);
+    b.push((((20 + opts.len()) / 4) << 4) as u8);
     b.push(s.flags);
     b.extend_from_slice(&64240u16.to_be_bytes());
     b.extend_from_slice(&[0, 0, 0, 0]);
+    b.extend_from_slice(&opts);
     b.resize(b.len() + s.len, 0x61);
+    b
+}
+
+/// `inner` (an Ethernet frame) in VXLAN (VNI 42) over UDP 4789 between 192.0.2.1 and
+/// 192.0.2.2: 50 bytes of overhead.
+fn vxlan(inner: &[u8]) -> Vec<u8> {
+    let mut b = vec![2, 0, 0, 0, 0, 0xb, 2, 0, 0, 0, 0, 0xa, 8, 0];
+    let udp_len = 8 + 8 + inner.len();
+    b.extend_from_slice(&[0x45, 0]);
+    b.extend_from_slice(&((20 + udp_len) as u16).to_be_bytes());
+    b.extend_from_slice(&[0, 0, 0, 0, 64, 17, 0, 0, 192, 0, 2, 1, 192, 0, 2, 2]);
+    b.extend_from_slice(&50000u16.to_be_bytes());
+    b.extend_from_slice(&4789u16.to_be_bytes());
+    b.extend_from_slice(&(udp_len as u16).to_be_bytes());
+    b.extend_from_slice(&[0, 0]);
+    b.extend_from_slice(&[0x08, 0, 0, 0, 0, 0, 42, 0]);
+    b.extend_from_slice(inner);
     b
 }
 
@@ -445,4 +470,69 @@ fn a_first_record_unreadable_is_an_error_and_damage_a_finding() {
     // A valid capture with no records is empty, not damaged.
     let f = dir.write("empty.pcap", &good[..24]);
     assert!(human(&f).contains("no problems found"));
+}
+
+// Item 2: segments beyond the receiver's MSS are offload, not a path's MTU.
+
+fn tunnelled(segs: &[Seg]) -> Vec<(i64, Vec<u8>)> {
+    segs.iter()
+        .map(|s| (s.at_us, vxlan(&frame_bytes(s))))
+        .collect()
+}
+
+fn handshake_with_mss(mss: u16) -> Vec<Seg> {
+    vec![
+        Seg {
+            mss: Some(mss),
+            ..seg(0, true, 100, 0, SYN, 0)
+        },
+        Seg {
+            mss: Some(mss),
+            ..seg(10_000, false, 500, 101, SYN | ACK, 0)
+        },
+        seg(20_000, true, 101, 501, ACK, 0),
+        seg(30_000, true, 101, 501, ACK | PSH, 100),
+    ]
+}
+
+#[test]
+fn segments_beyond_the_mss_are_offload_not_an_mtu_problem() {
+    let dir = Scratch::new("offload");
+    // A 8,984-byte segment on a connection that negotiated MSS 1460: GRO/TSO.
+    let mut segs = handshake_with_mss(1460);
+    segs.push(seg(40_000, false, 501, 201, ACK | PSH, 8984));
+    segs.push(seg(50_000, true, 201, 9485, ACK, 0));
+    let f = dir.write("offload.pcap", &pcap(&tunnelled(&segs)));
+    let r = json(&f);
+    assert_eq!(
+        findings(&r),
+        vec![("tcp_offload".to_string(), "info".to_string())],
+        "{:#}",
+        r["findings"]
+    );
+    assert_eq!(
+        r["paths"]["mtu"]["tcp"][0]["beyond_mss_segments"],
+        serde_json::json!([0, 1])
+    );
+
+    // Full-size segments within the MSS do make 1,550-byte outer packets: the MTU
+    // warning stays.
+    let mut segs = handshake_with_mss(1460);
+    segs.push(seg(40_000, false, 501, 201, ACK | PSH, 1460));
+    segs.push(seg(50_000, true, 201, 1961, ACK, 0));
+    let f = dir.write("full.pcap", &pcap(&tunnelled(&segs)));
+    assert_eq!(
+        findings(&json(&f)),
+        vec![("tunnel_mtu".to_string(), "warning".to_string())]
+    );
+}
+
+#[test]
+fn zeek_vxlan_http_is_offload() {
+    let f = common::fixtures_dir().join("encap/zeek__vxlan-encapsulated-http.pcap");
+    let r = json(&f);
+    assert_eq!(
+        findings(&r),
+        vec![("tcp_offload".to_string(), "info".to_string())]
+    );
 }

@@ -31,6 +31,7 @@ pub enum Code {
     EcmpSingleOuterFlow,
     TunnelLowEntropy,
     TunnelMtu,
+    TcpOffload,
     FragmentsIncomplete,
     PmtuReported,
     DfLargerThanReportedMtu,
@@ -53,7 +54,7 @@ pub struct Entry {
 
 impl Code {
     /// Every code, in the order `--list-findings` shows them (by section, then severity).
-    pub const ALL: [Code; 21] = [
+    pub const ALL: [Code; 22] = [
         Code::CaptureDamaged,
         Code::WebsocketRejected,
         Code::WebsocketBadAccept,
@@ -71,6 +72,7 @@ impl Code {
         Code::EcmpSingleOuterFlow,
         Code::TunnelLowEntropy,
         Code::TunnelMtu,
+        Code::TcpOffload,
         Code::FragmentsIncomplete,
         Code::PmtuReported,
         Code::DfLargerThanReportedMtu,
@@ -198,8 +200,15 @@ impl Code {
                 code: Code::TunnelMtu,
                 severities: &[Warning],
                 section: "paths",
-                meaning: "segments inside a tunnel that, with the tunnel's overhead, exceed a 1500-byte MTU on the outer path",
+                meaning: "segments inside a tunnel that, with the tunnel's overhead, exceed a 1500-byte MTU on the outer path (only segments within the receiver's MSS count: larger ones are offload, see tcp_offload)",
                 next: "the inner MTU or the MSS clamp on the tunnel endpoints; the finding gives values that fit",
+            },
+            Code::TcpOffload => Entry {
+                code: Code::TcpOffload,
+                severities: &[Info],
+                section: "paths",
+                meaning: "TCP segments larger than the MSS the receiver announced: the capturing host's segmentation or receive offload (TSO/GRO) merged them, so their size says nothing about the path's MTU",
+                next: "nothing on the path; to see the segments as sent, capture elsewhere or turn offload off (ethtool -K IFACE tso off gro off)",
             },
             Code::FragmentsIncomplete => Entry {
                 code: Code::FragmentsIncomplete,
@@ -252,6 +261,7 @@ impl Code {
             Code::EcmpSingleOuterFlow => "ecmp_single_outer_flow",
             Code::TunnelLowEntropy => "tunnel_low_entropy",
             Code::TunnelMtu => "tunnel_mtu",
+            Code::TcpOffload => "tcp_offload",
             Code::FragmentsIncomplete => "fragments_incomplete",
             Code::PmtuReported => "pmtu_reported",
             Code::DfLargerThanReportedMtu => "df_larger_than_reported_mtu",
