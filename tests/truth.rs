@@ -536,3 +536,79 @@ fn zeek_vxlan_http_is_offload() {
         vec![("tcp_offload".to_string(), "info".to_string())]
     );
 }
+
+// Item 5: `-f` keeps Wireshark's stream numbers and relative times.
+
+/// Runs netkit with a BPF filter; None (with a message) when libpcap is missing.
+fn filtered(args: &[&str], filter: &str, file: &Path) -> Option<String> {
+    let out = netkit()
+        .args(args)
+        .args(["-f", filter])
+        .arg(file)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if stderr.contains("libpcap runtime") {
+        eprintln!("skip: {stderr}");
+        return None;
+    }
+    assert!(out.status.success(), "{stderr}");
+    Some(String::from_utf8(out.stdout).unwrap())
+}
+
+#[test]
+fn a_filter_keeps_stream_numbers_and_times() {
+    let dir = Scratch::new("filter");
+    // Streams 0 and 1 to port 22 and 443, then stream 2 to port 80 stalled on its
+    // retransmission timer.
+    let on = |port: u16, s: Seg| Seg {
+        client_port: port,
+        ..s
+    };
+    let mut segs = Vec::new();
+    for (i, port) in [(0, 41000u16), (1, 41001)] {
+        let t = i * 100_000;
+        segs.push(on(port, seg(t, true, 1, 0, SYN, 0)));
+        segs.push(on(port, seg(t + 10_000, false, 1, 2, SYN | ACK, 0)));
+    }
+    // The other two streams' server port differs: rewrite it below.
+    let mut frames: Vec<(i64, Vec<u8>)> = segs
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let mut b = frame_bytes(s);
+            let port: u16 = if i < 2 { 22 } else { 443 };
+            let at = if s.from_client { 36 } else { 34 };
+            b[at..at + 2].copy_from_slice(&port.to_be_bytes());
+            (s.at_us, b)
+        })
+        .collect();
+    let mut http = handshake();
+    for at in [30_000, 230_000, 630_000, 1_430_000, 3_030_000] {
+        http.push(seg(at, true, 101, 501, ACK | PSH, 648));
+    }
+    frames.extend(http.iter().map(|s| (s.at_us + 1_000_000, frame_bytes(s))));
+    let f = dir.write("three.pcap", &pcap(&frames));
+
+    let Some(out) = filtered(&["pcap", "analyze", "--json"], "tcp port 80", &f) else {
+        return;
+    };
+    let r: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(r["findings"][0]["code"], "tcp_rto_backoff");
+    assert_eq!(r["findings"][0]["stream"], 2, "{:#}", r["findings"]);
+    assert!(r["findings"][0]["wireshark_filter"]
+        .as_str()
+        .unwrap()
+        .starts_with("tcp.stream eq 2 "));
+    assert_eq!(r["tcp"]["streams"], 1);
+    assert_eq!(r["tcp"]["streams_detail"][0]["stream"], 2);
+    assert_eq!(r["tcp"]["streams_detail"][0]["first_frame"], 5);
+
+    // pcap show: frame 5 of zeek__icmp_dot1q is at 34.029970 s, as tshark shows it.
+    let f = common::fixtures_dir().join("encap/zeek__icmp_dot1q.pcap");
+    let Some(out) = filtered(&["pcap", "show"], "vlan and icmp", &f) else {
+        return;
+    };
+    let first: Vec<&str> = out.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(&first[..2], &["5", "34.029970"], "{out}");
+}

@@ -37,6 +37,8 @@ pub struct CaptureFile {
     frames: u64,
     /// Records that read whole (filtered out or not), unlike skipped or damaged ones.
     readable: u64,
+    /// Time stamp of the first record read, filtered out or not.
+    first_ts: Option<i64>,
     last_ts: i64,
     done: bool,
     warnings: Vec<ReadWarning>,
@@ -132,6 +134,7 @@ impl CaptureFile {
             layout,
             frames: 0,
             readable: 0,
+            first_ts: None,
             last_ts: 0,
             done: false,
             warnings: Vec::new(),
@@ -245,6 +248,22 @@ impl CaptureFile {
     /// The next frame (that passes the filter), or `None` at the end of the file or at
     /// damage that stops reading (see [`CaptureFile::warnings`]).
     pub fn next_frame(&mut self) -> Option<RawFrame<'_>> {
+        self.next_record(false).map(|(f, _)| f)
+    }
+
+    /// The next frame, also when the filter rejects it, and whether it passed (see
+    /// [`FrameSource::next_frame_any`]).
+    pub fn next_frame_any(&mut self) -> Option<(RawFrame<'_>, bool)> {
+        self.next_record(true)
+    }
+
+    /// Time stamp of the file's first record, filtered out or not: what relative
+    /// times count from, as in Wireshark.
+    pub fn first_ts_ns(&self) -> Option<i64> {
+        self.first_ts
+    }
+
+    fn next_record(&mut self, keep_rejected: bool) -> Option<(RawFrame<'_>, bool)> {
         loop {
             if self.done {
                 return None;
@@ -293,6 +312,8 @@ impl CaptureFile {
                 },
             };
             let range = rec.start..rec.start + rec.len;
+            self.first_ts.get_or_insert(self.last_ts);
+            let mut passed = true;
             if let Some(filter) = &mut self.filter {
                 let data = self.src.buf().get(range.clone()).unwrap_or_default();
                 let ok = filter_accepts(
@@ -305,20 +326,22 @@ impl CaptureFile {
                     number,
                     offset,
                 );
-                if !ok {
+                if !ok && !keep_rejected {
                     continue;
                 }
+                passed = ok;
             }
             // Borrowed only here, right before returning, so the loop above may go on.
             let data = self.src.buf().get(range).unwrap_or_default();
-            return Some(RawFrame {
+            let frame = RawFrame {
                 number,
                 ts_ns: self.last_ts,
                 orig_len: rec.orig_len,
                 linktype: link.linktype,
                 interface: rec.interface,
                 data,
-            });
+            };
+            return Some((frame, passed));
         }
     }
 
@@ -443,6 +466,10 @@ fn filter_accepts(
 impl FrameSource for CaptureFile {
     fn next_frame(&mut self) -> Option<RawFrame<'_>> {
         CaptureFile::next_frame(self)
+    }
+
+    fn next_frame_any(&mut self) -> Option<(RawFrame<'_>, bool)> {
+        CaptureFile::next_frame_any(self)
     }
 
     fn bytes_read(&self) -> u64 {

@@ -19,7 +19,7 @@ pub struct ShowOptions {
     pub dissect: DissectOptions,
 }
 
-/// What one frame shows as; `first_ts` is the time stamp of the first frame shown.
+/// What one frame shows as; `first_ts` is the time stamp of the file's first frame.
 pub fn line(raw: &RawFrame<'_>, first_ts: i64, dissect_opts: &DissectOptions) -> FrameLine {
     let frame = dissect(raw.linktype, raw.data, dissect_opts);
     FrameLine {
@@ -43,12 +43,17 @@ pub fn show(
 ) -> io::Result<()> {
     let mut shown = 0u64;
     let mut first_ts = None;
-    while let Some(raw) = source.next_frame() {
+    // Frames a filter rejects are read too: times count from the file's first frame,
+    // as Wireshark's do under a display filter.
+    while let Some((raw, passed)) = source.next_frame_any() {
+        let t0 = *first_ts.get_or_insert(raw.ts_ns);
+        if !passed {
+            continue;
+        }
         if opts.count.is_some_and(|c| shown >= c) {
             break;
         }
         shown += 1;
-        let t0 = *first_ts.get_or_insert(raw.ts_ns);
         let l = line(&raw, t0, &opts.dissect);
         if opts.json {
             write_json_line(out, &l)?;
