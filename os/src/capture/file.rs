@@ -37,8 +37,6 @@ pub struct CaptureFile {
     frames: u64,
     /// Records that read whole (filtered out or not), unlike skipped or damaged ones.
     readable: u64,
-    /// Time stamp of the first record read, filtered out or not.
-    first_ts: Option<i64>,
     last_ts: i64,
     done: bool,
     warnings: Vec<ReadWarning>,
@@ -134,7 +132,6 @@ impl CaptureFile {
             layout,
             frames: 0,
             readable: 0,
-            first_ts: None,
             last_ts: 0,
             done: false,
             warnings: Vec::new(),
@@ -257,12 +254,6 @@ impl CaptureFile {
         self.next_record(true)
     }
 
-    /// Time stamp of the file's first record, filtered out or not: what relative
-    /// times count from, as in Wireshark.
-    pub fn first_ts_ns(&self) -> Option<i64> {
-        self.first_ts
-    }
-
     fn next_record(&mut self, keep_rejected: bool) -> Option<(RawFrame<'_>, bool)> {
         loop {
             if self.done {
@@ -312,7 +303,6 @@ impl CaptureFile {
                 },
             };
             let range = rec.start..rec.start + rec.len;
-            self.first_ts.get_or_insert(self.last_ts);
             let mut passed = true;
             if let Some(filter) = &mut self.filter {
                 let data = self.src.buf().get(range.clone()).unwrap_or_default();
