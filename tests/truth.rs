@@ -612,3 +612,51 @@ fn a_filter_keeps_stream_numbers_and_times() {
     let first: Vec<&str> = out.lines().next().unwrap().split_whitespace().collect();
     assert_eq!(&first[..2], &["5", "34.029970"], "{out}");
 }
+
+// Item 11: every section with something to say appears in the human report.
+
+fn human_of(args: &[&str], rel: &str) -> String {
+    let out = run(args, &common::fixtures_dir().join(rel));
+    assert!(out.status.success());
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn the_human_report_shows_every_section() {
+    // FHRP state changes, the coup named.
+    let text = human_of(&["pcap", "analyze"], "fhrp/tcpdump__HSRP_coup.pcap");
+    assert!(
+        text.contains(
+            "frame 27: hsrp group 1: 192.168.0.10 Listen -> Active (takes over from 192.168.0.30)"
+        ),
+        "{text}"
+    );
+    // Tunnels and paths.
+    let text = human_of(
+        &["pcap", "analyze"],
+        "encap/zeek__vxlan-encapsulated-http.pcap",
+    );
+    assert!(text.contains("Tunnels (1 outer flows)"), "{text}");
+    assert!(text.contains("vni 1"), "{text}");
+    assert!(text.contains("\nPaths\n"), "{text}");
+    let text = human_of(&["pcap", "analyze"], "encap/tcpdump__mpls-traceroute.pcap");
+    assert!(text.contains("traceroute 12.4.4.4 -> 12.1.1.1"), "{text}");
+    assert!(text.contains("MPLS L=100704"), "{text}");
+    // --frames without --json lists the frames behind each flag.
+    let text = human_of(
+        &["pcap", "analyze", "--frames"],
+        "tcp/zeek__retransmit-fast009.pcap",
+    );
+    assert!(
+        text.contains("TCP analysis flags, frame by frame"),
+        "{text}"
+    );
+    assert!(
+        text.contains("  retransmission           32 34 36\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("  duplicate_ack            29 30 31 33 35\n"),
+        "{text}"
+    );
+}
