@@ -660,3 +660,47 @@ fn the_human_report_shows_every_section() {
         "{text}"
     );
 }
+
+// Item 9: --write-streams writes every stream behind a finding.
+
+#[test]
+fn write_streams_keeps_every_attempt_of_a_finding() {
+    let dir = Scratch::new("write");
+    // One answered connection, then three attempts to another server, each SYN
+    // retried once a second later and never answered.
+    let mut segs = slow_connection();
+    for (i, port) in [41001u16, 41002, 41003].into_iter().enumerate() {
+        let t = 1_000_000 + i as i64 * 100_000;
+        for at in [t, t + 1_000_000] {
+            segs.push(syn_from(port, at));
+        }
+    }
+    segs.push(seg(9_000_000, true, 201, 601, ACK, 0));
+    let f = dir.segments("attempts.pcap", &segs);
+    let r = json(&f);
+    assert_eq!(
+        findings(&r),
+        vec![("syn_unanswered".to_string(), "warning".to_string())]
+    );
+    assert!(r["findings"][0]["summary"]
+        .as_str()
+        .unwrap()
+        .starts_with("3 connection attempt(s)"));
+
+    let written = dir.0.join("evidence.pcapng");
+    let out = netkit()
+        .args(["pcap", "analyze", "--write-streams"])
+        .arg(&written)
+        .arg(&f)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let again = json(&written);
+    assert_eq!(again["capture"]["frames"], 6, "the 6 SYNs, nothing else");
+    let summary = again["findings"][0]["summary"].as_str().unwrap();
+    assert!(summary.starts_with("3 connection attempt(s)"), "{summary}");
+}
