@@ -704,3 +704,37 @@ fn write_streams_keeps_every_attempt_of_a_finding() {
     let summary = again["findings"][0]["summary"].as_str().unwrap();
     assert!(summary.starts_with("3 connection attempt(s)"), "{summary}");
 }
+
+// Item 8: PIM Join/Prune messages count as joins and leaves of their group.
+
+#[test]
+fn pim_joins_and_prunes_are_counted() {
+    let r = json(&common::fixtures_dir().join("multicast/tcpdump__PIM-SM_join_prune.pcap"));
+    let g = r["multicast"]["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["group"] == "239.123.123.123")
+        .expect("the joined group is in the multicast section");
+    // tshark: pim.type == 3 in frames 3 8 14 19 25 31 36 42 (1 join each) and 45
+    // (1 prune), each for (*, 239.123.123.123) with RP 1.1.1.1 (flags SWR).
+    assert_eq!(g["joins"], 8);
+    assert_eq!(
+        g["join_frames"],
+        serde_json::json!([3, 8, 14, 19, 25, 31, 36, 42])
+    );
+    assert_eq!(g["leaves"], 1);
+    assert_eq!(g["leave_frames"], serde_json::json!([45]));
+    assert_eq!(
+        g["pim_joined_sources"],
+        serde_json::json!(["* (RP 1.1.1.1)"])
+    );
+    let text = human_of(
+        &["pcap", "analyze"],
+        "multicast/tcpdump__PIM-SM_join_prune.pcap",
+    );
+    assert!(
+        text.contains("239.123.123.123: PIM joins * (RP 1.1.1.1)"),
+        "{text}"
+    );
+}

@@ -447,6 +447,24 @@ fn write_multicast(out: &mut dyn Write, r: &Report, term: &Term) -> io::Result<(
     }
     writeln!(out, "\nMulticast groups")?;
     writeln!(out, "{}", table.render(term))?;
+    for g in &r.multicast.groups {
+        if !g.pim_joined_sources.is_empty() {
+            writeln!(
+                out,
+                "  {}: PIM joins {}",
+                g.group,
+                g.pim_joined_sources.join(", ")
+            )?;
+        }
+        if !g.pim_pruned_sources.is_empty() {
+            writeln!(
+                out,
+                "  {}: PIM prunes {}",
+                g.group,
+                g.pim_pruned_sources.join(", ")
+            )?;
+        }
+    }
     for col in &r.multicast.collisions {
         writeln!(
             out,
