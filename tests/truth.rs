@@ -738,3 +738,43 @@ fn pim_joins_and_prunes_are_counted() {
         "{text}"
     );
 }
+
+// Item 6: in tunnels, pcap show describes the innermost conversation and names the
+// tunnel; never an inner address with an outer port.
+
+fn show_first(rel: &str) -> String {
+    let out = netkit()
+        .args(["pcap", "show", "-c", "1"])
+        .arg(common::fixtures_dir().join(rel))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn tunnel_summaries_pair_inner_addresses_with_inner_ports() {
+    // tshark: frame 1 is 192.168.203.3 -> 192.168.203.5 ICMP inside VXLAN from
+    // 192.168.203.1 to 192.168.202.1.
+    let line = show_first("encap/tcpdump__vxlan.pcap");
+    assert!(
+        line.contains(
+            "192.168.203.3 → 192.168.203.5 ICMP Echo request (type 8 code 0) (in vxlan 192.168.203.1 → 192.168.202.1)"
+        ),
+        "{line}"
+    );
+    assert!(!line.contains(":4789"), "{line}");
+    let line = show_first("encap/zeek__geneve.pcap");
+    assert!(line.contains("30.0.0.1 → 30.0.0.2 ICMP"), "{line}");
+    assert!(line.contains("(in geneve 20.0.0.1 → 20.0.0.2)"), "{line}");
+    let line = show_first("encap/tcpdump__mpls-over-udp.pcap");
+    assert!(line.contains("10.3.0.10 → 10.1.0.10 ICMP"), "{line}");
+    assert!(!line.contains(":6635"), "{line}");
+    // A TCP conversation inside two tunnels keeps its own ports.
+    let line = show_first("encap/arkime__gre-erspan-vxlan.pcap");
+    assert!(
+        line.contains("10.16.27.12:65174 → 10.16.27.131:80 TCP [SYN]"),
+        "{line}"
+    );
+    assert!(line.contains("(in gre 100.20.9.2 → 100.20.9.1)"), "{line}");
+}

@@ -10,19 +10,27 @@ impl Frame<'_> {
     pub fn summary(&self) -> String {
         let own = self.own_layers();
         let mut s = String::new();
-        // Addresses from the innermost IP layer of the frame's own traffic.
-        let ip = own.iter().rev().find_map(|l| match l {
-            Layer::Ipv4(h) => Some((IpAddr::V4(h.src), IpAddr::V4(h.dst))),
-            Layer::Ipv6(h) => Some((IpAddr::V6(h.src), IpAddr::V6(h.dst))),
-            _ => None,
+        // The summary describes the innermost conversation: its addresses and ports
+        // come from inside the last tunnel, never an inner address with an outer port.
+        let tunnels: Vec<usize> = (0..own.len()).filter(|i| tunnel_at(own, *i)).collect();
+        let inner_from = tunnels.last().map_or(0, |t| match own[*t] {
+            Layer::Ipv4(_) | Layer::Ipv6(_) => *t,
+            _ => t + 1,
         });
+        let inner = &own[inner_from..];
+        let ip_at = inner
+            .iter()
+            .rposition(|l| matches!(l, Layer::Ipv4(_) | Layer::Ipv6(_)));
+        let ip = ip_at.and_then(|i| ip_pair(&inner[i]));
         let Some(last) = own.last() else {
             return String::from("(nothing decoded)");
         };
-        let ports = own.iter().rev().find_map(|l| match l {
-            Layer::Tcp(t) => Some((t.src_port, t.dst_port)),
-            Layer::Udp(u) => Some((u.src_port, u.dst_port)),
-            _ => None,
+        let ports = ip_at.and_then(|i| {
+            inner[i..].iter().find_map(|l| match l {
+                Layer::Tcp(t) => Some((t.src_port, t.dst_port)),
+                Layer::Udp(u) => Some((u.src_port, u.dst_port)),
+                _ => None,
+            })
         });
         if let Some((src, dst)) = ip {
             match ports {
@@ -111,7 +119,49 @@ impl Frame<'_> {
             }
             other => s.push_str(other.name()),
         }
+        // The tunnel, named with the outer addresses that carried it.
+        if let Some(&t) = tunnels.first() {
+            let name = match own[t] {
+                Layer::Ipv4(_) | Layer::Ipv6(_) => "ip-in-ip",
+                ref l => l.name(),
+            };
+            let _ = write!(s, " (in {name}");
+            if let Some((src, dst)) = own[..t].iter().rev().find_map(ip_pair) {
+                let _ = write!(s, " {src} → {dst}");
+            }
+            s.push(')');
+        }
         s
+    }
+}
+
+fn ip_pair(l: &Layer<'_>) -> Option<(IpAddr, IpAddr)> {
+    match l {
+        Layer::Ipv4(h) => Some((IpAddr::V4(h.src), IpAddr::V4(h.dst))),
+        Layer::Ipv6(h) => Some((IpAddr::V6(h.src), IpAddr::V6(h.dst))),
+        _ => None,
+    }
+}
+
+/// Whether `own[i]` starts a tunnel: an encapsulation header, MPLS carried over IP
+/// (MPLS-over-UDP/GRE/IP), or an IP packet directly inside another (IP-in-IP).
+fn tunnel_at(own: &[Layer<'_>], i: usize) -> bool {
+    let after = |f: fn(&Layer<'_>) -> bool| i > 0 && own.get(i - 1).is_some_and(f);
+    match own[i] {
+        Layer::Gre(_)
+        | Layer::Erspan(_)
+        | Layer::Vxlan(_)
+        | Layer::Geneve(_)
+        | Layer::Gtp(_)
+        | Layer::L2tp(_) => true,
+        Layer::Mpls(_) => after(|l| {
+            matches!(
+                l,
+                Layer::Udp(_) | Layer::Ipv4(_) | Layer::Ipv6(_) | Layer::Gre(_)
+            )
+        }),
+        Layer::Ipv4(_) | Layer::Ipv6(_) => after(|l| matches!(l, Layer::Ipv4(_) | Layer::Ipv6(_))),
+        _ => false,
     }
 }
 
