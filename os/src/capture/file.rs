@@ -6,7 +6,7 @@ use std::path::Path;
 
 use netkit_cmds::source::{Format, FrameSource, RawFrame, ReadWarning};
 
-use super::bpf::Program;
+use super::bpf::{self, Program};
 use super::source::Source;
 use super::{
     libpcap, pcap, pcapng, CaptureError, LinkInfo, Step, MAX_KEPT_WARNINGS, MAX_RECORD_LEN,
@@ -448,7 +448,14 @@ fn filter_accepts(
         };
     }
     match slot {
-        Slot::Ready(p) => p.matches(data, orig_len),
+        Slot::Ready(p) => match bpf::loopback_header_for_filter(link.linktype, data) {
+            Some(header) => {
+                let mut copy = data.to_vec();
+                copy[..4].copy_from_slice(&header);
+                p.matches(&copy, orig_len)
+            }
+            None => p.matches(data, orig_len),
+        },
         _ => false,
     }
 }
