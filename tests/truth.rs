@@ -873,3 +873,151 @@ fn bpf_filters_match_tcpdump_on_every_link_type() {
     assert!(compared > 100, "too few comparisons: {compared}");
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+// Item 12: pcap show's TCP lines read as Wireshark's: relative numbers, the scaled
+// window, SYN options, analysis tags; ICMP echo id/seq; NDP target and MAC.
+
+fn show_all(rel: &str) -> Vec<String> {
+    let out = netkit()
+        .args(["pcap", "show"])
+        .arg(common::fixtures_dir().join(rel))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn show_reads_tcp_as_wireshark_does() {
+    // Values from tshark 4.0.17 on the same frames.
+    let l = show_all("tcp/zeek__ssh-dups.pcap");
+    assert!(
+        l[0].ends_with("TCP [SYN] Seq=0 Ack=0 Win=65535 Len=0 MSS=1460 SACK_PERM WS=64"),
+        "{}",
+        l[0]
+    );
+    assert!(
+        l[1].ends_with("Seq=0 Ack=1 Win=28960 Len=0 MSS=1460 SACK_PERM WS=128"),
+        "{}",
+        l[1]
+    );
+    // Win=2058 raw, scaled by 64: 131712, as tshark shows it.
+    assert!(
+        l[3].ends_with("TCP [PSH, ACK] Seq=1 Ack=1 Win=131712 Len=21"),
+        "{}",
+        l[3]
+    );
+    assert!(
+        l[4].contains("[TCP Retransmission] TCP [PSH, ACK] Seq=1 Ack=1"),
+        "{}",
+        l[4]
+    );
+    let l = show_all("tcp/zeek__retransmit-fast009.pcap");
+    assert!(
+        l[28].contains("[TCP Dup ACK] TCP [ACK] Seq=475 Ack=12871 Win=65535 Len=0"),
+        "{}",
+        l[28]
+    );
+    assert!(
+        l[31].contains("[TCP Fast Retransmission] TCP [ACK] Seq=12871 Ack=475 Win=6432 Len=1430"),
+        "{}",
+        l[31]
+    );
+    // ICMP echo and NDP.
+    let l = show_all("encap/tcpdump__vxlan.pcap");
+    assert!(
+        l[0].contains("ICMP Echo request (type 8 code 0) id=0x050c, seq=1"),
+        "{}",
+        l[0]
+    );
+    let l = show_all("multicast/zeek__icmp6-nd-options.pcap");
+    assert!(
+        l[0].ends_with("Neighbor Solicitation (type 135 code 0) target fe80::c000:54ff:fef5:0"),
+        "{}",
+        l[0]
+    );
+    assert!(
+        l[1].ends_with("target fe80::c000:54ff:fef5:0 MAC c2:00:54:f5:00:00"),
+        "{}",
+        l[1]
+    );
+}
+
+/// With tshark installed: Seq, Ack, Win and Len of every TCP line of the TCP fixtures
+/// equal tshark's tcp.seq, tcp.ack, tcp.window_size and tcp.len.
+#[test]
+fn show_tcp_numbers_equal_tsharks() {
+    if !common::have("tshark") {
+        eprintln!("skip: tshark not installed");
+        return;
+    }
+    let num = |line: &str, key: &str| -> Option<u64> {
+        let at = line.find(&format!(" {key}="))? + key.len() + 2;
+        line[at..].split(' ').next()?.parse().ok()
+    };
+    let mut compared = 0;
+    for entry in std::fs::read_dir(common::fixtures_dir().join("tcp"))
+        .unwrap()
+        .flatten()
+    {
+        let path = entry.path();
+        let out = netkit().args(["pcap", "show"]).arg(&path).output().unwrap();
+        let ours = String::from_utf8(out.stdout).unwrap();
+        let t = std::process::Command::new("tshark")
+            .arg("-r")
+            .arg(&path)
+            .args([
+                "-T",
+                "fields",
+                "-e",
+                "frame.number",
+                "-e",
+                "tcp.seq",
+                "-e",
+                "tcp.ack",
+            ])
+            .args([
+                "-e",
+                "tcp.window_size",
+                "-e",
+                "tcp.len",
+                "-e",
+                "tcp.flags.ack",
+            ])
+            .env("WIRESHARK_CONFIG_DIR", "/nonexistent")
+            .output()
+            .unwrap();
+        let theirs: std::collections::HashMap<u64, Vec<String>> =
+            String::from_utf8_lossy(&t.stdout)
+                .lines()
+                .filter_map(|l| {
+                    let f: Vec<String> = l.split('\t').map(String::from).collect();
+                    Some((f.first()?.parse().ok()?, f))
+                })
+                .collect();
+        for line in ours.lines().filter(|l| l.contains(" TCP [")) {
+            let frame: u64 = line.split_whitespace().next().unwrap().parse().unwrap();
+            let Some(f) = theirs.get(&frame) else {
+                continue;
+            };
+            // Tunnelled or doubled TCP headers: tshark lists one value per header.
+            if f.len() < 6 || f[1].contains(',') || f[1].is_empty() {
+                continue;
+            }
+            let want = |i: usize| f[i].parse::<u64>().ok();
+            assert_eq!(num(line, "Seq"), want(1), "{}: {line}", path.display());
+            if f[5] == "1" {
+                assert_eq!(num(line, "Ack"), want(2), "{}: {line}", path.display());
+            }
+            assert_eq!(num(line, "Win"), want(3), "{}: {line}", path.display());
+            assert_eq!(num(line, "Len"), want(4), "{}: {line}", path.display());
+            compared += 1;
+        }
+    }
+    eprintln!("{compared} TCP lines compared with tshark");
+    assert!(compared > 1000, "{compared}");
+}

@@ -6,8 +6,27 @@ use crate::transport::tcp_flags;
 use std::fmt::Write;
 use std::net::IpAddr;
 
+/// What a reader that follows the streams (`pcap show`) knows about a frame's TCP
+/// segment beyond its own header, so the line reads as Wireshark's does.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TcpContext {
+    /// The sender's and the receiver's base sequence numbers: Seq and Ack are printed
+    /// relative to them (0 for the SYN, 1 for the first byte).
+    pub seq_base: Option<u32>,
+    pub ack_base: Option<u32>,
+    /// The sender's window scale shift, once both SYNs agreed on scaling.
+    pub window_shift: Option<u8>,
+    /// Analysis tags, e.g. `TCP Retransmission`, printed in brackets.
+    pub tags: Vec<&'static str>,
+}
+
 impl Frame<'_> {
     pub fn summary(&self) -> String {
+        self.summary_in(None)
+    }
+
+    /// The summary, with a TCP segment read in its stream's context when one is given.
+    pub fn summary_in(&self, tcp: Option<&TcpContext>) -> String {
         let own = self.own_layers();
         let mut s = String::new();
         // The summary describes the innermost conversation: its addresses and ports
@@ -42,18 +61,44 @@ impl Frame<'_> {
                 }
             }
         }
+        for tag in tcp.iter().flat_map(|c| &c.tags) {
+            let _ = write!(s, "[{tag}] ");
+        }
         match last {
             Layer::App { .. } => s.push_str(&crate::app::summarize(own, own.len() - 1)),
             Layer::Tcp(t) => {
+                let relative = |n: u32, base: Option<u32>| base.map_or(n, |b| n.wrapping_sub(b));
+                let ctx = tcp.cloned().unwrap_or_default();
+                // A SYN's window is never scaled (RFC 7323 2.2).
+                let window = match ctx.window_shift {
+                    Some(shift) if !t.has(tcp_flags::SYN) => u64::from(t.window) << shift.min(14),
+                    _ => u64::from(t.window),
+                };
                 let _ = write!(
                     s,
                     "TCP [{}] Seq={} Ack={} Win={} Len={}",
                     t.flags_string(),
-                    t.seq,
-                    if t.has(tcp_flags::ACK) { t.ack } else { 0 },
-                    t.window,
+                    relative(t.seq, ctx.seq_base),
+                    if t.has(tcp_flags::ACK) {
+                        relative(t.ack, ctx.ack_base)
+                    } else {
+                        0
+                    },
+                    window,
                     t.payload_len
                 );
+                if t.has(tcp_flags::SYN) {
+                    let o = t.parse_options().0;
+                    if let Some(mss) = o.mss {
+                        let _ = write!(s, " MSS={mss}");
+                    }
+                    if o.sack_permitted {
+                        s.push_str(" SACK_PERM");
+                    }
+                    if let Some(ws) = o.window_scale {
+                        let _ = write!(s, " WS={}", 1u32 << ws.min(14));
+                    }
+                }
             }
             Layer::Udp(u) => {
                 let _ = write!(s, "UDP Len={}", u.length.saturating_sub(8));
@@ -69,6 +114,15 @@ impl Frame<'_> {
                 );
                 if let Some(mtu) = i.reported_mtu() {
                     let _ = write!(s, " MTU {mtu}");
+                }
+                if let Some((id, seq)) = i.echo_id_seq() {
+                    let _ = write!(s, " id=0x{id:04x}, seq={seq}");
+                }
+                if let Some((target, mac)) = i.ndp_target() {
+                    let _ = write!(s, " target {target}");
+                    if let Some(mac) = mac {
+                        let _ = write!(s, " MAC {mac}");
+                    }
                 }
                 if let Some(g) = i.mld_group() {
                     let _ = write!(s, " group {g}");
