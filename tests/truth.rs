@@ -759,7 +759,7 @@ fn tunnel_summaries_pair_inner_addresses_with_inner_ports() {
     let line = show_first("encap/tcpdump__vxlan.pcap");
     assert!(
         line.contains(
-            "192.168.203.3 → 192.168.203.5 ICMP Echo request (type 8 code 0) (in vxlan 192.168.203.1 → 192.168.202.1)"
+            "192.168.203.3 → 192.168.203.5 ICMP Echo request (type 8 code 0) id=0x050c, seq=1 (in vxlan 192.168.203.1 → 192.168.202.1)"
         ),
         "{line}"
     );
