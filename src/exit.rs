@@ -77,6 +77,9 @@ pub enum Error {
     /// `top --json`: every capture stopped.
     #[error("nothing left to watch: every capture stopped (see the warnings above)")]
     NothingLeftToWatch,
+    /// A capture whose very first record is damaged: nothing in it could be read.
+    #[error("{path}: nothing readable: {why}")]
+    NothingReadable { path: String, why: String },
     /// A file netkit was asked to write or read besides the captures.
     #[error("{path}: {why}")]
     File { path: String, why: String },

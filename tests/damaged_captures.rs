@@ -421,6 +421,23 @@ fn check(c: &Case, path: &Path, out: &Output) -> Result<(), String> {
         Ok(json)
     };
     match (&c.expect, code) {
+        // Damage before the first record leaves nothing readable: exit 1, one line.
+        (Expect::StopsAt { frames: 0, offset }, Some(1)) => {
+            unusable("nothing readable")?;
+            let named = format!("nothing readable: stopped at frame 1, byte offset {offset}");
+            if lines[0].contains(&named) {
+                Ok(())
+            } else {
+                Err(format!("expected '{named}': {stderr}"))
+            }
+        }
+        (Expect::StopsAt { frames: 0, .. }, code) => Err(format!(
+            "damage before any record must be exit 1 (nothing readable), got {code:?}: {stderr}"
+        )),
+        // Flipped bits may hit the first record: nothing readable is then exit 1.
+        (Expect::Report, Some(1)) if stderr.contains(": nothing readable: ") => {
+            unusable("nothing readable")
+        }
         (Expect::Unusable, Some(1)) => unusable("unusable file"),
         (Expect::Clean, Some(1)) => unusable("refused file"),
         (Expect::Clean | Expect::Report, Some(0)) => report().map(|_| ()),
@@ -444,6 +461,20 @@ fn check(c: &Case, path: &Path, out: &Output) -> Result<(), String> {
                         .as_str()
                         .is_some_and(|m| m.starts_with("stopped at"))
             });
+            // The damage is a finding too, naming the same place.
+            let finding = json["findings"].as_array().and_then(|fs| {
+                fs.iter()
+                    .find(|f| f["code"] == "capture_damaged" && f["severity"] == "warning")
+            });
+            match finding {
+                Some(f) if f["frames"][0].as_u64() == Some(frames + 1) => {}
+                other => {
+                    return Err(format!(
+                        "no capture_damaged finding for frame {}: {other:?}",
+                        frames + 1
+                    ))
+                }
+            }
             match stop {
                 Some(_) => Ok(()),
                 None => Err(format!(

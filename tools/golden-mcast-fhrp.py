@@ -7,7 +7,8 @@ fhrp/ captures of ../shared/pcaps, as the expected values of tests/mcast_fhrp_go
 Needs tshark (made with 4.0.17). Per file:
   joins/leaves: {group: [frame, ...]} from igmp.type 0x12/0x16 (reports), 0x17 (leave),
     0x22 records and MLD 131/132/143 records, with RFC 3376's reading of record types
-    (2, 4, or 1/3/5 with sources: join; 1/3 without sources: leave);
+    (2, 4, or 1/3/5 with sources: join; 1/3 without sources: leave), and PIM Join/Prune
+    group entries (joined sources: join; pruned sources: leave);
   fhrp: [[frame, protocol, group, sender, state]] for every HSRP and GLBP hello and
     VRRP advertisement (VRRP has no state field: the sender is the master).
 """
@@ -46,7 +47,8 @@ def membership(path):
     add = lambda d, g, f: d.setdefault(g, []).append(f)
     for row in fields(path, "frame.number", "igmp.type", "igmp.maddr", "igmp.record_type", "igmp.num_src",
                       "icmpv6.type", "icmpv6.mld.multicast_address", "icmpv6.mldr.mar.record_type",
-                      "icmpv6.mldr.mar.multicast_address", "icmpv6.mldr.mar.nb_sources"):
+                      "icmpv6.mldr.mar.multicast_address", "icmpv6.mldr.mar.nb_sources",
+                      "pim.type", "pim.group", "pim.group_ip6", "pim.numjoins", "pim.numprunes"):
         frame = int(row[0][0])
         itype = row[1][0] if row[1] else None
         if itype in ("0x12", "0x16"):
@@ -68,6 +70,14 @@ def membership(path):
                     e = record_effect(rt, n)
                     if e:
                         add(joins if e == "join" else leaves, g, frame)
+        # PIM Join/Prune (type 3): a group entry joining sources is a join, one
+        # pruning sources a leave.
+        if row[10] == ["3"]:
+            for g, nj, np in zip(row[11] + row[12], row[13], row[14]):
+                if int(nj) > 0:
+                    add(joins, g, frame)
+                if int(np) > 0:
+                    add(leaves, g, frame)
     return joins, leaves
 
 

@@ -66,6 +66,14 @@ pub trait FrameSource {
     /// [`FrameSource::warnings`] then names).
     fn next_frame(&mut self) -> Option<RawFrame<'_>>;
 
+    /// The next frame whether or not a filter keeps it, and whether it does. Frame
+    /// numbers already count every record; an engine reading this way can also number
+    /// TCP streams and time frames over the whole file, as Wireshark does under a
+    /// display filter, while reporting only the frames kept. Default: no filter.
+    fn next_frame_any(&mut self) -> Option<(RawFrame<'_>, bool)> {
+        self.next_frame().map(|f| (f, true))
+    }
+
     /// Bytes of input consumed so far (for progress; 0 when it has no meaning).
     fn bytes_read(&self) -> u64 {
         0

@@ -19,6 +19,7 @@ pub mod link;
 pub mod mcast;
 pub mod net;
 mod summary;
+pub use summary::TcpContext;
 pub mod transport;
 pub mod tunnel;
 

@@ -248,6 +248,19 @@ impl<'a> Igmp<'a> {
     }
 }
 
+/// An encoded address of PIM (RFC 7761 4.9.1): family (1 IPv4, 2 IPv6), encoding
+/// type, `extra` bytes (flags, mask length), then the address.
+fn pim_address(c: &mut Cursor<'_>, extra: usize) -> Result<IpAddr> {
+    let family = c.u8()?;
+    c.u8()?;
+    c.skip(extra)?;
+    match family {
+        1 => Ok(IpAddr::from(c.array::<4>()?)),
+        2 => Ok(IpAddr::from(c.array::<16>()?)),
+        _ => Err(c.invalid("unknown address family")),
+    }
+}
+
 /// Walks `count` group records (IGMPv3: 4-byte addresses; MLDv2: 16-byte). `base` is
 /// the offset of `body` within the message, for error offsets.
 pub(crate) fn read_group_records(
@@ -284,20 +297,101 @@ pub(crate) fn read_group_records(
     (out, None)
 }
 
-/// PIM (IP protocol 103): netkit keeps the version and message type only.
+/// PIM (IP protocol 103): version and message type, and the body for the messages
+/// read further (Join/Prune).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct Pim {
+pub struct Pim<'a> {
     pub version: u8,
     pub msg_type: u8,
+    /// What follows the 4-byte header.
+    #[serde(skip)]
+    pub body: &'a [u8],
 }
 
-impl Pim {
-    pub fn parse(data: &[u8]) -> Result<Pim> {
-        let b = Cursor::new("pim", data).u8()?;
+/// One group of a PIM Join/Prune (RFC 7761 4.9.5): the sources joined and pruned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PimGroup {
+    pub group: IpAddr,
+    pub joined: Vec<PimSource>,
+    pub pruned: Vec<PimSource>,
+}
+
+/// An encoded source of a Join/Prune: with the WC bit it is a (*,G) entry and the
+/// address is the RP's; else an (S,G) entry for that source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct PimSource {
+    pub address: IpAddr,
+    pub wildcard: bool,
+}
+
+impl std::fmt::Display for PimSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.wildcard {
+            write!(f, "* (RP {})", self.address)
+        } else {
+            write!(f, "{}", self.address)
+        }
+    }
+}
+
+pub const PIM_JOIN_PRUNE: u8 = 3;
+
+impl<'a> Pim<'a> {
+    pub fn parse(data: &'a [u8]) -> Result<Pim<'a>> {
+        let mut c = Cursor::new("pim", data);
+        let b = c.u8()?;
         Ok(Pim {
             version: b >> 4,
             msg_type: b & 0x0f,
+            body: data.get(4..).unwrap_or(&[]),
         })
+    }
+
+    /// The groups of a Join/Prune message (empty for other messages). Stops at the
+    /// first malformed entry and returns the error alongside the groups read.
+    pub fn join_prune(&self) -> (Vec<PimGroup>, Option<DecodeError>) {
+        let mut out = Vec::new();
+        if self.msg_type != PIM_JOIN_PRUNE || self.version != 2 {
+            return (out, None);
+        }
+        let mut c = Cursor::new("pim", self.body);
+        let groups = (|| -> Result<u8> {
+            pim_address(&mut c, 0)?; // upstream neighbour (encoded-unicast)
+            c.u8()?; // reserved
+            let n = c.u8()?;
+            c.u16()?; // holdtime
+            Ok(n)
+        })();
+        let groups = match groups {
+            Ok(n) => n,
+            Err(e) => return (out, Some(e.at(4))),
+        };
+        for _ in 0..groups {
+            let group = (|| -> Result<PimGroup> {
+                let group = pim_address(&mut c, 2)?; // encoded-group: flags, mask length
+                let joins = c.u16()?;
+                let prunes = c.u16()?;
+                let mut source = || -> Result<PimSource> {
+                    let flags_at = c.pos() + 2;
+                    let address = pim_address(&mut c, 2)?; // encoded-source: flags, mask length
+                                                           // The WC bit (0x02) marks a (*,G) entry: the address is the RP's.
+                    let wildcard = self.body.get(flags_at).is_some_and(|f| f & 0x02 != 0);
+                    Ok(PimSource { address, wildcard })
+                };
+                let joined = (0..joins).map(|_| source()).collect::<Result<Vec<_>>>()?;
+                let pruned = (0..prunes).map(|_| source()).collect::<Result<Vec<_>>>()?;
+                Ok(PimGroup {
+                    group,
+                    joined,
+                    pruned,
+                })
+            })();
+            match group {
+                Ok(g) => out.push(g),
+                Err(e) => return (out, Some(e.at(4))),
+            }
+        }
+        (out, None)
     }
 
     pub fn type_name(&self) -> &'static str {

@@ -278,6 +278,45 @@ impl<'a> Icmp<'a> {
             .collect()
     }
 
+    /// Identifier and sequence number of an echo request or reply.
+    pub fn echo_id_seq(&self) -> Option<(u16, u16)> {
+        matches!((self.version, self.icmp_type), (4, 0 | 8) | (6, 128 | 129)).then(|| {
+            (
+                u16::from_be_bytes([self.rest[0], self.rest[1]]),
+                u16::from_be_bytes([self.rest[2], self.rest[3]]),
+            )
+        })
+    }
+
+    /// The target address of a neighbour solicitation or advertisement (RFC 4861 4.3,
+    /// 4.4), with the link-layer address its option carries (source for a
+    /// solicitation, target for an advertisement).
+    pub fn ndp_target(&self) -> Option<(Ipv6Addr, Option<crate::link::Mac>)> {
+        let wanted_option = match (self.version, self.icmp_type) {
+            (6, 135) => 1,
+            (6, 136) => 2,
+            _ => return None,
+        };
+        let target: [u8; 16] = self.body.get(..16)?.try_into().ok()?;
+        let mut options = self.body.get(16..).unwrap_or(&[]);
+        let mut mac = None;
+        // Options: type, length in 8-byte units (0 is invalid and ends the walk).
+        while let [kind, len, ..] = *options {
+            let len = usize::from(len) * 8;
+            let Some(option) = options.get(..len).filter(|_| len > 0) else {
+                break;
+            };
+            if kind == wanted_option {
+                mac = option
+                    .get(2..8)
+                    .and_then(|m| <[u8; 6]>::try_from(m).ok())
+                    .map(crate::link::Mac);
+            }
+            options = &options[len..];
+        }
+        Some((Ipv6Addr::from(target), mac))
+    }
+
     pub fn type_name(&self) -> &'static str {
         match (self.version, self.icmp_type) {
             (4, 0) | (6, 129) => "Echo reply",

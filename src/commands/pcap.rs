@@ -120,6 +120,9 @@ fn run_show(a: ShowArgs) -> Result {
     let mut out = std::io::BufWriter::new(stdout.lock());
     show(&mut file, &opts, &mut out)?;
     out.flush()?;
+    if let Some(w) = file.nothing_readable() {
+        return Err(nothing_readable(&a.file, &w.message));
+    }
     for w in file.warnings() {
         warn(format_args!("{}: {}", a.file.display(), w.message));
     }
@@ -193,7 +196,19 @@ pub fn analyze_path(path: &Path, filter: Option<&str>, opts: &AnalyzeOptions) ->
     if let Some(l) = &line {
         l.done();
     }
+    // Damage before any readable record leaves nothing to report on: an error, not
+    // an empty report that reads like a clean capture.
+    if let Some(w) = file.nothing_readable() {
+        return Err(nothing_readable(path, &w.message));
+    }
     Ok(report)
+}
+
+fn nothing_readable(path: &Path, why: &str) -> Error {
+    Error::NothingReadable {
+        path: path.display().to_string(),
+        why: why.to_string(),
+    }
 }
 
 /// `--write-streams`: reads `input` again and writes the frames behind the findings.

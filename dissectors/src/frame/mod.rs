@@ -172,7 +172,7 @@ pub enum Layer<'a> {
     Udp(Udp<'a>),
     Icmp(Icmp<'a>),
     Igmp(Igmp<'a>),
-    Pim(Pim),
+    Pim(Pim<'a>),
     Gre(Gre),
     Erspan(Erspan),
     Vxlan(Vxlan),
@@ -374,5 +374,84 @@ mod tests {
         );
         assert!(matches!(f.layers[1], Layer::Udp(_)), "{:?}", f.layers);
         assert!(f.error.is_none());
+    }
+
+    /// A TCP header (20 bytes, ACK|PSH) and `len` payload bytes.
+    fn tcp_with_payload(len: usize) -> Vec<u8> {
+        let mut t = vec![
+            0x9c, 0x40, 0, 80, 0, 0, 0, 1, 0, 0, 0, 1, 0x50, 0x18, 0xfa, 0xf0,
+        ];
+        t.extend([0, 0, 0, 0]);
+        t.resize(20 + len, 0x61);
+        t
+    }
+
+    fn tcp_payload_len(f: &Frame<'_>) -> u32 {
+        match f.layers.iter().find(|l| matches!(l, Layer::Tcp(_))) {
+            Some(Layer::Tcp(t)) => t.payload_len,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn ip_length_zero_means_offload_and_the_frame_holds_the_segment() {
+        // IPv4 total length 0, as a host capturing its own TSO traffic writes it.
+        let mut p = vec![
+            0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
+        ];
+        p.extend(tcp_with_payload(3926));
+        let f = dissect(crate::link::linktype::IPV4, &p, &DissectOptions::default());
+        assert_eq!(tcp_payload_len(&f), 3926);
+
+        // IPv6 payload length 0 without a jumbo option: likewise.
+        let mut p = vec![0x60, 0, 0, 0, 0, 0, 6, 64];
+        p.extend([0u8; 32]);
+        p.extend(tcp_with_payload(2000));
+        let f = dissect(crate::link::linktype::IPV6, &p, &DissectOptions::default());
+        assert_eq!(tcp_payload_len(&f), 2000);
+
+        // A stated length still bounds the segment (the rest is padding).
+        let mut p = vec![
+            0x45, 0, 0, 50, 0, 0, 0x40, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
+        ];
+        p.extend(tcp_with_payload(100));
+        let f = dissect(crate::link::linktype::IPV4, &p, &DissectOptions::default());
+        assert_eq!(tcp_payload_len(&f), 10);
+    }
+
+    #[test]
+    fn pim_join_prune_groups_and_sources_are_read() {
+        // PIMv2 Join/Prune: upstream 10.0.0.13, one group 239.1.2.3 joining (S,G)
+        // 192.0.2.7 (flags S) and pruning (*,G) with RP 1.1.1.1 (flags SWR).
+        let mut p = vec![
+            0x45, 0, 0, 0, 0, 0, 0, 0, 1, 103, 0, 0, 10, 0, 0, 14, 224, 0, 0, 13,
+        ];
+        p.extend([0x23, 0, 0, 0]);
+        p.extend([1, 0, 10, 0, 0, 13, 0, 1, 0, 210]);
+        p.extend([1, 0, 0, 32, 239, 1, 2, 3, 0, 1, 0, 1]);
+        p.extend([1, 0, 0x04, 32, 192, 0, 2, 7]);
+        p.extend([1, 0, 0x07, 32, 1, 1, 1, 1]);
+        let total = p.len() as u16;
+        p[2..4].copy_from_slice(&total.to_be_bytes());
+        let f = dissect(crate::link::linktype::IPV4, &p, &DissectOptions::default());
+        let Some(Layer::Pim(pim)) = f.layers.get(1) else {
+            panic!("{:?}", f.layers)
+        };
+        let (groups, err) = pim.join_prune();
+        assert!(err.is_none(), "{err:?}");
+        assert_eq!(groups.len(), 1);
+        assert_eq!(groups[0].group.to_string(), "239.1.2.3");
+        let joined: Vec<String> = groups[0].joined.iter().map(|s| s.to_string()).collect();
+        let pruned: Vec<String> = groups[0].pruned.iter().map(|s| s.to_string()).collect();
+        assert_eq!(joined, ["192.0.2.7"]);
+        assert_eq!(pruned, ["* (RP 1.1.1.1)"]);
+
+        // Cut inside the group: what was read, and an error, never a panic.
+        let cut = &p[..p.len() - 6];
+        let f = dissect(crate::link::linktype::IPV4, cut, &DissectOptions::default());
+        if let Some(Layer::Pim(pim)) = f.layers.get(1) {
+            let (groups, err) = pim.join_prune();
+            assert!(groups.is_empty() && err.is_some());
+        }
     }
 }

@@ -424,7 +424,14 @@ impl<'a> Dissector<'a, '_> {
             // first fragment.
             return;
         }
-        let claimed = total.saturating_sub(header_len);
+        // Total length 0: a host capturing its own TCP segmentation offload traffic
+        // writes the header before the NIC fills the length in. Like tshark, take the
+        // payload to run to the end of the frame.
+        let claimed = if total == 0 {
+            ip_end.min(self.data.len()).saturating_sub(off + header_len)
+        } else {
+            total.saturating_sub(header_len)
+        };
         self.ip_payload(protocol, 4, off + header_len, ip_end, claimed);
     }
 
@@ -510,7 +517,13 @@ impl<'a> Dissector<'a, '_> {
         if fragment.is_some_and(|f| f.offset != 0) {
             return;
         }
-        let claimed = usize::from(payload_len).saturating_sub(at - off - 40);
+        // Payload length 0 (a jumbogram, or offloaded traffic captured before the NIC
+        // filled the length in) runs to the end of the frame, as tshark takes it.
+        let claimed = if payload_len == 0 {
+            ip_end.min(self.data.len()).saturating_sub(at)
+        } else {
+            usize::from(payload_len).saturating_sub(at - off - 40)
+        };
         self.ip_payload(next, 6, at, ip_end, claimed);
     }
 

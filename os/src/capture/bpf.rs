@@ -254,6 +254,44 @@ fn load(packet: &[u8], size: u16, offset: u32) -> Option<u32> {
     }
 }
 
+/// The 4-byte BSD loopback header (DLT_NULL, DLT_LOOP) a filter compiled here expects
+/// for `packet`, when it differs from the one captured.
+///
+/// libpcap compiles filters for a dead handle as for a live capture on this host: the
+/// address family is Linux's (AF_INET6 = 10) in host byte order (DLT_NULL) or network
+/// order (DLT_LOOP). Files from the BSDs carry their own AF_INET6 (24 NetBSD/OpenBSD,
+/// 28 FreeBSD, 30 Darwin) in their writer's byte order, which tcpdump, reading the file,
+/// accepts every one of. So the header is rewritten to this host's value before the
+/// filter runs; the frame itself is not changed.
+pub fn loopback_header_for_filter(linktype: u16, packet: &[u8]) -> Option<[u8; 4]> {
+    const LINUX_AF_INET: u32 = 2;
+    const LINUX_AF_INET6: u32 = 10;
+    let network_order = match linktype {
+        0 => false,  // DLT_NULL
+        108 => true, // DLT_LOOP
+        _ => return None,
+    };
+    let raw: [u8; 4] = packet.get(..4)?.try_into().ok()?;
+    // Whichever byte order the writer used, the family is a small number.
+    let le = u32::from_le_bytes(raw);
+    let family = if le <= 0xffff {
+        le
+    } else {
+        u32::from_be_bytes(raw)
+    };
+    let linux = match family {
+        2 => LINUX_AF_INET,
+        10 | 24 | 28 | 30 => LINUX_AF_INET6,
+        _ => return None,
+    };
+    let want = if network_order {
+        linux.to_be_bytes()
+    } else {
+        linux.to_ne_bytes()
+    };
+    (want != raw).then_some(want)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use netkit_cmds::source::{Format, FrameSource, RawFrame, ReadWarning};
 
-use super::bpf::Program;
+use super::bpf::{self, Program};
 use super::source::Source;
 use super::{
     libpcap, pcap, pcapng, CaptureError, LinkInfo, Step, MAX_KEPT_WARNINGS, MAX_RECORD_LEN,
@@ -35,6 +35,8 @@ pub struct CaptureFile {
     src: Source,
     layout: Layout,
     frames: u64,
+    /// Records that read whole (filtered out or not), unlike skipped or damaged ones.
+    readable: u64,
     last_ts: i64,
     done: bool,
     warnings: Vec<ReadWarning>,
@@ -129,6 +131,7 @@ impl CaptureFile {
             src,
             layout,
             frames: 0,
+            readable: 0,
             last_ts: 0,
             done: false,
             warnings: Vec::new(),
@@ -242,6 +245,16 @@ impl CaptureFile {
     /// The next frame (that passes the filter), or `None` at the end of the file or at
     /// damage that stops reading (see [`CaptureFile::warnings`]).
     pub fn next_frame(&mut self) -> Option<RawFrame<'_>> {
+        self.next_record(false).map(|(f, _)| f)
+    }
+
+    /// The next frame, also when the filter rejects it, and whether it passed (see
+    /// [`FrameSource::next_frame_any`]).
+    pub fn next_frame_any(&mut self) -> Option<(RawFrame<'_>, bool)> {
+        self.next_record(true)
+    }
+
+    fn next_record(&mut self, keep_rejected: bool) -> Option<(RawFrame<'_>, bool)> {
         loop {
             if self.done {
                 return None;
@@ -274,6 +287,7 @@ impl CaptureFile {
                 }
             };
             self.frames = number;
+            self.readable += 1;
             self.last_ts = match &self.layout {
                 Layout::Pcapng(_) if rec.ts_ns == pcapng::NO_TIMESTAMP => self.last_ts,
                 _ => rec.ts_ns,
@@ -289,6 +303,7 @@ impl CaptureFile {
                 },
             };
             let range = rec.start..rec.start + rec.len;
+            let mut passed = true;
             if let Some(filter) = &mut self.filter {
                 let data = self.src.buf().get(range.clone()).unwrap_or_default();
                 let ok = filter_accepts(
@@ -301,20 +316,22 @@ impl CaptureFile {
                     number,
                     offset,
                 );
-                if !ok {
+                if !ok && !keep_rejected {
                     continue;
                 }
+                passed = ok;
             }
             // Borrowed only here, right before returning, so the loop above may go on.
             let data = self.src.buf().get(range).unwrap_or_default();
-            return Some(RawFrame {
+            let frame = RawFrame {
                 number,
                 ts_ns: self.last_ts,
                 orig_len: rec.orig_len,
                 linktype: link.linktype,
                 interface: rec.interface,
                 data,
-            });
+            };
+            return Some((frame, passed));
         }
     }
 
@@ -332,6 +349,14 @@ impl CaptureFile {
     /// Records read so far, including those the filter skipped.
     pub fn frames_read(&self) -> u64 {
         self.frames
+    }
+
+    /// Damage met before any record could be read: nothing in the file is usable. A
+    /// valid capture with no records is not damaged, so this is false for it.
+    pub fn nothing_readable(&self) -> Option<&ReadWarning> {
+        (self.readable == 0)
+            .then(|| self.warnings.first())
+            .flatten()
     }
 
     fn stop(&mut self, msg: String) {
@@ -423,7 +448,14 @@ fn filter_accepts(
         };
     }
     match slot {
-        Slot::Ready(p) => p.matches(data, orig_len),
+        Slot::Ready(p) => match bpf::loopback_header_for_filter(link.linktype, data) {
+            Some(header) => {
+                let mut copy = data.to_vec();
+                copy[..4].copy_from_slice(&header);
+                p.matches(&copy, orig_len)
+            }
+            None => p.matches(data, orig_len),
+        },
         _ => false,
     }
 }
@@ -431,6 +463,10 @@ fn filter_accepts(
 impl FrameSource for CaptureFile {
     fn next_frame(&mut self) -> Option<RawFrame<'_>> {
         CaptureFile::next_frame(self)
+    }
+
+    fn next_frame_any(&mut self) -> Option<(RawFrame<'_>, bool)> {
+        CaptureFile::next_frame_any(self)
     }
 
     fn bytes_read(&self) -> u64 {

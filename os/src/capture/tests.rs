@@ -754,3 +754,23 @@ fn filter_compiles_lazily_for_later_interfaces() {
     assert_eq!(drain(&mut f).len(), 5);
     assert!(f.warnings().is_empty());
 }
+
+#[test]
+fn bsd_loopback_families_are_presented_as_this_host_compiles_filters() {
+    use super::bpf::loopback_header_for_filter as header;
+    let linux_v6 = 10u32.to_ne_bytes();
+    // AF_INET6 of NetBSD/OpenBSD, FreeBSD and Darwin, written little- or big-endian.
+    for af in [24u32, 28, 30] {
+        assert_eq!(header(0, &af.to_le_bytes()), Some(linux_v6), "{af} LE");
+        assert_eq!(header(0, &af.to_be_bytes()), Some(linux_v6), "{af} BE");
+        // DLT_LOOP: network byte order.
+        assert_eq!(header(108, &af.to_be_bytes()), Some(10u32.to_be_bytes()));
+    }
+    // IPv4 is 2 everywhere; only the byte order may need turning.
+    assert_eq!(header(0, &2u32.to_ne_bytes()), None);
+    assert_eq!(header(0, &[0, 0, 0, 0x1e, 0x60]), Some(linux_v6));
+    // Other link types and unknown families are left alone.
+    assert_eq!(header(1, &30u32.to_le_bytes()), None);
+    assert_eq!(header(0, &7u32.to_le_bytes()), None);
+    assert_eq!(header(0, &[30]), None);
+}

@@ -25,7 +25,26 @@ pub struct Evidence {
 
 impl Evidence {
     pub fn of(report: &Report) -> Evidence {
-        let streams: BTreeSet<u32> = report.findings.iter().filter_map(|f| f.stream).collect();
+        let mut streams: BTreeSet<u32> = report.findings.iter().filter_map(|f| f.stream).collect();
+        // A finding names one stream but may stand for several (three attempts to one
+        // server): every stream whose opening, SYN or reset it lists is behind it too.
+        let listed: BTreeSet<u64> = report
+            .findings
+            .iter()
+            .filter(|f| f.stream.is_some())
+            .flat_map(|f| f.frames.iter().copied())
+            .collect();
+        for s in &report.tcp.streams_detail {
+            let opens = [Some(s.first_frame), s.syn_frame];
+            if opens
+                .iter()
+                .flatten()
+                .chain(&s.rst_frames)
+                .any(|n| listed.contains(n))
+            {
+                streams.insert(s.stream);
+            }
+        }
         let frames = report
             .findings
             .iter()

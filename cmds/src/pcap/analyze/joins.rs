@@ -9,7 +9,7 @@
 //!   saw, so the census counts them from there;
 //! - tunnels x paths: either one reaching a memory bound marks `tunnels.truncated`.
 
-use super::findings::{rank, Finding};
+use super::findings::{frames_filter, rank, Code, Finding, Severity};
 use super::report::{CaptureProblem, ProblemKind, Report, SourceInfo, WebSocketSection};
 use super::sections::tcp::TcpFlag;
 use super::sections::websocket::findings::{self as ws_findings, RetransPlacement};
@@ -72,7 +72,7 @@ pub(super) fn finish(
         });
     }
     ws_findings::raise(&upgrades, &placements, &mut found);
-    tcp.raise_findings(&mut found);
+    tcp.raise_findings(capture.last_ts(), &mut found);
 
     // tunnels x paths.
     let paths_truncated = paths.truncated();
@@ -80,6 +80,7 @@ pub(super) fn finish(
     tunnels.truncated |= paths_truncated;
     let paths = paths.finish(&mut found);
 
+    capture_damage(read_problems, &mut found);
     rank(&mut found);
     let read = read_problems.iter().map(|w| CaptureProblem {
         frame: w.frame,
@@ -101,4 +102,27 @@ pub(super) fn finish(
         paths,
         findings: found,
     }
+}
+
+/// The capture's own damage is a finding, so the report (and its JSON) says it
+/// covers only part of the file: where reading stopped, and records skipped.
+fn capture_damage(read_problems: &[ReadWarning], out: &mut Vec<Finding>) {
+    let Some(first) = read_problems.first() else {
+        return;
+    };
+    let more = match read_problems.len() - 1 {
+        0 => String::new(),
+        n => format!(" (and {n} more damaged place(s), see capture.errors)"),
+    };
+    let frames: Vec<u64> = read_problems.iter().map(|w| w.frame).take(20).collect();
+    out.push(Finding {
+        severity: Severity::Warning,
+        code: Code::CaptureDamaged,
+        summary: format!("the capture is damaged: {}{more}", first.message),
+        stream: None,
+        // The damaged record is no frame Wireshark shows: point at the last one
+        // read before it.
+        wireshark_filter: frames_filter(&[first.frame.saturating_sub(1).max(1)]),
+        frames,
+    });
 }

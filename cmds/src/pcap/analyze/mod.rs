@@ -71,9 +71,15 @@ pub fn analyze(
 ) -> Report {
     let mut run = Analysis::new(opts);
     let mut frames = 0u64;
-    while let Some(raw) = source.next_frame() {
+    // Frames a filter rejects still number TCP streams, as in Wireshark, so a
+    // finding's `tcp.stream eq N` names the same stream there.
+    while let Some((raw, passed)) = source.next_frame_any() {
         let frame = dissect(raw.linktype, raw.data, &opts.dissect);
-        run.feed(raw, &frame);
+        if passed {
+            run.feed(raw, &frame);
+        } else {
+            run.tcp.feed_rejected(&raw, &frame);
+        }
         frames += 1;
         if frames.is_multiple_of(PROGRESS_EVERY) {
             progress(Progress {

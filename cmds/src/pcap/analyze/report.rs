@@ -100,6 +100,11 @@ pub(super) struct CaptureTally {
 }
 
 impl CaptureTally {
+    /// Time of the last frame read.
+    pub(super) fn last_ts(&self) -> Option<i64> {
+        self.last_ts
+    }
+
     pub(super) fn feed(&mut self, raw: &RawFrame<'_>, frame: &Frame<'_>) {
         self.frames += 1;
         self.bytes += u64::from(raw.orig_len);

@@ -3,7 +3,7 @@
 
 use super::findings::{Code, Severity};
 use super::report::{ProblemKind, Report};
-use super::sections::tcp::{Side, TcpFlag};
+use super::sections::tcp::{Side, StreamDetail, TcpFlag};
 use crate::output::{paint, Colour, Table, Term};
 use std::io::{self, Write};
 
@@ -25,7 +25,14 @@ pub fn write(out: &mut dyn Write, r: &Report, term: &Term) -> io::Result<()> {
     let c = &r.capture;
     writeln!(out, "{}", c.file)?;
     if r.findings.is_empty() {
-        writeln!(out, "  no problems found")?;
+        // "No problems" only when no section below shows trouble either.
+        match troubled_streams(r).len() {
+            0 => writeln!(out, "  no problems found")?,
+            n => writeln!(
+                out,
+                "  no finding raised, but {n} TCP stream(s) show trouble: see Worst streams below"
+            )?,
+        }
     }
     for f in &r.findings {
         writeln!(out, "  {} {}", severity(term, f.severity), f.summary)?;
@@ -57,10 +64,215 @@ pub fn write(out: &mut dyn Write, r: &Report, term: &Term) -> io::Result<()> {
         )?;
     }
     write_tcp(out, r, term)?;
+    write_tcp_frames(out, r)?;
     write_websocket(out, r, term)?;
     write_fhrp(out, r, term)?;
     write_multicast(out, r, term)?;
+    write_tunnels(out, r, term)?;
+    write_paths(out, r, term)?;
     write_protocols(out, r, term)
+}
+
+/// Frame numbers listed per line, beyond which a list is cut with a count.
+const FRAMES_SHOWN: usize = 40;
+
+fn frame_list(frames: &[u64]) -> String {
+    let mut s: Vec<String> = frames
+        .iter()
+        .take(FRAMES_SHOWN)
+        .map(u64::to_string)
+        .collect();
+    if frames.len() > FRAMES_SHOWN {
+        s.push(format!("... and {} more", frames.len() - FRAMES_SHOWN));
+    }
+    s.join(" ")
+}
+
+/// `--frames`: the frames behind each TCP analysis flag.
+fn write_tcp_frames(out: &mut dyn Write, r: &Report) -> io::Result<()> {
+    let Some(lists) = &r.tcp.flagged_frames else {
+        return Ok(());
+    };
+    let flagged: Vec<TcpFlag> = TcpFlag::ALL
+        .into_iter()
+        .filter(|f| !lists[*f].is_empty())
+        .collect();
+    if flagged.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "\nTCP analysis flags, frame by frame (tcp.analysis.*)")?;
+    for f in flagged {
+        writeln!(out, "  {:<24} {}", f.name(), frame_list(&lists[f]))?;
+    }
+    Ok(())
+}
+
+fn write_tunnels(out: &mut dyn Write, r: &Report, term: &Term) -> io::Result<()> {
+    let t = &r.tunnels;
+    if t.outer_flows.is_empty() {
+        return Ok(());
+    }
+    let mut table = Table::new([
+        "tunnel",
+        "id",
+        "outer flow",
+        "frames",
+        "inner flows",
+        "overhead",
+        "largest inner",
+    ]);
+    for f in t.outer_flows.iter().take(10) {
+        table.row(vec![
+            f.kind.to_string(),
+            opt(&f.id),
+            f.outer.clone(),
+            f.frames.to_string(),
+            f.inner_flows
+                .map_or("encrypted".to_string(), |n| n.to_string()),
+            f.overhead_bytes
+                .map(|b| format!("{b} B"))
+                .unwrap_or_default(),
+            opt(&f.largest_inner),
+        ]);
+    }
+    writeln!(
+        out,
+        "\nTunnels ({} outer flows{})",
+        t.outer_flows.len(),
+        if t.outer_flows.len() > 10 {
+            ", the first 10"
+        } else {
+            ""
+        }
+    )?;
+    writeln!(out, "{}", table.render(term))?;
+    for p in &t.ecmp {
+        writeln!(
+            out,
+            "  {} ({}): {} inner flows over {} outer flows per direction{}",
+            p.endpoints,
+            p.kinds.join("/"),
+            p.inner_flows,
+            p.outer_flows_per_direction,
+            p.source_ports
+                .map(|n| format!(", {n} outer source ports"))
+                .unwrap_or_default()
+        )?;
+    }
+    if t.truncated {
+        writeln!(out, "  (memory bound reached: some flows were not tracked)")?;
+    }
+    Ok(())
+}
+
+fn write_paths(out: &mut dyn Write, r: &Report, term: &Term) -> io::Result<()> {
+    let p = &r.paths;
+    let m = &p.mtu;
+    let said = !m.icmp.is_empty()
+        || m.fragments.fragments > 0
+        || !m.df_too_big_frames.is_empty()
+        || !m.tcp.is_empty()
+        || !p.traceroutes.is_empty();
+    if !said {
+        return Ok(());
+    }
+    writeln!(out, "\nPaths")?;
+    for i in &m.icmp {
+        writeln!(
+            out,
+            "  frame {}: router {} reported MTU {}{}",
+            i.frame,
+            i.router,
+            i.mtu,
+            match (&i.packet_src, &i.packet_dst) {
+                (Some(s), Some(d)) => format!(" for {s} -> {d}"),
+                _ => String::new(),
+            }
+        )?;
+    }
+    let f = &m.fragments;
+    if f.fragments > 0 {
+        writeln!(
+            out,
+            "  {} fragments of {} packets; {} sets incomplete{}",
+            f.fragments,
+            f.fragmented_packets,
+            f.incomplete,
+            if f.incomplete_frames.is_empty() {
+                String::new()
+            } else {
+                format!(" (frames {})", frame_list(&f.incomplete_frames))
+            }
+        )?;
+    }
+    if !m.df_too_big_frames.is_empty() {
+        writeln!(
+            out,
+            "  DF packets larger than a reported MTU: frames {}",
+            frame_list(&m.df_too_big_frames)
+        )?;
+    }
+    if !m.tcp.is_empty() {
+        let mut table = Table::new([
+            "tcp flow",
+            "mss",
+            "largest segment",
+            "tunnel",
+            "on path",
+            "beyond mss",
+            "large retrans",
+        ]);
+        let pair = |a: String, b: String| format!("{a}/{b}");
+        for t in &m.tcp {
+            table.row(vec![
+                t.flow.clone(),
+                pair(opt(&t.mss[0]), opt(&t.mss[1])),
+                pair(
+                    t.largest_segment[0].to_string(),
+                    t.largest_segment[1].to_string(),
+                ),
+                t.tunnel_overhead.to_string(),
+                t.largest_on_path.to_string(),
+                (t.beyond_mss_segments[0] + t.beyond_mss_segments[1]).to_string(),
+                t.large_retransmissions.to_string(),
+            ]);
+        }
+        writeln!(out, "{}", table.render(term))?;
+    }
+    for tr in &p.traceroutes {
+        writeln!(out, "  traceroute {} -> {}", tr.source, tr.destination)?;
+        for h in &tr.hops {
+            let labels: Vec<String> = h.mpls.iter().map(|l| format!("L={}", l.label)).collect();
+            writeln!(
+                out,
+                "    {:>3}  {:<40} {}{}",
+                h.ttl.map(|t| t.to_string()).unwrap_or_else(|| "?".into()),
+                h.router,
+                h.rtt_ms.map(|m| format!("{m:.1} ms")).unwrap_or_default(),
+                if labels.is_empty() {
+                    String::new()
+                } else {
+                    format!("  MPLS {}", labels.join(" "))
+                }
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// The TCP streams with retransmissions, segments not captured, zero windows or resets.
+fn troubled_streams(r: &Report) -> Vec<&StreamDetail> {
+    r.tcp
+        .streams_detail
+        .iter()
+        .filter(|s| {
+            s.flags[TcpFlag::Retransmission]
+                + s.flags[TcpFlag::LostSegment]
+                + s.flags[TcpFlag::ZeroWindow]
+                > 0
+                || !s.rst_frames.is_empty()
+        })
+        .collect()
 }
 
 fn write_tcp(out: &mut dyn Write, r: &Report, term: &Term) -> io::Result<()> {
@@ -89,17 +301,7 @@ fn write_tcp(out: &mut dyn Write, r: &Report, term: &Term) -> io::Result<()> {
         )?;
     }
     // The worst streams: the ones with trouble, most retransmissions first.
-    let mut worst: Vec<_> = t
-        .streams_detail
-        .iter()
-        .filter(|s| {
-            s.flags[TcpFlag::Retransmission]
-                + s.flags[TcpFlag::LostSegment]
-                + s.flags[TcpFlag::ZeroWindow]
-                > 0
-                || !s.rst_frames.is_empty()
-        })
-        .collect();
+    let mut worst = troubled_streams(r);
     worst.sort_by_key(|s| std::cmp::Reverse(s.flags[TcpFlag::Retransmission]));
     if worst.is_empty() {
         return Ok(());
@@ -185,7 +387,44 @@ fn write_fhrp(out: &mut dyn Write, r: &Report, term: &Term) -> io::Result<()> {
         ]);
     }
     writeln!(out, "\nFirst-hop redundancy groups")?;
-    writeln!(out, "{}", table.render(term))
+    writeln!(out, "{}", table.render(term))?;
+    // The changes themselves: a takeover is the line people look for.
+    for g in &r.fhrp.groups {
+        let mut active: Option<&str> = None;
+        for c in &g.state_changes {
+            let leads = matches!(c.to.as_str(), "Active" | "Master");
+            let takeover = match active {
+                Some(before) if leads && before != c.router => {
+                    format!(" (takes over from {before})")
+                }
+                _ => String::new(),
+            };
+            if leads {
+                active = Some(&c.router);
+            }
+            writeln!(
+                out,
+                "  frame {}: {} group {}: {} {}{}{takeover}",
+                c.frame,
+                g.protocol,
+                g.group_id,
+                c.router,
+                c.from
+                    .as_ref()
+                    .map(|f| format!("{f} -> "))
+                    .unwrap_or_default(),
+                c.to
+            )?;
+        }
+        for a in &g.gratuitous_arps {
+            writeln!(
+                out,
+                "  frame {}: {} group {}: gratuitous ARP {} is-at {}",
+                a.frame, g.protocol, g.group_id, a.ip, a.mac
+            )?;
+        }
+    }
+    Ok(())
 }
 
 fn write_multicast(out: &mut dyn Write, r: &Report, term: &Term) -> io::Result<()> {
@@ -208,6 +447,24 @@ fn write_multicast(out: &mut dyn Write, r: &Report, term: &Term) -> io::Result<(
     }
     writeln!(out, "\nMulticast groups")?;
     writeln!(out, "{}", table.render(term))?;
+    for g in &r.multicast.groups {
+        if !g.pim_joined_sources.is_empty() {
+            writeln!(
+                out,
+                "  {}: PIM joins {}",
+                g.group,
+                g.pim_joined_sources.join(", ")
+            )?;
+        }
+        if !g.pim_pruned_sources.is_empty() {
+            writeln!(
+                out,
+                "  {}: PIM prunes {}",
+                g.group,
+                g.pim_pruned_sources.join(", ")
+            )?;
+        }
+    }
     for col in &r.multicast.collisions {
         writeln!(
             out,

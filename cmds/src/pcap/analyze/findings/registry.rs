@@ -14,20 +14,24 @@ use serde::Serialize;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Code {
+    CaptureDamaged,
     WebsocketRejected,
     WebsocketBadAccept,
     WebsocketIgnored,
     WebsocketUnanswered,
     WebsocketClosedWithError,
     SynUnanswered,
+    SynCutOff,
     TcpResetLate,
     TcpReset,
     TcpResets,
+    TcpRtoBackoff,
     TcpRetransmissions,
     TcpZeroWindow,
     EcmpSingleOuterFlow,
     TunnelLowEntropy,
     TunnelMtu,
+    TcpOffload,
     FragmentsIncomplete,
     PmtuReported,
     DfLargerThanReportedMtu,
@@ -50,21 +54,25 @@ pub struct Entry {
 
 impl Code {
     /// Every code, in the order `--list-findings` shows them (by section, then severity).
-    pub const ALL: [Code; 18] = [
+    pub const ALL: [Code; 22] = [
+        Code::CaptureDamaged,
         Code::WebsocketRejected,
         Code::WebsocketBadAccept,
         Code::WebsocketIgnored,
         Code::WebsocketUnanswered,
         Code::WebsocketClosedWithError,
         Code::SynUnanswered,
+        Code::SynCutOff,
         Code::TcpResetLate,
         Code::TcpReset,
         Code::TcpResets,
+        Code::TcpRtoBackoff,
         Code::TcpRetransmissions,
         Code::TcpZeroWindow,
         Code::EcmpSingleOuterFlow,
         Code::TunnelLowEntropy,
         Code::TunnelMtu,
+        Code::TcpOffload,
         Code::FragmentsIncomplete,
         Code::PmtuReported,
         Code::DfLargerThanReportedMtu,
@@ -76,6 +84,13 @@ impl Code {
     pub fn entry(self) -> Entry {
         use Severity::{Error, Info, Warning};
         match self {
+            Code::CaptureDamaged => Entry {
+                code: Code::CaptureDamaged,
+                severities: &[Warning],
+                section: "capture",
+                meaning: "the file is damaged: reading stopped at a record (or skipped records) whose frame and byte offset the finding names; the report covers what came before",
+                next: "how the file was made or copied (a capture cut short, a truncated download, a disk full); capture.errors lists every damaged place",
+            },
             Code::WebsocketRejected => Entry {
                 code: Code::WebsocketRejected,
                 severities: &[Error],
@@ -118,6 +133,13 @@ impl Code {
                 meaning: "connection attempts to a server got no SYN-ACK and no reset: the SYNs were dropped somewhere, grouped by server",
                 next: "a firewall dropping silently, a dead or unrouted server, or a full accept queue; the SYN retransmissions show how long clients waited",
             },
+            Code::SynCutOff => Entry {
+                code: Code::SynCutOff,
+                severities: &[Info],
+                section: "tcp",
+                meaning: "connection attempts sent so shortly before the capture ended (within a few handshake round trips, and before the first SYN retransmission was due) that no answer could be expected yet",
+                next: "nothing, unless they matter: capture longer to see whether they were answered",
+            },
             Code::TcpResetLate => Entry {
                 code: Code::TcpResetLate,
                 severities: &[Warning],
@@ -139,11 +161,18 @@ impl Code {
                 meaning: "how many streams ended with a reset in all, beyond those listed",
                 next: "the display filter tcp.flags.reset == 1",
             },
+            Code::TcpRtoBackoff => Entry {
+                code: Code::TcpRtoBackoff,
+                severities: &[Error],
+                section: "tcp",
+                meaning: "one segment retransmitted again and again with growing gaps (the retransmission timer backing off): the stream stalled, however few its frames",
+                next: "whether the peer or the path went away (a dead host, a route or firewall change, a full receive queue); the gaps show how long the sender waited",
+            },
             Code::TcpRetransmissions => Entry {
                 code: Code::TcpRetransmissions,
                 severities: &[Warning],
                 section: "tcp",
-                meaning: "a stream where at least a tenth of the frames (and at least 10) are retransmissions",
+                meaning: "a stream where at least a tenth of the frames (and at least 3) are retransmissions",
                 next: "loss on the path (interface drops, a policer, a congested link) or a receiver that drops; compare with other streams on the same path",
             },
             Code::TcpZeroWindow => Entry {
@@ -171,8 +200,15 @@ impl Code {
                 code: Code::TunnelMtu,
                 severities: &[Warning],
                 section: "paths",
-                meaning: "segments inside a tunnel that, with the tunnel's overhead, exceed a 1500-byte MTU on the outer path",
+                meaning: "segments inside a tunnel that, with the tunnel's overhead, exceed a 1500-byte MTU on the outer path (only segments within the receiver's MSS count: larger ones are offload, see tcp_offload)",
                 next: "the inner MTU or the MSS clamp on the tunnel endpoints; the finding gives values that fit",
+            },
+            Code::TcpOffload => Entry {
+                code: Code::TcpOffload,
+                severities: &[Info],
+                section: "paths",
+                meaning: "TCP segments larger than the MSS the receiver announced: the capturing host's segmentation or receive offload (TSO/GRO) merged them, so their size says nothing about the path's MTU",
+                next: "nothing on the path; to see the segments as sent, capture elsewhere or turn offload off (ethtool -K IFACE tso off gro off)",
             },
             Code::FragmentsIncomplete => Entry {
                 code: Code::FragmentsIncomplete,
@@ -208,20 +244,24 @@ impl Code {
     /// The code as JSON and Wireshark-filter lines write it.
     pub fn as_str(self) -> &'static str {
         match self {
+            Code::CaptureDamaged => "capture_damaged",
             Code::WebsocketRejected => "websocket_rejected",
             Code::WebsocketBadAccept => "websocket_bad_accept",
             Code::WebsocketIgnored => "websocket_ignored",
             Code::WebsocketUnanswered => "websocket_unanswered",
             Code::WebsocketClosedWithError => "websocket_closed_with_error",
             Code::SynUnanswered => "syn_unanswered",
+            Code::SynCutOff => "syn_cut_off",
             Code::TcpResetLate => "tcp_reset_late",
             Code::TcpReset => "tcp_reset",
             Code::TcpResets => "tcp_resets",
+            Code::TcpRtoBackoff => "tcp_rto_backoff",
             Code::TcpRetransmissions => "tcp_retransmissions",
             Code::TcpZeroWindow => "tcp_zero_window",
             Code::EcmpSingleOuterFlow => "ecmp_single_outer_flow",
             Code::TunnelLowEntropy => "tunnel_low_entropy",
             Code::TunnelMtu => "tunnel_mtu",
+            Code::TcpOffload => "tcp_offload",
             Code::FragmentsIncomplete => "fragments_incomplete",
             Code::PmtuReported => "pmtu_reported",
             Code::DfLargerThanReportedMtu => "df_larger_than_reported_mtu",

@@ -1,5 +1,5 @@
-//! The `multicast` section: traffic to groups with its senders, IGMP/MLD joins and
-//! leaves, and groups of the capture that share a MAC.
+//! The `multicast` section: traffic to groups with its senders, IGMP/MLD and PIM joins
+//! and leaves (prunes), and groups of the capture that share a MAC.
 
 use crate::mcast::rules::{classify, MacCollisions};
 use crate::mcast::CollisionOut;
@@ -21,8 +21,9 @@ pub struct ObservedGroup {
     pub frames: u64,
     /// Source addresses of those frames, sorted.
     pub senders: Vec<String>,
-    /// IGMP/MLD membership reports (joins) and leaves (IGMPv2 leave, MLD done, IGMPv3/
-    /// MLDv2 records that stop listening) for the group.
+    /// IGMP/MLD membership reports and PIM Join/Prunes that join (joins), and leaves
+    /// (IGMPv2 leave, MLD done, IGMPv3/MLDv2 records that stop listening, PIM prunes)
+    /// for the group.
     pub joins: u64,
     pub leaves: u64,
     pub name: Option<&'static str>,
@@ -33,6 +34,11 @@ pub struct ObservedGroup {
     pub leave_frames: Vec<u64>,
     /// Frames to the group whose destination MAC is not the group's mapped MAC.
     pub mac_mismatch_frames: Vec<u64>,
+    /// Sources PIM Join/Prune messages joined the group for, sorted: an address for
+    /// (S,G), `* (RP addr)` for (*,G).
+    pub pim_joined_sources: Vec<String>,
+    /// Sources PIM Join/Prune messages pruned from the group, written the same way.
+    pub pim_pruned_sources: Vec<String>,
 }
 
 /// The `multicast` section of `pcap analyze`.
@@ -52,7 +58,12 @@ struct GroupState {
     join_frames: Vec<u64>,
     leave_frames: Vec<u64>,
     mac_mismatch_frames: Vec<u64>,
+    pim_joined: std::collections::BTreeSet<String>,
+    pim_pruned: std::collections::BTreeSet<String>,
 }
+
+/// Sources kept per group and list, so a flood of Join/Prunes stays bounded.
+const MAX_PIM_SOURCES: usize = 100;
 
 /// Streaming engine for captures: the analyze pipeline feeds it what the dissectors
 /// decoded (multicast traffic and IGMP/MLD membership changes) and reads a snapshot.
@@ -105,6 +116,30 @@ impl MulticastAnalysis {
         }
     }
 
+    /// A PIM Join/Prune entry for `group`: a join when it joins sources, a leave when
+    /// it prunes them.
+    pub fn pim(&mut self, frame: u64, g: &netkit_dissectors::net::PimGroup) {
+        if !g.joined.is_empty() {
+            self.join(frame, g.group);
+        }
+        if !g.pruned.is_empty() {
+            self.leave(frame, g.group);
+        }
+        let Some(st) = self.groups.get_mut(&g.group) else {
+            return;
+        };
+        for (sources, set) in [
+            (&g.joined, &mut st.pim_joined),
+            (&g.pruned, &mut st.pim_pruned),
+        ] {
+            for s in sources {
+                if set.len() < MAX_PIM_SOURCES {
+                    set.insert(s.to_string());
+                }
+            }
+        }
+    }
+
     /// A leave (IGMPv2 leave, MLDv1 done, a v3 record that stops listening) for `group`.
     pub fn leave(&mut self, frame: u64, group: IpAddr) {
         if let Some(st) = self.state(group, frame) {
@@ -134,6 +169,8 @@ impl MulticastAnalysis {
                     join_frames: st.join_frames.clone(),
                     leave_frames: st.leave_frames.clone(),
                     mac_mismatch_frames: st.mac_mismatch_frames.clone(),
+                    pim_joined_sources: st.pim_joined.iter().cloned().collect(),
+                    pim_pruned_sources: st.pim_pruned.iter().cloned().collect(),
                 })
             })
             .collect();
@@ -183,6 +220,11 @@ fn observe(obs: &mut MulticastAnalysis, number: u64, frame: &Frame<'_>) {
                 }
                 _ => {}
             },
+            Layer::Pim(p) => {
+                for g in p.join_prune().0 {
+                    obs.pim(number, &g);
+                }
+            }
             Layer::Icmp(i) if i.is_mld() => match i.icmp_type {
                 131 => {
                     if let Some(g) = i.mld_group() {
@@ -241,7 +283,8 @@ mod tests {
                 "group": "239.1.1.1", "mac": "01:00:5e:01:01:01", "frames": 3,
                 "senders": ["10.0.0.1", "10.0.0.2"], "joins": 1, "leaves": 1,
                 "name": null, "scope": "admin_reserved", "first_frame": 3,
-                "join_frames": [3], "leave_frames": [9], "mac_mismatch_frames": [7]
+                "join_frames": [3], "leave_frames": [9], "mac_mismatch_frames": [7],
+                "pim_joined_sources": [], "pim_pruned_sources": []
             })
         );
         assert_eq!(v["groups"][1]["group"], "239.129.1.1");

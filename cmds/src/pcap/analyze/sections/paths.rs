@@ -53,6 +53,9 @@ pub struct TcpMss {
     pub large_retransmissions: u32,
     pub large_acked: bool,
     pub first_frame: u64,
+    /// Segments each way larger than the MSS the receiver announced: offload (TSO or
+    /// GRO) merged them at the capture point; no path carried them whole.
+    pub beyond_mss_segments: [u32; 2],
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -119,6 +122,11 @@ struct TcpPath {
     large_end: [Option<u32>; 2],
     large_acked: bool,
     first_frame: u64,
+    /// Largest payload each way within the receiver's MSS (all of them while it is
+    /// unknown): what the path can have carried.
+    largest_fit: [u32; 2],
+    beyond_mss: [u32; 2],
+    first_beyond_mss: Option<u64>,
 }
 
 /// The hops of one traceroute (probe source, destination), by probe TTL and router.
@@ -247,6 +255,13 @@ impl PathAnalysis {
         }
         let len = t.payload_len;
         st.largest[dir] = st.largest[dir].max(len);
+        match st.mss[1 - dir] {
+            Some(mss) if len > u32::from(mss) => {
+                st.beyond_mss[dir] += 1;
+                st.first_beyond_mss.get_or_insert(number);
+            }
+            _ => st.largest_fit[dir] = st.largest_fit[dir].max(len),
+        }
         // "Large" is what a 1500-byte path can only just carry: the segments a PMTU
         // black hole eats while small ones pass.
         let large = len >= 1200;
@@ -443,6 +458,8 @@ impl PathAnalysis {
             });
         }
 
+        // (flow, segments beyond the MSS, largest, smallest MSS, first such frame)
+        let mut offload: Vec<(String, u32, u32, u16, Option<u64>)> = Vec::new();
         let mut tcp: Vec<TcpMss> = self
             .tcp
             .iter()
@@ -450,22 +467,31 @@ impl PathAnalysis {
                 let seg = s.largest[0].max(s.largest[1]);
                 let ip_tcp = if k.a.0.is_ipv4() { 40 } else { 60 };
                 let on_path = seg + ip_tcp + s.overhead;
+                // Segments beyond the receiver's MSS never crossed a path whole: they
+                // say nothing about its MTU. Only those within it do.
+                let fit = s.largest_fit[0].max(s.largest_fit[1]);
+                let fit_on_path = fit + ip_tcp + s.overhead;
                 let black_hole = s.large_retrans >= 3 && !s.large_acked;
-                if !(on_path > 1500 && s.overhead > 0 || black_hole) {
+                let offloaded = s.beyond_mss[0] + s.beyond_mss[1];
+                if !(on_path > 1500 && s.overhead > 0 || black_hole || offloaded > 0) {
                     return None;
+                }
+                if offloaded > 0 && on_path > 1500 {
+                    let least_mss = s.mss.iter().flatten().min().copied().unwrap_or(0);
+                    offload.push((k.describe(), offloaded, seg, least_mss, s.first_beyond_mss));
                 }
                 // An overhead of a whole MTU or more is a mangled length, not a tunnel:
                 // no inner MTU would fit, so there is no advice (and 1500 - it underflows).
-                if s.overhead > 0 && s.overhead + ip_tcp < 1500 && on_path > 1500 && !black_hole {
+                if s.overhead > 0 && s.overhead + ip_tcp < 1500 && fit_on_path > 1500 && !black_hole {
                     findings.push(Finding {
                         severity: Severity::Warning,
                         code: Code::TunnelMtu,
                         summary: format!(
                             "{}: {}-byte segments inside a tunnel adding {} bytes make {}-byte packets on the outer path, over a 1500-byte MTU (fragmented or dropped there); an inner MTU of {} (MSS {}) would fit",
                             k.describe(),
-                            seg,
+                            fit,
                             s.overhead,
-                            on_path,
+                            fit_on_path,
                             1500 - s.overhead,
                             1500 - s.overhead - ip_tcp
                         ),
@@ -503,11 +529,13 @@ impl PathAnalysis {
                     large_retransmissions: s.large_retrans,
                     large_acked: s.large_acked,
                     first_frame: s.first_frame,
+                    beyond_mss_segments: s.beyond_mss,
                 })
             })
             .collect();
         tcp.sort_by_key(|t| t.first_frame);
         tcp.truncate(MAX_LISTED);
+        offload_finding(offload, findings);
 
         let traceroutes = self
             .hops
@@ -539,4 +567,30 @@ impl PathAnalysis {
             truncated: self.truncated,
         }
     }
+}
+
+/// One finding for every TCP connection whose captured segments exceed the receiver's
+/// MSS: offload on the capturing host, said once (it is a property of the host).
+fn offload_finding(mut flows: Vec<(String, u32, u32, u16, Option<u64>)>, out: &mut Vec<Finding>) {
+    if flows.is_empty() {
+        return;
+    }
+    flows.sort_by_key(|f| f.4);
+    let segments: u32 = flows.iter().map(|f| f.1).sum();
+    let largest = flows.iter().map(|f| f.2).max().unwrap_or(0);
+    let least_mss = flows.iter().map(|f| f.3).min().unwrap_or(0);
+    let which = match flows.as_slice() {
+        [one] => one.0.clone(),
+        many => format!("{} TCP connections (first {})", many.len(), many[0].0),
+    };
+    out.push(Finding {
+        severity: Severity::Info,
+        code: Code::TcpOffload,
+        summary: format!(
+            "{which}: {segments} segment(s) of up to {largest} bytes, larger than the MSS the receiver announced ({least_mss} or more): segmentation or receive offload (TSO/GRO) on the capturing host merged them; their size says nothing about the path"
+        ),
+        stream: None,
+        frames: flows.iter().filter_map(|f| f.4).take(MAX_LISTED).collect(),
+        wireshark_filter: format!("tcp.len > {least_mss}"),
+    });
 }

@@ -21,8 +21,8 @@ mod segment;
 mod tests;
 
 pub use report::{
-    PerFlag, Reset, RolesFrom, Side, StreamDetail, StreamInfo, TcpFlag, TcpFrameInfo, TcpReport,
-    FLAG_COUNT,
+    PerFlag, ResendRun, Reset, RolesFrom, Side, StreamDetail, StreamInfo, TcpFlag, TcpFrameInfo,
+    TcpReport, FLAG_COUNT,
 };
 pub use rules::{flag, SegmentHeader};
 pub use segment::Segment;
@@ -133,6 +133,10 @@ pub struct TcpAnalysis {
     evicted: u64,
     frames_seen: u64,
     fragments: Fragments,
+    /// A filter rejected frames that were fed for numbering ([`Self::feed_rejected`]).
+    rejected_seen: bool,
+    /// Streams with at least one counted (not rejected) frame, kept or not.
+    counted_streams: u64,
 }
 
 impl Default for TcpAnalysis {
@@ -167,17 +171,36 @@ impl TcpAnalysis {
             evicted: 0,
             frames_seen: 0,
             fragments: Fragments::default(),
+            rejected_seen: false,
+            counted_streams: 0,
         }
     }
 
     /// Feeds one frame (in file order).
     pub fn feed(&mut self, raw: &RawFrame<'_>, frame: &Frame<'_>) -> Option<TcpFrameInfo> {
+        self.feed_as(raw, frame, true)
+    }
+
+    /// Feeds a frame a filter rejected: it numbers streams and moves the sequence
+    /// analysis on, as in Wireshark under a display filter, but is neither counted
+    /// nor summarised.
+    pub fn feed_rejected(&mut self, raw: &RawFrame<'_>, frame: &Frame<'_>) {
+        self.rejected_seen = true;
+        self.feed_as(raw, frame, false);
+    }
+
+    fn feed_as(
+        &mut self,
+        raw: &RawFrame<'_>,
+        frame: &Frame<'_>,
+        counted: bool,
+    ) -> Option<TcpFrameInfo> {
         let seg = match Segment::from_frame(raw, frame) {
             Some(seg) => Some(seg),
             None => self.fragments.feed(raw, frame),
         };
         match seg {
-            Some(seg) => Some(self.feed_segment(&seg)),
+            Some(seg) => Some(self.feed_segment_as(&seg, counted)),
             None => {
                 self.feed_quoted(raw, frame);
                 self.note_frame(raw.number, NO_STREAM);
@@ -289,6 +312,10 @@ impl TcpAnalysis {
     /// Feeds one TCP segment; the core of [`feed`](Self::feed), public for tests and
     /// for callers with their own decoding.
     pub fn feed_segment(&mut self, seg: &Segment) -> TcpFrameInfo {
+        self.feed_segment_as(seg, true)
+    }
+
+    fn feed_segment_as(&mut self, seg: &Segment, counted: bool) -> TcpFrameInfo {
         self.frames_seen += 1;
         if self.frames_seen & (EVICT_CHECK_EVERY - 1) == 0 && self.live.len() > self.max_live {
             self.evict(seg.header.ts_ns);
@@ -313,8 +340,15 @@ impl TcpAnalysis {
         let stream = conv.stream;
         let rtt = conv.seq.first_rtt_ns;
         let from = match find_stream_mut(&mut self.streams, stream) {
+            Some(info) if !counted => info.side_of(seg.src),
             Some(info) => {
                 let from = info.side_of(seg.src);
+                if info.frames == 0 {
+                    // The first frame reported on, not a rejected one before it.
+                    self.counted_streams += 1;
+                    info.first_frame = seg.frame;
+                    info.first_ts_ns = seg.header.ts_ns;
+                }
                 Self::update_stream(info, seg, from, flags, rtt);
                 from
             }
@@ -323,9 +357,11 @@ impl TcpAnalysis {
             None => Side::Server,
         };
 
-        self.counts.count(flags);
-        if flags != 0 && self.keep_frames {
-            self.flagged.push((seg.frame, flags));
+        if counted {
+            self.counts.count(flags);
+            if flags != 0 && self.keep_frames {
+                self.flagged.push((seg.frame, flags));
+            }
         }
         self.note_frame(seg.frame, stream);
         TcpFrameInfo {
@@ -349,6 +385,7 @@ impl TcpAnalysis {
         }
         match h.flags & (th::SYN | th::ACK) {
             th::SYN => {
+                info.last_syn_ts_ns = Some(h.ts_ns);
                 if info.syn_frame.is_some() {
                     info.syn_retries += 1;
                 } else {
@@ -379,7 +416,32 @@ impl TcpAnalysis {
         if h.flags & th::FIN != 0 {
             info.fin_frames[side].get_or_insert(seg.frame);
         }
+        Self::note_resend(info, seg, from, flags);
         info.last_sent_ns[side] = Some(h.ts_ns);
+    }
+
+    /// Times each side's retransmissions of one segment, to tell a stream stalled on
+    /// its retransmission timer (gaps that keep growing) from one that merely lost
+    /// a few segments.
+    fn note_resend(info: &mut StreamInfo, seg: &Segment, from: Side, flags: u16) {
+        let h = &seg.header;
+        if h.len == 0 && h.flags & th::FIN == 0 || h.flags & th::SYN != 0 {
+            return;
+        }
+        let slot = &mut info.resends[from as usize];
+        match slot {
+            Some(run) if flags & flag::ANY_RETRANSMISSION != 0 && run.seq == h.seq => {
+                run.resent(seg.frame, h.ts_ns);
+                let longer = info
+                    .rto_backoff
+                    .as_ref()
+                    .is_none_or(|worst| run.resends > worst.resends);
+                if run.backing_off() && longer {
+                    info.rto_backoff = Some(run.clone());
+                }
+            }
+            _ => *slot = Some(ResendRun::new(from, h.seq, seg.frame, h.ts_ns)),
+        }
     }
 
     /// Drops the sequence state of idle conversations to stay under the cap, then, if
@@ -482,9 +544,13 @@ impl TcpAnalysis {
         self.streams.get(i)
     }
 
-    /// Streams numbered so far, kept or not.
+    /// Streams numbered so far, kept or not; under a filter, those it kept frames of.
     pub fn stream_count(&self) -> u64 {
-        u64::from(self.next_stream)
+        if self.rejected_seen {
+            self.counted_streams
+        } else {
+            u64::from(self.next_stream)
+        }
     }
 
     /// Flagged frames as (frame, [`flag`] bits), in file order (empty unless built
@@ -495,8 +561,19 @@ impl TcpAnalysis {
 
     /// The TCP findings: SYNs never answered, resets, streams dominated by
     /// retransmission, zero-window stalls.
-    pub fn raise_findings(&self, out: &mut Vec<crate::pcap::analyze::findings::Finding>) {
-        findings::raise(&self.streams, self.unanswered_summarised(), out);
+    /// `capture_end`: the time of the capture's last frame, which SYNs sent shortly
+    /// before it could not have been answered by.
+    pub fn raise_findings(
+        &self,
+        capture_end_ns: Option<i64>,
+        out: &mut Vec<crate::pcap::analyze::findings::Finding>,
+    ) {
+        findings::raise(
+            &self.streams,
+            self.unanswered_summarised(),
+            capture_end_ns,
+            out,
+        );
     }
 
     pub fn report(&self, with_frames: bool) -> TcpReport {
@@ -515,7 +592,13 @@ impl TcpAnalysis {
             streams: self.stream_count(),
             flags: self.counts.clone(),
             flagged_frames,
-            streams_detail: self.streams.iter().map(StreamInfo::detail).collect(),
+            // Streams only a filter's rejected frames were in are not the report's.
+            streams_detail: self
+                .streams
+                .iter()
+                .filter(|s| s.frames > 0)
+                .map(StreamInfo::detail)
+                .collect(),
             evicted_conversations: self.evicted,
             streams_summarised: self.summarised,
         }
@@ -568,6 +651,7 @@ fn new_stream(
         syn_frame: None,
         syn_ack_frame: None,
         syn_retries: 0,
+        last_syn_ts_ns: None,
         flag_counts: PerFlag::default(),
         retransmission_frames: Vec::new(),
         resets: Vec::new(),
@@ -575,6 +659,8 @@ fn new_stream(
         began_with_port_reuse: reused,
         icmp_errors: 0,
         last_sent_ns: [None; 2],
+        resends: [None, None],
+        rto_backoff: None,
     });
     (stream, client == seg.src)
 }

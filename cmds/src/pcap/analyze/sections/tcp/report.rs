@@ -189,6 +189,8 @@ pub struct StreamInfo {
     pub syn_ack_frame: Option<u64>,
     /// SYNs (without ACK) beyond the first.
     pub syn_retries: u32,
+    /// Time of the last SYN (without ACK).
+    pub last_syn_ts_ns: Option<i64>,
     /// Frames per analysis flag.
     pub flag_counts: PerFlag<u64>,
     /// Frames matching `tcp.analysis.retransmission` (the first
@@ -203,6 +205,84 @@ pub struct StreamInfo {
     pub icmp_errors: u32,
     /// Last time each side sent something (index: Side as usize).
     pub(super) last_sent_ns: [Option<i64>; 2],
+    /// Each side's latest data segment and its retransmissions, timed.
+    pub(super) resends: [Option<ResendRun>; 2],
+    /// The longest run of retransmissions of one segment whose gaps grew as a
+    /// retransmission timer backing off does (see [`ResendRun::backing_off`]).
+    pub rto_backoff: Option<ResendRun>,
+}
+
+/// One segment (by sequence number) and its retransmissions by the same side, with the
+/// time between consecutive sends.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResendRun {
+    pub by: Side,
+    pub seq: u32,
+    /// The first send (when captured) and every retransmission, the first
+    /// [`MAX_RESENDS_LISTED`].
+    pub frames: Vec<u64>,
+    /// Time between consecutive sends, the first [`MAX_RESENDS_LISTED`].
+    pub gaps_ns: Vec<i64>,
+    /// Retransmissions in the run, all of them.
+    pub resends: u32,
+    pub(super) last_ts_ns: i64,
+}
+
+/// Frames and gaps a [`ResendRun`] keeps (its count goes on).
+pub const MAX_RESENDS_LISTED: usize = 16;
+
+/// The smallest growth from one gap to the next taken as a timer backing off: RTO
+/// backoff doubles (RFC 6298 5.5); 1.5 leaves room for timer granularity and for the
+/// capture point's distance from the sender.
+const BACKOFF_GROWTH: f64 = 1.5;
+
+/// The shortest first gap taken as a retransmission timeout: below every stack's RTO
+/// floor (Linux 200 ms, Windows 300 ms, RFC 6298 1 s), above the microsecond bursts of
+/// duplicates some captures hold.
+const MIN_RTO_NS: i64 = 100_000_000;
+
+/// Gaps in a row that must grow before a run counts as backoff: three timeouts, each
+/// longer than the last, are no coincidence (two can be).
+pub const BACKOFF_MIN_GAPS: usize = 3;
+
+impl ResendRun {
+    pub(super) fn new(by: Side, seq: u32, frame: u64, ts_ns: i64) -> Self {
+        ResendRun {
+            by,
+            seq,
+            frames: vec![frame],
+            gaps_ns: Vec::new(),
+            resends: 0,
+            last_ts_ns: ts_ns,
+        }
+    }
+
+    pub(super) fn resent(&mut self, frame: u64, ts_ns: i64) {
+        self.resends = self.resends.saturating_add(1);
+        if self.frames.len() < MAX_RESENDS_LISTED {
+            self.frames.push(frame);
+        }
+        if self.gaps_ns.len() < MAX_RESENDS_LISTED {
+            self.gaps_ns.push(ts_ns.saturating_sub(self.last_ts_ns));
+        }
+        self.last_ts_ns = ts_ns;
+    }
+
+    /// The last [`BACKOFF_MIN_GAPS`] or more gaps each grew by at least
+    /// [`BACKOFF_GROWTH`] over the one before: the sender's retransmission timer was
+    /// backing off, so the stream was stalled, not merely lossy.
+    pub fn backing_off(&self) -> bool {
+        let g = &self.gaps_ns;
+        g.len() >= BACKOFF_MIN_GAPS
+            && g.first().is_some_and(|first| *first >= MIN_RTO_NS)
+            && g.windows(2)
+                .all(|w| w[1] as f64 >= w[0] as f64 * BACKOFF_GROWTH)
+    }
+
+    /// Time from the first send to the last retransmission.
+    pub fn stalled_ns(&self) -> i64 {
+        self.gaps_ns.iter().sum()
+    }
 }
 
 impl StreamInfo {

@@ -73,7 +73,18 @@ fn reported_payload_len(
     let Some(offset) = at.checked_sub(base).filter(|o| *o <= frame.data.len()) else {
         return len;
     };
-    len = len.min(raw.orig_len.saturating_sub(offset as u32));
+    let on_the_wire = raw.orig_len.saturating_sub(offset as u32);
+    // A zero IP length (offloaded traffic, see the dissector) says nothing: the frame's
+    // wire length is all there is, snapped or not (tshark's reported length).
+    let unstated = match ip {
+        Layer::Ipv4(v4) => v4.total_len == 0,
+        Layer::Ipv6(v6) => v6.payload_len == 0,
+        _ => false,
+    };
+    if unstated {
+        return on_the_wire;
+    }
+    len = len.min(on_the_wire);
     if let Layer::Ipv4(v4) = ip {
         let pppoe = frame.own_layers().iter().rev().find_map(|l| match l {
             Layer::Pppoe(p) if p.code == 0 => Some(p.length),
