@@ -482,6 +482,11 @@ impl TcpAnalysis {
         self.streams.get(i)
     }
 
+    /// Frames counted under each analysis flag so far.
+    pub fn flag_counts(&self) -> &PerFlag<u64> {
+        &self.counts
+    }
+
     /// Streams numbered so far, kept or not.
     pub fn stream_count(&self) -> u64 {
         u64::from(self.next_stream)
