@@ -1,0 +1,277 @@
+//! `netkit watch`: the sections of `pcap analyze`, run on live frames.
+//!
+//! Each capture point (a namespace and one of its interfaces) is analysed on its own,
+//! as a capture file of that interface would be: its own [`Analysis`], its own frame
+//! numbers from 1, so a frame seen on two interfaces (routed, bridged) is not taken for
+//! a retransmission. The OS side (`netkit-os`) hands frames over in batches; after each
+//! batch [`Watch::poll`] turns what the sections decided into [`Event`]s: an upgrade
+//! as soon as its answer is parsed, with its findings. The clock is passed in.
+
+pub mod report;
+pub mod view;
+
+use crate::output::rfc3339_ns;
+use crate::pcap::analyze::findings::{Code, Finding};
+use crate::pcap::analyze::sections::tcp::PerFlag;
+use crate::pcap::analyze::sections::websocket::Upgrade;
+use crate::pcap::analyze::SourceInfo;
+use crate::pcap::analyze::{Analysis, AnalyzeOptions};
+use crate::source::Format;
+use crate::source::RawFrame;
+use netkit_dissectors::dissect;
+use report::{
+    Dropped, Event, FindingEvent, Place, Process, Summary, TcpSummary, UpgradeCounts, UpgradeEvent,
+};
+use std::collections::HashSet;
+use std::net::SocketAddr;
+
+/// Upgrades waiting for their answer, per capture point, past which the oldest are
+/// reported as unanswered and forgotten (a flood of unanswered requests must not grow
+/// memory without bound; each one let go this way is still reported).
+const MAX_PENDING: usize = 10_000;
+
+/// One capture point being analysed.
+struct Tap {
+    place: Place,
+    analysis: Analysis,
+    frames: u64,
+    bytes: u64,
+    /// Upgrades of the WebSocket section not reported yet, by index, with the client's
+    /// process as looked up when the request was first seen (a client that exits
+    /// right after its answer is gone by the time the answer is judged).
+    pending: Vec<(usize, Option<Process>)>,
+    /// Upgrades of the section already looked at (reported or pending).
+    seen: usize,
+    /// Findings already reported, so the end of the run does not repeat them.
+    reported: HashSet<(Code, Vec<u64>)>,
+    /// The TCP counts when the run ended ([`Watch::finish`] hands the analysis over).
+    final_tcp: Option<(u64, PerFlag<u64>)>,
+}
+
+/// Everything `watch` has seen so far.
+pub struct Watch {
+    opts: AnalyzeOptions,
+    taps: Vec<Tap>,
+    start_ns: i64,
+    upgrades: UpgradeCounts,
+    findings: u64,
+}
+
+/// Finds the process behind a client endpoint: `(place, client, server)` to the owner,
+/// when the client is a local socket. Given by the binary (it needs the OS).
+pub type OwnerLookup<'a> = dyn FnMut(&Place, SocketAddr, SocketAddr) -> Option<Process> + 'a;
+
+impl Watch {
+    pub fn new(opts: AnalyzeOptions, start_unix_ns: i64) -> Watch {
+        Watch {
+            opts,
+            taps: Vec::new(),
+            start_ns: start_unix_ns,
+            upgrades: UpgradeCounts::default(),
+            findings: 0,
+        }
+    }
+
+    /// Starts analysing one more capture point; its frames are fed with the index
+    /// returned.
+    pub fn add_tap(&mut self, place: Place) -> usize {
+        self.taps.push(Tap {
+            place,
+            analysis: Analysis::new(&self.opts),
+            frames: 0,
+            bytes: 0,
+            pending: Vec::new(),
+            seen: 0,
+            reported: HashSet::new(),
+            final_tcp: None,
+        });
+        self.taps.len() - 1
+    }
+
+    /// Feeds one frame captured at `tap` (an index from [`Watch::add_tap`]).
+    pub fn feed(&mut self, tap: usize, ts_ns: i64, orig_len: u32, linktype: u16, data: &[u8]) {
+        let Some(t) = self.taps.get_mut(tap) else {
+            return;
+        };
+        t.frames += 1;
+        t.bytes += u64::from(orig_len);
+        let raw = RawFrame {
+            number: t.frames,
+            ts_ns,
+            orig_len,
+            linktype,
+            interface: 0,
+            data,
+        };
+        let frame = dissect(linktype, data, &self.opts.dissect);
+        t.analysis.feed(raw, &frame);
+    }
+
+    /// The events decided since the last call: each upgrade once answered, with its
+    /// findings. `owner` names the client's process.
+    pub fn poll(&mut self, now_unix_ns: i64, owner: &mut OwnerLookup<'_>, out: &mut Vec<Event>) {
+        for t in &mut self.taps {
+            let all = t.analysis.websocket().upgrades();
+            for (i, u) in all.iter().enumerate().skip(t.seen) {
+                t.pending.push((i, owner(&t.place, u.client, u.server)));
+            }
+            t.seen = all.len();
+            let (answered, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut t.pending)
+                .into_iter()
+                .partition(|(i, _)| all.get(*i).is_some_and(|u| u.response_frame.is_some()));
+            t.pending = waiting;
+            let overflow = t.pending.len().saturating_sub(MAX_PENDING);
+            let given_up: Vec<_> = t.pending.drain(..overflow).collect();
+            for (i, known) in answered.into_iter().chain(given_up) {
+                if let Some((u, found)) = t.analysis.upgrade_so_far(i) {
+                    let process = known.or_else(|| owner(&t.place, u.client, u.server));
+                    for f in &found {
+                        t.reported.insert((f.code, f.frames.clone()));
+                    }
+                    report_upgrade(
+                        &t.place,
+                        &u,
+                        found,
+                        process,
+                        now_unix_ns,
+                        &mut self.upgrades,
+                        &mut self.findings,
+                        out,
+                    );
+                }
+            }
+        }
+    }
+
+    /// At the end of the run: the upgrades never answered, with their findings, then
+    /// every other finding the sections raise over the whole run (TCP, tunnels,
+    /// paths, sessions closed with an error), as `pcap analyze` would raise them on a
+    /// capture of each interface.
+    pub fn finish(&mut self, now_unix_ns: i64, owner: &mut OwnerLookup<'_>, out: &mut Vec<Event>) {
+        self.poll(now_unix_ns, owner, out);
+        for t in &mut self.taps {
+            for (i, known) in std::mem::take(&mut t.pending) {
+                if let Some((u, found)) = t.analysis.upgrade_so_far(i) {
+                    let process = known.or_else(|| owner(&t.place, u.client, u.server));
+                    for f in &found {
+                        t.reported.insert((f.code, f.frames.clone()));
+                    }
+                    report_upgrade(
+                        &t.place,
+                        &u,
+                        found,
+                        process,
+                        now_unix_ns,
+                        &mut self.upgrades,
+                        &mut self.findings,
+                        out,
+                    );
+                }
+            }
+            let tcp = t.analysis.tcp();
+            t.final_tcp = Some((tcp.stream_count(), tcp.flag_counts().clone()));
+            let analysis = std::mem::replace(&mut t.analysis, Analysis::new(&self.opts));
+            let info = SourceInfo {
+                file: format!("{}:{}", t.place.netns, t.place.interface),
+                format: Format::Pcapng,
+            };
+            let ts = rfc3339_ns(now_unix_ns);
+            for f in analysis.finish(info, &[], &[]).findings {
+                if t.reported.contains(&(f.code, f.frames.clone())) {
+                    continue;
+                }
+                self.findings += 1;
+                out.push(Event::Finding(FindingEvent {
+                    ts: ts.clone(),
+                    place: t.place.clone(),
+                    severity: f.severity,
+                    code: f.code,
+                    summary: f.summary,
+                    stream: f.stream,
+                    frames: f.frames,
+                    wireshark_filter: f.wireshark_filter,
+                    process: None,
+                }));
+            }
+        }
+    }
+
+    /// Counts so far over every capture point.
+    pub fn summary(&self, now_unix_ns: i64, dropped: Dropped, last: bool) -> Summary {
+        let mut flags: PerFlag<u64> = PerFlag::default();
+        let mut streams = 0;
+        for t in &self.taps {
+            let tcp = t.analysis.tcp();
+            let (n, counts) = match &t.final_tcp {
+                Some((n, counts)) => (*n, counts),
+                None => (tcp.stream_count(), tcp.flag_counts()),
+            };
+            streams += n;
+            for (sum, n) in flags.0.iter_mut().zip(counts.0.iter()) {
+                *sum += n;
+            }
+        }
+        let mut websocket = self.upgrades;
+        websocket.pending = self.taps.iter().map(|t| t.pending.len() as u64).sum();
+        Summary {
+            ts: rfc3339_ns(now_unix_ns),
+            elapsed_s: (now_unix_ns - self.start_ns).max(0) as f64 / 1e9,
+            last,
+            frames: self.taps.iter().map(|t| t.frames).sum(),
+            bytes: self.taps.iter().map(|t| t.bytes).sum(),
+            tcp: TcpSummary { streams, flags },
+            websocket,
+            findings: self.findings,
+            dropped,
+            interfaces: self.taps.iter().map(|t| t.place.clone()).collect(),
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn report_upgrade(
+    place: &Place,
+    u: &Upgrade,
+    found: Vec<Finding>,
+    process: Option<Process>,
+    now_unix_ns: i64,
+    counts: &mut UpgradeCounts,
+    findings: &mut u64,
+    out: &mut Vec<Event>,
+) {
+    counts.add(u.verdict);
+    let ts = rfc3339_ns(now_unix_ns);
+    out.push(Event::Upgrade(UpgradeEvent {
+        ts: ts.clone(),
+        place: place.clone(),
+        stream: u.stream,
+        client: u.client,
+        server: u.server,
+        method: u.method.clone(),
+        host: u.host.clone(),
+        path: u.path.clone(),
+        status: u.status,
+        verdict: u.verdict,
+        response_ms: u.response_ms,
+        request_frame: u.request_frame,
+        response_frame: u.response_frame,
+        process: process.clone(),
+    }));
+    for f in found {
+        *findings += 1;
+        out.push(Event::Finding(FindingEvent {
+            ts: ts.clone(),
+            place: place.clone(),
+            severity: f.severity,
+            code: f.code,
+            summary: f.summary,
+            stream: f.stream,
+            frames: f.frames,
+            wireshark_filter: f.wireshark_filter,
+            process: process.clone(),
+        }));
+    }
+}
+
+#[cfg(test)]
+mod tests;

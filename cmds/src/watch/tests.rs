@@ -1,0 +1,200 @@
+//! Frames built by hand (raw IPv4, link type 228), fed as a capture ring would hand
+//! them over: each upgrade is reported once, when its answer arrives, never before.
+
+use super::report::{Dropped, Event, Place, Process};
+use super::Watch;
+use crate::pcap::analyze::findings::Code;
+use crate::pcap::analyze::sections::tcp::TcpFlag;
+use crate::pcap::analyze::sections::websocket::Verdict;
+use crate::pcap::analyze::AnalyzeOptions;
+use netkit_dissectors::link::linktype;
+use netkit_dissectors::transport::tcp_flags::{ACK, PSH, SYN};
+use std::net::SocketAddr;
+
+const T0: i64 = 1_700_000_000_000_000_000;
+const CLIENT: [u8; 4] = [10, 1, 0, 1];
+const SERVER: [u8; 4] = [10, 1, 0, 2];
+const CPORT: u16 = 40000;
+const SPORT: u16 = 80;
+
+/// An IPv4 + TCP packet (no options) carrying `payload`.
+fn packet(from_client: bool, seq: u32, ack: u32, flags: u16, payload: &[u8]) -> Vec<u8> {
+    let (src, dst, sp, dp) = if from_client {
+        (CLIENT, SERVER, CPORT, SPORT)
+    } else {
+        (SERVER, CLIENT, SPORT, CPORT)
+    };
+    let total = 20 + 20 + payload.len();
+    let mut p = vec![0x45, 0, 0, 0, 0, 1, 0x40, 0, 64, 6, 0, 0];
+    p[2..4].copy_from_slice(&(total as u16).to_be_bytes());
+    p.extend_from_slice(&src);
+    p.extend_from_slice(&dst);
+    p.extend_from_slice(&sp.to_be_bytes());
+    p.extend_from_slice(&dp.to_be_bytes());
+    p.extend_from_slice(&seq.to_be_bytes());
+    p.extend_from_slice(&ack.to_be_bytes());
+    p.push(0x50);
+    p.push(flags as u8);
+    p.extend_from_slice(&65535u16.to_be_bytes());
+    p.extend_from_slice(&[0, 0, 0, 0]);
+    p.extend_from_slice(payload);
+    p
+}
+
+const REQUEST: &[u8] = b"GET /socket HTTP/1.1\r\nHost: app\r\nUpgrade: websocket\r\n\
+Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+Sec-WebSocket-Version: 13\r\n\r\n";
+
+/// The handshake and the request; the answer is left to the test.
+fn request_frames() -> Vec<Vec<u8>> {
+    let (c, s) = (1000u32, 5000u32);
+    vec![
+        packet(true, c, 0, SYN, &[]),
+        packet(false, s, c + 1, SYN | ACK, &[]),
+        packet(true, c + 1, s + 1, ACK, &[]),
+        packet(true, c + 1, s + 1, PSH | ACK, REQUEST),
+    ]
+}
+
+fn answer(response: &[u8]) -> Vec<u8> {
+    packet(
+        false,
+        5001,
+        1001 + REQUEST.len() as u32,
+        PSH | ACK,
+        response,
+    )
+}
+
+fn place() -> Place {
+    Place {
+        netns: "blue".into(),
+        vrf: Some("BLUE".into()),
+        interface: "veth0".into(),
+    }
+}
+
+fn feed_all(w: &mut Watch, tap: usize, frames: &[Vec<u8>], first: i64) {
+    for (i, f) in frames.iter().enumerate() {
+        let ts = T0 + (first + i as i64) * 1_000_000;
+        w.feed(tap, ts, f.len() as u32, linktype::IPV4, f);
+    }
+}
+
+#[test]
+fn an_upgrade_is_reported_once_when_answered_with_its_process() {
+    let mut w = Watch::new(AnalyzeOptions::default(), T0);
+    let tap = w.add_tap(place());
+    let mut asked = Vec::new();
+    let mut owner = |p: &Place, client: SocketAddr, server: SocketAddr| {
+        asked.push((p.netns.clone(), client, server));
+        Some(Process {
+            pid: 4242,
+            comm: "wsclient".into(),
+            cmdline: "wsclient --url ws://app/socket".into(),
+        })
+    };
+    let mut events = Vec::new();
+    feed_all(&mut w, tap, &request_frames(), 0);
+    w.poll(T0, &mut owner, &mut events);
+    assert!(
+        events.is_empty(),
+        "nothing decided before the answer: {events:?}"
+    );
+
+    let forbidden = answer(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n");
+    feed_all(&mut w, tap, &[forbidden], 4);
+    w.poll(T0, &mut owner, &mut events);
+    assert_eq!(events.len(), 2, "{events:?}");
+    let Event::Upgrade(u) = &events[0] else {
+        panic!("{events:?}")
+    };
+    assert_eq!(
+        (
+            u.verdict,
+            u.status,
+            u.stream,
+            u.request_frame,
+            u.response_frame
+        ),
+        (Verdict::Rejected, Some(403), Some(0), 4, Some(5))
+    );
+    assert_eq!(u.process.as_ref().map(|p| p.pid), Some(4242));
+    let Event::Finding(f) = &events[1] else {
+        panic!("{events:?}")
+    };
+    assert_eq!(f.code, Code::WebsocketRejected);
+    assert_eq!(f.place.vrf.as_deref(), Some("BLUE"));
+    assert_eq!(
+        f.process.as_ref().map(|p| p.comm.as_str()),
+        Some("wsclient")
+    );
+    assert!(
+        f.wireshark_filter.contains("tcp.stream eq 0"),
+        "{}",
+        f.wireshark_filter
+    );
+
+    // Reported once: later polls and the end of the run add nothing.
+    events.clear();
+    w.poll(T0, &mut owner, &mut events);
+    w.finish(T0, &mut owner, &mut events);
+    assert!(events.is_empty(), "{events:?}");
+    let s = w.summary(T0 + 2_000_000_000, Dropped::default(), true);
+    assert_eq!((s.websocket.rejected, s.websocket.pending), (1, 0));
+    assert_eq!((s.frames, s.tcp.streams, s.findings), (5, 1, 1));
+    assert_eq!(s.elapsed_s, 2.0);
+    // The owner was asked once, for the client's side.
+    assert_eq!(
+        asked,
+        vec![(
+            "blue".to_string(),
+            "10.1.0.1:40000".parse().unwrap(),
+            "10.1.0.2:80".parse().unwrap()
+        )]
+    );
+}
+
+#[test]
+fn accepted_and_unanswered_upgrades_on_two_interfaces() {
+    let mut w = Watch::new(AnalyzeOptions::default(), T0);
+    let a = w.add_tap(place());
+    let b = w.add_tap(Place {
+        netns: "host".into(),
+        vrf: None,
+        interface: "lo".into(),
+    });
+    let mut owner = |_: &Place, _: SocketAddr, _: SocketAddr| None;
+    let mut events = Vec::new();
+    let ok = answer(
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n",
+    );
+    let mut frames = request_frames();
+    frames.push(ok);
+    feed_all(&mut w, a, &frames, 0);
+    // The same request on the other interface is a connection of its own there, not a
+    // retransmission of the first.
+    feed_all(&mut w, b, &request_frames(), 10);
+    w.poll(T0, &mut owner, &mut events);
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert!(matches!(&events[0], Event::Upgrade(u) if u.verdict == Verdict::Accepted));
+    let s = w.summary(T0, Dropped::default(), false);
+    assert_eq!(s.tcp.flags[TcpFlag::Retransmission], 0);
+    assert_eq!((s.websocket.accepted, s.websocket.pending), (1, 1));
+
+    // The end of the run decides the other one.
+    events.clear();
+    w.finish(T0, &mut owner, &mut events);
+    assert!(
+        matches!(&events[0], Event::Upgrade(u) if u.verdict == Verdict::Unanswered && u.place.interface == "lo"),
+        "{events:?}"
+    );
+    assert!(events
+        .iter()
+        .any(|e| matches!(e, Event::Finding(f) if f.code == Code::WebsocketUnanswered)));
+    let json = serde_json::to_value(&events[0]).unwrap();
+    assert_eq!(json["event"], "upgrade");
+    assert_eq!(json["netns"], "host");
+    assert_eq!(json["verdict"], "unanswered");
+}

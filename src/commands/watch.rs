@@ -1,0 +1,205 @@
+//! `netkit watch`: `pcap analyze`'s sections on live traffic, with the namespace and
+//! the process behind every upgrade and finding. Captures come from
+//! `netkit_os::live::taps`, the engine is `netkit_cmds::watch`.
+
+use crate::commands::pcap::DecodeArgs;
+use crate::exit::{Error, Result};
+use clap::Args;
+use netkit_cmds::output::{write_json_line, Term};
+use netkit_cmds::pcap::analyze::AnalyzeOptions;
+use netkit_cmds::watch::report::{Dropped, Event, Place};
+use netkit_cmds::watch::{view, Watch};
+use netkit_os::caps::{self, Cap};
+use netkit_os::clock::unix_ns;
+use netkit_os::live::attribution::tcp_owner;
+use netkit_os::live::taps::{self, Taps};
+use netkit_os::netns::{self, Netns, Selection};
+use netkit_os::signals;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// Capture on this interface (repeatable); default: every interface that is up
+    #[arg(short = 'i', long = "interface", value_name = "IFACE")]
+    pub interfaces: Vec<String>,
+    /// Watch this namespace (name, VRF name, path, pid:N) instead of netkit's own
+    #[arg(long, value_name = "NS", conflicts_with = "all_netns")]
+    pub netns: Option<String>,
+    /// Watch the host and every namespace
+    #[arg(long)]
+    pub all_netns: bool,
+    /// One JSON event per line (upgrade, finding, summary) instead of text
+    #[arg(long)]
+    pub json: bool,
+    /// Seconds between summaries
+    #[arg(long, value_name = "SECS", default_value_t = 5.0)]
+    pub summary_every: f64,
+    /// Stop after SECS seconds (default: run until interrupted)
+    #[arg(long, value_name = "SECS")]
+    pub duration: Option<f64>,
+    /// Stop after N findings
+    #[arg(long, value_name = "N")]
+    pub count: Option<u64>,
+    #[command(flatten)]
+    pub decode: DecodeArgs,
+}
+
+/// Bytes kept per frame: whole frames, since upgrades are judged from HTTP headers.
+const SNAPLEN: u32 = 65535;
+
+pub fn run(args: WatchArgs, term: &Term) -> Result {
+    if !(args.summary_every.is_finite() && args.summary_every >= 0.1) {
+        return Err(Error::BadArgument(
+            "--summary-every must be at least 0.1 seconds",
+        ));
+    }
+    if args.duration.is_some_and(|d| !(d.is_finite() && d > 0.0)) {
+        return Err(Error::BadArgument("--duration must be a positive number"));
+    }
+    let opts = AnalyzeOptions {
+        dissect: args.decode.dissect_options()?,
+        frames: false,
+    };
+    // Before any thread starts: the signals must be blocked in every thread.
+    let signals = signals::install(true)?;
+    let selection = match (&args.netns, args.all_netns) {
+        (_, true) => Selection::All,
+        (Some(ns), false) => Selection::One(ns.clone()),
+        (None, false) => Selection::Current,
+    };
+    let namespaces = netns::select(&selection)?;
+    let mut wanted = vec![(Cap::NetRaw, "packet capture")];
+    if !namespaces.iter().all(netns::is_current) {
+        wanted.push((Cap::SysAdmin, "entering other namespaces"));
+    }
+    caps::require("watch", &wanted)?;
+    let points = taps::points(&namespaces, &args.interfaces)?;
+    let taps = Taps::start(&points, SNAPLEN, args.decode.filter.as_deref())?;
+    // The owner lookups enter namespaces and read other users' /proc entries; the
+    // captures are open, so nothing else is kept.
+    caps::keep_only(&[Cap::SysAdmin, Cap::SysPtrace, Cap::DacReadSearch])?;
+
+    let start = unix_ns();
+    let mut watch = Watch::new(opts, start);
+    for p in &points {
+        watch.add_tap(Place {
+            netns: p.netns.label.clone(),
+            vrf: p.vrf.clone(),
+            interface: p.interface.clone(),
+        });
+    }
+    let by_label: Vec<(String, Netns)> = points
+        .iter()
+        .map(|p| (p.netns.label.clone(), p.netns.clone()))
+        .collect();
+    let mut owner = |place: &Place, client: SocketAddr, server: SocketAddr| {
+        let ns = &by_label.iter().find(|(l, _)| *l == place.netns)?.1;
+        tcp_owner(ns, client, server)
+    };
+    if !args.json {
+        eprintln!(
+            "watch: capturing on {}; Ctrl-C prints the totals",
+            points
+                .iter()
+                .map(|p| format!("{}:{}", p.netns.label, p.interface))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+
+    let mut out = std::io::stdout().lock();
+    let begun = Instant::now();
+    let every = Duration::from_secs_f64(args.summary_every);
+    let mut next_summary = begun + every;
+    let mut events = Vec::new();
+    let mut findings = 0u64;
+    let dropped = |taps: &Taps| {
+        let (kernel, queue) = taps.dropped();
+        Dropped { kernel, queue }
+    };
+    let emit = |out: &mut dyn Write, events: &mut Vec<Event>| -> Result<u64> {
+        let mut n = 0;
+        for e in events.drain(..) {
+            n += u64::from(matches!(e, Event::Finding(_)));
+            if args.json {
+                write_json_line(out, &e)?;
+            } else {
+                view::write_event(out, &e, term)?;
+            }
+        }
+        out.flush()?;
+        Ok(n)
+    };
+    let mut nothing_left = false;
+    loop {
+        if signals.stop_requested()
+            || args
+                .duration
+                .is_some_and(|d| begun.elapsed().as_secs_f64() >= d)
+            || args.count.is_some_and(|c| findings >= c)
+        {
+            break;
+        }
+        match taps.rx.recv_timeout(Duration::from_millis(100)) {
+            Ok(batch) => {
+                for m in &batch.frames {
+                    watch.feed(batch.tap, m.ts_ns, m.orig_len, m.linktype, batch.frame(m));
+                }
+                // Whatever else is queued, before judging: upgrades in one poll.
+                while let Ok(batch) = taps.rx.try_recv() {
+                    for m in &batch.frames {
+                        watch.feed(batch.tap, m.ts_ns, m.orig_len, m.linktype, batch.frame(m));
+                    }
+                }
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                nothing_left = true;
+                break;
+            }
+        }
+        for line in taps.take_failures() {
+            eprintln!("watch: {line}");
+        }
+        watch.poll(unix_ns(), &mut owner, &mut events);
+        findings += emit(&mut out, &mut events)?;
+        if Instant::now() >= next_summary {
+            next_summary += every;
+            events.push(Event::Summary(watch.summary(
+                unix_ns(),
+                dropped(&taps),
+                false,
+            )));
+            emit(&mut out, &mut events)?;
+        }
+        if !taps.any_running() {
+            nothing_left = true;
+            break;
+        }
+    }
+    // What is still queued, then the upgrades never answered and the totals.
+    while let Ok(batch) = taps.rx.try_recv() {
+        for m in &batch.frames {
+            watch.feed(batch.tap, m.ts_ns, m.orig_len, m.linktype, batch.frame(m));
+        }
+    }
+    let lost = dropped(&taps);
+    taps.stop();
+    watch.finish(unix_ns(), &mut owner, &mut events);
+    events.push(Event::Summary(watch.summary(unix_ns(), lost, true)));
+    emit(&mut out, &mut events)?;
+    if lost.kernel + lost.queue > 0 {
+        crate::exit::warn(format_args!(
+            "{} frames were dropped before analysis ({} by the kernel, {} in netkit's queue): the counts above miss them",
+            lost.kernel + lost.queue,
+            lost.kernel,
+            lost.queue
+        ));
+    }
+    if nothing_left {
+        return Err(Error::NothingLeftToWatch);
+    }
+    Ok(())
+}

@@ -1,0 +1,316 @@
+//! `netkit watch` on live traffic between two namespaces joined by a veth, against
+//! `pcap analyze` of a tcpdump capture of the same interface taken at the same time.
+//!
+//! The server namespace answers WebSocket upgrades by path: `/ok` with a correct 101,
+//! `/deny` with 403, `/plain` with 200 (the upgrade ignored), `/silent` never. Its
+//! INPUT chain drops 3% of what arrives (iptables `statistic`), so TCP retransmits for
+//! real. Each client is its own process, which holds its connection a moment after
+//! the answer. The live run must give every upgrade the verdict the file analysis
+//! gives it, the same TCP flag counts, and name the client process of every
+//! rejected upgrade.
+//!
+//! Needs root, iproute2, iptables, tcpdump and python3; otherwise says why and skips.
+//! Names carry a per-run suffix; a Drop guard removes the namespaces and kills every
+//! process started, also after a failed assertion. Every step is bounded in time.
+
+mod common;
+
+use common::{ip, skip_reason};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const SERVER: &str = r#"
+import base64, hashlib, socket, threading, time
+GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+def serve(c):
+    with c:
+        c.settimeout(5)
+        req = b""
+        try:
+            while b"\r\n\r\n" not in req:
+                d = c.recv(4096)
+                if not d:
+                    return
+                req += d
+        except OSError:
+            return
+        line = req.split(b"\r\n")[0].decode()
+        path = line.split()[1]
+        key = b""
+        for h in req.split(b"\r\n")[1:]:
+            if h.lower().startswith(b"sec-websocket-key:"):
+                key = h.split(b":", 1)[1].strip()
+        if path == "/ok":
+            acc = base64.b64encode(hashlib.sha1(key + GUID).digest())
+            c.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                      b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + acc + b"\r\n\r\n")
+            time.sleep(0.5)
+        elif path == "/deny":
+            c.sendall(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 9\r\n\r\nforbidden")
+            time.sleep(0.5)
+        elif path == "/plain":
+            c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            time.sleep(0.5)
+        else:
+            time.sleep(1.5)
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", 8080)); s.listen(64)
+print("ready", flush=True)
+while True:
+    c, _ = s.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+"#;
+
+/// One upgrade to PATH; prints "pid local_port", holds the connection 1 s.
+const CLIENT: &str = r#"
+import os, socket, sys, time
+s = socket.create_connection(("10.233.0.2", 8080), timeout=10)
+print(os.getpid(), s.getsockname()[1], flush=True)
+s.sendall(b"GET " + sys.argv[1].encode() + b" HTTP/1.1\r\nHost: app\r\nUpgrade: websocket\r\n"
+          b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+          b"Sec-WebSocket-Version: 13\r\n\r\n" + b"x" * 2000)
+s.settimeout(3)
+try:
+    s.recv(4096)
+except OSError:
+    pass
+time.sleep(1)
+s.close()
+"#;
+
+struct Lab {
+    a: String,
+    b: String,
+    va: String,
+    children: Vec<Child>,
+}
+
+impl Lab {
+    fn new() -> Lab {
+        let id = std::process::id();
+        let lab = Lab {
+            a: format!("nkwatch-a-{id}"),
+            b: format!("nkwatch-b-{id}"),
+            va: format!("nkwa{}", id % 100_000),
+            children: Vec::new(),
+        };
+        let vb = format!("nkwb{}", id % 100_000);
+        ip(&["netns", "add", &lab.a]);
+        ip(&["netns", "add", &lab.b]);
+        ip(&[
+            "link", "add", &lab.va, "netns", &lab.a, "type", "veth", "peer", "name", &vb, "netns",
+            &lab.b,
+        ]);
+        ip(&["-n", &lab.a, "addr", "add", "10.233.0.1/24", "dev", &lab.va]);
+        ip(&["-n", &lab.b, "addr", "add", "10.233.0.2/24", "dev", &vb]);
+        for (ns, dev) in [(&lab.a, &lab.va), (&lab.b, &vb)] {
+            ip(&["-n", ns, "link", "set", dev, "up"]);
+            ip(&["-n", ns, "link", "set", "lo", "up"]);
+            // MTU-sized segments, as on a real link, so a drop loses one segment.
+            let _ = Command::new("ip")
+                .args([
+                    "netns", "exec", ns, "ethtool", "-K", dev, "tso", "off", "gso", "off",
+                ])
+                .output();
+        }
+        lab
+    }
+
+    fn exec(&self, ns: &str, program: &str) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", ns, program]);
+        c
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        for c in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let _ = Command::new("ip").args(["netns", "del", &self.a]).status();
+        let _ = Command::new("ip").args(["netns", "del", &self.b]).status();
+    }
+}
+
+fn json_lines(text: &[u8]) -> Vec<Value> {
+    String::from_utf8_lossy(text)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+#[test]
+fn live_verdicts_flags_and_processes_equal_the_file_analysis() {
+    if let Some(why) = skip_reason(&["ip", "iptables", "tcpdump", "python3"]) {
+        eprintln!("skipping watch_live: {why}");
+        return;
+    }
+    let mut lab = Lab::new();
+    let ok = lab
+        .exec(&lab.b, "iptables")
+        .args([
+            "-A",
+            "INPUT",
+            "-p",
+            "tcp",
+            "--dport",
+            "8080",
+            "-m",
+            "statistic",
+        ])
+        .args(["--mode", "random", "--probability", "0.03", "-j", "DROP"])
+        .status()
+        .expect("iptables");
+    assert!(ok.success(), "iptables rule");
+    let mut server = lab
+        .exec(&lab.b, "python3")
+        .args(["-c", SERVER])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("server");
+    let mut line = String::new();
+    BufReader::new(server.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line.trim(), "ready");
+    lab.children.push(server);
+
+    let pcap = std::env::temp_dir().join(format!("netkit-watch-{}.pcap", std::process::id()));
+    let tcpdump = lab
+        .exec(&lab.a, "tcpdump")
+        .args(["-i", &lab.va, "-s", "0", "-U", "-w"])
+        .arg(&pcap)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("tcpdump");
+    lab.children.push(tcpdump);
+    let watch = Command::new(env!("CARGO_BIN_EXE_netkit"))
+        .args(["watch", "--json", "--netns", &lab.a, "-i", &lab.va])
+        .args(["--duration", "14", "--summary-every", "2"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("netkit watch");
+    // Both captures open (tcpdump says so on stderr; watch within a second).
+    std::thread::sleep(Duration::from_millis(1500));
+
+    // 24 upgrades, a few at a time, each from its own process.
+    let paths = ["/ok", "/deny", "/plain", "/silent"];
+    let mut clients: Vec<(String, Child)> = Vec::new();
+    let started = Instant::now();
+    for i in 0..24 {
+        let path = paths[i % paths.len()].to_string();
+        let child = lab
+            .exec(&lab.a, "python3")
+            .args(["-c", CLIENT, &path])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("client");
+        clients.push((path, child));
+        std::thread::sleep(Duration::from_millis(150));
+    }
+    // port -> (path, pid)
+    let mut by_port: BTreeMap<u16, (String, i64)> = BTreeMap::new();
+    for (path, child) in clients {
+        let out = child.wait_with_output().expect("client");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let mut it = text.split_whitespace();
+        let pid: i64 = it.next().and_then(|p| p.parse().ok()).expect("client pid");
+        let port: u16 = it.next().and_then(|p| p.parse().ok()).expect("client port");
+        by_port.insert(port, (path, pid));
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(12),
+        "clients too slow"
+    );
+
+    let watch = watch.wait_with_output().expect("watch");
+    assert!(
+        watch.status.success(),
+        "{}",
+        String::from_utf8_lossy(&watch.stderr)
+    );
+    // tcpdump flushes every packet (-U); stop it now that the traffic is over.
+    for c in &mut lab.children {
+        let _ = Command::new("kill")
+            .args(["-INT", &c.id().to_string()])
+            .status();
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let events = json_lines(&watch.stdout);
+    let file = common::netkit()
+        .args(["pcap", "analyze", "--json"])
+        .arg(&pcap)
+        .output()
+        .expect("pcap analyze");
+    let _ = std::fs::remove_file(&pcap);
+    assert!(file.status.success());
+    let file: Value = serde_json::from_slice(&file.stdout).unwrap();
+
+    // Every upgrade: the same verdict live and from the file.
+    let port = |v: &Value| -> u16 {
+        let c = v["client"].as_str().unwrap();
+        c.rsplit(':').next().unwrap().parse().unwrap()
+    };
+    let live: BTreeMap<u16, &Value> = events
+        .iter()
+        .filter(|e| e["event"] == "upgrade")
+        .map(|e| (port(e), e))
+        .collect();
+    let from_file: BTreeMap<u16, &str> = file["websocket"]["upgrades"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| (port(u), u["verdict"].as_str().unwrap()))
+        .collect();
+    assert_eq!(from_file.len(), 24, "{from_file:?}");
+    assert_eq!(
+        live.iter()
+            .map(|(p, e)| (*p, e["verdict"].as_str().unwrap()))
+            .collect::<BTreeMap<_, _>>(),
+        from_file
+    );
+    for (p, e) in &live {
+        let (path, pid) = &by_port[p];
+        let want = match path.as_str() {
+            "/ok" => "accepted",
+            "/deny" => "rejected",
+            "/plain" => "ignored",
+            _ => "unanswered",
+        };
+        assert_eq!(e["verdict"], want, "{path}: {e}");
+        if want == "rejected" {
+            assert_eq!(e["process"]["pid"].as_i64(), Some(*pid), "{e}");
+            assert_eq!(e["process"]["comm"], "python3");
+        }
+    }
+    // The failed ones are findings, with the process and the namespace.
+    let rejected = events
+        .iter()
+        .filter(|e| e["event"] == "finding" && e["code"] == "websocket_rejected")
+        .count();
+    assert_eq!(rejected, 6);
+
+    // The last summary's TCP flags equal the file's.
+    let last = events
+        .iter()
+        .rev()
+        .find(|e| e["event"] == "summary")
+        .expect("a summary");
+    assert_eq!(last["last"], true);
+    assert_eq!(last["dropped"]["kernel"], 0);
+    assert_eq!(last["dropped"]["queue"], 0);
+    assert_eq!(last["tcp"]["flags"], file["tcp"]["flags"]);
+    assert_eq!(last["tcp"]["streams"], file["tcp"]["streams"]);
+    assert_eq!(last["frames"], file["capture"]["frames"]);
+    eprintln!(
+        "watch_live: {} frames, {} retransmissions, verdicts equal on 24 upgrades",
+        last["frames"], last["tcp"]["flags"]["retransmission"]
+    );
+}
