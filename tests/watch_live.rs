@@ -138,6 +138,20 @@ impl Drop for Lab {
     }
 }
 
+/// Milliseconds from `earlier` to `later`, both RFC 3339 UTC with nanoseconds as netkit
+/// writes them, on the same day.
+fn lateness_ms(later: &str, earlier: &str) -> f64 {
+    let secs = |t: &str| -> f64 {
+        let clock = &t[11..t.len() - 1];
+        let mut it = clock.split(':');
+        let h: f64 = it.next().unwrap().parse().unwrap();
+        let m: f64 = it.next().unwrap().parse().unwrap();
+        let s: f64 = it.next().unwrap().parse().unwrap();
+        h * 3600.0 + m * 60.0 + s
+    };
+    (secs(later) - secs(earlier)) * 1000.0
+}
+
 fn json_lines(text: &[u8]) -> Vec<Value> {
     String::from_utf8_lossy(text)
         .lines()
@@ -290,6 +304,28 @@ fn live_verdicts_flags_and_processes_equal_the_file_analysis() {
             assert_eq!(e["process"]["comm"], "python3");
         }
     }
+    // How late each upgrade was reported after its answer was captured (bounded by the
+    // ring's 1 ms hand-over, the analysis and the owner lookup).
+    let mut late_ms: Vec<f64> = live
+        .values()
+        .filter_map(|e| Some(lateness_ms(e["ts"].as_str()?, e["response_ts"].as_str()?)))
+        .collect();
+    late_ms.sort_by(f64::total_cmp);
+    assert_eq!(
+        late_ms.len(),
+        18,
+        "every answered upgrade has its answer's time"
+    );
+    let worst = late_ms[late_ms.len() - 1];
+    assert!(
+        worst < 1000.0,
+        "reported {worst} ms after the answer: {late_ms:?}"
+    );
+    eprintln!(
+        "watch_live: upgrades reported {:.1} ms (median) and {:.1} ms (worst) after their answer",
+        late_ms[late_ms.len() / 2],
+        worst
+    );
     // The failed ones are findings, with the process and the namespace.
     let rejected = events
         .iter()

@@ -253,6 +253,7 @@ fn report_upgrade(
         status: u.status,
         verdict: u.verdict,
         response_ms: u.response_ms,
+        response_ts: u.response_ts_ns().map(rfc3339_ns),
         request_frame: u.request_frame,
         response_frame: u.response_frame,
         process: process.clone(),

@@ -51,6 +51,8 @@ pub struct UpgradeEvent {
     pub status: Option<u16>,
     pub verdict: Verdict,
     pub response_ms: Option<f64>,
+    /// Capture time of the answer, RFC 3339: `ts` minus this is how late the event is.
+    pub response_ts: Option<String>,
     pub request_frame: u64,
     pub response_frame: Option<u64>,
     /// The process on the client side, when the client is local to the namespace.

@@ -88,11 +88,19 @@ pub struct Upgrade {
     pub after: After,
     #[serde(skip)]
     request_ts: i64,
+    /// Capture time of the answer (not in the file report, which has response_ms).
+    #[serde(skip)]
+    response_ts: Option<i64>,
     #[serde(skip)]
     key: Option<String>,
 }
 
 impl Upgrade {
+    /// When the answer was captured (nanoseconds since the Unix epoch).
+    pub fn response_ts_ns(&self) -> Option<i64> {
+        self.response_ts
+    }
+
     /// A request seen, nothing known yet about its answer.
     fn requested(
         client: SocketAddr,
@@ -126,6 +134,7 @@ impl Upgrade {
             close_by: None,
             after: After::default(),
             request_ts,
+            response_ts: None,
             key: None,
         }
     }
@@ -411,6 +420,7 @@ impl WebSocketAnalysis {
                 up.status = Some(*status);
                 up.reason = Some(reason.to_string());
                 up.response_ms = Some(ts_ns.saturating_sub(up.request_ts) as f64 / 1e6);
+                up.response_ts = Some(ts_ns);
                 up.subprotocol = head.websocket_protocol().map(str::to_string);
                 up.verdict = match status {
                     101 => match (up.key.as_deref(), head.websocket_accept()) {
@@ -621,6 +631,7 @@ impl WebSocketAnalysis {
                     up.response_frame = Some(number);
                     up.status = Some(status);
                     up.response_ms = Some(ts_ns.saturating_sub(up.request_ts) as f64 / 1e6);
+                    up.response_ts = Some(ts_ns);
                     up.subprotocol =
                         h2::header(&fields, "sec-websocket-protocol").map(str::to_string);
                     up.verdict = if (200..300).contains(&status) {
