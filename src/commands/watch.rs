@@ -7,7 +7,7 @@ use crate::exit::{Error, Result};
 use clap::Args;
 use netkit_cmds::output::{write_json_line, Term};
 use netkit_cmds::pcap::analyze::AnalyzeOptions;
-use netkit_cmds::watch::report::{Dropped, Event, Place};
+use netkit_cmds::watch::report::{Event, Place};
 use netkit_cmds::watch::{view, Watch};
 use netkit_os::caps::{self, Cap};
 use netkit_os::clock::unix_ns;
@@ -115,10 +115,6 @@ pub fn run(args: WatchArgs, term: &Term) -> Result {
     let mut next_summary = begun + every;
     let mut events = Vec::new();
     let mut findings = 0u64;
-    let dropped = |taps: &Taps| {
-        let (kernel, queue) = taps.dropped();
-        Dropped { kernel, queue }
-    };
     let emit = |out: &mut dyn Write, events: &mut Vec<Event>| -> Result<u64> {
         let mut n = 0;
         for e in events.drain(..) {
@@ -164,16 +160,12 @@ pub fn run(args: WatchArgs, term: &Term) -> Result {
             eprintln!("watch: {line}");
         }
         watch.poll(unix_ns(), &mut owner, &mut events);
-        findings += emit(&mut out, &mut events)?;
         if Instant::now() >= next_summary {
             next_summary += every;
-            events.push(Event::Summary(watch.summary(
-                unix_ns(),
-                dropped(&taps),
-                false,
-            )));
-            emit(&mut out, &mut events)?;
+            watch.note_drops(unix_ns(), &taps.dropped(), &mut events);
+            events.push(Event::Summary(watch.summary(unix_ns(), false)));
         }
+        findings += emit(&mut out, &mut events)?;
         if !taps.any_running() {
             nothing_left = true;
             break;
@@ -185,10 +177,13 @@ pub fn run(args: WatchArgs, term: &Term) -> Result {
             watch.feed(batch.tap, m.ts_ns, m.orig_len, m.linktype, batch.frame(m));
         }
     }
-    let lost = dropped(&taps);
+    let lost = taps.dropped();
     taps.stop();
+    watch.note_drops(unix_ns(), &lost, &mut events);
     watch.finish(unix_ns(), &mut owner, &mut events);
-    events.push(Event::Summary(watch.summary(unix_ns(), lost, true)));
+    let last = watch.summary(unix_ns(), true);
+    let lost = last.dropped;
+    events.push(Event::Summary(last));
     emit(&mut out, &mut events)?;
     if lost.kernel + lost.queue > 0 {
         crate::exit::warn(format_args!(

@@ -10,8 +10,9 @@
 pub mod report;
 pub mod view;
 
+use crate::output::plural;
 use crate::output::rfc3339_ns;
-use crate::pcap::analyze::findings::{Code, Finding};
+use crate::pcap::analyze::findings::{Code, Finding, Severity};
 use crate::pcap::analyze::sections::tcp::PerFlag;
 use crate::pcap::analyze::sections::websocket::Upgrade;
 use crate::pcap::analyze::SourceInfo;
@@ -46,6 +47,8 @@ struct Tap {
     reported: HashSet<(Code, Vec<u64>)>,
     /// The TCP counts when the run ended ([`Watch::finish`] hands the analysis over).
     final_tcp: Option<(u64, PerFlag<u64>)>,
+    /// Frames lost before analysis so far, as last told by the capture.
+    dropped: Dropped,
 }
 
 /// Everything `watch` has seen so far.
@@ -84,6 +87,7 @@ impl Watch {
             seen: 0,
             reported: HashSet::new(),
             final_tcp: None,
+            dropped: Dropped::default(),
         });
         self.taps.len() - 1
     }
@@ -196,8 +200,45 @@ impl Watch {
         }
     }
 
+    /// The frames each capture point has lost so far (kernel ring, queue), in the
+    /// order of [`Watch::add_tap`]: a `capture_drops` finding for every point that
+    /// lost more since the last call. Never silent: a count only grows.
+    pub fn note_drops(&mut self, now_unix_ns: i64, per_tap: &[Dropped], out: &mut Vec<Event>) {
+        for (t, now) in self.taps.iter_mut().zip(per_tap) {
+            let (kernel, queue) = (
+                now.kernel.saturating_sub(t.dropped.kernel),
+                now.queue.saturating_sub(t.dropped.queue),
+            );
+            if kernel + queue == 0 {
+                continue;
+            }
+            t.dropped = Dropped {
+                kernel: t.dropped.kernel + kernel,
+                queue: t.dropped.queue + queue,
+            };
+            self.findings += 1;
+            out.push(Event::Finding(FindingEvent {
+                ts: rfc3339_ns(now_unix_ns),
+                place: t.place.clone(),
+                severity: Severity::Warning,
+                code: Code::CaptureDrops,
+                summary: format!(
+                    "{} lost before analysis on {} {} ({kernel} by the kernel's ring, {queue} in netkit's queue; {} since the start)",
+                    plural(kernel + queue, "frame", "frames"),
+                    t.place.netns,
+                    t.place.interface,
+                    t.dropped.kernel + t.dropped.queue
+                ),
+                stream: None,
+                frames: Vec::new(),
+                wireshark_filter: String::new(),
+                process: None,
+            }));
+        }
+    }
+
     /// Counts so far over every capture point.
-    pub fn summary(&self, now_unix_ns: i64, dropped: Dropped, last: bool) -> Summary {
+    pub fn summary(&self, now_unix_ns: i64, last: bool) -> Summary {
         let mut flags: PerFlag<u64> = PerFlag::default();
         let mut streams = 0;
         for t in &self.taps {
@@ -222,7 +263,10 @@ impl Watch {
             tcp: TcpSummary { streams, flags },
             websocket,
             findings: self.findings,
-            dropped,
+            dropped: Dropped {
+                kernel: self.taps.iter().map(|t| t.dropped.kernel).sum(),
+                queue: self.taps.iter().map(|t| t.dropped.queue).sum(),
+            },
             interfaces: self.taps.iter().map(|t| t.place.clone()).collect(),
         }
     }

@@ -140,7 +140,7 @@ fn an_upgrade_is_reported_once_when_answered_with_its_process() {
     w.poll(T0, &mut owner, &mut events);
     w.finish(T0, &mut owner, &mut events);
     assert!(events.is_empty(), "{events:?}");
-    let s = w.summary(T0 + 2_000_000_000, Dropped::default(), true);
+    let s = w.summary(T0 + 2_000_000_000, true);
     assert_eq!((s.websocket.rejected, s.websocket.pending), (1, 0));
     assert_eq!((s.frames, s.tcp.streams, s.findings), (5, 1, 1));
     assert_eq!(s.elapsed_s, 2.0);
@@ -179,7 +179,7 @@ Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n",
     w.poll(T0, &mut owner, &mut events);
     assert_eq!(events.len(), 1, "{events:?}");
     assert!(matches!(&events[0], Event::Upgrade(u) if u.verdict == Verdict::Accepted));
-    let s = w.summary(T0, Dropped::default(), false);
+    let s = w.summary(T0, false);
     assert_eq!(s.tcp.flags[TcpFlag::Retransmission], 0);
     assert_eq!((s.websocket.accepted, s.websocket.pending), (1, 1));
 
@@ -197,4 +197,42 @@ Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n",
     assert_eq!(json["event"], "upgrade");
     assert_eq!(json["netns"], "host");
     assert_eq!(json["verdict"], "unanswered");
+}
+
+#[test]
+fn frames_lost_before_analysis_are_a_finding_each_time_they_grow() {
+    let mut w = Watch::new(AnalyzeOptions::default(), T0);
+    w.add_tap(place());
+    w.add_tap(Place {
+        netns: "red".into(),
+        vrf: None,
+        interface: "eth0".into(),
+    });
+    let mut events = Vec::new();
+    let none = Dropped::default();
+    w.note_drops(T0, &[none, none], &mut events);
+    assert!(events.is_empty());
+    let some = Dropped {
+        kernel: 7,
+        queue: 3,
+    };
+    w.note_drops(T0, &[none, some], &mut events);
+    w.note_drops(T0, &[none, some], &mut events);
+    assert_eq!(events.len(), 1, "told once per increase: {events:?}");
+    let Event::Finding(f) = &events[0] else {
+        panic!("{events:?}")
+    };
+    assert_eq!(
+        (f.code, f.place.netns.as_str()),
+        (Code::CaptureDrops, "red")
+    );
+    assert!(f.summary.starts_with("10 frames lost"), "{}", f.summary);
+    let more = Dropped {
+        kernel: 9,
+        queue: 3,
+    };
+    w.note_drops(T0, &[none, more], &mut events);
+    assert_eq!(events.len(), 2);
+    let s = w.summary(T0, true);
+    assert_eq!((s.dropped.kernel, s.dropped.queue, s.findings), (9, 3, 2));
 }

@@ -5,13 +5,14 @@
 //!
 //! Nothing is lost silently: a batch that finds the queue to the analysis full is
 //! dropped and counted ([`Taps::dropped`]), and the kernel's own ring drops are read
-//! from each capture's statistics.
+//! from each capture's statistics, per capture point.
 
 use super::LiveError;
 use crate::capture::{LiveCapture, LiveOptions};
 use crate::netlink as nldump;
 use crate::netns::{self, Netns};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use netkit_cmds::watch::report::Dropped;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -104,9 +105,8 @@ pub struct Taps {
     pub rx: Receiver<Batch>,
     stop: Arc<AtomicBool>,
     threads: Vec<JoinHandle<()>>,
-    queue_dropped: Arc<AtomicU64>,
-    /// Kernel drops per capture point, as last read.
-    kernel_dropped: Arc<Mutex<Vec<u64>>>,
+    /// Per capture point: kernel drops as last read, and frames refused by the queue.
+    dropped: Arc<Mutex<Vec<Dropped>>>,
     /// Captures that failed while running, one line each.
     failures: Arc<Mutex<Vec<String>>>,
 }
@@ -126,8 +126,7 @@ impl Taps {
             rx,
             stop: Arc::new(AtomicBool::new(false)),
             threads: Vec::new(),
-            queue_dropped: Arc::new(AtomicU64::new(0)),
-            kernel_dropped: Arc::new(Mutex::new(vec![0; points.len()])),
+            dropped: Arc::new(Mutex::new(vec![Dropped::default(); points.len()])),
             failures: Arc::new(Mutex::new(Vec::new())),
         };
         // One thread per namespace, for its points (consecutive in `points`).
@@ -145,8 +144,7 @@ impl Taps {
             let ctx = Reader {
                 tx: tx.clone(),
                 stop: taps.stop.clone(),
-                queue_dropped: taps.queue_dropped.clone(),
-                kernel_dropped: taps.kernel_dropped.clone(),
+                dropped: taps.dropped.clone(),
                 failures: taps.failures.clone(),
             };
             let ready = ready_tx.clone();
@@ -185,14 +183,9 @@ impl Taps {
         Ok(taps)
     }
 
-    /// Frames lost so far: (kernel ring drops, batches refused by a full queue).
-    pub fn dropped(&self) -> (u64, u64) {
-        let kernel = self
-            .kernel_dropped
-            .lock()
-            .map(|v| v.iter().sum())
-            .unwrap_or(0);
-        (kernel, self.queue_dropped.load(Ordering::Relaxed))
+    /// Frames lost so far at each capture point (in the order of the points).
+    pub fn dropped(&self) -> Vec<Dropped> {
+        self.dropped.lock().map(|v| v.clone()).unwrap_or_default()
     }
 
     /// Captures that failed since the last call, one line each.
@@ -251,8 +244,7 @@ fn open_all(
 struct Reader {
     tx: SyncSender<Batch>,
     stop: Arc<AtomicBool>,
-    queue_dropped: Arc<AtomicU64>,
-    kernel_dropped: Arc<Mutex<Vec<u64>>>,
+    dropped: Arc<Mutex<Vec<Dropped>>>,
     failures: Arc<Mutex<Vec<String>>>,
 }
 
@@ -293,7 +285,15 @@ impl Reader {
                 match self.tx.try_send(batch) {
                     Ok(()) => {}
                     Err(TrySendError::Full(_)) => {
-                        self.queue_dropped.fetch_add(n, Ordering::Relaxed);
+                        if let Some(d) = self
+                            .dropped
+                            .lock()
+                            .ok()
+                            .as_mut()
+                            .and_then(|v| v.get_mut(*tap))
+                        {
+                            d.queue += n;
+                        }
                     }
                     Err(TrySendError::Disconnected(_)) => return,
                 }
@@ -303,20 +303,18 @@ impl Reader {
             }
             if last_stats.elapsed() >= Duration::from_secs(1) {
                 last_stats = Instant::now();
-                if let Ok(mut k) = self.kernel_dropped.lock() {
-                    for (tap, cap) in &mut caps {
-                        if let (Some(s), Some(slot)) = (cap.stats(), k.get_mut(*tap)) {
-                            *slot = u64::from(s.dropped) + u64::from(s.if_dropped);
-                        }
-                    }
-                }
+                self.read_kernel_drops(&mut caps);
             }
         }
         // The last counts, so a short run reports its drops too.
-        if let Ok(mut k) = self.kernel_dropped.lock() {
-            for (tap, cap) in &mut caps {
-                if let (Some(s), Some(slot)) = (cap.stats(), k.get_mut(*tap)) {
-                    *slot = u64::from(s.dropped) + u64::from(s.if_dropped);
+        self.read_kernel_drops(&mut caps);
+    }
+
+    fn read_kernel_drops(&self, caps: &mut [(usize, LiveCapture)]) {
+        if let Ok(mut d) = self.dropped.lock() {
+            for (tap, cap) in caps.iter_mut() {
+                if let (Some(s), Some(slot)) = (cap.stats(), d.get_mut(*tap)) {
+                    slot.kernel = u64::from(s.dropped) + u64::from(s.if_dropped);
                 }
             }
         }

@@ -32,6 +32,7 @@ pub enum Code {
     PmtuReported,
     DfLargerThanReportedMtu,
     PmtuBlackHole,
+    CaptureDrops,
 }
 
 /// What the registry says about one code.
@@ -50,7 +51,7 @@ pub struct Entry {
 
 impl Code {
     /// Every code, in the order `--list-findings` shows them (by section, then severity).
-    pub const ALL: [Code; 18] = [
+    pub const ALL: [Code; 19] = [
         Code::WebsocketRejected,
         Code::WebsocketBadAccept,
         Code::WebsocketIgnored,
@@ -69,6 +70,7 @@ impl Code {
         Code::PmtuReported,
         Code::DfLargerThanReportedMtu,
         Code::PmtuBlackHole,
+        Code::CaptureDrops,
     ];
 
     /// What the registry says about this code. A match, so a new code does not compile
@@ -202,6 +204,13 @@ impl Code {
                 meaning: "large segments retransmitted and never acknowledged while small ones get through: a path MTU black hole",
                 next: "a link with a smaller MTU whose ICMP fragmentation-needed is filtered; clamp the MSS or let the ICMP through",
             },
+            Code::CaptureDrops => Entry {
+                code: Code::CaptureDrops,
+                severities: &[Warning],
+                section: "capture",
+                meaning: "a live capture lost frames before analysis (the kernel ring was full, or netkit's queue): counts and verdicts miss them",
+                next: "narrow the capture with -f or -i, or give netkit more CPU; the finding says where the frames were lost",
+            },
         }
     }
 
@@ -226,6 +235,7 @@ impl Code {
             Code::PmtuReported => "pmtu_reported",
             Code::DfLargerThanReportedMtu => "df_larger_than_reported_mtu",
             Code::PmtuBlackHole => "pmtu_black_hole",
+            Code::CaptureDrops => "capture_drops",
         }
     }
 }
@@ -237,7 +247,7 @@ impl std::fmt::Display for Code {
 }
 
 // A code added after the last one must be added to `Code::ALL` too.
-const _: () = assert!(Code::PmtuBlackHole as usize + 1 == Code::ALL.len());
+const _: () = assert!(Code::CaptureDrops as usize + 1 == Code::ALL.len());
 
 #[cfg(test)]
 mod tests {
