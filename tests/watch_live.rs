@@ -82,6 +82,9 @@ time.sleep(1)
 s.close()
 "#;
 
+/// The tests capture and time things: one at a time, so neither starves the other.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 struct Lab {
     a: String,
     b: String,
@@ -90,15 +93,16 @@ struct Lab {
 }
 
 impl Lab {
-    fn new() -> Lab {
+    /// `tag` (one letter) keeps the labs of tests running side by side apart.
+    fn new(tag: &str) -> Lab {
         let id = std::process::id();
         let lab = Lab {
-            a: format!("nkwatch-a-{id}"),
-            b: format!("nkwatch-b-{id}"),
-            va: format!("nkwa{}", id % 100_000),
+            a: format!("nkwatch-{tag}a-{id}"),
+            b: format!("nkwatch-{tag}b-{id}"),
+            va: format!("nkw{tag}a{}", id % 100_000),
             children: Vec::new(),
         };
-        let vb = format!("nkwb{}", id % 100_000);
+        let vb = format!("nkw{tag}b{}", id % 100_000);
         ip(&["netns", "add", &lab.a]);
         ip(&["netns", "add", &lab.b]);
         ip(&[
@@ -124,6 +128,35 @@ impl Lab {
         let mut c = Command::new("ip");
         c.args(["netns", "exec", ns, program]);
         c
+    }
+
+    fn start_server(&mut self) {
+        let mut server = self
+            .exec(&self.b, "python3")
+            .args(["-c", SERVER])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("server");
+        let mut line = String::new();
+        BufReader::new(server.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line.trim(), "ready");
+        self.children.push(server);
+    }
+
+    /// Runs one client to its end; returns (pid, local port).
+    fn client(&self, path: &str) -> (i64, u16) {
+        let out = self
+            .exec(&self.a, "python3")
+            .args(["-c", CLIENT, path])
+            .output()
+            .expect("client");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let mut it = text.split_whitespace();
+        let pid = it.next().and_then(|p| p.parse().ok()).expect("client pid");
+        let port = it.next().and_then(|p| p.parse().ok()).expect("client port");
+        (pid, port)
     }
 }
 
@@ -165,7 +198,8 @@ fn live_verdicts_flags_and_processes_equal_the_file_analysis() {
         eprintln!("skipping watch_live: {why}");
         return;
     }
-    let mut lab = Lab::new();
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut lab = Lab::new("l");
     let ok = lab
         .exec(&lab.b, "iptables")
         .args([
@@ -182,18 +216,7 @@ fn live_verdicts_flags_and_processes_equal_the_file_analysis() {
         .status()
         .expect("iptables");
     assert!(ok.success(), "iptables rule");
-    let mut server = lab
-        .exec(&lab.b, "python3")
-        .args(["-c", SERVER])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("server");
-    let mut line = String::new();
-    BufReader::new(server.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert_eq!(line.trim(), "ready");
-    lab.children.push(server);
+    lab.start_server();
 
     let pcap = std::env::temp_dir().join(format!("netkit-watch-{}.pcap", std::process::id()));
     let tcpdump = lab
@@ -349,4 +372,50 @@ fn live_verdicts_flags_and_processes_equal_the_file_analysis() {
         "watch_live: {} frames, {} retransmissions, verdicts equal on 24 upgrades",
         last["frames"], last["tcp"]["flags"]["retransmission"]
     );
+}
+
+#[test]
+fn all_netns_picks_up_a_namespace_created_after_the_start() {
+    if let Some(why) = skip_reason(&["ip", "python3"]) {
+        eprintln!("skipping watch_live: {why}");
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    // Every namespace, but only the interface the lab will create: other namespaces
+    // on this machine (other tests' labs) are not this test's business.
+    let veth = format!("nkwna{}", std::process::id() % 100_000);
+    let watch = Command::new(env!("CARGO_BIN_EXE_netkit"))
+        .args(["watch", "--json", "--all-netns", "-i", &veth])
+        .args(["--duration", "9", "--summary-every", "3"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("netkit watch");
+    std::thread::sleep(Duration::from_millis(1500));
+    // Created after the start; found within about a second.
+    let mut lab = Lab::new("n");
+    assert_eq!(lab.va, veth);
+    lab.start_server();
+    std::thread::sleep(Duration::from_millis(2500));
+    let (pid, port) = lab.client("/deny");
+    let watch = watch.wait_with_output().expect("watch");
+    let stderr = String::from_utf8_lossy(&watch.stderr);
+    assert!(watch.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!("namespace {} appeared", lab.a)),
+        "{stderr}"
+    );
+    let events = json_lines(&watch.stdout);
+    let upgrade = events
+        .iter()
+        .find(|e| {
+            e["event"] == "upgrade"
+                && e["netns"] == lab.a.as_str()
+                && e["client"]
+                    .as_str()
+                    .is_some_and(|c| c.ends_with(&format!(":{port}")))
+        })
+        .unwrap_or_else(|| panic!("no upgrade from {} in {events:?}", lab.a));
+    assert_eq!(upgrade["verdict"], "rejected");
+    assert_eq!(upgrade["process"]["pid"].as_i64(), Some(pid));
 }

@@ -13,6 +13,7 @@ use netkit_os::caps::{self, Cap};
 use netkit_os::clock::unix_ns;
 use netkit_os::live::attribution::tcp_owner;
 use netkit_os::live::taps::{self, Taps};
+use netkit_os::live::LiveError;
 use netkit_os::netns::{self, Netns, Selection};
 use netkit_os::signals;
 use std::io::Write;
@@ -75,11 +76,22 @@ pub fn run(args: WatchArgs, term: &Term) -> Result {
         wanted.push((Cap::SysAdmin, "entering other namespaces"));
     }
     caps::require("watch", &wanted)?;
-    let points = taps::points(&namespaces, &args.interfaces)?;
+    let points = taps::points(&namespaces, &args.interfaces, args.all_netns)?;
+    if points.is_empty() && !args.all_netns {
+        return Err(Error::Live(LiveError::NoInterface {
+            name: args.interfaces.join(", "),
+            place: "this namespace".to_string(),
+        }));
+    }
     let taps = Taps::start(&points, SNAPLEN, args.decode.filter.as_deref())?;
     // The owner lookups enter namespaces and read other users' /proc entries; the
-    // captures are open, so nothing else is kept.
-    caps::keep_only(&[Cap::SysAdmin, Cap::SysPtrace, Cap::DacReadSearch])?;
+    // captures are open, so nothing else is kept, unless namespaces created later
+    // are to be captured too.
+    let mut keep = vec![Cap::SysAdmin, Cap::SysPtrace, Cap::DacReadSearch];
+    if args.all_netns {
+        keep.push(Cap::NetRaw);
+    }
+    caps::keep_only(&keep)?;
 
     let start = unix_ns();
     let mut watch = Watch::new(opts, start);
@@ -90,15 +102,31 @@ pub fn run(args: WatchArgs, term: &Term) -> Result {
             interface: p.interface.clone(),
         });
     }
-    let by_label: Vec<(String, Netns)> = points
-        .iter()
-        .map(|p| (p.netns.label.clone(), p.netns.clone()))
-        .collect();
+    let mut known: Vec<Netns> = namespaces.clone();
+    let mut taps = taps;
+    let places = std::cell::RefCell::new(
+        points
+            .iter()
+            .map(|p| (p.netns.label.clone(), p.netns.clone()))
+            .collect::<Vec<(String, Netns)>>(),
+    );
     let mut owner = |place: &Place, client: SocketAddr, server: SocketAddr| {
-        let ns = &by_label.iter().find(|(l, _)| *l == place.netns)?.1;
-        tcp_owner(ns, client, server)
+        let ns = places
+            .borrow()
+            .iter()
+            .find(|(l, _)| *l == place.netns)?
+            .1
+            .clone();
+        tcp_owner(&ns, client, server)
     };
-    if !args.json {
+    let mut next_scan = Instant::now() + Duration::from_secs(1);
+    if points.is_empty() {
+        // --all-netns -i IFACE: none has it yet; namespaces created later may.
+        eprintln!(
+            "watch: no namespace has {} yet; waiting for one that does",
+            args.interfaces.join(", ")
+        );
+    } else if !args.json {
         eprintln!(
             "watch: capturing on {}; Ctrl-C prints the totals",
             points
@@ -159,6 +187,45 @@ pub fn run(args: WatchArgs, term: &Term) -> Result {
         for line in taps.take_failures() {
             eprintln!("watch: {line}");
         }
+        // --all-netns: namespaces created since the start are watched too.
+        if args.all_netns && Instant::now() >= next_scan {
+            next_scan = Instant::now() + Duration::from_secs(1);
+            let new: Vec<Netns> = netns::all()
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|n| !known.iter().any(|k| k.dev == n.dev && k.inode == n.inode))
+                .collect();
+            for ns in new {
+                known.push(ns.clone());
+                let added = taps::points(std::slice::from_ref(&ns), &args.interfaces, true)
+                    .and_then(|points| taps.add(&points).map(|()| points));
+                match added {
+                    Ok(points) if points.is_empty() => {}
+                    Ok(points) => {
+                        eprintln!(
+                            "watch: namespace {} appeared; watching {}",
+                            ns.label,
+                            points
+                                .iter()
+                                .map(|p| p.interface.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        );
+                        for p in points {
+                            places
+                                .borrow_mut()
+                                .push((p.netns.label.clone(), p.netns.clone()));
+                            watch.add_tap(Place {
+                                netns: p.netns.label.clone(),
+                                vrf: p.vrf.clone(),
+                                interface: p.interface.clone(),
+                            });
+                        }
+                    }
+                    Err(e) => eprintln!("watch: namespace {} appeared; not watched: {e}", ns.label),
+                }
+            }
+        }
         watch.poll(unix_ns(), &mut owner, &mut events);
         if Instant::now() >= next_summary {
             next_summary += every;
@@ -166,7 +233,8 @@ pub fn run(args: WatchArgs, term: &Term) -> Result {
             events.push(Event::Summary(watch.summary(unix_ns(), false)));
         }
         findings += emit(&mut out, &mut events)?;
-        if !taps.any_running() {
+        // Under --all-netns a namespace created later may still come.
+        if !taps.any_running() && !args.all_netns {
             nothing_left = true;
             break;
         }

@@ -35,9 +35,14 @@ pub struct TapPoint {
     pub vrf: Option<String>,
 }
 
-/// The capture points: in each namespace the interfaces asked for (each must exist),
-/// or every interface that is up.
-pub fn points(namespaces: &[Netns], interfaces: &[String]) -> Result<Vec<TapPoint>, LiveError> {
+/// The capture points: in each namespace the interfaces asked for, or every interface
+/// that is up. An interface asked for must exist, unless `where_present` (watching
+/// every namespace: `-i` then names the interfaces to capture where they are).
+pub fn points(
+    namespaces: &[Netns],
+    interfaces: &[String],
+    where_present: bool,
+) -> Result<Vec<TapPoint>, LiveError> {
     let mut out = Vec::new();
     for ns in namespaces {
         let links = netns::run_in(ns, || {
@@ -54,13 +59,16 @@ pub fn points(namespaces: &[Netns], interfaces: &[String]) -> Result<Vec<TapPoin
         } else {
             let mut wanted = Vec::new();
             for name in interfaces {
-                let link = links.0.values().find(|l| &l.name == name).ok_or_else(|| {
-                    LiveError::NoInterface {
-                        name: name.clone(),
-                        place: format!("namespace {}", ns.label),
+                match links.0.values().find(|l| &l.name == name) {
+                    Some(link) => wanted.push((link.index, link.name.clone())),
+                    None if where_present => {}
+                    None => {
+                        return Err(LiveError::NoInterface {
+                            name: name.clone(),
+                            place: format!("namespace {}", ns.label),
+                        })
                     }
-                })?;
-                wanted.push((link.index, link.name.clone()));
+                }
             }
             wanted
         };
@@ -103,6 +111,10 @@ impl Batch {
 /// The running captures.
 pub struct Taps {
     pub rx: Receiver<Batch>,
+    /// Kept to hand to the threads of points added later.
+    tx: SyncSender<Batch>,
+    snaplen: u32,
+    filter: Option<String>,
     stop: Arc<AtomicBool>,
     threads: Vec<JoinHandle<()>>,
     /// Per capture point: kernel drops as last read, and frames refused by the queue.
@@ -121,35 +133,56 @@ impl Taps {
         filter: Option<&str>,
     ) -> Result<Taps, LiveError> {
         let (tx, rx) = mpsc::sync_channel(QUEUE_BATCHES);
-        let (ready_tx, ready_rx) = mpsc::channel::<Result<(), LiveError>>();
         let mut taps = Taps {
             rx,
+            tx,
+            snaplen,
+            filter: filter.map(str::to_string),
             stop: Arc::new(AtomicBool::new(false)),
             threads: Vec::new(),
-            dropped: Arc::new(Mutex::new(vec![Dropped::default(); points.len()])),
+            dropped: Arc::new(Mutex::new(Vec::new())),
             failures: Arc::new(Mutex::new(Vec::new())),
         };
+        taps.add(points)?;
+        Ok(taps)
+    }
+
+    /// Opens captures on more points (a namespace created since the start); their
+    /// batches carry indices following the points given before.
+    pub fn add(&mut self, points: &[TapPoint]) -> Result<(), LiveError> {
+        let first = {
+            let mut d = self
+                .dropped
+                .lock()
+                .map_err(|_| LiveError::CaptureThread("watch".into()))?;
+            let first = d.len();
+            d.resize(first + points.len(), Dropped::default());
+            first
+        };
+        let (ready_tx, ready_rx) = mpsc::channel::<Result<(), LiveError>>();
         // One thread per namespace, for its points (consecutive in `points`).
         let mut groups: Vec<(Netns, Vec<(usize, String)>)> = Vec::new();
         for (i, p) in points.iter().enumerate() {
+            let tap = first + i;
             match groups.last_mut() {
                 Some((ns, list)) if ns.path == p.netns.path && ns.inode == p.netns.inode => {
-                    list.push((i, p.interface.clone()))
+                    list.push((tap, p.interface.clone()))
                 }
-                _ => groups.push((p.netns.clone(), vec![(i, p.interface.clone())])),
+                _ => groups.push((p.netns.clone(), vec![(tap, p.interface.clone())])),
             }
         }
         let threads = groups.len();
         for (ns, list) in groups {
             let ctx = Reader {
-                tx: tx.clone(),
-                stop: taps.stop.clone(),
-                dropped: taps.dropped.clone(),
-                failures: taps.failures.clone(),
+                tx: self.tx.clone(),
+                stop: self.stop.clone(),
+                dropped: self.dropped.clone(),
+                failures: self.failures.clone(),
             };
             let ready = ready_tx.clone();
-            let filter = filter.map(str::to_string);
-            taps.threads.push(std::thread::spawn(move || {
+            let filter = self.filter.clone();
+            let snaplen = self.snaplen;
+            self.threads.push(std::thread::spawn(move || {
                 let opened = netns::enter_for_good(&ns)
                     .map_err(LiveError::from)
                     .and_then(|()| open_all(&list, snaplen, filter.as_deref()));
@@ -180,7 +213,7 @@ impl Taps {
                 Err(_) => return Err(LiveError::CaptureThread("watch".into())),
             }
         }
-        Ok(taps)
+        Ok(())
     }
 
     /// Frames lost so far at each capture point (in the order of the points).
