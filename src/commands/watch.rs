@@ -7,9 +7,11 @@ use crate::exit::{Error, Result};
 use clap::Args;
 use netkit_cmds::output::{write_json_line, Term};
 use netkit_cmds::pcap::analyze::AnalyzeOptions;
+use netkit_cmds::watch::evidence::Evidence;
 use netkit_cmds::watch::report::{Event, Place};
 use netkit_cmds::watch::{view, Watch};
 use netkit_os::caps::{self, Cap};
+use netkit_os::capture::pcapng_writer::PcapngWriter;
 use netkit_os::clock::unix_ns;
 use netkit_os::live::attribution::tcp_owner;
 use netkit_os::live::taps::{self, Taps};
@@ -18,6 +20,7 @@ use netkit_os::netns::{self, Netns, Selection};
 use netkit_os::signals;
 use std::io::Write;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Args)]
@@ -43,6 +46,14 @@ pub struct WatchArgs {
     /// Stop after N findings
     #[arg(long, value_name = "N")]
     pub count: Option<u64>,
+    /// Write the frames of each finding's connection to DIR as pcapng, one file per
+    /// finding (interfaces named namespace/interface, the finding in packet comments);
+    /// existing files are never overwritten
+    #[arg(long, value_name = "DIR")]
+    pub write: Option<PathBuf>,
+    /// Stop writing evidence after this many MiB written to DIR
+    #[arg(long, value_name = "MB", default_value_t = 100, requires = "write")]
+    pub write_mb: u64,
     #[command(flatten)]
     pub decode: DecodeArgs,
 }
@@ -93,8 +104,24 @@ pub fn run(args: WatchArgs, term: &Term) -> Result {
     }
     caps::keep_only(&keep)?;
 
+    if let Some(dir) = &args.write {
+        std::fs::create_dir_all(dir).map_err(|e| Error::File {
+            path: dir.display().to_string(),
+            why: e.to_string(),
+        })?;
+    }
     let start = unix_ns();
     let mut watch = Watch::new(opts, start);
+    if args.write.is_some() {
+        watch.keep_evidence();
+    }
+    let mut writer = args.write.as_ref().map(|dir| EvidenceWriter {
+        dir: dir.clone(),
+        budget: args.write_mb << 20,
+        written: 0,
+        files: 0,
+        refused: 0,
+    });
     for p in &points {
         watch.add_tap(Place {
             netns: p.netns.label.clone(),
@@ -143,6 +170,13 @@ pub fn run(args: WatchArgs, term: &Term) -> Result {
     let mut next_summary = begun + every;
     let mut events = Vec::new();
     let mut findings = 0u64;
+    let mut write_evidence = |watch: &mut Watch| {
+        if let Some(w) = &mut writer {
+            for e in watch.take_evidence() {
+                w.write(&e);
+            }
+        }
+    };
     let emit = |out: &mut dyn Write, events: &mut Vec<Event>| -> Result<u64> {
         let mut n = 0;
         for e in events.drain(..) {
@@ -227,6 +261,7 @@ pub fn run(args: WatchArgs, term: &Term) -> Result {
             }
         }
         watch.poll(unix_ns(), &mut owner, &mut events);
+        write_evidence(&mut watch);
         if Instant::now() >= next_summary {
             next_summary += every;
             watch.note_drops(unix_ns(), &taps.dropped(), &mut events);
@@ -249,6 +284,7 @@ pub fn run(args: WatchArgs, term: &Term) -> Result {
     taps.stop();
     watch.note_drops(unix_ns(), &lost, &mut events);
     watch.finish(unix_ns(), &mut owner, &mut events);
+    write_evidence(&mut watch);
     let last = watch.summary(unix_ns(), true);
     let lost = last.dropped;
     events.push(Event::Summary(last));
@@ -261,8 +297,112 @@ pub fn run(args: WatchArgs, term: &Term) -> Result {
             lost.queue
         ));
     }
+    if let Some(w) = &writer {
+        let evicted = watch.evidence_evicted();
+        eprintln!(
+            "watch: wrote {} evidence files ({} bytes) to {}{}{}",
+            w.files,
+            w.written,
+            w.dir.display(),
+            if w.refused > 0 {
+                format!(
+                    "; {} more not written: --write-mb {} reached",
+                    w.refused, args.write_mb
+                )
+            } else {
+                String::new()
+            },
+            if evicted > 0 {
+                format!("; {evicted} older frames had left the evidence buffers")
+            } else {
+                String::new()
+            }
+        );
+    }
     if nothing_left {
         return Err(Error::NothingLeftToWatch);
     }
     Ok(())
+}
+
+/// `--write DIR`: one pcapng file per finding, within a byte budget.
+struct EvidenceWriter {
+    dir: PathBuf,
+    budget: u64,
+    written: u64,
+    files: u64,
+    /// Findings whose evidence was not written because the budget was spent.
+    refused: u64,
+}
+
+impl EvidenceWriter {
+    fn write(&mut self, e: &Evidence) {
+        let size: u64 = e.frames.iter().map(|f| f.data.len() as u64 + 64).sum();
+        if e.frames.is_empty() {
+            return;
+        }
+        if self.written + size > self.budget {
+            self.refused += 1;
+            return;
+        }
+        let safe: String = e
+            .name
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        // Never overwrite: NAME.pcapng, NAME-1.pcapng, ...
+        let mut path = self.dir.join(format!("{safe}.pcapng"));
+        let mut n = 0;
+        let file = loop {
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+            {
+                Ok(f) => break f,
+                Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists && n < 1000 => {
+                    n += 1;
+                    path = self.dir.join(format!("{safe}-{n}.pcapng"));
+                }
+                Err(err) => {
+                    crate::exit::warn(format_args!("cannot write {}: {err}", path.display()));
+                    return;
+                }
+            }
+        };
+        let written = (|| -> std::io::Result<()> {
+            let mut w = PcapngWriter::with_application(
+                std::io::BufWriter::new(file),
+                Some("netkit watch"),
+            )?;
+            let linktype = e.frames[0].linktype;
+            let iface = w.add_interface(linktype, Some(&e.interface), 0)?;
+            for f in &e.frames {
+                let comment = if e.finding_frames.contains(&f.number) {
+                    e.comment.clone()
+                } else {
+                    String::new()
+                };
+                if comment.is_empty() {
+                    w.write_packet(iface, f.ts_ns, f.orig_len, &f.data)?;
+                } else {
+                    w.write_packet_with_comment(iface, f.ts_ns, f.orig_len, &f.data, &comment)?;
+                }
+            }
+            w.finish()?.flush()
+        })();
+        match written {
+            Ok(()) => {
+                self.written += size;
+                self.files += 1;
+            }
+            Err(err) => crate::exit::warn(format_args!("cannot write {}: {err}", path.display())),
+        }
+    }
 }

@@ -7,6 +7,7 @@
 //! batch [`Watch::poll`] turns what the sections decided into [`Event`]s: an upgrade
 //! as soon as its answer is parsed, with its findings. The clock is passed in.
 
+pub mod evidence;
 pub mod report;
 pub mod view;
 
@@ -49,11 +50,16 @@ struct Tap {
     final_tcp: Option<(u64, PerFlag<u64>)>,
     /// Frames lost before analysis so far, as last told by the capture.
     dropped: Dropped,
+    /// `--write`: the recent frames, for evidence.
+    buffer: Option<evidence::Buffer>,
 }
 
 /// Everything `watch` has seen so far.
 pub struct Watch {
     opts: AnalyzeOptions,
+    /// `--write`: keep recent frames and hand out the evidence of each finding.
+    keep_evidence: bool,
+    evidence: Vec<evidence::Evidence>,
     taps: Vec<Tap>,
     start_ns: i64,
     upgrades: UpgradeCounts,
@@ -68,11 +74,36 @@ impl Watch {
     pub fn new(opts: AnalyzeOptions, start_unix_ns: i64) -> Watch {
         Watch {
             opts,
+            keep_evidence: false,
+            evidence: Vec::new(),
             taps: Vec::new(),
             start_ns: start_unix_ns,
             upgrades: UpgradeCounts::default(),
             findings: 0,
         }
+    }
+
+    /// Keeps recent frames from now on, and the frames of each finding's connection
+    /// for [`Watch::take_evidence`] (`--write`).
+    pub fn keep_evidence(&mut self) {
+        self.keep_evidence = true;
+        for t in &mut self.taps {
+            t.buffer.get_or_insert_with(evidence::Buffer::default);
+        }
+    }
+
+    /// The evidence of the findings reported since the last call.
+    pub fn take_evidence(&mut self) -> Vec<evidence::Evidence> {
+        std::mem::take(&mut self.evidence)
+    }
+
+    /// Frames let go from the evidence buffers (their findings' files lack them).
+    pub fn evidence_evicted(&self) -> u64 {
+        self.taps
+            .iter()
+            .filter_map(|t| t.buffer.as_ref())
+            .map(|b| b.evicted)
+            .sum()
     }
 
     /// Starts analysing one more capture point; its frames are fed with the index
@@ -88,6 +119,7 @@ impl Watch {
             reported: HashSet::new(),
             final_tcp: None,
             dropped: Dropped::default(),
+            buffer: self.keep_evidence.then(evidence::Buffer::default),
         });
         self.taps.len() - 1
     }
@@ -109,6 +141,18 @@ impl Watch {
         };
         let frame = dissect(linktype, data, &self.opts.dissect);
         t.analysis.feed(raw, &frame);
+        if let Some(b) = &mut t.buffer {
+            b.push(
+                evidence::KeptFrame {
+                    number: t.frames,
+                    ts_ns,
+                    orig_len,
+                    linktype,
+                    data: data.to_vec(),
+                },
+                &frame,
+            );
+        }
     }
 
     /// The events decided since the last call: each upgrade once answered, with its
@@ -131,6 +175,11 @@ impl Watch {
                     let process = known.or_else(|| owner(&t.place, u.client, u.server));
                     for f in &found {
                         t.reported.insert((f.code, f.frames.clone()));
+                    }
+                    if let Some(b) = &t.buffer {
+                        self.evidence.extend(found.iter().map(|f| {
+                            evidence_of(&t.place, b, &u, f, process.as_ref(), now_unix_ns)
+                        }));
                     }
                     report_upgrade(
                         &t.place,
@@ -159,6 +208,11 @@ impl Watch {
                     let process = known.or_else(|| owner(&t.place, u.client, u.server));
                     for f in &found {
                         t.reported.insert((f.code, f.frames.clone()));
+                    }
+                    if let Some(b) = &t.buffer {
+                        self.evidence.extend(found.iter().map(|f| {
+                            evidence_of(&t.place, b, &u, f, process.as_ref(), now_unix_ns)
+                        }));
                     }
                     report_upgrade(
                         &t.place,
@@ -269,6 +323,43 @@ impl Watch {
             },
             interfaces: self.taps.iter().map(|t| t.place.clone()).collect(),
         }
+    }
+}
+
+/// The frames of an upgrade's connection behind one of its findings.
+fn evidence_of(
+    place: &Place,
+    buffer: &evidence::Buffer,
+    u: &Upgrade,
+    f: &Finding,
+    process: Option<&Process>,
+    now_unix_ns: i64,
+) -> evidence::Evidence {
+    let stamp: String = rfc3339_ns(now_unix_ns)
+        .chars()
+        .take(19)
+        .filter(|c| c.is_ascii_digit() || *c == 'T')
+        .collect();
+    let who = process
+        .map(|p| format!("; pid {} {} ({})", p.pid, p.comm, p.cmdline))
+        .unwrap_or_default();
+    evidence::Evidence {
+        name: format!(
+            "{stamp}Z-{}-{}-{}-stream{}",
+            place.netns,
+            place.interface,
+            f.code,
+            u.stream.map_or_else(|| "-".to_string(), |s| s.to_string())
+        ),
+        interface: format!("{}/{}", place.netns, place.interface),
+        comment: format!(
+            "netkit watch {} {}: {}{who}",
+            f.severity.as_str(),
+            f.code,
+            f.summary
+        ),
+        finding_frames: f.frames.clone(),
+        frames: buffer.of_conn(evidence::ConnKey::new(u.client, u.server)),
     }
 }
 
