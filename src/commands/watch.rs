@@ -265,6 +265,7 @@ pub fn run(args: WatchArgs, term: &Term) -> Result {
         if Instant::now() >= next_summary {
             next_summary += every;
             watch.note_drops(unix_ns(), &taps.dropped(), &mut events);
+            watch.settle_streams(unix_ns(), &mut events);
             events.push(Event::Summary(watch.summary(unix_ns(), false)));
         }
         findings += emit(&mut out, &mut events)?;

@@ -14,7 +14,7 @@ pub mod view;
 use crate::output::plural;
 use crate::output::rfc3339_ns;
 use crate::pcap::analyze::findings::{Code, Finding, Severity};
-use crate::pcap::analyze::sections::tcp::PerFlag;
+use crate::pcap::analyze::sections::tcp::{PerFlag, StreamInfo};
 use crate::pcap::analyze::sections::websocket::Upgrade;
 use crate::pcap::analyze::SourceInfo;
 use crate::pcap::analyze::{Analysis, AnalyzeOptions};
@@ -26,6 +26,10 @@ use report::{
 };
 use std::collections::HashSet;
 use std::net::SocketAddr;
+
+/// A TCP stream with neither FIN from both sides nor a reset is over, for its
+/// findings, once it has been quiet this long.
+const SETTLED_AFTER_NS: i64 = 10_000_000_000;
 
 /// Upgrades waiting for their answer, per capture point, past which the oldest are
 /// reported as unanswered and forgotten (a flood of unanswered requests must not grow
@@ -46,6 +50,8 @@ struct Tap {
     seen: usize,
     /// Findings already reported, so the end of the run does not repeat them.
     reported: HashSet<(Code, Vec<u64>)>,
+    /// TCP streams whose findings were raised (they were over).
+    settled: HashSet<u32>,
     /// The TCP counts when the run ended ([`Watch::finish`] hands the analysis over).
     final_tcp: Option<(u64, PerFlag<u64>)>,
     /// Frames lost before analysis so far, as last told by the capture.
@@ -117,6 +123,7 @@ impl Watch {
             pending: Vec::new(),
             seen: 0,
             reported: HashSet::new(),
+            settled: HashSet::new(),
             final_tcp: None,
             dropped: Dropped::default(),
             buffer: self.keep_evidence.then(evidence::Buffer::default),
@@ -236,6 +243,59 @@ impl Watch {
             let ts = rfc3339_ns(now_unix_ns);
             for f in analysis.finish(info, &[], &[]).findings {
                 if t.reported.contains(&(f.code, f.frames.clone())) {
+                    continue;
+                }
+                self.findings += 1;
+                out.push(Event::Finding(FindingEvent {
+                    ts: ts.clone(),
+                    place: t.place.clone(),
+                    severity: f.severity,
+                    code: f.code,
+                    summary: f.summary,
+                    stream: f.stream,
+                    frames: f.frames,
+                    wireshark_filter: f.wireshark_filter,
+                    process: None,
+                }));
+            }
+        }
+    }
+
+    /// The TCP findings (resets, SYNs never answered, retransmission trouble, zero
+    /// windows) of the streams that are over: closed by FIN from both sides or a
+    /// reset, or quiet for 10 s of capture time (against the latest frame of the
+    /// capture point). Each stream's are
+    /// raised once; a finding met again at the end of the run is not repeated.
+    pub fn settle_streams(&mut self, now_unix_ns: i64, out: &mut Vec<Event>) {
+        for t in &mut self.taps {
+            let tcp = t.analysis.tcp();
+            let latest = tcp
+                .streams()
+                .iter()
+                .map(|s| s.last_ts_ns)
+                .max()
+                .unwrap_or(0);
+            let over = |s: &StreamInfo| {
+                !t.settled.contains(&s.stream)
+                    && (s.closed_cleanly()
+                        || !s.resets.is_empty()
+                        || latest - s.last_ts_ns >= SETTLED_AFTER_NS)
+            };
+            let newly: Vec<u32> = tcp
+                .streams()
+                .iter()
+                .filter(|s| over(s))
+                .map(|s| s.stream)
+                .collect();
+            if newly.is_empty() {
+                continue;
+            }
+            let mut found = Vec::new();
+            tcp.raise_findings_of(|s| newly.contains(&s.stream), &mut found);
+            t.settled.extend(newly);
+            let ts = rfc3339_ns(now_unix_ns);
+            for f in found {
+                if !t.reported.insert((f.code, f.frames.clone())) {
                     continue;
                 }
                 self.findings += 1;

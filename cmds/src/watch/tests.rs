@@ -8,7 +8,7 @@ use crate::pcap::analyze::sections::tcp::TcpFlag;
 use crate::pcap::analyze::sections::websocket::Verdict;
 use crate::pcap::analyze::AnalyzeOptions;
 use netkit_dissectors::link::linktype;
-use netkit_dissectors::transport::tcp_flags::{ACK, PSH, SYN};
+use netkit_dissectors::transport::tcp_flags::{ACK, PSH, RST, SYN};
 use std::net::SocketAddr;
 
 const T0: i64 = 1_700_000_000_000_000_000;
@@ -235,4 +235,47 @@ fn frames_lost_before_analysis_are_a_finding_each_time_they_grow() {
     assert_eq!(events.len(), 2);
     let s = w.summary(T0, true);
     assert_eq!((s.dropped.kernel, s.dropped.queue, s.findings), (9, 3, 2));
+}
+
+#[test]
+fn a_reset_stream_has_its_findings_when_it_is_over_and_only_once() {
+    let mut w = Watch::new(AnalyzeOptions::default(), T0);
+    let tap = w.add_tap(place());
+    let mut owner = |_: &Place, _: SocketAddr, _: SocketAddr| None;
+    let mut events = Vec::new();
+    let mut frames = request_frames();
+    feed_all(&mut w, tap, &frames, 0);
+    w.settle_streams(T0, &mut events);
+    assert!(events.is_empty(), "the stream is not over yet: {events:?}");
+    // The server resets the connection instead of answering.
+    frames = vec![packet(
+        false,
+        5001,
+        1001 + REQUEST.len() as u32,
+        RST | ACK,
+        &[],
+    )];
+    feed_all(&mut w, tap, &frames, 4);
+    w.settle_streams(T0, &mut events);
+    let codes: Vec<Code> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Finding(f) => Some(f.code),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        codes
+            .iter()
+            .any(|c| matches!(c, Code::TcpReset | Code::TcpResetLate)),
+        "{events:?}"
+    );
+    let n = events.len();
+    w.settle_streams(T0, &mut events);
+    w.finish(T0, &mut owner, &mut events);
+    let again = events[n..]
+        .iter()
+        .filter(|e| matches!(e, Event::Finding(f) if matches!(f.code, Code::TcpReset | Code::TcpResetLate)))
+        .count();
+    assert_eq!(again, 0, "{:?}", &events[n..]);
 }

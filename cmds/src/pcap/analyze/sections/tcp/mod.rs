@@ -504,6 +504,24 @@ impl TcpAnalysis {
         findings::raise(&self.streams, self.unanswered_summarised(), out);
     }
 
+    /// The TCP findings of the kept streams `settled` picks (a live run raises each
+    /// stream's once it is over), without the summarised ones.
+    pub fn raise_findings_of(
+        &self,
+        settled: impl Fn(&StreamInfo) -> bool,
+        out: &mut Vec<crate::pcap::analyze::findings::Finding>,
+    ) {
+        let streams: Vec<StreamInfo> = self
+            .streams
+            .iter()
+            .filter(|s| settled(s))
+            .cloned()
+            .collect();
+        if !streams.is_empty() {
+            findings::raise(&streams, std::iter::empty(), out);
+        }
+    }
+
     pub fn report(&self, with_frames: bool) -> TcpReport {
         let flagged_frames = with_frames.then(|| {
             let mut lists: PerFlag<Vec<u64>> = PerFlag::default();
