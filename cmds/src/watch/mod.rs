@@ -35,6 +35,14 @@ const SETTLED_AFTER_NS: i64 = 10_000_000_000;
 /// reported as unanswered and forgotten (a flood of unanswered requests must not grow
 /// memory without bound; each one let go this way is still reported).
 const MAX_PENDING: usize = 10_000;
+/// An upgrade still unanswered this long after its request (capture time) is
+/// reported as unanswered: no proxy or browser waits that long for a 101.
+const UNANSWERED_AFTER_NS: i64 = 60_000_000_000;
+/// Findings remembered per capture point so that the end of the run does not repeat
+/// them; past this the memory starts over (a repeat at the end is the worst outcome).
+const MAX_REMEMBERED: usize = 100_000;
+/// HTTP connections quiet this long are no longer followed (capture time).
+const CONNECTION_IDLE_NS: i64 = 120_000_000_000;
 
 /// One capture point being analysed.
 struct Tap {
@@ -56,6 +64,8 @@ struct Tap {
     final_tcp: Option<(u64, PerFlag<u64>)>,
     /// Frames lost before analysis so far, as last told by the capture.
     dropped: Dropped,
+    /// Capture time of the latest frame.
+    last_ts_ns: i64,
     /// `--write`: the recent frames, for evidence.
     buffer: Option<evidence::Buffer>,
 }
@@ -126,6 +136,7 @@ impl Watch {
             settled: HashSet::new(),
             final_tcp: None,
             dropped: Dropped::default(),
+            last_ts_ns: 0,
             buffer: self.keep_evidence.then(evidence::Buffer::default),
         });
         self.taps.len() - 1
@@ -138,6 +149,7 @@ impl Watch {
         };
         t.frames += 1;
         t.bytes += u64::from(orig_len);
+        t.last_ts_ns = t.last_ts_ns.max(ts_ns);
         let raw = RawFrame {
             number: t.frames,
             ts_ns,
@@ -166,17 +178,32 @@ impl Watch {
     /// findings. `owner` names the client's process.
     pub fn poll(&mut self, now_unix_ns: i64, owner: &mut OwnerLookup<'_>, out: &mut Vec<Event>) {
         for t in &mut self.taps {
-            let all = t.analysis.websocket().upgrades();
-            for (i, u) in all.iter().enumerate().skip(t.seen) {
-                t.pending.push((i, owner(&t.place, u.client, u.server)));
+            let ws = t.analysis.websocket();
+            let next = ws.next_upgrade_id();
+            for i in t.seen..next {
+                if let Some(u) = ws.upgrade(i) {
+                    t.pending.push((i, owner(&t.place, u.client, u.server)));
+                }
             }
-            t.seen = all.len();
+            t.seen = next;
             let (answered, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut t.pending)
                 .into_iter()
-                .partition(|(i, _)| all.get(*i).is_some_and(|u| u.response_frame.is_some()));
+                .partition(|(i, _)| ws.upgrade(*i).is_some_and(|u| u.response_frame.is_some()));
             t.pending = waiting;
             let overflow = t.pending.len().saturating_sub(MAX_PENDING);
-            let given_up: Vec<_> = t.pending.drain(..overflow).collect();
+            let mut given_up: Vec<_> = t.pending.drain(..overflow).collect();
+            let now = t.last_ts_ns;
+            let (old, young): (Vec<_>, Vec<_>) = std::mem::take(&mut t.pending)
+                .into_iter()
+                .partition(|(i, _)| {
+                    ws.upgrade(*i)
+                        .is_some_and(|u| now - u.request_ts_ns() >= UNANSWERED_AFTER_NS)
+                });
+            t.pending = young;
+            given_up.extend(old);
+            if t.reported.len() > MAX_REMEMBERED {
+                t.reported.clear();
+            }
             for (i, known) in answered.into_iter().chain(given_up) {
                 if let Some((u, found)) = t.analysis.upgrade_so_far(i) {
                     let process = known.or_else(|| owner(&t.place, u.client, u.server));
@@ -200,6 +227,9 @@ impl Watch {
                     );
                 }
             }
+            // Everything before the oldest upgrade still waiting has been reported.
+            let keep_from = t.pending.iter().map(|(i, _)| *i).min().unwrap_or(t.seen);
+            t.analysis.forget_upgrades_before(keep_from);
         }
     }
 
@@ -268,6 +298,11 @@ impl Watch {
     /// raised once; a finding met again at the end of the run is not repeated.
     pub fn settle_streams(&mut self, now_unix_ns: i64, out: &mut Vec<Event>) {
         for t in &mut self.taps {
+            t.analysis
+                .forget_idle_connections(t.last_ts_ns, CONNECTION_IDLE_NS);
+            // Streams the TCP engine has let go cannot come back: forget them here too.
+            let kept = t.analysis.tcp();
+            t.settled.retain(|id| kept.stream(*id).is_some());
             let tcp = t.analysis.tcp();
             let latest = tcp
                 .streams()

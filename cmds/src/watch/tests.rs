@@ -19,10 +19,22 @@ const SPORT: u16 = 80;
 
 /// An IPv4 + TCP packet (no options) carrying `payload`.
 fn packet(from_client: bool, seq: u32, ack: u32, flags: u16, payload: &[u8]) -> Vec<u8> {
+    packet_on(CPORT, from_client, seq, ack, flags, payload)
+}
+
+/// [`packet`] for the client port `cport`.
+fn packet_on(
+    cport: u16,
+    from_client: bool,
+    seq: u32,
+    ack: u32,
+    flags: u16,
+    payload: &[u8],
+) -> Vec<u8> {
     let (src, dst, sp, dp) = if from_client {
-        (CLIENT, SERVER, CPORT, SPORT)
+        (CLIENT, SERVER, cport, SPORT)
     } else {
-        (SERVER, CLIENT, SPORT, CPORT)
+        (SERVER, CLIENT, SPORT, cport)
     };
     let total = 20 + 20 + payload.len();
     let mut p = vec![0x45, 0, 0, 0, 0, 1, 0x40, 0, 64, 6, 0, 0];
@@ -278,4 +290,56 @@ fn a_reset_stream_has_its_findings_when_it_is_over_and_only_once() {
         .filter(|e| matches!(e, Event::Finding(f) if matches!(f.code, Code::TcpReset | Code::TcpResetLate)))
         .count();
     assert_eq!(again, 0, "{:?}", &events[n..]);
+}
+
+#[test]
+fn reported_upgrades_are_let_go_and_idle_connections_forgotten() {
+    let mut w = Watch::new(AnalyzeOptions::default(), T0);
+    let tap = w.add_tap(place());
+    let mut owner = |_: &Place, _: SocketAddr, _: SocketAddr| None;
+    let mut events = Vec::new();
+    let forbidden = b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n";
+    let (c, s) = (1000u32, 5000u32);
+    for i in 0..50u16 {
+        let port = 41000 + i;
+        let frames = [
+            packet_on(port, true, c, 0, SYN, &[]),
+            packet_on(port, false, s, c + 1, SYN | ACK, &[]),
+            packet_on(port, true, c + 1, s + 1, ACK, &[]),
+            packet_on(port, true, c + 1, s + 1, PSH | ACK, REQUEST),
+            packet_on(
+                port,
+                false,
+                s + 1,
+                c + 1 + REQUEST.len() as u32,
+                PSH | ACK,
+                forbidden,
+            ),
+        ];
+        feed_all(&mut w, tap, &frames, i64::from(i) * 10);
+        w.poll(T0, &mut owner, &mut events);
+    }
+    let upgrades = events
+        .iter()
+        .filter(|e| matches!(e, Event::Upgrade(_)))
+        .count();
+    assert_eq!(upgrades, 50);
+    // Every one was reported: none is held any more.
+    assert_eq!(w.taps[0].analysis.websocket().held_upgrades(), 0);
+    assert_eq!(w.taps[0].analysis.websocket().next_upgrade_id(), 50);
+    // An upgrade left waiting for two minutes of capture time is given up as
+    // unanswered, with the connections gone quiet.
+    events.clear();
+    feed_all(&mut w, tap, &request_frames(), 1000);
+    w.poll(T0, &mut owner, &mut events);
+    assert!(events.is_empty());
+    let later = packet_on(50000, true, 1, 0, SYN, &[]);
+    w.feed(tap, T0 + 121_000_000_000, 40, linktype::IPV4, &later);
+    w.poll(T0, &mut owner, &mut events);
+    assert!(
+        matches!(&events[..], [Event::Upgrade(u), ..] if u.verdict == Verdict::Unanswered),
+        "{events:?}"
+    );
+    w.settle_streams(T0, &mut events);
+    assert_eq!(w.taps[0].analysis.websocket().held_upgrades(), 0);
 }

@@ -120,11 +120,11 @@ fn join_upgrade(
 }
 
 impl Analysis {
-    /// The upgrade at `index` of the WebSocket section as the report would show it so
-    /// far (joined with its TCP stream) and its findings, for a live run that reports
-    /// each upgrade once it is answered.
-    pub fn upgrade_so_far(&self, index: usize) -> Option<(Upgrade, Vec<Finding>)> {
-        let mut u = self.websocket.upgrades().get(index)?.clone();
+    /// The upgrade `id` of the WebSocket section as the report would show it so far
+    /// (joined with its TCP stream) and its findings, for a live run that reports each
+    /// upgrade once it is answered.
+    pub fn upgrade_so_far(&self, id: usize) -> Option<(Upgrade, Vec<Finding>)> {
+        let mut u = self.websocket.upgrade(id)?.clone();
         let placement = join_upgrade(
             &mut u,
             &self.tcp,
@@ -134,5 +134,15 @@ impl Analysis {
         let mut found = Vec::new();
         ws_findings::raise(std::slice::from_ref(&u), &[placement], &mut found);
         Some((u, found))
+    }
+
+    /// Lets go of the upgrades before `id`, which a live run has reported.
+    pub fn forget_upgrades_before(&mut self, id: usize) {
+        self.websocket.forget_upgrades_before(id);
+    }
+
+    /// Stops following HTTP connections quiet for `idle_ns` (capture time).
+    pub fn forget_idle_connections(&mut self, now_ns: i64, idle_ns: i64) -> usize {
+        self.websocket.forget_idle_connections(now_ns, idle_ns)
     }
 }
