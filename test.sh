@@ -18,6 +18,9 @@ command -v nft >/dev/null || need+=(nftables)
 # top's tests drive the TUI in tmux and make ICMP traffic with ping.
 command -v tmux >/dev/null || need+=(tmux)
 command -v ping >/dev/null || need+=(iputils-ping)
+# watch's live test compares with a tcpdump capture, under iptables-made loss.
+command -v tcpdump >/dev/null || need+=(tcpdump)
+command -v iptables >/dev/null || need+=(iptables)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "test.sh: installing ${need[*]}"

@@ -11,6 +11,7 @@
 #   UDP=1 sudo bench/top.sh    # the same rate as UDP datagrams of 1400 bytes
 #   WRITE=4 sudo bench/top.sh  # netkit with --write and a 4 MiB ring (the cost of --write)
 #   BASELINE=old/netkit sudo bench/top.sh   # also measures another build, same rounds
+#   WATCH=1 sudo bench/top.sh  # also netkit watch and tshark -q -z expert (issue 14's peers)
 #
 # Needs root, iproute2, iperf3, tcpdump; nethogs/bandwhich are measured when found
 # (BANDWHICH=path to pick one). Removes everything it made, also on failure or Ctrl-C.
@@ -109,6 +110,14 @@ for round in $(seq "$ROUNDS"); do
   write_args=()
   if [ -n "${WRITE:-}" ]; then write_args=(--write "$tmp/ring.pcapng" --write-ring-mb "$WRITE"); fi
   measure netkit "$NETKIT" top --json --netns "$a" --interval 1 "${write_args[@]}"
+  if [ -n "${WATCH:-}" ]; then
+    measure watch "$NETKIT" watch --json --netns "$a" -i "$va" --summary-every 1
+    if command -v tshark >/dev/null; then
+      measure tshark ip netns exec "$a" tshark -i "$va" -q -z expert
+    else
+      echo "tshark     not installed (apt-get install tshark)"
+    fi
+  fi
   if [ -n "${BASELINE:-}" ]; then
     measure baseline "$BASELINE" top --json --netns "$a" --interval 1 "${write_args[@]}"
   fi

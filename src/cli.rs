@@ -42,6 +42,9 @@ pub enum Command {
     Neighbors(crate::commands::l2trace::NeighborsArgs),
     /// Live traffic by process and remote host, per namespace (TUI, or --json per interval)
     Top(crate::commands::top::TopArgs),
+    /// Live analysis: `pcap analyze`'s sections on live traffic, each WebSocket upgrade
+    /// and finding as it happens, with its namespace and process
+    Watch(crate::commands::watch::WatchArgs),
     /// Print shell completions for SHELL to stdout
     Completions {
         /// bash, zsh, fish, elvish or powershell

@@ -17,6 +17,7 @@ fn main() -> ExitCode {
         Command::L2trace(args) => commands::l2trace::run(args),
         Command::Neighbors(args) => commands::l2trace::run_neighbors(args),
         Command::Top(args) => commands::top::run(args),
+        Command::Watch(args) => commands::watch::run(args, &term),
         Command::Ns(cmd) => commands::ns::run(cmd, &term),
         Command::Ss(args) => commands::views::run_ss(args, &term),
         Command::Arp(args) => commands::views::run_arp(args, &term),

@@ -21,3 +21,4 @@ pub mod route;
 pub mod source;
 pub mod ss;
 pub mod top;
+pub mod watch;

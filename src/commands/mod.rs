@@ -7,3 +7,4 @@ pub mod ns;
 pub mod pcap;
 pub mod top;
 pub mod views;
+pub mod watch;

@@ -48,7 +48,7 @@ pub struct DecodeArgs {
 }
 
 impl DecodeArgs {
-    fn dissect_options(&self) -> Result<DissectOptions> {
+    pub(crate) fn dissect_options(&self) -> Result<DissectOptions> {
         let mut o = DissectOptions::default();
         for spec in &self.decode_as {
             o.add_decode_as(spec)?;

@@ -4,6 +4,10 @@
 #
 #     sudo tests/lab/haproxy-websocket.sh [OUTDIR]
 #
+# NKLAB_WATCH=path/to/netkit also runs `netkit watch --json` on the same interface with
+# the same filter during each recording and keeps its events in OUTDIR/<case>.watch.ndjson
+# (tests/watch_haproxy.rs compares them with pcap analyze of the capture).
+#
 # Topology (three network namespaces, private addresses that exist only inside them):
 #
 #   client ns            proxy ns                         server ns
@@ -278,15 +282,33 @@ run_case() {
             grep -q "listening on" "$work/tcpdump.err" && break
             sleep 0.1
         done
+        local watch_pid=
+        if [[ -n ${NKLAB_WATCH:-} ]]; then
+            "$NKLAB_WATCH" watch --json --netns "$ns_cli" -i cli0 -f "tcp port $port" \
+                --summary-every 1 >"$out/$name.watch.ndjson" 2>"$work/watch.err" &
+            watch_pid=$!
+            pids+=("$watch_pid")
+            # Its capture is open once it has printed its first summary.
+            for _ in $(seq 50); do
+                [[ -s $out/$name.watch.ndjson ]] && break
+                sleep 0.1
+            done
+        fi
         in_ns "$ns_cli" timeout 40 python3 "$here/ws_client.py" --host 10.99.1.1 --port "$port" "$@" \
             >"$work/client-$name.log" 2>&1 || true
         # Let the last FIN/ACK or RST reach the capture before stopping it; with
         # --immediate-mode nothing waits in libpcap's ring when tcpdump stops.
         sleep 1
+        if [[ -n $watch_pid ]]; then
+            # SIGINT: watch prints the upgrades never answered and its last summary.
+            kill -INT "$watch_pid"
+            wait "$watch_pid" 2>/dev/null || echo "lab: $name: watch failed: $(cat "$work/watch.err")" >&2
+        fi
         kill -TERM "$tcpdump_pid"
         wait "$tcpdump_pid" 2>/dev/null || true
-        # Forget the reaped pid so the cleanup never signals a recycled one.
+        # Forget the reaped pids so the cleanup never signals a recycled one.
         unset 'pids[-1]'
+        [[ -z $watch_pid ]] || unset 'pids[-1]'
         # tcpdump's own summary: "N packets captured ... 0 packets dropped by kernel".
         grep -E "captured|dropped" "$work/tcpdump.err" | sed "s/^/lab:   tcpdump: /" || true
         retrans=$(count_retrans "$pcap")

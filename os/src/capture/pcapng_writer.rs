@@ -21,6 +21,7 @@ fn pad4(n: usize) -> usize {
 
 /// pcapng option codes used here.
 const OPT_ENDOFOPT: u16 = 0;
+const OPT_COMMENT: u16 = 1;
 const IF_NAME: u16 = 2;
 const IF_TSRESOL: u16 = 9;
 const SHB_USERAPPL: u16 = 4;
@@ -164,6 +165,36 @@ impl<W: Write> PcapngWriter<W> {
         self.out.write_all(&tail[..pad + 4])
     }
 
+    /// Like [`PcapngWriter::write_packet`], with a packet comment (`opt_comment`,
+    /// shown by Wireshark as `frame.comment`).
+    pub fn write_packet_with_comment(
+        &mut self,
+        interface: u32,
+        ts_ns: i64,
+        orig_len: u32,
+        data: &[u8],
+        comment: &str,
+    ) -> io::Result<()> {
+        if interface as usize >= self.interfaces.len() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("pcapng: interface {interface} was never described"),
+            ));
+        }
+        let ts = ts_ns.max(0) as u64;
+        let mut body = Vec::with_capacity(20 + pad4(data.len()) + pad4(comment.len()) + 8);
+        body.extend_from_slice(&interface.to_le_bytes());
+        body.extend_from_slice(&((ts >> 32) as u32).to_le_bytes());
+        body.extend_from_slice(&(ts as u32).to_le_bytes());
+        body.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        body.extend_from_slice(&orig_len.to_le_bytes());
+        body.extend_from_slice(data);
+        body.resize(pad4(body.len()), 0);
+        push_option(&mut body, OPT_COMMENT, comment.as_bytes());
+        push_option(&mut body, OPT_ENDOFOPT, &[]);
+        self.out.write_all(&block(6, &body))
+    }
+
     pub fn finish(mut self) -> io::Result<W> {
         self.out.flush()?;
         Ok(self.out)
@@ -205,6 +236,40 @@ mod tests {
                 (1, 1, 1_700_000_000_123_456_789, 60, vec![0xaa; 14]),
                 (2, 101, 1_700_000_001_000_000_001, 21, vec![0x45; 21]),
                 (3, 1, 1_700_000_002_000_000_000, 100, vec![0xbb; 15]),
+            ]
+        );
+    }
+
+    #[test]
+    fn commented_packets_read_back_whole() {
+        let mut w = PcapngWriter::new(Vec::new()).unwrap();
+        let i = w.add_interface(1, Some("blue/veth0"), 0).unwrap();
+        w.write_packet_with_comment(
+            i,
+            1_700_000_000_000_000_001,
+            61,
+            &[0xee; 61],
+            "netkit watch error websocket_rejected",
+        )
+        .unwrap();
+        w.write_packet_with_comment(i, 1_700_000_000_000_000_002, 60, &[0xef; 60], "")
+            .unwrap();
+        assert!(w.write_packet_with_comment(5, 0, 1, &[0], "x").is_err());
+        let bytes = w.finish().unwrap();
+        assert!(bytes
+            .windows(37)
+            .any(|b| b == b"netkit watch error websocket_rejected"));
+        let mut f = CaptureFile::from_bytes(bytes).unwrap();
+        let mut seen = Vec::new();
+        while let Some(fr) = f.next_frame() {
+            seen.push((fr.ts_ns, fr.orig_len, fr.data.to_vec()));
+        }
+        assert!(f.warnings().is_empty(), "{:?}", f.warnings());
+        assert_eq!(
+            seen,
+            vec![
+                (1_700_000_000_000_000_001, 61, vec![0xee; 61]),
+                (1_700_000_000_000_000_002, 60, vec![0xef; 60]),
             ]
         );
     }

@@ -12,7 +12,9 @@
 
 use super::LiveError;
 use crate::netlink as nldump;
+use crate::netns::Netns;
 use netkit_cmds::top::engine::{Engine, FlowKey, ProcInfo, Proto};
+use netkit_cmds::watch::report::Process;
 use netlink_packet_core::{Emitable, Parseable};
 use netlink_packet_sock_diag::inet::{
     ExtensionFlags, InetRequest, InetResponseHeader, SocketId, StateFlags,
@@ -426,6 +428,41 @@ pub fn run(
         }
     }
     Ok(())
+}
+
+/// The process that owns the TCP connection `local` <-> `remote` in namespace `ns`,
+/// with its command line: one exact sock_diag lookup there, then the /proc scan of
+/// socket owners. `None` when the socket is not (or no longer) local to `ns`.
+pub fn tcp_owner(ns: &Netns, local: SocketAddr, remote: SocketAddr) -> Option<Process> {
+    let key = FlowKey {
+        netns: 0,
+        proto: Proto::Tcp,
+        local,
+        remote,
+    };
+    let row = crate::netns::run_in(ns, || {
+        let sock = nldump::open(NETLINK_SOCK_DIAG).ok()?;
+        exact_tcp(&sock, &key)
+    })
+    .ok()??;
+    let owner = crate::proc::socket_owners()
+        .remove(&row.inode)?
+        .into_iter()
+        .min_by_key(|o| o.pid)?;
+    let cmdline = fs::read(format!("/proc/{}/cmdline", owner.pid))
+        .map(|b| {
+            b.split(|&c| c == 0)
+                .filter(|a| !a.is_empty())
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .unwrap_or_default();
+    Some(Process {
+        pid: owner.pid,
+        comm: owner.comm,
+        cmdline,
+    })
 }
 
 #[cfg(test)]

@@ -1,7 +1,9 @@
-//! `netkit top`'s live side: capture threads, socket attribution and the watch over
-//! namespaces, feeding `netkit_cmds::top`'s engine.
+//! The live side of `netkit top` and `netkit watch`: capture threads, socket
+//! attribution, the watch over namespaces feeding `netkit_cmds::top`'s engine, and
+//! the capture points whose frames `netkit_cmds::watch` analyses ([`taps`]).
 
 pub mod attribution;
+pub mod taps;
 pub mod top;
 pub mod watch;
 

@@ -208,6 +208,8 @@ pub struct Link {
     pub kind: Option<String>,
     /// IFLA_VRF_TABLE when this link is a VRF device.
     pub vrf_table: Option<u32>,
+    /// IFF_UP: administratively up.
+    pub up: bool,
 }
 
 impl Link {
@@ -233,6 +235,10 @@ impl Links {
             let mut link = Link {
                 index: msg.header.index,
                 name: format!("if{}", msg.header.index),
+                up: msg
+                    .header
+                    .flags
+                    .contains(netlink_packet_route::link::LinkFlags::Up),
                 ..Link::default()
             };
             for attr in &msg.attributes {

@@ -11,8 +11,9 @@
 
 use super::findings::{frames_filter, rank, Code, Finding, Severity};
 use super::report::{CaptureProblem, ProblemKind, Report, SourceInfo, WebSocketSection};
-use super::sections::tcp::TcpFlag;
+use super::sections::tcp::{TcpAnalysis, TcpFlag};
 use super::sections::websocket::findings::{self as ws_findings, RetransPlacement};
+use super::sections::websocket::Upgrade;
 use super::Analysis;
 use crate::source::ReadWarning;
 
@@ -42,35 +43,11 @@ pub(super) fn finish(
     // websocket x tcp.
     let tcp_report = tcp.report(list_frames);
     let total_retrans = tcp_report.flags[TcpFlag::Retransmission];
-    let streams_with_retrans = tcp
-        .streams()
-        .iter()
-        .filter(|s| s.retransmissions() > 0)
-        .count();
-    let mut placements = Vec::with_capacity(upgrades.len());
-    for u in &mut upgrades {
-        u.stream = tcp.stream_of_frame(u.request_frame);
-        let info = u.stream.and_then(|s| tcp.stream(s));
-        let pivot = u.response_frame.unwrap_or(u.request_frame);
-        if let Some(st) = info {
-            u.after.retransmissions = st.retransmissions_after(pivot);
-            for r in st.resets.iter().filter(|r| r.frame > pivot) {
-                if !u.after.rst_frames.contains(&r.frame) {
-                    u.after.rst_frames.push(r.frame);
-                }
-            }
-            u.after.rst_frames.sort_unstable();
-            u.after.rst = !u.after.rst_frames.is_empty();
-        }
-        let on_stream = info.map(|s| s.retransmissions()).unwrap_or(0);
-        let other_streams = streams_with_retrans - usize::from(on_stream > 0);
-        placements.push(RetransPlacement {
-            total: total_retrans,
-            on_stream,
-            after_response: u.after.retransmissions,
-            other_streams,
-        });
-    }
+    let streams_with_retrans = streams_with_retransmissions(&tcp);
+    let placements: Vec<RetransPlacement> = upgrades
+        .iter_mut()
+        .map(|u| join_upgrade(u, &tcp, total_retrans, streams_with_retrans))
+        .collect();
     ws_findings::raise(&upgrades, &placements, &mut found);
     tcp.raise_findings(capture.last_ts(), &mut found);
 
@@ -125,4 +102,71 @@ fn capture_damage(read_problems: &[ReadWarning], out: &mut Vec<Finding>) {
         wireshark_filter: frames_filter(&[first.frame.saturating_sub(1).max(1)]),
         frames,
     });
+}
+
+fn streams_with_retransmissions(tcp: &TcpAnalysis) -> usize {
+    tcp.streams()
+        .iter()
+        .filter(|s| s.retransmissions() > 0)
+        .count()
+}
+
+/// websocket x tcp for one upgrade: its stream, the retransmissions and resets on its
+/// connection after the answer, and where the capture's retransmissions are relative
+/// to it.
+fn join_upgrade(
+    u: &mut Upgrade,
+    tcp: &TcpAnalysis,
+    total_retrans: u64,
+    streams_with_retrans: usize,
+) -> RetransPlacement {
+    u.stream = tcp.stream_of_frame(u.request_frame);
+    let info = u.stream.and_then(|s| tcp.stream(s));
+    let pivot = u.response_frame.unwrap_or(u.request_frame);
+    if let Some(st) = info {
+        u.after.retransmissions = st.retransmissions_after(pivot);
+        for r in st.resets.iter().filter(|r| r.frame > pivot) {
+            if !u.after.rst_frames.contains(&r.frame) {
+                u.after.rst_frames.push(r.frame);
+            }
+        }
+        u.after.rst_frames.sort_unstable();
+        u.after.rst = !u.after.rst_frames.is_empty();
+    }
+    let on_stream = info.map(|s| s.retransmissions()).unwrap_or(0);
+    let other_streams = streams_with_retrans - usize::from(on_stream > 0);
+    RetransPlacement {
+        total: total_retrans,
+        on_stream,
+        after_response: u.after.retransmissions,
+        other_streams,
+    }
+}
+
+impl Analysis {
+    /// The upgrade `id` of the WebSocket section as the report would show it so far
+    /// (joined with its TCP stream) and its findings, for a live run that reports each
+    /// upgrade once it is answered.
+    pub fn upgrade_so_far(&self, id: usize) -> Option<(Upgrade, Vec<Finding>)> {
+        let mut u = self.websocket.upgrade(id)?.clone();
+        let placement = join_upgrade(
+            &mut u,
+            &self.tcp,
+            self.tcp.flag_counts()[TcpFlag::Retransmission],
+            streams_with_retransmissions(&self.tcp),
+        );
+        let mut found = Vec::new();
+        ws_findings::raise(std::slice::from_ref(&u), &[placement], &mut found);
+        Some((u, found))
+    }
+
+    /// Lets go of the upgrades before `id`, which a live run has reported.
+    pub fn forget_upgrades_before(&mut self, id: usize) {
+        self.websocket.forget_upgrades_before(id);
+    }
+
+    /// Stops following HTTP connections quiet for `idle_ns` (capture time).
+    pub fn forget_idle_connections(&mut self, now_ns: i64, idle_ns: i64) -> usize {
+        self.websocket.forget_idle_connections(now_ns, idle_ns)
+    }
 }

@@ -143,6 +143,16 @@ impl Analysis {
         }
     }
 
+    /// The TCP section so far (a live run's summary reads its counts).
+    pub fn tcp(&self) -> &sections::tcp::TcpAnalysis {
+        &self.tcp
+    }
+
+    /// The WebSocket section so far (a live run reports each upgrade once answered).
+    pub fn websocket(&self) -> &sections::websocket::WebSocketAnalysis {
+        &self.websocket
+    }
+
     /// Every section's output and findings, joined into the report.
     pub fn finish(
         self,

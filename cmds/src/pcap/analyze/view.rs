@@ -11,7 +11,8 @@ fn opt<T: ToString>(v: &Option<T>) -> String {
     v.as_ref().map(T::to_string).unwrap_or_default()
 }
 
-fn severity(term: &Term, s: Severity) -> String {
+/// The severity as a coloured, padded label (`ERROR  `), as every finding line starts.
+pub fn severity(term: &Term, s: Severity) -> String {
     let text = format!("{:<7}", s.as_str().to_uppercase());
     match s {
         Severity::Error => paint(term, Colour::Red, &text),

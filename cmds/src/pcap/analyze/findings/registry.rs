@@ -15,6 +15,7 @@ use serde::Serialize;
 #[serde(rename_all = "snake_case")]
 pub enum Code {
     CaptureDamaged,
+    CaptureDrops,
     WebsocketRejected,
     WebsocketBadAccept,
     WebsocketIgnored,
@@ -54,8 +55,9 @@ pub struct Entry {
 
 impl Code {
     /// Every code, in the order `--list-findings` shows them (by section, then severity).
-    pub const ALL: [Code; 22] = [
+    pub const ALL: [Code; 23] = [
         Code::CaptureDamaged,
+        Code::CaptureDrops,
         Code::WebsocketRejected,
         Code::WebsocketBadAccept,
         Code::WebsocketIgnored,
@@ -238,6 +240,13 @@ impl Code {
                 meaning: "large segments retransmitted and never acknowledged while small ones get through: a path MTU black hole",
                 next: "a link with a smaller MTU whose ICMP fragmentation-needed is filtered; clamp the MSS or let the ICMP through",
             },
+            Code::CaptureDrops => Entry {
+                code: Code::CaptureDrops,
+                severities: &[Warning],
+                section: "capture",
+                meaning: "a live capture lost frames before analysis (the kernel ring was full, or netkit's queue): counts and verdicts miss them",
+                next: "narrow the capture with -f or -i, or give netkit more CPU; the finding says where the frames were lost",
+            },
         }
     }
 
@@ -266,6 +275,7 @@ impl Code {
             Code::PmtuReported => "pmtu_reported",
             Code::DfLargerThanReportedMtu => "df_larger_than_reported_mtu",
             Code::PmtuBlackHole => "pmtu_black_hole",
+            Code::CaptureDrops => "capture_drops",
         }
     }
 }

@@ -544,6 +544,11 @@ impl TcpAnalysis {
         self.streams.get(i)
     }
 
+    /// Frames counted under each analysis flag so far.
+    pub fn flag_counts(&self) -> &PerFlag<u64> {
+        &self.counts
+    }
+
     /// Streams numbered so far, kept or not; under a filter, those it kept frames of.
     pub fn stream_count(&self) -> u64 {
         if self.rejected_seen {
@@ -574,6 +579,26 @@ impl TcpAnalysis {
             capture_end_ns,
             out,
         );
+    }
+
+    /// The TCP findings of the kept streams `settled` picks (a live run raises each
+    /// stream's once it is over), without the summarised ones; `capture_end_ns` as
+    /// for [`TcpAnalysis::raise_findings`] (live: the latest frame so far).
+    pub fn raise_findings_of(
+        &self,
+        settled: impl Fn(&StreamInfo) -> bool,
+        capture_end_ns: Option<i64>,
+        out: &mut Vec<crate::pcap::analyze::findings::Finding>,
+    ) {
+        let streams: Vec<StreamInfo> = self
+            .streams
+            .iter()
+            .filter(|s| settled(s))
+            .cloned()
+            .collect();
+        if !streams.is_empty() {
+            findings::raise(&streams, std::iter::empty(), capture_end_ns, out);
+        }
     }
 
     pub fn report(&self, with_frames: bool) -> TcpReport {

@@ -22,6 +22,7 @@ use netkit_dissectors::net::IpPair;
 use netkit_dissectors::transport::{tcp_flags, Tcp};
 use netkit_dissectors::{Frame, Layer};
 use serde::Serialize;
+use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
 
 /// How an upgrade request ended (CLI.md's `verdict`).
@@ -88,11 +89,24 @@ pub struct Upgrade {
     pub after: After,
     #[serde(skip)]
     request_ts: i64,
+    /// Capture time of the answer (not in the file report, which has response_ms).
+    #[serde(skip)]
+    response_ts: Option<i64>,
     #[serde(skip)]
     key: Option<String>,
 }
 
 impl Upgrade {
+    /// When the answer was captured (nanoseconds since the Unix epoch).
+    pub fn response_ts_ns(&self) -> Option<i64> {
+        self.response_ts
+    }
+
+    /// When the request was captured.
+    pub fn request_ts_ns(&self) -> i64 {
+        self.request_ts
+    }
+
     /// A request seen, nothing known yet about its answer.
     fn requested(
         client: SocketAddr,
@@ -126,6 +140,7 @@ impl Upgrade {
             close_by: None,
             after: After::default(),
             request_ts,
+            response_ts: None,
             key: None,
         }
     }
@@ -170,6 +185,8 @@ struct Conn {
     last_end: [Option<u32>; 2],
     /// Set once the connection speaks HTTP/2.
     h2: Option<Box<H2Conn>>,
+    /// Capture time of its latest segment.
+    last_ts: i64,
 }
 
 /// An HTTP/2 connection: both directions' frame streams and the extended CONNECT
@@ -257,10 +274,34 @@ fn seq_ge(seq: u32, base: u32) -> bool {
     seq.wrapping_sub(base) < 0x8000_0000
 }
 
+/// The upgrades seen, by id (their order of request). A live run lets go of the ones
+/// it has reported ([`WebSocketAnalysis::forget_upgrades_before`]): ids stay, and an
+/// upgrade let go is no longer updated.
+#[derive(Debug, Default)]
+struct UpgradeLog {
+    first_id: usize,
+    items: VecDeque<Upgrade>,
+}
+
+impl UpgradeLog {
+    fn push(&mut self, u: Upgrade) -> usize {
+        self.items.push_back(u);
+        self.first_id + self.items.len() - 1
+    }
+
+    fn get(&self, id: usize) -> Option<&Upgrade> {
+        self.items.get(id.checked_sub(self.first_id)?)
+    }
+
+    fn get_mut(&mut self, id: usize) -> Option<&mut Upgrade> {
+        self.items.get_mut(id.checked_sub(self.first_id)?)
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct WebSocketAnalysis {
     conns: FastMap<ConnKey, Conn>,
-    upgrades: Vec<Upgrade>,
+    upgrades: UpgradeLog,
     /// Frames in which at least one WebSocket frame ended (the census count).
     ws_frames: u64,
     /// HTTP 101 responses of any kind (h2c, Docker's `tcp`, ...).
@@ -311,9 +352,13 @@ impl WebSocketAnalysis {
             return;
         }
         let conn = self.conns.entry(key).or_default();
+        conn.last_ts = ts_ns;
         if tcp.has(tcp_flags::RST) {
-            if let Some(u) = conn.switched.or(conn.pending.first().copied()) {
-                let up = &mut self.upgrades[u];
+            if let Some(up) = conn
+                .switched
+                .or(conn.pending.first().copied())
+                .and_then(|u| self.upgrades.get_mut(u))
+            {
                 up.after.rst = true;
                 up.after.rst_frames.push(number);
             }
@@ -370,13 +415,12 @@ impl WebSocketAnalysis {
             http::HttpHead::Request { method, target, .. } if head.websocket_upgrade() => {
                 let client = SocketAddr::new(ips.src, tcp.src_port);
                 let server = SocketAddr::new(ips.dst, tcp.dst_port);
-                self.upgrades.push(Upgrade {
+                let idx = self.upgrades.push(Upgrade {
                     host: head.host().map(str::to_string),
                     subprotocols_offered: head.websocket_protocol().map(str::to_string),
                     key: head.websocket_key().map(str::to_string),
                     ..Upgrade::requested(client, server, number, ts_ns, method, target)
                 });
-                let idx = self.upgrades.len() - 1;
                 if let Some(c) = self.conns.get_mut(&key) {
                     c.pending.push(idx);
                     c.client_dir = dir;
@@ -406,11 +450,14 @@ impl WebSocketAnalysis {
                     return;
                 }
                 let idx = conn.pending.remove(0);
-                let up = &mut self.upgrades[idx];
+                let Some(up) = self.upgrades.get_mut(idx) else {
+                    return;
+                };
                 up.response_frame = Some(number);
                 up.status = Some(*status);
                 up.reason = Some(reason.to_string());
                 up.response_ms = Some(ts_ns.saturating_sub(up.request_ts) as f64 / 1e6);
+                up.response_ts = Some(ts_ns);
                 up.subprotocol = head.websocket_protocol().map(str::to_string);
                 up.verdict = match status {
                     101 => match (up.key.as_deref(), head.websocket_accept()) {
@@ -536,7 +583,9 @@ impl WebSocketAnalysis {
             }
         }
         let client_side = dir == conn.client_dir;
-        let up = &mut self.upgrades[up_idx];
+        let Some(up) = self.upgrades.get_mut(up_idx) else {
+            return ended_here;
+        };
         up.messages += finished_messages;
         if client_side {
             up.client_messages += finished_messages;
@@ -586,7 +635,7 @@ impl WebSocketAnalysis {
                         (0, ConnKey(a, b)) => (a, b),
                         (_, ConnKey(a, b)) => (b, a),
                     };
-                    self.upgrades.push(Upgrade {
+                    let id = self.upgrades.push(Upgrade {
                         http2_stream: Some(stream),
                         host: h2::header(&fields, ":authority").map(str::to_string),
                         subprotocols_offered: h2::header(&fields, "sec-websocket-protocol")
@@ -600,7 +649,7 @@ impl WebSocketAnalysis {
                             h2::header(&fields, ":path").unwrap_or_default(),
                         )
                     });
-                    h.streams.insert(stream, self.upgrades.len() - 1);
+                    h.streams.insert(stream, id);
                 }
                 H2Event::Headers(stream, fields) => {
                     let Some(up) = h
@@ -621,6 +670,7 @@ impl WebSocketAnalysis {
                     up.response_frame = Some(number);
                     up.status = Some(status);
                     up.response_ms = Some(ts_ns.saturating_sub(up.request_ts) as f64 / 1e6);
+                    up.response_ts = Some(ts_ns);
                     up.subprotocol =
                         h2::header(&fields, "sec-websocket-protocol").map(str::to_string);
                     up.verdict = if (200..300).contains(&status) {
@@ -670,12 +720,40 @@ impl WebSocketAnalysis {
         self.untracked
     }
 
-    pub fn upgrades(&self) -> &[Upgrade] {
-        &self.upgrades
+    /// The upgrade with this id (ids count requests from 0), unless let go.
+    pub fn upgrade(&self, id: usize) -> Option<&Upgrade> {
+        self.upgrades.get(id)
+    }
+
+    /// Upgrades held in memory (a live run lets go of the reported ones).
+    pub fn held_upgrades(&self) -> usize {
+        self.upgrades.items.len()
+    }
+
+    /// The id the next upgrade request will get.
+    pub fn next_upgrade_id(&self) -> usize {
+        self.upgrades.first_id + self.upgrades.items.len()
+    }
+
+    /// Stops following the HTTP connections quiet since `idle_ns` before `now_ns`
+    /// (capture time), so a live run's table holds the connections in use, not every
+    /// one seen. Returns how many were let go.
+    pub fn forget_idle_connections(&mut self, now_ns: i64, idle_ns: i64) -> usize {
+        let before = self.conns.len();
+        self.conns.retain(|_, c| now_ns - c.last_ts < idle_ns);
+        before - self.conns.len()
+    }
+
+    /// Lets go of the upgrades before `id` (a live run has reported them), so memory
+    /// does not grow with the length of the run.
+    pub fn forget_upgrades_before(&mut self, id: usize) {
+        while self.upgrades.first_id < id && self.upgrades.items.pop_front().is_some() {
+            self.upgrades.first_id += 1;
+        }
     }
 
     pub fn into_upgrades(self) -> Vec<Upgrade> {
-        self.upgrades
+        self.upgrades.items.into()
     }
 }
 

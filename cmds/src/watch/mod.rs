@@ -1,0 +1,508 @@
+//! `netkit watch`: the sections of `pcap analyze`, run on live frames.
+//!
+//! Each capture point (a namespace and one of its interfaces) is analysed on its own,
+//! as a capture file of that interface would be: its own [`Analysis`], its own frame
+//! numbers from 1, so a frame seen on two interfaces (routed, bridged) is not taken for
+//! a retransmission. The OS side (`netkit-os`) hands frames over in batches; after each
+//! batch [`Watch::poll`] turns what the sections decided into [`Event`]s: an upgrade
+//! as soon as its answer is parsed, with its findings. The clock is passed in.
+
+pub mod evidence;
+pub mod report;
+pub mod view;
+
+use crate::output::plural;
+use crate::output::rfc3339_ns;
+use crate::pcap::analyze::findings::{Code, Finding, Severity};
+use crate::pcap::analyze::sections::tcp::{PerFlag, StreamInfo};
+use crate::pcap::analyze::sections::websocket::Upgrade;
+use crate::pcap::analyze::SourceInfo;
+use crate::pcap::analyze::{Analysis, AnalyzeOptions};
+use crate::source::Format;
+use crate::source::RawFrame;
+use netkit_dissectors::dissect;
+use report::{
+    Dropped, Event, FindingEvent, Place, Process, Summary, TcpSummary, UpgradeCounts, UpgradeEvent,
+};
+use std::collections::HashSet;
+use std::net::SocketAddr;
+
+/// A TCP stream with neither FIN from both sides nor a reset is over, for its
+/// findings, once it has been quiet this long.
+const SETTLED_AFTER_NS: i64 = 10_000_000_000;
+
+/// Upgrades waiting for their answer, per capture point, past which the oldest are
+/// reported as unanswered and forgotten (a flood of unanswered requests must not grow
+/// memory without bound; each one let go this way is still reported).
+const MAX_PENDING: usize = 10_000;
+/// An upgrade still unanswered this long after its request (capture time) is
+/// reported as unanswered: no proxy or browser waits that long for a 101.
+const UNANSWERED_AFTER_NS: i64 = 60_000_000_000;
+/// Findings remembered per capture point so that the end of the run does not repeat
+/// them; past this the memory starts over (a repeat at the end is the worst outcome).
+const MAX_REMEMBERED: usize = 100_000;
+/// HTTP connections quiet this long are no longer followed (capture time).
+const CONNECTION_IDLE_NS: i64 = 120_000_000_000;
+
+/// One capture point being analysed.
+struct Tap {
+    place: Place,
+    analysis: Analysis,
+    frames: u64,
+    bytes: u64,
+    /// Upgrades of the WebSocket section not reported yet, by index, with the client's
+    /// process as looked up when the request was first seen (a client that exits
+    /// right after its answer is gone by the time the answer is judged).
+    pending: Vec<(usize, Option<Process>)>,
+    /// Upgrades of the section already looked at (reported or pending).
+    seen: usize,
+    /// Findings already reported, so the end of the run does not repeat them.
+    reported: HashSet<(Code, Vec<u64>)>,
+    /// TCP streams whose findings were raised (they were over).
+    settled: HashSet<u32>,
+    /// The TCP counts when the run ended ([`Watch::finish`] hands the analysis over).
+    final_tcp: Option<(u64, PerFlag<u64>)>,
+    /// Frames lost before analysis so far, as last told by the capture.
+    dropped: Dropped,
+    /// Capture time of the latest frame.
+    last_ts_ns: i64,
+    /// `--write`: the recent frames, for evidence.
+    buffer: Option<evidence::Buffer>,
+}
+
+/// Everything `watch` has seen so far.
+pub struct Watch {
+    opts: AnalyzeOptions,
+    /// `--write`: keep recent frames and hand out the evidence of each finding.
+    keep_evidence: bool,
+    evidence: Vec<evidence::Evidence>,
+    taps: Vec<Tap>,
+    start_ns: i64,
+    upgrades: UpgradeCounts,
+    findings: u64,
+}
+
+/// Finds the process behind a client endpoint: `(place, client, server)` to the owner,
+/// when the client is a local socket. Given by the binary (it needs the OS).
+pub type OwnerLookup<'a> = dyn FnMut(&Place, SocketAddr, SocketAddr) -> Option<Process> + 'a;
+
+impl Watch {
+    pub fn new(opts: AnalyzeOptions, start_unix_ns: i64) -> Watch {
+        Watch {
+            opts,
+            keep_evidence: false,
+            evidence: Vec::new(),
+            taps: Vec::new(),
+            start_ns: start_unix_ns,
+            upgrades: UpgradeCounts::default(),
+            findings: 0,
+        }
+    }
+
+    /// Keeps recent frames from now on, and the frames of each finding's connection
+    /// for [`Watch::take_evidence`] (`--write`).
+    pub fn keep_evidence(&mut self) {
+        self.keep_evidence = true;
+        for t in &mut self.taps {
+            t.buffer.get_or_insert_with(evidence::Buffer::default);
+        }
+    }
+
+    /// The evidence of the findings reported since the last call.
+    pub fn take_evidence(&mut self) -> Vec<evidence::Evidence> {
+        std::mem::take(&mut self.evidence)
+    }
+
+    /// Frames let go from the evidence buffers (their findings' files lack them).
+    pub fn evidence_evicted(&self) -> u64 {
+        self.taps
+            .iter()
+            .filter_map(|t| t.buffer.as_ref())
+            .map(|b| b.evicted)
+            .sum()
+    }
+
+    /// Starts analysing one more capture point; its frames are fed with the index
+    /// returned.
+    pub fn add_tap(&mut self, place: Place) -> usize {
+        self.taps.push(Tap {
+            place,
+            analysis: Analysis::new(&self.opts),
+            frames: 0,
+            bytes: 0,
+            pending: Vec::new(),
+            seen: 0,
+            reported: HashSet::new(),
+            settled: HashSet::new(),
+            final_tcp: None,
+            dropped: Dropped::default(),
+            last_ts_ns: 0,
+            buffer: self.keep_evidence.then(evidence::Buffer::default),
+        });
+        self.taps.len() - 1
+    }
+
+    /// Feeds one frame captured at `tap` (an index from [`Watch::add_tap`]).
+    pub fn feed(&mut self, tap: usize, ts_ns: i64, orig_len: u32, linktype: u16, data: &[u8]) {
+        let Some(t) = self.taps.get_mut(tap) else {
+            return;
+        };
+        t.frames += 1;
+        t.bytes += u64::from(orig_len);
+        t.last_ts_ns = t.last_ts_ns.max(ts_ns);
+        let raw = RawFrame {
+            number: t.frames,
+            ts_ns,
+            orig_len,
+            linktype,
+            interface: 0,
+            data,
+        };
+        let frame = dissect(linktype, data, &self.opts.dissect);
+        t.analysis.feed(raw, &frame);
+        if let Some(b) = &mut t.buffer {
+            b.push(
+                evidence::KeptFrame {
+                    number: t.frames,
+                    ts_ns,
+                    orig_len,
+                    linktype,
+                    data: data.to_vec(),
+                },
+                &frame,
+            );
+        }
+    }
+
+    /// The events decided since the last call: each upgrade once answered, with its
+    /// findings. `owner` names the client's process.
+    pub fn poll(&mut self, now_unix_ns: i64, owner: &mut OwnerLookup<'_>, out: &mut Vec<Event>) {
+        for t in &mut self.taps {
+            let ws = t.analysis.websocket();
+            let next = ws.next_upgrade_id();
+            for i in t.seen..next {
+                if let Some(u) = ws.upgrade(i) {
+                    t.pending.push((i, owner(&t.place, u.client, u.server)));
+                }
+            }
+            t.seen = next;
+            let (answered, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut t.pending)
+                .into_iter()
+                .partition(|(i, _)| ws.upgrade(*i).is_some_and(|u| u.response_frame.is_some()));
+            t.pending = waiting;
+            let overflow = t.pending.len().saturating_sub(MAX_PENDING);
+            let mut given_up: Vec<_> = t.pending.drain(..overflow).collect();
+            let now = t.last_ts_ns;
+            let (old, young): (Vec<_>, Vec<_>) = std::mem::take(&mut t.pending)
+                .into_iter()
+                .partition(|(i, _)| {
+                    ws.upgrade(*i)
+                        .is_some_and(|u| now - u.request_ts_ns() >= UNANSWERED_AFTER_NS)
+                });
+            t.pending = young;
+            given_up.extend(old);
+            if t.reported.len() > MAX_REMEMBERED {
+                t.reported.clear();
+            }
+            for (i, known) in answered.into_iter().chain(given_up) {
+                if let Some((u, found)) = t.analysis.upgrade_so_far(i) {
+                    let process = known.or_else(|| owner(&t.place, u.client, u.server));
+                    for f in &found {
+                        t.reported.insert((f.code, f.frames.clone()));
+                    }
+                    if let Some(b) = &t.buffer {
+                        self.evidence.extend(found.iter().map(|f| {
+                            evidence_of(&t.place, b, &u, f, process.as_ref(), now_unix_ns)
+                        }));
+                    }
+                    report_upgrade(
+                        &t.place,
+                        &u,
+                        found,
+                        process,
+                        now_unix_ns,
+                        &mut self.upgrades,
+                        &mut self.findings,
+                        out,
+                    );
+                }
+            }
+            // Everything before the oldest upgrade still waiting has been reported.
+            let keep_from = t.pending.iter().map(|(i, _)| *i).min().unwrap_or(t.seen);
+            t.analysis.forget_upgrades_before(keep_from);
+        }
+    }
+
+    /// At the end of the run: the upgrades never answered, with their findings, then
+    /// every other finding the sections raise over the whole run (TCP, tunnels,
+    /// paths, sessions closed with an error), as `pcap analyze` would raise them on a
+    /// capture of each interface.
+    pub fn finish(&mut self, now_unix_ns: i64, owner: &mut OwnerLookup<'_>, out: &mut Vec<Event>) {
+        self.poll(now_unix_ns, owner, out);
+        for t in &mut self.taps {
+            for (i, known) in std::mem::take(&mut t.pending) {
+                if let Some((u, found)) = t.analysis.upgrade_so_far(i) {
+                    let process = known.or_else(|| owner(&t.place, u.client, u.server));
+                    for f in &found {
+                        t.reported.insert((f.code, f.frames.clone()));
+                    }
+                    if let Some(b) = &t.buffer {
+                        self.evidence.extend(found.iter().map(|f| {
+                            evidence_of(&t.place, b, &u, f, process.as_ref(), now_unix_ns)
+                        }));
+                    }
+                    report_upgrade(
+                        &t.place,
+                        &u,
+                        found,
+                        process,
+                        now_unix_ns,
+                        &mut self.upgrades,
+                        &mut self.findings,
+                        out,
+                    );
+                }
+            }
+            let tcp = t.analysis.tcp();
+            t.final_tcp = Some((tcp.stream_count(), tcp.flag_counts().clone()));
+            let analysis = std::mem::replace(&mut t.analysis, Analysis::new(&self.opts));
+            let info = SourceInfo {
+                file: format!("{}:{}", t.place.netns, t.place.interface),
+                format: Format::Pcapng,
+            };
+            let ts = rfc3339_ns(now_unix_ns);
+            for f in analysis.finish(info, &[], &[]).findings {
+                if t.reported.contains(&(f.code, f.frames.clone())) {
+                    continue;
+                }
+                self.findings += 1;
+                out.push(Event::Finding(FindingEvent {
+                    ts: ts.clone(),
+                    place: t.place.clone(),
+                    severity: f.severity,
+                    code: f.code,
+                    summary: f.summary,
+                    stream: f.stream,
+                    frames: f.frames,
+                    wireshark_filter: f.wireshark_filter,
+                    process: None,
+                }));
+            }
+        }
+    }
+
+    /// The TCP findings (resets, SYNs never answered, retransmission trouble, zero
+    /// windows) of the streams that are over: closed by FIN from both sides or a
+    /// reset, or quiet for 10 s of capture time (against the latest frame of the
+    /// capture point). Each stream's are
+    /// raised once; a finding met again at the end of the run is not repeated.
+    pub fn settle_streams(&mut self, now_unix_ns: i64, out: &mut Vec<Event>) {
+        for t in &mut self.taps {
+            t.analysis
+                .forget_idle_connections(t.last_ts_ns, CONNECTION_IDLE_NS);
+            // Streams the TCP engine has let go cannot come back: forget them here too.
+            let kept = t.analysis.tcp();
+            t.settled.retain(|id| kept.stream(*id).is_some());
+            let tcp = t.analysis.tcp();
+            let latest = tcp
+                .streams()
+                .iter()
+                .map(|s| s.last_ts_ns)
+                .max()
+                .unwrap_or(0);
+            let over = |s: &StreamInfo| {
+                !t.settled.contains(&s.stream)
+                    && (s.closed_cleanly()
+                        || !s.resets.is_empty()
+                        || latest - s.last_ts_ns >= SETTLED_AFTER_NS)
+            };
+            let newly: Vec<u32> = tcp
+                .streams()
+                .iter()
+                .filter(|s| over(s))
+                .map(|s| s.stream)
+                .collect();
+            if newly.is_empty() {
+                continue;
+            }
+            let mut found = Vec::new();
+            tcp.raise_findings_of(|s| newly.contains(&s.stream), Some(latest), &mut found);
+            t.settled.extend(newly);
+            let ts = rfc3339_ns(now_unix_ns);
+            for f in found {
+                if !t.reported.insert((f.code, f.frames.clone())) {
+                    continue;
+                }
+                self.findings += 1;
+                out.push(Event::Finding(FindingEvent {
+                    ts: ts.clone(),
+                    place: t.place.clone(),
+                    severity: f.severity,
+                    code: f.code,
+                    summary: f.summary,
+                    stream: f.stream,
+                    frames: f.frames,
+                    wireshark_filter: f.wireshark_filter,
+                    process: None,
+                }));
+            }
+        }
+    }
+
+    /// The frames each capture point has lost so far (kernel ring, queue), in the
+    /// order of [`Watch::add_tap`]: a `capture_drops` finding for every point that
+    /// lost more since the last call. Never silent: a count only grows.
+    pub fn note_drops(&mut self, now_unix_ns: i64, per_tap: &[Dropped], out: &mut Vec<Event>) {
+        for (t, now) in self.taps.iter_mut().zip(per_tap) {
+            let (kernel, queue) = (
+                now.kernel.saturating_sub(t.dropped.kernel),
+                now.queue.saturating_sub(t.dropped.queue),
+            );
+            if kernel + queue == 0 {
+                continue;
+            }
+            t.dropped = Dropped {
+                kernel: t.dropped.kernel + kernel,
+                queue: t.dropped.queue + queue,
+            };
+            self.findings += 1;
+            out.push(Event::Finding(FindingEvent {
+                ts: rfc3339_ns(now_unix_ns),
+                place: t.place.clone(),
+                severity: Severity::Warning,
+                code: Code::CaptureDrops,
+                summary: format!(
+                    "{} lost before analysis on {} {} ({kernel} by the kernel's ring, {queue} in netkit's queue; {} since the start)",
+                    plural(kernel + queue, "frame", "frames"),
+                    t.place.netns,
+                    t.place.interface,
+                    t.dropped.kernel + t.dropped.queue
+                ),
+                stream: None,
+                frames: Vec::new(),
+                wireshark_filter: String::new(),
+                process: None,
+            }));
+        }
+    }
+
+    /// Counts so far over every capture point.
+    pub fn summary(&self, now_unix_ns: i64, last: bool) -> Summary {
+        let mut flags: PerFlag<u64> = PerFlag::default();
+        let mut streams = 0;
+        for t in &self.taps {
+            let tcp = t.analysis.tcp();
+            let (n, counts) = match &t.final_tcp {
+                Some((n, counts)) => (*n, counts),
+                None => (tcp.stream_count(), tcp.flag_counts()),
+            };
+            streams += n;
+            for (sum, n) in flags.0.iter_mut().zip(counts.0.iter()) {
+                *sum += n;
+            }
+        }
+        let mut websocket = self.upgrades;
+        websocket.pending = self.taps.iter().map(|t| t.pending.len() as u64).sum();
+        Summary {
+            ts: rfc3339_ns(now_unix_ns),
+            elapsed_s: (now_unix_ns - self.start_ns).max(0) as f64 / 1e9,
+            last,
+            frames: self.taps.iter().map(|t| t.frames).sum(),
+            bytes: self.taps.iter().map(|t| t.bytes).sum(),
+            tcp: TcpSummary { streams, flags },
+            websocket,
+            findings: self.findings,
+            dropped: Dropped {
+                kernel: self.taps.iter().map(|t| t.dropped.kernel).sum(),
+                queue: self.taps.iter().map(|t| t.dropped.queue).sum(),
+            },
+            interfaces: self.taps.iter().map(|t| t.place.clone()).collect(),
+        }
+    }
+}
+
+/// The frames of an upgrade's connection behind one of its findings.
+fn evidence_of(
+    place: &Place,
+    buffer: &evidence::Buffer,
+    u: &Upgrade,
+    f: &Finding,
+    process: Option<&Process>,
+    now_unix_ns: i64,
+) -> evidence::Evidence {
+    let stamp: String = rfc3339_ns(now_unix_ns)
+        .chars()
+        .take(19)
+        .filter(|c| c.is_ascii_digit() || *c == 'T')
+        .collect();
+    let who = process
+        .map(|p| format!("; pid {} {} ({})", p.pid, p.comm, p.cmdline))
+        .unwrap_or_default();
+    evidence::Evidence {
+        name: format!(
+            "{stamp}Z-{}-{}-{}-stream{}",
+            place.netns,
+            place.interface,
+            f.code,
+            u.stream.map_or_else(|| "-".to_string(), |s| s.to_string())
+        ),
+        interface: format!("{}/{}", place.netns, place.interface),
+        comment: format!(
+            "netkit watch {} {}: {}{who}",
+            f.severity.as_str(),
+            f.code,
+            f.summary
+        ),
+        finding_frames: f.frames.clone(),
+        frames: buffer.of_conn(evidence::ConnKey::new(u.client, u.server)),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn report_upgrade(
+    place: &Place,
+    u: &Upgrade,
+    found: Vec<Finding>,
+    process: Option<Process>,
+    now_unix_ns: i64,
+    counts: &mut UpgradeCounts,
+    findings: &mut u64,
+    out: &mut Vec<Event>,
+) {
+    counts.add(u.verdict);
+    let ts = rfc3339_ns(now_unix_ns);
+    out.push(Event::Upgrade(UpgradeEvent {
+        ts: ts.clone(),
+        place: place.clone(),
+        stream: u.stream,
+        client: u.client,
+        server: u.server,
+        method: u.method.clone(),
+        host: u.host.clone(),
+        path: u.path.clone(),
+        status: u.status,
+        verdict: u.verdict,
+        response_ms: u.response_ms,
+        response_ts: u.response_ts_ns().map(rfc3339_ns),
+        request_frame: u.request_frame,
+        response_frame: u.response_frame,
+        process: process.clone(),
+    }));
+    for f in found {
+        *findings += 1;
+        out.push(Event::Finding(FindingEvent {
+            ts: ts.clone(),
+            place: place.clone(),
+            severity: f.severity,
+            code: f.code,
+            summary: f.summary,
+            stream: f.stream,
+            frames: f.frames,
+            wireshark_filter: f.wireshark_filter,
+            process: process.clone(),
+        }));
+    }
+}
+
+#[cfg(test)]
+mod tests;

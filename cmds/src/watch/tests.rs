@@ -1,0 +1,345 @@
+//! Frames built by hand (raw IPv4, link type 228), fed as a capture ring would hand
+//! them over: each upgrade is reported once, when its answer arrives, never before.
+
+use super::report::{Dropped, Event, Place, Process};
+use super::Watch;
+use crate::pcap::analyze::findings::Code;
+use crate::pcap::analyze::sections::tcp::TcpFlag;
+use crate::pcap::analyze::sections::websocket::Verdict;
+use crate::pcap::analyze::AnalyzeOptions;
+use netkit_dissectors::link::linktype;
+use netkit_dissectors::transport::tcp_flags::{ACK, PSH, RST, SYN};
+use std::net::SocketAddr;
+
+const T0: i64 = 1_700_000_000_000_000_000;
+const CLIENT: [u8; 4] = [10, 1, 0, 1];
+const SERVER: [u8; 4] = [10, 1, 0, 2];
+const CPORT: u16 = 40000;
+const SPORT: u16 = 80;
+
+/// An IPv4 + TCP packet (no options) carrying `payload`.
+fn packet(from_client: bool, seq: u32, ack: u32, flags: u16, payload: &[u8]) -> Vec<u8> {
+    packet_on(CPORT, from_client, seq, ack, flags, payload)
+}
+
+/// [`packet`] for the client port `cport`.
+fn packet_on(
+    cport: u16,
+    from_client: bool,
+    seq: u32,
+    ack: u32,
+    flags: u16,
+    payload: &[u8],
+) -> Vec<u8> {
+    let (src, dst, sp, dp) = if from_client {
+        (CLIENT, SERVER, cport, SPORT)
+    } else {
+        (SERVER, CLIENT, SPORT, cport)
+    };
+    let total = 20 + 20 + payload.len();
+    let mut p = vec![0x45, 0, 0, 0, 0, 1, 0x40, 0, 64, 6, 0, 0];
+    p[2..4].copy_from_slice(&(total as u16).to_be_bytes());
+    p.extend_from_slice(&src);
+    p.extend_from_slice(&dst);
+    p.extend_from_slice(&sp.to_be_bytes());
+    p.extend_from_slice(&dp.to_be_bytes());
+    p.extend_from_slice(&seq.to_be_bytes());
+    p.extend_from_slice(&ack.to_be_bytes());
+    p.push(0x50);
+    p.push(flags as u8);
+    p.extend_from_slice(&65535u16.to_be_bytes());
+    p.extend_from_slice(&[0, 0, 0, 0]);
+    p.extend_from_slice(payload);
+    p
+}
+
+const REQUEST: &[u8] = b"GET /socket HTTP/1.1\r\nHost: app\r\nUpgrade: websocket\r\n\
+Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+Sec-WebSocket-Version: 13\r\n\r\n";
+
+/// The handshake and the request; the answer is left to the test.
+fn request_frames() -> Vec<Vec<u8>> {
+    let (c, s) = (1000u32, 5000u32);
+    vec![
+        packet(true, c, 0, SYN, &[]),
+        packet(false, s, c + 1, SYN | ACK, &[]),
+        packet(true, c + 1, s + 1, ACK, &[]),
+        packet(true, c + 1, s + 1, PSH | ACK, REQUEST),
+    ]
+}
+
+fn answer(response: &[u8]) -> Vec<u8> {
+    packet(
+        false,
+        5001,
+        1001 + REQUEST.len() as u32,
+        PSH | ACK,
+        response,
+    )
+}
+
+fn place() -> Place {
+    Place {
+        netns: "blue".into(),
+        vrf: Some("BLUE".into()),
+        interface: "veth0".into(),
+    }
+}
+
+fn feed_all(w: &mut Watch, tap: usize, frames: &[Vec<u8>], first: i64) {
+    for (i, f) in frames.iter().enumerate() {
+        let ts = T0 + (first + i as i64) * 1_000_000;
+        w.feed(tap, ts, f.len() as u32, linktype::IPV4, f);
+    }
+}
+
+#[test]
+fn an_upgrade_is_reported_once_when_answered_with_its_process() {
+    let mut w = Watch::new(AnalyzeOptions::default(), T0);
+    let tap = w.add_tap(place());
+    let mut asked = Vec::new();
+    let mut owner = |p: &Place, client: SocketAddr, server: SocketAddr| {
+        asked.push((p.netns.clone(), client, server));
+        Some(Process {
+            pid: 4242,
+            comm: "wsclient".into(),
+            cmdline: "wsclient --url ws://app/socket".into(),
+        })
+    };
+    let mut events = Vec::new();
+    feed_all(&mut w, tap, &request_frames(), 0);
+    w.poll(T0, &mut owner, &mut events);
+    assert!(
+        events.is_empty(),
+        "nothing decided before the answer: {events:?}"
+    );
+
+    let forbidden = answer(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n");
+    feed_all(&mut w, tap, &[forbidden], 4);
+    w.poll(T0, &mut owner, &mut events);
+    assert_eq!(events.len(), 2, "{events:?}");
+    let Event::Upgrade(u) = &events[0] else {
+        panic!("{events:?}")
+    };
+    assert_eq!(
+        (
+            u.verdict,
+            u.status,
+            u.stream,
+            u.request_frame,
+            u.response_frame
+        ),
+        (Verdict::Rejected, Some(403), Some(0), 4, Some(5))
+    );
+    assert_eq!(u.process.as_ref().map(|p| p.pid), Some(4242));
+    let Event::Finding(f) = &events[1] else {
+        panic!("{events:?}")
+    };
+    assert_eq!(f.code, Code::WebsocketRejected);
+    assert_eq!(f.place.vrf.as_deref(), Some("BLUE"));
+    assert_eq!(
+        f.process.as_ref().map(|p| p.comm.as_str()),
+        Some("wsclient")
+    );
+    assert!(
+        f.wireshark_filter.contains("tcp.stream eq 0"),
+        "{}",
+        f.wireshark_filter
+    );
+
+    // Reported once: later polls and the end of the run add nothing.
+    events.clear();
+    w.poll(T0, &mut owner, &mut events);
+    w.finish(T0, &mut owner, &mut events);
+    assert!(events.is_empty(), "{events:?}");
+    let s = w.summary(T0 + 2_000_000_000, true);
+    assert_eq!((s.websocket.rejected, s.websocket.pending), (1, 0));
+    assert_eq!((s.frames, s.tcp.streams, s.findings), (5, 1, 1));
+    assert_eq!(s.elapsed_s, 2.0);
+    // The owner was asked once, for the client's side.
+    assert_eq!(
+        asked,
+        vec![(
+            "blue".to_string(),
+            "10.1.0.1:40000".parse().unwrap(),
+            "10.1.0.2:80".parse().unwrap()
+        )]
+    );
+}
+
+#[test]
+fn accepted_and_unanswered_upgrades_on_two_interfaces() {
+    let mut w = Watch::new(AnalyzeOptions::default(), T0);
+    let a = w.add_tap(place());
+    let b = w.add_tap(Place {
+        netns: "host".into(),
+        vrf: None,
+        interface: "lo".into(),
+    });
+    let mut owner = |_: &Place, _: SocketAddr, _: SocketAddr| None;
+    let mut events = Vec::new();
+    let ok = answer(
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n",
+    );
+    let mut frames = request_frames();
+    frames.push(ok);
+    feed_all(&mut w, a, &frames, 0);
+    // The same request on the other interface is a connection of its own there, not a
+    // retransmission of the first.
+    feed_all(&mut w, b, &request_frames(), 10);
+    w.poll(T0, &mut owner, &mut events);
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert!(matches!(&events[0], Event::Upgrade(u) if u.verdict == Verdict::Accepted));
+    let s = w.summary(T0, false);
+    assert_eq!(s.tcp.flags[TcpFlag::Retransmission], 0);
+    assert_eq!((s.websocket.accepted, s.websocket.pending), (1, 1));
+
+    // The end of the run decides the other one.
+    events.clear();
+    w.finish(T0, &mut owner, &mut events);
+    assert!(
+        matches!(&events[0], Event::Upgrade(u) if u.verdict == Verdict::Unanswered && u.place.interface == "lo"),
+        "{events:?}"
+    );
+    assert!(events
+        .iter()
+        .any(|e| matches!(e, Event::Finding(f) if f.code == Code::WebsocketUnanswered)));
+    let json = serde_json::to_value(&events[0]).unwrap();
+    assert_eq!(json["event"], "upgrade");
+    assert_eq!(json["netns"], "host");
+    assert_eq!(json["verdict"], "unanswered");
+}
+
+#[test]
+fn frames_lost_before_analysis_are_a_finding_each_time_they_grow() {
+    let mut w = Watch::new(AnalyzeOptions::default(), T0);
+    w.add_tap(place());
+    w.add_tap(Place {
+        netns: "red".into(),
+        vrf: None,
+        interface: "eth0".into(),
+    });
+    let mut events = Vec::new();
+    let none = Dropped::default();
+    w.note_drops(T0, &[none, none], &mut events);
+    assert!(events.is_empty());
+    let some = Dropped {
+        kernel: 7,
+        queue: 3,
+    };
+    w.note_drops(T0, &[none, some], &mut events);
+    w.note_drops(T0, &[none, some], &mut events);
+    assert_eq!(events.len(), 1, "told once per increase: {events:?}");
+    let Event::Finding(f) = &events[0] else {
+        panic!("{events:?}")
+    };
+    assert_eq!(
+        (f.code, f.place.netns.as_str()),
+        (Code::CaptureDrops, "red")
+    );
+    assert!(f.summary.starts_with("10 frames lost"), "{}", f.summary);
+    let more = Dropped {
+        kernel: 9,
+        queue: 3,
+    };
+    w.note_drops(T0, &[none, more], &mut events);
+    assert_eq!(events.len(), 2);
+    let s = w.summary(T0, true);
+    assert_eq!((s.dropped.kernel, s.dropped.queue, s.findings), (9, 3, 2));
+}
+
+#[test]
+fn a_reset_stream_has_its_findings_when_it_is_over_and_only_once() {
+    let mut w = Watch::new(AnalyzeOptions::default(), T0);
+    let tap = w.add_tap(place());
+    let mut owner = |_: &Place, _: SocketAddr, _: SocketAddr| None;
+    let mut events = Vec::new();
+    let mut frames = request_frames();
+    feed_all(&mut w, tap, &frames, 0);
+    w.settle_streams(T0, &mut events);
+    assert!(events.is_empty(), "the stream is not over yet: {events:?}");
+    // The server resets the connection instead of answering.
+    frames = vec![packet(
+        false,
+        5001,
+        1001 + REQUEST.len() as u32,
+        RST | ACK,
+        &[],
+    )];
+    feed_all(&mut w, tap, &frames, 4);
+    w.settle_streams(T0, &mut events);
+    let codes: Vec<Code> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Finding(f) => Some(f.code),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        codes
+            .iter()
+            .any(|c| matches!(c, Code::TcpReset | Code::TcpResetLate)),
+        "{events:?}"
+    );
+    let n = events.len();
+    w.settle_streams(T0, &mut events);
+    w.finish(T0, &mut owner, &mut events);
+    let again = events[n..]
+        .iter()
+        .filter(|e| matches!(e, Event::Finding(f) if matches!(f.code, Code::TcpReset | Code::TcpResetLate)))
+        .count();
+    assert_eq!(again, 0, "{:?}", &events[n..]);
+}
+
+#[test]
+fn reported_upgrades_are_let_go_and_idle_connections_forgotten() {
+    let mut w = Watch::new(AnalyzeOptions::default(), T0);
+    let tap = w.add_tap(place());
+    let mut owner = |_: &Place, _: SocketAddr, _: SocketAddr| None;
+    let mut events = Vec::new();
+    let forbidden = b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n";
+    let (c, s) = (1000u32, 5000u32);
+    for i in 0..50u16 {
+        let port = 41000 + i;
+        let frames = [
+            packet_on(port, true, c, 0, SYN, &[]),
+            packet_on(port, false, s, c + 1, SYN | ACK, &[]),
+            packet_on(port, true, c + 1, s + 1, ACK, &[]),
+            packet_on(port, true, c + 1, s + 1, PSH | ACK, REQUEST),
+            packet_on(
+                port,
+                false,
+                s + 1,
+                c + 1 + REQUEST.len() as u32,
+                PSH | ACK,
+                forbidden,
+            ),
+        ];
+        feed_all(&mut w, tap, &frames, i64::from(i) * 10);
+        w.poll(T0, &mut owner, &mut events);
+    }
+    let upgrades = events
+        .iter()
+        .filter(|e| matches!(e, Event::Upgrade(_)))
+        .count();
+    assert_eq!(upgrades, 50);
+    // Every one was reported: none is held any more.
+    assert_eq!(w.taps[0].analysis.websocket().held_upgrades(), 0);
+    assert_eq!(w.taps[0].analysis.websocket().next_upgrade_id(), 50);
+    // An upgrade left waiting for two minutes of capture time is given up as
+    // unanswered, with the connections gone quiet.
+    events.clear();
+    feed_all(&mut w, tap, &request_frames(), 1000);
+    w.poll(T0, &mut owner, &mut events);
+    assert!(events.is_empty());
+    let later = packet_on(50000, true, 1, 0, SYN, &[]);
+    w.feed(tap, T0 + 121_000_000_000, 40, linktype::IPV4, &later);
+    w.poll(T0, &mut owner, &mut events);
+    assert!(
+        matches!(&events[..], [Event::Upgrade(u), ..] if u.verdict == Verdict::Unanswered),
+        "{events:?}"
+    );
+    w.settle_streams(T0, &mut events);
+    assert_eq!(w.taps[0].analysis.websocket().held_upgrades(), 0);
+}

@@ -1,0 +1,361 @@
+//! Capture points for `netkit watch`: one live capture per (namespace, interface),
+//! whole frames (the analysis reads HTTP headers), handed to the analysis thread in
+//! batches. One thread per namespace enters it for good, opens its captures there and
+//! drops every capability once they are open, as `top`'s capture threads do.
+//!
+//! Nothing is lost silently: a batch that finds the queue to the analysis full is
+//! dropped and counted ([`Taps::dropped`]), and the kernel's own ring drops are read
+//! from each capture's statistics, per capture point.
+
+use super::LiveError;
+use crate::capture::{LiveCapture, LiveOptions};
+use crate::netlink as nldump;
+use crate::netns::{self, Netns};
+use netkit_cmds::watch::report::Dropped;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// Batches waiting for the analysis thread before new ones are dropped (and counted).
+const QUEUE_BATCHES: usize = 512;
+/// Longest a ring block waits before it is handed over. Short, because the client of
+/// an upgrade is looked up (sock_diag, /proc) when its request is handed over, and a
+/// client that exits right after its answer must still be there; at high rates blocks
+/// fill and are handed over before this anyway.
+const BLOCK_TIMEOUT_MS: u32 = 1;
+
+/// One place frames are captured.
+#[derive(Debug, Clone)]
+pub struct TapPoint {
+    pub netns: Netns,
+    pub interface: String,
+    /// The VRF the namespace stands for, by vendor naming convention (`ns-VRF1`).
+    pub vrf: Option<String>,
+}
+
+/// The capture points: in each namespace the interfaces asked for, or every interface
+/// that is up. An interface asked for must exist, unless `where_present` (watching
+/// every namespace: `-i` then names the interfaces to capture where they are).
+pub fn points(
+    namespaces: &[Netns],
+    interfaces: &[String],
+    where_present: bool,
+) -> Result<Vec<TapPoint>, LiveError> {
+    let mut out = Vec::new();
+    for ns in namespaces {
+        let links = netns::run_in(ns, || {
+            let sock = nldump::open(nldump::NETLINK_ROUTE)?;
+            nldump::Links::dump(&sock)
+        })??;
+        let mut names: Vec<(u32, String)> = if interfaces.is_empty() {
+            links
+                .0
+                .values()
+                .filter(|l| l.up)
+                .map(|l| (l.index, l.name.clone()))
+                .collect()
+        } else {
+            let mut wanted = Vec::new();
+            for name in interfaces {
+                match links.0.values().find(|l| &l.name == name) {
+                    Some(link) => wanted.push((link.index, link.name.clone())),
+                    None if where_present => {}
+                    None => {
+                        return Err(LiveError::NoInterface {
+                            name: name.clone(),
+                            place: format!("namespace {}", ns.label),
+                        })
+                    }
+                }
+            }
+            wanted
+        };
+        names.sort();
+        let vrf = netns::list::vrf_by_convention(&ns.label).map(|v| v.0);
+        out.extend(names.into_iter().map(|(_, interface)| TapPoint {
+            netns: ns.clone(),
+            interface,
+            vrf: vrf.clone(),
+        }));
+    }
+    Ok(out)
+}
+
+/// Where one frame of a [`Batch`] is.
+#[derive(Debug, Clone, Copy)]
+pub struct FrameMeta {
+    pub ts_ns: i64,
+    pub orig_len: u32,
+    pub linktype: u16,
+    pub start: usize,
+    pub len: usize,
+}
+
+/// Frames of one capture point, in capture order.
+#[derive(Debug, Default)]
+pub struct Batch {
+    /// Index into the points given to [`Taps::start`].
+    pub tap: usize,
+    pub frames: Vec<FrameMeta>,
+    pub data: Vec<u8>,
+}
+
+impl Batch {
+    pub fn frame(&self, m: &FrameMeta) -> &[u8] {
+        self.data.get(m.start..m.start + m.len).unwrap_or_default()
+    }
+}
+
+/// The running captures.
+pub struct Taps {
+    pub rx: Receiver<Batch>,
+    /// Kept to hand to the threads of points added later.
+    tx: SyncSender<Batch>,
+    snaplen: u32,
+    filter: Option<String>,
+    stop: Arc<AtomicBool>,
+    threads: Vec<JoinHandle<()>>,
+    /// Per capture point: kernel drops as last read, and frames refused by the queue.
+    dropped: Arc<Mutex<Vec<Dropped>>>,
+    /// Captures that failed while running, one line each.
+    failures: Arc<Mutex<Vec<String>>>,
+}
+
+impl Taps {
+    /// Opens a capture on every point (`snaplen` bytes kept per frame, `filter` run in
+    /// the kernel) and starts the threads that read them. Fails, having stopped
+    /// everything, if any capture cannot be opened.
+    pub fn start(
+        points: &[TapPoint],
+        snaplen: u32,
+        filter: Option<&str>,
+    ) -> Result<Taps, LiveError> {
+        let (tx, rx) = mpsc::sync_channel(QUEUE_BATCHES);
+        let mut taps = Taps {
+            rx,
+            tx,
+            snaplen,
+            filter: filter.map(str::to_string),
+            stop: Arc::new(AtomicBool::new(false)),
+            threads: Vec::new(),
+            dropped: Arc::new(Mutex::new(Vec::new())),
+            failures: Arc::new(Mutex::new(Vec::new())),
+        };
+        taps.add(points)?;
+        Ok(taps)
+    }
+
+    /// Opens captures on more points (a namespace created since the start); their
+    /// batches carry indices following the points given before.
+    pub fn add(&mut self, points: &[TapPoint]) -> Result<(), LiveError> {
+        let first = {
+            let mut d = self
+                .dropped
+                .lock()
+                .map_err(|_| LiveError::CaptureThread("watch".into()))?;
+            let first = d.len();
+            d.resize(first + points.len(), Dropped::default());
+            first
+        };
+        let (ready_tx, ready_rx) = mpsc::channel::<Result<(), LiveError>>();
+        // One thread per namespace, for its points (consecutive in `points`).
+        let mut groups: Vec<(Netns, Vec<(usize, String)>)> = Vec::new();
+        for (i, p) in points.iter().enumerate() {
+            let tap = first + i;
+            match groups.last_mut() {
+                Some((ns, list)) if ns.path == p.netns.path && ns.inode == p.netns.inode => {
+                    list.push((tap, p.interface.clone()))
+                }
+                _ => groups.push((p.netns.clone(), vec![(tap, p.interface.clone())])),
+            }
+        }
+        let threads = groups.len();
+        for (ns, list) in groups {
+            let ctx = Reader {
+                tx: self.tx.clone(),
+                stop: self.stop.clone(),
+                dropped: self.dropped.clone(),
+                failures: self.failures.clone(),
+            };
+            let ready = ready_tx.clone();
+            let filter = self.filter.clone();
+            let snaplen = self.snaplen;
+            self.threads.push(std::thread::spawn(move || {
+                let opened = netns::enter_for_good(&ns)
+                    .map_err(LiveError::from)
+                    .and_then(|()| open_all(&list, snaplen, filter.as_deref()));
+                let caps = match opened {
+                    Ok(caps) => caps,
+                    Err(e) => {
+                        let _ = ready.send(Err(LiveError::InNamespace {
+                            label: ns.label.clone(),
+                            err: Box::new(e),
+                        }));
+                        return;
+                    }
+                };
+                // Reading rings already open needs no capability.
+                if let Err(e) = crate::caps::keep_only(&[]) {
+                    let _ = ready.send(Err(e.into()));
+                    return;
+                }
+                let _ = ready.send(Ok(()));
+                ctx.run(&ns.label, caps);
+            }));
+        }
+        drop(ready_tx);
+        for _ in 0..threads {
+            match ready_rx.recv() {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => return Err(e),
+                Err(_) => return Err(LiveError::CaptureThread("watch".into())),
+            }
+        }
+        Ok(())
+    }
+
+    /// Frames lost so far at each capture point (in the order of the points).
+    pub fn dropped(&self) -> Vec<Dropped> {
+        self.dropped.lock().map(|v| v.clone()).unwrap_or_default()
+    }
+
+    /// Captures that failed since the last call, one line each.
+    pub fn take_failures(&self) -> Vec<String> {
+        self.failures
+            .lock()
+            .map(|mut v| std::mem::take(&mut *v))
+            .unwrap_or_default()
+    }
+
+    /// True while at least one capture thread runs.
+    pub fn any_running(&self) -> bool {
+        self.threads.iter().any(|t| !t.is_finished())
+    }
+
+    /// Stops and joins the capture threads.
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Taps {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+fn open_all(
+    list: &[(usize, String)],
+    snaplen: u32,
+    filter: Option<&str>,
+) -> Result<Vec<(usize, LiveCapture)>, LiveError> {
+    let mut caps = Vec::new();
+    for (tap, interface) in list {
+        let mut o = LiveOptions::new(interface.clone());
+        o.snaplen = snaplen;
+        // TPACKET_V3 blocks handed over when full or after BLOCK_TIMEOUT_MS: one
+        // wake-up serves many frames at high rates.
+        o.immediate = false;
+        o.timeout_ms = BLOCK_TIMEOUT_MS;
+        o.filter = filter.map(str::to_string);
+        let mut cap = LiveCapture::open(&o)?;
+        cap.set_nonblocking()?;
+        caps.push((*tap, cap));
+    }
+    Ok(caps)
+}
+
+struct Reader {
+    tx: SyncSender<Batch>,
+    stop: Arc<AtomicBool>,
+    dropped: Arc<Mutex<Vec<Dropped>>>,
+    failures: Arc<Mutex<Vec<String>>>,
+}
+
+impl Reader {
+    fn run(&self, label: &str, mut caps: Vec<(usize, LiveCapture)>) {
+        let mut last_stats = Instant::now();
+        while !self.stop.load(Ordering::Relaxed) && !caps.is_empty() {
+            let waiting: Vec<&LiveCapture> = caps.iter().map(|(_, c)| c).collect();
+            if let Err(e) = LiveCapture::wait_any(&waiting, 100) {
+                self.fail(format!("namespace {label}: {e}"));
+                return;
+            }
+            let mut failed = Vec::new();
+            for (i, (tap, cap)) in caps.iter_mut().enumerate() {
+                let mut batch = Batch {
+                    tap: *tap,
+                    ..Batch::default()
+                };
+                let read = cap.dispatch(&mut |f| {
+                    batch.frames.push(FrameMeta {
+                        ts_ns: f.ts_ns,
+                        orig_len: f.orig_len,
+                        linktype: f.linktype,
+                        start: batch.data.len(),
+                        len: f.data.len(),
+                    });
+                    batch.data.extend_from_slice(f.data);
+                });
+                if let Err(e) = read {
+                    // An interface deleted while watched ends its capture only.
+                    self.fail(format!("namespace {label}, {}: {e}", cap.device()));
+                    failed.push(i);
+                }
+                if batch.frames.is_empty() {
+                    continue;
+                }
+                let n = batch.frames.len() as u64;
+                match self.tx.try_send(batch) {
+                    Ok(()) => {}
+                    Err(TrySendError::Full(_)) => {
+                        if let Some(d) = self
+                            .dropped
+                            .lock()
+                            .ok()
+                            .as_mut()
+                            .and_then(|v| v.get_mut(*tap))
+                        {
+                            d.queue += n;
+                        }
+                    }
+                    Err(TrySendError::Disconnected(_)) => return,
+                }
+            }
+            for i in failed.into_iter().rev() {
+                caps.remove(i);
+            }
+            if last_stats.elapsed() >= Duration::from_secs(1) {
+                last_stats = Instant::now();
+                self.read_kernel_drops(&mut caps);
+            }
+        }
+        // The last counts, so a short run reports its drops too.
+        self.read_kernel_drops(&mut caps);
+    }
+
+    fn read_kernel_drops(&self, caps: &mut [(usize, LiveCapture)]) {
+        if let Ok(mut d) = self.dropped.lock() {
+            for (tap, cap) in caps.iter_mut() {
+                if let (Some(s), Some(slot)) = (cap.stats(), d.get_mut(*tap)) {
+                    slot.kernel = u64::from(s.dropped) + u64::from(s.if_dropped);
+                }
+            }
+        }
+    }
+
+    fn fail(&self, line: String) {
+        if let Ok(mut f) = self.failures.lock() {
+            f.push(line);
+        }
+    }
+}

@@ -1,0 +1,409 @@
+//! `netkit watch`: `pcap analyze`'s sections on live traffic, with the namespace and
+//! the process behind every upgrade and finding. Captures come from
+//! `netkit_os::live::taps`, the engine is `netkit_cmds::watch`.
+
+use crate::commands::pcap::DecodeArgs;
+use crate::exit::{Error, Result};
+use clap::Args;
+use netkit_cmds::output::{write_json_line, Term};
+use netkit_cmds::pcap::analyze::AnalyzeOptions;
+use netkit_cmds::watch::evidence::Evidence;
+use netkit_cmds::watch::report::{Event, Place};
+use netkit_cmds::watch::{view, Watch};
+use netkit_os::caps::{self, Cap};
+use netkit_os::capture::pcapng_writer::PcapngWriter;
+use netkit_os::clock::unix_ns;
+use netkit_os::live::attribution::tcp_owner;
+use netkit_os::live::taps::{self, Taps};
+use netkit_os::live::LiveError;
+use netkit_os::netns::{self, Netns, Selection};
+use netkit_os::signals;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// Capture on this interface (repeatable); default: every interface that is up
+    #[arg(short = 'i', long = "interface", value_name = "IFACE")]
+    pub interfaces: Vec<String>,
+    /// Watch this namespace (name, VRF name, path, pid:N) instead of netkit's own
+    #[arg(long, value_name = "NS", conflicts_with = "all_netns")]
+    pub netns: Option<String>,
+    /// Watch the host and every namespace
+    #[arg(long)]
+    pub all_netns: bool,
+    /// One JSON event per line (upgrade, finding, summary) instead of text
+    #[arg(long)]
+    pub json: bool,
+    /// Seconds between summaries
+    #[arg(long, value_name = "SECS", default_value_t = 5.0)]
+    pub summary_every: f64,
+    /// Stop after SECS seconds (default: run until interrupted)
+    #[arg(long, value_name = "SECS")]
+    pub duration: Option<f64>,
+    /// Stop after N findings
+    #[arg(long, value_name = "N")]
+    pub count: Option<u64>,
+    /// Write the frames of each finding's connection to DIR as pcapng, one file per
+    /// finding (interfaces named namespace/interface, the finding in packet comments);
+    /// existing files are never overwritten
+    #[arg(long, value_name = "DIR")]
+    pub write: Option<PathBuf>,
+    /// Stop writing evidence after this many MiB written to DIR
+    #[arg(long, value_name = "MB", default_value_t = 100, requires = "write")]
+    pub write_mb: u64,
+    #[command(flatten)]
+    pub decode: DecodeArgs,
+}
+
+/// Bytes kept per frame: whole frames, since upgrades are judged from HTTP headers.
+const SNAPLEN: u32 = 65535;
+
+pub fn run(args: WatchArgs, term: &Term) -> Result {
+    if !(args.summary_every.is_finite() && args.summary_every >= 0.1) {
+        return Err(Error::BadArgument(
+            "--summary-every must be at least 0.1 seconds",
+        ));
+    }
+    if args.duration.is_some_and(|d| !(d.is_finite() && d > 0.0)) {
+        return Err(Error::BadArgument("--duration must be a positive number"));
+    }
+    let opts = AnalyzeOptions {
+        dissect: args.decode.dissect_options()?,
+        frames: false,
+    };
+    // Before any thread starts: the signals must be blocked in every thread.
+    let signals = signals::install(true)?;
+    let selection = match (&args.netns, args.all_netns) {
+        (_, true) => Selection::All,
+        (Some(ns), false) => Selection::One(ns.clone()),
+        (None, false) => Selection::Current,
+    };
+    let namespaces = netns::select(&selection)?;
+    let mut wanted = vec![(Cap::NetRaw, "packet capture")];
+    if !namespaces.iter().all(netns::is_current) {
+        wanted.push((Cap::SysAdmin, "entering other namespaces"));
+    }
+    caps::require("watch", &wanted)?;
+    let points = taps::points(&namespaces, &args.interfaces, args.all_netns)?;
+    if points.is_empty() && !args.all_netns {
+        return Err(Error::Live(LiveError::NoInterface {
+            name: args.interfaces.join(", "),
+            place: "this namespace".to_string(),
+        }));
+    }
+    let taps = Taps::start(&points, SNAPLEN, args.decode.filter.as_deref())?;
+    // The owner lookups enter namespaces and read other users' /proc entries; the
+    // captures are open, so nothing else is kept, unless namespaces created later
+    // are to be captured too.
+    let mut keep = vec![Cap::SysAdmin, Cap::SysPtrace, Cap::DacReadSearch];
+    if args.all_netns {
+        keep.push(Cap::NetRaw);
+    }
+    caps::keep_only(&keep)?;
+
+    if let Some(dir) = &args.write {
+        std::fs::create_dir_all(dir).map_err(|e| Error::File {
+            path: dir.display().to_string(),
+            why: e.to_string(),
+        })?;
+    }
+    let start = unix_ns();
+    let mut watch = Watch::new(opts, start);
+    if args.write.is_some() {
+        watch.keep_evidence();
+    }
+    let mut writer = args.write.as_ref().map(|dir| EvidenceWriter {
+        dir: dir.clone(),
+        budget: args.write_mb << 20,
+        written: 0,
+        files: 0,
+        refused: 0,
+    });
+    for p in &points {
+        watch.add_tap(Place {
+            netns: p.netns.label.clone(),
+            vrf: p.vrf.clone(),
+            interface: p.interface.clone(),
+        });
+    }
+    let mut known: Vec<Netns> = namespaces.clone();
+    let mut taps = taps;
+    let places = std::cell::RefCell::new(
+        points
+            .iter()
+            .map(|p| (p.netns.label.clone(), p.netns.clone()))
+            .collect::<Vec<(String, Netns)>>(),
+    );
+    let mut owner = |place: &Place, client: SocketAddr, server: SocketAddr| {
+        let ns = places
+            .borrow()
+            .iter()
+            .find(|(l, _)| *l == place.netns)?
+            .1
+            .clone();
+        tcp_owner(&ns, client, server)
+    };
+    let mut next_scan = Instant::now() + Duration::from_secs(1);
+    if points.is_empty() {
+        // --all-netns -i IFACE: none has it yet; namespaces created later may.
+        eprintln!(
+            "watch: no namespace has {} yet; waiting for one that does",
+            args.interfaces.join(", ")
+        );
+    } else if !args.json {
+        eprintln!(
+            "watch: capturing on {}; Ctrl-C prints the totals",
+            points
+                .iter()
+                .map(|p| format!("{}:{}", p.netns.label, p.interface))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+
+    let mut out = std::io::stdout().lock();
+    let begun = Instant::now();
+    let every = Duration::from_secs_f64(args.summary_every);
+    let mut next_summary = begun + every;
+    let mut events = Vec::new();
+    let mut findings = 0u64;
+    let mut write_evidence = |watch: &mut Watch| {
+        if let Some(w) = &mut writer {
+            for e in watch.take_evidence() {
+                w.write(&e);
+            }
+        }
+    };
+    let emit = |out: &mut dyn Write, events: &mut Vec<Event>| -> Result<u64> {
+        let mut n = 0;
+        for e in events.drain(..) {
+            n += u64::from(matches!(e, Event::Finding(_)));
+            if args.json {
+                write_json_line(out, &e)?;
+            } else {
+                view::write_event(out, &e, term)?;
+            }
+        }
+        out.flush()?;
+        Ok(n)
+    };
+    let mut nothing_left = false;
+    loop {
+        if signals.stop_requested()
+            || args
+                .duration
+                .is_some_and(|d| begun.elapsed().as_secs_f64() >= d)
+            || args.count.is_some_and(|c| findings >= c)
+        {
+            break;
+        }
+        match taps.rx.recv_timeout(Duration::from_millis(100)) {
+            Ok(batch) => {
+                for m in &batch.frames {
+                    watch.feed(batch.tap, m.ts_ns, m.orig_len, m.linktype, batch.frame(m));
+                }
+                // Whatever else is queued, before judging: upgrades in one poll.
+                while let Ok(batch) = taps.rx.try_recv() {
+                    for m in &batch.frames {
+                        watch.feed(batch.tap, m.ts_ns, m.orig_len, m.linktype, batch.frame(m));
+                    }
+                }
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                nothing_left = true;
+                break;
+            }
+        }
+        for line in taps.take_failures() {
+            eprintln!("watch: {line}");
+        }
+        // --all-netns: namespaces created since the start are watched too.
+        if args.all_netns && Instant::now() >= next_scan {
+            next_scan = Instant::now() + Duration::from_secs(1);
+            let new: Vec<Netns> = netns::all()
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|n| !known.iter().any(|k| k.dev == n.dev && k.inode == n.inode))
+                .collect();
+            for ns in new {
+                known.push(ns.clone());
+                let added = taps::points(std::slice::from_ref(&ns), &args.interfaces, true)
+                    .and_then(|points| taps.add(&points).map(|()| points));
+                match added {
+                    Ok(points) if points.is_empty() => {}
+                    Ok(points) => {
+                        eprintln!(
+                            "watch: namespace {} appeared; watching {}",
+                            ns.label,
+                            points
+                                .iter()
+                                .map(|p| p.interface.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        );
+                        for p in points {
+                            places
+                                .borrow_mut()
+                                .push((p.netns.label.clone(), p.netns.clone()));
+                            watch.add_tap(Place {
+                                netns: p.netns.label.clone(),
+                                vrf: p.vrf.clone(),
+                                interface: p.interface.clone(),
+                            });
+                        }
+                    }
+                    Err(e) => eprintln!("watch: namespace {} appeared; not watched: {e}", ns.label),
+                }
+            }
+        }
+        watch.poll(unix_ns(), &mut owner, &mut events);
+        write_evidence(&mut watch);
+        if Instant::now() >= next_summary {
+            next_summary += every;
+            watch.note_drops(unix_ns(), &taps.dropped(), &mut events);
+            watch.settle_streams(unix_ns(), &mut events);
+            events.push(Event::Summary(watch.summary(unix_ns(), false)));
+        }
+        findings += emit(&mut out, &mut events)?;
+        // Under --all-netns a namespace created later may still come.
+        if !taps.any_running() && !args.all_netns {
+            nothing_left = true;
+            break;
+        }
+    }
+    // What is still queued, then the upgrades never answered and the totals.
+    while let Ok(batch) = taps.rx.try_recv() {
+        for m in &batch.frames {
+            watch.feed(batch.tap, m.ts_ns, m.orig_len, m.linktype, batch.frame(m));
+        }
+    }
+    let lost = taps.dropped();
+    taps.stop();
+    watch.note_drops(unix_ns(), &lost, &mut events);
+    watch.finish(unix_ns(), &mut owner, &mut events);
+    write_evidence(&mut watch);
+    let last = watch.summary(unix_ns(), true);
+    let lost = last.dropped;
+    events.push(Event::Summary(last));
+    emit(&mut out, &mut events)?;
+    if lost.kernel + lost.queue > 0 {
+        crate::exit::warn(format_args!(
+            "{} frames were dropped before analysis ({} by the kernel, {} in netkit's queue): the counts above miss them",
+            lost.kernel + lost.queue,
+            lost.kernel,
+            lost.queue
+        ));
+    }
+    if let Some(w) = &writer {
+        let evicted = watch.evidence_evicted();
+        eprintln!(
+            "watch: wrote {} evidence files ({} bytes) to {}{}{}",
+            w.files,
+            w.written,
+            w.dir.display(),
+            if w.refused > 0 {
+                format!(
+                    "; {} more not written: --write-mb {} reached",
+                    w.refused, args.write_mb
+                )
+            } else {
+                String::new()
+            },
+            if evicted > 0 {
+                format!("; {evicted} older frames had left the evidence buffers")
+            } else {
+                String::new()
+            }
+        );
+    }
+    if nothing_left {
+        return Err(Error::NothingLeftToWatch);
+    }
+    Ok(())
+}
+
+/// `--write DIR`: one pcapng file per finding, within a byte budget.
+struct EvidenceWriter {
+    dir: PathBuf,
+    budget: u64,
+    written: u64,
+    files: u64,
+    /// Findings whose evidence was not written because the budget was spent.
+    refused: u64,
+}
+
+impl EvidenceWriter {
+    fn write(&mut self, e: &Evidence) {
+        let size: u64 = e.frames.iter().map(|f| f.data.len() as u64 + 64).sum();
+        if e.frames.is_empty() {
+            return;
+        }
+        if self.written + size > self.budget {
+            self.refused += 1;
+            return;
+        }
+        let safe: String = e
+            .name
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        // Never overwrite: NAME.pcapng, NAME-1.pcapng, ...
+        let mut path = self.dir.join(format!("{safe}.pcapng"));
+        let mut n = 0;
+        let file = loop {
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+            {
+                Ok(f) => break f,
+                Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists && n < 1000 => {
+                    n += 1;
+                    path = self.dir.join(format!("{safe}-{n}.pcapng"));
+                }
+                Err(err) => {
+                    crate::exit::warn(format_args!("cannot write {}: {err}", path.display()));
+                    return;
+                }
+            }
+        };
+        let written = (|| -> std::io::Result<()> {
+            let mut w = PcapngWriter::with_application(
+                std::io::BufWriter::new(file),
+                Some("netkit watch"),
+            )?;
+            let linktype = e.frames[0].linktype;
+            let iface = w.add_interface(linktype, Some(&e.interface), 0)?;
+            for f in &e.frames {
+                let comment = if e.finding_frames.contains(&f.number) {
+                    e.comment.clone()
+                } else {
+                    String::new()
+                };
+                if comment.is_empty() {
+                    w.write_packet(iface, f.ts_ns, f.orig_len, &f.data)?;
+                } else {
+                    w.write_packet_with_comment(iface, f.ts_ns, f.orig_len, &f.data, &comment)?;
+                }
+            }
+            w.finish()?.flush()
+        })();
+        match written {
+            Ok(()) => {
+                self.written += size;
+                self.files += 1;
+            }
+            Err(err) => crate::exit::warn(format_args!("cannot write {}: {err}", path.display())),
+        }
+    }
+}

@@ -1,0 +1,134 @@
+//! `netkit watch` live on the project's HAProxy lab (tests/lab/haproxy-websocket.sh:
+//! a real HAProxy in front of a real RFC 6455 server, 3% random loss on the proxy's
+//! inbound side), beside the lab's own tcpdump on the same interface with the same
+//! filter. For every case (rejected, silently dropped, accepted, ignored, bad accept,
+//! and the two iptables cases) the live verdicts equal `pcap analyze`'s on the
+//! recording, and the live TCP flag counts equal the file's. How many rejected
+//! upgrades name their client process is printed, not asserted: the lab's client
+//! closes its socket within a millisecond of the 403, before a sock_diag lookup can
+//! find it (tests/watch_live.rs asserts the PID of clients that stay a moment; the
+//! in-kernel attribution of issue 15 is what closes this gap).
+//!
+//! Needs root, python3 and the lab's packages (haproxy, tcpdump, iproute2, ethtool,
+//! iptables: the lab script installs them with apt-get when missing); otherwise says
+//! why and skips. The lab removes its namespaces itself, also on failure.
+
+mod common;
+
+use common::{is_root, skip_reason};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+
+fn json_lines(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{path:?}: {e}: {l}")))
+        .collect()
+}
+
+fn client_port(v: &Value) -> u16 {
+    let c = v["client"].as_str().unwrap_or_default();
+    c.rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn live_watch_agrees_with_pcap_analyze_on_the_haproxy_lab() {
+    if !is_root() {
+        eprintln!("skipping watch_haproxy: needs root (namespaces, capture)");
+        return;
+    }
+    if let Some(why) = skip_reason(&["python3", "apt-get"]) {
+        eprintln!("skipping watch_haproxy: {why}");
+        return;
+    }
+    let out = std::env::temp_dir().join(format!("netkit-watch-lab-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/lab/haproxy-websocket.sh");
+    let lab = Command::new("bash")
+        .arg(&script)
+        .arg(&out)
+        .env("NKLAB_WATCH", env!("CARGO_BIN_EXE_netkit"))
+        .output()
+        .expect("run the lab");
+    let log =
+        String::from_utf8_lossy(&lab.stdout).to_string() + &String::from_utf8_lossy(&lab.stderr);
+    if !lab.status.success() && log.contains("apt-get") && log.contains("Unable to locate") {
+        eprintln!("skipping watch_haproxy: the lab's packages cannot be installed");
+        return;
+    }
+    assert!(lab.status.success(), "lab failed:\n{log}");
+
+    let mut cases = 0;
+    let mut upgrades = 0;
+    let mut retransmissions = 0;
+    let (mut rejected, mut named) = (0, 0);
+    let mut pcaps: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "pcap"))
+        .collect();
+    pcaps.sort();
+    for pcap in pcaps {
+        let name = pcap.file_stem().unwrap().to_string_lossy().to_string();
+        let events = json_lines(&out.join(format!("{name}.watch.ndjson")));
+        let file = common::netkit()
+            .args(["pcap", "analyze", "--json"])
+            .arg(&pcap)
+            .output()
+            .unwrap();
+        let file: Value = serde_json::from_slice(&file.stdout).unwrap();
+
+        let from_file: BTreeMap<u16, String> = file["websocket"]["upgrades"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| (client_port(u), u["verdict"].as_str().unwrap().to_string()))
+            .collect();
+        let live: BTreeMap<u16, &Value> = events
+            .iter()
+            .filter(|e| e["event"] == "upgrade")
+            .map(|e| (client_port(e), e))
+            .collect();
+        let live_verdicts: BTreeMap<u16, String> = live
+            .iter()
+            .map(|(p, e)| (*p, e["verdict"].as_str().unwrap().to_string()))
+            .collect();
+        assert!(!from_file.is_empty(), "{name}: no upgrade in the recording");
+        assert_eq!(live_verdicts, from_file, "{name}: verdicts");
+        for e in live.values().filter(|e| e["verdict"] == "rejected") {
+            rejected += 1;
+            if e["process"]["comm"] == "python3" {
+                named += 1;
+            }
+        }
+        let last = events
+            .iter()
+            .rev()
+            .find(|e| e["event"] == "summary")
+            .unwrap_or_else(|| panic!("{name}: no summary"));
+        assert_eq!(last["last"], true, "{name}: the run did not end cleanly");
+        assert_eq!(last["dropped"]["kernel"], 0, "{name}");
+        assert_eq!(last["dropped"]["queue"], 0, "{name}");
+        assert_eq!(
+            last["tcp"]["flags"], file["tcp"]["flags"],
+            "{name}: TCP flags"
+        );
+        assert_eq!(last["tcp"]["streams"], file["tcp"]["streams"], "{name}");
+        cases += 1;
+        upgrades += from_file.len();
+        retransmissions += file["tcp"]["flags"]["retransmission"].as_u64().unwrap_or(0);
+    }
+    assert!(cases >= 5, "only {cases} cases recorded:\n{log}");
+    eprintln!(
+        "watch_haproxy: {cases} cases, {upgrades} upgrades with equal verdicts, \
+         {retransmissions} retransmissions counted alike live and from the files; \
+         {named} of {rejected} rejected upgrades named their client process"
+    );
+    let _ = std::fs::remove_dir_all(&out);
+}
