@@ -7,11 +7,10 @@ use crate::exit::{Error, Result};
 use clap::Args;
 use netkit_cmds::output::{write_json_line, Term};
 use netkit_cmds::pcap::analyze::AnalyzeOptions;
-use netkit_cmds::watch::evidence::Evidence;
 use netkit_cmds::watch::report::{Event, Place};
 use netkit_cmds::watch::{view, Watch};
 use netkit_os::caps::{self, Cap};
-use netkit_os::capture::pcapng_writer::PcapngWriter;
+use netkit_os::capture::evidence::EvidenceWriter;
 use netkit_os::clock::unix_ns;
 use netkit_os::live::attribution::tcp_owner;
 use netkit_os::live::taps::{self, Taps};
@@ -115,13 +114,10 @@ pub fn run(args: WatchArgs, term: &Term) -> Result {
     if args.write.is_some() {
         watch.keep_evidence();
     }
-    let mut writer = args.write.as_ref().map(|dir| EvidenceWriter {
-        dir: dir.clone(),
-        budget: args.write_mb << 20,
-        written: 0,
-        files: 0,
-        refused: 0,
-    });
+    let mut writer = args
+        .write
+        .as_ref()
+        .map(|dir| EvidenceWriter::new(dir.clone(), args.write_mb << 20));
     for p in &points {
         watch.add_tap(Place {
             netns: p.netns.label.clone(),
@@ -324,86 +320,4 @@ pub fn run(args: WatchArgs, term: &Term) -> Result {
         return Err(Error::NothingLeftToWatch);
     }
     Ok(())
-}
-
-/// `--write DIR`: one pcapng file per finding, within a byte budget.
-struct EvidenceWriter {
-    dir: PathBuf,
-    budget: u64,
-    written: u64,
-    files: u64,
-    /// Findings whose evidence was not written because the budget was spent.
-    refused: u64,
-}
-
-impl EvidenceWriter {
-    fn write(&mut self, e: &Evidence) {
-        let size: u64 = e.frames.iter().map(|f| f.data.len() as u64 + 64).sum();
-        if e.frames.is_empty() {
-            return;
-        }
-        if self.written + size > self.budget {
-            self.refused += 1;
-            return;
-        }
-        let safe: String = e
-            .name
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || "._-".contains(c) {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
-        // Never overwrite: NAME.pcapng, NAME-1.pcapng, ...
-        let mut path = self.dir.join(format!("{safe}.pcapng"));
-        let mut n = 0;
-        let file = loop {
-            match std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&path)
-            {
-                Ok(f) => break f,
-                Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists && n < 1000 => {
-                    n += 1;
-                    path = self.dir.join(format!("{safe}-{n}.pcapng"));
-                }
-                Err(err) => {
-                    crate::exit::warn(format_args!("cannot write {}: {err}", path.display()));
-                    return;
-                }
-            }
-        };
-        let written = (|| -> std::io::Result<()> {
-            let mut w = PcapngWriter::with_application(
-                std::io::BufWriter::new(file),
-                Some("netkit watch"),
-            )?;
-            let linktype = e.frames[0].linktype;
-            let iface = w.add_interface(linktype, Some(&e.interface), 0)?;
-            for f in &e.frames {
-                let comment = if e.finding_frames.contains(&f.number) {
-                    e.comment.clone()
-                } else {
-                    String::new()
-                };
-                if comment.is_empty() {
-                    w.write_packet(iface, f.ts_ns, f.orig_len, &f.data)?;
-                } else {
-                    w.write_packet_with_comment(iface, f.ts_ns, f.orig_len, &f.data, &comment)?;
-                }
-            }
-            w.finish()?.flush()
-        })();
-        match written {
-            Ok(()) => {
-                self.written += size;
-                self.files += 1;
-            }
-            Err(err) => crate::exit::warn(format_args!("cannot write {}: {err}", path.display())),
-        }
-    }
 }

@@ -11,15 +11,12 @@ pub mod evidence;
 pub mod report;
 pub mod view;
 
-use crate::output::plural;
-use crate::output::rfc3339_ns;
+use crate::output::{plural, rfc3339_ns};
 use crate::pcap::analyze::findings::{Code, Finding, Severity};
 use crate::pcap::analyze::sections::tcp::{PerFlag, StreamInfo};
 use crate::pcap::analyze::sections::websocket::Upgrade;
-use crate::pcap::analyze::SourceInfo;
-use crate::pcap::analyze::{Analysis, AnalyzeOptions};
-use crate::source::Format;
-use crate::source::RawFrame;
+use crate::pcap::analyze::{Analysis, AnalyzeOptions, SourceInfo};
+use crate::source::{Format, RawFrame};
 use netkit_dissectors::dissect;
 use report::{
     Dropped, Event, FindingEvent, Place, Process, Summary, TcpSummary, UpgradeCounts, UpgradeEvent,
@@ -50,11 +47,12 @@ struct Tap {
     analysis: Analysis,
     frames: u64,
     bytes: u64,
-    /// Upgrades of the WebSocket section not reported yet, by index, with the client's
+    /// Upgrades of the WebSocket section not reported yet, by id, with the client's
     /// process as looked up when the request was first seen (a client that exits
     /// right after its answer is gone by the time the answer is judged).
     pending: Vec<(usize, Option<Process>)>,
-    /// Upgrades of the section already looked at (reported or pending).
+    /// The id of the first upgrade not looked at yet (all before are reported or
+    /// pending).
     seen: usize,
     /// Findings already reported, so the end of the run does not repeat them.
     reported: HashSet<(Code, Vec<u64>)>,

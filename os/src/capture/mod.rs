@@ -14,8 +14,9 @@
 //! libpcap at build time, and executed by a small classic-BPF interpreter in safe Rust.
 
 mod bpf;
-mod file;
 #[doc(hidden)]
+pub mod evidence;
+mod file;
 pub mod fuzzing;
 mod libpcap;
 mod live;
