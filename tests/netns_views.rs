@@ -875,3 +875,61 @@ fn a_namespace_that_vanishes_is_a_warning_not_a_failure() {
         .iter()
         .any(|r| s(r, "netns") == keep && s(r, "dst") == "10.200.0.0/16"));
 }
+
+/// Issue 21 item 1: every name `ns list --json` prints (the root namespace's `host`
+/// too) is accepted back by `--netns` and `-N` on every command that takes a
+/// namespace, so a script looping over the list does not break on the first row.
+#[test]
+fn every_name_ns_list_prints_is_accepted_by_netns_and_dash_n() {
+    let Some(mut lab) = Lab::new("every_name_ns_list_prints_is_accepted_by_netns_and_dash_n")
+    else {
+        return;
+    };
+    let mine = lab.name("nk-loop");
+    lab.add(&mine).unwrap();
+    // An interface up for `neighbors` to listen on (it refuses a namespace with only lo).
+    ip_ok(&format!("-n {mine} link add a0 type veth peer name a1"));
+    ip_ok(&format!("-n {mine} link set a0 up"));
+    ip_ok(&format!("-n {mine} link set a1 up"));
+    let list = netkit_json(&["ns", "list", "--json"]);
+    let names: Vec<String> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| s(n, "name"))
+        .filter(|n| n == "host" || n == &mine)
+        .collect();
+    assert_eq!(names, ["host".to_string(), mine.clone()], "ns list: {list}");
+    for name in &names {
+        for flag in ["--netns", "-N"] {
+            for cmd in [
+                vec!["ss", "-ta"],
+                vec!["arp"],
+                vec!["route", "--table", "all"],
+                vec!["mcast", "groups"],
+                vec!["top", "--count", "1", "--interval", "0.1"],
+                vec!["neighbors", "--wait", "1"],
+            ] {
+                let mut args = cmd.clone();
+                args.extend([flag, name.as_str(), "--json"]);
+                let out = netkit(&args);
+                assert!(
+                    out.status.success(),
+                    "netkit {args:?}: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+        }
+    }
+    // `host` is the root namespace: its rows are labelled `host`, the same rows as
+    // netkit's own namespace (this test runs in the root namespace).
+    let host_routes = netkit_json(&["route", "-N", "host", "--table", "all", "--json"]);
+    let rows = host_routes.as_array().unwrap();
+    assert!(!rows.is_empty());
+    assert!(
+        rows.iter().all(|r| s(r, "netns") == "host"),
+        "{host_routes}"
+    );
+    let own = netkit_json(&["route", "--table", "all", "--json"]);
+    assert_eq!(own.as_array().unwrap().len(), rows.len());
+}

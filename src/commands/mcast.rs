@@ -45,7 +45,7 @@ pub enum McastCommand {
     Groups {
         /// Look inside this namespace: a name, a VRF name (VRF1 finds ns-VRF1,
         /// srbase-VRF1, vrf-VRF1), pid:N, or a path
-        #[arg(long, value_name = "NS", conflicts_with = "all_netns")]
+        #[arg(short = 'N', long, value_name = "NS", conflicts_with = "all_netns")]
         netns: Option<String>,
         /// Look inside every namespace: the host, named ones and those held by processes
         #[arg(long)]

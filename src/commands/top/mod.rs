@@ -23,7 +23,7 @@ pub struct TopArgs {
     #[arg(short = 'i', long = "interface", value_name = "IFACE")]
     pub interfaces: Vec<String>,
     /// Watch this namespace (name, path, pid:N, host) instead of netkit's own
-    #[arg(long, value_name = "NS", conflicts_with = "all_netns")]
+    #[arg(short = 'N', long, value_name = "NS", conflicts_with = "all_netns")]
     pub netns: Option<String>,
     /// Watch the host and every namespace, also those created after the start
     #[arg(long)]
