@@ -41,12 +41,13 @@ impl Drop for Netns {
 }
 
 /// What an unprivileged child runs and reads, in a directory it can reach. The
-/// checkout may sit in a private directory (root's home, a 0700 temp dir): uid 65534
-/// could then neither execute target/.../netkit nor open tests/fixtures, and every
-/// refusal below would be "Permission denied" from exec instead of netkit's own
-/// words. So the binary (hard-linked, copied across file systems) and the files the
-/// child reads go to a fresh directory whose every ancestor others may traverse;
-/// Drop removes it.
+/// checkout may sit in a private directory (root's home, a 0700 `mktemp -d`): uid
+/// 65534 then cannot open tests/fixtures/..., and the "works unprivileged" test failed
+/// on "Permission denied" instead of testing netkit. (The binary itself happens to
+/// start, because setpriv still holds root's capabilities when it calls execve; it is
+/// staged too so the test does not lean on that.) The binary is hard-linked (copied
+/// across file systems) and the files the child reads copied into a fresh 0755
+/// directory whose every ancestor others may traverse; Drop removes it.
 struct Stage {
     dir: PathBuf,
     netkit: PathBuf,
