@@ -66,6 +66,12 @@ pub enum Error {
          root or with sudo)"
     )]
     NamespacesDenied(usize),
+    /// `route get ADDR` in one namespace that has no route there.
+    #[error("no route to {to}: {why}")]
+    NoRoute { to: String, why: String },
+    /// `route --table` that clap's check let through but is still not a table.
+    #[error("bad --table: {0}")]
+    BadTable(String),
     /// `l2trace`: the trace stopped, in Cisco's words.
     #[error("trace aborted: {0}")]
     TraceAborted(String),
@@ -89,7 +95,7 @@ impl Error {
     /// The exit status this error ends the program with.
     pub fn exit_status(&self) -> u8 {
         match self {
-            Error::Exec(ExecError::NoCommand) => 2,
+            Error::Exec(ExecError::NoCommand) | Error::BadTable(_) => 2,
             _ => 1,
         }
     }

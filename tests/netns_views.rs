@@ -933,3 +933,82 @@ fn every_name_ns_list_prints_is_accepted_by_netns_and_dash_n() {
     let own = netkit_json(&["route", "--table", "all", "--json"]);
     assert_eq!(own.as_array().unwrap().len(), rows.len());
 }
+
+/// Issue 21 item 2: an unknown `--table` is an error (as `ip route show table nosuch`),
+/// never "no routes" with exit 0; `route get ADDR` answers as `ip route get` does, in
+/// one namespace or across all.
+#[test]
+fn unknown_tables_are_errors_and_route_get_matches_ip_route_get() {
+    let Some(mut lab) = Lab::new("unknown_tables_are_errors_and_route_get_matches_ip_route_get")
+    else {
+        return;
+    };
+    let ns = lab.name("nk-rget");
+    lab.add(&ns).unwrap();
+    ip_ok(&format!("-n {ns} link add g0 type veth peer name g1"));
+    ip_ok(&format!("-n {ns} link set g0 up"));
+    ip_ok(&format!("-n {ns} link set g1 up"));
+    ip_ok(&format!("-n {ns} addr add 10.77.0.1/24 dev g0"));
+    ip_ok(&format!(
+        "-n {ns} route add 10.78.0.0/16 via 10.77.0.2 dev g0"
+    ));
+    ip_ok(&format!(
+        "-n {ns} route add 10.79.0.0/16 via 10.77.0.3 table 1001"
+    ));
+
+    for (table, code) in [("nosuch", 1), ("g0", 1), ("99999999999", 2), ("", 2)] {
+        let out = netkit(&["route", "-N", &ns, "--table", table]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "--table {table:?}: {stderr}");
+        assert!(out.stdout.is_empty(), "--table {table:?} printed rows");
+        assert!(stderr.contains(table), "--table {table:?}: {stderr}");
+    }
+    let out = netkit(&["route", "--all-netns", "--table", "nosuch"]);
+    assert_eq!(out.status.code(), Some(1));
+    // Tables that exist (even empty ones, as with iproute2) are not errors.
+    for table in ["1001", "4294967295", "all", "local"] {
+        let out = netkit(&["route", "-N", &ns, "--table", table, "--json"]);
+        assert!(out.status.success(), "--table {table}");
+    }
+
+    // route get: the kernel's answer, the same as iproute2's.
+    for (to, via) in [("10.78.1.1", Some("10.77.0.2")), ("10.77.0.9", None)] {
+        let want = ip_json(&format!("-n {ns} route get {to}"));
+        let want = &want[0];
+        for args in [
+            vec!["route", "get", to, "-N", &ns, "--json"],
+            vec!["route", "-N", &ns, "get", to, "--json"],
+        ] {
+            let got = netkit_json(&args);
+            let got = &got[0];
+            assert_eq!(s(got, "netns"), ns);
+            assert_eq!(s(got, "dev"), s(want, "dev"), "{args:?}");
+            assert_eq!(s(got, "prefsrc"), s(want, "prefsrc"), "{args:?}");
+            assert_eq!(got["gateway"].as_str(), via, "{args:?}");
+            assert_eq!(got["gateway"].as_str(), want["gateway"].as_str());
+        }
+    }
+    // No route in one namespace: an error naming the destination (exit 1).
+    let out = netkit(&["route", "get", "192.0.2.99", "-N", &ns]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("192.0.2.99") && stderr.contains("unreachable"),
+        "{stderr}"
+    );
+    // Across all namespaces: one row per namespace, ours with its gateway.
+    let all = netkit_json(&["route", "get", "10.78.1.1", "--all-netns", "--json"]);
+    let ours: Vec<&Value> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| s(r, "netns") == ns)
+        .collect();
+    assert_eq!(ours.len(), 1, "{all}");
+    assert_eq!(s(ours[0], "gateway"), "10.77.0.2");
+    assert!(all
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| s(r, "netns") == "host"));
+}

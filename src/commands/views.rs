@@ -90,11 +90,19 @@ pub struct ArpArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(
+    after_long_help = "Examples:\n  netkit route -N ns-VRF1 --table all\n  \
+    netkit route get 10.0.0.1 --all-netns\n  netkit route --table 1001 --json"
+)]
 pub struct RouteArgs {
+    #[command(subcommand)]
+    pub get: Option<RouteCommand>,
     #[command(flatten)]
     pub ns: NsSelect,
-    /// all, main, local, default, a table number, or a VRF device name
-    #[arg(long, value_name = "TABLE", default_value = "main")]
+    /// all, main, local, default, a table number, a name from rt_tables, or a VRF
+    /// device name; a table that is none of these is an error
+    #[arg(long, value_name = "TABLE", default_value = "main",
+          value_parser = |s: &str| route::check_table_arg(s))]
     pub table: String,
     /// IPv4 routes only
     #[arg(short = '4', conflicts_with = "v6")]
@@ -106,6 +114,22 @@ pub struct RouteArgs {
     /// nexthops}
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum RouteCommand {
+    /// Which route, gateway, device and source address a destination takes (the
+    /// kernel's lookup, as `ip route get`), per namespace or across all of them
+    Get {
+        /// The destination, IPv4 or IPv6
+        #[arg(value_name = "ADDR")]
+        to: std::net::IpAddr,
+        #[command(flatten)]
+        ns: NsSelect,
+        /// An array of {netns, to, type, table, vrf, gateway, dev, prefsrc, error}
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Prints a namespace-wide view: the rows as JSON or a table (`empty` when there are
@@ -172,8 +196,31 @@ pub fn run_arp(a: ArpArgs, term: &Term) -> Result {
 }
 
 pub fn run_route(a: RouteArgs, term: &Term) -> Result {
+    if let Some(RouteCommand::Get { to, ns, json }) = &a.get {
+        // `route -N X get ADDR` and `route get ADDR -N X` both work.
+        let sel = match ns.selection() {
+            Selection::Current => a.ns.selection(),
+            chosen => chosen,
+        };
+        let got = each::route_lookups(&sel, *to)?;
+        if sel != Selection::All {
+            // One namespace without a route: the answer is that error (exit 1).
+            if let Some(e) = got.rows.iter().find_map(|r| r.error.clone()) {
+                return Err(Error::NoRoute {
+                    to: to.to_string(),
+                    why: e,
+                });
+            }
+        }
+        let with_ns = sel == Selection::All;
+        return emit(*json || a.json, &got, "no namespaces", |rows| {
+            route::view::render_lookups(rows, with_ns, term)
+        });
+    }
     let sel = a.ns.selection();
-    let mut got = each::routes(&sel, &a.table)?;
+    let table = route::parse_table(&a.table, &netkit_os::netlink::routes::table_names())
+        .map_err(|e| Error::BadTable(e.to_string()))?;
+    let mut got = each::routes(&sel, &table)?;
     if a.v4 {
         got.rows.retain(|r| r.family == "inet");
     } else if a.v6 {
