@@ -8,6 +8,7 @@
 use netkit_cmds::l2trace::agent::BadCidr;
 use netkit_cmds::l2trace::BadStation;
 use netkit_cmds::mcast::McastError;
+use netkit_cmds::output::plural;
 use netkit_dissectors::frame::DecodeAsError;
 use netkit_os::caps::{DropFailed, MissingCaps};
 use netkit_os::capture::CaptureError;
@@ -24,7 +25,7 @@ use std::process::ExitCode;
 /// Everything a subcommand can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// An argument clap could not check (an interval out of range).
+    /// An argument clap could not check (an interval out of range): a usage error.
     #[error("{0}")]
     BadArgument(&'static str),
     #[error("--write-streams needs a capture file: standard input cannot be read twice")]
@@ -62,8 +63,9 @@ pub enum Error {
     /// Namespaces left out of a view for lack of privilege: the rows shown are real,
     /// but the job (every namespace) was not done.
     #[error(
-        "{0} namespace(s) not shown: entering them needs CAP_SYS_ADMIN (run netkit as \
-         root or with sudo)"
+        "{} not shown: entering {} needs CAP_SYS_ADMIN (run netkit as root or with sudo)",
+        plural(*.0 as u64, "namespace", "namespaces"),
+        if *.0 == 1 { "it" } else { "them" }
     )]
     NamespacesDenied(usize),
     /// `route get ADDR` in one namespace that has no route there.
@@ -95,7 +97,11 @@ impl Error {
     /// The exit status this error ends the program with.
     pub fn exit_status(&self) -> u8 {
         match self {
-            Error::Exec(ExecError::NoCommand) | Error::BadTable(_) => 2,
+            // Usage errors: arguments clap could not check itself.
+            Error::Exec(ExecError::NoCommand)
+            | Error::BadTable(_)
+            | Error::BadArgument(_)
+            | Error::DecodeAs(_) => 2,
             _ => 1,
         }
     }
@@ -119,4 +125,10 @@ pub fn report(result: Result) -> ExitCode {
 /// A warning about work that was still done: one line on stderr.
 pub fn warn(what: impl std::fmt::Display) {
     eprintln!("netkit: warning: {what}");
+}
+
+/// A hint that is not a warning (nothing went wrong): one line on stderr, so that
+/// stdout stays what scripts redirect.
+pub fn warn_hint(what: impl std::fmt::Display) {
+    eprintln!("netkit: {what}");
 }

@@ -90,10 +90,6 @@ pub struct ArpArgs {
 }
 
 #[derive(Debug, Args)]
-#[command(
-    after_long_help = "Examples:\n  netkit route -N ns-VRF1 --table all\n  \
-    netkit route get 10.0.0.1 --all-netns\n  netkit route --table 1001 --json"
-)]
 pub struct RouteArgs {
     #[command(subcommand)]
     pub get: Option<RouteCommand>,

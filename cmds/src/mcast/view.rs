@@ -1,7 +1,7 @@
 //! The `mcast` views as text: tables and warning lines.
 
 use super::report::{CheckReport, GroupsReport, JoinedGroup, MapEntry, ReverseEntry, WarningOut};
-use crate::output::{Table, Term};
+use crate::output::{plural, Table, Term};
 use netkit_dissectors::mcast::{ipv4_scope, Scope};
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
@@ -78,14 +78,14 @@ pub fn render_check(r: &CheckReport, term: &Term) -> String {
     let mut out = String::new();
     if r.collisions.is_empty() {
         out.push_str(&format!(
-            "{} group(s): no two share a MAC address.\n",
-            r.checked
+            "{}: no two share a MAC address.\n",
+            plural(r.checked as u64, "group", "groups")
         ));
     } else {
         out.push_str(&format!(
-            "{} group(s), {} MAC collision(s): switches and NICs cannot tell these apart\n",
-            r.checked,
-            r.collisions.len()
+            "{}, {}: switches and NICs cannot tell these apart\n",
+            plural(r.checked as u64, "group", "groups"),
+            plural(r.collisions.len() as u64, "MAC collision", "MAC collisions")
         ));
         let mut table = Table::new(["mac", "groups sharing it"]);
         for c in &r.collisions {

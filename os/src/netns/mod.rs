@@ -407,9 +407,10 @@ pub fn hidden_processes_warning() -> Option<String> {
         .unwrap_or(0);
     (denied > 0).then(|| {
         format!(
-            "{denied} processes of other users were not looked at, so namespaces only they \
-             hold (containers) are not shown: that needs CAP_SYS_PTRACE (run netkit as root \
-             or with sudo)"
+            "{} of other users {} not looked at, so namespaces only they hold (containers) \
+             are not shown: that needs CAP_SYS_PTRACE (run netkit as root or with sudo)",
+            netkit_cmds::output::plural(denied as u64, "process", "processes"),
+            if denied == 1 { "was" } else { "were" }
         )
     })
 }

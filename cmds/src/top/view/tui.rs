@@ -12,6 +12,20 @@ use ratatui::text::Line;
 use ratatui::widgets::{Block, Borders, Cell, Clear, Paragraph, Row, Sparkline, Table, TableState};
 use std::time::Instant;
 
+/// The keys of the screen and what they do: the help overlay (`?`), `top --help` and
+/// the man page's KEY BINDINGS all show this one list.
+pub const KEY_BINDINGS: &[(&str, &str)] = &[
+    ("q, Ctrl-C", "quit"),
+    ("s", "sort: 2s, 10s, 40s rate, peak, total"),
+    ("p, space", "pause / resume"),
+    ("/", "filter by process, host or port (Enter: done)"),
+    ("Up/Down, j/k", "select"),
+    ("Enter, Right", "connections of the selected process"),
+    ("Esc, Left", "back to processes"),
+    ("w", "write recent frames to the --write file"),
+    ("?, h", "this help"),
+];
+
 /// Sort orders, cycled with `s`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SortBy {
@@ -401,21 +415,18 @@ pub fn draw(frame: &mut ratatui::Frame<'_>, view: &mut View) {
     };
     frame.render_widget(Paragraph::new(keys), footer);
     if view.help {
-        let area = centered(frame.area(), 60, 15);
-        let text = vec![
+        let area = centered(frame.area(), 64, KEY_BINDINGS.len() as u16 + 6);
+        let mut text = vec![
             Line::from("netkit top: traffic by process, per namespace"),
             Line::from(""),
-            Line::from("  q, Ctrl-C   quit"),
-            Line::from("  s           sort: 2s, 10s, 40s rate, peak, total"),
-            Line::from("  p, space    pause / resume"),
-            Line::from("  /           filter by process, host or port"),
-            Line::from("  Up/Down     select"),
-            Line::from("  Enter       connections of the selected process"),
-            Line::from("  Esc         back to processes"),
-            Line::from("  w           write recent frames to the --write file"),
-            Line::from(""),
-            Line::from("Rates are wire bytes over complete seconds."),
         ];
+        text.extend(
+            KEY_BINDINGS
+                .iter()
+                .map(|(k, what)| Line::from(format!("  {k:<13}{what}"))),
+        );
+        text.push(Line::from(""));
+        text.push(Line::from("Rates are wire bytes over complete seconds."));
         frame.render_widget(Clear, area);
         frame.render_widget(
             Paragraph::new(text).block(Block::default().borders(Borders::ALL).title(" help ")),
