@@ -1012,3 +1012,107 @@ fn unknown_tables_are_errors_and_route_get_matches_ip_route_get() {
         .iter()
         .any(|r| s(r, "netns") == "host"));
 }
+
+/// `netkit ARGS` on a terminal COLUMNS wide (through `script`, so stdout is a tty):
+/// its lines, or None when `script` (util-linux) is missing.
+fn on_terminal(columns: u16, args: &[&str]) -> Option<Vec<String>> {
+    let cmd = std::iter::once(env!("CARGO_BIN_EXE_netkit").to_string())
+        .chain(args.iter().map(|a| a.to_string()))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let out = Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .env("COLUMNS", columns.to_string())
+        .env("NO_COLOR", "1")
+        .output()
+        .ok()?;
+    Some(
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| l.trim_end_matches('\r').to_string())
+            .collect(),
+    )
+}
+
+/// Issue 21 item 4: at 80 columns `ss -tanp` fits the terminal by leaving out the
+/// columns of least value (and saying which), never by cutting an address or a PID.
+#[test]
+fn ss_at_80_columns_fits_without_cutting_addresses_or_pids() {
+    let Some(mut lab) = Lab::new("ss_at_80_columns_fits_without_cutting_addresses_or_pids") else {
+        return;
+    };
+    let a = lab.name("nk-ssw-a");
+    let b = lab.name("nk-ssw-b");
+    lab.add(&a).unwrap();
+    lab.add(&b).unwrap();
+    let peer = format!("w{}", lab.suffix);
+    ip_ok(&format!(
+        "-n {a} link add sw0 type veth peer name {peer} netns {b}"
+    ));
+    ip_ok(&format!("-n {a} addr add 10.99.0.1/24 dev sw0"));
+    ip_ok(&format!("-n {b} addr add 10.99.0.2/24 dev {peer}"));
+    ip_ok(&format!(
+        "-n {a} addr add fd00:99:1234:5678::1/64 dev sw0 nodad"
+    ));
+    ip_ok(&format!(
+        "-n {b} addr add fd00:99:1234:5678::2/64 dev {peer} nodad"
+    ));
+    ip_ok(&format!("-n {a} link set sw0 up"));
+    ip_ok(&format!("-n {b} link set {peer} up"));
+    let ns_a = netns::resolve(&a).unwrap();
+    let ns_b = netns::resolve(&b).unwrap();
+    let listener = netns::run_in(&ns_a, || TcpListener::bind("[fd00:99:1234:5678::1]:8080"))
+        .unwrap()
+        .unwrap();
+    let client = netns::run_in(&ns_b, || TcpStream::connect("[fd00:99:1234:5678::1]:8080"))
+        .unwrap()
+        .unwrap();
+    let (_server, _) = listener.accept().unwrap();
+    // The issue's case: IPv4 10.99.0.x, `ss -tanp` at 80 columns.
+    let listener4 = netns::run_in(&ns_a, || TcpListener::bind("10.99.0.1:8080"))
+        .unwrap()
+        .unwrap();
+    let client4 = netns::run_in(&ns_b, || TcpStream::connect("10.99.0.1:8080"))
+        .unwrap()
+        .unwrap();
+    let (_server4, _) = listener4.accept().unwrap();
+    let client_port = client.local_addr().unwrap().port();
+    let client4_port = client4.local_addr().unwrap().port();
+    let me = std::process::id().to_string();
+    let whole = [
+        "10.99.0.1:8080".to_string(),
+        format!("10.99.0.2:{client4_port}"),
+        format!("({me})"),
+    ];
+    let whole6 = [
+        "[fd00:99:1234:5678::1]:8080".to_string(),
+        format!("[fd00:99:1234:5678::2]:{client_port}"),
+    ];
+    let Some(wide) = on_terminal(250, &["ss", "-tanp", "-N", &a]) else {
+        eprintln!("skipping: script (util-linux) is not installed");
+        return;
+    };
+    assert!(wide.iter().any(|l| l.contains("TCP INFO")), "{wide:#?}");
+    assert!(wide.iter().all(|l| !l.contains("not shown")), "{wide:#?}");
+    let narrow = on_terminal(80, &["ss", "-tanp", "-4", "-N", &a]).unwrap();
+    let text = narrow.join("\n");
+    assert!(
+        narrow.iter().all(|l| l.chars().count() <= 80),
+        "wider than 80:\n{text}"
+    );
+    for w in &whole {
+        assert!(text.contains(w.as_str()), "{w} cut or missing:\n{text}");
+    }
+    assert!(
+        text.replace('\n', " ")
+            .contains("(not shown at this width: TCP INFO"),
+        "no word about the columns left out:\n{text}"
+    );
+    // Across every namespace (the host's rows too), IPv6 too: addresses and PID whole.
+    let all = on_terminal(80, &["ss", "-tanp", "--all-netns"])
+        .unwrap()
+        .join("\n");
+    for w in whole.iter().chain(&whole6) {
+        assert!(all.contains(w.as_str()), "{w} cut or missing:\n{all}");
+    }
+}

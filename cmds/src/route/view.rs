@@ -59,6 +59,7 @@ pub fn render(rows: &[Route], with_ns: bool, term: &Term) -> String {
             extra.join("; "),
         ]);
     }
+    let t = t.droppable(["scope", "proto", "metric", "family", "type"]);
     if with_ns {
         t.render(term)
     } else {
@@ -89,6 +90,7 @@ pub fn render_lookups(rows: &[Lookup], with_ns: bool, term: &Term) -> String {
             table,
         ]);
     }
+    let t = t.droppable(["table", "src"]);
     if with_ns {
         t.render(term)
     } else {

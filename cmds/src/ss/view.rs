@@ -17,7 +17,7 @@ pub fn render(rows: &[SockEntry], with_ns: bool, term: &Term) -> String {
             .iter()
             .map(|p| format!("{}({})", p.comm, p.pid))
             .collect::<Vec<_>>()
-            .join(",");
+            .join(", ");
         t.row(vec![
             r.netns.clone(),
             r.proto.clone(),
@@ -30,6 +30,11 @@ pub fn render(rows: &[SockEntry], with_ns: bool, term: &Term) -> String {
             r.tcp_info.as_ref().map(tcp_info_cell).unwrap_or_default(),
         ]);
     }
+    // On a narrow terminal, what `ss -tanp` users miss least goes first; addresses
+    // and processes stay whole.
+    let t = t
+        .droppable(["tcp info", "send-q", "recv-q", "proto"])
+        .breakable(["process"]);
     if with_ns {
         t.render(term)
     } else {
