@@ -71,6 +71,10 @@ pub enum Error {
     /// `route get ADDR` in one namespace that has no route there.
     #[error("no route to {to}: {why}")]
     NoRoute { to: String, why: String },
+    /// Arguments clap takes as free words but netkit cannot use (`ss` filter words,
+    /// `ss -A unix`): a usage error.
+    #[error("{0}")]
+    Usage(String),
     /// `route --table` that clap's check let through but is still not a table.
     #[error("bad --table: {0}")]
     BadTable(String),
@@ -100,6 +104,7 @@ impl Error {
             // Usage errors: arguments clap could not check itself.
             Error::Exec(ExecError::NoCommand)
             | Error::BadTable(_)
+            | Error::Usage(_)
             | Error::BadArgument(_)
             | Error::DecodeAs(_) => 2,
             _ => 1,

@@ -83,6 +83,14 @@ const EXAMPLES: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "addr",
+        &[
+            "netkit addr",
+            "netkit addr --all-netns -4",
+            "netkit addr -N ns-VRF1 --json",
+        ],
+    ),
+    (
         "arp",
         &[
             "netkit arp -n",

@@ -21,6 +21,7 @@ fn main() -> ExitCode {
         Command::Top(args) => commands::top::run(args),
         Command::Ns(cmd) => commands::ns::run(cmd, &term),
         Command::Ss(args) => commands::views::run_ss(args, &term),
+        Command::Addr(args) => commands::views::run_addr(args, &term),
         Command::Arp(args) => commands::views::run_arp(args, &term),
         Command::Route(args) => commands::views::run_route(args, &term),
         Command::Completions { shell } => {

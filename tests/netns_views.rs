@@ -1116,3 +1116,184 @@ fn ss_at_80_columns_fits_without_cutting_addresses_or_pids() {
         assert!(all.contains(w.as_str()), "{w} cut or missing:\n{all}");
     }
 }
+
+/// Issue 21 item 3: iproute2 habits. `ss` filter words (`state`, `dst`, `sport = :N`),
+/// `-s`, `-o`, `-e`, `-A QUERY` as ss's socket tables; `arp -an`; `addr` as `ip -br a`.
+/// Each compared with iproute2 on the same namespaces.
+#[test]
+fn iproute2_habits_ss_filters_summary_arp_an_and_brief_addresses() {
+    let Some(mut lab) = Lab::new("iproute2_habits_ss_filters_summary_arp_an_and_brief_addresses")
+    else {
+        return;
+    };
+    let a = lab.name("nk-hab-a");
+    let b = lab.name("nk-hab-b");
+    lab.add(&a).unwrap();
+    lab.add(&b).unwrap();
+    let peer = format!("h{}", lab.suffix);
+    ip_ok(&format!(
+        "-n {a} link add hb0 type veth peer name {peer} netns {b}"
+    ));
+    ip_ok(&format!("-n {a} addr add 10.98.0.1/24 dev hb0"));
+    ip_ok(&format!("-n {b} addr add 10.98.0.2/24 dev {peer}"));
+    ip_ok(&format!("-n {a} link set hb0 up"));
+    ip_ok(&format!("-n {b} link set {peer} up"));
+    let ns_a = netns::resolve(&a).unwrap();
+    let ns_b = netns::resolve(&b).unwrap();
+    let web = netns::run_in(&ns_a, || TcpListener::bind("10.98.0.1:8080"))
+        .unwrap()
+        .unwrap();
+    let _other = netns::run_in(&ns_a, || TcpListener::bind("0.0.0.0:9090"))
+        .unwrap()
+        .unwrap();
+    let _udp = netns::run_in(&ns_a, || UdpSocket::bind("10.98.0.1:5353"))
+        .unwrap()
+        .unwrap();
+    let client = netns::run_in(&ns_b, || TcpStream::connect("10.98.0.1:8080"))
+        .unwrap()
+        .unwrap();
+    let (_server, _) = web.accept().unwrap();
+    let cport = client.local_addr().unwrap().port();
+
+    let keys = |rows: &Value| -> BTreeSet<(String, String, String)> {
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .map(|r| (s(r, "state"), s(r, "local"), s(r, "peer")))
+            .collect()
+    };
+    let ends = |set: BTreeSet<(String, String, String)>| -> BTreeSet<(String, String)> {
+        set.into_iter().map(|(_, l, p)| (l, p)).collect()
+    };
+    // iproute2 leaves out the State column when `state` is given: (local, peer).
+    let their_ends = |text: &str| -> BTreeSet<(String, String)> {
+        let with_state = text.starts_with("State");
+        text.lines()
+            .skip(1)
+            .filter_map(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                let at = if with_state { 3 } else { 2 };
+                let norm = |a: &str| a.replace(":*", ":0");
+                Some((norm(f.get(at)?), norm(f.get(at + 1)?)))
+            })
+            .collect()
+    };
+    // The same words to both tools; iproute2's rows parsed as in the ss test above.
+    for (ns, words) in [
+        (&a, "state established"),
+        (&a, "sport = :8080"),
+        (&a, "state listening"),
+        (&b, "dst 10.98.0.1"),
+        (&b, "dport eq :8080"),
+        (&a, "state all exclude listening"),
+    ] {
+        let mut args = vec!["ss", "-tan", "-N", ns.as_str(), "--json"];
+        args.extend(words.split_whitespace());
+        let ours = ends(keys(&netkit_json(&args)));
+        let mut theirs_args = vec!["netns", "exec", ns.as_str(), "ss", "-tan"];
+        theirs_args.extend(words.split_whitespace());
+        let theirs = sh("ip", &theirs_args).unwrap();
+        assert_eq!(
+            ours,
+            their_ends(&theirs),
+            "ss -tan {words} in {ns}:\n{theirs}"
+        );
+        assert!(
+            !ours.is_empty(),
+            "ss -tan {words} in {ns}: nothing to compare"
+        );
+    }
+    let est = keys(&netkit_json(&[
+        "ss",
+        "-N",
+        &b,
+        "state",
+        "established",
+        "--json",
+    ]));
+    assert!(est.contains(&(
+        "ESTAB".to_string(),
+        format!("10.98.0.2:{cport}"),
+        "10.98.0.1:8080".to_string()
+    )));
+
+    // -s: counts per namespace (two listeners, one session, one UDP socket).
+    let sum = netkit_json(&["ss", "-s", "-N", &a, "--json"]);
+    let sum = &sum[0];
+    assert_eq!(s(sum, "netns"), a);
+    assert_eq!(
+        (s(sum, "tcp_listen"), s(sum, "tcp_estab"), s(sum, "udp")),
+        ("2".into(), "1".into(), "1".into()),
+        "{sum}"
+    );
+    let human = netkit(&["ss", "-s", "-N", &a]);
+    assert!(String::from_utf8_lossy(&human.stdout).contains("TIME-WAIT"));
+
+    // -o and -e add the timer and uid/inode columns; --json carries both always.
+    let out = netkit(&["ss", "-tanoe", "-N", &a]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("TIMER") && text.contains("UID/INODE"),
+        "{text}"
+    );
+    let rows = netkit_json(&["ss", "-tan", "-N", &a, "--json"]);
+    let ino = s(&rows[0], "inode");
+    assert!(text.contains(&format!("ino:{ino}")), "{text}");
+    assert!(rows[0].get("timer").is_some());
+
+    // -A as ss's socket tables, not "all namespaces".
+    let udp_only = netkit_json(&["ss", "-a", "-A", "udp", "-N", &a, "--json"]);
+    assert!(udp_only
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| s(r, "proto") == "udp"));
+    assert_eq!(udp_only.as_array().unwrap().len(), 1);
+    let unix = netkit(&["ss", "-A", "unix"]);
+    assert_eq!(unix.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&unix.stderr).contains("TCP and UDP sockets only"));
+    let bad = netkit(&["ss", "state", "nosuch"]);
+    assert_eq!(bad.status.code(), Some(2));
+
+    // arp -an (BSD/Linux net-tools habit) works.
+    let out = netkit(&["arp", "-an", "-N", &a]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // addr: the same interfaces, states and addresses as `ip -br a`.
+    for ns in [&a, &b] {
+        let ours: BTreeSet<(String, String, Vec<String>)> =
+            netkit_json(&["addr", "-N", ns, "--json"])
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| {
+                    let addrs = r["addrs"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|a| a.as_str().unwrap().to_string())
+                        .collect();
+                    (s(r, "dev"), s(r, "state"), addrs)
+                })
+                .collect();
+        let theirs: BTreeSet<(String, String, Vec<String>)> = ip_json(&format!("-n {ns} -br a"))
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                let addrs = r["addr_info"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|a| format!("{}/{}", s(a, "local"), s(a, "prefixlen")))
+                    .collect();
+                (s(r, "ifname"), s(r, "operstate"), addrs)
+            })
+            .collect();
+        assert_eq!(ours, theirs, "addr in {ns}");
+    }
+}

@@ -7,10 +7,10 @@
 //! minimum length: the netlink-packet-sock-diag `rich_nlas` decoder refuses short ones.
 
 use super::DumpError;
-use netkit_cmds::ss::{state_name, Filter, SockEntry, TcpInfo, IPPROTO_TCP};
+use netkit_cmds::ss::{state_name, Filter, SockEntry, SockTimer, TcpInfo, IPPROTO_TCP};
 use netlink_packet_core::{Emitable, Parseable};
 use netlink_packet_sock_diag::inet::{
-    ExtensionFlags, InetRequest, InetResponseHeader, SocketId, StateFlags,
+    ExtensionFlags, InetRequest, InetResponseHeader, SocketId, StateFlags, Timer,
 };
 use netlink_sys::Socket;
 use std::net::SocketAddr;
@@ -104,6 +104,20 @@ pub fn dump(sock: &Socket, filter: &Filter) -> Result<Vec<SockEntry>, DumpError>
     Ok(out)
 }
 
+fn timer(t: &Timer) -> SockTimer {
+    let (name, left, retrans) = match t {
+        Timer::Retransmit(d, n) => ("on", d.as_millis(), *n),
+        Timer::KeepAlive(d) => ("keepalive", d.as_millis(), 0),
+        Timer::TimeWait => ("timewait", 0, 0),
+        Timer::Probe(d) => ("persist", d.as_millis(), 0),
+    };
+    SockTimer {
+        name: name.to_string(),
+        expires_ms: u64::try_from(left).unwrap_or(u64::MAX),
+        retrans,
+    }
+}
+
 /// Turns one `inet_diag_msg` (plus attributes) into a [`SockEntry`].
 pub fn parse_response(payload: &[u8], proto: u8, net_admin: bool) -> Option<SockEntry> {
     let h = InetResponseHeader::parse(payload.get(..INET_DIAG_MSG_LEN)?).ok()?;
@@ -121,6 +135,7 @@ pub fn parse_response(payload: &[u8], proto: u8, net_admin: bool) -> Option<Sock
         inode: h.inode,
         process: Vec::new(),
         tcp_info: None,
+        timer: h.timer.as_ref().map(timer),
         bound_ifindex: id.interface_id,
     };
     // TIME-WAIT sockets carry no attributes; listeners do (and hold a BGP speaker's

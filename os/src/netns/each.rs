@@ -6,7 +6,8 @@
 
 use super::{Netns, NetnsError, Selection};
 use crate::netlink::{self, DumpError, Links, NETLINK_ROUTE, NETLINK_SOCK_DIAG};
-use crate::netlink::{neigh, routes, sockets};
+use crate::netlink::{addrs, neigh, routes, sockets};
+use netkit_cmds::addr::Iface;
 use netkit_cmds::arp::{Family, Neighbour};
 use netkit_cmds::mcast::{joined_groups, GroupsReport};
 use netkit_cmds::ns::{NsProblem, NsProblemKind, NsRows};
@@ -203,6 +204,20 @@ pub fn routes(sel: &Selection, table: &TableSpec) -> Result<NsRows<Route>, ViewE
         problems: got.problems,
         warnings: got.warnings,
     };
+    single_failure(sel, got)
+}
+
+/// Interfaces and addresses of the selected namespaces (`ip -br address`).
+pub fn addresses(sel: &Selection) -> Result<NsRows<Iface>, ViewError> {
+    let namespaces = super::select(sel)?;
+    let got = each(&namespaces, |label| {
+        let sock = netlink::open(NETLINK_ROUTE).map_err(WorkError::dump("address dump"))?;
+        let mut rows = with_stable_links(&sock, "address dump", |links| addrs::dump(&sock, links))?;
+        for r in &mut rows {
+            r.netns = label.to_string();
+        }
+        Ok(rows)
+    });
     single_failure(sel, got)
 }
 
