@@ -78,6 +78,13 @@ pub enum Error {
     /// `route --table` that clap's check let through but is still not a table.
     #[error("bad --table: {0}")]
     BadTable(String),
+    /// `mcast check`: the plan has something to fix (the report above says what).
+    #[error("the plan needs fixing: {}", plan_findings(*collisions, *duplicates, *bad_lines))]
+    PlanFindings {
+        collisions: usize,
+        duplicates: usize,
+        bad_lines: usize,
+    },
     /// `l2trace`: the trace stopped, in Cisco's words.
     #[error("trace aborted: {0}")]
     TraceAborted(String),
@@ -95,6 +102,20 @@ pub enum Error {
     /// Writing the output failed (a closed pipe is not an error: see [`report`]).
     #[error("cannot write output: {0}")]
     Output(#[from] io::Error),
+}
+
+/// "1 MAC collision, 2 bad lines": what `mcast check` found, zeros left out.
+fn plan_findings(collisions: usize, duplicates: usize, bad_lines: usize) -> String {
+    [
+        (collisions, "MAC collision", "MAC collisions"),
+        (duplicates, "duplicate group", "duplicate groups"),
+        (bad_lines, "bad line", "bad lines"),
+    ]
+    .iter()
+    .filter(|(n, _, _)| *n > 0)
+    .map(|(n, one, many)| plural(*n as u64, one, many))
+    .collect::<Vec<_>>()
+    .join(", ")
 }
 
 impl Error {

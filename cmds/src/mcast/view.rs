@@ -94,6 +94,32 @@ pub fn render_check(r: &CheckReport, term: &Term) -> String {
         out.push_str(&table.render(term));
         out.push('\n');
     }
+    if !r.duplicates.is_empty() {
+        out.push_str("Groups planned more than once:\n");
+        for d in &r.duplicates {
+            let lines: Vec<String> = d.lines.iter().map(usize::to_string).collect();
+            let at = if lines.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " (line{} {})",
+                    if lines.len() == 1 { "" } else { "s" },
+                    lines.join(", ")
+                )
+            };
+            out.push_str(&format!(
+                "  {} {}{at}\n",
+                d.group,
+                plural(d.count as u64, "time", "times")
+            ));
+        }
+    }
+    if !r.bad_lines.is_empty() {
+        out.push_str("Lines not checked:\n");
+        for b in &r.bad_lines {
+            out.push_str(&format!("  {}\n", b.message));
+        }
+    }
     if !r.warnings.is_empty() {
         out.push_str("Warnings:\n");
         for w in &r.warnings {
