@@ -93,6 +93,12 @@ pub enum Error {
         side: &'static str,
         ip: std::net::Ipv4Addr,
     },
+    /// `top` without --json where stdout is no terminal.
+    #[error(
+        "top's screen needs a terminal and stdout is not one: run `netkit top --json` to \
+         print one JSON object per interval instead (add --count N to stop after N)"
+    )]
+    NoTerminal,
     /// `top --json`: every capture stopped.
     #[error("nothing left to watch: every capture stopped (see the warnings above)")]
     NothingLeftToWatch,

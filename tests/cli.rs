@@ -458,3 +458,22 @@ fn counts_of_one_are_singular() {
     assert!(text.starts_with("1 group: "), "{text}");
     assert!(!text.contains("(s)"), "{text}");
 }
+
+/// Issue 21 item 8: `top` without a terminal says that --json is the way, at once,
+/// in one line (not the OS's "No such device or address").
+#[test]
+fn top_without_a_terminal_points_to_json() {
+    let out = common::netkit()
+        .arg("top")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("needs a terminal") && err.contains("netkit top --json"),
+        "{err}"
+    );
+    assert!(!err.contains("No such device"), "{err}");
+}

@@ -56,6 +56,11 @@ pub struct TopArgs {
 }
 
 pub fn run(args: TopArgs) -> Result {
+    // The screen needs a terminal: without one (cron, a pipe, ssh without -t) say the
+    // way that works before anything is set up, rather than the OS's "No such device".
+    if !args.json && !netkit_os::term::stdout_is_terminal() {
+        return Err(Error::NoTerminal);
+    }
     if !(args.interval.is_finite() && args.interval >= 0.05) {
         return Err(Error::BadArgument(
             "--interval must be at least 0.05 seconds",
