@@ -1297,3 +1297,59 @@ fn iproute2_habits_ss_filters_summary_arp_an_and_brief_addresses() {
         assert_eq!(ours, theirs, "addr in {ns}");
     }
 }
+
+/// Issue 21 item 17: `ss` skips the tables sockstat says a namespace has nothing in,
+/// and dumps TCP once for both families. What it still must see: a namespace whose
+/// only TCP socket is in TIME-WAIT (not "in use"), IPv6-only TCP, IPv6-only UDP, each
+/// as iproute2's ss sees them.
+#[test]
+fn skipping_empty_tables_loses_no_socket() {
+    let Some(mut lab) = Lab::new("skipping_empty_tables_loses_no_socket") else {
+        return;
+    };
+    let tw = lab.name("nk-tw");
+    let v6 = lab.name("nk-v6");
+    lab.add(&tw).unwrap();
+    lab.add(&v6).unwrap();
+    let ns_tw = netns::resolve(&tw).unwrap();
+    let ns_v6 = netns::resolve(&v6).unwrap();
+    // TIME-WAIT only: the client closes first, then everything else goes away.
+    netns::run_in(&ns_tw, || {
+        let l = TcpListener::bind("127.0.0.1:7070").unwrap();
+        let c = TcpStream::connect("127.0.0.1:7070").unwrap();
+        let (mut s, _) = l.accept().unwrap();
+        drop(c);
+        let mut buf = [0u8; 1];
+        let _ = s.read(&mut buf);
+    })
+    .unwrap();
+    let stat = sh("ip", &["netns", "exec", &tw, "cat", "/proc/net/sockstat"]).unwrap();
+    assert!(stat.contains("TCP: inuse 0"), "{stat}");
+    let _l6 = netns::run_in(&ns_v6, || TcpListener::bind("[::1]:7071"))
+        .unwrap()
+        .unwrap();
+    let _u6 = netns::run_in(&ns_v6, || UdpSocket::bind("[::1]:7072"))
+        .unwrap()
+        .unwrap();
+    for (ns, flags) in [(&tw, "-tan"), (&v6, "-tuan")] {
+        let ours: BTreeSet<(String, String)> = netkit_json(&["ss", flags, "-N", ns, "--json"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| (s(r, "local"), s(r, "peer")))
+            .collect();
+        let theirs = sh("ip", &["netns", "exec", ns, "ss", "-H", flags]).unwrap();
+        let theirs: BTreeSet<(String, String)> = theirs
+            .lines()
+            .filter_map(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                // -H: [Netid] State Recv-Q Send-Q Local Peer
+                let at = if flags == "-tuan" { 4 } else { 3 };
+                let norm = |a: &str| a.replace(":*", ":0");
+                Some((norm(f.get(at)?), norm(f.get(at + 1)?)))
+            })
+            .collect();
+        assert!(!theirs.is_empty(), "{ns}: nothing to compare");
+        assert_eq!(ours, theirs, "ss {flags} in {ns}");
+    }
+}

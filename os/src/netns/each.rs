@@ -69,8 +69,12 @@ where
             .iter()
             .map(|ns| {
                 let work = &work;
+                // This thread exists only for this namespace's work and ends with
+                // it, so it enters the namespace itself (run_in would start a second
+                // thread per namespace: a fixed cost that showed with hundreds).
                 scope.spawn(move || {
-                    super::run_in(ns, || work(&ns.label)).map_err(WorkError::from)?
+                    super::enter_for_good(ns).map_err(WorkError::from)?;
+                    work(&ns.label)
                 })
             })
             .collect();
