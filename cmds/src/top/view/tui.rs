@@ -146,6 +146,11 @@ impl View {
             return;
         }
         self.now_ns = now_ns;
+        // The selection belongs to a process (or a connection), not to a row number:
+        // after a re-sort Enter must open the process the user was looking at.
+        let sel = self.table.selected().unwrap_or(0);
+        let was_proc = self.rows.get(sel).map(|r| r.key.clone());
+        let was_conn = self.conns.get(sel).map(|c| c.key);
         engine.tick(now_ns);
         engine.drop_closed();
         let mut rows: Vec<ProcRow> = engine
@@ -168,16 +173,15 @@ impl View {
             });
             self.conns = conns;
         }
-        let len = if self.detail.is_some() {
-            self.conns.len()
+        let (len, found) = if self.detail.is_some() {
+            let found = was_conn.and_then(|k| self.conns.iter().position(|c| c.key == k));
+            (self.conns.len(), found)
         } else {
-            self.rows.len()
+            let found = was_proc.and_then(|k| self.rows.iter().position(|r| r.key == k));
+            (self.rows.len(), found)
         };
-        let sel = self
-            .table
-            .selected()
-            .unwrap_or(0)
-            .min(len.saturating_sub(1));
+        // Gone (exited, filtered out): the same row number, within the table.
+        let sel = found.unwrap_or(sel).min(len.saturating_sub(1));
         self.table.select(Some(sel));
     }
 
@@ -505,6 +509,58 @@ mod tests {
         assert_eq!(v.sort, SortBy::Rate10);
         assert_eq!(v.key(Key::Ctrl('c')), Action::Quit);
         assert_eq!(human_rate(1234.0), "1.2 KB/s");
+    }
+
+    /// Issue 21 item 6: the selection stays on the same process when the order changes.
+    #[test]
+    fn the_selection_follows_the_process_across_a_re_sort() {
+        let t0 = 1000 * 1_000_000_000;
+        let mut e = Engine::new(vec!["red".into()], t0);
+        let key = |port: u16| FlowKey {
+            netns: 0,
+            proto: Proto::Tcp,
+            local: SocketAddr::from(([10, 0, 0, 1], port)),
+            remote: SocketAddr::from(([10, 0, 0, 2], 80)),
+        };
+        let send = |e: &mut Engine, at: i64, port: u16, bytes: u64| {
+            e.record(
+                at,
+                &Packet {
+                    key: key(port),
+                    dir: Dir::Tx,
+                    wire: bytes,
+                    syn: false,
+                    fin_or_rst: false,
+                },
+            );
+        };
+        for (port, pid) in [(1u16, 101), (2, 202)] {
+            send(&mut e, t0, port, if pid == 101 { 9000 } else { 100 });
+            e.set_owner(
+                &key(port),
+                Some(Arc::new(ProcInfo {
+                    pid,
+                    comm: format!("c{pid}"),
+                    cmdline: String::new(),
+                })),
+            );
+        }
+        let mut v = View::default();
+        v.refresh(&mut e, t0 + 1_500_000_000);
+        assert_eq!(v.rows[0].info.as_ref().unwrap().pid, 101);
+        // Select the second row (pid 202), then 202 becomes the busiest: it moves to
+        // the top, and the selection moves with it.
+        v.key(Key::Down);
+        assert_eq!(v.table.selected(), Some(1));
+        for s in 2..6 {
+            send(&mut e, t0 + s * 1_000_000_000, 2, 1_000_000);
+        }
+        v.refresh(&mut e, t0 + 6_500_000_000);
+        assert_eq!(v.rows[0].info.as_ref().unwrap().pid, 202);
+        assert_eq!(v.table.selected(), Some(0));
+        v.key(Key::Enter);
+        let opened = v.detail.clone();
+        assert_eq!(Some(v.rows[0].key.clone()), opened);
         assert_eq!(human_bytes(999.0), "999 B");
     }
 }
