@@ -285,21 +285,34 @@ pub fn draw(frame: &mut ratatui::Frame<'_>, view: &mut View) {
     frame.render_widget(Paragraph::new(title), header);
     let rate = |r: (f64, f64)| human_rate(total_rate(r));
     let history;
+    // Room for columns inside the block's borders.
+    let room = body.width.saturating_sub(2);
     if let Some(key) = view.detail.clone() {
-        let rows: Vec<Row> = view
+        // (header, keep priority: higher stays longer, free text?)
+        let cols: [(&str, u8, bool); 8] = [
+            ("PROTO", 50, false),
+            ("LOCAL", 90, false),
+            ("REMOTE", 100, false),
+            ("HOST", 20, true),
+            ("TX 2s", 80, false),
+            ("RX 2s", 80, false),
+            ("10s", 40, false),
+            ("TOTAL", 60, false),
+        ];
+        let cells: Vec<Vec<String>> = view
             .conns
             .iter()
             .map(|c| {
-                Row::new(vec![
-                    Cell::from(c.key.proto.name()),
-                    Cell::from(c.key.local.to_string()),
-                    Cell::from(c.key.remote.to_string()),
-                    Cell::from(c.remote_name.clone().unwrap_or_default()),
-                    Cell::from(human_rate(c.rates[0].0)),
-                    Cell::from(human_rate(c.rates[0].1)),
-                    Cell::from(rate(c.rates[1])),
-                    Cell::from(human_bytes((c.total_tx + c.total_rx) as f64)),
-                ])
+                vec![
+                    c.key.proto.name().to_string(),
+                    c.key.local.to_string(),
+                    c.key.remote.to_string(),
+                    c.remote_name.clone().unwrap_or_default(),
+                    human_rate(c.rates[0].0),
+                    human_rate(c.rates[0].1),
+                    rate(c.rates[1]),
+                    human_bytes((c.total_tx + c.total_rx) as f64),
+                ]
             })
             .collect();
         let name = view
@@ -317,47 +330,42 @@ pub fn draw(frame: &mut ratatui::Frame<'_>, view: &mut View) {
             .find(|r| r.key == key)
             .map(|r| r.meter.history(view.now_ns, 60))
             .unwrap_or_default();
-        let table = Table::new(
-            rows,
-            [
-                Constraint::Length(5),
-                Constraint::Length(22),
-                Constraint::Length(22),
-                Constraint::Min(10),
-                Constraint::Length(11),
-                Constraint::Length(11),
-                Constraint::Length(11),
-                Constraint::Length(10),
-            ],
-        )
-        .header(
-            Row::new([
-                "PROTO", "LOCAL", "REMOTE", "HOST", "TX 2s", "RX 2s", "10s", "TOTAL",
-            ])
-            .style(Style::default().add_modifier(Modifier::BOLD)),
-        )
-        .block(Block::default().borders(Borders::ALL).title(name))
-        .row_highlight_style(Style::default().add_modifier(Modifier::REVERSED));
+        let table = fitted_table(&cols, &cells, room)
+            .block(Block::default().borders(Borders::ALL).title(name))
+            .row_highlight_style(Style::default().add_modifier(Modifier::REVERSED));
         frame.render_stateful_widget(table, body, &mut view.table);
     } else {
-        let rows: Vec<Row> = view
+        let cols: [(&str, u8, bool); 11] = [
+            ("PID", 100, false),
+            ("PROCESS", 95, false),
+            ("NETNS", 50, false),
+            ("TX 2s", 90, false),
+            ("RX 2s", 90, false),
+            ("10s", 40, false),
+            ("40s", 20, false),
+            ("PEAK", 30, false),
+            ("TOTAL", 60, false),
+            ("CONN", 35, false),
+            ("COMMAND", 10, true),
+        ];
+        let cells: Vec<Vec<String>> = view
             .rows
             .iter()
             .map(|r| {
                 let (pid, comm, cmd) = row_name(r);
-                Row::new(vec![
-                    Cell::from(pid),
-                    Cell::from(comm),
-                    Cell::from(r.netns.clone()),
-                    Cell::from(human_rate(r.rates[0].0)),
-                    Cell::from(human_rate(r.rates[0].1)),
-                    Cell::from(rate(r.rates[1])),
-                    Cell::from(rate(r.rates[2])),
-                    Cell::from(human_rate(r.peak)),
-                    Cell::from(human_bytes((r.total_tx + r.total_rx) as f64)),
-                    Cell::from(r.connections.to_string()),
-                    Cell::from(cmd),
-                ])
+                vec![
+                    pid,
+                    comm,
+                    r.netns.clone(),
+                    human_rate(r.rates[0].0),
+                    human_rate(r.rates[0].1),
+                    rate(r.rates[1]),
+                    rate(r.rates[2]),
+                    human_rate(r.peak),
+                    human_bytes((r.total_tx + r.total_rx) as f64),
+                    r.connections.to_string(),
+                    cmd,
+                ]
             })
             .collect();
         let mut all = crate::top::engine::Meter::default();
@@ -365,38 +373,9 @@ pub fn draw(frame: &mut ratatui::Frame<'_>, view: &mut View) {
             all.merge(&r.meter);
         }
         history = all.history(view.now_ns, 60);
-        let ns_width = view
-            .rows
-            .iter()
-            .map(|r| r.netns.chars().count())
-            .max()
-            .unwrap_or(5)
-            .clamp(5, 24) as u16;
-        let table = Table::new(
-            rows,
-            [
-                Constraint::Length(7),
-                Constraint::Length(15),
-                Constraint::Length(ns_width),
-                Constraint::Length(11),
-                Constraint::Length(11),
-                Constraint::Length(11),
-                Constraint::Length(11),
-                Constraint::Length(11),
-                Constraint::Length(10),
-                Constraint::Length(5),
-                Constraint::Min(10),
-            ],
-        )
-        .header(
-            Row::new([
-                "PID", "PROCESS", "NETNS", "TX 2s", "RX 2s", "10s", "40s", "PEAK", "TOTAL", "CONN",
-                "COMMAND",
-            ])
-            .style(Style::default().add_modifier(Modifier::BOLD)),
-        )
-        .block(Block::default().borders(Borders::ALL).title(" processes "))
-        .row_highlight_style(Style::default().add_modifier(Modifier::REVERSED));
+        let table = fitted_table(&cols, &cells, room)
+            .block(Block::default().borders(Borders::ALL).title(" processes "))
+            .row_highlight_style(Style::default().add_modifier(Modifier::REVERSED));
         frame.render_stateful_widget(table, body, &mut view.table);
     }
     let spark_widget = Sparkline::default()
@@ -437,6 +416,105 @@ pub fn draw(frame: &mut ratatui::Frame<'_>, view: &mut View) {
             area,
         );
     }
+}
+
+/// The narrowest a free-text column (COMMAND, HOST) is shown at.
+const MIN_FREE_TEXT: u16 = 8;
+
+/// Which columns fit in `room` and how wide each is. Every column but the free-text
+/// one is as wide as its widest cell (or header), so a PID, an address or a rate with
+/// its unit is never cut; when they do not all fit, the column of lowest `keep` goes
+/// first, until they do. The free-text column takes what is left (at least
+/// [`MIN_FREE_TEXT`]) and is the only one whose cells may be cut.
+/// `cols`: (header, keep, free text); returns (column index, width) in column order,
+/// the free-text column with the least width it takes (it grows into the rest).
+pub fn fit_columns(
+    cols: &[(&str, u8, bool)],
+    cells: &[Vec<String>],
+    room: u16,
+) -> Vec<(usize, u16)> {
+    let widths: Vec<u16> = cols
+        .iter()
+        .enumerate()
+        .map(|(i, (h, _, _))| {
+            let longest = cells
+                .iter()
+                .filter_map(|r| r.get(i))
+                .map(|c| c.chars().count())
+                .max()
+                .unwrap_or(0);
+            longest.max(h.chars().count()).min(usize::from(u16::MAX)) as u16
+        })
+        .collect();
+    let mut shown: Vec<usize> = (0..cols.len()).collect();
+    loop {
+        let need: u32 = shown
+            .iter()
+            .map(|&i| {
+                u32::from(if cols[i].2 {
+                    widths[i].min(MIN_FREE_TEXT)
+                } else {
+                    widths[i]
+                })
+            })
+            .sum::<u32>()
+            + shown.len().saturating_sub(1) as u32;
+        if need <= u32::from(room) || shown.len() <= 1 {
+            break;
+        }
+        let Some(pos) = shown
+            .iter()
+            .enumerate()
+            .min_by_key(|(_, &i)| cols[i].1)
+            .map(|(p, _)| p)
+        else {
+            break;
+        };
+        shown.remove(pos);
+    }
+    shown
+        .into_iter()
+        .map(|i| {
+            (
+                i,
+                if cols[i].2 {
+                    widths[i].min(MIN_FREE_TEXT)
+                } else {
+                    widths[i]
+                },
+            )
+        })
+        .collect()
+}
+
+fn fitted_table<'a>(cols: &[(&'a str, u8, bool)], cells: &[Vec<String>], room: u16) -> Table<'a> {
+    let fit = fit_columns(cols, cells, room);
+    let rows: Vec<Row> = cells
+        .iter()
+        .map(|r| {
+            Row::new(
+                fit.iter()
+                    .map(|&(i, _)| Cell::from(r.get(i).cloned().unwrap_or_default()))
+                    .collect::<Vec<_>>(),
+            )
+        })
+        .collect();
+    // Min for the free text (it takes the rest); the others exactly their width,
+    // which fit_columns made sure add up to no more than the room.
+    let widths: Vec<Constraint> = fit
+        .iter()
+        .map(|&(i, w)| {
+            if cols[i].2 {
+                Constraint::Min(w)
+            } else {
+                Constraint::Length(w)
+            }
+        })
+        .collect();
+    Table::new(rows, widths).header(
+        Row::new(fit.iter().map(|&(i, _)| cols[i].0).collect::<Vec<_>>())
+            .style(Style::default().add_modifier(Modifier::BOLD)),
+    )
 }
 
 fn centered(area: Rect, w: u16, h: u16) -> Rect {
@@ -562,5 +640,105 @@ mod tests {
         let opened = v.detail.clone();
         assert_eq!(Some(v.rows[0].key.clone()), opened);
         assert_eq!(human_bytes(999.0), "999 B");
+    }
+
+    /// The screen as text, drawn at `w` x `h` by ratatui's own test terminal.
+    fn screen(v: &mut View, w: u16, h: u16) -> String {
+        let mut term = ratatui::Terminal::new(ratatui::backend::TestBackend::new(w, h)).unwrap();
+        term.draw(|f| draw(f, v)).unwrap();
+        let buf = term.backend().buffer().clone();
+        (0..h)
+            .map(|y| {
+                (0..w)
+                    .map(|x| buf[(x, y)].symbol().to_string())
+                    .collect::<String>()
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// Issue 21 item 5: at 80x24 and 50x12 columns go by priority; a PID, an address
+    /// and a rate's unit are never cut.
+    #[test]
+    fn narrow_screens_drop_columns_but_never_cut_pids_addresses_or_units() {
+        let t0 = 1000 * 1_000_000_000;
+        let mut e = Engine::new(vec!["ns-VRF1-long-name".into()], t0);
+        let k = FlowKey {
+            netns: 0,
+            proto: Proto::Tcp,
+            local: SocketAddr::from(([10, 99, 0, 1], 44321)),
+            remote: SocketAddr::from(([10, 99, 0, 2], 8080)),
+        };
+        for s in 0..3 {
+            e.record(
+                t0 + s * 1_000_000_000,
+                &Packet {
+                    key: k,
+                    dir: Dir::Tx,
+                    wire: 456_600,
+                    syn: false,
+                    fin_or_rst: false,
+                },
+            );
+        }
+        e.set_owner(
+            &k,
+            Some(Arc::new(ProcInfo {
+                pid: 30975,
+                comm: "curl".into(),
+                cmdline: "curl -o /dev/null http://10.99.0.2:8080/big-file-name".into(),
+            })),
+        );
+        let mut v = View::default();
+        v.refresh(&mut e, t0 + 3_500_000_000);
+        for (w, h) in [(80, 24), (50, 12)] {
+            let text = screen(&mut v, w, h);
+            assert!(text.contains("30975"), "{w}x{h}: PID cut:\n{text}");
+            assert!(text.contains("KB/s"), "{w}x{h}: unit gone:\n{text}");
+        }
+        v.key(Key::Enter);
+        v.refresh(&mut e, t0 + 3_500_000_000);
+        for (w, h) in [(80, 24), (50, 12)] {
+            let text = screen(&mut v, w, h);
+            assert!(
+                text.contains("10.99.0.2:8080"),
+                "{w}x{h}: remote cut:\n{text}"
+            );
+            assert!(text.contains("KB/s"), "{w}x{h}: unit gone:\n{text}");
+            if w == 80 {
+                assert!(
+                    text.contains("10.99.0.1:44321"),
+                    "{w}x{h}: local cut:\n{text}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn columns_go_by_priority_and_free_text_takes_the_rest() {
+        let cols = [
+            ("PID", 100, false),
+            ("CMD", 10, true),
+            ("PEAK", 30, false),
+            ("TX", 90, false),
+        ];
+        let cells = vec![vec![
+            "30975".to_string(),
+            "a long command line".to_string(),
+            "1.0 MB/s".to_string(),
+            "456.6 KB/s".to_string(),
+        ]];
+        // Everything fits: all columns, the free text at its least (it grows).
+        assert_eq!(
+            fit_columns(&cols, &cells, 80),
+            vec![(0, 5), (1, 8), (2, 8), (3, 10)]
+        );
+        // 5 + 8 + 10 + 8 + 3 spaces = 34: at 30 the free text goes first, then PEAK.
+        assert_eq!(
+            fit_columns(&cols, &cells, 30),
+            vec![(0, 5), (2, 8), (3, 10)]
+        );
+        assert_eq!(fit_columns(&cols, &cells, 16), vec![(0, 5), (3, 10)]);
+        assert_eq!(fit_columns(&cols, &cells, 3), vec![(0, 5)]);
     }
 }
