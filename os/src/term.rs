@@ -124,6 +124,7 @@ fn key_of(code: KeyCode, mods: KeyModifiers) -> Key {
         KeyCode::Down => Key::Down,
         KeyCode::Left => Key::Left,
         KeyCode::Right => Key::Right,
+        KeyCode::Tab => Key::Tab,
         _ => Key::Other,
     }
 }

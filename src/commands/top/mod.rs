@@ -31,6 +31,10 @@ pub struct TopArgs {
     /// Print one JSON object per interval instead of the screen
     #[arg(long)]
     pub json: bool,
+    /// Rates on the screen in bytes/s or bits/s (key b switches); --json is always bytes
+    #[arg(long, value_name = "UNIT", default_value = "bytes",
+          value_parser = ["bytes", "bits"])]
+    pub units: String,
     /// Seconds per JSON object
     #[arg(long, value_name = "SECS", default_value_t = 1.0)]
     pub interval: f64,
@@ -120,7 +124,12 @@ pub fn run(args: TopArgs) -> Result {
             }
             r
         }
-        _ => screen::run(&monitor, write.as_ref(), signals.as_deref()),
+        _ => screen::run(
+            &monitor,
+            write.as_ref(),
+            signals.as_deref(),
+            args.units == "bits",
+        ),
     };
     monitor.stop();
     result

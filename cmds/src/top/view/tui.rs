@@ -16,15 +16,55 @@ use std::time::Instant;
 /// the man page's KEY BINDINGS all show this one list.
 pub const KEY_BINDINGS: &[(&str, &str)] = &[
     ("q, Ctrl-C", "quit"),
+    ("Tab, v", "view: processes, remote hosts, namespaces"),
     ("s", "sort: 2s, 10s, 40s rate, peak, total"),
+    (
+        "f",
+        "fold the processes of one program into one row (curl x20)",
+    ),
+    ("b", "rates in bits/s or bytes/s (--units)"),
     ("p, space", "pause / resume"),
-    ("/", "filter by process, host or port (Enter: done)"),
+    (
+        "/",
+        "filter by process, host or port (Enter: done, Esc: clear)",
+    ),
     ("Up/Down, j/k", "select"),
     ("Enter, Right", "connections of the selected process"),
-    ("Esc, Left", "back to processes"),
+    ("Esc, Left", "back to processes; clears the filter"),
     ("w", "write recent frames to the --write file"),
     ("?, h", "this help"),
 ];
+
+/// What the table lists, cycled with Tab (or `v`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tab {
+    Processes,
+    Hosts,
+    Namespaces,
+}
+
+impl Tab {
+    fn next(self) -> Tab {
+        match self {
+            Tab::Processes => Tab::Hosts,
+            Tab::Hosts => Tab::Namespaces,
+            Tab::Namespaces => Tab::Processes,
+        }
+    }
+}
+
+/// A row of the hosts or namespaces view: traffic summed over what it groups.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GroupRow {
+    /// The remote address or the namespace.
+    pub name: String,
+    /// The host's name (DNS), or nothing.
+    pub detail: String,
+    pub rates: [(f64, f64); 3],
+    pub total: u64,
+    /// Connections (hosts) or processes (namespaces).
+    pub count: usize,
+}
 
 /// Sort orders, cycled with `s`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,6 +105,14 @@ pub struct View {
     pub filter: String,
     pub editing_filter: bool,
     pub help: bool,
+    pub tab: Tab,
+    /// Rates in bits per second (as interface rates are read) instead of bytes.
+    pub bits: bool,
+    /// One row per program (comm) instead of per process.
+    pub fold: bool,
+    /// For each row of `rows`, how many processes it stands for (1 unless folded).
+    folded: Vec<usize>,
+    groups: Vec<GroupRow>,
     /// The process drilled into.
     pub detail: Option<ProcKey>,
     pub table: TableState,
@@ -83,6 +131,11 @@ impl Default for View {
             filter: String::new(),
             editing_filter: false,
             help: false,
+            tab: Tab::Processes,
+            bits: false,
+            fold: false,
+            folded: Vec::new(),
+            groups: Vec::new(),
             detail: None,
             table: TableState::default().with_selected(Some(0)),
             rows: Vec::new(),
@@ -157,13 +210,35 @@ impl View {
             .rows(now_ns)
             .into_iter()
             .filter(|r| self.matches(r, engine))
+            // A process quiet for the whole 40 s window (most often: exited) fades
+            // out of the rate views instead of piling up at 0 B/s; sorted by total it
+            // stays.
+            .filter(|r| self.sort == SortBy::Total || total_rate(r.rates[2]) > 0.0)
             .collect();
-        rows.sort_by(|a, b| {
-            self.sort_key(b)
-                .total_cmp(&self.sort_key(a))
-                .then_with(|| a.key.cmp(&b.key))
+        self.groups = match self.tab {
+            Tab::Hosts => hosts(&rows, engine, now_ns),
+            Tab::Namespaces => namespaces(&rows),
+            Tab::Processes => Vec::new(),
+        };
+        self.groups.sort_by(|a, b| {
+            total_rate(b.rates[0])
+                .total_cmp(&total_rate(a.rates[0]))
+                .then(b.total.cmp(&a.total))
+                .then_with(|| a.name.cmp(&b.name))
         });
-        self.rows = rows;
+        let mut counts = vec![1; rows.len()];
+        if self.fold {
+            (rows, counts) = fold(rows);
+        }
+        let mut order: Vec<usize> = (0..rows.len()).collect();
+        order.sort_by(|&a, &b| {
+            self.sort_key(&rows[b])
+                .total_cmp(&self.sort_key(&rows[a]))
+                .then_with(|| rows[a].key.cmp(&rows[b].key))
+        });
+        self.folded = order.iter().map(|&i| counts[i]).collect();
+        let mut slots: Vec<Option<ProcRow>> = rows.into_iter().map(Some).collect();
+        self.rows = order.iter().filter_map(|&i| slots[i].take()).collect();
         if let Some(key) = &self.detail {
             let mut conns = engine.connections(key, now_ns);
             conns.sort_by(|a, b| {
@@ -173,7 +248,9 @@ impl View {
             });
             self.conns = conns;
         }
-        let (len, found) = if self.detail.is_some() {
+        let (len, found) = if self.tab != Tab::Processes {
+            (self.groups.len(), None)
+        } else if self.detail.is_some() {
             let found = was_conn.and_then(|k| self.conns.iter().position(|c| c.key == k));
             (self.conns.len(), found)
         } else {
@@ -192,7 +269,12 @@ impl View {
         }
         if self.editing_filter {
             match code {
-                Key::Enter | Key::Esc => self.editing_filter = false,
+                Key::Enter => self.editing_filter = false,
+                // Esc gives up the filter being typed: everything shows again.
+                Key::Esc => {
+                    self.editing_filter = false;
+                    self.filter.clear();
+                }
                 Key::Backspace => {
                     self.filter.pop();
                 }
@@ -211,13 +293,20 @@ impl View {
             Key::Char('?') | Key::Char('h') => self.help = true,
             Key::Char('p') | Key::Char(' ') => self.paused = !self.paused,
             Key::Char('s') => self.sort = self.sort.next(),
+            Key::Tab | Key::Char('v') => {
+                self.tab = self.tab.next();
+                self.detail = None;
+                self.table.select(Some(0));
+            }
+            Key::Char('b') => self.bits = !self.bits,
+            Key::Char('f') => self.fold = !self.fold,
             Key::Char('/') => {
                 self.editing_filter = true;
                 self.filter.clear();
             }
             Key::Down | Key::Char('j') => self.table.select_next(),
             Key::Up | Key::Char('k') => self.table.select_previous(),
-            Key::Enter | Key::Right if self.detail.is_none() => {
+            Key::Enter | Key::Right if self.detail.is_none() && self.tab == Tab::Processes => {
                 let sel = self.table.selected().unwrap_or(0);
                 if let Some(row) = self.rows.get(sel) {
                     self.detail = Some(row.key.clone());
@@ -227,12 +316,136 @@ impl View {
                 }
             }
             Key::Esc | Key::Left | Key::Backspace => {
+                if self.detail.is_none() && !self.filter.is_empty() {
+                    // At the top level Esc clears the filter.
+                    self.filter.clear();
+                }
                 self.detail = None;
                 self.table.select(Some(0));
             }
             _ => {}
         }
         Action::Continue
+    }
+}
+
+/// The processes of one program (same comm) as one row: rates and totals summed, the
+/// busiest process's key (Enter opens its connections). Returns the rows and how many
+/// processes each stands for.
+fn fold(rows: Vec<ProcRow>) -> (Vec<ProcRow>, Vec<usize>) {
+    let mut out: Vec<ProcRow> = Vec::new();
+    let mut counts: Vec<usize> = Vec::new();
+    for r in rows {
+        let comm = r.info.as_ref().map(|p| p.comm.clone());
+        let same = comm.as_ref().and_then(|c| {
+            out.iter()
+                .position(|o| o.info.as_ref().map(|p| &p.comm) == Some(c) && o.netns == r.netns)
+        });
+        match same {
+            Some(i) => {
+                let o = &mut out[i];
+                counts[i] += 1;
+                if total_rate(r.rates[0]) > total_rate(o.rates[0]) {
+                    o.key = r.key.clone();
+                    o.info = r.info.clone();
+                }
+                for w in 0..3 {
+                    o.rates[w].0 += r.rates[w].0;
+                    o.rates[w].1 += r.rates[w].1;
+                }
+                o.peak = o.peak.max(r.peak);
+                o.total_tx += r.total_tx;
+                o.total_rx += r.total_rx;
+                o.connections += r.connections;
+                o.meter.merge(&r.meter);
+            }
+            None => {
+                out.push(r);
+                counts.push(1);
+            }
+        }
+    }
+    (out, counts)
+}
+
+/// Traffic by remote host over every (shown) process's connections.
+fn hosts(rows: &[ProcRow], engine: &Engine, now_ns: i64) -> Vec<GroupRow> {
+    let mut out: Vec<GroupRow> = Vec::new();
+    for r in rows {
+        for c in engine.connections(&r.key, now_ns) {
+            let ip = c.key.remote.ip().to_string();
+            let i = match out.iter().position(|g| g.name == ip) {
+                Some(i) => i,
+                None => {
+                    out.push(GroupRow {
+                        name: ip,
+                        detail: String::new(),
+                        rates: [(0.0, 0.0); 3],
+                        total: 0,
+                        count: 0,
+                    });
+                    out.len() - 1
+                }
+            };
+            let g = &mut out[i];
+            if let Some(n) = &c.remote_name {
+                g.detail = n.clone();
+            }
+            for w in 0..3 {
+                g.rates[w].0 += c.rates[w].0;
+                g.rates[w].1 += c.rates[w].1;
+            }
+            g.total += c.total_tx + c.total_rx;
+            g.count += 1;
+        }
+    }
+    out
+}
+
+/// Traffic by namespace.
+fn namespaces(rows: &[ProcRow]) -> Vec<GroupRow> {
+    let mut out: Vec<GroupRow> = Vec::new();
+    for r in rows {
+        let i = match out.iter().position(|g| g.name == r.netns) {
+            Some(i) => i,
+            None => {
+                out.push(GroupRow {
+                    name: r.netns.clone(),
+                    detail: String::new(),
+                    rates: [(0.0, 0.0); 3],
+                    total: 0,
+                    count: 0,
+                });
+                out.len() - 1
+            }
+        };
+        let g = &mut out[i];
+        for w in 0..3 {
+            g.rates[w].0 += r.rates[w].0;
+            g.rates[w].1 += r.rates[w].1;
+        }
+        g.total += r.total_tx + r.total_rx;
+        g.count += usize::from(r.info.is_some());
+    }
+    out
+}
+
+/// A rate in the unit chosen: `456.6 KB/s`, or `3.7 Mbit/s` with `bits`.
+pub fn rate_in(bytes_per_s: f64, bits: bool) -> String {
+    if !bits {
+        return human_rate(bytes_per_s);
+    }
+    const UNITS: [&str; 5] = ["bit/s", "kbit/s", "Mbit/s", "Gbit/s", "Tbit/s"];
+    let mut v = bytes_per_s * 8.0;
+    let mut u = 0;
+    while v >= 1000.0 && u + 1 < UNITS.len() {
+        v /= 1000.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{v:.0} {}", UNITS[u])
+    } else {
+        format!("{v:.1} {}", UNITS[u])
     }
 }
 
@@ -272,9 +485,26 @@ pub fn draw(frame: &mut ratatui::Frame<'_>, view: &mut View) {
         Constraint::Length(1),
     ])
     .areas(frame.area());
+    let tabs = [
+        (Tab::Processes, "processes"),
+        (Tab::Hosts, "hosts"),
+        (Tab::Namespaces, "namespaces"),
+    ]
+    .iter()
+    .map(|(t, name)| {
+        if *t == view.tab {
+            format!("[{name}]")
+        } else {
+            name.to_string()
+        }
+    })
+    .collect::<Vec<_>>()
+    .join(" ");
     let title = format!(
-        "netkit top  sort:{}{}{}",
+        "netkit top  {tabs}  sort:{}  {}{}{}{}",
         view.sort.name(),
+        if view.bits { "bits/s" } else { "bytes/s" },
+        if view.fold { "  folded" } else { "" },
         if view.paused { "  [PAUSED]" } else { "" },
         if view.filter.is_empty() {
             String::new()
@@ -283,7 +513,9 @@ pub fn draw(frame: &mut ratatui::Frame<'_>, view: &mut View) {
         }
     );
     frame.render_widget(Paragraph::new(title), header);
-    let rate = |r: (f64, f64)| human_rate(total_rate(r));
+    let bits = view.bits;
+    let rate = |r: (f64, f64)| rate_in(total_rate(r), bits);
+    let one = |v: f64| rate_in(v, bits);
     let history;
     // Room for columns inside the block's borders.
     let room = body.width.saturating_sub(2);
@@ -308,8 +540,8 @@ pub fn draw(frame: &mut ratatui::Frame<'_>, view: &mut View) {
                     c.key.local.to_string(),
                     c.key.remote.to_string(),
                     c.remote_name.clone().unwrap_or_default(),
-                    human_rate(c.rates[0].0),
-                    human_rate(c.rates[0].1),
+                    one(c.rates[0].0),
+                    one(c.rates[0].1),
                     rate(c.rates[1]),
                     human_bytes((c.total_tx + c.total_rx) as f64),
                 ]
@@ -334,6 +566,50 @@ pub fn draw(frame: &mut ratatui::Frame<'_>, view: &mut View) {
             .block(Block::default().borders(Borders::ALL).title(name))
             .row_highlight_style(Style::default().add_modifier(Modifier::REVERSED));
         frame.render_stateful_widget(table, body, &mut view.table);
+    } else if view.tab != Tab::Processes {
+        let (first, detail, count) = if view.tab == Tab::Hosts {
+            ("HOST", "NAME", "CONN")
+        } else {
+            ("NETNS", "", "PROCS")
+        };
+        let cols: [(&str, u8, bool); 7] = [
+            (first, 100, false),
+            (detail, 10, true),
+            ("TX 2s", 90, false),
+            ("RX 2s", 90, false),
+            ("10s", 40, false),
+            ("TOTAL", 60, false),
+            (count, 35, false),
+        ];
+        let cells: Vec<Vec<String>> = view
+            .groups
+            .iter()
+            .map(|g| {
+                vec![
+                    g.name.clone(),
+                    g.detail.clone(),
+                    one(g.rates[0].0),
+                    one(g.rates[0].1),
+                    rate(g.rates[1]),
+                    human_bytes(g.total as f64),
+                    g.count.to_string(),
+                ]
+            })
+            .collect();
+        let mut all = crate::top::engine::Meter::default();
+        for r in &view.rows {
+            all.merge(&r.meter);
+        }
+        history = all.history(view.now_ns, 60);
+        let title = if view.tab == Tab::Hosts {
+            " remote hosts "
+        } else {
+            " namespaces "
+        };
+        let table = fitted_table(&cols, &cells, room)
+            .block(Block::default().borders(Borders::ALL).title(title))
+            .row_highlight_style(Style::default().add_modifier(Modifier::REVERSED));
+        frame.render_stateful_widget(table, body, &mut view.table);
     } else {
         let cols: [(&str, u8, bool); 11] = [
             ("PID", 100, false),
@@ -351,17 +627,21 @@ pub fn draw(frame: &mut ratatui::Frame<'_>, view: &mut View) {
         let cells: Vec<Vec<String>> = view
             .rows
             .iter()
-            .map(|r| {
-                let (pid, comm, cmd) = row_name(r);
+            .enumerate()
+            .map(|(i, r)| {
+                let (pid, mut comm, cmd) = row_name(r);
+                if let Some(n) = view.folded.get(i).filter(|n| **n > 1) {
+                    comm = format!("{comm} x{n}");
+                }
                 vec![
                     pid,
                     comm,
                     r.netns.clone(),
-                    human_rate(r.rates[0].0),
-                    human_rate(r.rates[0].1),
+                    one(r.rates[0].0),
+                    one(r.rates[0].1),
                     rate(r.rates[1]),
                     rate(r.rates[2]),
-                    human_rate(r.peak),
+                    one(r.peak),
                     human_bytes((r.total_tx + r.total_rx) as f64),
                     r.connections.to_string(),
                     cmd,
@@ -373,14 +653,40 @@ pub fn draw(frame: &mut ratatui::Frame<'_>, view: &mut View) {
             all.merge(&r.meter);
         }
         history = all.history(view.now_ns, 60);
+        // Quiet for the last 10 s (often: exited): dimmed, on its way out.
+        let quiet: Vec<bool> = view
+            .rows
+            .iter()
+            .map(|r| total_rate(r.rates[1]) == 0.0)
+            .collect();
         let table = fitted_table(&cols, &cells, room)
+            .rows(
+                fitted_rows(&cols, &cells, room)
+                    .into_iter()
+                    .zip(quiet)
+                    .map(|(row, q)| {
+                        if q {
+                            row.style(Style::default().add_modifier(Modifier::DIM))
+                        } else {
+                            row
+                        }
+                    }),
+            )
             .block(Block::default().borders(Borders::ALL).title(" processes "))
             .row_highlight_style(Style::default().add_modifier(Modifier::REVERSED));
         frame.render_stateful_widget(table, body, &mut view.table);
     }
+    // The newest second at the right edge, as every traffic graph reads; wider than 60
+    // s of data, the left is empty (not the right).
+    let inner = usize::from(spark.width.saturating_sub(2));
+    let peak = history.iter().copied().max().unwrap_or(0);
+    let mut shown: Vec<u64> = vec![0; inner.saturating_sub(history.len())];
+    shown.extend(&history[history.len().saturating_sub(inner)..]);
+    let spark_title = format!(" last 60 s, peak {} ", rate_in(peak as f64, bits));
     let spark_widget = Sparkline::default()
-        .block(Block::default().borders(Borders::ALL).title(" last 60 s "))
-        .data(&history);
+        .block(Block::default().borders(Borders::ALL).title(spark_title))
+        .max(peak.max(1))
+        .data(&shown);
     frame.render_widget(spark_widget, spark);
     if let Some((text, _)) = &view.status {
         frame.render_widget(
@@ -394,7 +700,8 @@ pub fn draw(frame: &mut ratatui::Frame<'_>, view: &mut View) {
             view.filter
         )
     } else {
-        "q quit  s sort  p pause  / filter  Enter drill down  Esc back  w write  ? help".to_string()
+        "q quit  Tab view  s sort  f fold  b bits  / filter  Enter open  Esc back  ? help"
+            .to_string()
     };
     frame.render_widget(Paragraph::new(keys), footer);
     if view.help {
@@ -487,9 +794,9 @@ pub fn fit_columns(
         .collect()
 }
 
-fn fitted_table<'a>(cols: &[(&'a str, u8, bool)], cells: &[Vec<String>], room: u16) -> Table<'a> {
+fn fitted_rows(cols: &[(&str, u8, bool)], cells: &[Vec<String>], room: u16) -> Vec<Row<'static>> {
     let fit = fit_columns(cols, cells, room);
-    let rows: Vec<Row> = cells
+    cells
         .iter()
         .map(|r| {
             Row::new(
@@ -498,7 +805,12 @@ fn fitted_table<'a>(cols: &[(&'a str, u8, bool)], cells: &[Vec<String>], room: u
                     .collect::<Vec<_>>(),
             )
         })
-        .collect();
+        .collect()
+}
+
+fn fitted_table<'a>(cols: &[(&'a str, u8, bool)], cells: &[Vec<String>], room: u16) -> Table<'a> {
+    let fit = fit_columns(cols, cells, room);
+    let rows = fitted_rows(cols, cells, room);
     // Min for the free text (it takes the rest); the others exactly their width,
     // which fit_columns made sure add up to no more than the room.
     let widths: Vec<Constraint> = fit
@@ -740,5 +1052,141 @@ mod tests {
         );
         assert_eq!(fit_columns(&cols, &cells, 16), vec![(0, 5), (3, 10)]);
         assert_eq!(fit_columns(&cols, &cells, 3), vec![(0, 5)]);
+    }
+
+    /// Records `bytes` sent by `pid` (comm `comm`) on local port `port` to `remote`.
+    fn traffic(
+        e: &mut Engine,
+        at: i64,
+        port: u16,
+        remote: [u8; 4],
+        pid: i32,
+        comm: &str,
+        bytes: u64,
+    ) {
+        let k = FlowKey {
+            netns: 0,
+            proto: Proto::Tcp,
+            local: SocketAddr::from(([10, 0, 0, 1], port)),
+            remote: SocketAddr::from((remote, 443)),
+        };
+        e.record(
+            at,
+            &Packet {
+                key: k,
+                dir: Dir::Tx,
+                wire: bytes,
+                syn: false,
+                fin_or_rst: false,
+            },
+        );
+        e.set_owner(
+            &k,
+            Some(Arc::new(ProcInfo {
+                pid,
+                comm: comm.into(),
+                cmdline: String::new(),
+            })),
+        );
+    }
+
+    /// Issue 21 item 7: views bandwhich users expect.
+    #[test]
+    fn tabs_fold_units_fading_esc_and_the_graph() {
+        let s = 1_000_000_000i64;
+        let t0 = 1000 * s;
+        let mut e = Engine::new(vec!["red".into()], t0);
+        for sec in 0..3 {
+            traffic(&mut e, t0 + sec * s, 1, [192, 0, 2, 1], 11, "curl", 100_000);
+            traffic(&mut e, t0 + sec * s, 2, [192, 0, 2, 1], 12, "curl", 100_000);
+            traffic(&mut e, t0 + sec * s, 3, [192, 0, 2, 9], 13, "sshd", 1_000);
+        }
+        let now = t0 + 3 * s + s / 2;
+        let mut v = View::default();
+        v.refresh(&mut e, now);
+        assert_eq!(v.rows.len(), 3);
+
+        // Fold: the two curls are one row, "curl x2", rates summed.
+        v.key(Key::Char('f'));
+        v.refresh(&mut e, now);
+        assert_eq!(v.rows.len(), 2);
+        let text = screen(&mut v, 100, 24);
+        assert!(text.contains("curl x2"), "{text}");
+        v.key(Key::Char('f'));
+
+        // Units: bytes by default, bits with b (x8).
+        let text = screen(&mut v, 100, 24);
+        assert!(text.contains("KB/s") && !text.contains("bit/s"), "{text}");
+        v.key(Key::Char('b'));
+        let text = screen(&mut v, 100, 24);
+        assert!(text.contains("kbit/s") && text.contains("bits/s"), "{text}");
+        v.key(Key::Char('b'));
+
+        // Hosts tab: one row per remote address, two connections to 192.0.2.1.
+        v.key(Key::Tab);
+        v.refresh(&mut e, now);
+        assert_eq!(v.groups.len(), 2);
+        assert_eq!(v.groups[0].name, "192.0.2.1");
+        assert_eq!(v.groups[0].count, 2);
+        let text = screen(&mut v, 100, 24);
+        assert!(
+            text.contains("[hosts]") && text.contains("192.0.2.9"),
+            "{text}"
+        );
+        // Namespaces tab: one namespace, three processes.
+        v.key(Key::Char('v'));
+        v.refresh(&mut e, now);
+        assert_eq!(v.groups.len(), 1);
+        assert_eq!((v.groups[0].name.as_str(), v.groups[0].count), ("red", 3));
+        v.key(Key::Tab);
+        assert_eq!(v.tab, Tab::Processes);
+
+        // Esc clears the filter, while typing it and afterwards.
+        for k in [
+            Key::Char('/'),
+            Key::Char('s'),
+            Key::Char('s'),
+            Key::Char('h'),
+        ] {
+            v.key(k);
+        }
+        v.key(Key::Esc);
+        assert!(v.filter.is_empty() && !v.editing_filter);
+        for k in [Key::Char('/'), Key::Char('c'), Key::Enter] {
+            v.key(k);
+        }
+        v.refresh(&mut e, now);
+        assert_eq!(v.rows.len(), 2);
+        v.key(Key::Esc);
+        v.refresh(&mut e, now);
+        assert_eq!(v.rows.len(), 3);
+
+        // The graph: a scale in its title, the newest second at the right edge.
+        let text = screen(&mut v, 100, 24);
+        assert!(text.contains("last 60 s, peak "), "{text}");
+        let bar_line = text
+            .lines()
+            .rev()
+            .find(|l| l.contains('█'))
+            .unwrap_or_else(|| panic!("no bars:\n{text}"));
+        let chars: Vec<char> = bar_line.chars().collect();
+        let last_bar = chars.iter().rposition(|c| *c == '█').unwrap();
+        assert!(
+            last_bar >= chars.len() - 4,
+            "graph does not reach the right edge:\n{text}"
+        );
+
+        // Fading: quiet for 10 s the rows are dimmed; quiet for the 40 s window they go.
+        v.refresh(&mut e, now + 15 * s);
+        assert_eq!(v.rows.len(), 3);
+        v.refresh(&mut e, now + 45 * s);
+        assert_eq!(v.rows.len(), 0, "exited processes pile up");
+        v.key(Key::Char('s'));
+        v.key(Key::Char('s'));
+        v.key(Key::Char('s'));
+        v.key(Key::Char('s'));
+        assert_eq!(v.sort, SortBy::Total);
+        v.refresh(&mut e, now + 46 * s);
+        assert_eq!(v.rows.len(), 3, "sorted by total they stay");
     }
 }
