@@ -31,7 +31,8 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
 fi
 
-cargo test --workspace --all-targets
+# --no-fail-fast: one failing test file must not hide the results of the others.
+cargo test --workspace --all-targets --no-fail-fast
 
 # Fuzz smoke (issue 8): every cargo-fuzz target for a few seconds, seeded from the
 # corpus; a crash fails the suite. NETKIT_FUZZ_SECONDS=0 skips it (default 3 s each).

@@ -31,6 +31,9 @@ pub enum Command {
     Ns(crate::commands::ns::NsCommand),
     /// Sockets (TCP/UDP) with owners and TCP internals, in one namespace or all of them
     Ss(crate::commands::views::SsArgs),
+    /// Interfaces, state and addresses, one line each (as `ip -br a`), in one namespace
+    /// or all of them
+    Addr(crate::commands::views::AddrArgs),
     /// IPv4 and IPv6 neighbours (ARP/NDP), in one namespace or all of them
     Arp(crate::commands::views::ArpArgs),
     /// Routes of every table, multipath, nexthop objects, MPLS, in one namespace or all

@@ -8,6 +8,7 @@
 use netkit_cmds::l2trace::agent::BadCidr;
 use netkit_cmds::l2trace::BadStation;
 use netkit_cmds::mcast::McastError;
+use netkit_cmds::output::plural;
 use netkit_dissectors::frame::DecodeAsError;
 use netkit_os::caps::{DropFailed, MissingCaps};
 use netkit_os::capture::CaptureError;
@@ -24,7 +25,7 @@ use std::process::ExitCode;
 /// Everything a subcommand can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// An argument clap could not check (an interval out of range).
+    /// An argument clap could not check (an interval out of range): a usage error.
     #[error("{0}")]
     BadArgument(&'static str),
     #[error("--write-streams needs a capture file: standard input cannot be read twice")]
@@ -62,10 +63,28 @@ pub enum Error {
     /// Namespaces left out of a view for lack of privilege: the rows shown are real,
     /// but the job (every namespace) was not done.
     #[error(
-        "{0} namespace(s) not shown: entering them needs CAP_SYS_ADMIN (run netkit as \
-         root or with sudo)"
+        "{} not shown: entering {} needs CAP_SYS_ADMIN (run netkit as root or with sudo)",
+        plural(*.0 as u64, "namespace", "namespaces"),
+        if *.0 == 1 { "it" } else { "them" }
     )]
     NamespacesDenied(usize),
+    /// `route get ADDR` in one namespace that has no route there.
+    #[error("no route to {to}: {why}")]
+    NoRoute { to: String, why: String },
+    /// Arguments clap takes as free words but netkit cannot use (`ss` filter words,
+    /// `ss -A unix`): a usage error.
+    #[error("{0}")]
+    Usage(String),
+    /// `route --table` that clap's check let through but is still not a table.
+    #[error("bad --table: {0}")]
+    BadTable(String),
+    /// `mcast check`: the plan has something to fix (the report above says what).
+    #[error("the plan needs fixing: {}", plan_findings(*collisions, *duplicates, *bad_lines))]
+    PlanFindings {
+        collisions: usize,
+        duplicates: usize,
+        bad_lines: usize,
+    },
     /// `l2trace`: the trace stopped, in Cisco's words.
     #[error("trace aborted: {0}")]
     TraceAborted(String),
@@ -74,6 +93,12 @@ pub enum Error {
         side: &'static str,
         ip: std::net::Ipv4Addr,
     },
+    /// `top` without --json where stdout is no terminal.
+    #[error(
+        "top's screen needs a terminal and stdout is not one: run `netkit top --json` to \
+         print one JSON object per interval instead (add --count N to stop after N)"
+    )]
+    NoTerminal,
     /// `top --json`: every capture stopped.
     #[error("nothing left to watch: every capture stopped (see the warnings above)")]
     NothingLeftToWatch,
@@ -88,11 +113,30 @@ pub enum Error {
     Output(#[from] io::Error),
 }
 
+/// "1 MAC collision, 2 bad lines": what `mcast check` found, zeros left out.
+fn plan_findings(collisions: usize, duplicates: usize, bad_lines: usize) -> String {
+    [
+        (collisions, "MAC collision", "MAC collisions"),
+        (duplicates, "duplicate group", "duplicate groups"),
+        (bad_lines, "bad line", "bad lines"),
+    ]
+    .iter()
+    .filter(|(n, _, _)| *n > 0)
+    .map(|(n, one, many)| plural(*n as u64, one, many))
+    .collect::<Vec<_>>()
+    .join(", ")
+}
+
 impl Error {
     /// The exit status this error ends the program with.
     pub fn exit_status(&self) -> u8 {
         match self {
-            Error::Exec(ExecError::NoCommand) => 2,
+            // Usage errors: arguments clap could not check itself.
+            Error::Exec(ExecError::NoCommand)
+            | Error::BadTable(_)
+            | Error::Usage(_)
+            | Error::BadArgument(_)
+            | Error::DecodeAs(_) => 2,
             _ => 1,
         }
     }
@@ -116,4 +160,10 @@ pub fn report(result: Result) -> ExitCode {
 /// A warning about work that was still done: one line on stderr.
 pub fn warn(what: impl std::fmt::Display) {
     eprintln!("netkit: warning: {what}");
+}
+
+/// A hint that is not a warning (nothing went wrong): one line on stderr, so that
+/// stdout stays what scripts redirect.
+pub fn warn_hint(what: impl std::fmt::Display) {
+    eprintln!("netkit: {what}");
 }

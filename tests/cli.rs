@@ -3,9 +3,53 @@
 
 mod common;
 
-use clap::CommandFactory;
-use netkit::cli::Cli;
 use std::path::Path;
+
+/// Text for roff: backslashes and hyphens escaped, no line read as a request.
+fn roff_text(line: &str) -> String {
+    let t = line.replace('\\', "\\e").replace('-', "\\-");
+    if t.starts_with('.') || t.starts_with('\'') {
+        format!("\\&{t}")
+    } else {
+        t
+    }
+}
+
+/// One page: clap_mangen's sections, then each `Heading:` block of the command's long
+/// help epilogue (netkit::help: EXAMPLES, KEY BINDINGS) as a section of its own, and
+/// EXIT STATUS on every page, before VERSION.
+fn man_page(cmd: &clap::Command) -> Vec<u8> {
+    let epilogue = cmd.get_after_long_help().map(|h| h.to_string());
+    let mut buf = Vec::new();
+    clap_mangen::Man::new(
+        cmd.clone()
+            .after_long_help(clap::builder::Resettable::Reset),
+    )
+    .render(&mut buf)
+    .expect("render man page");
+    let page = String::from_utf8(buf).expect("utf-8 man page");
+    let mut extra = String::new();
+    let blocks = epilogue.iter().flat_map(|e| e.split("\n\n"));
+    let exit = format!("Exit status:\n{}", netkit::help::EXIT_STATUS);
+    for block in blocks
+        .filter(|b| !b.starts_with("Exit status:"))
+        .chain([exit.as_str()])
+    {
+        let mut lines = block.lines();
+        let heading = lines.next().unwrap_or_default().trim_end_matches(':');
+        extra.push_str(&format!(".SH \"{}\"\n.nf\n", heading.to_uppercase()));
+        for l in lines {
+            extra.push_str(&roff_text(l));
+            extra.push('\n');
+        }
+        extra.push_str(".fi\n");
+    }
+    let page = match page.find(".SH VERSION") {
+        Some(at) => format!("{}{extra}{}", &page[..at], &page[at..]),
+        None => format!("{page}{extra}"),
+    };
+    page.into_bytes()
+}
 
 /// Renders one man page per command and subcommand (`netkit.1`, `netkit-pcap.1`,
 /// `netkit-pcap-show.1`, ...), as `git`'s pages are split.
@@ -17,11 +61,7 @@ fn render_man_pages() -> Vec<(String, Vec<u8>)> {
             format!("{prefix}-{}", cmd.get_name())
         };
         let cmd = cmd.name(name.clone());
-        let mut buf = Vec::new();
-        clap_mangen::Man::new(cmd.clone())
-            .render(&mut buf)
-            .expect("render man page");
-        out.push((format!("{name}.1"), buf));
+        out.push((format!("{name}.1"), man_page(&cmd)));
         for sub in cmd.get_subcommands() {
             if sub.get_name() != "help" {
                 walk(sub.clone(), &name, out);
@@ -29,7 +69,7 @@ fn render_man_pages() -> Vec<(String, Vec<u8>)> {
         }
     }
     let mut out = Vec::new();
-    let mut root = Cli::command();
+    let mut root = netkit::help::command();
     root.build();
     walk(root, "", &mut out);
     out
@@ -69,6 +109,26 @@ fn man_pages_are_current() {
         stale.is_empty(),
         "man pages out of date: {stale:?}\nregenerate with: NETKIT_BLESS_MAN=1 cargo test --test cli man_pages"
     );
+}
+
+/// Issue 21 item 15: every page says its exit statuses, every command that does
+/// something has examples, and top's page lists its keys.
+#[test]
+fn man_pages_have_examples_exit_status_and_top_keys() {
+    for (name, body) in render_man_pages() {
+        let text = String::from_utf8(body).unwrap();
+        assert!(text.contains(".SH \"EXIT STATUS\""), "{name}");
+        let groups = ["netkit-pcap.1", "netkit-mcast.1", "netkit-ns.1"];
+        if !groups.contains(&name.as_str()) {
+            assert!(text.contains(".SH \"EXAMPLES\""), "{name} has no EXAMPLES");
+        }
+        if name == "netkit-top.1" {
+            assert!(text.contains(".SH \"KEY BINDINGS\""));
+            for (key, _) in netkit_cmds::top::view::tui::KEY_BINDINGS {
+                assert!(text.contains(&key.replace('-', "\\-")), "key {key}");
+            }
+        }
+    }
 }
 
 #[test]
@@ -113,9 +173,32 @@ fn bad_decode_as_is_a_clear_error() {
         .arg(&f)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    // A usage error, as the README says: exit 2, like clap's own.
+    assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("unknown protocol 'nonsense'"), "{err}");
+}
+
+/// Arguments clap cannot check itself are usage errors too (exit 2), with one line.
+#[test]
+fn arguments_clap_cannot_check_exit_2() {
+    for args in [
+        &["top", "--json", "--interval", "0"][..],
+        &[
+            "top",
+            "--json",
+            "--write",
+            "/nonexistent/x",
+            "--write-seconds",
+            "-1",
+        ],
+        &["route", "--table", "99999999999"],
+    ] {
+        let out = common::netkit().args(args).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "netkit {args:?}: {err}");
+        assert!(out.stdout.is_empty());
+    }
 }
 
 #[test]
@@ -290,4 +373,107 @@ fn list_findings_matches_the_contract() {
             "{code} missing from {text}"
         );
     }
+}
+
+/// Issue 21 item 15: bash completes namespace names (`host` and /run/netns) after
+/// `--netns`/`-N`, and `completions` says how to install the script (on stderr).
+#[test]
+fn completions_offer_namespace_names_and_an_install_hint() {
+    let out = common::netkit()
+        .args(["completions", "bash"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let hint = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        hint.contains("to install: netkit completions bash > "),
+        "{hint}"
+    );
+    let script = std::env::temp_dir().join(format!("nk-compl-{}.bash", std::process::id()));
+    std::fs::write(&script, &out.stdout).unwrap();
+    // A namespace to be offered, when this run may make one.
+    let ns = format!("nkcompl{}", std::process::id());
+    let made = common::is_root()
+        && std::process::Command::new("ip")
+            .args(["netns", "add", &ns])
+            .status()
+            .is_ok_and(|s| s.success());
+    let complete = |words: &str| -> String {
+        let cw = words.split_whitespace().count();
+        let prev = words.split_whitespace().last().unwrap_or_default();
+        // As bash calls it: COMP_* set, and (command, word, previous word) as arguments.
+        let prog = format!(
+            "source {}; COMP_WORDS=({words} ''); COMP_CWORD={cw}; COMP_LINE='{words} '; \
+             COMP_POINT=${{#COMP_LINE}}; _netkit netkit '' {prev}; \
+             printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+            script.display()
+        );
+        let out = std::process::Command::new("bash")
+            .args(["--norc", "-c", &prog])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let got_n = complete("netkit ss -N");
+    let got_top = complete("netkit top --netns");
+    if made {
+        let _ = std::process::Command::new("ip")
+            .args(["netns", "del", &ns])
+            .status();
+    }
+    let _ = std::fs::remove_file(&script);
+    for got in [&got_n, &got_top] {
+        let names: Vec<&str> = got.lines().collect();
+        assert!(names.contains(&"host"), "{got}");
+        if made {
+            assert!(names.contains(&ns.as_str()), "{got}");
+        }
+    }
+    for shell in ["zsh", "fish"] {
+        let out = common::netkit()
+            .args(["completions", shell])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("/run/netns"), "{shell}: no namespace names");
+    }
+}
+
+/// Issue 21 item 15: counts read right ("1 stream", not "1 streams").
+#[test]
+fn counts_of_one_are_singular() {
+    let f = common::fixtures_dir().join("tcp/arkime__wireshark-retrans.pcap");
+    let out = common::netkit()
+        .args(["pcap", "analyze"])
+        .arg(&f)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("TCP: 1 stream;"), "{text}");
+    let out = common::netkit()
+        .args(["mcast", "check", "239.192.1.1"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("1 group: "), "{text}");
+    assert!(!text.contains("(s)"), "{text}");
+}
+
+/// Issue 21 item 8: `top` without a terminal says that --json is the way, at once,
+/// in one line (not the OS's "No such device or address").
+#[test]
+fn top_without_a_terminal_points_to_json() {
+    let out = common::netkit()
+        .arg("top")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("needs a terminal") && err.contains("netkit top --json"),
+        "{err}"
+    );
+    assert!(!err.contains("No such device"), "{err}");
 }

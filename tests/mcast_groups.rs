@@ -27,6 +27,17 @@ fn json_of(out: &Output) -> Value {
     serde_json::from_slice(&out.stdout).expect("netkit printed JSON")
 }
 
+/// JSON printed by a run that ended with `code` (mcast check exits 1 on findings).
+fn json_with_status(out: &Output, code: i32) -> Value {
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "netkit: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("netkit printed JSON")
+}
+
 fn stderr_of(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
@@ -65,14 +76,17 @@ fn map_reverse_check_through_the_binary() {
 
     let plan = std::env::temp_dir().join(format!("nk-mcast-plan-{}", std::process::id()));
     std::fs::write(&plan, "239.1.1.1 feed A\n# comment\n239.129.1.1 feed B\n").unwrap();
-    let v = json_of(&netkit(&[
-        "mcast",
-        "check",
-        "225.0.0.9",
-        "--plan",
-        plan.to_str().unwrap(),
-        "--json",
-    ]));
+    let v = json_with_status(
+        &netkit(&[
+            "mcast",
+            "check",
+            "225.0.0.9",
+            "--plan",
+            plan.to_str().unwrap(),
+            "--json",
+        ]),
+        1,
+    );
     let _ = std::fs::remove_file(&plan);
     assert_eq!(
         v["collisions"],
@@ -93,11 +107,68 @@ fn map_reverse_check_through_the_binary() {
         let mut stdin = child.stdin.take().unwrap();
         stdin.write_all(b"ff02::1:3\nff05::1:3\n").unwrap();
     }
-    let v = json_of(&child.wait_with_output().unwrap());
+    let v = json_with_status(&child.wait_with_output().unwrap(), 1);
     assert_eq!(
         v["collisions"],
         serde_json::json!([{"mac": "33:33:00:01:00:03", "groups": ["ff02::1:3", "ff05::1:3"]}])
     );
+}
+
+/// Issue 21 item 16: `mcast check` is a plan checker. Collisions exit 1; a group
+/// planned twice is reported with its lines; every bad line has its number (and the
+/// rest of the plan is still checked); 239.192.0.0/14, the range it recommends, draws
+/// no warning; a clean plan exits 0.
+#[test]
+fn mcast_check_is_a_plan_checker() {
+    let plan = std::env::temp_dir().join(format!("nk-plan-check-{}", std::process::id()));
+    std::fs::write(
+        &plan,
+        "239.192.1.1 cams\n239.1.1.1 feed A\nfoo\n239.129.1.1 feed B\n10.0.0.1\n\
+         239.192.1.1 cams again\n",
+    )
+    .unwrap();
+    let path = plan.to_str().unwrap();
+    let v = json_with_status(&netkit(&["mcast", "check", "--plan", path, "--json"]), 1);
+    assert_eq!(v["collisions"].as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        v["duplicates"],
+        serde_json::json!([{"group": "239.192.1.1", "count": 2, "lines": [1, 6]}])
+    );
+    let bad: Vec<u64> = v["bad_lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["line"].as_u64().unwrap())
+        .collect();
+    assert_eq!(bad, [3, 5]);
+    assert!(
+        v["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|w| w["group"] != "239.192.1.1"),
+        "{v}"
+    );
+    let human = netkit(&["mcast", "check", "--plan", path]);
+    assert_eq!(human.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&human.stdout).into_owned();
+    assert!(text.contains("239.192.1.1 2 times (lines 1, 6)"), "{text}");
+    assert!(
+        text.contains("line 3: 'foo'") && text.contains("line 5: 10.0.0.1"),
+        "{text}"
+    );
+    let err = stderr_of(&human);
+    assert!(
+        err.contains("1 MAC collision, 1 duplicate group, 2 bad lines"),
+        "{err}"
+    );
+
+    // A clean plan in the recommended range: exit 0 and not one warning.
+    std::fs::write(&plan, "239.192.0.1 a\n239.193.4.5 b\n239.195.255.1 c\n").unwrap();
+    let v = json_of(&netkit(&["mcast", "check", "--plan", path, "--json"]));
+    let _ = std::fs::remove_file(&plan);
+    assert_eq!(v["warnings"], serde_json::json!([]));
+    assert_eq!(v["checked"], 3);
 }
 
 // ---------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ mod common;
 use common::is_root;
 
 use netkit_cmds::ns::{NsProblemKind, NsRows};
-use netkit_cmds::route::in_table;
+use netkit_cmds::route::{in_table, TableSpec};
 use netkit_os::netlink::routes;
 use netkit_os::netlink::{self as nldump, Links, NETLINK_ROUTE};
 use netkit_os::netns::each as nsviews;
@@ -653,7 +653,7 @@ fn a_namespace_deleted_while_inside_it_is_still_read_whole() {
         let rows = routes::dump(&r, &links)?;
         Ok(rows
             .into_iter()
-            .filter(|x| x.family == "inet" && in_table(x, "main"))
+            .filter(|x| x.family == "inet" && in_table(x, &TableSpec::Id(254)))
             .map(|x| (label.to_string(), x.dst, x.dev.unwrap_or_default()))
             .collect::<Vec<_>>())
     });

@@ -10,6 +10,8 @@ mod common;
 use common::is_root;
 
 use std::collections::BTreeSet;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -38,26 +40,87 @@ impl Drop for Netns {
     }
 }
 
-/// netkit as uid/gid 65534 (nobody) with every capability dropped, or None (with a
-/// note) when setpriv is missing.
-fn unprivileged(args: &[&str]) -> Option<Output> {
-    let out = Command::new("setpriv")
-        .args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            "--inh-caps=-all",
-            "--bounding-set=-all",
-        ])
-        .arg(env!("CARGO_BIN_EXE_netkit"))
-        .args(args)
-        .output();
-    match out {
-        Ok(o) => Some(o),
-        Err(e) => {
-            eprintln!("skipping: setpriv not available ({e})");
-            None
+/// What an unprivileged child runs and reads, in a directory it can reach. The
+/// checkout may sit in a private directory (root's home, a 0700 `mktemp -d`): uid
+/// 65534 then cannot open tests/fixtures/..., and the "works unprivileged" test failed
+/// on "Permission denied" instead of testing netkit. (The binary itself happens to
+/// start, because setpriv still holds root's capabilities when it calls execve; it is
+/// staged too so the test does not lean on that.) The binary is hard-linked (copied
+/// across file systems) and the files the child reads copied into a fresh 0755
+/// directory whose every ancestor others may traverse; Drop removes it.
+struct Stage {
+    dir: PathBuf,
+    netkit: PathBuf,
+}
+
+/// Whether a process of another user can reach files under `dir` (execute
+/// permission for others on `dir` and on every ancestor).
+fn others_can_traverse(dir: &Path) -> bool {
+    dir.ancestors()
+        .all(|d| std::fs::metadata(d).is_ok_and(|m| m.permissions().mode() & 0o001 != 0))
+}
+
+impl Stage {
+    /// None (with the reason printed) when no reachable directory can be made.
+    fn new(test: &str) -> Option<Stage> {
+        let parent = [std::env::temp_dir(), "/tmp".into(), "/dev/shm".into()]
+            .into_iter()
+            .find(|d| others_can_traverse(d));
+        let Some(parent) = parent else {
+            eprintln!("skipping {test}: no directory another user can reach to run netkit from");
+            return None;
+        };
+        let dir = parent.join(format!("nk-priv-{test}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir(&dir).expect("create the stage directory");
+        let stage = Stage {
+            netkit: dir.join("netkit"),
+            dir,
+        };
+        std::fs::set_permissions(&stage.dir, std::fs::Permissions::from_mode(0o755))
+            .expect("chmod the stage directory");
+        let built = Path::new(env!("CARGO_BIN_EXE_netkit"));
+        if std::fs::hard_link(built, &stage.netkit).is_err() {
+            std::fs::copy(built, &stage.netkit).expect("copy netkit to the stage");
         }
+        Some(stage)
+    }
+
+    /// A copy of `file` the child can read; its path as an argument.
+    fn file(&self, file: &Path) -> String {
+        let to = self.dir.join(file.file_name().expect("a file name"));
+        std::fs::copy(file, &to).expect("copy a fixture to the stage");
+        std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        to.to_string_lossy().into_owned()
+    }
+
+    /// netkit as uid/gid 65534 (nobody) with every capability dropped, or None (with a
+    /// note) when setpriv is missing.
+    fn unprivileged(&self, args: &[&str]) -> Option<Output> {
+        let out = Command::new("setpriv")
+            .args([
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                "--inh-caps=-all",
+                "--bounding-set=-all",
+            ])
+            .arg(&self.netkit)
+            .args(args)
+            .output();
+        match out {
+            Ok(o) => Some(o),
+            Err(e) => {
+                eprintln!("skipping: setpriv not available ({e})");
+                None
+            }
+        }
+    }
+}
+
+impl Drop for Stage {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -74,6 +137,9 @@ fn entering_a_namespace_without_privilege_names_cap_sys_admin_and_exits_1() {
     let Some(ns) = Netns::new("enter") else {
         return;
     };
+    let Some(stage) = Stage::new("enter") else {
+        return;
+    };
     let n = ns.0.as_str();
     let commands: [&[&str]; 6] = [
         &["ns", "exec", n, "true"],
@@ -84,7 +150,7 @@ fn entering_a_namespace_without_privilege_names_cap_sys_admin_and_exits_1() {
         &["ss", "-N", n, "--json"],
     ];
     for args in commands {
-        let Some(out) = unprivileged(args) else {
+        let Some(out) = stage.unprivileged(args) else {
             return;
         };
         no_panic(args, &out);
@@ -113,9 +179,12 @@ fn all_netns_without_privilege_warns_with_the_capability_per_namespace() {
     let Some(ns) = Netns::new("all") else {
         return;
     };
+    let Some(stage) = Stage::new("all") else {
+        return;
+    };
     for view in ["ss", "arp", "route"] {
         let args = [view, "--all-netns", "--json"];
-        let Some(out) = unprivileged(&args) else {
+        let Some(out) = stage.unprivileged(&args) else {
             return;
         };
         no_panic(&args, &out);
@@ -145,8 +214,10 @@ fn views_of_the_own_namespace_and_files_need_no_privilege() {
         eprintln!("skipping: dropping privileges needs root");
         return;
     }
-    let fixture = common::fixtures_dir().join("tcp/arkime__wireshark-retrans.pcap");
-    let fixture = fixture.to_string_lossy().to_string();
+    let Some(stage) = Stage::new("own") else {
+        return;
+    };
+    let fixture = stage.file(&common::fixtures_dir().join("tcp/arkime__wireshark-retrans.pcap"));
     let commands: [&[&str]; 6] = [
         &["ss", "--json"],
         &["arp", "--json"],
@@ -156,7 +227,7 @@ fn views_of_the_own_namespace_and_files_need_no_privilege() {
         &["pcap", "show", "-c", "3", &fixture],
     ];
     for args in commands {
-        let Some(out) = unprivileged(args) else {
+        let Some(out) = stage.unprivileged(args) else {
             return;
         };
         no_panic(args, &out);
@@ -230,7 +301,7 @@ fn ip_in(ns: &str, args: &[&str]) {
 /// before dropping), keeping only the capabilities in `keep` (setpriv names such as
 /// `net_raw`). Killed after 15 s: a command that needs a capability must refuse at
 /// once, not run without it. None (with a note) when setpriv is missing.
-fn restricted(ns: Option<&str>, keep: &[&str], args: &[&str]) -> Option<Output> {
+fn restricted(stage: &Stage, ns: Option<&str>, keep: &[&str], args: &[&str]) -> Option<Output> {
     let plus: String = keep.iter().map(|c| format!(",+{c}")).collect();
     let mut cmd = match ns {
         Some(ns) => {
@@ -251,7 +322,7 @@ fn restricted(ns: Option<&str>, keep: &[&str], args: &[&str]) -> Option<Output> 
         cmd.arg(format!("--ambient-caps={}", plus.trim_start_matches(',')));
     }
     let mut child = match cmd
-        .arg(env!("CARGO_BIN_EXE_netkit"))
+        .arg(&stage.netkit)
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -314,6 +385,9 @@ fn live_commands_without_privilege_name_the_capability_and_exit_1() {
     let Some(host) = Netns::new("host") else {
         return;
     };
+    let Some(stage) = Stage::new("live") else {
+        return;
+    };
     for ns in [&sw.0, &host.0] {
         ip_in(ns, &["link", "set", "lo", "up"]);
         ip_in(
@@ -365,13 +439,13 @@ fn live_commands_without_privilege_name_the_capability_and_exit_1() {
         ),
     ];
     for (ns, keep, args, cap) in cases {
-        let Some(out) = restricted(ns, keep, args) else {
+        let Some(out) = restricted(&stage, ns, keep, args) else {
             return;
         };
         refused_naming(args, &out, cap);
     }
     // Only what is missing is named.
-    let out = restricted(Some(sw), &["net_raw"], &agent).expect("ran before");
+    let out = restricted(&stage, Some(sw), &["net_raw"], &agent).expect("ran before");
     assert!(!String::from_utf8_lossy(&out.stderr).contains("CAP_NET_RAW"));
 
     // Tracing through a switch given with --via needs nothing: UDP only. Nobody
@@ -383,7 +457,7 @@ fn live_commands_without_privilege_name_the_capability_and_exit_1() {
         "--via",
         "127.0.0.1",
     ];
-    let out = restricted(Some(host), &[], &args).expect("ran before");
+    let out = restricted(&stage, Some(host), &[], &args).expect("ran before");
     no_panic(&args, &out);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
@@ -403,6 +477,9 @@ fn namespaces_of_other_users_processes_are_not_silently_left_out() {
         eprintln!("skipping: dropping privileges needs root");
         return;
     }
+    let Some(stage) = Stage::new("others") else {
+        return;
+    };
     let Ok(mut holder) = Command::new("unshare")
         .args(["--net", "sleep", "30"])
         .spawn()
@@ -425,7 +502,7 @@ fn namespaces_of_other_users_processes_are_not_silently_left_out() {
         &["ns", "list", "--json"],
         &["mcast", "groups", "--all-netns", "--json"],
     ] {
-        results.push((args, unprivileged(args)));
+        results.push((args, stage.unprivileged(args)));
     }
     let _ = holder.kill();
     let _ = holder.wait();
@@ -447,5 +524,35 @@ fn namespaces_of_other_users_processes_are_not_silently_left_out() {
             "netkit {args:?} as nobody did not say what it could not see: {stderr}"
         );
         assert!(!String::from_utf8_lossy(&out.stdout).contains(&label));
+    }
+}
+
+/// `pid:1` as another user: the process is there but its namespace file may not be
+/// looked at; the error says so (permission, and the capability), never "no process".
+#[test]
+fn a_pid_namespace_that_may_not_be_looked_at_says_permission_not_no_process() {
+    if !is_root() {
+        eprintln!("skipping: dropping privileges needs root");
+        return;
+    }
+    let Some(stage) = Stage::new("pid1") else {
+        return;
+    };
+    for args in [
+        &["ss", "-N", "pid:1"][..],
+        &["route", "--netns", "pid:1", "--json"],
+    ] {
+        let Some(out) = stage.unprivileged(args) else {
+            return;
+        };
+        no_panic(args, &out);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "netkit {args:?}: {stderr}");
+        assert!(
+            stderr.contains("permission denied")
+                && stderr.contains("CAP_SYS_PTRACE")
+                && !stderr.contains("no process"),
+            "netkit {args:?}: {stderr}"
+        );
     }
 }

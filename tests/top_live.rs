@@ -449,6 +449,7 @@ fn tui_draws_sorts_drills_down_and_restores_the_terminal() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
+    let busy_pid = busy.id().to_string();
     lab.children.push(busy);
     let cmd = format!(
         // The quotes keep the typed command line from matching "QUIT-DONE": only the
@@ -472,7 +473,7 @@ fn tui_draws_sorts_drills_down_and_restores_the_terminal() {
     let pane = wait_pane(&session, "sort:10s");
     assert!(pane.contains("sort:10s"), "sort key ignored:\n{pane}");
     tmux(&["send-keys", "-t", &session, "?"]);
-    let pane = wait_pane(&session, "Enter       connections");
+    let pane = wait_pane(&session, "connections of the selected process");
     assert!(pane.contains(" help "), "no help overlay:\n{pane}");
     tmux(&["send-keys", "-t", &session, "x"]);
     // Select the python3 row by filtering, then drill down.
@@ -485,7 +486,38 @@ fn tui_draws_sorts_drills_down_and_restores_the_terminal() {
         pane.contains("REMOTE") && pane.contains("10.231.0.2:9000"),
         "no drill-down:\n{pane}"
     );
+    // Issue 21 item 5: narrow terminals drop columns, never cut an address, a PID
+    // or a rate's unit.
+    for (w, h) in [("80", "24"), ("50", "12")] {
+        tmux(&["resize-window", "-t", &session, "-x", w, "-y", h]);
+        std::thread::sleep(Duration::from_millis(1500));
+        let pane = tmux(&["capture-pane", "-p", "-t", &session]);
+        assert!(
+            pane.contains("10.231.0.2:9000"),
+            "{w}x{h}: remote cut:\n{pane}"
+        );
+        assert!(pane.contains("B/s"), "{w}x{h}: unit cut:\n{pane}");
+    }
+    // Esc: back to the processes, then Esc again clears the filter.
     tmux(&["send-keys", "-t", &session, "Escape"]);
+    for (w, h) in [("80", "24"), ("50", "12")] {
+        tmux(&["resize-window", "-t", &session, "-x", w, "-y", h]);
+        std::thread::sleep(Duration::from_millis(1500));
+        let pane = tmux(&["capture-pane", "-p", "-t", &session]);
+        assert!(
+            pane.contains(&busy_pid),
+            "{w}x{h}: PID {busy_pid} cut:\n{pane}"
+        );
+        assert!(pane.contains("B/s"), "{w}x{h}: unit cut:\n{pane}");
+    }
+    tmux(&["resize-window", "-t", &session, "-x", "180", "-y", "40"]);
+    tmux(&["send-keys", "-t", &session, "Escape"]);
+    std::thread::sleep(Duration::from_millis(1500));
+    let pane = tmux(&["capture-pane", "-p", "-t", &session]);
+    assert!(
+        !pane.contains("filter:python3"),
+        "Esc kept the filter:\n{pane}"
+    );
     tmux(&["send-keys", "-t", &session, "q"]);
     let pane = wait_pane(&session, "QUIT-DONE");
     assert!(

@@ -10,6 +10,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod addr;
 pub mod arp;
 pub mod l2trace;
 pub mod mcast;

@@ -37,6 +37,11 @@ pub fn detect() -> Term {
     Term { colour, width }
 }
 
+/// Whether stdout is a terminal (`top`'s screen needs one).
+pub fn stdout_is_terminal() -> bool {
+    io::stdout().is_terminal()
+}
+
 /// Whether stderr is a terminal (progress lines are for people only).
 pub fn stderr_is_terminal() -> bool {
     io::stderr().is_terminal()
@@ -45,7 +50,10 @@ pub fn stderr_is_terminal() -> bool {
 /// The terminal could not be set up or drawn on.
 #[derive(Debug, thiserror::Error)]
 pub enum TermError {
-    #[error("cannot set up the terminal: {0}")]
+    #[error(
+        "cannot set up the terminal: {0} (the screen needs a terminal; --json prints one \
+         JSON object per interval without one)"
+    )]
     Setup(io::Error),
     #[error("cannot draw: {0}")]
     Draw(io::Error),
@@ -116,6 +124,7 @@ fn key_of(code: KeyCode, mods: KeyModifiers) -> Key {
         KeyCode::Down => Key::Down,
         KeyCode::Left => Key::Left,
         KeyCode::Right => Key::Right,
+        KeyCode::Tab => Key::Tab,
         _ => Key::Other,
     }
 }

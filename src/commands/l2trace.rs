@@ -91,7 +91,7 @@ pub struct NeighborsArgs {
     #[arg(long)]
     pub json: bool,
     /// Listen inside this namespace: a name, a VRF name, pid:N, or a path
-    #[arg(long, value_name = "NS")]
+    #[arg(short = 'N', long, value_name = "NS")]
     pub netns: Option<String>,
 }
 

@@ -45,7 +45,7 @@ pub enum McastCommand {
     Groups {
         /// Look inside this namespace: a name, a VRF name (VRF1 finds ns-VRF1,
         /// srbase-VRF1, vrf-VRF1), pid:N, or a path
-        #[arg(long, value_name = "NS", conflicts_with = "all_netns")]
+        #[arg(short = 'N', long, value_name = "NS", conflicts_with = "all_netns")]
         netns: Option<String>,
         /// Look inside every namespace: the host, named ones and those held by processes
         #[arg(long)]
@@ -56,8 +56,8 @@ pub enum McastCommand {
     },
 }
 
-/// Reads a plan file, `-` for standard input.
-fn read_plan(path: &str) -> Result<Vec<PlanItem>> {
+/// Reads a plan file, `-` for standard input: its groups, and its bad lines.
+fn read_plan(path: &str) -> Result<(Vec<PlanItem>, Vec<mcast::PlanLineError>)> {
     let fail = |e: std::io::Error| Error::File {
         path: if path == "-" {
             "stdin".to_string()
@@ -74,7 +74,7 @@ fn read_plan(path: &str) -> Result<Vec<PlanItem>> {
         std::fs::read_to_string(path).map_err(fail)?
     };
     let source = if path == "-" { "stdin" } else { path };
-    Ok(mcast::parse_plan(&text, source)?)
+    Ok(mcast::parse_plan(&text, source))
 }
 
 /// Writes a finished view to stdout (a closed pipe is handled by main).
@@ -105,14 +105,42 @@ pub fn run(cmd: McastCommand, term: &Term) -> Result {
         }
         McastCommand::Check { addrs, plan, json } => {
             let mut items = mcast::check_args(&addrs)?;
+            let mut bad_lines = Vec::new();
             if let Some(path) = plan {
-                items.extend(read_plan(&path)?);
+                let (good, bad) = read_plan(&path)?;
+                items.extend(good);
+                bad_lines = bad;
             }
-            let report = mcast::check(&items)?;
-            if json {
-                Ok(write_json(&mut std::io::stdout().lock(), &report)?)
+            let mut report = if items.is_empty() && !bad_lines.is_empty() {
+                // Nothing good to check: the bad lines are the whole answer.
+                mcast::CheckReport {
+                    collisions: Vec::new(),
+                    warnings: Vec::new(),
+                    duplicates: Vec::new(),
+                    bad_lines: Vec::new(),
+                    checked: 0,
+                }
             } else {
-                emit(&view::render_check(&report, term))
+                mcast::check(&items)?
+            };
+            report.bad_lines = bad_lines;
+            if json {
+                write_json(&mut std::io::stdout().lock(), &report)?;
+            } else {
+                emit(&view::render_check(&report, term))?;
+            }
+            // A plan checker: what it found to fix is a failure (exit 1), as a linter's.
+            match (
+                report.collisions.len(),
+                report.duplicates.len(),
+                report.bad_lines.len(),
+            ) {
+                (0, 0, 0) => Ok(()),
+                (collisions, duplicates, bad_lines) => Err(Error::PlanFindings {
+                    collisions,
+                    duplicates,
+                    bad_lines,
+                }),
             }
         }
         McastCommand::Groups {

@@ -3,7 +3,7 @@
 
 use crate::exit::{warn, Error, Result};
 use clap::{Args, Subcommand};
-use netkit_cmds::output::{write_json, Term};
+use netkit_cmds::output::{plural, write_json, Term};
 use netkit_cmds::pcap::analyze::evidence::Evidence;
 use netkit_cmds::pcap::analyze::findings::{Code, Entry};
 use netkit_cmds::pcap::analyze::{
@@ -268,8 +268,9 @@ fn run_analyze(a: AnalyzeArgs, term: &Term) -> Result {
         if let Some(dest) = &a.write_streams {
             let n = write_streams(f, &a, &opts, &r, dest)?;
             eprintln!(
-                "netkit: wrote {n} frames behind {} findings to {}",
-                r.findings.len(),
+                "netkit: wrote {} behind {} to {}",
+                plural(n as u64, "frame", "frames"),
+                plural(r.findings.len() as u64, "finding", "findings"),
                 dest.display()
             );
         }

@@ -27,8 +27,8 @@ pub struct WatchArgs {
     /// Capture on this interface (repeatable); default: every interface that is up
     #[arg(short = 'i', long = "interface", value_name = "IFACE")]
     pub interfaces: Vec<String>,
-    /// Watch this namespace (name, VRF name, path, pid:N) instead of netkit's own
-    #[arg(long, value_name = "NS", conflicts_with = "all_netns")]
+    /// Watch this namespace (name, VRF name, path, pid:N, host) instead of netkit's own
+    #[arg(short = 'N', long, value_name = "NS", conflicts_with = "all_netns")]
     pub netns: Option<String>,
     /// Watch the host and every namespace
     #[arg(long)]

@@ -15,6 +15,7 @@ pub fn render(rows: &[Neighbour], with_ns: bool, term: &Term) -> String {
             r.vrf.clone().unwrap_or_default(),
         ]);
     }
+    let t = t.droppable(["vrf", "state"]);
     if with_ns {
         t.render(term)
     } else {

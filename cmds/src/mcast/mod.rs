@@ -129,12 +129,17 @@ pub fn reverse(mac_text: &str) -> Result<ReverseEntry, McastError> {
 pub struct PlanItem {
     pub group: IpAddr,
     pub label: Option<String>,
+    /// The plan file's line number (None for groups given as arguments).
+    pub line: Option<usize>,
 }
 
 /// Reads a plan: one group per line, first field (space, tab or comma separated), the
-/// rest of the line is a label; blank lines and `#` comments are ignored.
-pub fn parse_plan(text: &str, source: &str) -> Result<Vec<PlanItem>, McastError> {
+/// rest of the line is a label; blank lines and `#` comments are ignored. Every bad
+/// line is reported (not only the first), each with its line number, beside the good
+/// ones, so one run shows everything to fix.
+pub fn parse_plan(text: &str, source: &str) -> (Vec<PlanItem>, Vec<PlanLineError>) {
     let mut out = Vec::new();
+    let mut bad = Vec::new();
     for (n, line) in text.lines().enumerate() {
         let line = line.split('#').next().unwrap_or("").trim();
         if line.is_empty() {
@@ -147,18 +152,32 @@ pub fn parse_plan(text: &str, source: &str) -> Result<Vec<PlanItem>, McastError>
             ),
             None => (line, ""),
         };
-        let group = parse_group(first).map_err(|e| McastError::BadPlanLine {
-            file: source.to_string(),
-            line: n + 1,
-            why: Box::new(e),
-        })?;
+        // A line that is not a multicast group is as bad as one that is no address.
+        let group =
+            match parse_group(first).and_then(|g| classify(g).map(|_| g).map_err(Into::into)) {
+                Ok(g) => g,
+                Err(e) => {
+                    bad.push(PlanLineError {
+                        file: source.to_string(),
+                        line: n + 1,
+                        message: McastError::BadPlanLine {
+                            file: source.to_string(),
+                            line: n + 1,
+                            why: Box::new(e),
+                        }
+                        .to_string(),
+                    });
+                    continue;
+                }
+            };
         let label = rest.trim_matches(|c: char| c.is_whitespace() || c == ',');
         out.push(PlanItem {
             group,
             label: (!label.is_empty()).then(|| label.to_string()),
+            line: Some(n + 1),
         });
     }
-    Ok(out)
+    (out, bad)
 }
 
 /// `mcast check`: which groups share a MAC and which fall into flooding traps.
@@ -169,8 +188,29 @@ pub fn check(items: &[PlanItem]) -> Result<CheckReport, McastError> {
     let mut seen: Vec<IpAddr> = Vec::new();
     let mut collisions = MacCollisions::new();
     let mut warnings = Vec::new();
+    let mut duplicates: Vec<Duplicate> = Vec::new();
     for item in items {
         if seen.contains(&item.group) {
+            // The same group twice in a plan: two feeds would share it.
+            let group = item.group.to_string();
+            match duplicates.iter_mut().find(|d| d.group == group) {
+                Some(d) => {
+                    d.count += 1;
+                    d.lines.extend(item.line);
+                }
+                None => {
+                    let first = items.iter().find(|i| i.group == item.group);
+                    duplicates.push(Duplicate {
+                        group,
+                        count: 2,
+                        lines: first
+                            .and_then(|f| f.line)
+                            .into_iter()
+                            .chain(item.line)
+                            .collect(),
+                    });
+                }
+            }
             continue;
         }
         let info = classify(item.group)?;
@@ -190,6 +230,8 @@ pub fn check(items: &[PlanItem]) -> Result<CheckReport, McastError> {
             .map(CollisionOut::from)
             .collect(),
         warnings,
+        duplicates,
+        bad_lines: Vec::new(),
         checked: seen.len(),
     })
 }
@@ -197,7 +239,13 @@ pub fn check(items: &[PlanItem]) -> Result<CheckReport, McastError> {
 pub fn check_args(addrs: &[String]) -> Result<Vec<PlanItem>, McastError> {
     addrs
         .iter()
-        .map(|a| parse_group(a).map(|group| PlanItem { group, label: None }))
+        .map(|a| {
+            parse_group(a).map(|group| PlanItem {
+                group,
+                label: None,
+                line: None,
+            })
+        })
         .collect()
 }
 
@@ -417,39 +465,48 @@ mod tests {
     #[test]
     fn plan_parsing() {
         let text = "# plan\n239.1.1.1 camera feeds\n\n239.129.1.1,backup\n 225.1.1.1 # old\n";
-        let p = parse_plan(text, "plan.txt").unwrap();
+        let (p, bad) = parse_plan(text, "plan.txt");
+        assert!(bad.is_empty());
         assert_eq!(
             p,
             vec![
                 PlanItem {
                     group: "239.1.1.1".parse().unwrap(),
-                    label: Some("camera feeds".into())
+                    label: Some("camera feeds".into()),
+                    line: Some(2),
                 },
                 PlanItem {
                     group: "239.129.1.1".parse().unwrap(),
-                    label: Some("backup".into())
+                    label: Some("backup".into()),
+                    line: Some(4),
                 },
                 PlanItem {
                     group: "225.1.1.1".parse().unwrap(),
-                    label: None
+                    label: None,
+                    line: Some(5),
                 },
             ]
         );
+        // Every bad line, with its number; the good ones are still read.
+        let (good, bad) = parse_plan("239.1.1.1\nfoo bar\n10.0.0.1\n239.1.1.2\n", "plan.txt");
+        assert_eq!(good.len(), 2);
+        let msgs: Vec<String> = bad.iter().map(|b| b.message.clone()).collect();
         assert_eq!(
-            parse_plan("239.1.1.1\nfoo bar\n", "plan.txt")
-                .unwrap_err()
-                .to_string(),
-            "plan.txt line 2: 'foo' is not an IPv4 or IPv6 address"
+            msgs,
+            [
+                "plan.txt line 2: 'foo' is not an IPv4 or IPv6 address",
+                "plan.txt line 3: 10.0.0.1 is not a multicast group (IPv4 groups are 224.0.0.0/4)"
+            ]
         );
+        assert_eq!(bad.iter().map(|b| b.line).collect::<Vec<_>>(), [2, 3]);
     }
 
     #[test]
     fn check_finds_collisions_and_traps() {
-        let items = parse_plan(
+        let (items, _) = parse_plan(
             "239.1.1.1 feed A\n239.129.1.1 feed B\n239.0.0.7\n239.192.0.1\n239.1.1.1 dup\n",
             "p",
-        )
-        .unwrap();
+        );
         let v = serde_json::to_value(check(&items).unwrap()).unwrap();
         assert_eq!(
             v["collisions"],
@@ -474,8 +531,12 @@ mod tests {
                 ("239.129.1.1".into(), "admin_scoped".into()),
                 ("239.0.0.7".into(), "mac_shared_with_link_local".into()),
                 ("239.0.0.7".into(), "admin_scoped".into()),
-                ("239.192.0.1".into(), "admin_scoped".into()),
+                // 239.192.0.0/14 is the range the warnings recommend: no warning.
             ]
+        );
+        assert_eq!(
+            v["duplicates"],
+            json!([{"group": "239.1.1.1", "count": 2, "lines": [1, 5]}])
         );
         assert_eq!(v["warnings"][0]["label"], "feed A");
         assert_eq!(

@@ -78,11 +78,31 @@ pub struct GroupWarning {
     pub label: Option<String>,
 }
 
+/// A group given more than once in a plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Duplicate {
+    pub group: String,
+    pub count: usize,
+    /// Plan file lines it is on (groups given as arguments have none).
+    pub lines: Vec<usize>,
+}
+
+/// A plan line that is not a multicast group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PlanLineError {
+    pub file: String,
+    pub line: usize,
+    pub message: String,
+}
+
 /// `mcast check --json`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CheckReport {
     pub collisions: Vec<CollisionOut>,
     pub warnings: Vec<GroupWarning>,
+    pub duplicates: Vec<Duplicate>,
+    /// Plan lines that could not be checked (the rest of the plan still was).
+    pub bad_lines: Vec<PlanLineError>,
     /// How many distinct groups were checked.
     pub checked: usize,
 }

@@ -118,10 +118,10 @@ fn ipv4_warnings(g: Ipv4Addr, scope: Scope, mac: Mac, out: &mut Vec<Warning>) {
                  IGMPv3; IGMPv2 joins are ignored"
             ),
         )),
-        Scope::AdminLocalScope
-        | Scope::AdminLocalScopeExpansion
-        | Scope::AdminOrganizationLocal
-        | Scope::AdminReserved => {
+        // 239.192.0.0/14 (organization-local) is the range these warnings recommend:
+        // a plan that follows the advice gets no warning for it.
+        Scope::AdminOrganizationLocal => {}
+        Scope::AdminLocalScope | Scope::AdminLocalScopeExpansion | Scope::AdminReserved => {
             let extra = match scope {
                 Scope::AdminReserved => {
                     "; this part of 239/8 is kept for scope expansion, \
@@ -555,7 +555,9 @@ mod tests {
         );
         // 224.0.1.1 (NTP) is routable and its MAC is 01:00:5e:00:01:01: no trap.
         assert!(codes("224.0.1.1").is_empty());
-        assert_eq!(codes("239.192.1.1"), vec!["admin_scoped"]);
+        assert_eq!(codes("239.192.1.1"), Vec::<&str>::new());
+        assert_eq!(codes("239.195.255.255"), Vec::<&str>::new());
+        assert_eq!(codes("239.252.0.1"), vec!["admin_scoped"]);
         assert_eq!(codes("239.1.0.0"), vec!["admin_scoped"]);
         assert_eq!(codes("233.22.30.7"), Vec::<&str>::new());
         assert_eq!(codes("233.252.0.7"), vec!["documentation_range"]);

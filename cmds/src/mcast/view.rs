@@ -1,7 +1,7 @@
 //! The `mcast` views as text: tables and warning lines.
 
 use super::report::{CheckReport, GroupsReport, JoinedGroup, MapEntry, ReverseEntry, WarningOut};
-use crate::output::{Table, Term};
+use crate::output::{plural, Table, Term};
 use netkit_dissectors::mcast::{ipv4_scope, Scope};
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
@@ -78,14 +78,14 @@ pub fn render_check(r: &CheckReport, term: &Term) -> String {
     let mut out = String::new();
     if r.collisions.is_empty() {
         out.push_str(&format!(
-            "{} group(s): no two share a MAC address.\n",
-            r.checked
+            "{}: no two share a MAC address.\n",
+            plural(r.checked as u64, "group", "groups")
         ));
     } else {
         out.push_str(&format!(
-            "{} group(s), {} MAC collision(s): switches and NICs cannot tell these apart\n",
-            r.checked,
-            r.collisions.len()
+            "{}, {}: switches and NICs cannot tell these apart\n",
+            plural(r.checked as u64, "group", "groups"),
+            plural(r.collisions.len() as u64, "MAC collision", "MAC collisions")
         ));
         let mut table = Table::new(["mac", "groups sharing it"]);
         for c in &r.collisions {
@@ -93,6 +93,32 @@ pub fn render_check(r: &CheckReport, term: &Term) -> String {
         }
         out.push_str(&table.render(term));
         out.push('\n');
+    }
+    if !r.duplicates.is_empty() {
+        out.push_str("Groups planned more than once:\n");
+        for d in &r.duplicates {
+            let lines: Vec<String> = d.lines.iter().map(usize::to_string).collect();
+            let at = if lines.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " (line{} {})",
+                    if lines.len() == 1 { "" } else { "s" },
+                    lines.join(", ")
+                )
+            };
+            out.push_str(&format!(
+                "  {} {}{at}\n",
+                d.group,
+                plural(d.count as u64, "time", "times")
+            ));
+        }
+    }
+    if !r.bad_lines.is_empty() {
+        out.push_str("Lines not checked:\n");
+        for b in &r.bad_lines {
+            out.push_str(&format!("  {}\n", b.message));
+        }
     }
     if !r.warnings.is_empty() {
         out.push_str("Warnings:\n");

@@ -37,5 +37,7 @@ pub fn render(list: &[NsInfo], term: &Term) -> String {
             n.interfaces.join(" "),
         ]);
     }
-    t.render(term)
+    t.droppable(["nsid", "inode", "source", "pids"])
+        .breakable(["process", "name"])
+        .render(term)
 }

@@ -42,3 +42,23 @@ pub struct Route {
     /// ECMP legs, or the members of the nexthop object (group) the route uses.
     pub nexthops: Vec<Nexthop>,
 }
+
+/// `route get ADDR`: the route one namespace takes to a destination (the kernel's own
+/// lookup, as `ip route get`), or why it has none.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Lookup {
+    pub netns: String,
+    /// The destination asked about.
+    pub to: String,
+    /// Route type of the answer: `unicast`, `local`, `unreachable`, ...
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    pub table: Option<String>,
+    pub vrf: Option<String>,
+    pub gateway: Option<String>,
+    pub dev: Option<String>,
+    /// The source address the kernel would use.
+    pub prefsrc: Option<String>,
+    /// Why there is no route (`Network is unreachable`), when there is none.
+    pub error: Option<String>,
+}

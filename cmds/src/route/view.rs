@@ -1,6 +1,6 @@
 //! `route`'s table. The namespace column shows only when several namespaces are.
 
-use super::Route;
+use super::{Lookup, Route};
 use crate::output::{Table, Term};
 
 fn opt(s: &Option<String>) -> String {
@@ -59,6 +59,38 @@ pub fn render(rows: &[Route], with_ns: bool, term: &Term) -> String {
             extra.join("; "),
         ]);
     }
+    let t = t.droppable(["scope", "proto", "metric", "family", "type"]);
+    if with_ns {
+        t.render(term)
+    } else {
+        t.without_column(0).render(term)
+    }
+}
+
+/// `route get`: which route, gateway and device each namespace uses to reach the
+/// destination, or why it cannot.
+pub fn render_lookups(rows: &[Lookup], with_ns: bool, term: &Term) -> String {
+    let mut t = Table::new(["netns", "to", "type", "via", "dev", "src", "table"]);
+    for r in rows {
+        let table = match (&r.table, &r.vrf) {
+            (Some(t), Some(v)) => format!("{t} ({v})"),
+            (t, _) => opt(t),
+        };
+        let kind = match &r.error {
+            Some(e) => e.clone(),
+            None => opt(&r.kind),
+        };
+        t.row(vec![
+            r.netns.clone(),
+            r.to.clone(),
+            kind,
+            opt(&r.gateway),
+            opt(&r.dev),
+            opt(&r.prefsrc),
+            table,
+        ]);
+    }
+    let t = t.droppable(["table", "src"]);
     if with_ns {
         t.render(term)
     } else {

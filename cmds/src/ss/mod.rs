@@ -2,10 +2,11 @@
 //! all of them. The sockets come from `netkit_os::netlink::sockets`; this module says
 //! which to ask for ([`Filter`]), narrows them ([`retain_family`]) and shows them.
 
+pub mod filter;
 pub mod report;
 pub mod view;
 
-pub use report::{Owner, SockEntry, TcpInfo};
+pub use report::{Owner, SockEntry, SockTimer, Summary, TcpInfo};
 
 // TCP_* state numbers (include/net/tcp_states.h).
 const TCP_SYN_RECV: u8 = 3;
@@ -43,6 +44,8 @@ pub struct Filter {
     pub listening: bool,
     /// `-a`: every state.
     pub all: bool,
+    /// `state NAME`/`exclude NAME` words: exactly these TCP states (overrides -l/-a).
+    pub states: Option<u32>,
 }
 
 impl Filter {
@@ -51,7 +54,9 @@ impl Filter {
     pub fn states(&self) -> u32 {
         let bit = |s: u8| 1u32 << s;
         let all = 0xfff_u32;
-        if self.all {
+        if let Some(s) = self.states {
+            s
+        } else if self.all {
             all
         } else if self.listening {
             bit(TCP_LISTEN) | bit(TCP_CLOSE)
@@ -68,6 +73,42 @@ impl Filter {
             _ => vec![IPPROTO_TCP, IPPROTO_UDP],
         }
     }
+}
+
+/// `ss -s`: sockets per namespace by protocol, TCP state and family, from a dump of
+/// every state of both protocols. Namespaces keep the order of their first row.
+pub fn summarise(rows: &[SockEntry]) -> Vec<Summary> {
+    let mut out: Vec<Summary> = Vec::new();
+    for r in rows {
+        let i = match out.iter().position(|s| s.netns == r.netns) {
+            Some(i) => i,
+            None => {
+                out.push(Summary {
+                    netns: r.netns.clone(),
+                    ..Summary::default()
+                });
+                out.len() - 1
+            }
+        };
+        let s = &mut out[i];
+        if r.local.is_ipv6() {
+            s.inet6 += 1;
+        } else {
+            s.inet += 1;
+        }
+        if r.proto == "udp" {
+            s.udp += 1;
+            continue;
+        }
+        s.tcp += 1;
+        match r.state.as_str() {
+            "ESTAB" => s.tcp_estab += 1,
+            "LISTEN" => s.tcp_listen += 1,
+            "TIME-WAIT" => s.tcp_timewait += 1,
+            _ => s.tcp_other += 1,
+        }
+    }
+    out
 }
 
 /// `-4`/`-6`: keeps the sockets of one address family.

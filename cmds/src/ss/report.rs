@@ -52,7 +52,49 @@ pub struct SockEntry {
     pub uid: u32,
     pub inode: u32,
     pub process: Vec<Owner>,
+    /// The TCP timer running on the socket (`ss -o`), when one is.
+    pub timer: Option<SockTimer>,
     pub tcp_info: Option<TcpInfo>,
     #[serde(skip)]
     pub bound_ifindex: u32,
+}
+
+/// A TCP socket's running timer, as `ss -o` shows it: `timer:(keepalive,119min,0)`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SockTimer {
+    /// `on` (retransmission), `keepalive`, `timewait` or `persist` (zero-window probe).
+    pub name: String,
+    /// Time until it fires, milliseconds.
+    pub expires_ms: u64,
+    /// Retransmissions (or probes) so far.
+    pub retrans: u8,
+}
+
+impl std::fmt::Display for SockTimer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ms = self.expires_ms;
+        let when = if ms >= 60_000 {
+            format!("{}min", ms / 60_000)
+        } else if ms >= 1000 {
+            format!("{:.1}sec", ms as f64 / 1000.0)
+        } else {
+            format!("{ms}ms")
+        };
+        write!(f, "timer:({},{when},{})", self.name, self.retrans)
+    }
+}
+
+/// `ss -s`: one namespace's sockets counted (`--json`: one object per namespace).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub netns: String,
+    pub tcp: u64,
+    pub tcp_estab: u64,
+    pub tcp_listen: u64,
+    pub tcp_timewait: u64,
+    pub tcp_other: u64,
+    pub udp: u64,
+    /// Sockets by address family (IPv4, IPv6).
+    pub inet: u64,
+    pub inet6: u64,
 }

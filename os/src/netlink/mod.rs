@@ -16,13 +16,14 @@ use netkit_dissectors::link::Mac;
 use netlink_packet_core::Parseable;
 use netlink_packet_core::{NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_REQUEST};
 use netlink_packet_route::link::{
-    InfoData, InfoKind, InfoVrf, LinkAttribute, LinkInfo, LinkMessage,
+    InfoData, InfoKind, InfoVrf, LinkAttribute, LinkInfo, LinkMessage, State,
 };
 use netlink_sys::{Socket, SocketAddr};
 use std::collections::HashMap;
 
 pub use netlink_sys::protocols::{NETLINK_ROUTE, NETLINK_SOCK_DIAG};
 
+pub mod addrs;
 pub mod bridge;
 pub mod neigh;
 pub mod routes;
@@ -210,6 +211,8 @@ pub struct Link {
     pub vrf_table: Option<u32>,
     /// IFF_UP: administratively up.
     pub up: bool,
+    /// IFLA_OPERSTATE as `ip -br` prints it (UP, DOWN, UNKNOWN, ...).
+    pub oper: String,
 }
 
 impl Link {
@@ -248,6 +251,7 @@ impl Links {
                         link.mac = <[u8; 6]>::try_from(&a[..]).ok().map(Mac)
                     }
                     LinkAttribute::Controller(m) => link.master = Some(*m),
+                    LinkAttribute::OperState(s) => link.oper = oper_name(s).to_string(),
                     LinkAttribute::LinkInfo(infos) => {
                         for info in infos {
                             match info {
@@ -296,6 +300,19 @@ impl Links {
             .values()
             .find(|l| l.vrf_table == Some(table))
             .map(|l| l.name.clone())
+    }
+}
+
+/// An operational state as iproute2 names it.
+fn oper_name(s: &State) -> &'static str {
+    match s {
+        State::Up => "UP",
+        State::Down => "DOWN",
+        State::LowerLayerDown => "LOWERLAYERDOWN",
+        State::Testing => "TESTING",
+        State::Dormant => "DORMANT",
+        State::NotPresent => "NOTPRESENT",
+        _ => "UNKNOWN",
     }
 }
 

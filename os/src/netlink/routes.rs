@@ -4,7 +4,7 @@
 //! not model, so it is parsed here by hand).
 
 use super::{DumpError, Links};
-use netkit_cmds::route::{table_name, Nexthop, Route};
+use netkit_cmds::route::{table_name, Lookup, Nexthop, Route};
 use netlink_packet_core::Parseable;
 use netlink_packet_route::route::{
     MplsLabel, RouteAddress, RouteAttribute, RouteLwEnCapType, RouteLwTunnelEncap, RouteMessage,
@@ -12,7 +12,7 @@ use netlink_packet_route::route::{
 };
 use netlink_sys::Socket;
 use std::collections::HashMap;
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 const RTM_GETROUTE: u16 = 26;
 const RTM_GETNEXTHOP: u16 = 106;
@@ -124,6 +124,80 @@ pub fn dump(sock: &Socket, links: &Links) -> Result<Vec<Route>, DumpError> {
         }
     }
     Ok(out)
+}
+
+/// Table names iproute2 knows (`ip route show table NAME`): its `rt_tables` files in
+/// /etc/iproute2 and /usr/share/iproute2 (newer iproute2), and their `rt_tables.d`.
+pub fn table_names() -> Vec<(u32, String)> {
+    let mut out = Vec::new();
+    for dir in ["/etc/iproute2", "/usr/share/iproute2"] {
+        let dir = std::path::Path::new(dir);
+        let mut files = vec![dir.join("rt_tables")];
+        if let Ok(d) = std::fs::read_dir(dir.join("rt_tables.d")) {
+            let mut confs: Vec<_> = d
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|e| e == "conf"))
+                .collect();
+            confs.sort();
+            files.extend(confs);
+        }
+        for f in files {
+            if let Ok(text) = std::fs::read_to_string(&f) {
+                out.extend(netkit_cmds::route::parse_rt_tables(&text));
+            }
+        }
+    }
+    out
+}
+
+/// rtmsg flag: report the table the lookup found the route in (as `ip route get`).
+const RTM_F_LOOKUP_TABLE: u32 = 0x1000;
+const RTA_DST: u16 = 1;
+
+/// `ip route get ADDR`: asks the kernel which route the socket's namespace uses for
+/// `to` (a real FIB lookup: policy rules, VRFs and metrics are the kernel's). No route
+/// is an answer too: the error says why (`Network is unreachable`).
+pub fn get(sock: &Socket, links: &Links, to: IpAddr) -> Result<Lookup, DumpError> {
+    let (fam, addr, bits) = match to {
+        IpAddr::V4(a) => (AF_INET, a.octets().to_vec(), 32u8),
+        IpAddr::V6(a) => (AF_INET6, a.octets().to_vec(), 128u8),
+    };
+    // struct rtmsg: family, dst_len, src_len, tos, table, protocol, scope, type, flags.
+    let mut body = vec![fam, bits, 0, 0, 0, 0, 0, 0];
+    body.extend_from_slice(&RTM_F_LOOKUP_TABLE.to_ne_bytes());
+    body.extend_from_slice(&(4 + addr.len() as u16).to_ne_bytes());
+    body.extend_from_slice(&RTA_DST.to_ne_bytes());
+    body.extend_from_slice(&addr);
+    let mut lookup = Lookup {
+        netns: String::new(),
+        to: to.to_string(),
+        kind: None,
+        table: None,
+        vrf: None,
+        gateway: None,
+        dev: None,
+        prefsrc: None,
+        error: None,
+    };
+    let payload = match super::request(sock, RTM_GETROUTE, &body) {
+        Ok(p) => p,
+        Err(DumpError::Kernel(errno)) => {
+            lookup.error = Some(DumpError::Kernel(errno).to_string());
+            return Ok(lookup);
+        }
+        Err(e) => return Err(e),
+    };
+    let msg = RouteMessage::parse(payload.as_slice())
+        .map_err(|e| DumpError::Io(format!("cannot parse the route lookup's answer: {e}")))?;
+    let r = from_message(&msg, &payload, links, &HashMap::new());
+    lookup.kind = Some(r.kind);
+    lookup.table = Some(r.table);
+    lookup.vrf = r.vrf;
+    lookup.gateway = r.gateway;
+    lookup.dev = r.dev;
+    lookup.prefsrc = r.prefsrc;
+    Ok(lookup)
 }
 
 fn from_message(

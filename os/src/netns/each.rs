@@ -6,12 +6,15 @@
 
 use super::{Netns, NetnsError, Selection};
 use crate::netlink::{self, DumpError, Links, NETLINK_ROUTE, NETLINK_SOCK_DIAG};
-use crate::netlink::{neigh, routes, sockets};
+use crate::netlink::{addrs, neigh, routes, sockets};
+use netkit_cmds::addr::Iface;
 use netkit_cmds::arp::{Family, Neighbour};
 use netkit_cmds::mcast::{joined_groups, GroupsReport};
 use netkit_cmds::ns::{NsProblem, NsProblemKind, NsRows};
-use netkit_cmds::route::{in_table, Route};
+use netkit_cmds::route::{in_table, Lookup, Route, TableSpec};
 use netkit_cmds::ss::{Filter, SockEntry};
+use std::cell::Cell;
+use std::net::IpAddr;
 
 /// Why the work inside one namespace failed: the namespace itself, or a dump there
 /// (`what` names the dump: "socket dump", "link dump", ...).
@@ -66,8 +69,12 @@ where
             .iter()
             .map(|ns| {
                 let work = &work;
+                // This thread exists only for this namespace's work and ends with
+                // it, so it enters the namespace itself (run_in would start a second
+                // thread per namespace: a fixed cost that showed with hundreds).
                 scope.spawn(move || {
-                    super::run_in(ns, || work(&ns.label)).map_err(WorkError::from)?
+                    super::enter_for_good(ns).map_err(WorkError::from)?;
+                    work(&ns.label)
                 })
             })
             .collect();
@@ -99,6 +106,13 @@ pub enum ViewError {
     /// The one namespace asked for could not be read.
     #[error("{0}")]
     Namespace(NsProblem),
+    /// `--table NAME` that is neither a table name nor a VRF device in any of the
+    /// namespaces looked at (`ip route show table nosuch` is an error too).
+    #[error(
+        "unknown table '{table}': not all, main, local, default, a table number, a name \
+         in rt_tables, nor a VRF device in {looked}"
+    )]
+    UnknownTable { table: String, looked: String },
 }
 
 /// Sockets of the selected namespaces, with owning processes.
@@ -150,18 +164,76 @@ pub fn neighbours(sel: &Selection, family: Family) -> Result<NsRows<Neighbour>, 
     single_failure(sel, got)
 }
 
-/// Routes of the selected namespaces in `table` (`all`, `main`, `local`, a number, or a
-/// VRF device name).
-pub fn routes(sel: &Selection, table: &str) -> Result<NsRows<Route>, ViewError> {
+/// Routes of the selected namespaces in `table`. A VRF name must be a VRF device in
+/// at least one of them: otherwise the table is unknown (an error, not "no routes").
+pub fn routes(sel: &Selection, table: &TableSpec) -> Result<NsRows<Route>, ViewError> {
     let namespaces = super::select(sel)?;
     let got = each(&namespaces, |label| {
         let sock = netlink::open(NETLINK_ROUTE).map_err(WorkError::dump("route dump"))?;
-        let mut rows = with_stable_links(&sock, "route dump", |links| routes::dump(&sock, links))?;
+        // Whether the VRF asked for is a VRF device here, from the same link table
+        // the rows were named with.
+        let vrf_here = Cell::new(false);
+        let mut rows = with_stable_links(&sock, "route dump", |links| {
+            if let TableSpec::Vrf(v) = table {
+                vrf_here.set(
+                    links
+                        .0
+                        .values()
+                        .any(|l| &l.name == v && l.kind.as_deref() == Some("vrf")),
+                );
+            }
+            routes::dump(&sock, links)
+        })?;
         rows.retain(|r| in_table(r, table));
         for r in &mut rows {
             r.netns = label.to_string();
         }
+        Ok(vec![(vrf_here.get(), rows)])
+    });
+    if let TableSpec::Vrf(v) = table {
+        let answered = !got.rows.is_empty();
+        if answered && !got.rows.iter().any(|(known, _)| *known) {
+            let looked = match namespaces.as_slice() {
+                [one] => format!("namespace {}", one.label),
+                many => format!("any of the {} namespaces", many.len()),
+            };
+            return Err(ViewError::UnknownTable {
+                table: v.clone(),
+                looked,
+            });
+        }
+    }
+    let got = NsRows {
+        rows: got.rows.into_iter().flat_map(|(_, rows)| rows).collect(),
+        problems: got.problems,
+        warnings: got.warnings,
+    };
+    single_failure(sel, got)
+}
+
+/// Interfaces and addresses of the selected namespaces (`ip -br address`).
+pub fn addresses(sel: &Selection) -> Result<NsRows<Iface>, ViewError> {
+    let namespaces = super::select(sel)?;
+    let got = each(&namespaces, |label| {
+        let sock = netlink::open(NETLINK_ROUTE).map_err(WorkError::dump("address dump"))?;
+        let mut rows = with_stable_links(&sock, "address dump", |links| addrs::dump(&sock, links))?;
+        for r in &mut rows {
+            r.netns = label.to_string();
+        }
         Ok(rows)
+    });
+    single_failure(sel, got)
+}
+
+/// `route get ADDR` in the selected namespaces: the kernel's own lookup in each.
+pub fn route_lookups(sel: &Selection, to: IpAddr) -> Result<NsRows<Lookup>, ViewError> {
+    let namespaces = super::select(sel)?;
+    let got = each(&namespaces, |label| {
+        let sock = netlink::open(NETLINK_ROUTE).map_err(WorkError::dump("route lookup"))?;
+        let links = Links::dump(&sock).map_err(WorkError::dump("link dump"))?;
+        let mut lookup = routes::get(&sock, &links, to).map_err(WorkError::dump("route lookup"))?;
+        lookup.netns = label.to_string();
+        Ok(vec![lookup])
     });
     single_failure(sel, got)
 }

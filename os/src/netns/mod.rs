@@ -28,6 +28,14 @@ pub enum NetnsError {
     BadPid(String),
     #[error("unknown namespace '{spec}': no process {pid}")]
     NoProcess { spec: String, pid: u32 },
+    /// The process exists but its namespace file may not be looked at: another user's
+    /// process (PID 1 is root's) needs CAP_SYS_PTRACE.
+    #[error(
+        "cannot look at namespace '{spec}': permission denied on /proc/{pid}/ns/net \
+         (process {pid} belongs to another user; that needs CAP_SYS_PTRACE: run netkit \
+         as root or with sudo)"
+    )]
+    PidDenied { spec: String, pid: u32 },
     #[error("unknown namespace '{spec}': {why}")]
     NoSuchPath { spec: String, why: String },
     #[error(
@@ -63,7 +71,9 @@ impl NetnsError {
     /// What kind of failure this is, for views over many namespaces.
     pub fn problem_kind(&self) -> NsProblemKind {
         match self {
-            NetnsError::NeedsCapSysAdmin(_) => NsProblemKind::Permission,
+            NetnsError::NeedsCapSysAdmin(_) | NetnsError::PidDenied { .. } => {
+                NsProblemKind::Permission
+            }
             NetnsError::Vanished { .. } | NetnsError::NoProcess { .. } => NsProblemKind::Gone,
             _ => NsProblemKind::Failed,
         }
@@ -242,7 +252,8 @@ fn label_for(ns: &Netns, run_dir: &Path) -> String {
 }
 
 /// Resolves the user's `NS`: `pid:N`; a path (anything with a `/`); an exact name in
-/// `run_dir`; `default`/`global` for the host; otherwise a VRF name by vendor convention
+/// `run_dir`; `host` (the label every view gives PID 1's namespace) and
+/// `default`/`global` for the host; otherwise a VRF name by vendor convention
 /// (`VRF1` finds `ns-VRF1`, `srbase-VRF1`, `vrf-VRF1`, or `vrf1`, case-insensitively).
 /// Several matches are an error that lists them.
 pub fn resolve_in(spec: &str, run_dir: &Path) -> Result<Netns, NetnsError> {
@@ -254,10 +265,20 @@ pub fn resolve_in(spec: &str, run_dir: &Path) -> Result<Netns, NetnsError> {
         let pid: u32 = pid
             .parse()
             .map_err(|_| NetnsError::BadPid(spec.to_string()))?;
-        return Netns::at(spec, format!("/proc/{pid}/ns/net")).map_err(|_| NetnsError::NoProcess {
-            spec: spec.to_string(),
-            pid,
-        });
+        let path = format!("/proc/{pid}/ns/net");
+        return match fs::metadata(&path) {
+            Ok(_) => Netns::at(spec, path),
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                Err(NetnsError::PidDenied {
+                    spec: spec.to_string(),
+                    pid,
+                })
+            }
+            Err(_) => Err(NetnsError::NoProcess {
+                spec: spec.to_string(),
+                pid,
+            }),
+        };
     }
     if spec.contains('/') {
         return match fs::metadata(spec) {
@@ -271,6 +292,11 @@ pub fn resolve_in(spec: &str, run_dir: &Path) -> Result<Netns, NetnsError> {
     let named = list_named_in(run_dir)?;
     if let Some(ns) = named.iter().find(|n| n.label == spec) {
         return Ok(ns.clone());
+    }
+    // `ns list`, `ss --all-netns` and `arp --all-netns` label the root namespace
+    // `host`, so a script looping over those labels must be able to name it back.
+    if spec == HOST_LABEL {
+        return host();
     }
     let wanted = vrf_candidates(spec);
     let matches: Vec<&Netns> = named
@@ -381,9 +407,10 @@ pub fn hidden_processes_warning() -> Option<String> {
         .unwrap_or(0);
     (denied > 0).then(|| {
         format!(
-            "{denied} processes of other users were not looked at, so namespaces only they \
-             hold (containers) are not shown: that needs CAP_SYS_PTRACE (run netkit as root \
-             or with sudo)"
+            "{} of other users {} not looked at, so namespaces only they hold (containers) \
+             are not shown: that needs CAP_SYS_PTRACE (run netkit as root or with sudo)",
+            netkit_cmds::output::plural(denied as u64, "process", "processes"),
+            if denied == 1 { "was" } else { "were" }
         )
     })
 }
@@ -503,6 +530,13 @@ mod tests {
         assert!(!e.contains('\n'));
         // "default" falls back to the host namespace when no namespace has that name.
         assert_eq!(resolve_in("default", &dir).unwrap().label, HOST_LABEL);
+        // `host`, the label of the root namespace in every view, names it back.
+        let h = resolve_in("host", &dir).unwrap();
+        assert_eq!(h.label, HOST_LABEL);
+        assert_eq!((h.dev, h.inode), {
+            let want = host().unwrap();
+            (want.dev, want.inode)
+        });
     }
 
     #[test]

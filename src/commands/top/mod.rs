@@ -23,7 +23,7 @@ pub struct TopArgs {
     #[arg(short = 'i', long = "interface", value_name = "IFACE")]
     pub interfaces: Vec<String>,
     /// Watch this namespace (name, path, pid:N, host) instead of netkit's own
-    #[arg(long, value_name = "NS", conflicts_with = "all_netns")]
+    #[arg(short = 'N', long, value_name = "NS", conflicts_with = "all_netns")]
     pub netns: Option<String>,
     /// Watch the host and every namespace, also those created after the start
     #[arg(long)]
@@ -31,6 +31,10 @@ pub struct TopArgs {
     /// Print one JSON object per interval instead of the screen
     #[arg(long)]
     pub json: bool,
+    /// Rates on the screen in bytes/s or bits/s (key b switches); --json is always bytes
+    #[arg(long, value_name = "UNIT", default_value = "bytes",
+          value_parser = ["bytes", "bits"])]
+    pub units: String,
     /// Seconds per JSON object
     #[arg(long, value_name = "SECS", default_value_t = 1.0)]
     pub interval: f64,
@@ -56,6 +60,11 @@ pub struct TopArgs {
 }
 
 pub fn run(args: TopArgs) -> Result {
+    // The screen needs a terminal: without one (cron, a pipe, ssh without -t) say the
+    // way that works before anything is set up, rather than the OS's "No such device".
+    if !args.json && !netkit_os::term::stdout_is_terminal() {
+        return Err(Error::NoTerminal);
+    }
     if !(args.interval.is_finite() && args.interval >= 0.05) {
         return Err(Error::BadArgument(
             "--interval must be at least 0.05 seconds",
@@ -115,7 +124,12 @@ pub fn run(args: TopArgs) -> Result {
             }
             r
         }
-        _ => screen::run(&monitor, write.as_ref(), signals.as_deref()),
+        _ => screen::run(
+            &monitor,
+            write.as_ref(),
+            signals.as_deref(),
+            args.units == "bits",
+        ),
     };
     monitor.stop();
     result

@@ -29,10 +29,16 @@ fn dump(monitor: &Monitor, write: Option<&WriteTarget>, view: &mut View) {
 /// Runs the screen until the user quits. Faults the monitor reports (a namespace
 /// deleted, an interface gone) show in the status line; the screen keeps running, also
 /// when nothing is left to watch, so the numbers can still be read and written.
-pub fn run(monitor: &Monitor, write: Option<&WriteTarget>, signals: Option<&Flags>) -> Result {
+pub fn run(
+    monitor: &Monitor,
+    write: Option<&WriteTarget>,
+    signals: Option<&Flags>,
+    bits: bool,
+) -> Result {
     let engine = monitor.engine.clone();
     let mut screen = Screen::enter()?;
     let mut view = View::default();
+    view.bits = bits;
     let mut last = Instant::now() - Duration::from_secs(2);
     let mut notices_seen = 0;
     let mut dumps_seen = 0;

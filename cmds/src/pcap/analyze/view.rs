@@ -4,7 +4,7 @@
 use super::findings::{Code, Severity};
 use super::report::{ProblemKind, Report};
 use super::sections::tcp::{Side, StreamDetail, TcpFlag};
-use crate::output::{paint, Colour, Table, Term};
+use crate::output::{paint, plural, Colour, Table, Term};
 use std::io::{self, Write};
 
 fn opt<T: ToString>(v: &Option<T>) -> String {
@@ -46,11 +46,11 @@ pub fn write(out: &mut dyn Write, r: &Report, term: &Term) -> io::Result<()> {
     }
     writeln!(
         out,
-        "\nCapture: {} {}, {} frames, {} bytes on the wire, {:.3} s{}",
+        "\nCapture: {} {}, {}, {} on the wire, {:.3} s{}",
         c.format,
         c.linktype,
-        c.frames,
-        c.bytes,
+        plural(c.frames, "frame", "frames"),
+        plural(c.bytes, "byte", "bytes"),
         c.duration_s,
         match (&c.first_ts, &c.last_ts) {
             (Some(a), Some(b)) => format!(" ({a} .. {b})"),
@@ -60,8 +60,10 @@ pub fn write(out: &mut dyn Write, r: &Report, term: &Term) -> io::Result<()> {
     if let Some(first) = c.errors.iter().find(|e| e.kind == ProblemKind::Decode) {
         writeln!(
             out,
-            "  {} frames did not decode to the end (first: frame {}: {})",
-            c.malformed_frames, first.frame, first.message
+            "  {} not decode to the end (first: frame {}: {})",
+            plural(c.malformed_frames, "frame did", "frames did"),
+            first.frame,
+            first.message
         )?;
     }
     write_tcp(out, r, term)?;
@@ -284,21 +286,30 @@ fn write_tcp(out: &mut dyn Write, r: &Report, term: &Term) -> io::Result<()> {
     let f = |flag: TcpFlag| t.flags[flag];
     writeln!(
         out,
-        "\nTCP: {} streams; {} retransmissions ({} fast, {} spurious), {} duplicate ACKs, {} previous segments not captured, {} out of order, {} zero windows",
-        t.streams,
-        f(TcpFlag::Retransmission),
+        "\nTCP: {}; {} ({} fast, {} spurious), {}, {} not captured, {} out of order, {}",
+        plural(t.streams, "stream", "streams"),
+        plural(
+            f(TcpFlag::Retransmission),
+            "retransmission",
+            "retransmissions"
+        ),
         f(TcpFlag::FastRetransmission),
         f(TcpFlag::SpuriousRetransmission),
-        f(TcpFlag::DuplicateAck),
-        f(TcpFlag::LostSegment),
+        plural(f(TcpFlag::DuplicateAck), "duplicate ACK", "duplicate ACKs"),
+        plural(
+            f(TcpFlag::LostSegment),
+            "previous segment",
+            "previous segments"
+        ),
         f(TcpFlag::OutOfOrder),
-        f(TcpFlag::ZeroWindow)
+        plural(f(TcpFlag::ZeroWindow), "zero window", "zero windows")
     )?;
     if t.evicted_conversations > 0 || t.streams_summarised > 0 {
         writeln!(
             out,
-            "  (memory bound: sequence state of {} conversations evicted, so their later segments start new streams; {} streams counted but not detailed)",
-            t.evicted_conversations, t.streams_summarised
+            "  (memory bound: sequence state of {} evicted, so their later segments start new streams; {} counted but not detailed)",
+            plural(t.evicted_conversations, "conversation", "conversations"),
+            plural(t.streams_summarised, "stream", "streams")
         )?;
     }
     // The worst streams: the ones with trouble, most retransmissions first.

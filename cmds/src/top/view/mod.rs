@@ -17,5 +17,6 @@ pub enum Key {
     Down,
     Left,
     Right,
+    Tab,
     Other,
 }

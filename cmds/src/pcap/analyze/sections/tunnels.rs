@@ -6,6 +6,7 @@
 //! on one link).
 
 use super::flows::{packet_at, FlowKey};
+use crate::output::plural;
 use crate::pcap::analyze::findings::{Code, Finding, Severity};
 use crate::pcap::analyze::{FastMap, FrameCtx, Section};
 use netkit_dissectors::Layer;
@@ -397,8 +398,9 @@ impl TunnelAnalysis {
                         severity: Severity::Warning,
                         code: Code::TunnelLowEntropy,
                         summary: format!(
-                            "{} inner flows between {a} and {b} use only {ports} outer UDP source port(s): RFC 7348 asks for a source port derived from the inner headers so the underlay can balance",
-                            pair.inner_flows
+                            "{} inner flows between {a} and {b} use only {}: RFC 7348 asks for a source port derived from the inner headers so the underlay can balance",
+                            pair.inner_flows,
+                            plural(ports as u64, "outer UDP source port", "outer UDP source ports")
                         ),
                         stream: None,
                         frames: first_frames.clone(),

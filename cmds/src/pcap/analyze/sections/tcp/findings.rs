@@ -2,6 +2,7 @@
 //! streams dominated by retransmission, zero-window stalls.
 
 use super::{Endpoint, Side, StreamInfo, TcpFlag};
+use crate::output::plural;
 use crate::pcap::analyze::findings::{Code, Finding, Severity};
 use std::net::{IpAddr, SocketAddr};
 
@@ -102,12 +103,17 @@ pub fn raise(
             severity: Severity::Warning,
             code: Code::SynUnanswered,
             summary: format!(
-                "{count} connection attempt(s) to {server} never answered ({retries} SYN retransmissions): no SYN-ACK, no reset"
+                "{} to {server} never answered ({}): no SYN-ACK, no reset",
+                plural(*count, "connection attempt", "connection attempts"),
+                plural(*retries, "SYN retransmission", "SYN retransmissions")
             ),
             stream: list.first().map(|s| s.stream),
             wireshark_filter: match list.as_slice() {
                 [one] if *count == 1 => stream_filter(one),
-                _ => format!("tcp.flags.syn == 1 && tcp.flags.ack == 0 && {}", endpoint_filter(*endpoint)),
+                _ => format!(
+                    "tcp.flags.syn == 1 && tcp.flags.ack == 0 && {}",
+                    endpoint_filter(*endpoint)
+                ),
             },
             frames,
         });
