@@ -60,7 +60,9 @@ pub struct AgentArgs {
     /// bridge's first IPv4 address; never the wildcard)
     #[arg(long, value_name = "IP")]
     pub listen: Option<Ipv4Addr>,
-    /// Sources allowed to ask (IPv4 prefixes; default: loopback only)
+    /// Sources allowed to ask (IPv4 prefixes), besides this host's own addresses;
+    /// a query is answered only when it came in on the bridge port where its source
+    /// address lives (ARP table, forwarding table and frame agree)
     #[arg(long, value_name = "CIDR", num_args = 1..)]
     pub allow: Vec<Cidr>,
     /// Platform string in replies and announcements
@@ -70,7 +72,7 @@ pub struct AgentArgs {
     #[arg(long = "vlan", value_name = "N", default_value_t = 1,
           value_parser = clap::value_parser!(u16).range(1..=4094))]
     pub native_vlan: u16,
-    /// Log every query and every dropped datagram to stderr
+    /// Log queries and dropped datagrams to stderr (at most 20 lines per 10 s)
     #[arg(short, long)]
     pub verbose: bool,
 }
