@@ -121,7 +121,12 @@ impl Lab {
         let bin = netkit_bin();
         let child = Command::new("ip")
             .args(["netns", "exec", &self.ns("sw"), &bin])
-            .args(["l2trace", "agent", "--bridge", "br0", "--name", "sw"])
+            .args(["l2trace", "agent", "--bridge", "br0"])
+            .args(if extra.contains(&"--name") {
+                &[][..]
+            } else {
+                &["--name", "sw"][..]
+            })
             .args(extra)
             .stdout(Stdio::null())
             .stderr(log)
@@ -738,4 +743,110 @@ fn the_switch_itself_may_ask_its_agent_by_default() {
             Duration::from_millis(300)
         )
         .is_none());
+}
+
+/// Item 8: an answer is never more than 3 times its query: a query without the
+/// querier's address is not answered, and a neighbour with a 32-emoji device ID does
+/// not make the answer grow past 3x.
+#[test]
+fn answers_are_at_most_three_times_their_query() {
+    if skip("the amplification lab") {
+        return;
+    }
+    let _one = ONE_LAB_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let mut lab = Lab::new("m");
+    let long_name = "\u{1f642}".repeat(32);
+    lab.start_agent(&["--allow", "10.78.0.0/24", "--name", &long_name]);
+    let (m1, m2, m3) = (
+        lab.mac("h1", "eth0"),
+        lab.mac("h2", "eth0"),
+        lab.mac("h3", "eth0"),
+    );
+    lab.wait_ready(&request(m1, m2, host_ip("h1")));
+    // A query without the querier's address (25 bytes) gets no answer.
+    let mut bare = request(m1, m2, host_ip("h1"));
+    bare.attrs
+        .retain(|a| !matches!(a, l2t::Attr::SrcIp(_) | l2t::Attr::NbrDevId(_)));
+    let r = lab.ask("h1", &bare, Duration::from_millis(500));
+    assert!(
+        r.is_none(),
+        "a {}-byte query without the querier's address got a {}-byte answer",
+        bare.emit().len(),
+        r.map_or(0, |r| r.emit().len())
+    );
+    let evil = Ipv4Addr::new(10, 78, 0, 18);
+    lab.send_frames("h3", vec![cdp_to(CDP_MAC, m3, &long_name, evil, 180)]);
+    std::thread::sleep(Duration::from_millis(300));
+    let q = L2tMessage::request_dst(m1, m3, 1, host_ip("h1"), "t");
+    let r = lab.ask("h1", &q, Duration::from_millis(500));
+    let r = r.unwrap_or_else(|| panic!("no answer:\n{}", lab.agent_log()));
+    let (asked, got) = (q.emit().len(), r.emit().len());
+    eprintln!(
+        "amplification: {asked}-byte query, {got}-byte answer ({:.1}x)",
+        got as f64 / asked as f64
+    );
+    assert!(
+        got <= 3 * asked,
+        "{got}-byte answer to a {asked}-byte query"
+    );
+    assert_eq!(
+        r.nbr_ip(),
+        Some(evil),
+        "the answer still names the next hop"
+    );
+}
+
+/// Item 7: names from the wire cannot forge log lines, denied datagrams do not flood
+/// the log, and a TTL-0 frame is not logged as a new neighbour.
+#[test]
+fn the_log_cannot_be_forged_or_flooded() {
+    if skip("the logging lab") {
+        return;
+    }
+    let _one = ONE_LAB_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let mut lab = Lab::new("l");
+    lab.start_agent(&["--allow", "10.78.0.101/32", "-v"]);
+    let (m1, m2, m3) = (
+        lab.mac("h1", "eth0"),
+        lab.mac("h2", "eth0"),
+        lab.mac("h3", "eth0"),
+    );
+    lab.wait_ready(&request(m1, m2, host_ip("h1")));
+    let forged = "x\nnetkit l2trace agent: FORGED\u{1b}[2J";
+    let ip = Ipv4Addr::new(10, 78, 0, 18);
+    lab.send_frames(
+        "h3",
+        vec![
+            cdp_to(CDP_MAC, m3, forged, ip, 180),
+            cdp_to(CDP_MAC, m3, "ghost", ip, 0),
+        ],
+    );
+    let q = L2tMessage::request_dst(m1, m2, 1, host_ip("h1"), forged);
+    let _ = lab.ask("h1", &q, Duration::from_millis(500));
+    // 5,000 datagrams from a source that is not allowed.
+    netns::run_in(&lab.netns("h3"), || {
+        let s = UdpSocket::bind("0.0.0.0:0").expect("socket");
+        for i in 0..5000 {
+            let _ = s.send_to(b"not allowed", (SW_IP, l2t::PORT));
+            if i % 200 == 0 {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        }
+    })
+    .expect("enter namespace");
+    std::thread::sleep(Duration::from_millis(500));
+    lab.stop_agent("TERM");
+    let log = lab.agent_log();
+    let lines: Vec<&str> = log.lines().collect();
+    let denied = lines.iter().filter(|l| l.contains("not allowed")).count();
+    eprintln!("log: {} lines for 5,000 denied datagrams", lines.len());
+    assert!(
+        !lines
+            .iter()
+            .any(|l| l.starts_with("netkit l2trace agent: FORGED")),
+        "a forged line:\n{log}"
+    );
+    assert!(!log.contains('\u{1b}'), "an ESC reached the log");
+    assert!(denied <= 25, "{denied} lines about denied datagrams");
+    assert!(!log.contains("new neighbour Cdp ghost"), "{log}");
 }

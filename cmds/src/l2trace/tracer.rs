@@ -101,6 +101,8 @@ struct Run<'a> {
 
 impl Run<'_> {
     fn say(&mut self, line: String) {
+        // Switch and port names come from the wire: no control characters on screen.
+        let line = crate::output::escape(&line).into_owned();
         (self.out)(&line);
         self.report.lines.push(line);
     }

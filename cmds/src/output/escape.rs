@@ -5,16 +5,16 @@
 use std::borrow::Cow;
 
 /// `s` with every control character (C0, DEL, C1) written as `\n`, `\r`, `\t`, `\e`
-/// or `\xNN` / `\u{NNNN}`, and backslashes doubled so the result reads back
-/// unambiguously. Text without any is returned as is, without copying.
+/// or `\xNN` / `\u{NNNN}`. Backslashes are left alone, so text without control
+/// characters (a Windows path in a summary) prints exactly as before; it is returned
+/// as is, without copying.
 pub fn escape(s: &str) -> Cow<'_, str> {
-    if !s.chars().any(|c| c.is_control() || c == '\\') {
+    if !s.chars().any(char::is_control) {
         return Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len() + 8);
     for c in s.chars() {
         match c {
-            '\\' => out.push_str("\\\\"),
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
@@ -44,7 +44,7 @@ mod tests {
             escape("\u{1b}[2J\r\t\0\u{7f}\u{9b}"),
             "\\e[2J\\r\\t\\x00\\x7f\\x9b"
         );
-        assert_eq!(escape("a\\nb"), "a\\\\nb");
+        assert_eq!(escape("C:\\temp\\n"), "C:\\temp\\n");
         assert_eq!(escape("Zürich 🙂"), "Zürich 🙂");
     }
 }

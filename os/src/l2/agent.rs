@@ -8,7 +8,10 @@ use super::raw::{self, Iface};
 use super::L2Error;
 use crate::caps::Cap;
 use crate::netlink::{bridge, Link};
-use netkit_cmds::l2trace::agent::{cap, Cidr, RateLimiter, Tables, MAX_REPLY_GROWTH, MAX_REQUEST};
+use netkit_cmds::l2trace::agent::{
+    cap, complete_request, fit_reply, Cidr, RateLimiter, Tables, MAX_AMPLIFICATION,
+    MAX_REPLY_GROWTH, MAX_REQUEST,
+};
 use netkit_cmds::neighbors::{self, Identity, NeighborCache, Refused, Update};
 use netkit_cmds::output::escape;
 use netkit_dissectors::app::l2trace::{self as l2t, Device, Duplex, PortInfo, Speed};
@@ -74,6 +77,10 @@ pub struct Stats {
     pub not_on_its_port: u64,
     pub rate_limited: u64,
     pub malformed: u64,
+    /// Requests without an attribute a Catalyst sends (the querier's address or name).
+    pub incomplete: u64,
+    /// Replies that could not be made to fit [`MAX_AMPLIFICATION`] times the query.
+    pub too_large: u64,
     pub unanswerable: u64,
     /// Replies not sent because the socket's send queue was full (never waited for).
     pub send_dropped: u64,
@@ -952,6 +959,11 @@ fn serve(
                 continue;
             }
         };
+        if !complete_request(&req) {
+            stats.incomplete += 1;
+            log.line(|| format!("{from}: incomplete request ({} so far)", stats.incomplete));
+            continue;
+        }
         // Where the source address lives: the ARP table must have a MAC for it (an
         // answer to an address without one would wait for ARP), and the frame that
         // carried the query must come from that MAC. Checked before the rate
@@ -1015,11 +1027,12 @@ fn serve(
             log.line(|| format!("{from}: {}: no answer", escape(&req.to_string())));
             continue;
         };
-        let bytes = reply.emit();
-        if bytes.len() > n + MAX_REPLY_GROWTH {
-            stats.unanswerable += 1;
+        let Some(reply) = fit_reply(reply, (MAX_AMPLIFICATION * n).min(n + MAX_REPLY_GROWTH))
+        else {
+            stats.too_large += 1;
             continue;
-        }
+        };
+        let bytes = reply.emit();
         log.line(|| {
             format!(
                 "{from}: {} -> {}",
@@ -1045,15 +1058,18 @@ fn serve(
 fn summary(s: &Stats, refusals: &str) -> String {
     let mut line = format!(
         "{} queries: {} answered, {} not allowed, {} refused (not from the port where \
-         their address lives), {} rate-limited, {} malformed, {} unanswerable, {} \
-         replies dropped (send queue full)",
+         their address lives), {} rate-limited, {} malformed, {} incomplete, {} \
+         unanswerable, {} too large to fit 3x the query, {} replies dropped (send queue \
+         full)",
         s.received,
         s.answered,
         s.denied,
         s.not_on_its_port,
         s.rate_limited,
         s.malformed,
+        s.incomplete,
         s.unanswerable,
+        s.too_large,
         s.send_dropped
     );
     if !refusals.is_empty() {
