@@ -120,8 +120,11 @@ pub enum Update {
     New,
     /// A device already held: its row and expiry refreshed.
     Refreshed,
-    /// TTL 0: the device withdrew itself (removed if it was held).
+    /// TTL 0 from a device that was held: it withdrew itself, and was removed.
     Withdrawn,
+    /// TTL 0 from a device not held: a newcomer asking to be answered at once
+    /// (`netkit neighbors` and the tracer solicit this way), not a neighbour.
+    Solicitation,
 }
 
 impl NeighborCache {
@@ -169,8 +172,11 @@ impl NeighborCache {
         self.expire(now);
         let key = (n.interface.clone(), n.protocol, n.device_id.clone());
         if n.ttl_s == 0 {
-            self.entries.remove(&key);
-            return Update::Withdrawn;
+            return if self.entries.remove(&key).is_some() {
+                Update::Withdrawn
+            } else {
+                Update::Solicitation
+            };
         }
         n.ttl_s = n.ttl_s.min(Self::MAX_TTL_S);
         let known = self.entries.contains_key(&key);
@@ -489,9 +495,10 @@ mod tests {
         let mut gone = a.clone();
         gone.ttl_s = 0;
         assert_eq!(c.update(gone.clone(), t), Update::Withdrawn);
-        assert_eq!(c.devices_on_port("p1"), vec![sw9]);
-        // A withdrawal of a device never held is not news either.
-        assert_eq!(c.update(gone, t), Update::Withdrawn);
+        assert_eq!(c.devices_on_port("p1"), vec![sw9.clone()]);
+        // TTL 0 from a device never held is a solicitation, not a neighbour.
+        assert_eq!(c.update(gone, t), Update::Solicitation);
+        assert_eq!(c.devices_on_port("p1"), vec![sw9.clone()]);
         c.expire(t + Duration::from_secs(181));
         assert!(c.devices_on_port("p1").is_empty());
     }

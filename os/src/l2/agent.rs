@@ -499,11 +499,17 @@ fn listen_port(shared: Arc<Shared>, iface: Iface, mut rx: raw::Receiver) {
                 };
                 let what = format!("{:?} {} ttl {}", n.protocol, escape(&n.device_id), n.ttl_s);
                 let update = shared.cache.lock().map(|mut c| c.update(n, Instant::now()));
-                if update.is_ok_and(|u| u == Update::New) {
-                    if let Ok(mut log) = shared.log.lock() {
-                        log.line(|| format!("{}: new neighbour {what}", iface.name));
+                match update {
+                    Ok(Update::New) => {
+                        if let Ok(mut log) = shared.log.lock() {
+                            log.line(|| format!("{}: new neighbour {what}", iface.name));
+                        }
+                        shared.fast_announce(&iface);
                     }
-                    shared.fast_announce(&iface);
+                    // Answered at once (the per-port bucket bounds it), never
+                    // logged or held as a neighbour.
+                    Ok(Update::Solicitation) => shared.fast_announce(&iface),
+                    _ => {}
                 }
             }
             Ok(None) => {}
