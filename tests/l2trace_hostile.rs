@@ -901,9 +901,15 @@ fn transit_traffic_does_not_reach_the_agent() {
     netns::run_in(&lab.netns("h1"), || {
         let s = UdpSocket::bind("0.0.0.0:0").expect("socket");
         let payload = [0x5a_u8; 1000];
-        for _ in 0..COUNT {
+        // Paced (about 40,000 a second at most), so that what the receiver gets
+        // depends on what the agent takes from the CPU, not on how fast an unpaced
+        // sender outruns it.
+        for i in 0..COUNT {
             while s.send_to(&payload, (host_ip("h2"), 5000)).is_err() {
                 std::thread::yield_now();
+            }
+            if i % 40 == 39 {
+                std::thread::sleep(Duration::from_millis(1));
             }
         }
     })
