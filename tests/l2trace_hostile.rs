@@ -927,3 +927,90 @@ fn transit_traffic_does_not_reach_the_agent() {
         "the agent used {cost:.2} CPU-s on transit traffic"
     );
 }
+
+/// Issue 21 item 12: `neighbors` on the switch answers at once from the agent's cache
+/// (CDP speaks every 60 s: listening would hear nothing); on a host without an agent
+/// it says where and how long it listens, keeps announcing, and each interface's
+/// announcement carries that interface's address.
+#[test]
+fn neighbors_asks_the_agent_and_a_host_announces_each_interfaces_address() {
+    if skip("the neighbors lab") {
+        return;
+    }
+    let _one = ONE_LAB_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let mut lab = Lab::new("b");
+    lab.start_agent(&["--allow", "10.78.0.0/24"]);
+    let (m1, m2) = (lab.mac("h1", "eth0"), lab.mac("h2", "eth0"));
+    lab.wait_ready(&request(m1, m2, host_ip("h1")));
+    let sw2 = Ipv4Addr::new(10, 78, 0, 12);
+    lab.send_frames("h2", vec![cdp_to(CDP_MAC, m2, "sw2", sw2, 180)]);
+    std::thread::sleep(Duration::from_millis(300));
+    let out = lab.exec("sw", &[&netkit_bin(), "neighbors", "--wait", "5", "--json"]);
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert!(
+        rows.as_array().is_some_and(|r| r
+            .iter()
+            .any(|n| n["interface"] == "p2" && n["device_id"] == "sw2")),
+        "the agent's neighbour was not reported: {rows}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // A host with two interfaces, no agent: h1 gets eth1 toward h3.
+    let (h1, h3) = (lab.ns("h1"), lab.ns("h3"));
+    common::ip(&[
+        "-n", &h1, "link", "add", "eth1", "type", "veth", "peer", "name", "eth1", "netns", &h3,
+    ]);
+    common::ip(&["-n", &h1, "link", "set", "eth1", "up"]);
+    common::ip(&["-n", &h3, "link", "set", "eth1", "up"]);
+    common::ip(&["-n", &h1, "addr", "add", "10.79.0.1/24", "dev", "eth1"]);
+    let h1_eth1 = lab.mac("h1", "eth1");
+    let h3ns = lab.netns("h3");
+    let listener = std::thread::spawn(move || {
+        netns::run_in(&h3ns, move || {
+            let (_tx, mut rx) = raw::open("eth1", Duration::from_millis(50)).expect("raw");
+            let deadline = Instant::now() + Duration::from_secs(14);
+            let mut heard = Vec::new();
+            while Instant::now() < deadline {
+                if let Ok(Some(f)) = raw::recv(&mut rx) {
+                    if let Some(n) = netkit_cmds::neighbors::from_frame("eth1", Mac([0; 6]), &f, 0)
+                    {
+                        if f.get(6..12) == Some(&h1_eth1.octets()[..]) && n.ttl_s > 0 {
+                            heard.push((n.protocol, n.mgmt_ip));
+                        }
+                    }
+                }
+            }
+            heard
+        })
+        .expect("enter namespace")
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    let out = lab.exec(
+        "h1",
+        &[
+            &netkit_bin(),
+            "neighbors",
+            "--wait",
+            "12",
+            "--announce",
+            "--json",
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("listening on eth0, eth1 for 12 s"),
+        "{stderr}"
+    );
+    let heard = listener.join().expect("listener");
+    let cdp: Vec<_> = heard
+        .iter()
+        .filter(|(p, _)| *p == netkit_cmds::neighbors::Protocol::Cdp)
+        .collect();
+    eprintln!("h1's announcements heard on eth1: {heard:?}");
+    assert!(cdp.len() >= 2, "announced once, not kept up: {heard:?}");
+    assert!(
+        cdp.iter()
+            .all(|(_, ip)| *ip == Some(Ipv4Addr::new(10, 79, 0, 1))),
+        "eth1's announcement carried another interface's address: {heard:?}"
+    );
+}

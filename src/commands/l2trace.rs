@@ -8,7 +8,7 @@ use netkit_cmds::neighbors::{self, Identity, Neighbor};
 use netkit_cmds::output::write_json;
 use netkit_dissectors::link::Mac;
 use netkit_os::l2::agent::{self, AgentOptions};
-use netkit_os::l2::neighbors::{listen, ListenOptions};
+use netkit_os::l2::neighbors::{ask_agents, listen, ListenOptions};
 use netkit_os::l2::tracer::{default_start, resolve_ip, UdpTransport};
 use netkit_os::l2::{raw, L2Error};
 use netkit_os::netns;
@@ -77,7 +77,9 @@ pub struct AgentArgs {
     pub verbose: bool,
 }
 
-/// Listen for CDP and LLDP neighbours (like `show cdp neighbors detail`)
+/// CDP and LLDP neighbours (like `show cdp neighbors detail`): from the cache of the
+/// l2trace agent running in the namespace when there is one (at once), else by
+/// listening on the wire
 #[derive(Debug, clap::Args)]
 pub struct NeighborsArgs {
     /// Interfaces to listen on (default: every interface that is up)
@@ -86,7 +88,8 @@ pub struct NeighborsArgs {
     /// How long to listen, in seconds (CDP speakers send every 60 s, LLDP every 30 s)
     #[arg(long, value_name = "SECS", default_value_t = 61)]
     pub wait: u64,
-    /// Announce ourselves by CDP and LLDP first (withdrawn when done)
+    /// Announce ourselves by CDP and LLDP while listening, every 10 s (withdrawn when
+    /// done); not needed when an l2trace agent runs here, whose cache is asked instead
     #[arg(long)]
     pub announce: bool,
     /// Print JSON instead of text
@@ -165,13 +168,22 @@ pub fn run_neighbors(args: NeighborsArgs) -> Result {
     let interfaces = args.interfaces.clone();
     let announce = args.announce;
     let work = move || -> std::result::Result<Vec<Neighbor>, L2Error> {
+        // As lldpcli asks lldpd: an l2trace agent here has heard its ports'
+        // neighbours for as long as it runs, so ask it and answer at once.
+        if let Some(mut rows) = ask_agents() {
+            if !interfaces.is_empty() {
+                rows.retain(|n| interfaces.contains(&n.interface));
+            }
+            return Ok(rows);
+        }
         let identity = if announce {
             let ifaces = raw::interfaces();
             let first = ifaces.iter().find(|i| i.up && !i.loopback);
             Some(Identity {
                 name: agent::hostname(),
                 platform: "netkit host".into(),
-                mgmt_ip: first.and_then(|i| i.ipv4.first().copied()),
+                // Each interface announces its own address (filled in per interface).
+                mgmt_ip: None,
                 chassis_mac: first.map_or(Mac([0; 6]), |i| i.mac),
                 native_vlan: None,
                 switch: false,
@@ -185,6 +197,7 @@ pub fn run_neighbors(args: NeighborsArgs) -> Result {
             announce: identity,
             solicit_only: false,
             stop_at_first_ip: false,
+            tell: true,
         })
     };
     let rows = match &args.netns {

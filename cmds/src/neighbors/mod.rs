@@ -14,20 +14,21 @@ use frames::Discovery;
 use netkit_dissectors::l2ctl::cdp::{self, Capabilities, CdpAddress, CdpRepr, CdpTlv};
 use netkit_dissectors::l2ctl::lldp::{self, LldpRepr, LldpTlv, SystemCapabilities};
 use netkit_dissectors::link::Mac;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Protocol {
     Cdp,
     Lldp,
 }
 
-/// One neighbour as `neighbors --json` prints it (CLI.md).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// One neighbour as `neighbors --json` prints it (CLI.md), and as the l2trace agent
+/// hands its cache to `neighbors`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Neighbor {
     pub interface: String,
     pub protocol: Protocol,

@@ -805,6 +805,26 @@ pub fn run(opts: &AgentOptions) -> Result<(), L2Error> {
         stats: Mutex::new(Stats::default()),
     });
     on_stop_remove_table(opts.bridge.clone(), Arc::clone(&shared))?;
+    {
+        // `netkit neighbors` asks this cache instead of waiting for the next
+        // CDP/LLDP period on the wire.
+        let sh = Arc::clone(&shared);
+        let rows = move || {
+            sh.cache.lock().map_or_else(
+                |_| Vec::new(),
+                |mut c| {
+                    c.expire(Instant::now());
+                    c.rows()
+                },
+            )
+        };
+        if let Err(e) = super::neighbors::serve_cache(&opts.bridge, rows) {
+            eprintln!(
+                "netkit l2trace agent: warning: cannot serve the neighbour cache to \
+                 `netkit neighbors`: {e}"
+            );
+        }
+    }
     sync_ports(&shared, &opts.bridge, ports, true, true);
     std::thread::spawn(move || watch_links(wake));
     {
