@@ -172,14 +172,6 @@ pub fn listen(opts: &ListenOptions) -> Result<Vec<Neighbor>, L2Error> {
     } else {
         u16::try_from(opts.wait.as_secs() + 10).unwrap_or(u16::MAX)
     };
-    if opts.tell {
-        let names: Vec<&str> = chosen.iter().map(|i| i.name.as_str()).collect();
-        eprintln!(
-            "netkit: listening on {} for {} s (no l2trace agent runs here to ask)",
-            names.join(", "),
-            opts.wait.as_secs()
-        );
-    }
     let stop = AtomicBool::new(false);
     let mut channels = Vec::new();
     for iface in &chosen {
@@ -187,6 +179,15 @@ pub fn listen(opts: &ListenOptions) -> Result<Vec<Neighbor>, L2Error> {
             iface.clone(),
             raw::open(&iface.name, Duration::from_millis(20))?,
         ));
+    }
+    // Said once every channel is open: a refusal (no CAP_NET_RAW) stays one line.
+    if opts.tell {
+        let names: Vec<&str> = chosen.iter().map(|i| i.name.as_str()).collect();
+        eprintln!(
+            "netkit: listening on {} for {} s (no l2trace agent runs here to ask)",
+            names.join(", "),
+            opts.wait.as_secs()
+        );
     }
     std::thread::scope(|scope| {
         let mut senders = Vec::new();
