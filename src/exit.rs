@@ -85,7 +85,8 @@ pub enum Error {
         duplicates: usize,
         bad_lines: usize,
     },
-    /// `l2trace`: the trace stopped, in Cisco's words.
+    /// `l2trace`: the trace stopped, in Cisco's words. Already on standard output
+    /// (the Cisco lines, or the JSON's `message`), so [`report`] does not repeat it.
     #[error("trace aborted: {0}")]
     TraceAborted(String),
     #[error("Arp failed for {side} {ip}")]
@@ -150,6 +151,7 @@ pub fn report(result: Result) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         // The reader went away (`netkit pcap show f | head`): nothing left to say.
         Err(Error::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e @ Error::TraceAborted(_)) => ExitCode::from(e.exit_status()),
         Err(e) => {
             eprintln!("netkit: {e}");
             ExitCode::from(e.exit_status())

@@ -396,8 +396,12 @@ fn the_agent_survives_its_bridge_losing_a_port() {
         o.status.success().then_some(o)
     });
     assert!(flapped.is_some_and(|o| text(&o) == text(&first)));
+    // Two lines about pb (down, up again); the periodic counters line aside.
     assert_eq!(
-        lab.agent_lines("sw1")[before..].len(),
+        lab.agent_lines("sw1")[before..]
+            .iter()
+            .filter(|l| !l.contains(" queries: "))
+            .count(),
         2,
         "{:?}",
         lab.agent_lines("sw1")
@@ -503,13 +507,9 @@ fn a_hop_that_never_answers_ends_the_trace_in_bounded_time() {
             "{how}: {out}"
         );
         assert_eq!(lines[3..], ["Layer2 trace aborted."], "{how}: {out}");
+        // The reason is said once, on standard output (issue 21 item 13).
         let stderr = err(&o);
-        assert!(
-            stderr.starts_with(
-                "netkit: trace aborted: Unable to send a l2trace request to 10.78.1.12"
-            ) && stderr.lines().count() == 1,
-            "{how}: {stderr}"
-        );
+        assert!(stderr.is_empty(), "{how}: {stderr}");
         let o = lab.netkit("sw1", &["l2trace", &ha, &hb, "--json"]);
         let j: Value = serde_json::from_slice(&o.stdout).expect("JSON");
         assert_eq!(j["status"], "aborted");

@@ -391,6 +391,22 @@ fn four_switch_lab() {
         t.contains("Error:Destination Mac address not found.\nLayer2 trace aborted."),
         "{t}"
     );
+    assert!(
+        out.stderr.is_empty(),
+        "the abort was said twice: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A VLAN the switch does not have: Cisco's words, then why.
+    let out = lab.netkit("sw1", &["l2trace", &ha, &hb, "--vlan", "20"]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains(&format!(
+            "Failed to get any layer2 path information from sw1 [{NET}.11]: VLAN 20 does \
+             not exist on it.\nLayer2 trace aborted."
+        )),
+        "{t}"
+    );
     let out = lab.netkit("sw1", &["l2trace", "0200.dead.beef", &ha, "--json"]);
     assert_eq!(out.status.code(), Some(1));
     let j: Value = serde_json::from_slice(&out.stdout).expect("JSON");

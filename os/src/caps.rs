@@ -171,6 +171,16 @@ pub fn keep_only(keep: &[Cap]) -> Result<(), DropFailed> {
     ::caps::set(None, CapSet::Inheritable, &inheritable).map_err(fail)
 }
 
+/// [`keep_only`] `keep`, then sets NoNewPrivs: nothing this process executes
+/// afterwards (the agent runs `nft`) can gain privileges through setuid bits or file
+/// capabilities, and a root process's children get no more than it kept. Call it
+/// before starting threads: each thread has its own sets, and only threads created
+/// afterwards inherit the reduced ones.
+pub fn lock_down(keep: &[Cap]) -> Result<(), DropFailed> {
+    keep_only(keep)?;
+    nix::sys::prctl::set_no_new_privs().map_err(|e| DropFailed(format!("NoNewPrivs: {e}")))
+}
+
 /// The calling thread's permitted capabilities, as bits (for tests and messages).
 pub fn permitted() -> Option<u64> {
     this_thread("CapPrm:")

@@ -1,6 +1,7 @@
 //! netkit-os: everything netkit does with the operating system, in one crate. It is
-//! the only crate with `unsafe` (three commented shims: libpcap loaded at run time,
-//! a memory-mapped capture file, the code between fork and exec of `ns exec`) and the
+//! the only crate with `unsafe` (four commented shims: libpcap loaded at run time,
+//! a memory-mapped capture file, the code between fork and exec of `ns exec`, the
+//! filtered AF_PACKET sockets of `l2::raw`) and the
 //! only one with OS dependencies (nix, netlink, procfs, caps, libloading, memmap2,
 //! pnet, crossterm).
 //!

@@ -8,7 +8,7 @@ use netkit_cmds::neighbors::{self, Identity, Neighbor};
 use netkit_cmds::output::write_json;
 use netkit_dissectors::link::Mac;
 use netkit_os::l2::agent::{self, AgentOptions};
-use netkit_os::l2::neighbors::{listen, ListenOptions};
+use netkit_os::l2::neighbors::{ask_agents, listen, ListenOptions};
 use netkit_os::l2::tracer::{default_start, resolve_ip, UdpTransport};
 use netkit_os::l2::{raw, L2Error};
 use netkit_os::netns;
@@ -60,7 +60,9 @@ pub struct AgentArgs {
     /// bridge's first IPv4 address; never the wildcard)
     #[arg(long, value_name = "IP")]
     pub listen: Option<Ipv4Addr>,
-    /// Sources allowed to ask (IPv4 prefixes; default: loopback only)
+    /// Sources allowed to ask (IPv4 prefixes), besides this host's own addresses;
+    /// a query is answered only when it came in on the bridge port where its source
+    /// address lives (ARP table, forwarding table and frame agree)
     #[arg(long, value_name = "CIDR", num_args = 1..)]
     pub allow: Vec<Cidr>,
     /// Platform string in replies and announcements
@@ -70,12 +72,14 @@ pub struct AgentArgs {
     #[arg(long = "vlan", value_name = "N", default_value_t = 1,
           value_parser = clap::value_parser!(u16).range(1..=4094))]
     pub native_vlan: u16,
-    /// Log every query and every dropped datagram to stderr
+    /// Log queries and dropped datagrams to stderr (at most 20 lines per 10 s)
     #[arg(short, long)]
     pub verbose: bool,
 }
 
-/// Listen for CDP and LLDP neighbours (like `show cdp neighbors detail`)
+/// CDP and LLDP neighbours (like `show cdp neighbors detail`): from the cache of the
+/// l2trace agent running in the namespace when there is one (at once), else by
+/// listening on the wire
 #[derive(Debug, clap::Args)]
 pub struct NeighborsArgs {
     /// Interfaces to listen on (default: every interface that is up)
@@ -84,7 +88,8 @@ pub struct NeighborsArgs {
     /// How long to listen, in seconds (CDP speakers send every 60 s, LLDP every 30 s)
     #[arg(long, value_name = "SECS", default_value_t = 61)]
     pub wait: u64,
-    /// Announce ourselves by CDP and LLDP first (withdrawn when done)
+    /// Announce ourselves by CDP and LLDP while listening, every 10 s (withdrawn when
+    /// done); not needed when an l2trace agent runs here, whose cache is asked instead
     #[arg(long)]
     pub announce: bool,
     /// Print JSON instead of text
@@ -163,13 +168,22 @@ pub fn run_neighbors(args: NeighborsArgs) -> Result {
     let interfaces = args.interfaces.clone();
     let announce = args.announce;
     let work = move || -> std::result::Result<Vec<Neighbor>, L2Error> {
+        // As lldpcli asks lldpd: an l2trace agent here has heard its ports'
+        // neighbours for as long as it runs, so ask it and answer at once.
+        if let Some(mut rows) = ask_agents() {
+            if !interfaces.is_empty() {
+                rows.retain(|n| interfaces.contains(&n.interface));
+            }
+            return Ok(rows);
+        }
         let identity = if announce {
             let ifaces = raw::interfaces();
             let first = ifaces.iter().find(|i| i.up && !i.loopback);
             Some(Identity {
                 name: agent::hostname(),
                 platform: "netkit host".into(),
-                mgmt_ip: first.and_then(|i| i.ipv4.first().copied()),
+                // Each interface announces its own address (filled in per interface).
+                mgmt_ip: None,
                 chassis_mac: first.map_or(Mac([0; 6]), |i| i.mac),
                 native_vlan: None,
                 switch: false,
@@ -183,6 +197,7 @@ pub fn run_neighbors(args: NeighborsArgs) -> Result {
             announce: identity,
             solicit_only: false,
             stop_at_first_ip: false,
+            tell: true,
         })
     };
     let rows = match &args.netns {

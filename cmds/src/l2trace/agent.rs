@@ -11,7 +11,7 @@
 //! sends a reply more than [`MAX_REPLY_GROWTH`] bytes larger than the request.
 
 use netkit_dissectors::app::l2trace::{
-    Device, Duplex, L2tMessage, MsgType, Neighbor, PortInfo, ReplyStatus, Speed,
+    Attr, Device, Duplex, L2tMessage, MsgType, Neighbor, PortInfo, ReplyStatus, Speed,
 };
 use netkit_dissectors::link::Mac;
 use std::collections::HashMap;
@@ -22,8 +22,14 @@ use std::time::{Duration, Instant};
 /// Requests larger than this are not L2 traceroute (a real one is about 40 bytes).
 pub const MAX_REQUEST: usize = 512;
 /// A reply may exceed its request by at most this much: no amplification beyond it.
-/// Strings are capped (names 32, ports 15 by the kernel) so real replies stay below.
+/// Strings are capped (names 32 bytes, ports 15 by the kernel) so real replies stay
+/// below.
 pub const MAX_REPLY_GROWTH: usize = 200;
+/// A reply is at most this many times the size of its request: an unauthenticated
+/// UDP service must not be worth spoofing for its amplification. Replies that would
+/// be larger have their strings shortened ([`fit_reply`]).
+pub const MAX_AMPLIFICATION: usize = 3;
+/// Names in replies and announcements, in bytes (not characters: 32 emoji are 128).
 const MAX_NAME: usize = 32;
 /// Status for "the one neighbour on that port announced no IPv4 address". IOS has this
 /// condition ("CDP neighbour has no ip") but its code is not public; 11 is unused by
@@ -260,8 +266,70 @@ impl Tables {
     }
 }
 
+/// `s` cut to at most [`MAX_NAME`] bytes, at a character boundary.
 pub fn cap(s: &str) -> String {
-    s.chars().take(MAX_NAME).collect()
+    cut(s, MAX_NAME).to_string()
+}
+
+fn cut(s: &str, max_bytes: usize) -> &str {
+    let mut end = s.len().min(max_bytes);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s.get(..end).unwrap_or_default()
+}
+
+/// Whether a request carries what a Catalyst's `traceroute mac` sends: both MACs, the
+/// VLAN, the querier's IPv4 address and its name. Anything less is not answered (a
+/// 25-byte query without the querier's address got an 86-byte answer).
+pub fn complete_request(req: &L2tMessage) -> bool {
+    req.src_mac().is_some()
+        && req.dst_mac().is_some()
+        && req.vlan().is_some()
+        && req.src_ip().is_some()
+        && req.attrs.iter().any(|a| matches!(a, Attr::NbrDevId(_)))
+}
+
+/// `reply` made to fit in `budget` bytes by shortening its strings, least useful
+/// first (platform, neighbour's device ID, our name, then port names), each at a
+/// character boundary; `None` if even one byte each does not fit.
+pub fn fit_reply(mut reply: L2tMessage, budget: usize) -> Option<L2tMessage> {
+    let order: [fn(&mut Attr) -> Option<&mut String>; 4] = [
+        |a| match a {
+            Attr::DevType(s) => Some(s),
+            _ => None,
+        },
+        |a| match a {
+            Attr::NbrDevId(s) => Some(s),
+            _ => None,
+        },
+        |a| match a {
+            Attr::DevName(s) => Some(s),
+            _ => None,
+        },
+        |a| match a {
+            Attr::DstPortName(s) | Attr::SrcPortName(s) => Some(s),
+            _ => None,
+        },
+    ];
+    for pick in order {
+        let len = reply.emit().len();
+        if len <= budget {
+            return Some(reply);
+        }
+        let mut excess = len - budget;
+        for a in &mut reply.attrs {
+            if let Some(s) = pick(a) {
+                let keep = s.len().saturating_sub(excess).max(1);
+                let cut_to = cut(s, keep)
+                    .len()
+                    .max(s.chars().next().map_or(0, char::len_utf8));
+                excess = excess.saturating_sub(s.len() - cut_to);
+                s.truncate(cut_to);
+            }
+        }
+    }
+    (reply.emit().len() <= budget).then_some(reply)
 }
 
 #[cfg(test)]
@@ -434,5 +502,38 @@ mod tests {
         // Another source has its own bucket; the first refills with time.
         assert!(rl.allow(b, t0));
         assert!(rl.allow(a, t0 + Duration::from_millis(200)));
+    }
+
+    #[test]
+    fn names_are_capped_in_bytes_and_replies_fit_three_times_the_query() {
+        let emoji = "\u{1f642}".repeat(32);
+        assert_eq!(cap(&emoji).len(), 32);
+        assert_eq!(cap(&emoji).chars().count(), 8);
+        assert_eq!(cap("sw1"), "sw1");
+        let mut t = tables();
+        t.neighbors.insert(
+            "p1_2".into(),
+            vec![(cap(&emoji), Some(Ipv4Addr::new(10, 0, 0, 12)))],
+        );
+        t.device.as_mut().unwrap().platform = cap(&"x".repeat(64));
+        let req = q(MsgType::RequestDst, A, B, 1);
+        let n = req.emit().len();
+        let full = t.answer(&req).unwrap();
+        assert!(
+            full.emit().len() > MAX_AMPLIFICATION * n,
+            "{}",
+            full.emit().len()
+        );
+        let fitted = fit_reply(full, MAX_AMPLIFICATION * n).unwrap();
+        let wire = fitted.emit();
+        assert!(wire.len() <= MAX_AMPLIFICATION * n);
+        // Still a valid reply that says where to go next.
+        let back = l2t::parse(&wire).unwrap();
+        assert_eq!(back.nbr_ip(), Some(Ipv4Addr::new(10, 0, 0, 12)));
+        assert_eq!(back.dst_port(), Some("p1_2"));
+        assert!(complete_request(&req));
+        let mut bare = req.clone();
+        bare.attrs.retain(|a| !matches!(a, Attr::SrcIp(_)));
+        assert!(!complete_request(&bare));
     }
 }

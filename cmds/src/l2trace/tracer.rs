@@ -101,6 +101,8 @@ struct Run<'a> {
 
 impl Run<'_> {
     fn say(&mut self, line: String) {
+        // Switch and port names come from the wire: no control characters on screen.
+        let line = crate::output::escape(&line).into_owned();
         (self.out)(&line);
         self.report.lines.push(line);
     }
@@ -201,7 +203,8 @@ pub fn trace(
                         return run.abort(
                             "no_neighbor_ip",
                             format!(
-                                "Failed to get any layer2 path information from {}.",
+                                "Failed to get any layer2 path information from {}: it \
+                                 named a next switch without an IPv4 address.",
                                 who(&r, cur)
                             ),
                             true,
@@ -216,7 +219,7 @@ pub fn trace(
                     true,
                 )
             }
-            other => return abort_on_status(run, other, &r, cur, src, dst, "source"),
+            other => return abort_on_status(run, other, &r, cur, (src, dst, vlan), "source"),
         }
     };
     let (src_ip, r) = source_switch;
@@ -254,7 +257,7 @@ pub fn trace(
                     true,
                 );
             }
-            return abort_on_status(run, status, &r, cur, src, dst, "destination");
+            return abort_on_status(run, status, &r, cur, (src, dst, vlan), "destination");
         }
         let h = Hop {
             hop,
@@ -312,7 +315,8 @@ pub fn trace(
                 return run.abort(
                     "no_neighbor_ip",
                     format!(
-                        "Failed to get any layer2 path information from {}.",
+                        "Failed to get any layer2 path information from {}: it named a \
+                         next switch without an IPv4 address.",
                         who(&r, cur)
                     ),
                     true,
@@ -341,8 +345,7 @@ fn abort_on_status(
     status: Option<ReplyStatus>,
     r: &L2tMessage,
     ip: Ipv4Addr,
-    src: Mac,
-    dst: Mac,
+    (src, dst, vlan): (Mac, Mac, u16),
     side: &str,
 ) -> TraceReport {
     let w = who(r, ip);
@@ -368,9 +371,14 @@ fn abort_on_status(
             format!("Multiple devices connected to {side} port of {w}."),
             true,
         ),
+        // Cisco's words, then what the switch said: without it a user cannot tell a
+        // missing VLAN from a silent switch.
         Some(ReplyStatus::UnknownVlan) => run.abort(
             "unknown_vlan",
-            format!("Failed to get any layer2 path information from {w}."),
+            format!(
+                "Failed to get any layer2 path information from {w}: VLAN {vlan} does not \
+                 exist on it."
+            ),
             true,
         ),
         Some(ReplyStatus::Unknown(n)) => run.abort(
@@ -411,13 +419,21 @@ mod tests {
             kind: MsgType,
             src: Mac,
             dst: Mac,
-            _vlan: u16,
+            vlan: u16,
         ) -> Result<L2tMessage, NoAnswer> {
             self.asked.push((target, kind));
             let sw = self.switches.get(&target).ok_or(NoAnswer::Timeout {
                 tries: 3,
                 waited_s: 2.1,
             })?;
+            // The simulated switches have VLAN 1 only.
+            if vlan != 1 {
+                let st = ReplyStatus::UnknownVlan;
+                return Ok(match kind {
+                    MsgType::RequestSrc => L2tMessage::reply_src(&sw.dev, st, None),
+                    _ => L2tMessage::reply_dst(&sw.dev, st, None, None, None),
+                });
+            }
             let nbr = |port: &str| {
                 sw.nbrs.get(port).map(|(ip, id)| Neighbor {
                     ip: *ip,
@@ -585,6 +601,24 @@ mod tests {
         );
         let r = run(&mut chain(), 11, Mac::BROADCAST, A);
         assert_eq!(r.reason.as_deref(), Some("invalid_source"));
+    }
+
+    #[test]
+    fn an_unknown_vlan_says_so_after_ciscos_words() {
+        let mut lines = Vec::new();
+        let r = trace(&mut chain(), ip(11), A, B, 20, &mut |l| {
+            lines.push(l.to_string())
+        });
+        assert_eq!(r.reason.as_deref(), Some("unknown_vlan"));
+        assert_eq!(
+            r.message.as_deref(),
+            Some(
+                "Failed to get any layer2 path information from sw1 [10.0.0.11]: VLAN 20 \
+                 does not exist on it."
+            )
+        );
+        // Said once, on the lines the user sees.
+        assert_eq!(lines.iter().filter(|l| l.contains("VLAN 20")).count(), 1);
     }
 
     #[test]

@@ -7,6 +7,13 @@ use netkit_dissectors::link::Mac;
 pub const CDP_MAC: Mac = Mac([0x01, 0x00, 0x0c, 0xcc, 0xcc, 0xcc]);
 /// LLDP "nearest bridge" multicast: never forwarded by an 802.1D bridge.
 pub const LLDP_MAC: Mac = Mac([0x01, 0x80, 0xc2, 0x00, 0x00, 0x0e]);
+/// Every LLDP group address (802.1AB): nearest bridge, nearest non-TPMR bridge,
+/// nearest customer bridge.
+pub const LLDP_GROUPS: [Mac; 3] = [
+    LLDP_MAC,
+    Mac([0x01, 0x80, 0xc2, 0x00, 0x00, 0x03]),
+    Mac([0x01, 0x80, 0xc2, 0x00, 0x00, 0x00]),
+];
 const ETHERTYPE_LLDP: u16 = 0x88cc;
 const LLC_SNAP_CDP: [u8; 8] = [0xaa, 0xaa, 0x03, 0x00, 0x00, 0x0c, 0x20, 0x00];
 const MIN_FRAME: usize = 60;

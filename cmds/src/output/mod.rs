@@ -5,9 +5,11 @@
 //! (`netkit_os::term`) and hands every view a [`Term`] saying how wide the screen is
 //! and whether to colour, so views are plain functions of their report and a `Term`.
 
+mod escape;
 mod table;
 mod time;
 
+pub use escape::escape;
 pub use table::Table;
 pub use time::rfc3339_ns;
 

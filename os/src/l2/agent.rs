@@ -8,14 +8,19 @@ use super::raw::{self, Iface};
 use super::L2Error;
 use crate::caps::Cap;
 use crate::netlink::{bridge, Link};
-use netkit_cmds::l2trace::agent::{cap, Cidr, RateLimiter, Tables, MAX_REPLY_GROWTH, MAX_REQUEST};
-use netkit_cmds::neighbors::{self, Identity, NeighborCache};
+use netkit_cmds::l2trace::agent::{
+    cap, complete_request, fit_reply, Cidr, RateLimiter, Tables, MAX_AMPLIFICATION,
+    MAX_REPLY_GROWTH, MAX_REQUEST,
+};
+use netkit_cmds::neighbors::{self, Identity, NeighborCache, Refused, Update};
+use netkit_cmds::output::escape;
 use netkit_dissectors::app::l2trace::{self as l2t, Device, Duplex, PortInfo, Speed};
 use netkit_dissectors::link::Mac;
 use std::collections::HashMap;
-use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
+use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 const ANNOUNCE_EVERY: Duration = Duration::from_secs(30);
@@ -58,15 +63,170 @@ pub struct AgentOptions {
     pub verbose: bool,
 }
 
-/// Counters, printed with `--verbose`.
-#[derive(Debug, Default, Clone, Copy)]
+/// Counters of the serving loop, summarised on stderr (at most one line every
+/// [`REPORT_EVERY`], when they changed) and at exit.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Stats {
     pub received: u64,
     pub answered: u64,
+    /// Source not in `--allow` (nor one of this host's own addresses).
     pub denied: u64,
+    /// Allowed source address, but the query did not come from where that address
+    /// lives: the neighbour table's MAC for it is not the frame's source MAC, or the
+    /// bridge port it came in on is not the one the forwarding table has that MAC on.
+    pub not_on_its_port: u64,
     pub rate_limited: u64,
     pub malformed: u64,
+    /// Requests without an attribute a Catalyst sends (the querier's address or name).
+    pub incomplete: u64,
+    /// Replies that could not be made to fit [`MAX_AMPLIFICATION`] times the query.
+    pub too_large: u64,
     pub unanswerable: u64,
+    /// Replies not sent because the socket's send queue was full (never waited for).
+    pub send_dropped: u64,
+}
+
+/// How often, at most, a summary of the counters is printed.
+pub const REPORT_EVERY: Duration = Duration::from_secs(10);
+/// Per-event lines (with `--verbose`) allowed per [`REPORT_EVERY`]; the rest are
+/// counted and said in one line.
+const LOG_LINES_PER_PERIOD: u32 = 20;
+/// How long the serving loop waits for a port tap to report a query's arrival (the
+/// tap usually has it first: taps run before the IP stack).
+const ORIGIN_WAIT: Duration = Duration::from_millis(20);
+/// Arrivals kept for matching; past this, those older than [`ORIGIN_KEPT_FOR`] go.
+const ORIGINS_KEPT: usize = 4096;
+const ORIGIN_KEPT_FOR: Duration = Duration::from_secs(1);
+/// How long the list of this host's own addresses is used before it is read again.
+const OWN_ADDRESSES_FRESH: Duration = Duration::from_secs(1);
+/// How long the ARP table read for checking sources is trusted for an address it has.
+const ARP_FRESH: Duration = Duration::from_secs(2);
+/// How often, at most, the ARP table is read again for an address it lacks.
+const ARP_REREAD: Duration = Duration::from_millis(100);
+
+/// A query datagram as a port tap saw it: from whom, which payload (hashed).
+type OriginKey = (SocketAddrV4, u64);
+
+/// Where a query came in: the bridge port and the frame's source MAC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Origin {
+    port: u32,
+    src_mac: Mac,
+    at: Instant,
+}
+
+fn payload_key(data: &[u8]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    data.hash(&mut h);
+    h.finish()
+}
+
+/// The kernel's ARP table, read again when it lacks an address (at most every
+/// [`ARP_REREAD`]) or is older than [`ARP_FRESH`], so a flood of queries costs a
+/// table lookup each, not a netlink dump each.
+#[derive(Debug, Default)]
+struct ArpCache {
+    table: HashMap<Ipv4Addr, Mac>,
+    read: Option<Instant>,
+}
+
+impl ArpCache {
+    fn mac_of(&mut self, ip: Ipv4Addr) -> Option<Mac> {
+        let age = self.read.map(|t| t.elapsed());
+        let fresh = age.is_some_and(|a| a < ARP_FRESH);
+        if let (Some(m), true) = (self.table.get(&ip), fresh) {
+            return Some(*m);
+        }
+        if age.is_none_or(|a| a >= ARP_REREAD) {
+            self.table = crate::netlink::bridge::arp_table().unwrap_or_default();
+            self.read = Some(Instant::now());
+        }
+        self.table.get(&ip).copied()
+    }
+}
+
+fn ipv4_header_ok(h: &[u8]) -> bool {
+    let mut sum: u32 = h
+        .chunks(2)
+        .map(|c| u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)])))
+        .sum();
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    sum == 0xffff
+}
+
+/// A UDP 2228 datagram to `to` in an untagged IPv4 frame: its source address and
+/// port, its payload, and the frame's source MAC.
+fn query_in_frame(frame: &[u8], to: Ipv4Addr) -> Option<(SocketAddrV4, &[u8], Mac)> {
+    if frame.get(12..14)? != [0x08, 0x00] {
+        return None;
+    }
+    let ip = frame.get(14..)?;
+    let ihl = usize::from(ip.first()? & 0x0f) * 4;
+    let total = usize::from(u16::from_be_bytes([*ip.get(2)?, *ip.get(3)?]));
+    if *ip.get(9)? != 17 || ihl < 20 || total < ihl + 8 {
+        return None;
+    }
+    let dst = Ipv4Addr::new(*ip.get(16)?, *ip.get(17)?, *ip.get(18)?, *ip.get(19)?);
+    if dst != to {
+        return None;
+    }
+    if !ipv4_header_ok(ip.get(..ihl)?) {
+        return None;
+    }
+    let src = Ipv4Addr::new(*ip.get(12)?, *ip.get(13)?, *ip.get(14)?, *ip.get(15)?);
+    let udp = ip.get(ihl..total)?;
+    let sport = u16::from_be_bytes([*udp.first()?, *udp.get(1)?]);
+    let mac = Mac(frame.get(6..12)?.try_into().ok()?);
+    Some((SocketAddrV4::new(src, sport), udp.get(8..)?, mac))
+}
+
+/// A log with a budget: at most [`LOG_LINES_PER_PERIOD`] lines per period, then one
+/// line saying how many were left out. Untrusted text is escaped by the callers.
+#[derive(Debug)]
+struct Log {
+    verbose: bool,
+    period_start: Instant,
+    lines: u32,
+    suppressed: u64,
+}
+
+impl Log {
+    fn new(verbose: bool) -> Self {
+        Log {
+            verbose,
+            period_start: Instant::now(),
+            lines: 0,
+            suppressed: 0,
+        }
+    }
+
+    fn line(&mut self, msg: impl FnOnce() -> String) {
+        if !self.verbose {
+            return;
+        }
+        let now = Instant::now();
+        if now.saturating_duration_since(self.period_start) >= REPORT_EVERY {
+            if self.suppressed > 0 {
+                eprintln!(
+                    "netkit l2trace agent: {} more events not logged in the last {} s",
+                    self.suppressed,
+                    REPORT_EVERY.as_secs()
+                );
+            }
+            self.period_start = now;
+            self.lines = 0;
+            self.suppressed = 0;
+        }
+        if self.lines < LOG_LINES_PER_PERIOD {
+            self.lines += 1;
+            eprintln!("netkit l2trace agent: {}", msg());
+        } else {
+            self.suppressed += 1;
+        }
+    }
 }
 
 pub fn hostname() -> String {
@@ -105,11 +265,7 @@ fn find_bridge(name: &str) -> Result<(Link, Vec<Link>), L2Error> {
 /// nft_meta_bridge) get the same rule on the bridge's current ports by name. The agent
 /// still hears CDP: its packet taps on the ports see frames before the bridge does.
 pub fn block_cdp_flooding(bridge: &str, ports: &[String]) -> Result<(), L2Error> {
-    let table: String = bridge
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-        .collect();
-    let table = format!("netkit_l2t_{table}");
+    let table = nft_table(bridge);
     let by_bridge = format!("meta ibrname \"{bridge}\"");
     let names: Vec<String> = ports.iter().map(|p| format!("\"{p}\"")).collect();
     let by_ports = format!("iifname {{ {} }}", names.join(", "));
@@ -134,6 +290,25 @@ pub fn block_cdp_flooding(bridge: &str, ports: &[String]) -> Result<(), L2Error>
         }
     }
     Err(last)
+}
+
+/// The agent's nftables table for `bridge` (in the bridge family).
+pub fn nft_table(bridge: &str) -> String {
+    let table: String = bridge
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    format!("netkit_l2t_{table}")
+}
+
+/// Removes the agent's table for `bridge`, if it is there: at exit, so a stopped
+/// agent leaves no rule behind. (After kill -9 it stays until the next start, which
+/// replaces it.)
+pub fn remove_cdp_block(bridge: &str) -> Result<(), L2Error> {
+    let table = nft_table(bridge);
+    nft(&format!(
+        "table bridge {table} {{}}\ndelete table bridge {table}\n"
+    ))
 }
 
 fn nft(script: &str) -> Result<(), L2Error> {
@@ -174,12 +349,82 @@ struct Shared {
     members: Mutex<Vec<Iface>>,
     /// Why a port's channel failed, until the next rescan explains or repairs it.
     lost: Mutex<HashMap<u32, String>>,
-    /// Wakes the rescan thread at once (a listener lost its channel).
-    rescan: Mutex<mpsc::Sender<()>>,
-    verbose: bool,
+    /// Wakes the rescan thread at once: `false` when a listener lost its channel,
+    /// `true` when the kernel announced a link change (a port joined or left).
+    rescan: Mutex<mpsc::Sender<bool>>,
+    /// The address queries come to: the taps pass UDP 2228 datagrams to it.
+    mgmt: Ipv4Addr,
+    /// Queries the taps saw, by sender and payload, to tell the serving loop on
+    /// which port and from which MAC each came in.
+    origins: Mutex<HashMap<OriginKey, Origin>>,
+    origin_seen: Condvar,
+    /// Frames refused by the listeners, by reason (index: [`REFUSALS`]).
+    refused: [AtomicU64; 6],
+    /// Neighbour lines logged (budgeted like the serving loop's).
+    log: Mutex<Log>,
+    /// The serving loop's counters, for the summary at exit.
+    stats: Mutex<Stats>,
 }
 
+/// The order of [`Shared::refused`].
+const REFUSALS: [Refused; 6] = [
+    Refused::NotDiscovery,
+    Refused::NotToGroup,
+    Refused::Own,
+    Refused::BadChecksum,
+    Refused::BadVersion,
+    Refused::Undecodable,
+];
+
 impl Shared {
+    fn count_refused(&self, why: Refused) {
+        if let Some(i) = REFUSALS.iter().position(|r| *r == why) {
+            self.refused[i].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// "3 bad CDP checksum, 1 not sent to the CDP/LLDP group address" (zero counts
+    /// left out), empty when nothing was refused.
+    fn refusals(&self) -> String {
+        REFUSALS
+            .iter()
+            .zip(&self.refused)
+            .map(|(r, n)| (r, n.load(Ordering::Relaxed)))
+            .filter(|(r, n)| *n > 0 && **r != Refused::Own)
+            .map(|(r, n)| format!("{n} {}", r.describe()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    fn saw_query(&self, key: OriginKey, o: Origin) {
+        if let Ok(mut m) = self.origins.lock() {
+            if m.len() >= ORIGINS_KEPT {
+                m.retain(|_, v| v.at.elapsed() < ORIGIN_KEPT_FOR);
+                if m.len() >= ORIGINS_KEPT {
+                    m.clear();
+                }
+            }
+            m.insert(key, o);
+        }
+        self.origin_seen.notify_all();
+    }
+
+    /// Where the query `key` came in, waiting up to [`ORIGIN_WAIT`] for its tap.
+    fn origin_of(&self, key: OriginKey) -> Option<Origin> {
+        let deadline = Instant::now() + ORIGIN_WAIT;
+        let mut m = self.origins.lock().ok()?;
+        loop {
+            if let Some(o) = m.remove(&key) {
+                return Some(o);
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return None;
+            }
+            m = self.origin_seen.wait_timeout(m, left).ok()?.0;
+        }
+    }
+
     fn port_list(&self) -> Vec<Iface> {
         self.ports.lock().map(|p| p.clone()).unwrap_or_default()
     }
@@ -227,21 +472,44 @@ fn listen_port(shared: Arc<Shared>, iface: Iface, mut rx: raw::Receiver) {
     while shared.is_port(iface.index) {
         match raw::recv(&mut rx) {
             Ok(Some(frame)) => {
-                let Some(n) =
-                    neighbors::from_frame(&iface.name, iface.mac, &frame, crate::clock::unix_ns())
-                else {
+                if let Some((from, payload, src_mac)) = query_in_frame(&frame, shared.mgmt) {
+                    // Noted for the serving loop, which answers what the UDP socket
+                    // delivers (so the host's firewall still decides).
+                    shared.saw_query(
+                        (from, payload_key(payload)),
+                        Origin {
+                            port: iface.index,
+                            src_mac,
+                            at: Instant::now(),
+                        },
+                    );
                     continue;
-                };
-                let what = format!("{:?} {} ttl {}", n.protocol, n.device_id, n.ttl_s);
-                let new = shared
-                    .cache
-                    .lock()
-                    .is_ok_and(|mut c| c.update(n, Instant::now()));
-                if new {
-                    if shared.verbose {
-                        eprintln!("netkit l2trace agent: {}: new neighbour {what}", iface.name);
+                }
+                let n = match neighbors::accept_frame(
+                    &iface.name,
+                    iface.mac,
+                    &frame,
+                    crate::clock::unix_ns(),
+                ) {
+                    Ok(n) => n,
+                    Err(why) => {
+                        shared.count_refused(why);
+                        continue;
                     }
-                    shared.fast_announce(&iface);
+                };
+                let what = format!("{:?} {} ttl {}", n.protocol, escape(&n.device_id), n.ttl_s);
+                let update = shared.cache.lock().map(|mut c| c.update(n, Instant::now()));
+                match update {
+                    Ok(Update::New) => {
+                        if let Ok(mut log) = shared.log.lock() {
+                            log.line(|| format!("{}: new neighbour {what}", iface.name));
+                        }
+                        shared.fast_announce(&iface);
+                    }
+                    // Answered at once (the per-port bucket bounds it), never
+                    // logged or held as a neighbour.
+                    Ok(Update::Solicitation) => shared.fast_announce(&iface),
+                    _ => {}
                 }
             }
             Ok(None) => {}
@@ -258,7 +526,7 @@ fn listen_port(shared: Arc<Shared>, iface: Iface, mut rx: raw::Receiver) {
                     l.insert(iface.index, e.to_string());
                 }
                 if let Ok(tx) = shared.rescan.lock() {
-                    let _ = tx.send(());
+                    let _ = tx.send(false);
                 }
                 return;
             }
@@ -357,7 +625,8 @@ fn sync_ports(shared: &Arc<Shared>, bridge: &str, ports: Vec<Link>, first: bool,
         if let Some(e) = lost.remove(&iface.index) {
             say(format!("port {}: {e}; listening again", iface.name));
         }
-        match raw::open(&iface.name, Duration::from_millis(500)) {
+        let wanted = raw::Wanted::DiscoveryAndQueriesTo(shared.mgmt);
+        match raw::open_filtered(&iface.name, Duration::from_millis(500), wanted) {
             Ok((tx, rx)) => {
                 if let Ok(mut s) = shared.senders.lock() {
                     s.insert(iface.index, tx);
@@ -384,10 +653,12 @@ fn current_tables(
     let (bridge, ports) = find_bridge(&opts.bridge)?;
     let fdb = bridge::bridge_fdb(bridge.index)?;
     let mut neighbors = HashMap::new();
-    if let Ok(mut c) = cache.lock() {
-        c.expire(Instant::now());
+    if let Ok(c) = cache.lock() {
+        // Expired rows are skipped, not removed here: a query costs the ports' share
+        // of the cache, not a pass over all of it (the listeners expire on insert).
+        let now = Instant::now();
         for p in &ports {
-            let devs = c.devices_on_port(&p.name);
+            let devs = c.devices_on_port_at(&p.name, now);
             neighbors.insert(p.name.clone(), devs);
         }
     }
@@ -404,7 +675,76 @@ fn current_tables(
     })
 }
 
-/// Runs the agent until it fails.
+/// The IPv4 addresses of this namespace's interfaces: queries from them come from
+/// the switch itself (`netkit l2trace` run on it) and are always answered.
+fn own_addresses() -> Vec<Ipv4Addr> {
+    raw::interfaces().into_iter().flat_map(|i| i.ipv4).collect()
+}
+
+/// The capabilities the running agent keeps: raw sockets for the ports that join
+/// later, and nftables (through `nft`, which inherits them) for the CDP rule.
+const AGENT_CAPS: [Cap; 2] = [Cap::NetRaw, Cap::NetAdmin];
+
+/// Blocks SIGINT and SIGTERM in this thread and the ones it starts, and takes them in
+/// a thread of its own, which removes the nftables table and ends the process.
+fn on_stop_remove_table(bridge: String, shared: Arc<Shared>) -> Result<(), L2Error> {
+    use nix::sys::signal::{SigSet, Signal};
+    let mut set = SigSet::empty();
+    set.add(Signal::SIGINT);
+    set.add(Signal::SIGTERM);
+    set.thread_block()
+        .map_err(|e| L2Error::Udp(format!("cannot block SIGTERM: {e}")))?;
+    std::thread::Builder::new()
+        .name("l2t-signals".into())
+        .spawn(move || {
+            if let Ok(sig) = set.wait() {
+                if let Err(e) = remove_cdp_block(&bridge) {
+                    eprintln!("netkit l2trace agent: cannot remove the CDP rule: {e}");
+                }
+                let stats = shared.stats.lock().map(|s| *s).unwrap_or_default();
+                eprintln!(
+                    "netkit l2trace agent: {}",
+                    summary(&stats, &shared.refusals())
+                );
+                eprintln!("netkit l2trace agent: {sig}: stopped, CDP rule removed");
+                std::process::exit(0);
+            }
+        })
+        .map_err(|e| L2Error::Udp(format!("cannot start the signal thread: {e}")))?;
+    Ok(())
+}
+
+/// Wakes the rescan at once when the kernel says a link changed (a port joined the
+/// bridge, left it, went up or down), so a new port is tapped and covered by the
+/// CDP rule within milliseconds instead of at the next periodic rescan.
+fn watch_links(wake: mpsc::Sender<bool>) {
+    use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
+    const RTMGRP_LINK: u32 = 1;
+    let Ok(mut sock) = Socket::new(NETLINK_ROUTE) else {
+        return;
+    };
+    if sock.bind(&SocketAddr::new(0, RTMGRP_LINK)).is_err() {
+        return;
+    }
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        buf.clear();
+        match sock.recv(&mut buf, 0) {
+            Ok(_) => {
+                if wake.send(true).is_err() {
+                    return;
+                }
+            }
+            // ENOBUFS: events were lost; a rescan covers them anyway.
+            Err(e) if e.raw_os_error() == Some(nix::libc::ENOBUFS) => {
+                let _ = wake.send(true);
+            }
+            Err(_) => return,
+        }
+    }
+}
+
+/// Runs the agent until it fails (or SIGINT/SIGTERM, which exit 0).
 pub fn run(opts: &AgentOptions) -> Result<(), L2Error> {
     // Without these the agent would run half-blind (no neighbours heard, CDP flooded
     // across the bridge) and only warn: refuse at once and say what is missing.
@@ -418,6 +758,10 @@ pub fn run(opts: &AgentOptions) -> Result<(), L2Error> {
             ),
         ],
     )?;
+    // A network-facing daemon keeps only what it uses, before it starts any thread
+    // (threads inherit the reduced sets) and before it reads a byte off the wire;
+    // NoNewPrivs: nothing it executes (nft) can gain more.
+    crate::caps::lock_down(&AGENT_CAPS).map_err(|e| L2Error::Udp(e.to_string()))?;
     let (bridge, ports) = find_bridge(&opts.bridge)?;
     let all = raw::interfaces();
     let bridge_if = all.iter().find(|i| i.index == bridge.index);
@@ -452,10 +796,37 @@ pub fn run(opts: &AgentOptions) -> Result<(), L2Error> {
         ports: Mutex::new(Vec::new()),
         members: Mutex::new(Vec::new()),
         lost: Mutex::new(HashMap::new()),
-        rescan: Mutex::new(wake),
-        verbose: opts.verbose,
+        rescan: Mutex::new(wake.clone()),
+        mgmt,
+        origins: Mutex::new(HashMap::new()),
+        origin_seen: Condvar::new(),
+        refused: Default::default(),
+        log: Mutex::new(Log::new(opts.verbose)),
+        stats: Mutex::new(Stats::default()),
     });
+    on_stop_remove_table(opts.bridge.clone(), Arc::clone(&shared))?;
+    {
+        // `netkit neighbors` asks this cache instead of waiting for the next
+        // CDP/LLDP period on the wire.
+        let sh = Arc::clone(&shared);
+        let rows = move || {
+            sh.cache.lock().map_or_else(
+                |_| Vec::new(),
+                |mut c| {
+                    c.expire(Instant::now());
+                    c.rows()
+                },
+            )
+        };
+        if let Err(e) = super::neighbors::serve_cache(&opts.bridge, rows) {
+            eprintln!(
+                "netkit l2trace agent: warning: cannot serve the neighbour cache to \
+                 `netkit neighbors`: {e}"
+            );
+        }
+    }
     sync_ports(&shared, &opts.bridge, ports, true, true);
+    std::thread::spawn(move || watch_links(wake));
     {
         let sh = Arc::clone(&shared);
         let bridge_name = opts.bridge.clone();
@@ -470,7 +841,12 @@ pub fn run(opts: &AgentOptions) -> Result<(), L2Error> {
                     announced = Some(Instant::now());
                 }
                 let periodic = match woken.recv_timeout(RESCAN_EVERY) {
-                    Ok(()) => {
+                    // A link changed: look now, and open what joined.
+                    Ok(true) => {
+                        while woken.try_recv().is_ok() {}
+                        true
+                    }
+                    Ok(false) => {
                         std::thread::sleep(SETTLE);
                         while woken.try_recv().is_ok() {}
                         false
@@ -513,7 +889,16 @@ pub fn run(opts: &AgentOptions) -> Result<(), L2Error> {
         opts.bridge,
         shared.port_list().len()
     );
-    serve(&sock, &allow, opts, &device, &shared.cache)
+    serve(&sock, &allow, opts, &device, &shared)
+}
+
+/// Whether the kernel accepts, from the wire, packets with one of this host's own
+/// source addresses (net.ipv4.conf.{all,BRIDGE}.accept_local; off by default).
+fn accept_local(bridge: &str) -> bool {
+    ["all", bridge].iter().any(|c| {
+        std::fs::read_to_string(format!("/proc/sys/net/ipv4/conf/{c}/accept_local"))
+            .is_ok_and(|v| v.trim() != "0")
+    })
 }
 
 fn serve(
@@ -521,79 +906,200 @@ fn serve(
     allow: &[Cidr],
     opts: &AgentOptions,
     device: &Device,
-    cache: &Mutex<NeighborCache>,
+    shared: &Shared,
 ) -> Result<(), L2Error> {
+    use nix::sys::socket::{sendto, MsgFlags, SockaddrIn};
+    use std::os::fd::AsRawFd;
     let mut stats = Stats::default();
+    let mut reported = (Stats::default(), String::new());
+    let mut last_report = Instant::now();
     let mut limiter = RateLimiter::new(10.0, 40.0, 200.0, Instant::now());
+    let mut log = Log::new(opts.verbose);
+    let mut arp = ArpCache::default();
+    let mut own = (own_addresses(), Instant::now());
     let mut buf = [0u8; 2048];
-    let debug = |msg: &str| {
-        if opts.verbose {
-            eprintln!("netkit l2trace agent: {msg}");
-        }
-    };
+    // Wakes the loop now and then to print the summary even when nobody asks.
+    sock.set_read_timeout(Some(REPORT_EVERY))
+        .map_err(|e| L2Error::Udp(format!("cannot set a read timeout: {e}")))?;
+    let trust_local = !accept_local(&opts.bridge);
+    if !trust_local {
+        eprintln!(
+            "netkit l2trace agent: accept_local is set: queries from this host's own \
+             addresses are checked like any other"
+        );
+    }
     loop {
+        if let Ok(mut s) = shared.stats.lock() {
+            *s = stats;
+        }
+        if last_report.elapsed() >= REPORT_EVERY {
+            let now = (stats, shared.refusals());
+            if now != reported {
+                eprintln!("netkit l2trace agent: {}", summary(&now.0, &now.1));
+                reported = now;
+            }
+            last_report = Instant::now();
+        }
         let (n, from) = match sock.recv_from(&mut buf) {
             Ok(x) => x,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::Interrupted
+                        | std::io::ErrorKind::WouldBlock
+                        | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                continue
+            }
             Err(e) => return Err(L2Error::Udp(format!("receive: {e}"))),
         };
         stats.received += 1;
-        let SocketAddr::V4(from4) = from else {
+        let std::net::SocketAddr::V4(from) = from else {
             stats.denied += 1;
             continue;
         };
-        if !allow.iter().any(|c| c.contains(*from4.ip())) {
+        let data = buf.get(..n).unwrap_or_default();
+        // The switch's own queries are always answered (`netkit l2trace` on it). A
+        // datagram from outside claiming one of its addresses never gets here: the
+        // kernel drops it as a martian source, unless accept_local is set.
+        if own.1.elapsed() >= OWN_ADDRESSES_FRESH {
+            own = (own_addresses(), Instant::now());
+        }
+        let local = trust_local && (from.ip().is_loopback() || own.0.contains(from.ip()));
+        if !local && !allow.iter().any(|c| c.contains(*from.ip())) {
             stats.denied += 1;
-            debug(&format!("{from}: not allowed"));
+            log.line(|| format!("{from}: not allowed ({} so far)", stats.denied));
             continue;
         }
-        let data = buf.get(..n).unwrap_or_default();
-        let req = match (n <= MAX_REQUEST).then(|| l2t::parse(data)) {
+        let req = match (data.len() <= MAX_REQUEST).then(|| l2t::parse(data)) {
             Some(Ok(m)) if m.is_request() => m,
             Some(Err(e)) => {
                 stats.malformed += 1;
-                debug(&format!(
-                    "{from}: malformed ({e}), {} so far",
-                    stats.malformed
-                ));
+                log.line(|| format!("{from}: malformed ({e}), {} so far", stats.malformed));
                 continue;
             }
             _ => {
                 stats.malformed += 1;
-                debug(&format!(
-                    "{from}: not a request, {} so far",
-                    stats.malformed
-                ));
+                log.line(|| format!("{from}: not a request, {} so far", stats.malformed));
                 continue;
             }
         };
-        if !limiter.allow(from.ip(), Instant::now()) {
+        if !complete_request(&req) {
+            stats.incomplete += 1;
+            log.line(|| format!("{from}: incomplete request ({} so far)", stats.incomplete));
+            continue;
+        }
+        // Where the source address lives: the ARP table must have a MAC for it (an
+        // answer to an address without one would wait for ARP), and the frame that
+        // carried the query must come from that MAC. Checked before the rate
+        // limiter, so a spoofer cannot spend the bucket of the address it claims,
+        // and before any bridge table is read.
+        let port = if local {
+            None
+        } else {
+            let refuse = |stats: &mut Stats, log: &mut Log, why: String| {
+                stats.not_on_its_port += 1;
+                let count = stats.not_on_its_port;
+                log.line(|| format!("{from}: refused: {why} ({count} so far)"));
+            };
+            let Some(mac) = arp.mac_of(*from.ip()) else {
+                refuse(
+                    &mut stats,
+                    &mut log,
+                    format!("no ARP entry for {}", from.ip()),
+                );
+                continue;
+            };
+            let Some(o) = shared.origin_of((from, payload_key(data))) else {
+                refuse(&mut stats, &mut log, "no bridge port saw it come in".into());
+                continue;
+            };
+            if o.src_mac != mac {
+                refuse(
+                    &mut stats,
+                    &mut log,
+                    format!("sent by {}, but {} lives at {mac}", o.src_mac, from.ip()),
+                );
+                continue;
+            }
+            Some((o.port, mac))
+        };
+        if !limiter.allow(std::net::IpAddr::V4(*from.ip()), Instant::now()) {
             stats.rate_limited += 1;
             continue;
         }
-        let tables = match current_tables(opts, device, cache) {
+        let tables = match current_tables(opts, device, &shared.cache) {
             Ok(t) => t,
             Err(e) => {
                 eprintln!("netkit l2trace agent: cannot read the bridge tables: {e}");
                 continue;
             }
         };
+        // ...and the bridge has that MAC on the port the query came in on.
+        if let Some((port, mac)) = port {
+            if !tables
+                .fdb
+                .iter()
+                .any(|e| e.mac == mac && !e.local && e.port == port)
+            {
+                stats.not_on_its_port += 1;
+                log.line(|| format!("{from}: refused: {mac} is not on the port it came in on"));
+                continue;
+            }
+        }
         let Some(reply) = tables.answer(&req) else {
             stats.unanswerable += 1;
-            debug(&format!("{from}: {req}: no answer"));
+            log.line(|| format!("{from}: {}: no answer", escape(&req.to_string())));
+            continue;
+        };
+        let Some(reply) = fit_reply(reply, (MAX_AMPLIFICATION * n).min(n + MAX_REPLY_GROWTH))
+        else {
+            stats.too_large += 1;
             continue;
         };
         let bytes = reply.emit();
-        if bytes.len() > n + MAX_REPLY_GROWTH {
-            stats.unanswerable += 1;
-            continue;
-        }
-        debug(&format!("{from}: {req} -> {reply}"));
-        if sock.send_to(&bytes, from).is_ok() {
-            stats.answered += 1;
-        }
-        if opts.verbose && stats.received.is_multiple_of(1000) {
-            eprintln!("netkit l2trace agent: {stats:?}");
+        log.line(|| {
+            format!(
+                "{from}: {} -> {}",
+                escape(&req.to_string()),
+                escape(&reply.to_string())
+            )
+        });
+        // Never wait: a reply that cannot be queued now (the send buffer is full of
+        // replies waiting for ARP) is dropped and counted, and the loop goes on.
+        match sendto(
+            sock.as_raw_fd(),
+            &bytes,
+            &SockaddrIn::from(from),
+            MsgFlags::MSG_DONTWAIT,
+        ) {
+            Ok(_) => stats.answered += 1,
+            Err(_) => stats.send_dropped += 1,
         }
     }
+}
+
+/// The one-line summary of the counters.
+fn summary(s: &Stats, refusals: &str) -> String {
+    let mut line = format!(
+        "{} queries: {} answered, {} not allowed, {} refused (not from the port where \
+         their address lives), {} rate-limited, {} malformed, {} incomplete, {} \
+         unanswerable, {} too large to fit 3x the query, {} replies dropped (send queue \
+         full)",
+        s.received,
+        s.answered,
+        s.denied,
+        s.not_on_its_port,
+        s.rate_limited,
+        s.malformed,
+        s.incomplete,
+        s.unanswerable,
+        s.too_large,
+        s.send_dropped
+    );
+    if !refusals.is_empty() {
+        line.push_str(&format!("; CDP/LLDP frames refused: {refusals}"));
+    }
+    line
 }

@@ -194,6 +194,7 @@ pub fn default_start(name: &str) -> Result<Ipv4Addr, L2Error> {
         )],
     )?;
     let found = super::neighbors::listen(&super::neighbors::ListenOptions {
+        tell: false,
         interfaces: Vec::new(),
         wait: Duration::from_secs(2),
         announce: Some(Identity {

@@ -94,6 +94,12 @@ fn fdb_entry(msg: &NeighbourMessage, raw_state: u16, bridge: u32) -> Option<FdbE
 
 /// The MAC the kernel's ARP table holds for `ip`, if it has a usable entry.
 pub fn arp_lookup(ip: Ipv4Addr) -> Result<Option<Mac>, DumpError> {
+    Ok(arp_table()?.remove(&ip))
+}
+
+/// Every usable entry of the kernel's ARP table (not incomplete, not failed).
+pub fn arp_table() -> Result<std::collections::HashMap<Ipv4Addr, Mac>, DumpError> {
+    let mut table = std::collections::HashMap::new();
     let mut body = [0u8; 12];
     body[0] = AF_INET;
     for payload in dump(RTM_GETNEIGH, &body)? {
@@ -115,11 +121,11 @@ pub fn arp_lookup(ip: Ipv4Addr) -> Result<Option<Mac>, DumpError> {
                 _ => {}
             }
         }
-        if dst == Some(ip) && mac.is_some() {
-            return Ok(mac);
+        if let (Some(ip), Some(mac)) = (dst, mac) {
+            table.insert(ip, mac);
         }
     }
-    Ok(None)
+    Ok(table)
 }
 
 #[cfg(test)]

@@ -12,6 +12,11 @@ pub fn write_line(out: &mut dyn Write, l: &FrameLine) -> io::Result<()> {
     writeln!(
         out,
         "{:>6} {:>12.6} {:>5} {:<24} {}{}",
-        l.frame, l.time, l.len, l.stack, l.summary, err
+        l.frame,
+        l.time,
+        l.len,
+        l.stack,
+        crate::output::escape(&l.summary),
+        err
     )
 }
