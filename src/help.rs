@@ -290,6 +290,53 @@ pub fn completions(shell: clap_complete::Shell) -> Vec<u8> {
 mod tests {
     use super::*;
 
+    /// Splits an example as a POSIX shell would for the quoting the examples use:
+    /// blanks separate words, single and double quotes group them.
+    fn shell_words(line: &str) -> Vec<String> {
+        let (mut words, mut word, mut quote, mut in_word) = (vec![], String::new(), None, false);
+        for c in line.chars() {
+            match (quote, c) {
+                (Some(q), c) if c == q => quote = None,
+                (Some(_), c) => word.push(c),
+                (None, '\'' | '"') => {
+                    quote = Some(c);
+                    in_word = true;
+                }
+                (None, c) if c.is_whitespace() => {
+                    if in_word {
+                        words.push(std::mem::take(&mut word));
+                        in_word = false;
+                    }
+                }
+                (None, c) => {
+                    word.push(c);
+                    in_word = true;
+                }
+            }
+        }
+        if in_word {
+            words.push(word);
+        }
+        words
+    }
+
+    #[test]
+    fn examples_split_as_the_shell_splits_them() {
+        assert_eq!(
+            shell_words("netkit watch -f 'tcp port 443' -Y \"a b\" x ''"),
+            [
+                "netkit",
+                "watch",
+                "-f",
+                "tcp port 443",
+                "-Y",
+                "a b",
+                "x",
+                ""
+            ]
+        );
+    }
+
     #[test]
     fn every_example_names_a_command_that_exists() {
         let cmd = command();
@@ -303,10 +350,11 @@ mod tests {
             assert!(c.get_after_long_help().is_some(), "{path}");
             for l in *lines {
                 assert!(l.starts_with(format!("netkit {path}").trim_end()), "{l}");
-                // What the shell would hand netkit: the words before a pipe or redirect.
-                let words: Vec<&str> = l
-                    .split_whitespace()
-                    .take_while(|w| *w != "|" && *w != ">")
+                // What the shell would hand netkit: the words before a pipe or redirect,
+                // quotes removed (`-f 'tcp port 443'` is one argument).
+                let words: Vec<String> = shell_words(l)
+                    .into_iter()
+                    .take_while(|w| w != "|" && w != ">")
                     .collect();
                 if let Err(e) = command().try_get_matches_from(&words) {
                     panic!("example '{l}' does not parse: {e}");

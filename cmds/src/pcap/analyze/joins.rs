@@ -15,6 +15,7 @@ use super::sections::tcp::{TcpAnalysis, TcpFlag};
 use super::sections::websocket::findings::{self as ws_findings, RetransPlacement};
 use super::sections::websocket::Upgrade;
 use super::Analysis;
+use crate::output::plural;
 use crate::source::ReadWarning;
 
 pub(super) fn finish(
@@ -89,7 +90,10 @@ fn capture_damage(read_problems: &[ReadWarning], out: &mut Vec<Finding>) {
     };
     let more = match read_problems.len() - 1 {
         0 => String::new(),
-        n => format!(" (and {n} more damaged place(s), see capture.errors)"),
+        n => format!(
+            " (and {} more, see capture.errors)",
+            plural(n as u64, "damaged place", "damaged places")
+        ),
     };
     let frames: Vec<u64> = read_problems.iter().map(|w| w.frame).take(20).collect();
     out.push(Finding {

@@ -6,6 +6,7 @@
 //! quotes (RFC 4884/4950).
 
 use super::flows::{packet_at, FlowKey};
+use crate::output::plural;
 use crate::pcap::analyze::findings::{frames_filter, Code, Finding, Severity};
 use crate::pcap::analyze::{FastMap, FrameCtx, Section};
 use netkit_dissectors::transport::tcp_flags;
@@ -587,7 +588,8 @@ fn offload_finding(mut flows: Vec<(String, u32, u32, u16, Option<u64>)>, out: &m
         severity: Severity::Info,
         code: Code::TcpOffload,
         summary: format!(
-            "{which}: {segments} segment(s) of up to {largest} bytes, larger than the MSS the receiver announced ({least_mss} or more): segmentation or receive offload (TSO/GRO) on the capturing host merged them; their size says nothing about the path"
+            "{which}: {} of up to {largest} bytes, larger than the MSS the receiver announced ({least_mss} or more): segmentation or receive offload (TSO/GRO) on the capturing host merged them; their size says nothing about the path",
+            plural(segments, "segment", "segments")
         ),
         stream: None,
         frames: flows.iter().filter_map(|f| f.4).take(MAX_LISTED).collect(),

@@ -54,9 +54,9 @@ pub fn raise(
             severity: Severity::Info,
             code: Code::SynCutOff,
             summary: format!(
-                "{} connection attempt(s) to {} server(s) sent in the last {:.2} s of the capture, before an answer was due (within {:.2} s on these paths): cut off by the end of the capture, not unanswered",
-                cut.len(),
-                servers.len(),
+                "{} to {} sent in the last {:.2} s of the capture, before an answer was due (within {:.2} s on these paths): cut off by the end of the capture, not unanswered",
+                plural(cut.len() as u64, "connection attempt", "connection attempts"),
+                plural(servers.len() as u64, "server", "servers"),
                 oldest_ns as f64 / 1e9,
                 due_ns as f64 / 1e9
             ),

@@ -4,6 +4,7 @@
 //! the TCP section.
 
 use super::{Upgrade, Verdict};
+use crate::output::plural;
 use crate::pcap::analyze::findings::{frames_filter, Code, Finding, Severity};
 
 fn upgrade_target(u: &Upgrade) -> String {
@@ -42,13 +43,13 @@ impl RetransPlacement {
         }
         let before = self.on_stream.saturating_sub(self.after_response);
         format!(
-            "; of the capture's {} TCP retransmissions, {} are on this connection ({} before the answer, {} after) and {} on {} other connection(s)",
+            "; of the capture's {} TCP retransmissions, {} are on this connection ({} before the answer, {} after) and {} on {}",
             self.total,
             self.on_stream,
             before,
             self.after_response,
             self.total.saturating_sub(self.on_stream),
-            self.other_streams
+            plural(self.other_streams as u64, "other connection", "other connections")
         )
     }
 }
