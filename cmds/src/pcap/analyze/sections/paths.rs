@@ -417,6 +417,7 @@ impl PathAnalysis {
         incomplete_frames.sort_unstable();
         if incomplete > 0 {
             findings.push(Finding {
+group: String::new(), ts_ns: None,
                 severity: Severity::Warning,
                 code: Code::FragmentsIncomplete,
                 summary: format!(
@@ -431,6 +432,7 @@ impl PathAnalysis {
         if !self.icmp.is_empty() {
             let m = &self.icmp[0];
             findings.push(Finding {
+group: String::new(), ts_ns: None,
                 severity: Severity::Info,
                 code: Code::PmtuReported,
                 summary: format!(
@@ -446,6 +448,7 @@ impl PathAnalysis {
         }
         if !self.df_too_big.is_empty() {
             findings.push(Finding {
+group: String::new(), ts_ns: None,
                 severity: Severity::Warning,
                 code: Code::DfLargerThanReportedMtu,
                 summary: format!(
@@ -484,6 +487,7 @@ impl PathAnalysis {
                 // no inner MTU would fit, so there is no advice (and 1500 - it underflows).
                 if s.overhead > 0 && s.overhead + ip_tcp < 1500 && fit_on_path > 1500 && !black_hole {
                     findings.push(Finding {
+group: String::new(), ts_ns: None,
                         severity: Severity::Warning,
                         code: Code::TunnelMtu,
                         summary: format!(
@@ -505,6 +509,7 @@ impl PathAnalysis {
                 }
                 if black_hole {
                     findings.push(Finding {
+group: String::new(), ts_ns: None,
                         severity: Severity::Error,
                         code: Code::PmtuBlackHole,
                         summary: format!(
@@ -584,6 +589,7 @@ fn offload_finding(mut flows: Vec<(String, u32, u32, u16, Option<u64>)>, out: &m
         many => format!("{} TCP connections (first {})", many.len(), many[0].0),
     };
     out.push(Finding {
+group: String::new(), ts_ns: None,
         severity: Severity::Info,
         code: Code::TcpOffload,
         summary: format!(
