@@ -291,7 +291,12 @@ fn several_files_are_shown_and_an_unreadable_one_named() {
     let (a, b) = (a.display().to_string(), b.display().to_string());
     assert_eq!(
         seen,
-        vec![(a.clone(), 1), (a, 2), (b.clone(), 1), (b.clone(), 2)],
+        vec![
+            (a.clone(), 1),
+            (a.clone(), 2),
+            (b.clone(), 1),
+            (b.clone(), 2)
+        ],
         "each file numbered from 1"
     );
     let err = String::from_utf8_lossy(&out.stderr);
@@ -300,7 +305,16 @@ fn several_files_are_shown_and_an_unreadable_one_named() {
     assert!(err[0].starts_with("netkit: /nonexistent/missing.pcap: cannot open"));
     assert!(err[1].contains("README.md: not a capture file"), "{err:?}");
 
-    // The text form heads each file's frames with its name.
+    // The text form heads each file's frames with its name; an unreadable file gets
+    // no heading, only its line on stderr.
+    let text = run(
+        &["pcap", "show", "-c", "1"],
+        &[Path::new(&a), missing, Path::new(&b)],
+    );
+    assert_eq!(text.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&text.stdout);
+    assert_eq!(stdout.lines().count(), 5, "{stdout}");
+    assert!(!stdout.contains("missing.pcap"), "{stdout}");
     let text = run(
         &["pcap", "show", "-c", "1", "-r"],
         &[Path::new(&b), Path::new(&b)],

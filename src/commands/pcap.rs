@@ -100,7 +100,7 @@ pub struct AnalyzeArgs {
     /// Machine-readable report (an array with one object per file when several)
     #[arg(long)]
     pub json: bool,
-    /// List the frames behind each TCP analysis flag
+    /// List the frame numbers behind each TCP analysis flag
     #[arg(long)]
     pub frames: bool,
     /// Write the frames behind the findings (whole TCP streams) to a pcapng file
@@ -155,21 +155,35 @@ fn run_show(a: ShowArgs) -> Result {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut unreadable = Vec::new();
-    for (i, path) in files.iter().enumerate() {
+    let mut shown_files = 0;
+    for path in &files {
+        let mut file = match a.decode.open(path) {
+            Ok(f) => f,
+            Err(e) if file_unreadable(&e) => {
+                unreadable.push(e.to_string());
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         if files.len() > 1 {
             // Several files: each line (JSON) or block (text) says which file it is from.
             opts.file = Some(path.display().to_string());
             if !a.json {
-                if i > 0 {
+                if shown_files > 0 {
                     writeln!(out)?;
                 }
                 writeln!(out, "{}", path.display())?;
             }
         }
-        match show_file(path, &a.decode, &opts, &mut out) {
-            Ok(()) => {}
-            Err(e) if file_unreadable(&e) => unreadable.push(e.to_string()),
-            Err(e) => return Err(e),
+        shown_files += 1;
+        show(&mut file, &opts, &mut out)?;
+        if let Some(w) = file.nothing_readable() {
+            // The damage is the whole story: said once, not again as a warning.
+            unreadable.push(nothing_readable(path, &w.message).to_string());
+            continue;
+        }
+        for w in file.warnings() {
+            warn(format_args!("{}: {}", path.display(), w.message));
         }
     }
     out.flush()?;
@@ -178,18 +192,6 @@ fn run_show(a: ShowArgs) -> Result {
     } else {
         Err(Error::Unreadable(unreadable))
     }
-}
-
-fn show_file(path: &Path, decode: &DecodeArgs, opts: &ShowOptions, out: &mut dyn Write) -> Result {
-    let mut file = decode.open(path)?;
-    show(&mut file, opts, out)?;
-    if let Some(w) = file.nothing_readable() {
-        return Err(nothing_readable(path, &w.message));
-    }
-    for w in file.warnings() {
-        warn(format_args!("{}: {}", path.display(), w.message));
-    }
-    Ok(())
 }
 
 /// A progress line on stderr for people: only on a terminal, and only once reading
