@@ -9,6 +9,8 @@ dissect, top_classify: one byte choosing the link type (index into the targets'
 LINKTYPES) + a frame.
 cdp/lldp/stp/fhrp/dns/http/websocket: the payload the decoder takes. l2trace: the two
 worked examples of the protocol note (no capture of that protocol exists).
+display_filter: each of DISPLAY_FILTERS, a newline, two bytes of TCP analysis flags
+and an Ethernet frame of the fixtures.
 """
 import hashlib
 import os
@@ -26,6 +28,18 @@ L2T_EXAMPLES = [
     # REPLY_SRC from Cat3550, status 2, next hop Cat2950 at 192.168.2.27
     bytes.fromhex("0401003c06") + b"\x04\x0aCat3550\x00" + b"\x05\x14cisco WS-C3550-24\x00"
     + bytes.fromhex("0606c0a8021a" "0f0302" "0d06c0a8021b") + b"\x10\x0aCat2950\x00",
+]
+# Filters as users and the findings write them (pcap show -Y).
+DISPLAY_FILTERS = [
+    "tcp.stream eq 8 && (frame.number in {320 321})",
+    "tcp.flags.syn == 1 && tcp.flags.ack == 0 && ip.dst == 10.0.0.1 && tcp.dstport == 80",
+    "(icmp.type == 3 && icmp.code == 4) || icmpv6.type == 2",
+    "ip.flags.mf == 1 || ip.frag_offset > 0",
+    "!(tcp.port == 22) and not udp or http.request.method == \"GET\"",
+    "ip.src == 10.0.0.0/8 && http.host contains \"example\"",
+    "tcp.analysis.retransmission || tcp.analysis.flags && !tcp.analysis.window_update",
+    "ipv6.addr == fe80::1/64 && websocket",
+    "http.response.code >= 400 && tcp.flags == 0x018",
 ]
 
 
@@ -117,6 +131,10 @@ def main():
                         write(written, target, p)
     for example in L2T_EXAMPLES:
         write(written, "l2trace", example)
+    ethernet = [f for lt, f in frames(os.path.join(ROOT, "tests/fixtures/lab/upgrade-rejected-403.pcap")) if lt == 1]
+    for i, text in enumerate(DISPLAY_FILTERS):
+        frame = ethernet[(i * 37) % len(ethernet)] if ethernet else b""
+        write(written, "display_filter", text.encode() + b"\n" + bytes([0, i]) + frame)
     for t, n in sorted(written.items()):
         print(f"{t}: {n} seeds")
 

@@ -38,8 +38,9 @@ seed_captures() {
 
 mkdir -p "$corpus"
 # Decoder targets start from real PDUs cut out of the captures (git-ignored, so a fresh
-# clone makes them on first use).
-if [ ! -d "$here/seeds" ] && command -v python3 >/dev/null; then
+# clone makes them on first use; again when a target the script seeds has none yet).
+if command -v python3 >/dev/null && { [ ! -d "$here/seeds" ] ||
+    { [ ! -d "$here/seeds/$target" ] && grep -q "\"$target\"" "$here/make-seeds.py"; }; }; then
     python3 "$here/make-seeds.py" >/dev/null || true
 fi
 if [ -z "$(ls -A "$corpus")" ]; then

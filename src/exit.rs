@@ -106,6 +106,10 @@ pub enum Error {
     /// A capture whose very first record is damaged: nothing in it could be read.
     #[error("{path}: nothing readable: {why}")]
     NothingReadable { path: String, why: String },
+    /// Input files that could not be read, each with its reason (one line each),
+    /// while the others were reported.
+    #[error("{}", .0.join("; "))]
+    Unreadable(Vec<String>),
     /// A file netkit was asked to write or read besides the captures.
     #[error("{path}: {why}")]
     File { path: String, why: String },
@@ -152,6 +156,13 @@ pub fn report(result: Result) -> ExitCode {
         // The reader went away (`netkit pcap show f | head`): nothing left to say.
         Err(Error::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(e @ Error::TraceAborted(_)) => ExitCode::from(e.exit_status()),
+        // One line per file, each naming it, so a reader (or grep) sees every one.
+        Err(Error::Unreadable(lines)) => {
+            for line in lines {
+                eprintln!("netkit: {line}");
+            }
+            ExitCode::FAILURE
+        }
         Err(e) => {
             eprintln!("netkit: {e}");
             ExitCode::from(e.exit_status())

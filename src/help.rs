@@ -13,8 +13,9 @@ pub const EXIT_STATUS: &str =
   1  the job could not be done, or was done only in part (unreadable file, no
      privilege, unknown namespace or table, trace aborted, nothing left to watch);
      one line on stderr says what failed and what to do
-  2  usage error: a bad option or argument (clap's, a bad --decode-as, an
-     --interval out of range, a malformed --table, ns exec without a command)";
+  2  usage error: a bad option or argument (clap's, a bad --decode-as or -Y
+     filter, an --interval out of range, a malformed --table, ns exec without a
+     command)";
 
 /// Examples per command, by the command's path (subcommand names after `netkit`).
 const EXAMPLES: &[(&str, &[&str])] = &[
@@ -39,6 +40,8 @@ const EXAMPLES: &[(&str, &[&str])] = &[
         &[
             "netkit pcap show -c 20 trace.pcap",
             "netkit pcap show --json trace.pcap | jq .",
+            "netkit pcap show -r trace.pcap -Y 'tcp.stream eq 3 && tcp.analysis.retransmission'",
+            "netkit pcap show -Y 'http.response.code >= 400 || websocket' a.pcap b.pcap",
         ],
     ),
     ("mcast map", &["netkit mcast map 239.1.1.1 ff02::1:ff00:1"]),
@@ -164,6 +167,9 @@ fn epilogue(path: &str) -> Option<String> {
         let lines: Vec<String> = lines.iter().map(|l| format!("  {l}")).collect();
         blocks.push(format!("Examples:\n{}", lines.join("\n")));
     }
+    if path == "pcap show" {
+        blocks.push(display_filter_help());
+    }
     if path == "top" {
         let keys: Vec<String> = KEY_BINDINGS
             .iter()
@@ -175,6 +181,28 @@ fn epilogue(path: &str) -> Option<String> {
         blocks.push(format!("Exit status:\n{EXIT_STATUS}"));
     }
     (!blocks.is_empty()).then(|| blocks.join("\n\n"))
+}
+
+/// What `-Y` takes, for `pcap show --help` and its man page.
+fn display_filter_help() -> String {
+    let mut lines = vec![
+        // No blank line inside: the man page makes a section of each block.
+        "  Wireshark's syntax, for these fields and protocol names:".to_string(),
+    ];
+    let mut line = String::from(" ");
+    for name in netkit_cmds::pcap::show::filter::supported_fields().split(", ") {
+        if line.len() + name.len() > 78 {
+            lines.push(std::mem::replace(&mut line, String::from(" ")));
+        }
+        line.push(' ');
+        line.push_str(name);
+    }
+    lines.push(line);
+    lines.push(
+        "  Operators: == != < > <= >= (eq ne lt gt le ge), contains, in {a b}, && || !".to_string(),
+    );
+    lines.push("  (and or not), parentheses. Another field is a usage error (exit 2).".to_string());
+    format!("Display filter (-Y):\n{}", lines.join("\n"))
 }
 
 fn add_epilogues(cmd: clap::Command, path: &str) -> clap::Command {

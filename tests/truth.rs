@@ -685,7 +685,7 @@ fn write_streams_keeps_every_attempt_of_a_finding() {
     assert!(r["findings"][0]["summary"]
         .as_str()
         .unwrap()
-        .starts_with("3 connection attempts"));
+        .starts_with("3 connection attempts to "));
 
     let written = dir.0.join("evidence.pcapng");
     let out = netkit()
@@ -702,7 +702,10 @@ fn write_streams_keeps_every_attempt_of_a_finding() {
     let again = json(&written);
     assert_eq!(again["capture"]["frames"], 6, "the 6 SYNs, nothing else");
     let summary = again["findings"][0]["summary"].as_str().unwrap();
-    assert!(summary.starts_with("3 connection attempts"), "{summary}");
+    assert!(
+        summary.starts_with("3 connection attempts to "),
+        "{summary}"
+    );
 }
 
 // Item 8: PIM Join/Prune messages count as joins and leaves of their group.

@@ -9,10 +9,10 @@ use netkit_cmds::pcap::analyze::findings::{Code, Entry};
 use netkit_cmds::pcap::analyze::{
     self, view, AnalyzeOptions, ProblemKind, Progress, Report, SourceInfo,
 };
-use netkit_cmds::pcap::show::{show, ShowOptions};
+use netkit_cmds::pcap::show::{show, DisplayFilter, ShowOptions};
 use netkit_dissectors::DissectOptions;
 use netkit_os::capture::pcapng_writer::PcapngWriter;
-use netkit_os::capture::CaptureFile;
+use netkit_os::capture::{CaptureError, CaptureFile};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -68,11 +68,20 @@ impl DecodeArgs {
 
 #[derive(Debug, Args)]
 pub struct ShowArgs {
-    /// Capture file (pcap or pcapng); - reads standard input
-    pub file: PathBuf,
-    /// Stop after N frames
+    /// Capture files (pcap or pcapng), shown one after the other; - reads standard input
+    #[arg(required_unless_present = "read")]
+    pub files: Vec<PathBuf>,
+    /// A capture file to read, as tshark's -r (repeatable; read before FILE...)
+    #[arg(short = 'r', long = "read", value_name = "FILE")]
+    pub read: Vec<PathBuf>,
+    /// Stop after N frames shown (per file)
     #[arg(short = 'c', long = "count", value_name = "N")]
     pub count: Option<u64>,
+    /// Show only the frames a Wireshark display filter matches (a subset: tcp.stream,
+    /// ip.addr, tcp.port, tcp.flags.*, tcp.analysis.*, http.*, websocket, ...; see
+    /// the man page)
+    #[arg(short = 'Y', long = "display-filter", value_name = "FILTER")]
+    pub display_filter: Option<String>,
     /// One JSON object per frame and line
     #[arg(long)]
     pub json: bool,
@@ -83,8 +92,11 @@ pub struct ShowArgs {
 #[derive(Debug, Args)]
 pub struct AnalyzeArgs {
     /// Capture files (pcap or pcapng); - reads standard input
-    #[arg(required_unless_present = "list_findings")]
+    #[arg(required_unless_present_any = ["list_findings", "read"])]
     pub files: Vec<PathBuf>,
+    /// A capture file to read, as tshark's -r (repeatable; read before FILE...)
+    #[arg(short = 'r', long = "read", value_name = "FILE")]
+    pub read: Vec<PathBuf>,
     /// Machine-readable report (an array with one object per file when several)
     #[arg(long)]
     pub json: bool,
@@ -102,6 +114,22 @@ pub struct AnalyzeArgs {
     pub decode: DecodeArgs,
 }
 
+/// The files to read: `-r`'s first (tshark's habit), then the positional ones.
+fn inputs(read: &[PathBuf], files: &[PathBuf]) -> Vec<PathBuf> {
+    read.iter().chain(files).cloned().collect()
+}
+
+/// Whether `e` concerns one input file only (missing, unreadable, not a capture), so
+/// the other files are still worth reading; anything else (a bad filter, a closed
+/// output) stops the whole run.
+fn file_unreadable(e: &Error) -> bool {
+    matches!(
+        e,
+        Error::Capture(CaptureError::Io { .. } | CaptureError::NotACapture { .. })
+            | Error::NothingReadable { .. }
+    )
+}
+
 pub fn run(cmd: PcapCommand, term: &Term) -> Result {
     match cmd {
         PcapCommand::Show(a) => run_show(a),
@@ -110,23 +138,60 @@ pub fn run(cmd: PcapCommand, term: &Term) -> Result {
 }
 
 fn run_show(a: ShowArgs) -> Result {
-    let opts = ShowOptions {
+    let display_filter = a
+        .display_filter
+        .as_deref()
+        .map(DisplayFilter::parse)
+        .transpose()
+        .map_err(|e| Error::Usage(format!("-Y: {e}")))?;
+    let files = inputs(&a.read, &a.files);
+    let mut opts = ShowOptions {
         count: a.count,
         json: a.json,
         dissect: a.decode.dissect_options()?,
+        display_filter,
+        file: None,
     };
-    let mut file = a.decode.open(&a.file)?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    show(&mut file, &opts, &mut out)?;
+    let mut unreadable = Vec::new();
+    let mut shown_files = 0;
+    for path in &files {
+        let mut file = match a.decode.open(path) {
+            Ok(f) => f,
+            Err(e) if file_unreadable(&e) => {
+                unreadable.push(e.to_string());
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        if files.len() > 1 {
+            // Several files: each line (JSON) or block (text) says which file it is from.
+            opts.file = Some(path.display().to_string());
+            if !a.json {
+                if shown_files > 0 {
+                    writeln!(out)?;
+                }
+                writeln!(out, "{}", path.display())?;
+            }
+        }
+        shown_files += 1;
+        show(&mut file, &opts, &mut out)?;
+        if let Some(w) = file.nothing_readable() {
+            // The damage is the whole story: said once, not again as a warning.
+            unreadable.push(nothing_readable(path, &w.message).to_string());
+            continue;
+        }
+        for w in file.warnings() {
+            warn(format_args!("{}: {}", path.display(), w.message));
+        }
+    }
     out.flush()?;
-    if let Some(w) = file.nothing_readable() {
-        return Err(nothing_readable(&a.file, &w.message));
+    if unreadable.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Unreadable(unreadable))
     }
-    for w in file.warnings() {
-        warn(format_args!("{}: {}", a.file.display(), w.message));
-    }
-    Ok(())
 }
 
 /// A progress line on stderr for people: only on a terminal, and only once reading
@@ -259,12 +324,23 @@ fn run_analyze(a: AnalyzeArgs, term: &Term) -> Result {
         dissect: a.decode.dissect_options()?,
         frames: a.frames,
     };
-    if a.write_streams.is_some() && a.files.len() > 1 {
+    let files = inputs(&a.read, &a.files);
+    if a.write_streams.is_some() && files.len() > 1 {
         return Err(Error::WriteStreamsOfManyFiles);
     }
-    let mut reports = Vec::with_capacity(a.files.len());
-    for f in &a.files {
-        let r = analyze_path(f, a.decode.filter.as_deref(), &opts)?;
+    let mut reports = Vec::with_capacity(files.len());
+    // A file that cannot be read does not hide the reports of those that can: they
+    // are printed, the unreadable ones named on stderr, and the exit status is 1.
+    let mut unreadable = Vec::new();
+    for f in &files {
+        let r = match analyze_path(f, a.decode.filter.as_deref(), &opts) {
+            Ok(r) => r,
+            Err(e) if file_unreadable(&e) => {
+                unreadable.push(e.to_string());
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         if let Some(dest) = &a.write_streams {
             let n = write_streams(f, &a, &opts, &r, dest)?;
             eprintln!(
@@ -276,8 +352,14 @@ fn run_analyze(a: AnalyzeArgs, term: &Term) -> Result {
         }
         reports.push(r);
     }
+    if reports.is_empty() {
+        // Nothing to print: the reasons are the whole answer.
+        return Err(Error::Unreadable(unreadable));
+    }
     if a.json {
-        if reports.len() == 1 {
+        // The shape follows the files asked for, not how many could be read, so a
+        // script reading an array still gets one.
+        if files.len() == 1 {
             write_json(&mut out, &reports[0])?;
         } else {
             write_json(&mut out, &reports)?;
@@ -301,5 +383,9 @@ fn run_analyze(a: AnalyzeArgs, term: &Term) -> Result {
             warn(format_args!("{}: {}", r.capture.file, e.message));
         }
     }
-    Ok(())
+    if unreadable.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Unreadable(unreadable))
+    }
 }

@@ -9,7 +9,7 @@
 //!   saw, so the census counts them from there;
 //! - tunnels x paths: either one reaching a memory bound marks `tunnels.truncated`.
 
-use super::findings::{frames_filter, rank, Code, Finding, Severity};
+use super::findings::{frames_filter, rank, settle_groups, Code, Finding, Severity};
 use super::report::{CaptureProblem, ProblemKind, Report, SourceInfo, WebSocketSection};
 use super::sections::tcp::{TcpAnalysis, TcpFlag};
 use super::sections::websocket::findings::{self as ws_findings, RetransPlacement};
@@ -59,6 +59,12 @@ pub(super) fn finish(
     let paths = paths.finish(&mut found);
 
     capture_damage(read_problems, &mut found);
+    // A finding about a stream that does not say when it happened happened when its
+    // stream did, as far as a group's first and last time go.
+    for f in found.iter_mut().filter(|f| f.ts_ns.is_none()) {
+        f.ts_ns = f.stream.and_then(|s| tcp.stream(s)).map(|s| s.first_ts_ns);
+    }
+    settle_groups(&mut found);
     rank(&mut found);
     let read = read_problems.iter().map(|w| CaptureProblem {
         frame: w.frame,
@@ -97,6 +103,8 @@ fn capture_damage(read_problems: &[ReadWarning], out: &mut Vec<Finding>) {
     };
     let frames: Vec<u64> = read_problems.iter().map(|w| w.frame).take(20).collect();
     out.push(Finding {
+        group: String::new(),
+        ts_ns: None,
         severity: Severity::Warning,
         code: Code::CaptureDamaged,
         summary: format!("the capture is damaged: {}{more}", first.message),

@@ -48,6 +48,9 @@ pub struct CaptureSummary {
     /// Sum of the bytes actually captured (less than `bytes` with a snap length).
     pub captured_bytes: u64,
     pub first_ts: Option<String>,
+    /// `first_ts` as a number, for times relative to it in the human report.
+    #[serde(skip)]
+    pub first_ts_ns: Option<i64>,
     pub last_ts: Option<String>,
     pub duration_s: f64,
     /// Frames that did not decode to the end (their error names layer and offset).
@@ -157,6 +160,7 @@ impl CaptureTally {
             bytes: self.bytes,
             captured_bytes: self.captured_bytes,
             first_ts: self.first_ts.map(rfc3339_ns),
+            first_ts_ns: self.first_ts,
             last_ts: self.last_ts.map(rfc3339_ns),
             duration_s: duration_ns as f64 / 1e9,
             malformed_frames: self.malformed,

@@ -1,7 +1,7 @@
 //! The human report of `pcap analyze`. It reads top down: what went wrong first, then
 //! the evidence, then what the capture holds. (`--json` is the report itself.)
 
-use super::findings::{Code, Severity};
+use super::findings::{group_text, Code, Finding, Severity};
 use super::report::{ProblemKind, Report};
 use super::sections::tcp::{Side, StreamDetail, TcpFlag};
 use crate::output::{paint, plural, Colour, Table, Term};
@@ -36,13 +36,23 @@ pub fn write(out: &mut dyn Write, r: &Report, term: &Term) -> io::Result<()> {
             )?,
         }
     }
-    for f in &r.findings {
-        writeln!(out, "  {} {}", severity(term, f.severity), f.summary)?;
+    let groups = group_findings(&r.findings);
+    for g in &groups {
+        match g.as_slice() {
+            [one] => writeln!(out, "  {} {}", severity(term, one.severity), one.summary)?,
+            many => writeln!(
+                out,
+                "  {} {} ({})",
+                severity(term, many[0].severity),
+                group_text(&many[0].group),
+                repeats(many, c.first_ts_ns)
+            )?,
+        }
     }
     if !r.findings.is_empty() {
         writeln!(out, "\nOpen in Wireshark (display filters):")?;
-        for f in &r.findings {
-            writeln!(out, "  {:<28} {}", f.code, f.wireshark_filter)?;
+        for g in &groups {
+            writeln!(out, "  {:<28} {}", g[0].code, group_filter(g))?;
         }
     }
     writeln!(
@@ -75,6 +85,102 @@ pub fn write(out: &mut dyn Write, r: &Report, term: &Term) -> io::Result<()> {
     write_tunnels(out, r, term)?;
     write_paths(out, r, term)?;
     write_protocols(out, r, term)
+}
+
+/// The findings, alike ones together (same group), in the order of each group's
+/// first: with thousands of identical rejections the report stays readable.
+fn group_findings(findings: &[Finding]) -> Vec<Vec<&Finding>> {
+    let mut groups: Vec<Vec<&Finding>> = Vec::new();
+    let mut index: std::collections::HashMap<&str, usize> = Default::default();
+    for f in findings {
+        match index.get(f.group.as_str()) {
+            Some(&i) => groups[i].push(f),
+            None => {
+                index.insert(&f.group, groups.len());
+                groups.push(vec![f]);
+            }
+        }
+    }
+    groups
+}
+
+/// Streams named in a group's line before the rest are only counted.
+const GROUP_STREAMS_SHOWN: usize = 3;
+/// Streams a group's Wireshark filter lists at most.
+const GROUP_FILTER_STREAMS: usize = 100;
+
+/// "6 times: streams 3,5,9 … +3; first 1.162 s, last 1.412 s" (times since the
+/// capture's first frame, as `pcap show` prints them).
+fn repeats(group: &[&Finding], capture_start: Option<i64>) -> String {
+    let mut s = format!("{} times", group.len());
+    let streams = group_streams(group);
+    if !streams.is_empty() {
+        let shown: Vec<String> = streams
+            .iter()
+            .take(if streams.len() > GROUP_STREAMS_SHOWN + 1 {
+                GROUP_STREAMS_SHOWN
+            } else {
+                streams.len()
+            })
+            .map(u32::to_string)
+            .collect();
+        let rest = streams.len() - shown.len();
+        s.push_str(&format!(
+            ": {} {}",
+            if streams.len() == 1 {
+                "stream"
+            } else {
+                "streams"
+            },
+            shown.join(",")
+        ));
+        if rest > 0 {
+            s.push_str(&format!(" … +{rest}"));
+        }
+    }
+    let times: Vec<i64> = group.iter().filter_map(|f| f.ts_ns).collect();
+    if let (Some(start), Some(first), Some(last)) =
+        (capture_start, times.iter().min(), times.iter().max())
+    {
+        let at = |t: i64| t.saturating_sub(start) as f64 / 1e9;
+        s.push_str(&format!(
+            "; first {:.3} s, last {:.3} s",
+            at(*first),
+            at(*last)
+        ));
+    }
+    s
+}
+
+/// The distinct streams of a group, in order.
+fn group_streams(group: &[&Finding]) -> Vec<u32> {
+    let mut streams: Vec<u32> = group.iter().filter_map(|f| f.stream).collect();
+    streams.sort_unstable();
+    streams.dedup();
+    streams
+}
+
+/// One display filter for a group: its streams (`tcp.stream in {..}`) when each of
+/// its findings names one, else the first finding's filter.
+fn group_filter(group: &[&Finding]) -> String {
+    let streams = group_streams(group);
+    if group.len() == 1 || streams.is_empty() || group.iter().any(|f| f.stream.is_none()) {
+        return group[0].wireshark_filter.clone();
+    }
+    let listed: Vec<String> = streams
+        .iter()
+        .take(GROUP_FILTER_STREAMS)
+        .map(u32::to_string)
+        .collect();
+    let cut = if streams.len() > GROUP_FILTER_STREAMS {
+        format!(
+            "  (the first {GROUP_FILTER_STREAMS} of {} streams)",
+            streams.len()
+        )
+    } else {
+        String::new()
+    };
+    format!("tcp.stream in {{{}}}{cut}", listed.join(" "))
 }
 
 /// Frame numbers listed per line, beyond which a list is cut with a count.

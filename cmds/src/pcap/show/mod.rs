@@ -2,12 +2,15 @@
 //! JSON object per line. The engine turns each frame into a [`FrameLine`]; the view
 //! prints it.
 
+pub mod filter;
 pub mod report;
 pub mod view;
 
 use crate::output::{rfc3339_ns, write_json_line};
-use crate::pcap::analyze::sections::tcp::{TcpAnalysis, TcpFlag};
+use crate::pcap::analyze::sections::tcp::{TcpAnalysis, TcpFlag, TcpFrameInfo};
+use crate::pcap::analyze::sections::websocket::WebSocketAnalysis;
 use crate::source::{FrameSource, RawFrame};
+pub use filter::{DisplayFilter, FilterError};
 use netkit_dissectors::transport::tcp_flags;
 use netkit_dissectors::{dissect, DissectOptions, TcpContext};
 pub use report::FrameLine;
@@ -20,6 +23,10 @@ pub struct ShowOptions {
     pub count: Option<u64>,
     pub json: bool,
     pub dissect: DissectOptions,
+    /// `-Y`: show only the frames this display filter matches.
+    pub display_filter: Option<DisplayFilter>,
+    /// The file's name for the JSON lines, when several files are shown.
+    pub file: Option<String>,
 }
 
 /// What one frame shows as; `first_ts` is the time stamp of the file's first frame.
@@ -35,6 +42,7 @@ fn line_of(
     tcp: Option<&TcpContext>,
 ) -> FrameLine {
     FrameLine {
+        file: None,
         frame: raw.number,
         ts: rfc3339_ns(raw.ts_ns),
         time: raw.ts_ns.saturating_sub(first_ts) as f64 / 1e9,
@@ -56,20 +64,51 @@ pub fn show(
     let mut shown = 0u64;
     let mut first_ts = None;
     let mut streams = Streams::default();
+    // Followed only when the display filter asks about WebSocket frames: it keeps
+    // per-connection state that plain listing does not need.
+    let mut websocket = opts
+        .display_filter
+        .as_ref()
+        .filter(|f| f.needs_websocket())
+        .map(|_| WebSocketAnalysis::default());
     // Frames a filter rejects are read too: times count from the file's first frame,
     // as Wireshark's do under a display filter.
     while let Some((raw, passed)) = source.next_frame_any() {
         let t0 = *first_ts.get_or_insert(raw.ts_ns);
         if !passed {
+            // As in `pcap analyze`: a frame `-f` drops still numbers TCP streams, so
+            // `-Y tcp.stream == N` means the stream a report calls N.
+            let frame = dissect(raw.linktype, raw.data, &opts.dissect);
+            streams.tcp.feed_rejected(&raw, &frame);
             continue;
         }
         if opts.count.is_some_and(|c| shown >= c) {
             break;
         }
-        shown += 1;
         let frame = dissect(raw.linktype, raw.data, &opts.dissect);
-        let tcp = streams.context(&raw, &frame);
-        let l = line_of(&raw, &frame, t0, tcp.as_ref());
+        // Every frame goes through the TCP analysis, shown or not, so the flags and
+        // stream numbers of the frames shown are those of the whole capture.
+        let (info, tcp) = streams.context(&raw, &frame);
+        if let Some(filter) = &opts.display_filter {
+            let ws_frame = websocket.as_mut().is_some_and(|ws| {
+                let before = ws.websocket_frames();
+                ws.observe(raw.number, raw.ts_ns, &frame);
+                ws.websocket_frames() > before
+            });
+            let facts = filter::FrameFacts {
+                number: raw.number,
+                len: raw.orig_len,
+                frame: &frame,
+                tcp: info.as_ref(),
+                websocket: ws_frame,
+            };
+            if !filter.matches(&facts) {
+                continue;
+            }
+        }
+        shown += 1;
+        let mut l = line_of(&raw, &frame, t0, tcp.as_ref());
+        l.file.clone_from(&opts.file);
         if opts.json {
             write_json_line(out, &l)?;
         } else {
@@ -110,12 +149,24 @@ impl Default for Streams {
 }
 
 impl Streams {
+    /// The TCP analysis of the frame, and how its summary shows the segment.
     fn context(
         &mut self,
         raw: &RawFrame<'_>,
         frame: &netkit_dissectors::Frame<'_>,
+    ) -> (Option<TcpFrameInfo>, Option<TcpContext>) {
+        let Some(info) = self.tcp.feed(raw, frame) else {
+            return (None, None);
+        };
+        let view = self.view(&info, frame);
+        (Some(info), view)
+    }
+
+    fn view(
+        &mut self,
+        info: &TcpFrameInfo,
+        frame: &netkit_dissectors::Frame<'_>,
     ) -> Option<TcpContext> {
-        let info = self.tcp.feed(raw, frame)?;
         let (_, t) = frame.innermost_tcp()?;
         if !self.state.contains_key(&info.stream) && self.state.len() >= MAX_VIEWED_STREAMS {
             return None;

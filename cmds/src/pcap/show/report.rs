@@ -4,6 +4,9 @@ use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct FrameLine {
+    /// The capture file, when `pcap show` was given several.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
     pub frame: u64,
     pub ts: String,
     /// Seconds since the first frame shown.

@@ -36,6 +36,33 @@ pub struct Finding {
     pub stream: Option<u32>,
     pub frames: Vec<u64>,
     pub wireshark_filter: String,
+    /// Findings with the same group are one problem seen more than once (the same
+    /// request rejected the same way by the same server, on several connections): the
+    /// human report prints one line per group. `severity code: what they share`; a
+    /// finding whose section knows no such sameness has a group of its own.
+    pub group: String,
+    /// When it happened (its first frame's time), for a group's first and last time.
+    #[serde(skip)]
+    pub ts_ns: Option<i64>,
+}
+
+/// The group of findings whose shared part is `shared`.
+pub fn group_key(severity: Severity, code: Code, shared: &str) -> String {
+    format!("{} {code}: {shared}", severity.as_str())
+}
+
+/// What a group's findings share, for its one line: the group key without its
+/// severity and code.
+pub fn group_text(group: &str) -> &str {
+    group.split_once(": ").map_or(group, |(_, shared)| shared)
+}
+
+/// Gives every finding without a group one of its own (its whole summary), so that
+/// only findings a section declared alike, or identical ones, share a line.
+pub fn settle_groups(findings: &mut [Finding]) {
+    for f in findings.iter_mut().filter(|f| f.group.is_empty()) {
+        f.group = group_key(f.severity, f.code, &f.summary);
+    }
 }
 
 /// `frame.number in {a b c}` (Wireshark 3.x+ set syntax), or `tcp.stream eq N` when
@@ -69,6 +96,8 @@ mod tests {
     #[test]
     fn errors_rank_before_warnings_then_by_frame() {
         let f = |severity, frame| Finding {
+            group: String::new(),
+            ts_ns: None,
             severity,
             code: Code::TcpReset,
             summary: String::new(),

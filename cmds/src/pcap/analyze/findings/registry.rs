@@ -282,7 +282,8 @@ impl Code {
 
 impl std::fmt::Display for Code {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+        // `pad`, not `write_str`: the report aligns codes in a column (`{:<28}`).
+        f.pad(self.as_str())
     }
 }
 

@@ -418,6 +418,7 @@ impl PathAnalysis {
         incomplete_frames.sort_unstable();
         if incomplete > 0 {
             findings.push(Finding {
+group: String::new(), ts_ns: None,
                 severity: Severity::Warning,
                 code: Code::FragmentsIncomplete,
                 summary: format!(
@@ -432,6 +433,7 @@ impl PathAnalysis {
         if !self.icmp.is_empty() {
             let m = &self.icmp[0];
             findings.push(Finding {
+group: String::new(), ts_ns: None,
                 severity: Severity::Info,
                 code: Code::PmtuReported,
                 summary: format!(
@@ -447,6 +449,7 @@ impl PathAnalysis {
         }
         if !self.df_too_big.is_empty() {
             findings.push(Finding {
+group: String::new(), ts_ns: None,
                 severity: Severity::Warning,
                 code: Code::DfLargerThanReportedMtu,
                 summary: format!(
@@ -485,6 +488,7 @@ impl PathAnalysis {
                 // no inner MTU would fit, so there is no advice (and 1500 - it underflows).
                 if s.overhead > 0 && s.overhead + ip_tcp < 1500 && fit_on_path > 1500 && !black_hole {
                     findings.push(Finding {
+group: String::new(), ts_ns: None,
                         severity: Severity::Warning,
                         code: Code::TunnelMtu,
                         summary: format!(
@@ -506,6 +510,7 @@ impl PathAnalysis {
                 }
                 if black_hole {
                     findings.push(Finding {
+group: String::new(), ts_ns: None,
                         severity: Severity::Error,
                         code: Code::PmtuBlackHole,
                         summary: format!(
@@ -585,6 +590,7 @@ fn offload_finding(mut flows: Vec<(String, u32, u32, u16, Option<u64>)>, out: &m
         many => format!("{} TCP connections (first {})", many.len(), many[0].0),
     };
     out.push(Finding {
+group: String::new(), ts_ns: None,
         severity: Severity::Info,
         code: Code::TcpOffload,
         summary: format!(

@@ -380,6 +380,7 @@ impl TunnelAnalysis {
             };
             if pair.inner_flows >= 4 && pair.outer_flows_per_direction == 1 {
                 findings.push(Finding {
+group: String::new(), ts_ns: None,
                     severity: Severity::Warning,
                     code: Code::EcmpSingleOuterFlow,
                     summary: format!(
@@ -395,6 +396,7 @@ impl TunnelAnalysis {
             if let Some(ports) = pair.source_ports {
                 if pair.inner_flows >= 4 && ports * 2 < pair.inner_flows {
                     findings.push(Finding {
+group: String::new(), ts_ns: None,
                         severity: Severity::Warning,
                         code: Code::TunnelLowEntropy,
                         summary: format!(

@@ -3,7 +3,7 @@
 
 use super::{Endpoint, Side, StreamInfo, TcpFlag};
 use crate::output::plural;
-use crate::pcap::analyze::findings::{Code, Finding, Severity};
+use crate::pcap::analyze::findings::{group_key, Code, Finding, Severity};
 use std::net::{IpAddr, SocketAddr};
 
 /// How many streams of one kind a finding names individually before it summarises the
@@ -51,6 +51,7 @@ pub fn raise(
             .unwrap_or(SYN_RTO_NS);
         let servers: std::collections::BTreeSet<Endpoint> = cut.iter().map(|s| s.server).collect();
         out.push(Finding {
+group: String::new(), ts_ns: None,
             severity: Severity::Info,
             code: Code::SynCutOff,
             summary: format!(
@@ -100,6 +101,8 @@ pub fn raise(
             .take(MAX_PER_KIND * 4)
             .collect();
         out.push(Finding {
+            group: String::new(),
+            ts_ns: None,
             severity: Severity::Warning,
             code: Code::SynUnanswered,
             summary: format!(
@@ -158,7 +161,29 @@ pub fn raise(
                 r.frame
             )
         };
+        let severity = if late {
+            Severity::Warning
+        } else {
+            Severity::Info
+        };
+        let code = if late {
+            Code::TcpResetLate
+        } else {
+            Code::TcpReset
+        };
+        // Connections to one server reset by the same side are one pattern (a proxy
+        // or a server closing every connection that way), whatever their clients.
+        let shared = if late {
+            format!(
+                "connections to {} reset by the {role} long after the peer last spoke: something waited before giving up",
+                ep(s.server)
+            )
+        } else {
+            format!("connections to {} reset by the {role}", ep(s.server))
+        };
         out.push(Finding {
+            group: group_key(severity, code, &shared),
+            ts_ns: Some(r.ts_ns),
             severity: if late {
                 Severity::Warning
             } else {
@@ -182,6 +207,8 @@ pub fn raise(
     }
     if resets > MAX_PER_KIND {
         out.push(Finding {
+            group: String::new(),
+            ts_ns: None,
             severity: Severity::Info,
             code: Code::TcpResets,
             summary: format!(
@@ -211,6 +238,7 @@ pub fn raise(
             .map(|g| format!("{:.3}", *g as f64 / 1e9))
             .collect();
         out.push(Finding {
+group: String::new(), ts_ns: None,
             severity: Severity::Error,
             code: Code::TcpRtoBackoff,
             summary: format!(
@@ -244,6 +272,7 @@ pub fn raise(
     heavy.sort_by_key(|s| std::cmp::Reverse(s.retransmissions()));
     for s in heavy.iter().take(MAX_PER_KIND) {
         out.push(Finding {
+group: String::new(), ts_ns: None,
             severity: Severity::Warning,
             code: Code::TcpRetransmissions,
             summary: format!(
@@ -269,6 +298,7 @@ pub fn raise(
         .take(MAX_PER_KIND)
     {
         out.push(Finding {
+group: String::new(), ts_ns: None,
             severity: Severity::Warning,
             code: Code::TcpZeroWindow,
             summary: format!(

@@ -5,7 +5,7 @@
 
 use super::{Upgrade, Verdict};
 use crate::output::plural;
-use crate::pcap::analyze::findings::{frames_filter, Code, Finding, Severity};
+use crate::pcap::analyze::findings::{frames_filter, group_key, Code, Finding, Severity};
 
 fn upgrade_target(u: &Upgrade) -> String {
     match &u.host {
@@ -78,11 +78,18 @@ pub fn raise(upgrades: &[Upgrade], placements: &[RetransPlacement], out: &mut Ve
             .trim_end()
             .to_string()
         };
+        // RFC 8441: over HTTP/2 a 2xx accepts the extended CONNECT.
+        let expected = match u.http2_stream {
+            Some(s) => format!("a 2xx on HTTP/2 stream {s}"),
+            None => "101 Switching Protocols".to_string(),
+        };
         let ms = u
             .response_ms
             .map(|m| format!(" after {m:.1} ms"))
             .unwrap_or_default();
-        let (severity, code, summary) = match u.verdict {
+        // `shared`: what another upgrade failing the same way has in common with this
+        // one (not the client, its port, the timing or the retransmissions around it).
+        let (severity, code, summary, shared) = match u.verdict {
             Verdict::Accepted => {
                 match u.close_code {
                     // 1000 normal and 1001 going away are clean endings.
@@ -97,6 +104,13 @@ pub fn raise(upgrades: &[Upgrade], placements: &[RetransPlacement], out: &mut Ve
                             netkit_dissectors::app::websocket::close_code_name(code),
                             after(u)
                         ),
+                        format!(
+                            "WebSocket {} to {} was accepted, then closed by the {} with code {code} ({})",
+                            upgrade_target(u),
+                            u.server,
+                            u.close_by.as_deref().unwrap_or("peer"),
+                            netkit_dissectors::app::websocket::close_code_name(code),
+                        ),
                     ),
                     _ => continue,
                 }
@@ -110,12 +124,19 @@ pub fn raise(upgrades: &[Upgrade], placements: &[RetransPlacement], out: &mut Ve
                     u.client,
                     status(),
                     u.server,
-                    // RFC 8441: over HTTP/2 a 2xx accepts the extended CONNECT.
-                    match u.http2_stream {
-                        Some(s) => format!("a 2xx on HTTP/2 stream {s}"),
-                        None => "101 Switching Protocols".to_string(),
-                    },
+                    expected,
                     after(u)
+                ),
+                format!(
+                    "WebSocket upgrade {} to {} rejected: {} instead of {}",
+                    upgrade_target(u),
+                    u.server,
+                    status(),
+                    if u.http2_stream.is_some() {
+                        "a 2xx"
+                    } else {
+                        expected.as_str()
+                    }
                 ),
             ),
             Verdict::BadAccept => (
@@ -129,6 +150,12 @@ pub fn raise(upgrades: &[Upgrade], placements: &[RetransPlacement], out: &mut Ve
                     u.accept_problem.as_deref().unwrap_or("accept key mismatch"),
                     after(u)
                 ),
+                format!(
+                    "WebSocket upgrade {} got 101 from {} with a wrong Sec-WebSocket-Accept ({})",
+                    upgrade_target(u),
+                    u.server,
+                    u.accept_problem.as_deref().unwrap_or("accept key mismatch"),
+                ),
             ),
             Verdict::Ignored => (
                 Severity::Error,
@@ -140,6 +167,12 @@ pub fn raise(upgrades: &[Upgrade], placements: &[RetransPlacement], out: &mut Ve
                     status(),
                     u.server,
                     after(u)
+                ),
+                format!(
+                    "WebSocket upgrade {} was ignored: {} from {}, the server answered as plain HTTP",
+                    upgrade_target(u),
+                    status(),
+                    u.server,
                 ),
             ),
             // Unanswered while the client kept trying (retransmissions) or the connection
@@ -159,9 +192,16 @@ pub fn raise(upgrades: &[Upgrade], placements: &[RetransPlacement], out: &mut Ve
                     u.server,
                     after(u)
                 ),
+                format!(
+                    "WebSocket upgrade {} to {} got no response in the capture",
+                    upgrade_target(u),
+                    u.server,
+                ),
             ),
         };
         out.push(Finding {
+            group: group_key(severity, code, &shared),
+            ts_ns: Some(u.request_ts_ns()),
             severity,
             code,
             summary,
