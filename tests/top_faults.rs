@@ -19,6 +19,7 @@
 
 mod common;
 
+use common::tmux::{tmux, wait_pane, TmuxSession};
 use common::{have, ip, skip_reason};
 
 use netkit_os::capture::CaptureFile;
@@ -566,32 +567,6 @@ fn json_write_dumps_on_sigusr1_and_at_the_end() {
             .map(|(_, p)| std::fs::metadata(p).unwrap().len())
             .collect::<Vec<_>>()
     );
-}
-
-fn tmux(args: &[&str]) -> String {
-    let out = Command::new("tmux").args(args).output().expect("run tmux");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn wait_pane(session: &str, needle: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let pane = tmux(&["capture-pane", "-p", "-t", session]);
-        if pane.contains(needle) || Instant::now() > deadline {
-            return pane;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-struct TmuxSession(String);
-
-impl Drop for TmuxSession {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["kill-session", "-t", &self.0])
-            .status();
-    }
 }
 
 #[test]

@@ -10,6 +10,7 @@
 
 mod common;
 
+use common::tmux::{tmux, wait_pane, TmuxSession};
 use common::{ip, skip_reason};
 
 use serde_json::Value;
@@ -382,33 +383,6 @@ fn json_attributes_long_short_udp_and_icmp_traffic_to_pids() {
     assert_eq!((ping_seen.tx, ping_seen.rx), (5 * 1042, replies * 1042));
     assert_eq!(comm.get(&ping_pid).map(String::as_str), Some("ping"));
     assert!(protos[&ping_pid].iter().all(|p| p == "icmp"));
-}
-
-fn tmux(args: &[&str]) -> String {
-    let out = Command::new("tmux").args(args).output().expect("run tmux");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// Waits (bounded) until the pane shows `needle`; returns the last capture.
-fn wait_pane(session: &str, needle: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let pane = tmux(&["capture-pane", "-p", "-t", session]);
-        if pane.contains(needle) || Instant::now() > deadline {
-            return pane;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-struct TmuxSession(String);
-
-impl Drop for TmuxSession {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["kill-session", "-t", &self.0])
-            .status();
-    }
 }
 
 #[test]

@@ -15,6 +15,7 @@
 
 mod common;
 
+use common::tmux::{tmux, wait_pane, TmuxSession};
 use common::{ip, skip_reason};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -466,4 +467,70 @@ fn all_netns_picks_up_a_namespace_created_after_the_start() {
         .unwrap_or_else(|| panic!("no upgrade from {} in {events:?}", lab.a));
     assert_eq!(upgrade["verdict"], "rejected");
     assert_eq!(upgrade["process"]["pid"].as_i64(), Some(pid));
+}
+
+/// top --findings: the pane shows the rejected upgrade with the client's process, as
+/// watch's line does, and F hides it (the graph comes back).
+#[test]
+fn top_findings_pane_shows_a_rejected_upgrade_and_f_toggles_it() {
+    if let Some(why) = skip_reason(&["ip", "python3", "tmux"]) {
+        eprintln!("skipping top --findings: {why}");
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut lab = Lab::new("p");
+    lab.start_server();
+    let session = format!("nkwf{}", std::process::id());
+    let _guard = TmuxSession(session.clone());
+    tmux(&[
+        "new-session",
+        "-d",
+        "-s",
+        &session,
+        "-x",
+        "160",
+        "-y",
+        "30",
+        "env",
+        "PS1=READY$ ",
+        "bash",
+        "--norc",
+        "--noprofile",
+    ]);
+    wait_pane(&session, "READY$");
+    let cmd = format!(
+        "{} top --findings --netns {}",
+        env!("CARGO_BIN_EXE_netkit"),
+        lab.a
+    );
+    tmux(&["send-keys", "-t", &session, &cmd, "Enter"]);
+    let pane = wait_pane(&session, "nothing found yet");
+    assert!(pane.contains("(F hides)"), "no findings pane:\n{pane}");
+
+    let (pid, port) = lab.client("/deny");
+    let pane = wait_pane(&session, "websocket_rejected");
+    let line = pane
+        .lines()
+        .find(|l| l.contains("websocket_rejected"))
+        .unwrap_or_else(|| panic!("no rejected upgrade in the pane:\n{pane}"));
+    assert!(line.contains(&format!("pid {pid} python3")), "{line}");
+    assert!(line.contains(&lab.a), "{line}");
+    assert!(pane.contains("1 finding "), "{pane}");
+    // The accepted upgrade gets a line of its own, with its client port.
+    let (_, ok_port) = lab.client("/ok");
+    let pane = wait_pane(&session, &format!(":{ok_port} -> 10.233.0.2:8080 accepted"));
+    assert!(
+        pane.contains(&format!(":{ok_port} -> 10.233.0.2:8080 accepted")),
+        "{pane}"
+    );
+    assert_ne!(port, ok_port);
+
+    tmux(&["send-keys", "-t", &session, "F"]);
+    let pane = wait_pane(&session, "last 60 s");
+    assert!(
+        pane.contains("last 60 s") && !pane.contains("websocket_rejected"),
+        "F did not hide the pane:\n{pane}"
+    );
+    tmux(&["send-keys", "-t", &session, "q"]);
+    wait_pane(&session, "READY$");
 }

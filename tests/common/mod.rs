@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests: where the captures are, and MANIFEST rows.
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod tmux;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 

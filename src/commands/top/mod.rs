@@ -2,6 +2,7 @@
 //! and the two ways to show it: one JSON object per interval (here) or the screen
 //! ([`screen`]). The engine is `netkit_cmds::top`; the captures `netkit_os::live`.
 
+mod findings;
 mod screen;
 
 use crate::exit::{Error, Result};
@@ -57,6 +58,11 @@ pub struct TopArgs {
     /// Write only the frames of the last SECS seconds (default: all that the ring holds)
     #[arg(long, value_name = "SECS", requires = "write")]
     pub write_seconds: Option<f64>,
+    /// Also run `netkit watch`'s analysis on the same traffic and show its upgrades and
+    /// findings in a pane (key F toggles it). Costs a capture of whole frames; the
+    /// namespaces are those present at the start. For NDJSON use `netkit watch --json`
+    #[arg(long, conflicts_with = "json")]
+    pub findings: bool,
 }
 
 pub fn run(args: TopArgs) -> Result {
@@ -112,6 +118,17 @@ pub fn run(args: TopArgs) -> Result {
         },
     };
     let monitor = Monitor::start(&namespaces, &opts)?;
+    // Opened while the capabilities are still held; its thread keeps only what owner
+    // lookups need.
+    let findings = if args.findings {
+        Some(findings::LiveFindings::start(
+            &namespaces,
+            &args.interfaces,
+            args.all_netns,
+        )?)
+    } else {
+        None
+    };
     // Every capture is open and its threads have dropped what they no longer need;
     // this thread only draws or prints from here on.
     caps::keep_only(&[])?;
@@ -129,8 +146,10 @@ pub fn run(args: TopArgs) -> Result {
             write.as_ref(),
             signals.as_deref(),
             args.units == "bits",
+            findings.as_ref(),
         ),
     };
+    drop(findings);
     monitor.stop();
     result
 }

@@ -2,8 +2,9 @@
 //! faults and dumps in the status line. The drawing and the keys' meaning are
 //! `netkit_cmds::top::view::tui`; the terminal is `netkit_os::term`.
 
+use super::findings::LiveFindings;
 use crate::exit::Result;
-use netkit_cmds::top::view::tui::{draw, Action, View};
+use netkit_cmds::top::view::tui::{draw, Action, FindingsPane, View};
 use netkit_os::clock::monotonic_ns;
 use netkit_os::live::{Monitor, WriteTarget};
 use netkit_os::signals::Flags;
@@ -34,11 +35,17 @@ pub fn run(
     write: Option<&WriteTarget>,
     signals: Option<&Flags>,
     bits: bool,
+    findings: Option<&LiveFindings>,
 ) -> Result {
     let engine = monitor.engine.clone();
     let mut screen = Screen::enter()?;
     let mut view = View::default();
     view.bits = bits;
+    // With --findings the pane is open from the start: that is why it was asked for.
+    view.findings = findings.map(|_| FindingsPane {
+        shown: true,
+        ..FindingsPane::default()
+    });
     let mut last = Instant::now() - Duration::from_secs(2);
     let mut notices_seen = 0;
     let mut dumps_seen = 0;
@@ -73,6 +80,9 @@ pub fn run(
             let mut e = engine.lock().unwrap_or_else(|e| e.into_inner());
             view.refresh(&mut e, monotonic_ns());
             last = Instant::now();
+        }
+        if let (Some(live), Some(pane)) = (findings, view.findings.as_mut()) {
+            live.fill(pane);
         }
         screen.draw(|f| draw(f, &mut view))?;
         if let Some(key) = screen.next_key(Duration::from_millis(250))? {

@@ -32,6 +32,10 @@ pub const KEY_BINDINGS: &[(&str, &str)] = &[
     ("Enter, Right", "connections of the selected process"),
     ("Esc, Left", "back to processes; clears the filter"),
     ("w", "write recent frames to the --write file"),
+    (
+        "F",
+        "findings pane (with --findings): upgrades and findings as watch reports them",
+    ),
     ("?, h", "this help"),
 ];
 
@@ -121,6 +125,20 @@ pub struct View {
     now_ns: i64,
     /// The status line: the last fault, dump or hint, with when it was set.
     pub status: Option<(String, Instant)>,
+    /// `--findings`: what watch's engine reported so far (None: not analysing).
+    pub findings: Option<FindingsPane>,
+}
+
+/// The findings pane: `netkit watch`'s human lines for this run, newest last.
+#[derive(Debug, Default, Clone)]
+pub struct FindingsPane {
+    pub shown: bool,
+    /// The latest lines (bounded by whoever fills it).
+    pub lines: Vec<String>,
+    /// Findings reported since the start (more than `lines` holds, after a while).
+    pub findings: u64,
+    /// Lines that no longer fit the bound, so the pane can say some are gone.
+    pub lines_dropped: u64,
 }
 
 impl Default for View {
@@ -142,6 +160,7 @@ impl Default for View {
             conns: Vec::new(),
             now_ns: 0,
             status: None,
+            findings: None,
         }
     }
 }
@@ -290,6 +309,15 @@ impl View {
         match code {
             Key::Char('q') => return Action::Quit,
             Key::Char('w') => return Action::Dump,
+            Key::Char('F') => match &mut self.findings {
+                Some(pane) => pane.shown = !pane.shown,
+                None => {
+                    self.status = Some((
+                        "F: start netkit top with --findings to analyse live traffic".into(),
+                        Instant::now(),
+                    ))
+                }
+            },
             Key::Char('?') | Key::Char('h') => self.help = true,
             Key::Char('p') | Key::Char(' ') => self.paused = !self.paused,
             Key::Char('s') => self.sort = self.sort.next(),
@@ -477,10 +505,17 @@ fn row_name(row: &ProcRow) -> (String, String, String) {
 }
 
 pub fn draw(frame: &mut ratatui::Frame<'_>, view: &mut View) {
+    // The findings pane takes the graph's place, taller: a third of the screen, at
+    // least the graph's five rows.
+    let pane = view.findings.as_ref().filter(|p| p.shown);
+    let lower = match pane {
+        Some(_) => (frame.area().height / 3).max(5),
+        None => 5,
+    };
     let [header, body, spark, status, footer] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Min(4),
-        Constraint::Length(5),
+        Constraint::Length(lower),
         Constraint::Length(1),
         Constraint::Length(1),
     ])
@@ -682,27 +717,35 @@ pub fn draw(frame: &mut ratatui::Frame<'_>, view: &mut View) {
     let peak = history.iter().copied().max().unwrap_or(0);
     let mut shown: Vec<u64> = vec![0; inner.saturating_sub(history.len())];
     shown.extend(&history[history.len().saturating_sub(inner)..]);
-    let spark_title = format!(" last 60 s, peak {} ", rate_in(peak as f64, bits));
-    let spark_widget = Sparkline::default()
-        .block(Block::default().borders(Borders::ALL).title(spark_title))
-        .max(peak.max(1))
-        .data(&shown);
-    frame.render_widget(spark_widget, spark);
+    if let Some(pane) = view.findings.as_ref().filter(|p| p.shown) {
+        draw_findings(frame, pane, spark);
+    } else {
+        let spark_title = format!(" last 60 s, peak {} ", rate_in(peak as f64, bits));
+        let spark_widget = Sparkline::default()
+            .block(Block::default().borders(Borders::ALL).title(spark_title))
+            .max(peak.max(1))
+            .data(&shown);
+        frame.render_widget(spark_widget, spark);
+    }
     if let Some((text, _)) = &view.status {
         frame.render_widget(
             Paragraph::new(text.as_str()).style(Style::default().add_modifier(Modifier::BOLD)),
             status,
         );
     }
-    let keys = if view.editing_filter {
-        format!(
-            "filter (process, host or port): {}_   Enter: done",
-            view.filter
+    let keys =
+        if view.editing_filter {
+            format!(
+                "filter (process, host or port): {}_   Enter: done",
+                view.filter
+            )
+        } else {
+            // F only when there is a pane to toggle: at 80 columns the line is full.
+            format!(
+            "q quit  Tab view  s sort  f fold  b bits  {}/ filter  Enter open  Esc back  ? help",
+            if view.findings.is_some() { "F findings  " } else { "" }
         )
-    } else {
-        "q quit  Tab view  s sort  f fold  b bits  / filter  Enter open  Esc back  ? help"
-            .to_string()
-    };
+        };
     frame.render_widget(Paragraph::new(keys), footer);
     if view.help {
         let area = centered(frame.area(), 64, KEY_BINDINGS.len() as u16 + 6);
@@ -723,6 +766,38 @@ pub fn draw(frame: &mut ratatui::Frame<'_>, view: &mut View) {
             area,
         );
     }
+}
+
+/// The newest lines that fit, newest at the bottom as in a log; the title counts the
+/// findings and says when older lines are no longer kept.
+fn draw_findings(frame: &mut ratatui::Frame<'_>, pane: &FindingsPane, area: Rect) {
+    let room = usize::from(area.height.saturating_sub(2));
+    let from = pane.lines.len().saturating_sub(room);
+    let text: Vec<Line> = pane.lines[from..]
+        .iter()
+        .map(|l| Line::from(l.as_str()))
+        .collect();
+    let older = pane.lines_dropped + from as u64;
+    let title = format!(
+        " {}{}  (F hides) ",
+        crate::output::plural(pane.findings, "finding", "findings"),
+        if older > 0 {
+            format!(", {older} older lines not shown")
+        } else {
+            String::new()
+        }
+    );
+    let body = if text.is_empty() {
+        vec![Line::from(
+            "nothing found yet: upgrades and findings show here as they happen",
+        )]
+    } else {
+        text
+    };
+    frame.render_widget(
+        Paragraph::new(body).block(Block::default().borders(Borders::ALL).title(title)),
+        area,
+    );
 }
 
 /// The narrowest a free-text column (COMMAND, HOST) is shown at.
@@ -967,6 +1042,46 @@ mod tests {
             })
             .collect::<Vec<_>>()
             .join("\n")
+    }
+
+    /// Issue 14: F toggles the findings pane, which takes the graph's place and shows
+    /// the newest lines; without --findings F says how to get it.
+    #[test]
+    fn f_toggles_the_findings_pane_newest_lines_last() {
+        let mut v = View::default();
+        assert_eq!(v.key(Key::Char('F')), Action::Continue);
+        let hint = v.status.as_ref().map(|s| s.0.clone()).unwrap_or_default();
+        assert!(hint.contains("--findings"), "{hint}");
+
+        v.findings = Some(FindingsPane {
+            shown: true,
+            lines: (1..=30).map(|i| format!("line {i:02}")).collect(),
+            findings: 30,
+            lines_dropped: 5,
+        });
+        let text = screen(&mut v, 80, 24);
+        assert!(text.contains("line 30"), "{text}");
+        assert!(!text.contains("line 01"), "{text}");
+        assert!(
+            !text.contains("last 60 s"),
+            "the pane takes the graph's place\n{text}"
+        );
+        // 24 rows / 3 = 8 rows, 6 inside the borders: lines 25..30; 24 + 5 not shown.
+        assert!(
+            text.contains("line 25") && !text.contains("line 24"),
+            "{text}"
+        );
+        assert!(
+            text.contains("30 findings, 29 older lines not shown"),
+            "{text}"
+        );
+
+        v.key(Key::Char('F'));
+        let text = screen(&mut v, 80, 24);
+        assert!(
+            !text.contains("line 30") && text.contains("last 60 s"),
+            "{text}"
+        );
     }
 
     /// Issue 21 item 5: at 80x24 and 50x12 columns go by priority; a PID, an address
