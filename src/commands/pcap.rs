@@ -204,12 +204,14 @@ struct ProgressLine {
 }
 
 impl ProgressLine {
-    fn new(path: &Path) -> Option<ProgressLine> {
+    /// `compressed`: progress counts decompressed bytes, which the file size says
+    /// nothing about, so no percentage is shown.
+    fn new(path: &Path, compressed: bool) -> Option<ProgressLine> {
         netkit_os::term::stderr_is_terminal().then(|| ProgressLine {
             name: path.display().to_string(),
             total: std::fs::metadata(path)
                 .ok()
-                .filter(|m| m.is_file())
+                .filter(|m| m.is_file() && !compressed)
                 .map(|m| m.len()),
             started: std::time::Instant::now(),
             shown: false,
@@ -252,7 +254,7 @@ pub fn analyze_path(path: &Path, filter: Option<&str>, opts: &AnalyzeOptions) ->
         file: path.display().to_string(),
         format: file.format(),
     };
-    let mut line = ProgressLine::new(path);
+    let mut line = ProgressLine::new(path, file.compression().is_some());
     let report = analyze::analyze(&mut file, info, opts, &mut |p| {
         if let Some(l) = &mut line {
             l.update(p);

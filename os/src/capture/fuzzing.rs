@@ -57,7 +57,7 @@ pub fn read_both_ways(data: &[u8]) {
         pos: 0,
     };
     let stream = Source::from_reader_sized(Box::new(trickle), 16);
-    let streamed = read_all(CaptureFile::start("<memory>".to_string(), stream));
+    let streamed = read_all(CaptureFile::start("<memory>".to_string(), stream, None));
     assert_eq!(whole, streamed, "in-memory and streamed reads differ");
 }
 
@@ -87,4 +87,21 @@ pub fn run_bpf(data: &[u8]) {
         let wire_len = u32::try_from(packet.len()).unwrap_or(u32::MAX);
         let _ = program.run(packet, wire_len);
     }
+}
+
+/// Reads `data` as it comes, compressed or not (gzip, zstd and lz4 are recognised by
+/// their magic), from memory and as a trickling stream through a tiny buffer: the
+/// decoders must never panic and both paths must give the same frames and warnings.
+pub fn read_compressed(data: &[u8]) {
+    let whole = read_all(CaptureFile::from_bytes(data.to_vec()));
+    let trickle = Trickle {
+        data: data.to_vec(),
+        pos: 0,
+    };
+    let streamed = read_all(CaptureFile::from_reader_sized(
+        "<memory>",
+        Box::new(trickle),
+        Some(16),
+    ));
+    assert_eq!(whole, streamed, "in-memory and streamed reads differ");
 }

@@ -84,6 +84,7 @@ fn streamed(data: Vec<u8>, chunk: usize, buffer: usize) -> Result<CaptureFile, C
     CaptureFile::start(
         "<stream>".to_string(),
         Source::from_reader_sized(reader, buffer),
+        None,
     )
 }
 
