@@ -46,10 +46,9 @@ impl Codec {
                 e.write_all(data).unwrap();
                 e.finish().unwrap()
             }
-            Codec::Zstd => ruzstd::encoding::compress_to_vec(
-                data,
-                ruzstd::encoding::CompressionLevel::Fastest,
-            ),
+            Codec::Zstd => {
+                ruzstd::encoding::compress_to_vec(data, ruzstd::encoding::CompressionLevel::Fastest)
+            }
             Codec::Lz4 => {
                 let mut e = lz4_flex::frame::FrameEncoder::new(Vec::new());
                 e.write_all(data).unwrap();
@@ -138,7 +137,10 @@ fn every_fixture_compressed_gives_the_plain_report() {
         .filter(|c| {
             let ok = common::have(c.tool());
             if !ok {
-                eprintln!("{} not installed: only the Rust encoder is checked", c.tool());
+                eprintln!(
+                    "{} not installed: only the Rust encoder is checked",
+                    c.tool()
+                );
             }
             ok
         })
@@ -181,7 +183,10 @@ fn compressed_stdin_and_show() {
     let want = normalised(&analyze(&f)).unwrap();
     for codec in CODECS {
         let bytes = codec.with_crate(&plain);
-        for cmd in [&["pcap", "analyze", "--json", "-"][..], &["pcap", "show", "-"]] {
+        for cmd in [
+            &["pcap", "analyze", "--json", "-"][..],
+            &["pcap", "show", "-"],
+        ] {
             let mut child = common::netkit()
                 .args(cmd)
                 .stdin(Stdio::piped())
@@ -198,7 +203,11 @@ fn compressed_stdin_and_show() {
             if cmd[1] == "show" {
                 assert_eq!(out.stdout, want_show.stdout, "{codec:?} show on stdin");
             } else {
-                assert_eq!(normalised(&out).unwrap(), want, "{codec:?} analyze on stdin");
+                assert_eq!(
+                    normalised(&out).unwrap(),
+                    want,
+                    "{codec:?} analyze on stdin"
+                );
             }
         }
     }
@@ -294,11 +303,7 @@ fn compressed_non_capture_is_refused_with_what_was_inside() {
 }
 
 fn frames(out: &Output) -> u64 {
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "{e}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
     v["capture"]["frames"].as_u64().expect("capture.frames")
 }

@@ -134,9 +134,10 @@ impl ZstdFrames {
             }
             match self.dec.reset(&mut self.src) {
                 Ok(()) => return Ok(true),
-                Err(FrameDecoderError::ReadFrameHeaderError(
-                    ReadFrameHeaderError::SkipFrame { length, .. },
-                )) => {
+                Err(FrameDecoderError::ReadFrameHeaderError(ReadFrameHeaderError::SkipFrame {
+                    length,
+                    ..
+                })) => {
                     let want = u64::from(length);
                     let skipped = io::copy(&mut (&mut self.src).take(want), &mut io::sink())?;
                     if skipped < want {
@@ -274,17 +275,37 @@ struct Lz4Walk {
 
 #[derive(Clone, Copy)]
 enum Lz4State {
-    Magic { got: usize, bytes: [u8; 4] },
+    Magic {
+        got: usize,
+        bytes: [u8; 4],
+    },
     /// The descriptor's FLG byte, which says how long the rest is.
     Flags,
     /// The rest of the descriptor.
-    Descriptor { left: usize, flags: u8 },
-    BlockSize { got: usize, bytes: [u8; 4], flags: u8 },
+    Descriptor {
+        left: usize,
+        flags: u8,
+    },
+    BlockSize {
+        got: usize,
+        bytes: [u8; 4],
+        flags: u8,
+    },
     /// Block data and its optional checksum.
-    Block { left: u64, flags: u8 },
-    ContentChecksum { left: usize },
-    SkippableSize { got: usize, bytes: [u8; 4] },
-    Skippable { left: u64 },
+    Block {
+        left: u64,
+        flags: u8,
+    },
+    ContentChecksum {
+        left: usize,
+    },
+    SkippableSize {
+        got: usize,
+        bytes: [u8; 4],
+    },
+    Skippable {
+        left: u64,
+    },
     /// A layout this walk does not know (the legacy format): no judgement.
     Unknown,
 }
@@ -329,7 +350,10 @@ impl Lz4Walk {
                     } else if bytes == LZ4_MAGIC {
                         S::Flags
                     } else if u32::from_le_bytes(bytes) & 0xffff_fff0 == 0x184d_2a50 {
-                        S::SkippableSize { got: 0, bytes: [0; 4] }
+                        S::SkippableSize {
+                            got: 0,
+                            bytes: [0; 4],
+                        }
                     } else {
                         S::Unknown
                     }
@@ -346,12 +370,23 @@ impl Lz4Walk {
                 }
                 S::Descriptor { left, flags } => {
                     if left > 1 {
-                        S::Descriptor { left: left - 1, flags }
+                        S::Descriptor {
+                            left: left - 1,
+                            flags,
+                        }
                     } else {
-                        S::BlockSize { got: 0, bytes: [0; 4], flags }
+                        S::BlockSize {
+                            got: 0,
+                            bytes: [0; 4],
+                            flags,
+                        }
                     }
                 }
-                S::BlockSize { mut got, mut bytes, flags } => {
+                S::BlockSize {
+                    mut got,
+                    mut bytes,
+                    flags,
+                } => {
                     if let Some(slot) = bytes.get_mut(got) {
                         *slot = b;
                     }
@@ -360,15 +395,25 @@ impl Lz4Walk {
                         S::BlockSize { got, bytes, flags }
                     } else {
                         let size = u32::from_le_bytes(bytes) & 0x7fff_ffff;
-                        let checksum = if flags & LZ4_FLAG_BLOCK_CHECKSUM != 0 { 4 } else { 0 };
+                        let checksum = if flags & LZ4_FLAG_BLOCK_CHECKSUM != 0 {
+                            4
+                        } else {
+                            0
+                        };
                         if size == 0 {
                             if flags & LZ4_FLAG_CONTENT_CHECKSUM != 0 {
                                 S::ContentChecksum { left: 4 }
                             } else {
-                                S::Magic { got: 0, bytes: [0; 4] }
+                                S::Magic {
+                                    got: 0,
+                                    bytes: [0; 4],
+                                }
                             }
                         } else {
-                            S::Block { left: u64::from(size) + checksum, flags }
+                            S::Block {
+                                left: u64::from(size) + checksum,
+                                flags,
+                            }
                         }
                     }
                 }
@@ -378,7 +423,11 @@ impl Lz4Walk {
                     data = data.get(take..).unwrap_or_default();
                     let left = left - take as u64;
                     self.state = if left == 0 {
-                        S::BlockSize { got: 0, bytes: [0; 4], flags }
+                        S::BlockSize {
+                            got: 0,
+                            bytes: [0; 4],
+                            flags,
+                        }
                     } else {
                         S::Block { left, flags }
                     };
@@ -388,7 +437,10 @@ impl Lz4Walk {
                     if left > 1 {
                         S::ContentChecksum { left: left - 1 }
                     } else {
-                        S::Magic { got: 0, bytes: [0; 4] }
+                        S::Magic {
+                            got: 0,
+                            bytes: [0; 4],
+                        }
                     }
                 }
                 S::SkippableSize { mut got, mut bytes } => {
@@ -400,7 +452,10 @@ impl Lz4Walk {
                         S::SkippableSize { got, bytes }
                     } else {
                         match u32::from_le_bytes(bytes) {
-                            0 => S::Magic { got: 0, bytes: [0; 4] },
+                            0 => S::Magic {
+                                got: 0,
+                                bytes: [0; 4],
+                            },
                             n => S::Skippable { left: u64::from(n) },
                         }
                     }
@@ -410,7 +465,10 @@ impl Lz4Walk {
                     data = data.get(take..).unwrap_or_default();
                     let left = left - take as u64;
                     self.state = if left == 0 {
-                        S::Magic { got: 0, bytes: [0; 4] }
+                        S::Magic {
+                            got: 0,
+                            bytes: [0; 4],
+                        }
                     } else {
                         S::Skippable { left }
                     };
@@ -501,7 +559,12 @@ mod tests {
             let (got_kind, out, err) = decode(&bytes);
             assert_eq!(got_kind, Some(kind));
             assert!(err.is_none(), "{kind:?}: {err:?}");
-            assert!(out == want, "{kind:?}: {} of {} bytes", out.len(), want.len());
+            assert!(
+                out == want,
+                "{kind:?}: {} of {} bytes",
+                out.len(),
+                want.len()
+            );
         }
     }
 

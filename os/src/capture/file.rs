@@ -155,7 +155,9 @@ impl CaptureFile {
             let layout = pcap::parse_header(kind, src.window()).ok_or_else(|| {
                 CaptureError::not_a_capture(
                     &name,
-                    inside(format!("truncated pcap file header ({got} of {need} bytes)")),
+                    inside(format!(
+                        "truncated pcap file header ({got} of {need} bytes)"
+                    )),
                 )
             })?;
             src.advance(need);
