@@ -5,6 +5,7 @@ use crate::exit::{warn, Error, Result};
 use clap::{Args, Subcommand};
 use netkit_cmds::output::{plural, write_json, Term};
 use netkit_cmds::pcap::analyze::evidence::Evidence;
+use netkit_cmds::pcap::analyze::export::ConnRecord;
 use netkit_cmds::pcap::analyze::findings::{Code, Entry};
 use netkit_cmds::pcap::analyze::{
     self, view, AnalyzeOptions, ProblemKind, Progress, Report, SourceInfo,
@@ -106,6 +107,13 @@ pub struct AnalyzeArgs {
     /// Write the frames behind the findings (whole TCP streams) to a pcapng file
     #[arg(long, value_name = "OUT.pcapng")]
     pub write_streams: Option<PathBuf>,
+    /// Write one record per connection (TCP stream, UDP or ICMP flow) in the shape of
+    /// Zeek's conn.log, with Community ID and netkit.* fields, as NDJSON
+    #[arg(long, value_name = "FLOWS.ndjson")]
+    pub export: Option<PathBuf>,
+    /// Write the findings in the shape of Zeek's notice.log, as NDJSON
+    #[arg(long, value_name = "NOTICES.ndjson")]
+    pub export_notices: Option<PathBuf>,
     /// List every finding code with its severity, meaning and what to check next
     /// (with --json, as an array), and exit
     #[arg(long)]
@@ -246,6 +254,17 @@ impl ProgressLine {
 /// `pcap analyze` of one file (`-` is standard input), with an optional BPF filter; a
 /// progress line on stderr when it is a terminal.
 pub fn analyze_path(path: &Path, filter: Option<&str>, opts: &AnalyzeOptions) -> Result<Report> {
+    analyze_path_exporting(path, filter, opts, &mut |_| Ok(()))
+}
+
+/// [`analyze_path`], handing each connection's conn.log record to `conns` as it
+/// ends (when `opts.conns`); the first error `conns` returns is the result.
+fn analyze_path_exporting(
+    path: &Path,
+    filter: Option<&str>,
+    opts: &AnalyzeOptions,
+    conns: &mut dyn FnMut(ConnRecord) -> std::io::Result<()>,
+) -> Result<Report> {
     let mut file = CaptureFile::open(path)?;
     if let Some(f) = filter {
         file.set_filter(f)?;
@@ -255,13 +274,29 @@ pub fn analyze_path(path: &Path, filter: Option<&str>, opts: &AnalyzeOptions) ->
         format: file.format(),
     };
     let mut line = ProgressLine::new(path, file.compression().is_some());
-    let report = analyze::analyze(&mut file, info, opts, &mut |p| {
-        if let Some(l) = &mut line {
-            l.update(p);
+    // The first write error stops the writing, and is the result once reading is over.
+    let mut failed: Option<std::io::Error> = None;
+    let mut sink = |r: ConnRecord| {
+        if failed.is_none() {
+            failed = conns(r).err();
         }
-    });
+    };
+    let report = analyze::analyze_exporting(
+        &mut file,
+        info,
+        opts,
+        &mut |p| {
+            if let Some(l) = &mut line {
+                l.update(p);
+            }
+        },
+        &mut sink,
+    );
     if let Some(l) = &line {
         l.done();
+    }
+    if let Some(e) = failed {
+        return Err(Error::Export(e));
     }
     // Damage before any readable record leaves nothing to report on: an error, not
     // an empty report that reads like a clean capture.
@@ -325,17 +360,32 @@ fn run_analyze(a: AnalyzeArgs, term: &Term) -> Result {
     let opts = AnalyzeOptions {
         dissect: a.decode.dissect_options()?,
         frames: a.frames,
+        conns: a.export.is_some(),
     };
     let files = inputs(&a.read, &a.files);
     if a.write_streams.is_some() && files.len() > 1 {
         return Err(Error::WriteStreamsOfManyFiles);
     }
+    let mut flows = a.export.as_deref().map(Ndjson::create).transpose()?;
+    let mut notices = a
+        .export_notices
+        .as_deref()
+        .map(Ndjson::create)
+        .transpose()?;
     let mut reports = Vec::with_capacity(files.len());
     // A file that cannot be read does not hide the reports of those that can: they
     // are printed, the unreadable ones named on stderr, and the exit status is 1.
     let mut unreadable = Vec::new();
     for f in &files {
-        let r = match analyze_path(f, a.decode.filter.as_deref(), &opts) {
+        let r = match analyze_path_exporting(
+            f,
+            a.decode.filter.as_deref(),
+            &opts,
+            &mut |rec| match &mut flows {
+                Some(w) => w.record(&rec),
+                None => Ok(()),
+            },
+        ) {
             Ok(r) => r,
             Err(e) if file_unreadable(&e) => {
                 unreadable.push(e.to_string());
@@ -343,6 +393,11 @@ fn run_analyze(a: AnalyzeArgs, term: &Term) -> Result {
             }
             Err(e) => return Err(e),
         };
+        if let Some(w) = &mut notices {
+            for n in &r.notices {
+                w.record(n).map_err(Error::Export)?;
+            }
+        }
         if let Some(dest) = &a.write_streams {
             let n = write_streams(f, &a, &opts, &r, dest)?;
             eprintln!(
@@ -375,6 +430,9 @@ fn run_analyze(a: AnalyzeArgs, term: &Term) -> Result {
         }
     }
     out.flush()?;
+    for w in [flows, notices].into_iter().flatten() {
+        w.finish()?;
+    }
     for r in &reports {
         for e in r
             .capture
@@ -389,5 +447,51 @@ fn run_analyze(a: AnalyzeArgs, term: &Term) -> Result {
         Ok(())
     } else {
         Err(Error::Unreadable(unreadable))
+    }
+}
+
+/// An `--export` file: one JSON record per line.
+struct Ndjson {
+    path: PathBuf,
+    out: std::io::BufWriter<std::fs::File>,
+}
+
+impl Ndjson {
+    fn create(path: &Path) -> Result<Ndjson> {
+        if path.extension().is_some_and(|e| e == "parquet") {
+            return Err(Error::File {
+                path: path.display().to_string(),
+                why: "Parquet export is not built into netkit; write .ndjson (DuckDB, \
+                      ClickHouse and Spark read it, and convert it to Parquet in one query)"
+                    .to_string(),
+            });
+        }
+        let file = std::fs::File::create(path).map_err(|e| Error::File {
+            path: path.display().to_string(),
+            why: e.to_string(),
+        })?;
+        Ok(Ndjson {
+            path: path.to_path_buf(),
+            out: std::io::BufWriter::new(file),
+        })
+    }
+
+    /// Writes one record; an error names the file.
+    fn record(&mut self, r: &impl serde::Serialize) -> std::io::Result<()> {
+        serde_json::to_writer(&mut self.out, r)
+            .map_err(std::io::Error::from)
+            .and_then(|()| self.out.write_all(b"\n"))
+            .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", self.path.display())))
+    }
+
+    fn failed(&self, e: std::io::Error) -> Error {
+        Error::File {
+            path: self.path.display().to_string(),
+            why: e.to_string(),
+        }
+    }
+
+    fn finish(mut self) -> Result<()> {
+        self.out.flush().map_err(|e| self.failed(e))
     }
 }
