@@ -1,7 +1,8 @@
 //! Compressed captures through the built binary: every capture of tests/fixtures
 //! compressed with gzip, zstd and lz4 (by the Rust encoders, and by the gzip, zstd
 //! and lz4 tools when they are installed) must give `pcap analyze --json` output
-//! identical to the plain file's, apart from `capture.file`; compressed input on stdin
+//! identical to the plain file's, apart from `capture.file`, and the same `pcap show`
+//! output; compressed input on stdin
 //! and through `pcap show`; a truncated compressed file gives partial results and a
 //! warning naming the compression, exit 0.
 
@@ -76,22 +77,7 @@ impl Codec {
 }
 
 fn fixtures() -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    let mut dirs = vec![common::fixtures_dir()];
-    while let Some(d) = dirs.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                dirs.push(p);
-            } else if matches!(
-                p.extension().and_then(|e| e.to_str()),
-                Some("pcap" | "pcapng" | "cap")
-            ) {
-                files.push(p);
-            }
-        }
-    }
-    files.sort();
+    let files = common::captures_in(&common::fixtures_dir());
     assert!(files.len() > 50, "fixtures missing: {}", files.len());
     files
 }
@@ -102,6 +88,16 @@ fn analyze(path: &Path) -> Output {
         .arg(path)
         .output()
         .unwrap()
+}
+
+/// `pcap show`'s stdout and exit status (its warnings on stderr name the file).
+fn show(path: &Path) -> (Vec<u8>, Option<i32>) {
+    let out = common::netkit()
+        .args(["pcap", "show"])
+        .arg(path)
+        .output()
+        .unwrap();
+    (out.stdout, out.status.code())
 }
 
 /// The report with `capture.file` blanked, or the failure.
@@ -148,6 +144,7 @@ fn every_fixture_compressed_gives_the_plain_report() {
     for f in fixtures() {
         let plain = std::fs::read(&f).unwrap();
         let want = normalised(&analyze(&f));
+        let want_show = show(&f);
         for codec in CODECS {
             let mut variants = vec![("crate", codec.with_crate(&plain))];
             if tools.iter().any(|t| t.tool() == codec.tool()) {
@@ -163,11 +160,16 @@ fn every_fixture_compressed_gives_the_plain_report() {
                     "{} compressed with {codec:?} ({by}) differs from the plain file",
                     f.display()
                 );
+                assert!(
+                    show(&c) == want_show,
+                    "{}: pcap show of it compressed with {codec:?} ({by}) differs",
+                    f.display()
+                );
                 compared += 1;
             }
         }
     }
-    eprintln!("{compared} compressed files gave the plain files' reports");
+    eprintln!("{compared} compressed files gave the plain files' analyze and show output");
 }
 
 #[test]
