@@ -69,7 +69,8 @@ impl DecodeArgs {
 
 #[derive(Debug, Args)]
 pub struct ShowArgs {
-    /// Capture files (pcap or pcapng), shown one after the other; - reads standard input
+    /// Capture files (pcap or pcapng, plain or gzip/zstd/lz4 compressed), shown one
+    /// after the other; - reads standard input
     #[arg(required_unless_present = "read")]
     pub files: Vec<PathBuf>,
     /// A capture file to read, as tshark's -r (repeatable; read before FILE...)
@@ -92,7 +93,7 @@ pub struct ShowArgs {
 
 #[derive(Debug, Args)]
 pub struct AnalyzeArgs {
-    /// Capture files (pcap or pcapng); - reads standard input
+    /// Capture files (pcap or pcapng, plain or gzip/zstd/lz4 compressed); - reads standard input
     #[arg(required_unless_present_any = ["list_findings", "read"])]
     pub files: Vec<PathBuf>,
     /// A capture file to read, as tshark's -r (repeatable; read before FILE...)
