@@ -336,3 +336,81 @@ fn parquet_is_refused_in_one_line() {
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.contains("Parquet"), "{stderr}");
 }
+
+/// An Ethernet/IPv4/TCP frame from 10.0.0.1:40000 (`from_client`) or 10.0.0.2:80.
+fn tcp_frame(from_client: bool, flags: u8, seq: u32, ack: u32, payload: &[u8]) -> Vec<u8> {
+    let (src, dst, sp, dp) = if from_client {
+        ([10, 0, 0, 1], [10, 0, 0, 2], 40000u16, 80u16)
+    } else {
+        ([10, 0, 0, 2], [10, 0, 0, 1], 80, 40000)
+    };
+    let mut f = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00];
+    let total = (20 + 20 + payload.len()) as u16;
+    f.extend_from_slice(&[
+        0x45,
+        0,
+        (total >> 8) as u8,
+        total as u8,
+        0,
+        1,
+        0x40,
+        0,
+        64,
+        6,
+        0,
+        0,
+    ]);
+    f.extend_from_slice(&src);
+    f.extend_from_slice(&dst);
+    f.extend_from_slice(&sp.to_be_bytes());
+    f.extend_from_slice(&dp.to_be_bytes());
+    f.extend_from_slice(&seq.to_be_bytes());
+    f.extend_from_slice(&ack.to_be_bytes());
+    f.extend_from_slice(&[0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
+    f.extend_from_slice(payload);
+    f
+}
+
+/// A connection quiet for longer than Zeek's TCP inactivity timeout (5 min) is over:
+/// the segment after the silence starts a second record, as in Zeek, on the same
+/// netkit stream.
+#[test]
+fn a_quiet_connection_ends_after_the_tcp_timeout() {
+    const SYN: u8 = 0x02;
+    const ACK: u8 = 0x10;
+    const PSH: u8 = 0x08;
+    let frames = [
+        (0.0f64, tcp_frame(true, SYN, 100, 0, &[])),
+        (0.001, tcp_frame(false, SYN | ACK, 500, 101, &[])),
+        (0.002, tcp_frame(true, ACK, 101, 501, &[])),
+        (400.0, tcp_frame(true, ACK | PSH, 101, 501, b"hello")),
+        (400.001, tcp_frame(false, ACK, 501, 106, &[])),
+    ];
+    let mut pcap = Vec::new();
+    for w in [0xa1b2_c3d4u32, 0x0004_0002, 0, 0, 65535, 1] {
+        pcap.extend_from_slice(&w.to_le_bytes());
+    }
+    for (t, f) in &frames {
+        let us = (t * 1e6).round() as u64;
+        let sec = 1_700_000_000 + (us / 1_000_000) as u32;
+        for w in [sec, (us % 1_000_000) as u32, f.len() as u32, f.len() as u32] {
+            pcap.extend_from_slice(&w.to_le_bytes());
+        }
+        pcap.extend_from_slice(f);
+    }
+    let (dir, _guard) = scratch("quiet");
+    let capture = dir.join("quiet.pcap");
+    std::fs::write(&capture, &pcap).unwrap();
+    let (_, records) = export(&capture, &dir.join("flows.ndjson"));
+    let got: Vec<(&str, &str, u64)> = records
+        .iter()
+        .map(|r| {
+            (
+                r["conn_state"].as_str().unwrap(),
+                r["history"].as_str().unwrap(),
+                r["netkit.tcp_stream"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(got, [("S1", "ShA", 0), ("OTH", "Da", 0)], "{records:?}");
+}

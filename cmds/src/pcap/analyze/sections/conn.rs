@@ -489,6 +489,15 @@ impl ConnLog {
             return;
         };
         let ts = ctx.raw.ts_ns;
+        // Quiet past the timeout, the connection is over (as in Zeek) even though the
+        // TCP engine goes on with the same stream: this segment starts another.
+        if let Some(c) = self.tcp.get(&info.stream) {
+            if ts.saturating_sub(c.last_ts_ns) > c.idle_limit() {
+                if let Some(old) = self.tcp.remove(&info.stream) {
+                    self.finished.push(old);
+                }
+            }
+        }
         let conn = self.tcp.entry(info.stream).or_insert_with(|| {
             let (orig, resp) = match info.from {
                 Side::Client => (seg.src, seg.dst),
