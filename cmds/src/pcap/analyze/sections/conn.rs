@@ -510,7 +510,9 @@ impl ConnLog {
             }
             c
         });
-        let side = usize::from(seg.src != conn.orig || seg.src == conn.resp);
+        // The stream's roles, not the addresses: they tell the sides apart even when
+        // both ends are the same address and port.
+        let side = usize::from(info.from == Side::Server);
         let h = &seg.header;
         conn.last_ts_ns = ts;
         conn.dirs[side].pkts += 1;
