@@ -16,6 +16,7 @@ pub mod evidence;
 pub mod export;
 pub mod findings;
 mod joins;
+pub mod parquet_export;
 pub mod report;
 pub mod sections;
 pub mod view;
