@@ -3,9 +3,10 @@
 //!
 //! - `community_id` equals the reference implementation (the `communityid` Python
 //!   package) on every connection of tests/fixtures and ../shared/pcaps;
-//! - DuckDB (the `duckdb` Python package) reads the NDJSON, and a SQL top 10 of
-//!   connections by `netkit.retransmissions` equals the report's own "worst streams"
-//!   order and values, on every fixture with retransmissions;
+//! - DuckDB (the `duckdb` Python package) reads the NDJSON and the Parquet export of
+//!   every capture, the two hold the same rows, and a SQL top 10 of connections by
+//!   `netkit.retransmissions` equals the report's own "worst streams" order and
+//!   values;
 //! - every record carries the conn.log fields, notices name their connection's uid.
 //!
 //! The Python packages are installed with pip when missing; without Python or network
@@ -219,6 +220,17 @@ fn report_top10(report: &Value) -> Vec<(u64, u64)> {
     streams
 }
 
+/// The export's columns and their SQL types, as DuckDB is told to read the NDJSON.
+const COLUMNS: &str = "{'ts': 'DOUBLE', 'uid': 'VARCHAR', 'id.orig_h': 'VARCHAR', \
+    'id.orig_p': 'BIGINT', 'id.resp_h': 'VARCHAR', 'id.resp_p': 'BIGINT', \
+    'proto': 'VARCHAR', 'service': 'VARCHAR', 'duration': 'DOUBLE', \
+    'orig_bytes': 'BIGINT', 'resp_bytes': 'BIGINT', 'conn_state': 'VARCHAR', \
+    'missed_bytes': 'BIGINT', 'history': 'VARCHAR', 'orig_pkts': 'BIGINT', \
+    'orig_ip_bytes': 'BIGINT', 'resp_pkts': 'BIGINT', 'resp_ip_bytes': 'BIGINT', \
+    'community_id': 'VARCHAR', 'netkit.tcp_stream': 'BIGINT', \
+    'netkit.retransmissions': 'BIGINT', 'netkit.dup_acks': 'BIGINT', \
+    'netkit.rtt_ms': 'DOUBLE', 'netkit.websocket': 'VARCHAR'}";
+
 #[test]
 fn duckdb_top10_by_retransmissions_equals_the_report() {
     if !python_with("duckdb", "duckdb") {
@@ -232,47 +244,89 @@ fn duckdb_top10_by_retransmissions_equals_the_report() {
         let (Some(report), records) = export(&f, &dest) else {
             continue;
         };
-        let top = report_top10(&report);
-        if top.is_empty() || records.is_empty() {
+        if records.is_empty() {
             continue;
         }
-        expected.insert(dest.display().to_string(), top);
-        files.push(dest.display().to_string());
+        let parquet = dir.join(format!("{i}.parquet"));
+        let out = common::netkit()
+            .args(["pcap", "analyze", "--export"])
+            .arg(&parquet)
+            .arg(&f)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", f.display());
+        expected.insert(dest.display().to_string(), report_top10(&report));
+        files.push((dest.display().to_string(), parquet.display().to_string()));
     }
+    let with_retrans = expected.values().filter(|t| !t.is_empty()).count();
     assert!(
-        files.len() >= 5,
-        "only {} captures with retransmissions",
-        files.len()
+        with_retrans >= 5,
+        "only {with_retrans} captures with retransmissions"
     );
     // A stream split into several records (quiet past the TCP timeout) carries the
-    // stream's counts in each: DISTINCT keeps one.
-    let got = python(
-        r#"
+    // stream's counts in each: DISTINCT keeps one. Every Parquet row must equal its
+    // NDJSON row.
+    let script = r#"
 import json, sys, duckdb
+columns = sys.argv[1]
 out = {}
-for path in json.load(sys.stdin):
-    rows = duckdb.sql(f"""
-        SELECT DISTINCT "netkit.tcp_stream" AS stream, "netkit.retransmissions" AS r
-        FROM read_ndjson_auto('{path}')
-        WHERE "netkit.retransmissions" > 0
-        ORDER BY r DESC, stream
-        LIMIT 10""").fetchall()
-    out[path] = [[int(s), int(r)] for s, r in rows]
+top = """SELECT DISTINCT "netkit.tcp_stream" AS stream, "netkit.retransmissions" AS r
+         FROM {src} WHERE "netkit.retransmissions" > 0
+         ORDER BY r DESC, stream LIMIT 10"""
+for nd, pq in json.load(sys.stdin):
+    nd_src = f"read_ndjson('{nd}', columns={columns})"
+    pq_src = f"read_parquet('{pq}')"
+    names = ", ".join(f'"{c}"' for c in eval(columns))
+    rows_nd = duckdb.sql(f"SELECT {names} FROM {nd_src} ORDER BY uid").fetchall()
+    rows_pq = duckdb.sql(f"SELECT {names} FROM {pq_src} ORDER BY uid").fetchall()
+    out[nd] = {
+        "rows": len(rows_nd),
+        "same": rows_nd == rows_pq,
+        "ndjson": [[int(s), int(r)] for s, r in duckdb.sql(top.format(src=nd_src)).fetchall()],
+        "parquet": [[int(s), int(r)] for s, r in duckdb.sql(top.format(src=pq_src)).fetchall()],
+    }
 print(json.dumps(out))
-"#,
-        &serde_json::to_string(&files).unwrap(),
+"#;
+    let mut child = Command::new("python3")
+        .args(["-c", script, COLUMNS])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let input = serde_json::to_string(&files).unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let feeder = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
+    let out = child.wait_with_output().unwrap();
+    feeder.join().unwrap().unwrap();
+    assert!(
+        out.status.success(),
+        "python: {}",
+        String::from_utf8_lossy(&out.stderr)
     );
-    for path in &files {
-        let rows: Vec<(u64, u64)> = got[path]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|r| (r[0].as_u64().unwrap(), r[1].as_u64().unwrap()))
-            .collect();
-        assert_eq!(&rows, &expected[path], "{path}");
+    let got: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut rows = 0;
+    for (nd, _) in &files {
+        let g = &got[nd];
+        assert_eq!(
+            g["same"], true,
+            "{nd}: Parquet rows differ from the NDJSON's"
+        );
+        rows += g["rows"].as_u64().unwrap();
+        for format in ["ndjson", "parquet"] {
+            let top: Vec<(u64, u64)> = g[format]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| (r[0].as_u64().unwrap(), r[1].as_u64().unwrap()))
+                .collect();
+            assert_eq!(&top, &expected[nd], "{nd} ({format})");
+        }
     }
     eprintln!(
-        "DuckDB's top 10 by netkit.retransmissions equals the report's on {} captures",
+        "DuckDB: {rows} rows, Parquet equal to NDJSON on {} captures; the top 10 by \
+         netkit.retransmissions equals the report's on all ({with_retrans} with \
+         retransmissions)",
         files.len()
     );
 }
@@ -324,17 +378,22 @@ fn notices_name_their_connection() {
 }
 
 #[test]
-fn parquet_is_refused_in_one_line() {
+fn notices_refuse_parquet_in_one_line() {
     let f = common::fixtures_dir().join("tcp/arkime__wireshark-retrans.pcap");
     let out = common::netkit()
-        .args(["pcap", "analyze", "--export", "/nonexistent/flows.parquet"])
+        .args([
+            "pcap",
+            "analyze",
+            "--export-notices",
+            "/nonexistent/n.parquet",
+        ])
         .arg(&f)
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    assert!(stderr.contains("Parquet"), "{stderr}");
+    assert!(stderr.contains("NDJSON only"), "{stderr}");
 }
 
 /// An Ethernet/IPv4/TCP frame from 10.0.0.1:40000 (`from_client`) or 10.0.0.2:80.

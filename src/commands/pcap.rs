@@ -7,6 +7,7 @@ use netkit_cmds::output::{plural, write_json, Term};
 use netkit_cmds::pcap::analyze::evidence::Evidence;
 use netkit_cmds::pcap::analyze::export::ConnRecord;
 use netkit_cmds::pcap::analyze::findings::{Code, Entry};
+use netkit_cmds::pcap::analyze::parquet_export::ParquetConns;
 use netkit_cmds::pcap::analyze::{
     self, view, AnalyzeOptions, ProblemKind, Progress, Report, SourceInfo,
 };
@@ -109,7 +110,8 @@ pub struct AnalyzeArgs {
     #[arg(long, value_name = "OUT.pcapng")]
     pub write_streams: Option<PathBuf>,
     /// Write one record per connection (TCP stream, UDP or ICMP flow) in the shape of
-    /// Zeek's conn.log, with Community ID and netkit.* fields, as NDJSON
+    /// Zeek's conn.log, with Community ID and netkit.* fields, as NDJSON (Parquet when
+    /// the name ends in .parquet)
     #[arg(long, value_name = "FLOWS.ndjson")]
     pub export: Option<PathBuf>,
     /// Write the findings in the shape of Zeek's notice.log, as NDJSON
@@ -367,11 +369,19 @@ fn run_analyze(a: AnalyzeArgs, term: &Term) -> Result {
     if a.write_streams.is_some() && files.len() > 1 {
         return Err(Error::WriteStreamsOfManyFiles);
     }
-    let mut flows = a.export.as_deref().map(Ndjson::create).transpose()?;
+    let mut flows = a.export.as_deref().map(Flows::create).transpose()?;
     let mut notices = a
         .export_notices
         .as_deref()
-        .map(Ndjson::create)
+        .map(|p| {
+            if is_parquet(p) {
+                return Err(Error::File {
+                    path: p.display().to_string(),
+                    why: "notices are written as NDJSON only (name it .ndjson)".to_string(),
+                });
+            }
+            Ndjson::create(p)
+        })
         .transpose()?;
     let mut reports = Vec::with_capacity(files.len());
     // A file that cannot be read does not hide the reports of those that can: they
@@ -431,7 +441,10 @@ fn run_analyze(a: AnalyzeArgs, term: &Term) -> Result {
         }
     }
     out.flush()?;
-    for w in [flows, notices].into_iter().flatten() {
+    if let Some(w) = flows {
+        w.finish()?;
+    }
+    if let Some(w) = notices {
         w.finish()?;
     }
     for r in &reports {
@@ -451,7 +464,63 @@ fn run_analyze(a: AnalyzeArgs, term: &Term) -> Result {
     }
 }
 
-/// An `--export` file: one JSON record per line.
+/// `--export`'s file: Parquet when its name ends in `.parquet`, NDJSON otherwise.
+enum Flows {
+    Ndjson(Ndjson),
+    // Boxed: the writer is a few hundred bytes, the NDJSON one a buffer pointer.
+    Parquet(
+        PathBuf,
+        Box<ParquetConns<std::io::BufWriter<std::fs::File>>>,
+    ),
+}
+
+fn is_parquet(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == "parquet")
+}
+
+fn create(path: &Path) -> Result<std::io::BufWriter<std::fs::File>> {
+    let file = std::fs::File::create(path).map_err(|e| file_error(path, e))?;
+    Ok(std::io::BufWriter::new(file))
+}
+
+fn file_error(path: &Path, e: std::io::Error) -> Error {
+    Error::File {
+        path: path.display().to_string(),
+        why: e.to_string(),
+    }
+}
+
+/// An I/O error with the file's name in front.
+fn named(path: &Path, e: std::io::Error) -> std::io::Error {
+    std::io::Error::new(e.kind(), format!("{}: {e}", path.display()))
+}
+
+impl Flows {
+    fn create(path: &Path) -> Result<Flows> {
+        if is_parquet(path) {
+            let w = ParquetConns::new(create(path)?).map_err(|e| file_error(path, e))?;
+            Ok(Flows::Parquet(path.to_path_buf(), Box::new(w)))
+        } else {
+            Ok(Flows::Ndjson(Ndjson::create(path)?))
+        }
+    }
+
+    fn record(&mut self, r: &ConnRecord) -> std::io::Result<()> {
+        match self {
+            Flows::Ndjson(w) => w.record(r),
+            Flows::Parquet(path, w) => w.push(r).map_err(|e| named(path, e)),
+        }
+    }
+
+    fn finish(self) -> Result<()> {
+        match self {
+            Flows::Ndjson(w) => w.finish(),
+            Flows::Parquet(path, w) => w.finish().map_err(|e| file_error(&path, e)),
+        }
+    }
+}
+
+/// An NDJSON export file: one JSON record per line.
 struct Ndjson {
     path: PathBuf,
     out: std::io::BufWriter<std::fs::File>,
@@ -459,21 +528,9 @@ struct Ndjson {
 
 impl Ndjson {
     fn create(path: &Path) -> Result<Ndjson> {
-        if path.extension().is_some_and(|e| e == "parquet") {
-            return Err(Error::File {
-                path: path.display().to_string(),
-                why: "Parquet export is not built into netkit; write .ndjson (DuckDB, \
-                      ClickHouse and Spark read it, and convert it to Parquet in one query)"
-                    .to_string(),
-            });
-        }
-        let file = std::fs::File::create(path).map_err(|e| Error::File {
-            path: path.display().to_string(),
-            why: e.to_string(),
-        })?;
         Ok(Ndjson {
             path: path.to_path_buf(),
-            out: std::io::BufWriter::new(file),
+            out: create(path)?,
         })
     }
 
@@ -482,17 +539,10 @@ impl Ndjson {
         serde_json::to_writer(&mut self.out, r)
             .map_err(std::io::Error::from)
             .and_then(|()| self.out.write_all(b"\n"))
-            .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", self.path.display())))
-    }
-
-    fn failed(&self, e: std::io::Error) -> Error {
-        Error::File {
-            path: self.path.display().to_string(),
-            why: e.to_string(),
-        }
+            .map_err(|e| named(&self.path, e))
     }
 
     fn finish(mut self) -> Result<()> {
-        self.out.flush().map_err(|e| self.failed(e))
+        self.out.flush().map_err(|e| file_error(&self.path, e))
     }
 }
