@@ -388,15 +388,12 @@ fn run_analyze(a: AnalyzeArgs, term: &Term) -> Result {
     // are printed, the unreadable ones named on stderr, and the exit status is 1.
     let mut unreadable = Vec::new();
     for f in &files {
-        let r = match analyze_path_exporting(
-            f,
-            a.decode.filter.as_deref(),
-            &opts,
-            &mut |rec| match &mut flows {
+        let r = match analyze_path_exporting(f, a.decode.filter.as_deref(), &opts, &mut |rec| {
+            match &mut flows {
                 Some(w) => w.record(&rec),
                 None => Ok(()),
-            },
-        ) {
+            }
+        }) {
             Ok(r) => r,
             Err(e) if file_unreadable(&e) => {
                 unreadable.push(e.to_string());
