@@ -364,6 +364,7 @@ fn notices_name_their_connection() {
         .collect();
     for (n, f) in notices.iter().zip(findings) {
         assert_eq!(n["msg"], f["summary"]);
+        assert_eq!(n["netkit.group"], f["group"]);
         assert_eq!(
             n["note"],
             format!("Netkit::{}", f["code"].as_str().unwrap())

@@ -227,6 +227,9 @@ pub struct NoticeRecord {
     pub frames: Vec<u64>,
     #[serde(rename = "netkit.tcp_stream", skip_serializing_if = "Option::is_none")]
     pub tcp_stream: Option<u32>,
+    /// Alike findings share it (the report's `findings[].group`).
+    #[serde(rename = "netkit.group")]
+    pub group: String,
 }
 
 /// The connection a finding is about, as its conn.log record names it.
@@ -238,8 +241,8 @@ pub struct NoticeConn {
 }
 
 impl NoticeRecord {
-    /// `ts_ns`: when the finding's first frame was captured (the capture's start when
-    /// unknown); `conn`: its TCP stream's ends, when it has one.
+    /// `ts_ns`: when the finding happened; `conn`: its TCP stream's ends, when it has
+    /// one.
     pub fn of(f: &Finding, ts_ns: i64, conn: Option<NoticeConn>) -> NoticeRecord {
         let severity = serde_json::to_value(f.severity)
             .ok()
@@ -267,6 +270,7 @@ impl NoticeRecord {
             severity,
             frames: f.frames.clone(),
             tcp_stream: f.stream,
+            group: f.group.clone(),
         }
     }
 }

@@ -97,9 +97,9 @@ pub(super) fn finish(
     }
 }
 
-/// The findings as notice.log records: at the first frame behind each (its stream's
-/// start when that is all there is, else the capture's), naming the stream's
-/// connection when it is about one.
+/// The findings as notice.log records: at the finding's time (its first frame's;
+/// else its stream's start, else the capture's), naming the stream's connection when
+/// it is about one, and carrying the finding's group.
 fn notices(found: &[Finding], tcp: &TcpAnalysis, capture_start: Option<i64>) -> Vec<NoticeRecord> {
     found
         .iter()
@@ -110,7 +110,11 @@ fn notices(found: &[Finding], tcp: &TcpAnalysis, capture_start: Option<i64>) -> 
                 server: s.server,
                 first_ts_ns: s.first_ts_ns,
             });
-            let ts = info.map(|s| s.first_ts_ns).or(capture_start).unwrap_or(0);
+            let ts = f
+                .ts_ns
+                .or(info.map(|s| s.first_ts_ns))
+                .or(capture_start)
+                .unwrap_or(0);
             NoticeRecord::of(f, ts, conn)
         })
         .collect()
