@@ -55,6 +55,18 @@ if [ -z "$(ls -A "$corpus")" ]; then
         seed_captures "$pcaps" 0a0d0d0a 0a0d0d0a
         seed_captures "$root/tests/fixtures" 0a0d0d0a 0a0d0d0a
         ;;
+    compressed_reader)
+        # The small fixtures compressed by whichever of the three tools is installed.
+        find "$root/tests/fixtures" -type f \( -name '*.pcap' -o -name '*.pcapng' \) -size -20k |
+            while read -r f; do
+                name=$(echo "$f" | tr '/' '_')
+                for tool in gzip zstd lz4; do
+                    if command -v "$tool" >/dev/null; then
+                        "$tool" -c -q "$f" >"$corpus/$name.$tool" 2>/dev/null || true
+                    fi
+                done
+            done
+        ;;
     esac
     if [ -d "$here/seeds/$target" ]; then
         cp "$here/seeds/$target"/* "$corpus"/ 2>/dev/null || true

@@ -113,6 +113,9 @@ pub enum Error {
     /// A file netkit was asked to write or read besides the captures.
     #[error("{path}: {why}")]
     File { path: String, why: String },
+    /// Writing an `--export` file failed.
+    #[error("cannot write the export: {0}")]
+    Export(io::Error),
     /// Writing the output failed (a closed pipe is not an error: see [`report`]).
     #[error("cannot write output: {0}")]
     Output(#[from] io::Error),

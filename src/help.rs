@@ -33,6 +33,7 @@ const EXAMPLES: &[(&str, &[&str])] = &[
             "netkit pcap analyze trace.pcapng",
             "netkit pcap analyze --json a.pcap b.pcap",
             "netkit pcap analyze --decode-as udp.port=8472:vxlan overlay.pcap",
+            "netkit pcap analyze --export flows.ndjson --export-notices notices.ndjson trace.pcap.gz",
         ],
     ),
     (

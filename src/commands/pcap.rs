@@ -5,7 +5,9 @@ use crate::exit::{warn, Error, Result};
 use clap::{Args, Subcommand};
 use netkit_cmds::output::{plural, write_json, Term};
 use netkit_cmds::pcap::analyze::evidence::Evidence;
+use netkit_cmds::pcap::analyze::export::ConnRecord;
 use netkit_cmds::pcap::analyze::findings::{Code, Entry};
+use netkit_cmds::pcap::analyze::parquet_export::ParquetConns;
 use netkit_cmds::pcap::analyze::{
     self, view, AnalyzeOptions, ProblemKind, Progress, Report, SourceInfo,
 };
@@ -68,7 +70,8 @@ impl DecodeArgs {
 
 #[derive(Debug, Args)]
 pub struct ShowArgs {
-    /// Capture files (pcap or pcapng), shown one after the other; - reads standard input
+    /// Capture files (pcap or pcapng, plain or gzip/zstd/lz4 compressed), shown one
+    /// after the other; - reads standard input
     #[arg(required_unless_present = "read")]
     pub files: Vec<PathBuf>,
     /// A capture file to read, as tshark's -r (repeatable; read before FILE...)
@@ -91,7 +94,7 @@ pub struct ShowArgs {
 
 #[derive(Debug, Args)]
 pub struct AnalyzeArgs {
-    /// Capture files (pcap or pcapng); - reads standard input
+    /// Capture files (pcap or pcapng, plain or gzip/zstd/lz4 compressed); - reads standard input
     #[arg(required_unless_present_any = ["list_findings", "read"])]
     pub files: Vec<PathBuf>,
     /// A capture file to read, as tshark's -r (repeatable; read before FILE...)
@@ -106,6 +109,14 @@ pub struct AnalyzeArgs {
     /// Write the frames behind the findings (whole TCP streams) to a pcapng file
     #[arg(long, value_name = "OUT.pcapng")]
     pub write_streams: Option<PathBuf>,
+    /// Write one record per connection (TCP stream, UDP or ICMP flow) in the shape of
+    /// Zeek's conn.log, with Community ID and netkit.* fields, as NDJSON (Parquet when
+    /// the name ends in .parquet)
+    #[arg(long, value_name = "FLOWS.ndjson")]
+    pub export: Option<PathBuf>,
+    /// Write the findings in the shape of Zeek's notice.log, as NDJSON
+    #[arg(long, value_name = "NOTICES.ndjson")]
+    pub export_notices: Option<PathBuf>,
     /// List every finding code with its severity, meaning and what to check next
     /// (with --json, as an array), and exit
     #[arg(long)]
@@ -204,12 +215,14 @@ struct ProgressLine {
 }
 
 impl ProgressLine {
-    fn new(path: &Path) -> Option<ProgressLine> {
+    /// `compressed`: progress counts decompressed bytes, which the file size says
+    /// nothing about, so no percentage is shown.
+    fn new(path: &Path, compressed: bool) -> Option<ProgressLine> {
         netkit_os::term::stderr_is_terminal().then(|| ProgressLine {
             name: path.display().to_string(),
             total: std::fs::metadata(path)
                 .ok()
-                .filter(|m| m.is_file())
+                .filter(|m| m.is_file() && !compressed)
                 .map(|m| m.len()),
             started: std::time::Instant::now(),
             shown: false,
@@ -244,6 +257,17 @@ impl ProgressLine {
 /// `pcap analyze` of one file (`-` is standard input), with an optional BPF filter; a
 /// progress line on stderr when it is a terminal.
 pub fn analyze_path(path: &Path, filter: Option<&str>, opts: &AnalyzeOptions) -> Result<Report> {
+    analyze_path_exporting(path, filter, opts, &mut |_| Ok(()))
+}
+
+/// [`analyze_path`], handing each connection's conn.log record to `conns` as it
+/// ends (when `opts.conns`); the first error `conns` returns is the result.
+fn analyze_path_exporting(
+    path: &Path,
+    filter: Option<&str>,
+    opts: &AnalyzeOptions,
+    conns: &mut dyn FnMut(ConnRecord) -> std::io::Result<()>,
+) -> Result<Report> {
     let mut file = CaptureFile::open(path)?;
     if let Some(f) = filter {
         file.set_filter(f)?;
@@ -252,14 +276,30 @@ pub fn analyze_path(path: &Path, filter: Option<&str>, opts: &AnalyzeOptions) ->
         file: path.display().to_string(),
         format: file.format(),
     };
-    let mut line = ProgressLine::new(path);
-    let report = analyze::analyze(&mut file, info, opts, &mut |p| {
-        if let Some(l) = &mut line {
-            l.update(p);
+    let mut line = ProgressLine::new(path, file.compression().is_some());
+    // The first write error stops the writing, and is the result once reading is over.
+    let mut failed: Option<std::io::Error> = None;
+    let mut sink = |r: ConnRecord| {
+        if failed.is_none() {
+            failed = conns(r).err();
         }
-    });
+    };
+    let report = analyze::analyze_exporting(
+        &mut file,
+        info,
+        opts,
+        &mut |p| {
+            if let Some(l) = &mut line {
+                l.update(p);
+            }
+        },
+        &mut sink,
+    );
     if let Some(l) = &line {
         l.done();
+    }
+    if let Some(e) = failed {
+        return Err(Error::Export(e));
     }
     // Damage before any readable record leaves nothing to report on: an error, not
     // an empty report that reads like a clean capture.
@@ -323,17 +363,37 @@ fn run_analyze(a: AnalyzeArgs, term: &Term) -> Result {
     let opts = AnalyzeOptions {
         dissect: a.decode.dissect_options()?,
         frames: a.frames,
+        conns: a.export.is_some(),
     };
     let files = inputs(&a.read, &a.files);
     if a.write_streams.is_some() && files.len() > 1 {
         return Err(Error::WriteStreamsOfManyFiles);
     }
+    let mut flows = a.export.as_deref().map(Flows::create).transpose()?;
+    let mut notices = a
+        .export_notices
+        .as_deref()
+        .map(|p| {
+            if is_parquet(p) {
+                return Err(Error::File {
+                    path: p.display().to_string(),
+                    why: "notices are written as NDJSON only (name it .ndjson)".to_string(),
+                });
+            }
+            Ndjson::create(p)
+        })
+        .transpose()?;
     let mut reports = Vec::with_capacity(files.len());
     // A file that cannot be read does not hide the reports of those that can: they
     // are printed, the unreadable ones named on stderr, and the exit status is 1.
     let mut unreadable = Vec::new();
     for f in &files {
-        let r = match analyze_path(f, a.decode.filter.as_deref(), &opts) {
+        let r = match analyze_path_exporting(f, a.decode.filter.as_deref(), &opts, &mut |rec| {
+            match &mut flows {
+                Some(w) => w.record(&rec),
+                None => Ok(()),
+            }
+        }) {
             Ok(r) => r,
             Err(e) if file_unreadable(&e) => {
                 unreadable.push(e.to_string());
@@ -341,6 +401,11 @@ fn run_analyze(a: AnalyzeArgs, term: &Term) -> Result {
             }
             Err(e) => return Err(e),
         };
+        if let Some(w) = &mut notices {
+            for n in &r.notices {
+                w.record(n).map_err(Error::Export)?;
+            }
+        }
         if let Some(dest) = &a.write_streams {
             let n = write_streams(f, &a, &opts, &r, dest)?;
             eprintln!(
@@ -373,6 +438,12 @@ fn run_analyze(a: AnalyzeArgs, term: &Term) -> Result {
         }
     }
     out.flush()?;
+    if let Some(w) = flows {
+        w.finish()?;
+    }
+    if let Some(w) = notices {
+        w.finish()?;
+    }
     for r in &reports {
         for e in r
             .capture
@@ -387,5 +458,88 @@ fn run_analyze(a: AnalyzeArgs, term: &Term) -> Result {
         Ok(())
     } else {
         Err(Error::Unreadable(unreadable))
+    }
+}
+
+/// `--export`'s file: Parquet when its name ends in `.parquet`, NDJSON otherwise.
+enum Flows {
+    Ndjson(Ndjson),
+    // Boxed: the writer is a few hundred bytes, the NDJSON one a buffer pointer.
+    Parquet(
+        PathBuf,
+        Box<ParquetConns<std::io::BufWriter<std::fs::File>>>,
+    ),
+}
+
+fn is_parquet(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == "parquet")
+}
+
+fn create(path: &Path) -> Result<std::io::BufWriter<std::fs::File>> {
+    let file = std::fs::File::create(path).map_err(|e| file_error(path, e))?;
+    Ok(std::io::BufWriter::new(file))
+}
+
+fn file_error(path: &Path, e: std::io::Error) -> Error {
+    Error::File {
+        path: path.display().to_string(),
+        why: e.to_string(),
+    }
+}
+
+/// An I/O error with the file's name in front.
+fn named(path: &Path, e: std::io::Error) -> std::io::Error {
+    std::io::Error::new(e.kind(), format!("{}: {e}", path.display()))
+}
+
+impl Flows {
+    fn create(path: &Path) -> Result<Flows> {
+        if is_parquet(path) {
+            let w = ParquetConns::new(create(path)?).map_err(|e| file_error(path, e))?;
+            Ok(Flows::Parquet(path.to_path_buf(), Box::new(w)))
+        } else {
+            Ok(Flows::Ndjson(Ndjson::create(path)?))
+        }
+    }
+
+    fn record(&mut self, r: &ConnRecord) -> std::io::Result<()> {
+        match self {
+            Flows::Ndjson(w) => w.record(r),
+            Flows::Parquet(path, w) => w.push(r).map_err(|e| named(path, e)),
+        }
+    }
+
+    fn finish(self) -> Result<()> {
+        match self {
+            Flows::Ndjson(w) => w.finish(),
+            Flows::Parquet(path, w) => w.finish().map_err(|e| file_error(&path, e)),
+        }
+    }
+}
+
+/// An NDJSON export file: one JSON record per line.
+struct Ndjson {
+    path: PathBuf,
+    out: std::io::BufWriter<std::fs::File>,
+}
+
+impl Ndjson {
+    fn create(path: &Path) -> Result<Ndjson> {
+        Ok(Ndjson {
+            path: path.to_path_buf(),
+            out: create(path)?,
+        })
+    }
+
+    /// Writes one record; an error names the file.
+    fn record(&mut self, r: &impl serde::Serialize) -> std::io::Result<()> {
+        serde_json::to_writer(&mut self.out, r)
+            .map_err(std::io::Error::from)
+            .and_then(|()| self.out.write_all(b"\n"))
+            .map_err(|e| named(&self.path, e))
+    }
+
+    fn finish(mut self) -> Result<()> {
+        self.out.flush().map_err(|e| file_error(&self.path, e))
     }
 }

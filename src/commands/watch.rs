@@ -72,6 +72,7 @@ pub fn run(args: WatchArgs, term: &Term) -> Result {
     let opts = AnalyzeOptions {
         dissect: args.decode.dissect_options()?,
         frames: false,
+        conns: false,
     };
     // Before any thread starts: the signals must be blocked in every thread.
     let signals = signals::install(true)?;

@@ -26,6 +26,27 @@ pub fn shared_pcaps() -> Option<PathBuf> {
     }
 }
 
+/// Every capture file (.pcap, .pcapng, .cap) under `dir`, sorted.
+pub fn captures_in(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut dirs = vec![dir.to_path_buf()];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                dirs.push(p);
+            } else if matches!(
+                p.extension().and_then(|e| e.to_str()),
+                Some("pcap" | "pcapng" | "cap")
+            ) {
+                files.push(p);
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
 /// MANIFEST.tsv rows as column -> value maps.
 pub fn manifest(dir: &Path) -> Vec<HashMap<String, String>> {
     let text = std::fs::read_to_string(dir.join("MANIFEST.tsv")).expect("MANIFEST.tsv");

@@ -1,12 +1,13 @@
 //! Capture files: pcap and pcapng (and stdin), read frame by frame with an optional
 //! BPF filter. See the module above for how bytes are buffered and damage reported.
 
-use std::io::Read;
+use std::io::{Read, Seek};
 use std::path::Path;
 
 use netkit_cmds::source::{Format, FrameSource, RawFrame, ReadWarning};
 
 use super::bpf::{self, Program};
+use super::compressed::{self, Compression};
 use super::source::Source;
 use super::{
     libpcap, pcap, pcapng, CaptureError, LinkInfo, Step, MAX_KEPT_WARNINGS, MAX_RECORD_LEN,
@@ -33,6 +34,8 @@ struct Filter {
 pub struct CaptureFile {
     name: String,
     src: Source,
+    /// The compression the capture was read through, if any.
+    compression: Option<Compression>,
     layout: Layout,
     frames: u64,
     /// Records that read whole (filtered out or not), unlike skipped or damaged ones.
@@ -47,6 +50,8 @@ pub struct CaptureFile {
 impl CaptureFile {
     /// Opens a pcap or pcapng file; "-" reads stdin. Either way the input is streamed
     /// through one buffer, so pipes and FIFOs work and nothing needs to be seekable.
+    /// gzip, zstd and lz4 compressed captures are recognised by their first bytes and
+    /// decompressed as they are read.
     pub fn open(path: &Path) -> Result<CaptureFile, CaptureError> {
         let name = path.display().to_string();
         if path.as_os_str() == "-" {
@@ -54,35 +59,73 @@ impl CaptureFile {
         }
         let file =
             std::fs::File::open(path).map_err(|e| CaptureError::io(&name, "cannot open", e))?;
-        CaptureFile::start(name, Source::from_file(file))
+        CaptureFile::from_reader(&name, Box::new(file))
     }
 
     /// As [`CaptureFile::open`], but memory-maps regular files instead of reading them.
     /// Measured slower than `open` on our machines (see `source`); kept for the reader
-    /// benchmark and for machines where mapping wins.
+    /// benchmark and for machines where mapping wins. Compressed files are streamed.
     pub fn open_mapped(path: &Path) -> Result<CaptureFile, CaptureError> {
         let name = path.display().to_string();
-        let file =
+        let mut file =
             std::fs::File::open(path).map_err(|e| CaptureError::io(&name, "cannot open", e))?;
+        let mut head = [0u8; compressed::MAGIC_LEN];
+        let got = read_head(&mut file, &mut head)
+            .and_then(|got| file.rewind().map(|()| got))
+            .map_err(|e| CaptureError::io(&name, "cannot read", e))?;
+        if Compression::from_magic(head.get(..got).unwrap_or_default()).is_some() {
+            return CaptureFile::from_reader(&name, Box::new(file));
+        }
         let src = Source::from_file_mapped(file)
             .map_err(|e| CaptureError::io(&name, "cannot read", e))?;
-        CaptureFile::start(name, src)
+        CaptureFile::start(name, src, None)
     }
 
-    /// Reads a capture held in memory (used by the fuzz targets and tests).
+    /// Reads a capture held in memory (used by the fuzz targets and tests); compressed
+    /// bytes are decompressed as with [`CaptureFile::open`].
     pub fn from_bytes(data: Vec<u8>) -> Result<CaptureFile, CaptureError> {
-        CaptureFile::start("<memory>".to_string(), Source::from_vec(data))
+        let name = "<memory>".to_string();
+        match Compression::from_magic(&data) {
+            None => CaptureFile::start(name, Source::from_vec(data), None),
+            Some(_) => CaptureFile::from_reader(&name, Box::new(std::io::Cursor::new(data))),
+        }
     }
 
-    /// Reads a capture from any byte stream, buffering only what the current frame needs.
+    /// Reads a capture from any byte stream, buffering only what the current frame needs
+    /// (decompressing it first when it is compressed).
     pub fn from_reader(
         name: &str,
         reader: Box<dyn Read + Send>,
     ) -> Result<CaptureFile, CaptureError> {
-        CaptureFile::start(name.to_string(), Source::from_reader(reader))
+        CaptureFile::from_reader_sized(name, reader, None)
     }
 
-    pub(super) fn start(name: String, mut src: Source) -> Result<CaptureFile, CaptureError> {
+    /// As [`CaptureFile::from_reader`] with a stream buffer of `size` bytes to start
+    /// with (the fuzz targets use tiny ones to exercise refills).
+    pub(super) fn from_reader_sized(
+        name: &str,
+        reader: Box<dyn Read + Send>,
+        size: Option<usize>,
+    ) -> Result<CaptureFile, CaptureError> {
+        let (kind, reader) =
+            compressed::sniff(reader).map_err(|e| CaptureError::io(name, "cannot read", e))?;
+        let src = match size {
+            Some(n) => Source::from_reader_sized(reader, n),
+            None => Source::from_reader(reader),
+        };
+        CaptureFile::start(name.to_string(), src, kind)
+    }
+
+    pub(super) fn start(
+        name: String,
+        mut src: Source,
+        compression: Option<Compression>,
+    ) -> Result<CaptureFile, CaptureError> {
+        // "gzip data: not a capture file" says what was found inside the compression.
+        let inside = |why: String| match compression {
+            Some(c) => format!("{} data: {why}", c.name()),
+            None => why,
+        };
         let got = src
             .fill(4)
             .map_err(|e| CaptureError::io(&name, "cannot read", e))?;
@@ -92,13 +135,13 @@ impl CaptureFile {
             None if got == 0 => {
                 return Err(CaptureError::not_a_capture(
                     &name,
-                    "empty file (pcap or pcapng header expected)",
+                    inside("empty file (pcap or pcapng header expected)".to_string()),
                 ))
             }
             None => {
                 return Err(CaptureError::not_a_capture(
                     &name,
-                    format!("not a capture file (only {got} bytes long)"),
+                    inside(format!("not a capture file (only {got} bytes long)")),
                 ))
             }
         };
@@ -112,7 +155,9 @@ impl CaptureFile {
             let layout = pcap::parse_header(kind, src.window()).ok_or_else(|| {
                 CaptureError::not_a_capture(
                     &name,
-                    format!("truncated pcap file header ({got} of {need} bytes)"),
+                    inside(format!(
+                        "truncated pcap file header ({got} of {need} bytes)"
+                    )),
                 )
             })?;
             src.advance(need);
@@ -120,15 +165,16 @@ impl CaptureFile {
         } else {
             return Err(CaptureError::not_a_capture(
                 &name,
-                format!(
+                inside(format!(
                     "not a capture file (pcap or pcapng magic expected, found 0x{:08x})",
                     u32::from_be_bytes(magic)
-                ),
+                )),
             ));
         };
         let mut file = CaptureFile {
             name,
             src,
+            compression,
             layout,
             frames: 0,
             readable: 0,
@@ -167,6 +213,11 @@ impl CaptureFile {
                 Step::Stop(msg) => self.stop(msg),
             }
         }
+    }
+
+    /// The compression around the capture (`None` for a plain pcap or pcapng file).
+    pub fn compression(&self) -> Option<Compression> {
+        self.compression
     }
 
     /// The file's container format.
@@ -394,6 +445,20 @@ impl CaptureFile {
             self.dropped_warnings = 0;
         }
     }
+}
+
+/// Reads up to `head.len()` bytes; fewer only at the end of the file.
+fn read_head(file: &mut std::fs::File, head: &mut [u8]) -> std::io::Result<usize> {
+    let mut got = 0;
+    while got < head.len() {
+        match file.read(head.get_mut(got..).unwrap_or_default()) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(got)
 }
 
 fn compile(expr: &str, link: LinkInfo) -> Result<Program, libpcap::CompileError> {

@@ -14,6 +14,7 @@
 //! libpcap at build time, and executed by a small classic-BPF interpreter in safe Rust.
 
 mod bpf;
+mod compressed;
 #[doc(hidden)]
 pub mod evidence;
 mod file;
@@ -28,6 +29,7 @@ pub mod ring;
 mod source;
 
 pub use bpf::{Insn, Program};
+pub use compressed::Compression;
 pub use file::CaptureFile;
 pub use live::{LiveCapture, LiveOptions, LiveStats};
 

@@ -34,11 +34,6 @@ pub(super) struct Source {
 }
 
 impl Source {
-    /// Reads a file through the stream buffer.
-    pub(super) fn from_file(file: File) -> Source {
-        Source::from_reader(Box::new(file))
-    }
-
     /// Maps a regular file; anything else (FIFOs, devices) is streamed.
     pub(super) fn from_file_mapped(file: File) -> io::Result<Source> {
         let meta = file.metadata()?;

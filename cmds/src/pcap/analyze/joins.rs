@@ -7,14 +7,20 @@
 //!   `GET /socket` among hundreds of retransmissions elsewhere);
 //! - websocket x census: WebSocket frames follow a handshake only the stream engine
 //!   saw, so the census counts them from there;
-//! - tunnels x paths: either one reaching a memory bound marks `tunnels.truncated`.
+//! - tunnels x paths: either one reaching a memory bound marks `tunnels.truncated`;
+//! - conn x tcp x websocket: a conn.log record carries its stream's retransmissions,
+//!   duplicate ACKs, handshake RTT and WebSocket verdict; findings x tcp: a notice
+//!   names its stream's connection as the conn.log record does.
 
+use super::export::{ConnRecord, NoticeConn, NoticeRecord, StreamFacts};
 use super::findings::{frames_filter, rank, settle_groups, Code, Finding, Severity};
 use super::report::{CaptureProblem, ProblemKind, Report, SourceInfo, WebSocketSection};
+use super::sections::conn::Conn;
 use super::sections::tcp::{TcpAnalysis, TcpFlag};
 use super::sections::websocket::findings::{self as ws_findings, RetransPlacement};
 use super::sections::websocket::Upgrade;
-use super::Analysis;
+use super::sections::websocket::{Verdict, WebSocketAnalysis};
+use super::{Analysis, FastMap};
 use crate::output::plural;
 use crate::source::ReadWarning;
 
@@ -33,6 +39,7 @@ pub(super) fn finish(
         fhrp,
         tunnels,
         paths,
+        conn: _,
         list_frames,
     } = run;
     let mut found: Vec<Finding> = Vec::new();
@@ -66,6 +73,7 @@ pub(super) fn finish(
     }
     settle_groups(&mut found);
     rank(&mut found);
+    let notices = notices(&found, &tcp, capture.first_ts());
     let read = read_problems.iter().map(|w| CaptureProblem {
         frame: w.frame,
         offset: w.offset,
@@ -85,7 +93,60 @@ pub(super) fn finish(
         tunnels,
         paths,
         findings: found,
+        notices,
     }
+}
+
+/// The findings as notice.log records: at the finding's time (its first frame's;
+/// else its stream's start, else the capture's), naming the stream's connection when
+/// it is about one, and carrying the finding's group.
+fn notices(found: &[Finding], tcp: &TcpAnalysis, capture_start: Option<i64>) -> Vec<NoticeRecord> {
+    found
+        .iter()
+        .map(|f| {
+            let info = f.stream.and_then(|s| tcp.stream(s));
+            let conn = info.map(|s| NoticeConn {
+                client: s.client,
+                server: s.server,
+                first_ts_ns: s.first_ts_ns,
+            });
+            let ts = f
+                .ts_ns
+                .or(info.map(|s| s.first_ts_ns))
+                .or(capture_start)
+                .unwrap_or(0);
+            NoticeRecord::of(f, ts, conn)
+        })
+        .collect()
+}
+
+/// The WebSocket verdict of each stream with an upgrade (the last one's, should a
+/// connection carry several).
+fn verdicts(ws: &WebSocketAnalysis, tcp: &TcpAnalysis) -> FastMap<u32, Verdict> {
+    let mut out = FastMap::default();
+    for u in ws.upgrades() {
+        if let Some(s) = tcp.stream_of_frame(u.request_frame) {
+            out.insert(s, u.verdict);
+        }
+    }
+    out
+}
+
+fn records(conns: Vec<Conn>, tcp: &TcpAnalysis, ws: &WebSocketAnalysis) -> Vec<ConnRecord> {
+    if conns.is_empty() {
+        return Vec::new();
+    }
+    let verdicts = verdicts(ws, tcp);
+    conns
+        .iter()
+        .map(|c| {
+            let facts = c.stream.and_then(|s| {
+                let info = tcp.stream(s)?;
+                Some(StreamFacts::of(info, verdicts.get(&s).copied()))
+            });
+            ConnRecord::of(c, facts)
+        })
+        .collect()
 }
 
 /// The capture's own damage is a finding, so the report (and its JSON) says it
@@ -156,6 +217,18 @@ fn join_upgrade(
 }
 
 impl Analysis {
+    /// conn.log records of the connections over so far (see `sections::conn`).
+    pub fn take_finished_conns(&mut self) -> Vec<ConnRecord> {
+        let conns = self.conn.take_finished();
+        records(conns, &self.tcp, &self.websocket)
+    }
+
+    /// conn.log records of every connection not handed out yet (the capture's end).
+    pub fn take_all_conns(&mut self) -> Vec<ConnRecord> {
+        let conns = self.conn.take_all();
+        records(conns, &self.tcp, &self.websocket)
+    }
+
     /// The upgrade `id` of the WebSocket section as the report would show it so far
     /// (joined with its TCP stream) and its findings, for a live run that reports each
     /// upgrade once it is answered.

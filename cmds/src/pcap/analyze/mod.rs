@@ -13,8 +13,10 @@
 //! in [`Analysis::sections`], and its output's field in `report.rs`.
 
 pub mod evidence;
+pub mod export;
 pub mod findings;
 mod joins;
+pub mod parquet_export;
 pub mod report;
 pub mod sections;
 pub mod view;
@@ -35,6 +37,8 @@ pub struct AnalyzeOptions {
     pub dissect: DissectOptions,
     /// List the frames behind each TCP analysis flag (`--frames`).
     pub frames: bool,
+    /// Follow connections as Zeek's conn.log does (`--export`).
+    pub conns: bool,
 }
 
 /// What every section sees of one frame.
@@ -69,6 +73,19 @@ pub fn analyze(
     opts: &AnalyzeOptions,
     progress: &mut dyn FnMut(Progress),
 ) -> Report {
+    analyze_exporting(source, info, opts, progress, &mut |_| {})
+}
+
+/// [`analyze`], handing each connection's conn.log record to `conns` once it is over
+/// (when `opts.conns`): records leave as connections end, so memory holds the live
+/// ones only.
+pub fn analyze_exporting(
+    source: &mut dyn FrameSource,
+    info: SourceInfo,
+    opts: &AnalyzeOptions,
+    progress: &mut dyn FnMut(Progress),
+    conns: &mut dyn FnMut(export::ConnRecord),
+) -> Report {
     let mut run = Analysis::new(opts);
     let mut frames = 0u64;
     // Frames a filter rejects still number TCP streams, as in Wireshark, so a
@@ -86,8 +103,10 @@ pub fn analyze(
                 bytes: source.bytes_read(),
                 frames,
             });
+            run.take_finished_conns().into_iter().for_each(&mut *conns);
         }
     }
+    run.take_all_conns().into_iter().for_each(conns);
     run.finish(info, &source.linktypes(), source.warnings())
 }
 
@@ -101,6 +120,7 @@ pub struct Analysis {
     fhrp: sections::fhrp::FhrpAnalysis,
     tunnels: sections::tunnels::TunnelAnalysis,
     paths: sections::paths::PathAnalysis,
+    conn: sections::conn::ConnLog,
     /// `--frames`: list the frames behind each TCP flag.
     list_frames: bool,
 }
@@ -116,12 +136,13 @@ impl Analysis {
             fhrp: Default::default(),
             tunnels: Default::default(),
             paths: Default::default(),
+            conn: sections::conn::ConnLog::new(opts.conns),
             list_frames: opts.frames,
         }
     }
 
     /// The sections that read the per-frame context, in the order they see it.
-    fn sections(&mut self) -> [&mut dyn Section; 6] {
+    fn sections(&mut self) -> [&mut dyn Section; 7] {
         [
             &mut self.census,
             &mut self.websocket,
@@ -129,6 +150,7 @@ impl Analysis {
             &mut self.fhrp,
             &mut self.tunnels,
             &mut self.paths,
+            &mut self.conn,
         ]
     }
 

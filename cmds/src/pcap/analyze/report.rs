@@ -25,6 +25,10 @@ pub struct Report {
     pub paths: PathsSection,
     /// Most important first.
     pub findings: Vec<Finding>,
+    /// The findings as notice.log records, for `--export-notices` (not in the JSON
+    /// report, which has them as `findings`).
+    #[serde(skip)]
+    pub notices: Vec<super::export::NoticeRecord>,
 }
 
 /// What the caller knows about the source that the frames do not say.
@@ -103,6 +107,11 @@ pub(super) struct CaptureTally {
 }
 
 impl CaptureTally {
+    /// Time of the first frame read.
+    pub(super) fn first_ts(&self) -> Option<i64> {
+        self.first_ts
+    }
+
     /// Time of the last frame read.
     pub(super) fn last_ts(&self) -> Option<i64> {
         self.last_ts

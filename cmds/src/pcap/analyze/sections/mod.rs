@@ -3,6 +3,7 @@
 //! and finished into its typed part of the report plus its findings.
 
 pub mod census;
+pub mod conn;
 pub mod fhrp;
 mod flows;
 pub mod multicast;

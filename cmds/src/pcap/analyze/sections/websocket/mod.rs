@@ -725,6 +725,11 @@ impl WebSocketAnalysis {
         self.upgrades.get(id)
     }
 
+    /// The upgrades held, in request order.
+    pub fn upgrades(&self) -> impl Iterator<Item = &Upgrade> {
+        self.upgrades.items.iter()
+    }
+
     /// Upgrades held in memory (a live run lets go of the reported ones).
     pub fn held_upgrades(&self) -> usize {
         self.upgrades.items.len()
