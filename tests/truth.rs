@@ -279,6 +279,7 @@ fn no_problems_is_never_printed_beside_trouble() {
     let text = human(&f);
     assert!(text.contains("Worst streams (1 with trouble)"), "{text}");
     assert!(!text.contains("no problems found"), "{text}");
+    assert!(text.contains("but 1 TCP stream shows trouble"), "{text}");
 }
 
 // Item 3: a SYN sent shortly before the capture ended is cut off, not unanswered.

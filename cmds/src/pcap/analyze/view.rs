@@ -31,8 +31,8 @@ pub fn write(out: &mut dyn Write, r: &Report, term: &Term) -> io::Result<()> {
             0 => writeln!(out, "  no problems found")?,
             n => writeln!(
                 out,
-                "  no finding raised, but {} show trouble: see Worst streams below",
-                plural(n as u64, "TCP stream", "TCP streams")
+                "  no finding raised, but {} trouble: see Worst streams below",
+                plural(n as u64, "TCP stream shows", "TCP streams show")
             )?,
         }
     }
