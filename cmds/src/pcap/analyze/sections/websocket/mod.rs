@@ -337,6 +337,13 @@ impl WebSocketAnalysis {
         };
         let (key, dir) = key_and_dir(ips, tcp);
         let payload = tcp.payload;
+        // A SYN on a followed address pair starts a new connection (the client reused
+        // its port): what was learnt of the old one (its sequence numbers, a switch to
+        // WebSocket) must not judge the new one, or its request can pass for a
+        // retransmission and vanish. The old one's upgrades are already logged.
+        if tcp.has(tcp_flags::SYN) && !tcp.has(tcp_flags::ACK) {
+            self.conns.remove(&key);
+        }
         // Connections are tracked from their first HTTP head on: bulk traffic that
         // never speaks HTTP costs one cheap sniff of the payload's first bytes.
         if !self.conns.contains_key(&key)
@@ -967,6 +974,71 @@ mod tests {
         };
         assert!(d.take_frames(0, b"GET / HTTP/1.1\r\n\r\n", 0).is_empty());
         assert!(d.lost);
+    }
+
+    /// Ethernet + IPv4 + TCP from 10.0.0.1:40000 (client) or 10.0.0.2:80.
+    fn tcp_frame(from_client: bool, seq: u32, ack: u32, flags: u16, payload: &[u8]) -> Vec<u8> {
+        let (src, dst, sport, dport) = if from_client {
+            ([10, 0, 0, 1], [10, 0, 0, 2], 40000u16, 80u16)
+        } else {
+            ([10, 0, 0, 2], [10, 0, 0, 1], 80, 40000)
+        };
+        let mut b = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 8, 0, 0x45, 0];
+        b.extend_from_slice(&((40 + payload.len()) as u16).to_be_bytes());
+        b.extend_from_slice(&[0, 0, 0x40, 0, 64, 6, 0, 0]);
+        b.extend_from_slice(&src);
+        b.extend_from_slice(&dst);
+        b.extend_from_slice(&sport.to_be_bytes());
+        b.extend_from_slice(&dport.to_be_bytes());
+        b.extend_from_slice(&seq.to_be_bytes());
+        b.extend_from_slice(&ack.to_be_bytes());
+        // Data offset 5 words; the flags' low byte (no NS/CWR/ECE here).
+        b.extend_from_slice(&[0x50, flags as u8, 0xfa, 0xf0, 0, 0, 0, 0]);
+        b.extend_from_slice(payload);
+        b
+    }
+
+    /// One upgrade on 10.0.0.1:40000 -> :80 with the client's ISN `isn`.
+    fn upgrade_exchange(ws: &mut WebSocketAnalysis, first: u64, isn: u32, path: &str) {
+        use tcp_flags::{ACK, FIN, PSH, SYN};
+        let req = format!(
+            "GET {path} HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        );
+        let resp = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+        let (c, s) = (isn, 5000u32);
+        let r = req.len() as u32;
+        let frames = [
+            tcp_frame(true, c, 0, SYN, b""),
+            tcp_frame(false, s, c + 1, SYN | ACK, b""),
+            tcp_frame(true, c + 1, s + 1, ACK | PSH, req.as_bytes()),
+            tcp_frame(false, s + 1, c + 1 + r, ACK | PSH, resp),
+            tcp_frame(false, s + 1 + resp.len() as u32, c + 1 + r, ACK | FIN, b""),
+        ];
+        let opts = netkit_dissectors::DissectOptions::default();
+        for (i, f) in frames.iter().enumerate() {
+            let frame = netkit_dissectors::dissect(1, f, &opts);
+            ws.observe(
+                first + i as u64,
+                (first + i as u64) as i64 * 1_000_000,
+                &frame,
+            );
+        }
+    }
+
+    /// The soak's lost upgrade: a client reused its port for a new connection whose
+    /// ISN lay below the old one's sequence numbers, and the new request was taken
+    /// for a retransmission of the old.
+    #[test]
+    fn a_reused_port_is_a_new_connection() {
+        let mut ws = WebSocketAnalysis::default();
+        upgrade_exchange(&mut ws, 1, 3_000_000_000, "/first");
+        upgrade_exchange(&mut ws, 10, 1_000, "/second");
+        let paths: Vec<String> = (0..ws.next_upgrade_id())
+            .filter_map(|i| ws.upgrade(i).map(|u| u.path.clone()))
+            .collect();
+        assert_eq!(paths, ["/first", "/second"]);
+        assert!((0..2).all(|i| ws.upgrade(i).is_some_and(|u| u.response_frame.is_some())));
     }
 
     #[test]
