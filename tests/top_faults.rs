@@ -582,23 +582,7 @@ fn tui_key_w_writes_the_ring_and_the_status_line_tells_faults() {
     let dir = TmpDir::new("tui");
     let path = dir.0.join("spike.pcapng");
     let session = format!("nkf{}", std::process::id());
-    let _guard = TmuxSession(session.clone());
-    tmux(&[
-        "new-session",
-        "-d",
-        "-s",
-        &session,
-        "-x",
-        "200",
-        "-y",
-        "40",
-        "env",
-        "PS1=READY$ ",
-        "bash",
-        "--norc",
-        "--noprofile",
-    ]);
-    wait_pane(&session, "READY$");
+    let _guard = TmuxSession::start(&session, 200, 40);
     let cmd = format!(
         "{} top --netns {} --write {}; echo QUIT-DONE",
         env!("CARGO_BIN_EXE_netkit"),

@@ -395,27 +395,11 @@ fn tui_draws_sorts_drills_down_and_restores_the_terminal() {
     let mut lab = Lab::new("t");
     lab.start_server();
     let session = format!("nktop{}", std::process::id());
-    let _guard = TmuxSession(session.clone());
+    let _guard = TmuxSession::start(&session, 180, 40);
     let dir = std::env::temp_dir().join(format!("nktop-tui-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let before = dir.join("before");
     let after = dir.join("after");
-    tmux(&[
-        "new-session",
-        "-d",
-        "-s",
-        &session,
-        "-x",
-        "180",
-        "-y",
-        "40",
-        "env",
-        "PS1=READY$ ",
-        "bash",
-        "--norc",
-        "--noprofile",
-    ]);
-    wait_pane(&session, "READY$");
     // A paced download keeps one process busy while the screen is looked at.
     let busy = lab
         .cmd(&lab.a, "python3")

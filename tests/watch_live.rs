@@ -481,23 +481,7 @@ fn top_findings_pane_shows_a_rejected_upgrade_and_f_toggles_it() {
     let mut lab = Lab::new("p");
     lab.start_server();
     let session = format!("nkwf{}", std::process::id());
-    let _guard = TmuxSession(session.clone());
-    tmux(&[
-        "new-session",
-        "-d",
-        "-s",
-        &session,
-        "-x",
-        "160",
-        "-y",
-        "30",
-        "env",
-        "PS1=READY$ ",
-        "bash",
-        "--norc",
-        "--noprofile",
-    ]);
-    wait_pane(&session, "READY$");
+    let _guard = TmuxSession::start(&session, 160, 30);
     let cmd = format!(
         "{} top --findings --netns {}",
         env!("CARGO_BIN_EXE_netkit"),

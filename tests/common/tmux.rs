@@ -24,6 +24,32 @@ pub fn wait_pane(session: &str, needle: &str) -> String {
 /// A tmux session, killed when dropped (also when the test fails).
 pub struct TmuxSession(pub String);
 
+impl TmuxSession {
+    /// A detached session `name` of `cols` x `rows` running a bare bash whose prompt
+    /// is `READY$ `, returned once the prompt shows.
+    pub fn start(name: &str, cols: u16, rows: u16) -> TmuxSession {
+        let session = TmuxSession(name.to_string());
+        let (x, y) = (cols.to_string(), rows.to_string());
+        tmux(&[
+            "new-session",
+            "-d",
+            "-s",
+            name,
+            "-x",
+            &x,
+            "-y",
+            &y,
+            "env",
+            "PS1=READY$ ",
+            "bash",
+            "--norc",
+            "--noprofile",
+        ]);
+        wait_pane(name, "READY$");
+        session
+    }
+}
+
 impl Drop for TmuxSession {
     fn drop(&mut self) {
         let _ = Command::new("tmux")
