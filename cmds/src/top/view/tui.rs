@@ -507,10 +507,11 @@ fn row_name(row: &ProcRow) -> (String, String, String) {
 pub fn draw(frame: &mut ratatui::Frame<'_>, view: &mut View) {
     // The findings pane takes the graph's place, taller: a third of the screen, at
     // least the graph's five rows.
-    let pane = view.findings.as_ref().filter(|p| p.shown);
-    let lower = match pane {
-        Some(_) => (frame.area().height / 3).max(5),
-        None => 5,
+    let pane_shown = view.findings.as_ref().is_some_and(|p| p.shown);
+    let lower = if pane_shown {
+        (frame.area().height / 3).max(5)
+    } else {
+        5
     };
     let [header, body, spark, status, footer] = Layout::vertical([
         Constraint::Length(1),
@@ -733,19 +734,22 @@ pub fn draw(frame: &mut ratatui::Frame<'_>, view: &mut View) {
             status,
         );
     }
-    let keys =
-        if view.editing_filter {
-            format!(
-                "filter (process, host or port): {}_   Enter: done",
-                view.filter
-            )
-        } else {
-            // F only when there is a pane to toggle: at 80 columns the line is full.
-            format!(
-            "q quit  Tab view  s sort  f fold  b bits  {}/ filter  Enter open  Esc back  ? help",
-            if view.findings.is_some() { "F findings  " } else { "" }
+    let keys = if view.editing_filter {
+        format!(
+            "filter (process, host or port): {}_   Enter: done",
+            view.filter
         )
+    } else {
+        // F only when there is a pane to toggle: at 80 columns the line is full.
+        let f = if view.findings.is_some() {
+            "F findings  "
+        } else {
+            ""
         };
+        format!(
+            "q quit  Tab view  s sort  f fold  b bits  {f}/ filter  Enter open  Esc back  ? help"
+        )
+    };
     frame.render_widget(Paragraph::new(keys), footer);
     if view.help {
         let area = centered(frame.area(), 64, KEY_BINDINGS.len() as u16 + 6);
