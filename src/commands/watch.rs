@@ -7,13 +7,13 @@ use crate::exit::{Error, Result};
 use clap::Args;
 use netkit_cmds::output::{write_json_line, Term};
 use netkit_cmds::pcap::analyze::AnalyzeOptions;
-use netkit_cmds::watch::report::{Event, Place};
+use netkit_cmds::watch::report::{Event, Place, Process};
 use netkit_cmds::watch::{view, Watch};
 use netkit_os::caps::{self, Cap};
 use netkit_os::capture::evidence::EvidenceWriter;
 use netkit_os::clock::unix_ns;
 use netkit_os::live::attribution::tcp_owner;
-use netkit_os::live::taps::{self, Taps};
+use netkit_os::live::taps::{self, Batch, TapPoint, Taps};
 use netkit_os::live::LiveError;
 use netkit_os::netns::{self, Netns, Selection};
 use netkit_os::signals;
@@ -120,11 +120,7 @@ pub fn run(args: WatchArgs, term: &Term) -> Result {
         .as_ref()
         .map(|dir| EvidenceWriter::new(dir.clone(), args.write_mb << 20));
     for p in &points {
-        watch.add_tap(Place {
-            netns: p.netns.label.clone(),
-            vrf: p.vrf.clone(),
-            interface: p.interface.clone(),
-        });
+        watch.add_tap(place_of(p));
     }
     let mut known: Vec<Netns> = namespaces.clone();
     let mut taps = taps;
@@ -135,13 +131,7 @@ pub fn run(args: WatchArgs, term: &Term) -> Result {
             .collect::<Vec<(String, Netns)>>(),
     );
     let mut owner = |place: &Place, client: SocketAddr, server: SocketAddr| {
-        let ns = places
-            .borrow()
-            .iter()
-            .find(|(l, _)| *l == place.netns)?
-            .1
-            .clone();
-        tcp_owner(&ns, client, server)
+        owner_in(&places.borrow(), place, client, server)
     };
     let mut next_scan = Instant::now() + Duration::from_secs(1);
     if points.is_empty() {
@@ -199,14 +189,10 @@ pub fn run(args: WatchArgs, term: &Term) -> Result {
         }
         match taps.rx.recv_timeout(Duration::from_millis(100)) {
             Ok(batch) => {
-                for m in &batch.frames {
-                    watch.feed(batch.tap, m.ts_ns, m.orig_len, m.linktype, batch.frame(m));
-                }
+                feed(&mut watch, &batch);
                 // Whatever else is queued, before judging: upgrades in one poll.
                 while let Ok(batch) = taps.rx.try_recv() {
-                    for m in &batch.frames {
-                        watch.feed(batch.tap, m.ts_ns, m.orig_len, m.linktype, batch.frame(m));
-                    }
+                    feed(&mut watch, &batch);
                 }
             }
             Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
@@ -246,11 +232,7 @@ pub fn run(args: WatchArgs, term: &Term) -> Result {
                             places
                                 .borrow_mut()
                                 .push((p.netns.label.clone(), p.netns.clone()));
-                            watch.add_tap(Place {
-                                netns: p.netns.label.clone(),
-                                vrf: p.vrf.clone(),
-                                interface: p.interface.clone(),
-                            });
+                            watch.add_tap(place_of(&p));
                         }
                     }
                     Err(e) => eprintln!("watch: namespace {} appeared; not watched: {e}", ns.label),
@@ -274,9 +256,7 @@ pub fn run(args: WatchArgs, term: &Term) -> Result {
     }
     // What is still queued, then the upgrades never answered and the totals.
     while let Ok(batch) = taps.rx.try_recv() {
-        for m in &batch.frames {
-            watch.feed(batch.tap, m.ts_ns, m.orig_len, m.linktype, batch.frame(m));
-        }
+        feed(&mut watch, &batch);
     }
     let lost = taps.dropped();
     taps.stop();
@@ -321,4 +301,32 @@ pub fn run(args: WatchArgs, term: &Term) -> Result {
         return Err(Error::NothingLeftToWatch);
     }
     Ok(())
+}
+
+/// The place a capture point's events name.
+pub(crate) fn place_of(p: &TapPoint) -> Place {
+    Place {
+        netns: p.netns.label.clone(),
+        vrf: p.vrf.clone(),
+        interface: p.interface.clone(),
+    }
+}
+
+/// The process behind `client` when it is a socket of the namespace `place` is in
+/// (`places`: namespace label to namespace).
+pub(crate) fn owner_in(
+    places: &[(String, Netns)],
+    place: &Place,
+    client: SocketAddr,
+    server: SocketAddr,
+) -> Option<Process> {
+    let ns = &places.iter().find(|(label, _)| *label == place.netns)?.1;
+    tcp_owner(ns, client, server)
+}
+
+/// Every frame of one batch, in capture order.
+pub(crate) fn feed(watch: &mut Watch, batch: &Batch) {
+    for m in &batch.frames {
+        watch.feed(batch.tap, m.ts_ns, m.orig_len, m.linktype, batch.frame(m));
+    }
 }

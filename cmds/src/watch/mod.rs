@@ -175,7 +175,8 @@ impl Watch {
     /// The events decided since the last call: each upgrade once answered, with its
     /// findings. `owner` names the client's process.
     pub fn poll(&mut self, now_unix_ns: i64, owner: &mut OwnerLookup<'_>, out: &mut Vec<Event>) {
-        for t in &mut self.taps {
+        for tap in 0..self.taps.len() {
+            let t = &mut self.taps[tap];
             let ws = t.analysis.websocket();
             let next = ws.next_upgrade_id();
             for i in t.seen..next {
@@ -202,32 +203,52 @@ impl Watch {
             if t.reported.len() > MAX_REMEMBERED {
                 t.reported.clear();
             }
-            for (i, known) in answered.into_iter().chain(given_up) {
-                if let Some((u, found)) = t.analysis.upgrade_so_far(i) {
-                    let process = known.or_else(|| owner(&t.place, u.client, u.server));
-                    for f in &found {
-                        t.reported.insert((f.code, f.frames.clone()));
-                    }
-                    if let Some(b) = &t.buffer {
-                        self.evidence.extend(found.iter().map(|f| {
-                            evidence_of(&t.place, b, &u, f, process.as_ref(), now_unix_ns)
-                        }));
-                    }
-                    report_upgrade(
-                        &t.place,
-                        &u,
-                        found,
-                        process,
-                        now_unix_ns,
-                        &mut self.upgrades,
-                        &mut self.findings,
-                        out,
-                    );
-                }
-            }
-            // Everything before the oldest upgrade still waiting has been reported.
             let keep_from = t.pending.iter().map(|(i, _)| *i).min().unwrap_or(t.seen);
-            t.analysis.forget_upgrades_before(keep_from);
+            let decided: Vec<_> = answered.into_iter().chain(given_up).collect();
+            self.report_upgrades(tap, decided, owner, now_unix_ns, out);
+            // Everything before the oldest upgrade still waiting has been reported.
+            self.taps[tap].analysis.forget_upgrades_before(keep_from);
+        }
+    }
+
+    /// Reports upgrades `ids` of capture point `tap` (answered, given up, or left at
+    /// the end), each with the client's process (as looked up when its request was
+    /// seen, else now), its findings remembered so the end of the run does not repeat
+    /// them, and their evidence kept.
+    fn report_upgrades(
+        &mut self,
+        tap: usize,
+        ids: Vec<(usize, Option<Process>)>,
+        owner: &mut OwnerLookup<'_>,
+        now_unix_ns: i64,
+        out: &mut Vec<Event>,
+    ) {
+        let t = &mut self.taps[tap];
+        for (i, known) in ids {
+            let Some((u, found)) = t.analysis.upgrade_so_far(i) else {
+                continue;
+            };
+            let process = known.or_else(|| owner(&t.place, u.client, u.server));
+            for f in &found {
+                t.reported.insert((f.code, f.frames.clone()));
+            }
+            if let Some(b) = &t.buffer {
+                self.evidence.extend(
+                    found
+                        .iter()
+                        .map(|f| evidence_of(&t.place, b, &u, f, process.as_ref(), now_unix_ns)),
+                );
+            }
+            report_upgrade(
+                &t.place,
+                &u,
+                found,
+                process,
+                now_unix_ns,
+                &mut self.upgrades,
+                &mut self.findings,
+                out,
+            );
         }
     }
 
@@ -237,30 +258,10 @@ impl Watch {
     /// capture of each interface.
     pub fn finish(&mut self, now_unix_ns: i64, owner: &mut OwnerLookup<'_>, out: &mut Vec<Event>) {
         self.poll(now_unix_ns, owner, out);
-        for t in &mut self.taps {
-            for (i, known) in std::mem::take(&mut t.pending) {
-                if let Some((u, found)) = t.analysis.upgrade_so_far(i) {
-                    let process = known.or_else(|| owner(&t.place, u.client, u.server));
-                    for f in &found {
-                        t.reported.insert((f.code, f.frames.clone()));
-                    }
-                    if let Some(b) = &t.buffer {
-                        self.evidence.extend(found.iter().map(|f| {
-                            evidence_of(&t.place, b, &u, f, process.as_ref(), now_unix_ns)
-                        }));
-                    }
-                    report_upgrade(
-                        &t.place,
-                        &u,
-                        found,
-                        process,
-                        now_unix_ns,
-                        &mut self.upgrades,
-                        &mut self.findings,
-                        out,
-                    );
-                }
-            }
+        for tap in 0..self.taps.len() {
+            let never_answered = std::mem::take(&mut self.taps[tap].pending);
+            self.report_upgrades(tap, never_answered, owner, now_unix_ns, out);
+            let t = &mut self.taps[tap];
             let tcp = t.analysis.tcp();
             t.final_tcp = Some((tcp.stream_count(), tcp.flag_counts().clone()));
             let analysis = std::mem::replace(&mut t.analysis, Analysis::new(&self.opts));
@@ -274,17 +275,7 @@ impl Watch {
                     continue;
                 }
                 self.findings += 1;
-                out.push(Event::Finding(FindingEvent {
-                    ts: ts.clone(),
-                    place: t.place.clone(),
-                    severity: f.severity,
-                    code: f.code,
-                    summary: f.summary,
-                    stream: f.stream,
-                    frames: f.frames,
-                    wireshark_filter: f.wireshark_filter,
-                    process: None,
-                }));
+                out.push(Event::Finding(finding_event(&ts, &t.place, f, None)));
             }
         }
     }
@@ -332,17 +323,7 @@ impl Watch {
                     continue;
                 }
                 self.findings += 1;
-                out.push(Event::Finding(FindingEvent {
-                    ts: ts.clone(),
-                    place: t.place.clone(),
-                    severity: f.severity,
-                    code: f.code,
-                    summary: f.summary,
-                    stream: f.stream,
-                    frames: f.frames,
-                    wireshark_filter: f.wireshark_filter,
-                    process: None,
-                }));
+                out.push(Event::Finding(finding_event(&ts, &t.place, f, None)));
             }
         }
     }
@@ -488,17 +469,27 @@ fn report_upgrade(
     }));
     for f in found {
         *findings += 1;
-        out.push(Event::Finding(FindingEvent {
-            ts: ts.clone(),
-            place: place.clone(),
-            severity: f.severity,
-            code: f.code,
-            summary: f.summary,
-            stream: f.stream,
-            frames: f.frames,
-            wireshark_filter: f.wireshark_filter,
-            process: process.clone(),
-        }));
+        out.push(Event::Finding(finding_event(
+            &ts,
+            place,
+            f,
+            process.clone(),
+        )));
+    }
+}
+
+/// A finding as an event at `place`, at `ts` (RFC 3339).
+fn finding_event(ts: &str, place: &Place, f: Finding, process: Option<Process>) -> FindingEvent {
+    FindingEvent {
+        ts: ts.to_string(),
+        place: place.clone(),
+        severity: f.severity,
+        code: f.code,
+        summary: f.summary,
+        stream: f.stream,
+        frames: f.frames,
+        wireshark_filter: f.wireshark_filter,
+        process,
     }
 }
 

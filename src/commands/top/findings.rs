@@ -3,6 +3,7 @@
 //! frames (top's rings keep only headers of bulk TCP, and upgrades are judged from
 //! HTTP headers), read on a thread of its own so the screen never waits for analysis.
 
+use crate::commands::watch::{feed, owner_in, place_of};
 use crate::exit::Result;
 use netkit_cmds::output::Term;
 use netkit_cmds::pcap::analyze::AnalyzeOptions;
@@ -11,7 +12,6 @@ use netkit_cmds::watch::report::{Event, Place};
 use netkit_cmds::watch::{view, Watch};
 use netkit_os::caps::{self, Cap};
 use netkit_os::clock::unix_ns;
-use netkit_os::live::attribution::tcp_owner;
 use netkit_os::live::taps::{self, Taps};
 use netkit_os::live::LiveError;
 use netkit_os::netns::Netns;
@@ -56,11 +56,7 @@ impl LiveFindings {
         let taps = Taps::start(&points, SNAPLEN, None)?;
         let mut watch = Watch::new(AnalyzeOptions::default(), unix_ns());
         for p in &points {
-            watch.add_tap(Place {
-                netns: p.netns.label.clone(),
-                vrf: p.vrf.clone(),
-                interface: p.interface.clone(),
-            });
+            watch.add_tap(place_of(p));
         }
         let places: Vec<(String, Netns)> = points
             .iter()
@@ -111,20 +107,13 @@ fn analyse(
     // else is needed once the captures are open. If the drop fails the thread keeps
     // what it inherited, which is no more than top itself had.
     let _ = caps::keep_only(&[Cap::SysAdmin, Cap::SysPtrace, Cap::DacReadSearch]);
-    let mut owner = |place: &Place, client, server| {
-        let ns = &places.iter().find(|(l, _)| *l == place.netns)?.1;
-        tcp_owner(ns, client, server)
-    };
+    let mut owner = |place: &Place, client, server| owner_in(places, place, client, server);
     let term = Term::default();
     let mut events = Vec::new();
     let mut next_settle = Instant::now() + SETTLE_EVERY;
     while !stop.load(Ordering::Relaxed) {
         match taps.rx.recv_timeout(Duration::from_millis(100)) {
-            Ok(batch) => {
-                for m in &batch.frames {
-                    watch.feed(batch.tap, m.ts_ns, m.orig_len, m.linktype, batch.frame(m));
-                }
-            }
+            Ok(batch) => feed(&mut watch, &batch),
             Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
             Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
         }
