@@ -343,3 +343,48 @@ fn reported_upgrades_are_let_go_and_idle_connections_forgotten() {
     w.settle_streams(T0, &mut events);
     assert_eq!(w.taps[0].analysis.websocket().held_upgrades(), 0);
 }
+
+/// A client that reuses its port opens a new connection: the soak's lost upgrade.
+/// Here the server's ISN and answer repeat, so without the reset on the client's SYN
+/// the second answer passes for a retransmission of the first and the second upgrade
+/// is never judged.
+#[test]
+fn a_reused_client_port_is_a_new_connection() {
+    let mut w = Watch::new(AnalyzeOptions::default(), T0);
+    let tap = w.add_tap(place());
+    let mut owner = |_: &Place, _: SocketAddr, _: SocketAddr| None;
+    let mut events = Vec::new();
+    let (c, s) = (3_000_000_000u32, 5000u32);
+    let forbidden = b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n";
+    let first = [
+        packet(true, c, 0, SYN, &[]),
+        packet(false, s, c + 1, SYN | ACK, &[]),
+        packet(true, c + 1, s + 1, PSH | ACK, REQUEST),
+        packet(
+            false,
+            s + 1,
+            c + 1 + REQUEST.len() as u32,
+            PSH | ACK,
+            forbidden,
+        ),
+    ];
+    feed_all(&mut w, tap, &first, 0);
+    let mut second = request_frames();
+    second.push(answer(
+        b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n",
+    ));
+    feed_all(&mut w, tap, &second, 10);
+    w.poll(T0, &mut owner, &mut events);
+    let verdicts: Vec<Verdict> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Upgrade(u) => Some(u.verdict),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        verdicts,
+        [Verdict::Rejected, Verdict::Rejected],
+        "{events:?}"
+    );
+}
