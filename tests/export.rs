@@ -146,7 +146,13 @@ fn community_id_equals_the_reference_on_every_connection() {
         }
         records.extend(recs);
     }
-    assert!(records.len() > 500, "only {} connections", records.len());
+    // The fixtures alone hold 272 connections; with ../shared/pcaps, 562.
+    let least = if common::shared_pcaps().is_some() {
+        500
+    } else {
+        250
+    };
+    assert!(records.len() > least, "only {} connections", records.len());
     let input: String = records
         .iter()
         .map(|r| {
