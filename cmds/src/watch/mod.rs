@@ -40,6 +40,11 @@ const UNANSWERED_AFTER_NS: i64 = 60_000_000_000;
 const MAX_REMEMBERED: usize = 100_000;
 /// HTTP connections quiet this long are no longer followed (capture time).
 const CONNECTION_IDLE_NS: i64 = 120_000_000_000;
+/// A settled stream's summary is let go once the stream has been quiet this long
+/// (capture time): its findings are out, and a day's run must not keep a summary of
+/// every connection it saw. Longer than [`SETTLED_AFTER_NS`] so that late
+/// retransmissions and the last ACKs of a close still find their stream.
+const RELEASE_QUIET_NS: i64 = 30_000_000_000;
 
 /// One capture point being analysed.
 struct Tap {
@@ -56,16 +61,38 @@ struct Tap {
     seen: usize,
     /// Findings already reported, so the end of the run does not repeat them.
     reported: HashSet<(Code, Vec<u64>)>,
-    /// TCP streams whose findings were raised (they were over).
+    /// TCP streams whose findings were raised (they were over), until their summary
+    /// is let go.
     settled: HashSet<u32>,
     /// The TCP counts when the run ended ([`Watch::finish`] hands the analysis over).
-    final_tcp: Option<(u64, PerFlag<u64>)>,
+    final_tcp: Option<TcpSummary>,
     /// Frames lost before analysis so far, as last told by the capture.
     dropped: Dropped,
     /// Capture time of the latest frame.
     last_ts_ns: i64,
     /// `--write`: the recent frames, for evidence.
     buffer: Option<evidence::Buffer>,
+}
+
+impl Tap {
+    /// Lets go of the TCP detail this capture point no longer needs (see
+    /// [`RELEASE_QUIET_NS`]); the frames of upgrades still waiting for their answer
+    /// keep their place in the frame-to-stream index the upgrade's report reads.
+    fn release(&mut self, latest_ns: i64) {
+        let ws = self.analysis.websocket();
+        let keep_frames_from = self
+            .pending
+            .iter()
+            .filter_map(|(i, _)| ws.upgrade(*i).map(|u| u.request_frame))
+            .min()
+            .unwrap_or(u64::MAX);
+        let settled = &self.settled;
+        self.analysis.release_streams(
+            latest_ns,
+            |s| settled.contains(&s.stream) && latest_ns - s.last_ts_ns >= RELEASE_QUIET_NS,
+            keep_frames_from,
+        );
+    }
 }
 
 /// Everything `watch` has seen so far.
@@ -263,7 +290,12 @@ impl Watch {
             self.report_upgrades(tap, never_answered, owner, now_unix_ns, out);
             let t = &mut self.taps[tap];
             let tcp = t.analysis.tcp();
-            t.final_tcp = Some((tcp.stream_count(), tcp.flag_counts().clone()));
+            t.final_tcp = Some(TcpSummary {
+                streams: tcp.stream_count(),
+                tracked: tcp.streams().len() as u64,
+                evicted_conversations: tcp.evicted_conversations(),
+                flags: tcp.flag_counts().clone(),
+            });
             let analysis = std::mem::replace(&mut t.analysis, Analysis::new(&self.opts));
             let info = SourceInfo {
                 file: format!("{}:{}", t.place.netns, t.place.interface),
@@ -289,16 +321,19 @@ impl Watch {
         for t in &mut self.taps {
             t.analysis
                 .forget_idle_connections(t.last_ts_ns, CONNECTION_IDLE_NS);
-            // Streams the TCP engine has let go cannot come back: forget them here too.
-            let kept = t.analysis.tcp();
-            t.settled.retain(|id| kept.stream(*id).is_some());
-            let tcp = t.analysis.tcp();
-            let latest = tcp
+            let latest = t
+                .analysis
+                .tcp()
                 .streams()
                 .iter()
                 .map(|s| s.last_ts_ns)
                 .max()
                 .unwrap_or(0);
+            t.release(t.last_ts_ns);
+            // Streams the TCP engine has let go cannot come back: forget them here too.
+            let kept = t.analysis.tcp();
+            t.settled.retain(|id| kept.stream(*id).is_some());
+            let tcp = t.analysis.tcp();
             let over = |s: &StreamInfo| {
                 !t.settled.contains(&s.stream)
                     && (s.closed_cleanly()
@@ -315,6 +350,7 @@ impl Watch {
                 continue;
             }
             let mut found = Vec::new();
+            let newly: HashSet<u32> = newly.into_iter().collect();
             tcp.raise_findings_of(|s| newly.contains(&s.stream), Some(latest), &mut found);
             t.settled.extend(newly);
             let ts = rfc3339_ns(now_unix_ns);
@@ -369,13 +405,21 @@ impl Watch {
     pub fn summary(&self, now_unix_ns: i64, last: bool) -> Summary {
         let mut flags: PerFlag<u64> = PerFlag::default();
         let mut streams = 0;
+        let mut tracked = 0;
+        let mut evicted_conversations = 0;
         for t in &self.taps {
             let tcp = t.analysis.tcp();
             let (n, counts) = match &t.final_tcp {
-                Some((n, counts)) => (*n, counts),
+                Some(last) => (last.streams, &last.flags),
                 None => (tcp.stream_count(), tcp.flag_counts()),
             };
+            let (held, evicted) = match &t.final_tcp {
+                Some(last) => (last.tracked, last.evicted_conversations),
+                None => (tcp.streams().len() as u64, tcp.evicted_conversations()),
+            };
             streams += n;
+            tracked += held;
+            evicted_conversations += evicted;
             for (sum, n) in flags.0.iter_mut().zip(counts.0.iter()) {
                 *sum += n;
             }
@@ -388,7 +432,12 @@ impl Watch {
             last,
             frames: self.taps.iter().map(|t| t.frames).sum(),
             bytes: self.taps.iter().map(|t| t.bytes).sum(),
-            tcp: TcpSummary { streams, flags },
+            tcp: TcpSummary {
+                streams,
+                tracked,
+                evicted_conversations,
+                flags,
+            },
             websocket,
             findings: self.findings,
             dropped: Dropped {

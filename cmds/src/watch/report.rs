@@ -94,6 +94,10 @@ pub struct Summary {
 #[derive(Debug, Clone, Serialize)]
 pub struct TcpSummary {
     pub streams: u64,
+    /// Streams whose detail is held now (a live run lets go of settled ones).
+    pub tracked: u64,
+    /// Conversations whose sequence state was let go (see `pcap analyze`'s).
+    pub evicted_conversations: u64,
     /// The same keys and meaning as `pcap analyze`'s `tcp.flags`.
     pub flags: PerFlag<u64>,
 }

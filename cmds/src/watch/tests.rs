@@ -8,7 +8,7 @@ use crate::pcap::analyze::sections::tcp::TcpFlag;
 use crate::pcap::analyze::sections::websocket::Verdict;
 use crate::pcap::analyze::AnalyzeOptions;
 use netkit_dissectors::link::linktype;
-use netkit_dissectors::transport::tcp_flags::{ACK, PSH, RST, SYN};
+use netkit_dissectors::transport::tcp_flags::{ACK, FIN, PSH, RST, SYN};
 use std::net::SocketAddr;
 
 const T0: i64 = 1_700_000_000_000_000_000;
@@ -387,4 +387,84 @@ fn a_reused_client_port_is_a_new_connection() {
         [Verdict::Rejected, Verdict::Rejected],
         "{events:?}"
     );
+}
+
+/// A day's run must hold the detail of the connections of the last half minute, not
+/// of every connection since the start: 3,000 short upgrades, ten a second, each
+/// closed by FIN both ways, every fifth with its request retransmitted.
+#[test]
+fn settled_streams_are_let_go_without_changing_what_is_reported() {
+    const CONNECTIONS: u16 = 3000;
+    let forbidden = b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n";
+    let mut releasing = Watch::new(AnalyzeOptions::default(), T0);
+    let mut keeping = Watch::new(AnalyzeOptions::default(), T0);
+    let (rt, kt) = (releasing.add_tap(place()), keeping.add_tap(place()));
+    let mut owner = |_: &Place, _: SocketAddr, _: SocketAddr| None;
+    let (mut released_events, mut kept_events) = (Vec::new(), Vec::new());
+    let mut most_tracked = 0;
+    for n in 0..CONNECTIONS {
+        let port = 20000 + n;
+        let (c, s) = (1000 + u32::from(n) * 7919, 5000u32);
+        let req_end = c + 1 + REQUEST.len() as u32;
+        let ans_end = s + 1 + forbidden.len() as u32;
+        let mut frames = vec![
+            packet_on(port, true, c, 0, SYN, &[]),
+            packet_on(port, false, s, c + 1, SYN | ACK, &[]),
+            packet_on(port, true, c + 1, s + 1, ACK, &[]),
+            packet_on(port, true, c + 1, s + 1, PSH | ACK, REQUEST),
+        ];
+        if n % 5 == 0 {
+            frames.push(packet_on(port, true, c + 1, s + 1, PSH | ACK, REQUEST));
+        }
+        frames.extend([
+            packet_on(port, false, s + 1, req_end, PSH | ACK, forbidden),
+            packet_on(port, true, req_end, ans_end, FIN | ACK, &[]),
+            packet_on(port, false, ans_end, req_end + 1, FIN | ACK, &[]),
+            packet_on(port, true, req_end + 1, ans_end + 1, ACK, &[]),
+        ]);
+        let start_ms = i64::from(n) * 100;
+        for (i, f) in frames.iter().enumerate() {
+            let ts = T0 + (start_ms + i as i64 * 10) * 1_000_000;
+            releasing.feed(rt, ts, f.len() as u32, linktype::IPV4, f);
+            keeping.feed(kt, ts, f.len() as u32, linktype::IPV4, f);
+        }
+        // Once a second, as the binary's loop does.
+        if n % 10 == 9 {
+            let now = T0 + start_ms * 1_000_000;
+            releasing.poll(now, &mut owner, &mut released_events);
+            releasing.settle_streams(now, &mut released_events);
+            keeping.poll(now, &mut owner, &mut kept_events);
+            most_tracked = most_tracked.max(releasing.summary(now, false).tcp.tracked);
+        }
+    }
+    let end = T0 + i64::from(CONNECTIONS) * 100_000_000;
+    releasing.finish(end, &mut owner, &mut released_events);
+    keeping.finish(end, &mut owner, &mut kept_events);
+    let (r, k) = (releasing.summary(end, true), keeping.summary(end, true));
+
+    // 30 s of quiet after 10 connections a second, plus the second between two
+    // settlements: about 310 streams held at most, against 3,000 when kept.
+    assert!(most_tracked <= 320, "held {most_tracked} streams' detail");
+    assert_eq!(k.tcp.tracked, u64::from(CONNECTIONS));
+    assert_eq!(r.tcp.streams, u64::from(CONNECTIONS));
+    assert_eq!(
+        r.tcp.flags.0, k.tcp.flags.0,
+        "the TCP flag counts are the same"
+    );
+    assert_eq!(r.tcp.flags[TcpFlag::Retransmission], 600);
+    assert_eq!(r.websocket, k.websocket);
+    assert_eq!(r.websocket.rejected, u64::from(CONNECTIONS));
+    let codes = |events: &[Event]| {
+        let mut codes: Vec<Code> = events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Finding(f) => Some(f.code),
+                _ => None,
+            })
+            .collect();
+        codes.sort_unstable_by_key(|c| format!("{c:?}"));
+        codes.dedup();
+        codes
+    };
+    assert_eq!(codes(&released_events), codes(&kept_events));
 }

@@ -16,7 +16,7 @@ use super::export::{ConnRecord, NoticeConn, NoticeRecord, StreamFacts};
 use super::findings::{frames_filter, rank, settle_groups, Code, Finding, Severity};
 use super::report::{CaptureProblem, ProblemKind, Report, SourceInfo, WebSocketSection};
 use super::sections::conn::Conn;
-use super::sections::tcp::{TcpAnalysis, TcpFlag};
+use super::sections::tcp::{StreamInfo, TcpAnalysis, TcpFlag};
 use super::sections::websocket::findings::{self as ws_findings, RetransPlacement};
 use super::sections::websocket::Upgrade;
 use super::sections::websocket::{Verdict, WebSocketAnalysis};
@@ -248,6 +248,16 @@ impl Analysis {
     /// Lets go of the upgrades before `id`, which a live run has reported.
     pub fn forget_upgrades_before(&mut self, id: usize) {
         self.websocket.forget_upgrades_before(id);
+    }
+
+    /// A live run lets go of what it has reported (see [`TcpAnalysis::release`]).
+    pub fn release_streams(
+        &mut self,
+        now_ns: i64,
+        done: impl Fn(&StreamInfo) -> bool,
+        keep_frames_from: u64,
+    ) -> usize {
+        self.tcp.release(now_ns, done, keep_frames_from)
     }
 
     /// Stops following HTTP connections quiet for `idle_ns` (capture time).

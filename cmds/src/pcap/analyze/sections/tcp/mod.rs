@@ -491,10 +491,16 @@ impl TcpAnalysis {
         rank.truncate(keep);
         let mut kept: Vec<u32> = rank.into_iter().map(|r| r.2).collect();
         kept.sort_unstable();
+        self.drop_summaries(|s| kept.binary_search(&s.stream).is_err());
+    }
+
+    /// Drops the stream summaries `gone` picks, counted as summarised, with the SYNs
+    /// never answered among them still tallied per server for the findings.
+    fn drop_summaries(&mut self, gone: impl Fn(&StreamInfo) -> bool) -> usize {
         let before = self.streams.len();
         let unanswered = &mut self.unanswered_summarised;
         self.streams.retain(|s| {
-            let keep = kept.binary_search(&s.stream).is_ok();
+            let keep = !gone(s);
             if !keep && s.unanswered_syn() {
                 if let Some(tally) = unanswered.get_mut(&s.server) {
                     tally.0 += 1;
@@ -505,7 +511,48 @@ impl TcpAnalysis {
             }
             keep
         });
-        self.summarised += (before - self.streams.len()) as u64;
+        let dropped = before - self.streams.len();
+        self.summarised += dropped as u64;
+        dropped
+    }
+
+    /// A live run's housekeeping, so that memory follows the connections open now
+    /// rather than every connection since the start (a file run keeps them all, up to
+    /// [`MAX_KEPT_STREAMS`], for its report):
+    /// - the summaries of the streams `done` picks (the caller has raised their
+    ///   findings) are let go, counted as summarised;
+    /// - the sequence state of conversations closed, or idle, as long as [`evict`]
+    ///   waits under pressure, is let go (counted as evicted);
+    /// - the frame-to-stream index before frame `keep_frames_from` and before the
+    ///   first frame of the oldest stream still kept is let go.
+    ///
+    /// Returns the summaries let go.
+    ///
+    /// [`evict`]: Self::evict
+    pub fn release(
+        &mut self,
+        now_ns: i64,
+        done: impl Fn(&StreamInfo) -> bool,
+        keep_frames_from: u64,
+    ) -> usize {
+        let dropped = self.drop_summaries(done);
+        let before = self.live.len();
+        self.live.retain(|_, c| {
+            let idle = now_ns.saturating_sub(c.last_ts_ns);
+            !(idle > IDLE_EVICT_NS || (c.closed && idle > CLOSED_EVICT_NS))
+        });
+        self.evicted += (before - self.live.len()) as u64;
+        let oldest_kept = self.streams.first().map_or(u64::MAX, |s| s.first_frame);
+        let from = keep_frames_from.min(oldest_kept);
+        // The run holding `from` stays: it answers for `from` itself.
+        let holding = self
+            .frame_runs
+            .partition_point(|r| u64::from(r.0) <= from)
+            .saturating_sub(1);
+        if holding > 0 {
+            self.frame_runs.drain(..holding);
+        }
+        dropped
     }
 
     /// Streams left out of [`streams`](Self::streams) that were, when dropped, SYNs
@@ -542,6 +589,12 @@ impl TcpAnalysis {
             .binary_search_by_key(&stream, |s| s.stream)
             .ok()?;
         self.streams.get(i)
+    }
+
+    /// Conversations whose sequence state was let go (a later segment of one starts
+    /// a new stream).
+    pub fn evicted_conversations(&self) -> u64 {
+        self.evicted
     }
 
     /// Frames counted under each analysis flag so far.
