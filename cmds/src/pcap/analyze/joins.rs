@@ -250,14 +250,16 @@ impl Analysis {
         self.websocket.forget_upgrades_before(id);
     }
 
-    /// A live run lets go of what it has reported (see [`TcpAnalysis::release`]).
+    /// A live run lets go of the TCP streams it is done with (see
+    /// [`TcpAnalysis::release`]), in the TCP section and in the paths section.
     pub fn release_streams(
         &mut self,
         now_ns: i64,
         done: impl Fn(&StreamInfo) -> bool,
         keep_frames_from: u64,
-    ) -> usize {
-        self.tcp.release(now_ns, done, keep_frames_from)
+    ) {
+        let released = self.tcp.release(now_ns, done, keep_frames_from);
+        self.paths.forget_tcp_flows(&released);
     }
 
     /// Stops following HTTP connections quiet for `idle_ns` (capture time).

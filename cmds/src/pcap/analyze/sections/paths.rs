@@ -6,6 +6,7 @@
 //! quotes (RFC 4884/4950).
 
 use super::flows::{packet_at, FlowKey};
+use super::tcp::Endpoint;
 use crate::output::plural;
 use crate::pcap::analyze::findings::{frames_filter, Code, Finding, Severity};
 use crate::pcap::analyze::{FastMap, FrameCtx, Section};
@@ -167,6 +168,23 @@ impl Section for PathAnalysis {
 }
 
 impl PathAnalysis {
+    /// A live run lets go of TCP connections it is done with (`flows`: their
+    /// endpoints): those that can raise nothing at the end (no tunnel overhead, no
+    /// large retransmission, no segment beyond the MSS) are forgotten, so the table
+    /// follows the connections open now and never fills up for good.
+    pub fn forget_tcp_flows(&mut self, flows: &[(Endpoint, Endpoint)]) {
+        for (a, b) in flows {
+            let (key, _) = FlowKey::new(6, *a, *b);
+            if self
+                .tcp
+                .get(&key)
+                .is_some_and(|s| s.overhead == 0 && s.large_retrans == 0 && s.beyond_mss == [0, 0])
+            {
+                self.tcp.remove(&key);
+            }
+        }
+    }
+
     /// A memory bound was reached (the `tunnels` section reports it too).
     pub fn truncated(&self) -> bool {
         self.truncated

@@ -496,7 +496,7 @@ impl TcpAnalysis {
 
     /// Drops the stream summaries `gone` picks, counted as summarised, with the SYNs
     /// never answered among them still tallied per server for the findings.
-    fn drop_summaries(&mut self, gone: impl Fn(&StreamInfo) -> bool) -> usize {
+    fn drop_summaries(&mut self, gone: impl Fn(&StreamInfo) -> bool) {
         let before = self.streams.len();
         let unanswered = &mut self.unanswered_summarised;
         self.streams.retain(|s| {
@@ -511,9 +511,7 @@ impl TcpAnalysis {
             }
             keep
         });
-        let dropped = before - self.streams.len();
-        self.summarised += dropped as u64;
-        dropped
+        self.summarised += (before - self.streams.len()) as u64;
     }
 
     /// A live run's housekeeping, so that memory follows the connections open now
@@ -526,7 +524,7 @@ impl TcpAnalysis {
     /// - the frame-to-stream index before frame `keep_frames_from` and before the
     ///   first frame of the oldest stream still kept is let go.
     ///
-    /// Returns the summaries let go.
+    /// Returns the (client, server) of the summaries let go.
     ///
     /// [`evict`]: Self::evict
     pub fn release(
@@ -534,8 +532,14 @@ impl TcpAnalysis {
         now_ns: i64,
         done: impl Fn(&StreamInfo) -> bool,
         keep_frames_from: u64,
-    ) -> usize {
-        let dropped = self.drop_summaries(done);
+    ) -> Vec<(Endpoint, Endpoint)> {
+        let released: Vec<(Endpoint, Endpoint)> = self
+            .streams
+            .iter()
+            .filter(|s| done(s))
+            .map(|s| (s.client, s.server))
+            .collect();
+        self.drop_summaries(done);
         let before = self.live.len();
         self.live.retain(|_, c| {
             let idle = now_ns.saturating_sub(c.last_ts_ns);
@@ -552,7 +556,7 @@ impl TcpAnalysis {
         if holding > 0 {
             self.frame_runs.drain(..holding);
         }
-        dropped
+        released
     }
 
     /// Streams left out of [`streams`](Self::streams) that were, when dropped, SYNs
