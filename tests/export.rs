@@ -14,6 +14,7 @@
 
 mod common;
 
+use common::python_with;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
@@ -31,28 +32,6 @@ fn scratch(tag: &str) -> (PathBuf, RemoveDir) {
     let d = std::env::temp_dir().join(format!("netkit-export-{tag}-{}", std::process::id()));
     std::fs::create_dir_all(&d).unwrap();
     (d.clone(), RemoveDir(d))
-}
-
-/// Whether `python3` can import `module`, installing `package` with pip if not.
-fn python_with(module: &str, package: &str) -> bool {
-    let imports = || {
-        Command::new("python3")
-            .args(["-c", &format!("import {module}")])
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    if imports() {
-        return true;
-    }
-    let _ = Command::new("python3")
-        .args(["-m", "pip", "install", "--quiet", package])
-        .status();
-    if imports() {
-        return true;
-    }
-    eprintln!("skipping: python3 cannot import {module} (pip install {package} failed)");
-    false
 }
 
 /// Runs a Python script with `input` on stdin; its stdout parsed as JSON.

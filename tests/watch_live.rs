@@ -518,3 +518,167 @@ fn top_findings_pane_shows_a_rejected_upgrade_and_f_toggles_it() {
     tmux(&["send-keys", "-t", &session, "q"]);
     wait_pane(&session, "READY$");
 }
+
+/// HTTP/2 over clear text, live: the RFC 8441 lab's Python h2 client and server
+/// (tests/lab/h2_ws_*.py) on the loopback of a namespace, once with prior knowledge
+/// and once starting with `Upgrade: h2c`. Each connection carries an extended CONNECT
+/// answered 200 and one answered 403; watch must judge all four as `pcap analyze`
+/// judges a tcpdump capture of the same loopback, with the HTTP/2 stream and the
+/// client's process.
+#[test]
+fn h2c_extended_connects_are_judged_live_as_in_the_file() {
+    if let Some(why) = skip_reason(&["ip", "tcpdump", "python3"]) {
+        eprintln!("skipping watch_live h2c: {why}");
+        return;
+    }
+    if !common::python_with("h2", "h2") {
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut lab = Lab::new("h");
+    let scripts = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/lab");
+    let port = "18441";
+    let pcap = std::env::temp_dir().join(format!("netkit-watch-h2-{}.pcap", std::process::id()));
+    let tcpdump = lab
+        .exec(&lab.a, "tcpdump")
+        .args(["-i", "lo", "-s", "0", "-U", "-w"])
+        .arg(&pcap)
+        .args(["tcp", "port", port])
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("tcpdump");
+    lab.children.push(tcpdump);
+    let watch = Command::new(env!("CARGO_BIN_EXE_netkit"))
+        .args(["watch", "--json", "--netns", &lab.a, "-i", "lo"])
+        .args(["--duration", "8", "--summary-every", "2"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("netkit watch");
+    std::thread::sleep(Duration::from_millis(1500));
+
+    // run order -> (mode, pid)
+    let mut clients: BTreeMap<u16, (&str, i64)> = BTreeMap::new();
+    for mode in ["prior-knowledge", "h2c"] {
+        let mut server = lab
+            .exec(&lab.a, "timeout")
+            .arg("10")
+            .arg("python3")
+            .arg(scripts.join("h2_ws_server.py"))
+            .arg(port)
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("h2 server");
+        std::thread::sleep(Duration::from_millis(500));
+        // The client prints nothing of its port: it is the one connection's, read
+        // back from the capture below; `ip netns exec` execs python3, so this pid is
+        // the client's.
+        let mut client = lab.exec(&lab.a, "python3");
+        client
+            .arg(scripts.join("h2_ws_client.py"))
+            .arg(port)
+            .env("NKLAB_HOLD_S", "0.5");
+        if mode == "h2c" {
+            client.arg("h2c");
+        }
+        let client = client.stdout(Stdio::piped()).spawn().expect("h2 client");
+        let pid = i64::from(client.id());
+        let out = client.wait_with_output().expect("h2 client");
+        assert!(out.status.success(), "{mode} client failed");
+        let _ = server.wait();
+        clients.insert(clients.len() as u16, (mode, pid));
+    }
+
+    let watch = watch.wait_with_output().expect("watch");
+    assert!(
+        watch.status.success(),
+        "{}",
+        String::from_utf8_lossy(&watch.stderr)
+    );
+    for c in &mut lab.children {
+        let _ = Command::new("kill")
+            .args(["-INT", &c.id().to_string()])
+            .status();
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let events = json_lines(&watch.stdout);
+    let file = common::netkit()
+        .args(["pcap", "analyze", "--json"])
+        .arg(&pcap)
+        .output()
+        .expect("pcap analyze");
+    let _ = std::fs::remove_file(&pcap);
+    assert!(file.status.success());
+    let file: Value = serde_json::from_slice(&file.stdout).unwrap();
+
+    // (client, HTTP/2 stream) -> (method, path, status, verdict)
+    let key = |u: &Value| {
+        (
+            u["client"].as_str().unwrap().to_string(),
+            u["http2_stream"].as_u64(),
+        )
+    };
+    let what = |u: &Value| {
+        format!(
+            "{} {} {} {}",
+            u["method"], u["path"], u["status"], u["verdict"]
+        )
+    };
+    let live: BTreeMap<_, _> = events
+        .iter()
+        .filter(|e| e["event"] == "upgrade")
+        .map(|e| (key(e), e))
+        .collect();
+    let from_file: BTreeMap<_, _> = file["websocket"]["upgrades"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| (key(u), what(u)))
+        .collect();
+    assert_eq!(from_file.len(), 4, "{from_file:#?}");
+    assert_eq!(
+        live.iter()
+            .map(|(k, e)| (k.clone(), what(e)))
+            .collect::<BTreeMap<_, _>>(),
+        from_file
+    );
+    // Prior knowledge: CONNECTs on streams 1 and 3; after the h2c upgrade (stream 1
+    // is the upgraded GET) on 3 and 5. So a connection's first CONNECT tells which
+    // client (and pid) it was.
+    let mut first_stream: BTreeMap<&String, u64> = BTreeMap::new();
+    for (client, h2_stream) in live.keys() {
+        let s = h2_stream.expect("an HTTP/2 stream");
+        let first = first_stream.entry(client).or_insert(s);
+        *first = (*first).min(s);
+    }
+    assert_eq!(first_stream.len(), 2, "two connections: {first_stream:?}");
+    for ((client, h2_stream), e) in &live {
+        let first = first_stream[client];
+        let mode = if first == 1 { "prior-knowledge" } else { "h2c" };
+        let pid = clients.values().find(|(m, _)| *m == mode).unwrap().1;
+        let (path, status, verdict) = if *h2_stream == Some(first) {
+            ("/chat", 200, "accepted")
+        } else {
+            ("/forbidden", 403, "rejected")
+        };
+        assert_eq!(e["method"], "CONNECT", "{e}");
+        assert_eq!(
+            (e["path"].as_str(), e["status"].as_u64()),
+            (Some(path), Some(status))
+        );
+        assert_eq!(e["verdict"], verdict, "{e}");
+        assert_eq!(e["process"]["pid"].as_i64(), Some(pid), "{mode}: {e}");
+        assert_eq!(e["process"]["comm"], "python3");
+    }
+    let last = events
+        .iter()
+        .rev()
+        .find(|e| e["event"] == "summary")
+        .expect("a summary");
+    assert_eq!(last["tcp"]["flags"], file["tcp"]["flags"]);
+    assert_eq!(last["websocket"]["accepted"], 2);
+    assert_eq!(last["websocket"]["rejected"], 2);
+    eprintln!(
+        "watch_live h2c: 4 extended CONNECTs judged live as in the file, with their client process"
+    );
+}

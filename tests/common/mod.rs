@@ -85,6 +85,28 @@ pub fn have(tool: &str) -> bool {
         .is_ok_and(|s| s.success())
 }
 
+/// Whether `python3` can import `module`, installing `package` with pip if not.
+pub fn python_with(module: &str, package: &str) -> bool {
+    let imports = || {
+        std::process::Command::new("python3")
+            .args(["-c", &format!("import {module}")])
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if imports() {
+        return true;
+    }
+    let _ = std::process::Command::new("python3")
+        .args(["-m", "pip", "install", "--quiet", package])
+        .status();
+    if imports() {
+        return true;
+    }
+    eprintln!("skipping: python3 cannot import {module} (pip install {package} failed)");
+    false
+}
+
 /// Why a live test cannot run here (not root, or one of `tools` missing), if so.
 pub fn skip_reason(tools: &[&str]) -> Option<String> {
     if !is_root() {

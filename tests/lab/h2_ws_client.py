@@ -10,6 +10,7 @@ the CONNECTs are streams 3 and 5; otherwise they are streams 1 and 3.
 import os
 import socket
 import sys
+import time
 
 import h2.config
 import h2.connection
@@ -87,6 +88,9 @@ def main() -> None:
     resp = response(first + 2)
     assert dict(resp.headers)[b":status"] == b"403", resp.headers
 
+    # NKLAB_HOLD_S: keep the connection open a moment, as a real client would, so a
+    # live observer can find the process behind it (the recordings use 0).
+    time.sleep(float(os.environ.get("NKLAB_HOLD_S", "0")))
     conn.close_connection()
     sock.sendall(conn.data_to_send())
     sock.close()

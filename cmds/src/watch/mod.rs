@@ -505,6 +505,7 @@ fn report_upgrade(
         stream: u.stream,
         client: u.client,
         server: u.server,
+        http2_stream: u.http2_stream,
         method: u.method.clone(),
         host: u.host.clone(),
         path: u.path.clone(),

@@ -45,6 +45,8 @@ pub struct UpgradeEvent {
     pub stream: Option<u32>,
     pub client: SocketAddr,
     pub server: SocketAddr,
+    /// The HTTP/2 stream of an RFC 8441 extended CONNECT; `None` for HTTP/1.x.
+    pub http2_stream: Option<u32>,
     pub method: String,
     pub host: Option<String>,
     pub path: String,
