@@ -148,11 +148,7 @@ pub fn run(cmd: McastCommand, term: &Term) -> Result {
             all_netns,
             json,
         } => {
-            let selection = match (netns, all_netns) {
-                (_, true) => Selection::All,
-                (Some(ns), false) => Selection::One(ns),
-                (None, false) => Selection::Current,
-            };
+            let selection = Selection::from_options(netns.as_deref(), all_netns);
             let report = netkit_os::netns::each::mcast_groups(&selection)?;
             for e in &report.errors {
                 warn(e);

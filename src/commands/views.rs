@@ -35,11 +35,7 @@ pub struct NsSelect {
 
 impl NsSelect {
     pub fn selection(&self) -> Selection {
-        match (&self.netns, self.all_netns) {
-            (_, true) => Selection::All,
-            (Some(ns), false) => Selection::One(ns.clone()),
-            (None, false) => Selection::Current,
-        }
+        Selection::from_options(self.netns.as_deref(), self.all_netns)
     }
 }
 

@@ -76,11 +76,7 @@ pub fn run(args: WatchArgs, term: &Term) -> Result {
     };
     // Before any thread starts: the signals must be blocked in every thread.
     let signals = signals::install(true)?;
-    let selection = match (&args.netns, args.all_netns) {
-        (_, true) => Selection::All,
-        (Some(ns), false) => Selection::One(ns.clone()),
-        (None, false) => Selection::Current,
-    };
+    let selection = Selection::from_options(args.netns.as_deref(), args.all_netns);
     let namespaces = netns::select(&selection)?;
     let mut wanted = vec![(Cap::NetRaw, "packet capture")];
     if !namespaces.iter().all(netns::is_current) {

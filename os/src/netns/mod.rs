@@ -181,6 +181,18 @@ pub enum Selection {
     All,
 }
 
+impl Selection {
+    /// What the usual options ask for: `--all-netns` wins, then `--netns NS`, else the
+    /// namespace netkit runs in.
+    pub fn from_options(netns: Option<&str>, all_netns: bool) -> Selection {
+        match (netns, all_netns) {
+            (_, true) => Selection::All,
+            (Some(ns), false) => Selection::One(ns.to_string()),
+            (None, false) => Selection::Current,
+        }
+    }
+}
+
 /// (dev, inode) of the nsfs file system's files: a bind-mounted namespace file has this
 /// device; a stale file left in /run/netns after its mount went away does not.
 fn nsfs_dev() -> Option<u64> {

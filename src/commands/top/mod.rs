@@ -90,11 +90,7 @@ pub fn run(args: TopArgs) -> Result {
     } else {
         None
     };
-    let selection = match (&args.netns, args.all_netns) {
-        (_, true) => Selection::All,
-        (Some(ns), false) => Selection::One(ns.clone()),
-        (None, false) => Selection::Current,
-    };
+    let selection = Selection::from_options(args.netns.as_deref(), args.all_netns);
     let namespaces = netns::select(&selection)?;
     // Say everything that is missing at once, before any capture is tried.
     let mut wanted = vec![(Cap::NetRaw, "packet capture")];
