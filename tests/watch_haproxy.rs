@@ -3,7 +3,9 @@
 //! inbound side), beside the lab's own tcpdump on the same interface with the same
 //! filter. For every case (rejected, silently dropped, accepted, ignored, bad accept,
 //! and the two iptables cases) the live verdicts equal `pcap analyze`'s on the
-//! recording, and the live TCP flag counts equal the file's. How many rejected
+//! recording, and the live TCP flag counts equal the file's (at most one frame over
+//! the run may be out-of-order in one capture and a retransmission in the other: see
+//! [`compare_flags`]). How many rejected
 //! upgrades name their client process is printed, not asserted: the lab's client
 //! closes its socket within a millisecond of the 403, before a sock_diag lookup can
 //! find it (tests/watch_live.rs asserts the PID of clients that stay a moment; the
@@ -20,6 +22,39 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
+
+/// The live TCP flag counts against the file's: equal, but for frames one capture
+/// calls out-of-order and the other a retransmission. That call compares the gap
+/// since the previous segment with the round trip, a few tens of microseconds on a
+/// veth, and each packet socket stamps a sent frame itself when it receives it: two
+/// captures of one interface differ by up to ~3 us on a frame (measured with two
+/// tcpdumps side by side), which can tip it. Returns the frames so traded.
+fn compare_flags(case: &str, live: &Value, file: &Value) -> u64 {
+    const TIMING: [&str; 2] = ["out_of_order", "retransmission"];
+    let (live_map, file_map) = (live.as_object().unwrap(), file.as_object().unwrap());
+    assert_eq!(
+        live_map.keys().collect::<Vec<_>>(),
+        file_map.keys().collect::<Vec<_>>(),
+        "{case}: flag keys"
+    );
+    for (k, v) in live_map {
+        if !TIMING.contains(&k.as_str()) {
+            assert_eq!(v, &file_map[k], "{case}: TCP flag {k}");
+        }
+    }
+    let count = |m: &serde_json::Map<String, Value>, k: &str| m[k].as_u64().unwrap();
+    let sum = |m| TIMING.iter().map(|k| count(m, k)).sum::<u64>();
+    assert_eq!(
+        sum(live_map),
+        sum(file_map),
+        "{case}: out-of-order + retransmission frames, live {live} and file {file}"
+    );
+    let traded = count(live_map, "out_of_order").abs_diff(count(file_map, "out_of_order"));
+    if traded > 0 {
+        eprintln!("watch_haproxy: {case}: {traded} frame(s) out-of-order in one capture, a retransmission in the other");
+    }
+    traded
+}
 
 fn json_lines(path: &Path) -> Vec<Value> {
     std::fs::read_to_string(path)
@@ -67,6 +102,7 @@ fn live_watch_agrees_with_pcap_analyze_on_the_haproxy_lab() {
     let mut cases = 0;
     let mut upgrades = 0;
     let mut retransmissions = 0;
+    let mut traded = 0;
     let (mut rejected, mut named) = (0, 0);
     let mut pcaps: Vec<_> = std::fs::read_dir(&out)
         .unwrap()
@@ -115,20 +151,22 @@ fn live_watch_agrees_with_pcap_analyze_on_the_haproxy_lab() {
         assert_eq!(last["last"], true, "{name}: the run did not end cleanly");
         assert_eq!(last["dropped"]["kernel"], 0, "{name}");
         assert_eq!(last["dropped"]["queue"], 0, "{name}");
-        assert_eq!(
-            last["tcp"]["flags"], file["tcp"]["flags"],
-            "{name}: TCP flags"
-        );
+        traded += compare_flags(&name, &last["tcp"]["flags"], &file["tcp"]["flags"]);
         assert_eq!(last["tcp"]["streams"], file["tcp"]["streams"], "{name}");
         cases += 1;
         upgrades += from_file.len();
         retransmissions += file["tcp"]["flags"]["retransmission"].as_u64().unwrap_or(0);
     }
     assert!(cases >= 5, "only {cases} cases recorded:\n{log}");
+    assert!(
+        traded <= 1,
+        "{traded} frames judged differently live and from the files"
+    );
     eprintln!(
         "watch_haproxy: {cases} cases, {upgrades} upgrades with equal verdicts, \
          {retransmissions} retransmissions counted alike live and from the files; \
-         {named} of {rejected} rejected upgrades named their client process"
+         {named} of {rejected} rejected upgrades named their client process; \
+         {traded} frames out-of-order in one capture and retransmitted in the other"
     );
     let _ = std::fs::remove_dir_all(&out);
 }
