@@ -281,3 +281,44 @@ fn jobs_1_and_jobs_2_give_identical_reports_over_the_corpus() {
     assert!(one == two, "--jobs 2 differs from --jobs 1");
     assert!(reports.len() >= 100);
 }
+
+/// `--jobs 2` on one capture splits the sections across threads: every capture of the
+/// corpus on its own, and the whole corpus merged into one capture, must give the
+/// report and the conn.log export of `--jobs 1`, byte for byte.
+#[test]
+fn one_capture_on_two_threads_is_the_same_as_on_one() {
+    let (dir, _guard) = scratch("threads");
+    let run = |jobs: &str, args: &[String]| {
+        let export = dir.join(format!("flows-{jobs}.ndjson"));
+        let out = common::netkit()
+            .args(["pcap", "analyze", "--json", "--jobs", jobs, "--export"])
+            .arg(&export)
+            .args(args)
+            .output()
+            .unwrap();
+        (out.stdout, std::fs::read(&export).unwrap())
+    };
+    let files: Vec<String> = corpus().iter().map(|p| p.display().to_string()).collect();
+    let mut identical = 0;
+    for f in &files {
+        let one = run("1", std::slice::from_ref(f));
+        let two = run("2", std::slice::from_ref(f));
+        assert!(one == two, "{f}: --jobs 2 differs from --jobs 1");
+        identical += 1;
+    }
+    let mut all = vec!["--merge".to_string()];
+    all.extend(files.iter().cloned());
+    let one = run("1", &all);
+    let two = run("2", &all);
+    assert!(
+        one == two,
+        "the merged corpus: --jobs 2 differs from --jobs 1"
+    );
+    let merged: Value = serde_json::from_slice(&one.0).unwrap();
+    eprintln!(
+        "one capture on 2 threads identical to 1 thread: {identical} captures, and the \
+         merged corpus ({} frames, {} conn records)",
+        merged["capture"]["frames"],
+        one.1.iter().filter(|&&b| b == b'\n').count()
+    );
+}

@@ -334,7 +334,7 @@ impl ProgressLine {
 /// `pcap analyze` of one file (`-` is standard input), with an optional BPF filter; a
 /// progress line on stderr when it is a terminal.
 pub fn analyze_path(path: &Path, filter: Option<&str>, opts: &AnalyzeOptions) -> Result<Report> {
-    analyze_path_exporting(path, filter, opts, &mut |_| Ok(()))
+    analyze_path_exporting(path, filter, opts, 1, &mut |_| Ok(()))
 }
 
 /// [`analyze_path`], handing each connection's conn.log record to `conns` as it
@@ -343,6 +343,7 @@ fn analyze_path_exporting(
     path: &Path,
     filter: Option<&str>,
     opts: &AnalyzeOptions,
+    jobs: usize,
     conns: &mut dyn FnMut(ConnRecord) -> std::io::Result<()>,
 ) -> Result<Report> {
     let mut file = CaptureFile::open(path)?;
@@ -355,7 +356,7 @@ fn analyze_path_exporting(
         members: Vec::new(),
     };
     let line = ProgressLine::new(path, file.compression().is_some());
-    let report = analyze_source(&mut file, info, line, opts, conns)?;
+    let report = analyze_source(&mut file, info, line, opts, jobs, conns)?;
     // Damage before any readable record leaves nothing to report on: an error, not
     // an empty report that reads like a clean capture.
     if let Some(w) = file.nothing_readable() {
@@ -364,12 +365,14 @@ fn analyze_path_exporting(
     Ok(report)
 }
 
-/// The analysis of any source, with its progress line and the connections' sink.
+/// The analysis of any source, with its progress line and the connections' sink;
+/// `jobs` above 1 splits the sections across threads (the same report).
 fn analyze_source(
     source: &mut dyn FrameSource,
     info: SourceInfo,
     mut line: Option<ProgressLine>,
     opts: &AnalyzeOptions,
+    jobs: usize,
     conns: &mut dyn FnMut(ConnRecord) -> std::io::Result<()>,
 ) -> Result<Report> {
     // The first write error stops the writing, and is the result once reading is over.
@@ -379,7 +382,12 @@ fn analyze_source(
             failed = conns(r).err();
         }
     };
-    let report = analyze::analyze_exporting(
+    let engine = if jobs > 1 {
+        analyze::parallel::analyze_exporting_parallel
+    } else {
+        analyze::analyze_exporting
+    };
+    let report = engine(
         source,
         info,
         opts,
@@ -406,6 +414,7 @@ fn analyze_merged(
     files: &[PathBuf],
     decode: &DecodeArgs,
     opts: &AnalyzeOptions,
+    jobs: usize,
     unreadable: &mut Vec<String>,
     conns: &mut dyn FnMut(ConnRecord) -> std::io::Result<()>,
 ) -> Result<Option<Report>> {
@@ -440,6 +449,7 @@ fn analyze_merged(
         info,
         ProgressLine::named(label, total),
         opts,
+        jobs,
         conns,
     )?;
     let empty = members_unreadable(&src, &names);
@@ -509,7 +519,7 @@ fn analyze_path_quietly(
         members: Vec::new(),
     };
     let keep = opts.conns;
-    let report = analyze_source(&mut file, info, None, opts, &mut |r| {
+    let report = analyze_source(&mut file, info, None, opts, 1, &mut |r| {
         if keep {
             conns.push(r);
         }
@@ -620,6 +630,7 @@ fn run_analyze(a: AnalyzeArgs, term: &Term) -> Result {
             &files,
             &a.decode,
             &opts,
+            jobs,
             &mut unreadable,
             &mut to_flows,
         )?;
@@ -640,7 +651,8 @@ fn run_analyze(a: AnalyzeArgs, term: &Term) -> Result {
         }
     } else {
         for f in &files {
-            match analyze_path_exporting(f, a.decode.filter.as_deref(), &opts, &mut to_flows) {
+            let filter = a.decode.filter.as_deref();
+            match analyze_path_exporting(f, filter, &opts, jobs, &mut to_flows) {
                 Ok(r) => reports.push(r),
                 Err(e) if file_unreadable(&e) => unreadable.push(e.to_string()),
                 Err(e) => return Err(e),
