@@ -39,6 +39,13 @@ const EXAMPLES: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "pcap compare",
+        &[
+            "netkit pcap compare client-side.pcap server-side.pcap",
+            "netkit pcap compare --json before-nat.pcap after-nat.pcap",
+        ],
+    ),
+    (
         "pcap show",
         &[
             "netkit pcap show -c 20 trace.pcap",

@@ -26,6 +26,26 @@ pub enum PcapCommand {
     /// Analyse captures: what they hold, and what went wrong, most important first
     #[command(after_long_help = findings_help())]
     Analyze(AnalyzeArgs),
+    /// The same traffic captured at two points (both sides of a router or proxy, NAT
+    /// allowed): per flow and direction, segments lost between them, one-way delay,
+    /// reordering
+    Compare(CompareArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// The capture at the first point (e.g. the client's side)
+    pub a: PathBuf,
+    /// The capture at the second point (e.g. the server's side)
+    pub b: PathBuf,
+    /// Machine-readable report
+    #[arg(long)]
+    pub json: bool,
+    /// Payload bytes hashed into each segment's fingerprint (matching through NAT)
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    pub payload_bytes: usize,
+    #[command(flatten)]
+    pub decode: DecodeArgs,
 }
 
 /// The finding registry for `pcap analyze --help` and its man page, so that every code
@@ -198,7 +218,41 @@ pub fn run(cmd: PcapCommand, term: &Term) -> Result {
     match cmd {
         PcapCommand::Show(a) => run_show(a),
         PcapCommand::Analyze(a) => run_analyze(a, term),
+        PcapCommand::Compare(a) => run_compare(a),
     }
+}
+
+fn run_compare(a: CompareArgs) -> Result {
+    let opts = netkit_cmds::pcap::compare::CompareOptions {
+        dissect: a.decode.dissect_options()?,
+        payload_bytes: a.payload_bytes,
+    };
+    let mut fa = a.decode.open(&a.a)?;
+    let mut fb = a.decode.open(&a.b)?;
+    let c = netkit_cmds::pcap::compare::compare(
+        &mut fa,
+        &a.a.display().to_string(),
+        &mut fb,
+        &a.b.display().to_string(),
+        &opts,
+    );
+    for (path, f) in [(&a.a, &fa), (&a.b, &fb)] {
+        if let Some(w) = f.nothing_readable() {
+            return Err(nothing_readable(path, &w.message));
+        }
+        for w in f.warnings() {
+            warn(format_args!("{}: {}", path.display(), w.message));
+        }
+    }
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    if a.json {
+        write_json(&mut out, &c)?;
+    } else {
+        netkit_cmds::pcap::compare::write(&mut out, &c)?;
+    }
+    out.flush()?;
+    Ok(())
 }
 
 fn run_show(a: ShowArgs) -> Result {
