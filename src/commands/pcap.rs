@@ -153,8 +153,9 @@ pub struct AnalyzeArgs {
     /// time stamp as mergecap would, one reader per file
     #[arg(long)]
     pub merge: bool,
-    /// Files analysed at once (default: the number of cores); the reports are the
-    /// same whatever N
+    /// Files analysed at once (default: the number of cores); given for one capture
+    /// (or --merge), N > 1 splits the analysis sections across two threads. The
+    /// reports are the same whatever N
     #[arg(short = 'j', long, value_name = "N")]
     pub jobs: Option<usize>,
     #[command(flatten)]
@@ -655,6 +656,10 @@ fn run_analyze(a: AnalyzeArgs, term: &Term) -> Result {
         return Err(Error::Usage("--jobs: at least 1".to_string()));
     }
     let jobs = a.jobs.unwrap_or_else(default_jobs);
+    // One capture on several threads costs more CPU (each thread dissects every
+    // frame) and was slower than one thread on the loaded 2-core VM it was measured
+    // on (bench/jobs.sh): only when asked for.
+    let threads_per_capture = a.jobs.unwrap_or(1);
     let mut flows = a.export.as_deref().map(Flows::create).transpose()?;
     let mut notices = a
         .export_notices
@@ -684,7 +689,7 @@ fn run_analyze(a: AnalyzeArgs, term: &Term) -> Result {
             &files,
             &a.decode,
             &opts,
-            jobs,
+            threads_per_capture,
             &mut unreadable,
             &mut to_flows,
         )?;
@@ -706,7 +711,7 @@ fn run_analyze(a: AnalyzeArgs, term: &Term) -> Result {
     } else {
         for f in &files {
             let filter = a.decode.filter.as_deref();
-            match analyze_path_exporting(f, filter, &opts, jobs, &mut to_flows) {
+            match analyze_path_exporting(f, filter, &opts, threads_per_capture, &mut to_flows) {
                 Ok(r) => reports.push(r),
                 Err(e) if file_unreadable(&e) => unreadable.push(e.to_string()),
                 Err(e) => return Err(e),
