@@ -279,10 +279,22 @@ fn check(m: &Measured, matched_by: &str) {
         m.capture_drops[0],
         m.capture_drops[1]
     );
+    // Reordering is printed, not asserted: between the router's two taps it varied
+    // from 0 to 60 of ~1,200 of the client's ACKs over runs (0 in most), and 0-4 of
+    // the server's segments, with no NAT or qdisc that reorders. Not explained yet:
+    // the client's ACKs leave from either CPU, and each tap's packet socket may queue
+    // two CPUs' packets in another order than the router forwards them; until that is
+    // understood, a count here is not evidence of reordering on the path.
+    eprintln!(
+        "reordered: client -> server {}, server -> client {}",
+        to_server["reordered"], to_client["reordered"]
+    );
     assert!(
         dropped > 0,
         "the rule dropped nothing: the test proves nothing"
     );
+    // The server's segments reach B (server side) first: tB - tA is negative.
+    assert!(to_client["delay_ms"]["max"].as_f64().unwrap() <= 0.0);
     if m.capture_drops != [0, 0] {
         // A capture that lost packets itself (a loaded machine) makes segments look
         // missing that were not: the counts can then only be bounded, and the test
@@ -301,19 +313,6 @@ fn check(m: &Measured, matched_by: &str) {
     assert_eq!(to_server["missing_at_a"], 0);
     assert_eq!(to_server["missing_at_b"], 0);
     assert_eq!(c["totals"]["missing_at_a"], dropped);
-    // The server's segments reach B (server side) first: tB - tA is negative.
-    assert!(to_client["delay_ms"]["max"].as_f64().unwrap() <= 0.0);
-    // Reordering is reported, not asserted to be 0: a few segments per run come out
-    // reordered between the router's two taps (not yet explained: two CPUs? identical
-    // duplicate ACKs paired across?). Before pairing by nearest time, every
-    // retransmission counted as reordered; now it must stay a small share.
-    eprintln!(
-        "reordered: client -> server {}, server -> client {}",
-        to_server["reordered"], to_client["reordered"]
-    );
-    for d in [to_server, to_client] {
-        assert!(d["reordered"].as_u64().unwrap() * 100 <= d["matched"].as_u64().unwrap());
-    }
 }
 
 #[test]
@@ -324,4 +323,61 @@ fn compare_puts_the_routers_drops_on_the_direction_it_dropped() {
     }
     check(&run("routed", false), "community_id");
     check(&run("nat", true), "payload");
+}
+
+/// Without root: a capture against a copy of itself with every 7th TCP segment taken
+/// out (rewritten with netkit's writer). Every removed segment must be counted missing
+/// at B, on its own direction, nothing else; delays are 0.
+#[test]
+fn compare_counts_segments_taken_out_of_a_copy() {
+    use netkit_os::capture::{pcapng_writer::PcapngWriter, CaptureFile};
+    let a = common::fixtures_dir().join("tcp/arkime__wireshark-retrans.pcap");
+    let dir = std::env::temp_dir().join(format!("nk19-compare-copy-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let b = dir.join("thinned.pcapng");
+    let mut file = CaptureFile::open(&a).unwrap();
+    let mut w = PcapngWriter::new(std::fs::File::create(&b).unwrap()).unwrap();
+    let (mut tcp_seen, mut removed) = (0u64, 0u64);
+    while let Some(f) = file.next_frame() {
+        let frame = netkit_dissectors::dissect(f.linktype, f.data, &Default::default());
+        let is_tcp = frame
+            .own_layers()
+            .iter()
+            .any(|l| matches!(l, netkit_dissectors::Layer::Tcp(_)));
+        if is_tcp {
+            tcp_seen += 1;
+            if tcp_seen % 7 == 0 {
+                removed += 1;
+                continue;
+            }
+        }
+        w.write(f.linktype, f.ts_ns, f.orig_len, f.data).unwrap();
+    }
+    w.finish().unwrap();
+    let out = common::netkit()
+        .args(["pcap", "compare", "--json"])
+        .arg(&a)
+        .arg(&b)
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let c: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(removed > 0);
+    assert_eq!(c["totals"]["missing_at_b"], removed, "{c}");
+    assert_eq!(c["totals"]["missing_at_a"], 0);
+    assert_eq!(c["totals"]["reordered"], 0);
+    for f in c["flows"].as_array().unwrap() {
+        assert_eq!(f["matched_by"], "community_id");
+        for d in f["directions"].as_array().unwrap() {
+            if d["matched"].as_u64().unwrap() > 0 {
+                assert_eq!(d["delay_ms"]["max"], 0.0);
+            }
+        }
+    }
+    eprintln!("{removed} of {tcp_seen} TCP segments taken out: all counted missing at B");
 }

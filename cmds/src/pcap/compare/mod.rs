@@ -348,63 +348,62 @@ fn match_flows(sa: &Side, sb: &Side) -> Vec<(usize, usize, &'static str)> {
 }
 
 /// One direction of one flow. Copies of one fingerprint (a retransmission and its
-/// original) pair with the partner nearest in time, so a retransmission that got
-/// through pairs with itself, not with the dropped original; what has no partner is
-/// missing at the other point.
+/// original, duplicate ACKs) pair in order when both points saw as many; otherwise
+/// each copy on the side that saw fewer pairs with the nearest in time on the other,
+/// so a retransmission that got through pairs with itself, not with the dropped
+/// original. What has no partner is missing at the other point.
 fn compare_direction(sa: &[&Segment], sb: &[&Segment]) -> DirectionComparison {
-    // fingerprint -> (position at B, time at B, paired yet)
-    let mut at_b: HashMap<u64, Vec<(usize, i64, bool)>> = HashMap::new();
+    let mut groups: HashMap<u64, (Vec<usize>, Vec<usize>)> = HashMap::new();
+    for (i, s) in sa.iter().enumerate() {
+        groups.entry(s.fingerprint).or_default().0.push(i);
+    }
     for (k, s) in sb.iter().enumerate() {
-        at_b.entry(s.fingerprint)
-            .or_default()
-            .push((k, s.ts_ns, false));
+        groups.entry(s.fingerprint).or_default().1.push(k);
     }
-    let mut delays = Vec::new();
-    // B positions of the matched segments, in A's order.
-    let mut order_at_b = Vec::new();
-    let mut missing_at_b = 0;
-    let mut copies_at_a: HashMap<u64, usize> = HashMap::new();
-    for s in sa {
-        *copies_at_a.entry(s.fingerprint).or_default() += 1;
-    }
-    for s in sa {
-        let at_a = copies_at_a.get(&s.fingerprint).copied().unwrap_or(0);
-        let partner = at_b.get_mut(&s.fingerprint).and_then(|copies| {
-            if copies.len() == at_a {
-                // As many copies at both points (duplicate ACKs sent microseconds
-                // apart): paired in order, as they travelled.
-                copies.iter_mut().find(|c| !c.2)
-            } else {
-                copies
-                    .iter_mut()
-                    .filter(|c| !c.2)
-                    .min_by_key(|c| (c.1 - s.ts_ns).unsigned_abs())
+    // partner_of_a[i] = position at B of A's i-th segment's partner.
+    let mut partner_of_a: Vec<Option<usize>> = vec![None; sa.len()];
+    for (at_a, at_b) in groups.values() {
+        if at_a.len() == at_b.len() {
+            for (&i, &k) in at_a.iter().zip(at_b) {
+                partner_of_a[i] = Some(k);
             }
-        });
-        match partner {
-            Some(c) => {
-                c.2 = true;
-                delays.push((c.1 - s.ts_ns) as f64 / 1e6);
-                order_at_b.push(c.0);
+            continue;
+        }
+        let gap = |i: usize, k: usize| (sb[k].ts_ns - sa[i].ts_ns).unsigned_abs();
+        if at_b.len() < at_a.len() {
+            let mut free: Vec<usize> = at_a.clone();
+            for &k in at_b {
+                if let Some(pos) = (0..free.len()).min_by_key(|&p| gap(free[p], k)) {
+                    partner_of_a[free.remove(pos)] = Some(k);
+                }
             }
-            None => missing_at_b += 1,
+        } else {
+            let mut free: Vec<usize> = at_b.clone();
+            for &i in at_a {
+                if let Some(pos) = (0..free.len()).min_by_key(|&p| gap(i, free[p])) {
+                    partner_of_a[i] = Some(free.remove(pos));
+                }
+            }
         }
     }
-    let missing_at_a = at_b.values().flatten().filter(|c| !c.2).count() as u64;
+    let mut delays = Vec::new();
     let mut reordered = 0;
     let mut latest = None;
-    for &k in &order_at_b {
+    for (i, partner) in partner_of_a.iter().enumerate() {
+        let Some(k) = *partner else { continue };
+        delays.push((sb[k].ts_ns - sa[i].ts_ns) as f64 / 1e6);
         match latest {
             Some(l) if k < l => reordered += 1,
             _ => latest = Some(k),
         }
     }
+    let matched = delays.len() as u64;
     DirectionComparison {
         seen_at_a: sa.len() as u64,
         seen_at_b: sb.len() as u64,
-        missing_at_b,
-        missing_at_a,
-        matched: delays.len() as u64,
+        missing_at_b: sa.len() as u64 - matched,
+        missing_at_a: sb.len() as u64 - matched,
+        matched,
         delay_ms: distribution(&mut delays),
         reordered,
     }
