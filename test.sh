@@ -21,6 +21,11 @@ command -v ping >/dev/null || need+=(iputils-ping)
 # watch's live test compares with a tcpdump capture, under iptables-made loss.
 command -v tcpdump >/dev/null || need+=(tcpdump)
 command -v iptables >/dev/null || need+=(iptables)
+# pcap compare's lab: a curl download through a router namespace, offloads off; the
+# input-set tests compare --merge with mergecap.
+command -v curl >/dev/null || need+=(curl)
+command -v ethtool >/dev/null || need+=(ethtool)
+command -v mergecap >/dev/null || need+=(wireshark-common)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "test.sh: installing ${need[*]}"

@@ -32,6 +32,9 @@ pub enum Error {
     WriteStreamsFromStdin,
     #[error("--write-streams takes one capture file (it writes that file's streams)")]
     WriteStreamsOfManyFiles,
+    /// A `--jobs` worker stopped without a result (a bug: it panicked).
+    #[error("an analysis thread failed; run again with --jobs 1 and report the file")]
+    WorkerFailed,
     #[error(transparent)]
     DecodeAs(#[from] DecodeAsError),
     #[error(transparent)]

@@ -34,6 +34,15 @@ const EXAMPLES: &[(&str, &[&str])] = &[
             "netkit pcap analyze --json a.pcap b.pcap",
             "netkit pcap analyze --decode-as udp.port=8472:vxlan overlay.pcap",
             "netkit pcap analyze --export flows.ndjson --export-notices notices.ndjson trace.pcap.gz",
+            "netkit pcap analyze --merge 'rotated/trace.pcap*'",
+            "netkit pcap analyze --jobs 2 captures/",
+        ],
+    ),
+    (
+        "pcap compare",
+        &[
+            "netkit pcap compare client-side.pcap server-side.pcap",
+            "netkit pcap compare --json before-nat.pcap after-nat.pcap",
         ],
     ),
     (
@@ -43,6 +52,7 @@ const EXAMPLES: &[(&str, &[&str])] = &[
             "netkit pcap show --json trace.pcap | jq .",
             "netkit pcap show -r trace.pcap -Y 'tcp.stream eq 3 && tcp.analysis.retransmission'",
             "netkit pcap show -Y 'http.response.code >= 400 || websocket' a.pcap b.pcap",
+            "netkit pcap show --merge -Y 'tcp.flags.reset == 1' 'trace.pcap*'",
         ],
     ),
     ("mcast map", &["netkit mcast map 239.1.1.1 ff02::1:ff00:1"]),

@@ -12,6 +12,7 @@ use netkit_cmds::pcap::analyze::{
     self, view, AnalyzeOptions, ProblemKind, Progress, Report, SourceInfo,
 };
 use netkit_cmds::pcap::show::{show, DisplayFilter, ShowOptions};
+use netkit_cmds::source::{FrameSource, MergedSource};
 use netkit_dissectors::DissectOptions;
 use netkit_os::capture::pcapng_writer::PcapngWriter;
 use netkit_os::capture::{CaptureError, CaptureFile};
@@ -25,6 +26,26 @@ pub enum PcapCommand {
     /// Analyse captures: what they hold, and what went wrong, most important first
     #[command(after_long_help = findings_help())]
     Analyze(AnalyzeArgs),
+    /// The same traffic captured at two points (both sides of a router or proxy, NAT
+    /// allowed): per flow and direction, segments lost between them, one-way delay,
+    /// reordering
+    Compare(CompareArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// The capture at the first point (e.g. the client's side)
+    pub a: PathBuf,
+    /// The capture at the second point (e.g. the server's side)
+    pub b: PathBuf,
+    /// Machine-readable report
+    #[arg(long)]
+    pub json: bool,
+    /// Payload bytes hashed into each segment's fingerprint (matching through NAT)
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    pub payload_bytes: usize,
+    #[command(flatten)]
+    pub decode: DecodeArgs,
 }
 
 /// The finding registry for `pcap analyze --help` and its man page, so that every code
@@ -70,8 +91,9 @@ impl DecodeArgs {
 
 #[derive(Debug, Args)]
 pub struct ShowArgs {
-    /// Capture files (pcap or pcapng, plain or gzip/zstd/lz4 compressed), shown one
-    /// after the other; - reads standard input
+    /// Capture files (pcap or pcapng, plain or gzip/zstd/lz4 compressed), directories
+    /// or glob patterns (quoted or not), shown one after the other; - reads standard
+    /// input
     #[arg(required_unless_present = "read")]
     pub files: Vec<PathBuf>,
     /// A capture file to read, as tshark's -r (repeatable; read before FILE...)
@@ -88,13 +110,19 @@ pub struct ShowArgs {
     /// One JSON object per frame and line
     #[arg(long)]
     pub json: bool,
+    /// Read all the files as one capture, frames interleaved by time stamp (as
+    /// mergecap), numbered 1.. in that order
+    #[arg(long)]
+    pub merge: bool,
     #[command(flatten)]
     pub decode: DecodeArgs,
 }
 
 #[derive(Debug, Args)]
 pub struct AnalyzeArgs {
-    /// Capture files (pcap or pcapng, plain or gzip/zstd/lz4 compressed); - reads standard input
+    /// Capture files (pcap or pcapng, plain or gzip/zstd/lz4 compressed), directories
+    /// or glob patterns (quoted or not: 'trace.pcap*'); a directory's or pattern's
+    /// files are ordered by their first time stamp; - reads standard input
     #[arg(required_unless_present_any = ["list_findings", "read"])]
     pub files: Vec<PathBuf>,
     /// A capture file to read, as tshark's -r (repeatable; read before FILE...)
@@ -121,6 +149,15 @@ pub struct AnalyzeArgs {
     /// (with --json, as an array), and exit
     #[arg(long)]
     pub list_findings: bool,
+    /// Analyse all the files as one capture (a rotated set): frames interleaved by
+    /// time stamp as mergecap would, one reader per file
+    #[arg(long)]
+    pub merge: bool,
+    /// Files analysed at once (default: the number of cores); given for one capture
+    /// (or --merge), N > 1 splits the analysis sections across two threads. The
+    /// reports are the same whatever N
+    #[arg(short = 'j', long, value_name = "N")]
+    pub jobs: Option<usize>,
     #[command(flatten)]
     pub decode: DecodeArgs,
 }
@@ -128,6 +165,43 @@ pub struct AnalyzeArgs {
 /// The files to read: `-r`'s first (tshark's habit), then the positional ones.
 fn inputs(read: &[PathBuf], files: &[PathBuf]) -> Vec<PathBuf> {
     read.iter().chain(files).cloned().collect()
+}
+
+/// Whether the arguments name exactly one capture file (no directory, no pattern):
+/// then `--json` prints one object, otherwise an array, however many files a
+/// directory or pattern turned out to hold, so a script gets one shape.
+fn one_file_named(named: &[PathBuf], files: &[PathBuf]) -> bool {
+    named.len() == 1 && files.len() == 1 && named[0] == files[0]
+}
+
+/// Opens every member of a set to be merged; the unreadable ones are named in
+/// `unreadable` and left out.
+fn open_members(
+    decode: &DecodeArgs,
+    files: &[PathBuf],
+    unreadable: &mut Vec<String>,
+) -> Result<Vec<(String, CaptureFile)>> {
+    let mut members = Vec::with_capacity(files.len());
+    for f in files {
+        match decode.open(f) {
+            Ok(c) => members.push((f.display().to_string(), c)),
+            Err(e) if file_unreadable(&e) => unreadable.push(e.to_string()),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(members)
+}
+
+/// Members of a merge that held nothing readable, as reasons.
+fn members_unreadable(src: &MergedSource<CaptureFile>, names: &[String]) -> Vec<String> {
+    names
+        .iter()
+        .zip(src.members())
+        .filter_map(|(name, m)| {
+            m.nothing_readable()
+                .map(|w| nothing_readable(Path::new(name), &w.message).to_string())
+        })
+        .collect()
 }
 
 /// Whether `e` concerns one input file only (missing, unreadable, not a capture), so
@@ -145,7 +219,41 @@ pub fn run(cmd: PcapCommand, term: &Term) -> Result {
     match cmd {
         PcapCommand::Show(a) => run_show(a),
         PcapCommand::Analyze(a) => run_analyze(a, term),
+        PcapCommand::Compare(a) => run_compare(a),
     }
+}
+
+fn run_compare(a: CompareArgs) -> Result {
+    let opts = netkit_cmds::pcap::compare::CompareOptions {
+        dissect: a.decode.dissect_options()?,
+        payload_bytes: a.payload_bytes,
+    };
+    let mut fa = a.decode.open(&a.a)?;
+    let mut fb = a.decode.open(&a.b)?;
+    let c = netkit_cmds::pcap::compare::compare(
+        &mut fa,
+        &a.a.display().to_string(),
+        &mut fb,
+        &a.b.display().to_string(),
+        &opts,
+    );
+    for (path, f) in [(&a.a, &fa), (&a.b, &fb)] {
+        if let Some(w) = f.nothing_readable() {
+            return Err(nothing_readable(path, &w.message));
+        }
+        for w in f.warnings() {
+            warn(format_args!("{}: {}", path.display(), w.message));
+        }
+    }
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    if a.json {
+        write_json(&mut out, &c)?;
+    } else {
+        netkit_cmds::pcap::compare::write(&mut out, &c)?;
+    }
+    out.flush()?;
+    Ok(())
 }
 
 fn run_show(a: ShowArgs) -> Result {
@@ -155,7 +263,8 @@ fn run_show(a: ShowArgs) -> Result {
         .map(DisplayFilter::parse)
         .transpose()
         .map_err(|e| Error::Usage(format!("-Y: {e}")))?;
-    let files = inputs(&a.read, &a.files);
+    let named = inputs(&a.read, &a.files);
+    let files = netkit_os::capture::inputs::expand(&named);
     let mut opts = ShowOptions {
         count: a.count,
         json: a.json,
@@ -166,6 +275,24 @@ fn run_show(a: ShowArgs) -> Result {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut unreadable = Vec::new();
+    if a.merge && files.len() > 1 {
+        let members = open_members(&a.decode, &files, &mut unreadable)?;
+        let names: Vec<String> = members.iter().map(|(n, _)| n.clone()).collect();
+        if !members.is_empty() {
+            let mut src = MergedSource::new(members);
+            show(&mut src, &opts, &mut out)?;
+            unreadable.extend(members_unreadable(&src, &names));
+            for w in src.warnings() {
+                warn(format_args!("{}", w.message));
+            }
+        }
+        out.flush()?;
+        return if unreadable.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Unreadable(unreadable))
+        };
+    }
     let mut shown_files = 0;
     for path in &files {
         let mut file = match a.decode.open(path) {
@@ -218,12 +345,17 @@ impl ProgressLine {
     /// `compressed`: progress counts decompressed bytes, which the file size says
     /// nothing about, so no percentage is shown.
     fn new(path: &Path, compressed: bool) -> Option<ProgressLine> {
+        let total = std::fs::metadata(path)
+            .ok()
+            .filter(|m| m.is_file() && !compressed)
+            .map(|m| m.len());
+        ProgressLine::named(path.display().to_string(), total)
+    }
+
+    fn named(name: String, total: Option<u64>) -> Option<ProgressLine> {
         netkit_os::term::stderr_is_terminal().then(|| ProgressLine {
-            name: path.display().to_string(),
-            total: std::fs::metadata(path)
-                .ok()
-                .filter(|m| m.is_file() && !compressed)
-                .map(|m| m.len()),
+            name,
+            total,
             started: std::time::Instant::now(),
             shown: false,
         })
@@ -257,7 +389,7 @@ impl ProgressLine {
 /// `pcap analyze` of one file (`-` is standard input), with an optional BPF filter; a
 /// progress line on stderr when it is a terminal.
 pub fn analyze_path(path: &Path, filter: Option<&str>, opts: &AnalyzeOptions) -> Result<Report> {
-    analyze_path_exporting(path, filter, opts, &mut |_| Ok(()))
+    analyze_path_exporting(path, filter, opts, 1, &mut |_| Ok(()))
 }
 
 /// [`analyze_path`], handing each connection's conn.log record to `conns` as it
@@ -266,6 +398,7 @@ fn analyze_path_exporting(
     path: &Path,
     filter: Option<&str>,
     opts: &AnalyzeOptions,
+    jobs: usize,
     conns: &mut dyn FnMut(ConnRecord) -> std::io::Result<()>,
 ) -> Result<Report> {
     let mut file = CaptureFile::open(path)?;
@@ -275,8 +408,28 @@ fn analyze_path_exporting(
     let info = SourceInfo {
         file: path.display().to_string(),
         format: file.format(),
+        members: Vec::new(),
     };
-    let mut line = ProgressLine::new(path, file.compression().is_some());
+    let line = ProgressLine::new(path, file.compression().is_some());
+    let report = analyze_source(&mut file, info, line, opts, jobs, conns)?;
+    // Damage before any readable record leaves nothing to report on: an error, not
+    // an empty report that reads like a clean capture.
+    if let Some(w) = file.nothing_readable() {
+        return Err(nothing_readable(path, &w.message));
+    }
+    Ok(report)
+}
+
+/// The analysis of any source, with its progress line and the connections' sink;
+/// `jobs` above 1 splits the sections across threads (the same report).
+fn analyze_source(
+    source: &mut dyn FrameSource,
+    info: SourceInfo,
+    mut line: Option<ProgressLine>,
+    opts: &AnalyzeOptions,
+    jobs: usize,
+    conns: &mut dyn FnMut(ConnRecord) -> std::io::Result<()>,
+) -> Result<Report> {
     // The first write error stops the writing, and is the result once reading is over.
     let mut failed: Option<std::io::Error> = None;
     let mut sink = |r: ConnRecord| {
@@ -284,8 +437,13 @@ fn analyze_path_exporting(
             failed = conns(r).err();
         }
     };
-    let report = analyze::analyze_exporting(
-        &mut file,
+    let engine = if jobs > 1 {
+        analyze::parallel::analyze_exporting_parallel
+    } else {
+        analyze::analyze_exporting
+    };
+    let report = engine(
+        source,
         info,
         opts,
         &mut |p| {
@@ -301,12 +459,136 @@ fn analyze_path_exporting(
     if let Some(e) = failed {
         return Err(Error::Export(e));
     }
-    // Damage before any readable record leaves nothing to report on: an error, not
-    // an empty report that reads like a clean capture.
+    Ok(report)
+}
+
+/// `--merge`: the files as one capture. `None` when none of them could be read (the
+/// reasons are then all in `unreadable`).
+fn analyze_merged(
+    named: &[PathBuf],
+    files: &[PathBuf],
+    decode: &DecodeArgs,
+    opts: &AnalyzeOptions,
+    jobs: usize,
+    unreadable: &mut Vec<String>,
+    conns: &mut dyn FnMut(ConnRecord) -> std::io::Result<()>,
+) -> Result<Option<Report>> {
+    let members = open_members(decode, files, unreadable)?;
+    let Some((_, first)) = members.first() else {
+        return Ok(None);
+    };
+    let format = first.format();
+    let compressed = members.iter().any(|(_, m)| m.compression().is_some());
+    let names: Vec<String> = members.iter().map(|(n, _)| n.clone()).collect();
+    let total = (!compressed)
+        .then(|| {
+            names
+                .iter()
+                .map(|n| std::fs::metadata(n).ok().map(|m| m.len()))
+                .sum::<Option<u64>>()
+        })
+        .flatten();
+    let label = named
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let info = SourceInfo {
+        file: label.clone(),
+        format,
+        members: names.clone(),
+    };
+    let mut src = MergedSource::new(members);
+    let mut report = analyze_source(
+        &mut src,
+        info,
+        ProgressLine::named(label, total),
+        opts,
+        jobs,
+        conns,
+    )?;
+    let empty = members_unreadable(&src, &names);
+    if empty.len() == names.len() {
+        unreadable.extend(empty);
+        return Ok(None);
+    }
+    unreadable.extend(empty);
+    report.capture.unreadable_files = unreadable.clone();
+    Ok(Some(report))
+}
+
+/// One file's report and, when exporting, its connections in the order they ended.
+type FileAnalysis = (Report, Vec<ConnRecord>);
+
+/// Each file's analysis, `jobs` files at a time, in the order of `files`. The
+/// connections are kept per file (only when exporting) and written in file order
+/// afterwards, so the export is the same as with one job.
+fn analyze_in_parallel(
+    files: &[PathBuf],
+    jobs: usize,
+    filter: Option<&str>,
+    opts: &AnalyzeOptions,
+) -> Vec<Result<FileAnalysis>> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Mutex;
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<Result<FileAnalysis>>>> =
+        Mutex::new(files.iter().map(|_| None).collect());
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.min(files.len()) {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(path) = files.get(i) else { break };
+                let mut conns = Vec::new();
+                let r = analyze_path_quietly(path, filter, opts, &mut conns);
+                let r = r.map(|report| (report, conns));
+                // A worker that panicked poisons the lock; the others still finish.
+                let mut slots = results.lock().unwrap_or_else(|p| p.into_inner());
+                slots[i] = Some(r);
+            });
+        }
+    });
+    results
+        .into_inner()
+        .unwrap_or_else(|p| p.into_inner())
+        .into_iter()
+        .map(|r| r.unwrap_or(Err(Error::WorkerFailed)))
+        .collect()
+}
+
+/// [`analyze_path_exporting`] without a progress line (several files at once would
+/// draw over each other), keeping the connections in `conns`.
+fn analyze_path_quietly(
+    path: &Path,
+    filter: Option<&str>,
+    opts: &AnalyzeOptions,
+    conns: &mut Vec<ConnRecord>,
+) -> Result<Report> {
+    let mut file = CaptureFile::open(path)?;
+    if let Some(f) = filter {
+        file.set_filter(f)?;
+    }
+    let info = SourceInfo {
+        file: path.display().to_string(),
+        format: file.format(),
+        members: Vec::new(),
+    };
+    let keep = opts.conns;
+    let report = analyze_source(&mut file, info, None, opts, 1, &mut |r| {
+        if keep {
+            conns.push(r);
+        }
+        Ok(())
+    })?;
     if let Some(w) = file.nothing_readable() {
         return Err(nothing_readable(path, &w.message));
     }
     Ok(report)
+}
+
+/// `--jobs`' default: the cores this process may run on.
+fn default_jobs() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 fn nothing_readable(path: &Path, why: &str) -> Error {
@@ -365,10 +647,19 @@ fn run_analyze(a: AnalyzeArgs, term: &Term) -> Result {
         frames: a.frames,
         conns: a.export.is_some(),
     };
-    let files = inputs(&a.read, &a.files);
+    let named = inputs(&a.read, &a.files);
+    let files = netkit_os::capture::inputs::expand(&named);
     if a.write_streams.is_some() && files.len() > 1 {
         return Err(Error::WriteStreamsOfManyFiles);
     }
+    if a.jobs == Some(0) {
+        return Err(Error::Usage("--jobs: at least 1".to_string()));
+    }
+    let jobs = a.jobs.unwrap_or_else(default_jobs);
+    // One capture on several threads costs more CPU (each thread dissects every
+    // frame) and was slower than one thread on the loaded 2-core VM it was measured
+    // on (bench/jobs.sh): only when asked for.
+    let threads_per_capture = a.jobs.unwrap_or(1);
     let mut flows = a.export.as_deref().map(Flows::create).transpose()?;
     let mut notices = a
         .export_notices
@@ -383,31 +674,58 @@ fn run_analyze(a: AnalyzeArgs, term: &Term) -> Result {
             Ndjson::create(p)
         })
         .transpose()?;
+    let mut to_flows = |rec: ConnRecord| match &mut flows {
+        Some(w) => w.record(&rec),
+        None => Ok(()),
+    };
     let mut reports = Vec::with_capacity(files.len());
     // A file that cannot be read does not hide the reports of those that can: they
     // are printed, the unreadable ones named on stderr, and the exit status is 1.
     let mut unreadable = Vec::new();
-    for f in &files {
-        let r = match analyze_path_exporting(f, a.decode.filter.as_deref(), &opts, &mut |rec| {
-            match &mut flows {
-                Some(w) => w.record(&rec),
-                None => Ok(()),
+    let merged = a.merge && files.len() > 1;
+    if merged {
+        let r = analyze_merged(
+            &named,
+            &files,
+            &a.decode,
+            &opts,
+            threads_per_capture,
+            &mut unreadable,
+            &mut to_flows,
+        )?;
+        reports.extend(r);
+    } else if jobs > 1 && files.len() > 1 {
+        let filter = a.decode.filter.as_deref();
+        for r in analyze_in_parallel(&files, jobs, filter, &opts) {
+            match r {
+                Ok((report, conns)) => {
+                    for c in conns {
+                        to_flows(c).map_err(Error::Export)?;
+                    }
+                    reports.push(report);
+                }
+                Err(e) if file_unreadable(&e) => unreadable.push(e.to_string()),
+                Err(e) => return Err(e),
             }
-        }) {
-            Ok(r) => r,
-            Err(e) if file_unreadable(&e) => {
-                unreadable.push(e.to_string());
-                continue;
+        }
+    } else {
+        for f in &files {
+            let filter = a.decode.filter.as_deref();
+            match analyze_path_exporting(f, filter, &opts, threads_per_capture, &mut to_flows) {
+                Ok(r) => reports.push(r),
+                Err(e) if file_unreadable(&e) => unreadable.push(e.to_string()),
+                Err(e) => return Err(e),
             }
-            Err(e) => return Err(e),
-        };
+        }
+    }
+    for r in &reports {
         if let Some(w) = &mut notices {
             for n in &r.notices {
                 w.record(n).map_err(Error::Export)?;
             }
         }
-        if let Some(dest) = &a.write_streams {
-            let n = write_streams(f, &a, &opts, &r, dest)?;
+        if let (Some(dest), [f]) = (&a.write_streams, files.as_slice()) {
+            let n = write_streams(f, &a, &opts, r, dest)?;
             eprintln!(
                 "netkit: wrote {} behind {} to {}",
                 plural(n as u64, "frame", "frames"),
@@ -415,7 +733,6 @@ fn run_analyze(a: AnalyzeArgs, term: &Term) -> Result {
                 dest.display()
             );
         }
-        reports.push(r);
     }
     if reports.is_empty() {
         // Nothing to print: the reasons are the whole answer.
@@ -424,7 +741,7 @@ fn run_analyze(a: AnalyzeArgs, term: &Term) -> Result {
     if a.json {
         // The shape follows the files asked for, not how many could be read, so a
         // script reading an array still gets one.
-        if files.len() == 1 {
+        if merged || one_file_named(&named, &files) {
             write_json(&mut out, &reports[0])?;
         } else {
             write_json(&mut out, &reports)?;
@@ -435,6 +752,9 @@ fn run_analyze(a: AnalyzeArgs, term: &Term) -> Result {
                 writeln!(out)?;
             }
             view::write(&mut out, r, term)?;
+        }
+        if reports.len() > 1 || (!merged && !unreadable.is_empty()) {
+            write_total(&mut out, &reports, unreadable.len())?;
         }
     }
     out.flush()?;
@@ -459,6 +779,29 @@ fn run_analyze(a: AnalyzeArgs, term: &Term) -> Result {
     } else {
         Err(Error::Unreadable(unreadable))
     }
+}
+
+/// The last lines of a report on several files: their sum.
+fn write_total(out: &mut impl Write, reports: &[Report], unreadable: usize) -> Result {
+    let frames: u64 = reports.iter().map(|r| r.capture.frames).sum();
+    let bytes: u64 = reports.iter().map(|r| r.capture.bytes).sum();
+    let findings: u64 = reports.iter().map(|r| r.findings.len() as u64).sum();
+    let streams: u64 = reports.iter().map(|r| r.tcp.streams).sum();
+    writeln!(
+        out,
+        "\nTotal: {} analysed{}, {}, {} on the wire, {}, {}",
+        plural(reports.len() as u64, "file", "files"),
+        if unreadable > 0 {
+            format!(" ({unreadable} unreadable, named on stderr)")
+        } else {
+            String::new()
+        },
+        plural(frames, "frame", "frames"),
+        plural(bytes, "byte", "bytes"),
+        plural(streams, "TCP stream", "TCP streams"),
+        plural(findings, "finding", "findings"),
+    )?;
+    Ok(())
 }
 
 /// `--export`'s file: Parquet when its name ends in `.parquet`, NDJSON otherwise.

@@ -300,6 +300,7 @@ impl Watch {
             let info = SourceInfo {
                 file: format!("{}:{}", t.place.netns, t.place.interface),
                 format: Format::Pcapng,
+                members: Vec::new(),
             };
             let ts = rfc3339_ns(now_unix_ns);
             for f in analysis.finish(info, &[], &[]).findings {

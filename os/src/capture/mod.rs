@@ -19,6 +19,7 @@ mod compressed;
 pub mod evidence;
 mod file;
 pub mod fuzzing;
+pub mod inputs;
 mod libpcap;
 mod live;
 mod mapped;

@@ -132,10 +132,21 @@ fn verdicts(ws: &WebSocketAnalysis, tcp: &TcpAnalysis) -> FastMap<u32, Verdict> 
     out
 }
 
-fn records(conns: Vec<Conn>, tcp: &TcpAnalysis, ws: &WebSocketAnalysis) -> Vec<ConnRecord> {
+fn records(mut conns: Vec<Conn>, tcp: &TcpAnalysis, ws: &WebSocketAnalysis) -> Vec<ConnRecord> {
     if conns.is_empty() {
         return Vec::new();
     }
+    // The connections leave hash tables in their (randomly seeded) order: sorted, the
+    // export is the same file on every run, with any --jobs.
+    conns.sort_by(|a, b| {
+        (a.first_ts_ns, a.stream, a.proto, a.orig, a.resp).cmp(&(
+            b.first_ts_ns,
+            b.stream,
+            b.proto,
+            b.orig,
+            b.resp,
+        ))
+    });
     let verdicts = verdicts(ws, tcp);
     conns
         .iter()

@@ -16,6 +16,7 @@ pub mod evidence;
 pub mod export;
 pub mod findings;
 mod joins;
+pub mod parallel;
 pub mod parquet_export;
 pub mod report;
 pub mod sections;
@@ -162,6 +163,50 @@ impl Analysis {
         let ctx = FrameCtx { raw, frame, tcp };
         for s in self.sections() {
             s.feed(&ctx);
+        }
+    }
+
+    /// `--jobs`' stream side (see `parallel.rs`): TCP, WebSocket, conn records.
+    fn feed_stream_side(&mut self, raw: RawFrame<'_>, frame: &Frame<'_>) {
+        let tcp = self.tcp.feed(&raw, frame);
+        let ctx = FrameCtx { raw, frame, tcp };
+        self.websocket.feed(&ctx);
+        self.conn.feed(&ctx);
+    }
+
+    /// `--jobs`' capture side: every section that does not read the TCP engine's
+    /// answer for the frame (their `ctx.tcp` is `None`, which none of them reads).
+    fn feed_capture_side(&mut self, raw: RawFrame<'_>, frame: &Frame<'_>) {
+        self.capture.feed(&raw, frame);
+        let ctx = FrameCtx {
+            raw,
+            frame,
+            tcp: None,
+        };
+        for s in [
+            &mut self.census as &mut dyn Section,
+            &mut self.multicast,
+            &mut self.fhrp,
+            &mut self.tunnels,
+            &mut self.paths,
+        ] {
+            s.feed(&ctx);
+        }
+    }
+
+    /// The run of one thread, from the two halves `--jobs` fed.
+    fn join_sides(streams: Analysis, capture: Analysis) -> Analysis {
+        Analysis {
+            capture: capture.capture,
+            tcp: streams.tcp,
+            census: capture.census,
+            websocket: streams.websocket,
+            multicast: capture.multicast,
+            fhrp: capture.fhrp,
+            tunnels: capture.tunnels,
+            paths: capture.paths,
+            conn: streams.conn,
+            list_frames: streams.list_frames,
         }
     }
 

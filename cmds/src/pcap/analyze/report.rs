@@ -37,6 +37,9 @@ pub struct SourceInfo {
     /// The file as the user named it (`-` for standard input).
     pub file: String,
     pub format: Format,
+    /// `--merge`: the files read as one capture, in the order ties go (empty for one
+    /// file).
+    pub members: Vec<String>,
 }
 
 /// The `capture` section of the report.
@@ -44,6 +47,13 @@ pub struct SourceInfo {
 pub struct CaptureSummary {
     pub file: String,
     pub format: Format,
+    /// `--merge`: the files merged into this capture, ordered by first time stamp.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<String>,
+    /// `--merge`: members that could not be read at all (each with its reason); the
+    /// others were analysed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unreadable_files: Vec<String>,
     /// capinfos' name for the link type, or `per-packet` when interfaces differ.
     pub linktype: String,
     pub frames: u64,
@@ -164,6 +174,8 @@ impl CaptureTally {
         CaptureSummary {
             file: info.file,
             format: info.format,
+            files: info.members,
+            unreadable_files: Vec::new(),
             linktype,
             frames: self.frames,
             bytes: self.bytes,

@@ -68,6 +68,20 @@ pub fn write(out: &mut dyn Write, r: &Report, term: &Term) -> io::Result<()> {
             _ => String::new(),
         }
     )?;
+    if let (Some(first), Some(last)) = (c.files.first(), c.files.last()) {
+        writeln!(
+            out,
+            "  {} merged by time stamp ({first} .. {last})",
+            plural(c.files.len() as u64, "file", "files")
+        )?;
+    }
+    if !c.unreadable_files.is_empty() {
+        writeln!(
+            out,
+            "  {} could not be read (named on stderr)",
+            plural(c.unreadable_files.len() as u64, "file", "files")
+        )?;
+    }
     if let Some(first) = c.errors.iter().find(|e| e.kind == ProblemKind::Decode) {
         writeln!(
             out,
