@@ -24,6 +24,7 @@
 //!   over namespaces);
 //! - [`signals`], [`resolve`], [`term`]: signals, reverse DNS, the terminal.
 
+pub mod bpf;
 pub mod caps;
 pub mod capture;
 pub mod clock;
