@@ -21,6 +21,16 @@ command -v ping >/dev/null || need+=(iputils-ping)
 # watch's live test compares with a tcpdump capture, under iptables-made loss.
 command -v tcpdump >/dev/null || need+=(tcpdump)
 command -v iptables >/dev/null || need+=(iptables)
+# drops' lab (tests/drops_lab.rs): iperf3 transfers under iptables drops, MTU-sized
+# segments (ethtool), and bpftool to see that kill -9 leaves no BPF program behind.
+command -v iperf3 >/dev/null || need+=(iperf3)
+command -v ethtool >/dev/null || need+=(ethtool)
+command -v bpftool >/dev/null || need+=(bpftool)
+# tests/bpf_objects.rs rebuilds bpf/*.bpf.o with bpf/build.sh and compares them with
+# the committed ones (netkit itself builds without these).
+command -v clang >/dev/null || need+=(clang)
+command -v llvm-strip >/dev/null || need+=(llvm)
+[ -f /usr/include/bpf/bpf_helpers.h ] || need+=(libbpf-dev)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "test.sh: installing ${need[*]}"

@@ -139,25 +139,25 @@ fn refuse(what: &str, missing: &[(Cap, &str)]) -> Result<(), MissingCaps> {
 
 /// What loading and attaching BPF tracing programs needs: CAP_BPF with CAP_PERFMON,
 /// or CAP_SYS_ADMIN alone (which covers both, and is all kernels before 5.8 know).
-/// `Err` names all three when neither way is open.
-pub fn require_bpf_tracing(what: &str) -> Result<(), MissingCaps> {
+pub fn require_bpf_tracing(what: &str) -> Result<(), NoBpfCaps> {
     require_bpf_tracing_in(what, effective())
 }
 
-fn require_bpf_tracing_in(what: &str, set: Option<u64>) -> Result<(), MissingCaps> {
+fn require_bpf_tracing_in(what: &str, set: Option<u64>) -> Result<(), NoBpfCaps> {
     let has = |c: Cap| set.is_none_or(|s| s & (1u64 << c.bit()) != 0);
     if has(Cap::SysAdmin) || (has(Cap::Bpf) && has(Cap::Perfmon)) {
         return Ok(());
     }
-    refuse(
-        what,
-        &[
-            (Cap::Bpf, "loading BPF programs"),
-            (Cap::Perfmon, "tracing"),
-            (Cap::SysAdmin, "or instead of both"),
-        ],
-    )
+    Err(NoBpfCaps(what.to_string()))
 }
+
+/// Neither CAP_BPF with CAP_PERFMON nor CAP_SYS_ADMIN: no BPF tracing.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{0} needs CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN (loading BPF tracing programs): \
+     run netkit as root or with sudo"
+)]
+pub struct NoBpfCaps(pub String);
 
 /// Capabilities could not be dropped.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -186,6 +186,31 @@ impl DropsProbe {
     }
 }
 
+/// (namespace inode, ifindex) -> interface name, for each of `namespaces` (entered
+/// with setns by a helper thread). A namespace that cannot be entered is skipped: its
+/// interfaces show as `ifN`.
+pub fn interface_names(
+    namespaces: &[crate::netns::Netns],
+) -> std::collections::HashMap<(u64, u32), String> {
+    let mut out = std::collections::HashMap::new();
+    for ns in namespaces {
+        let read = || {
+            nix::net::if_::if_nameindex().map(|list| {
+                list.iter()
+                    .map(|i| (i.index(), i.name().to_string_lossy().into_owned()))
+                    .collect::<Vec<_>>()
+            })
+        };
+        let Ok(Ok(list)) = crate::netns::run_in(ns, read) else {
+            continue;
+        };
+        for (index, name) in list {
+            out.insert((ns.inode, index), name);
+        }
+    }
+    out
+}
+
 fn record(k: &DropKey, packets: u64, bytes: u64) -> DropRecord {
     let flow = match k.family {
         4 => {

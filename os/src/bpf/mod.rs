@@ -29,7 +29,7 @@ use std::os::fd::AsFd;
 #[derive(Debug, thiserror::Error)]
 pub enum BpfError {
     #[error(transparent)]
-    MissingCaps(#[from] crate::caps::MissingCaps),
+    MissingCaps(#[from] crate::caps::NoBpfCaps),
     #[error("cannot read the kernel's BTF (/sys/kernel/btf/vmlinux; a kernel built with CONFIG_DEBUG_INFO_BTF is needed): {0}")]
     NoKernelBtf(String),
     #[error("cannot load BPF object {object}: {why}")]
