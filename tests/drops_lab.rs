@@ -464,3 +464,100 @@ fn kill_9_leaves_no_program_and_no_link() {
         std::thread::sleep(Duration::from_millis(200));
     }
 }
+
+/// `watch` with BPF: a stream whose segments a firewall rule drops gets, beside its
+/// retransmission finding, `tcp_drops_in_kernel` naming NETFILTER_DROP and the
+/// namespace.
+#[test]
+fn watch_names_the_kernel_reason_of_a_lossy_streams_retransmissions() {
+    if let Some(why) = skip_reason(&["ip", "iptables", "iperf3", "ethtool"]) {
+        eprintln!("skipping drops_lab watch join: {why}");
+        return;
+    }
+    let mut lab = Lab::new("w", 4);
+    let port = "5246";
+    let ok = lab
+        .exec(&lab.b, "iptables")
+        .args([
+            "-A",
+            "INPUT",
+            "-p",
+            "tcp",
+            "--dport",
+            port,
+            "-m",
+            "statistic",
+            "--mode",
+            "random",
+            "--probability",
+            "0.3",
+            "-j",
+            "DROP",
+        ])
+        .status()
+        .expect("iptables");
+    assert!(ok.success(), "iptables rule");
+    let server = lab
+        .exec(&lab.b, "iperf3")
+        .args(["-s", "-1", "-p", port])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("iperf3 -s");
+    lab.children.push(server);
+    let watch = netkit()
+        .args([
+            "watch",
+            "--netns",
+            &lab.b,
+            "-i",
+            &lab.vb,
+            "--json",
+            "--duration",
+            "14",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("netkit watch");
+    // Captures open and the probe attached.
+    std::thread::sleep(Duration::from_secs(3));
+    let _ = lab
+        .exec(&lab.a, "timeout")
+        .args(["9", "iperf3", "-c", &lab.b_addr, "-p", port, "-n", "200K"])
+        .output()
+        .expect("iperf3 -c");
+    let out = watch.wait_with_output().expect("watch");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let findings: Vec<Value> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|e| e["event"] == "finding")
+        .collect();
+    let joined: Vec<&Value> = findings
+        .iter()
+        .filter(|f| f["code"] == "tcp_drops_in_kernel")
+        .collect();
+    eprintln!(
+        "watch join: {} findings, {} tcp_drops_in_kernel: {:?}",
+        findings.len(),
+        joined.len(),
+        joined.first().map(|f| &f["summary"])
+    );
+    assert!(
+        findings
+            .iter()
+            .any(|f| f["code"] == "tcp_retransmissions" || f["code"] == "tcp_rto_backoff"),
+        "no retransmission finding: {text} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary = joined
+        .first()
+        .unwrap_or_else(|| panic!("no tcp_drops_in_kernel: {text}"))["summary"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        summary.contains(&format!("NETFILTER_DROP in namespace {}", lab.b)),
+        "{summary}"
+    );
+}

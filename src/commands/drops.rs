@@ -67,12 +67,7 @@ pub fn run(args: DropsArgs, term: &Term) -> Result {
         max_keys: MAX_KEYS,
     };
     let mut probe = DropsProbe::start(budget)?;
-    let mut names = Names {
-        reasons: probe.reasons.clone(),
-        ..Names::default()
-    };
-    let mut known: Vec<Netns> = Vec::new();
-    let mut last_rename: Option<Instant> = None;
+    let mut namer = Namer::new(&probe, selection.clone(), wanted.clone());
     let mut drops = Drops::new(budget);
     let mut out = std::io::stdout().lock();
     let clear = !args.json && term.width.is_some();
@@ -87,33 +82,8 @@ pub fn run(args: DropsArgs, term: &Term) -> Result {
         let stopping = signals.stop_requested();
         next += tick;
         let interval = probe.take_interval()?;
-
-        // Names: namespaces and interfaces read again when a drop names one not
-        // known yet; owners when a socket is not known yet.
-        let unknown_ns = interval
-            .records
-            .iter()
-            .any(|r| r.netns != 0 && !names.netns.contains_key(&r.netns))
-            || interval
-                .records
-                .iter()
-                .any(|r| r.ifindex != 0 && !names.ifnames.contains_key(&(r.netns, r.ifindex)));
-        if unknown_ns && last_rename.is_none_or(|t| t.elapsed() >= RENAME_EVERY) {
-            last_rename = Some(Instant::now());
-            known = match &selection {
-                Selection::All => netns::all().unwrap_or_default(),
-                _ => wanted.clone(),
-            };
-            names.netns = known.iter().map(|n| (n.inode, n.label.clone())).collect();
-            names.ifnames = interface_names(&known);
-        }
-        if interval
-            .records
-            .iter()
-            .any(|r| r.sock_inode != 0 && !names.owners.contains_key(&r.sock_inode))
-        {
-            names.owners = netkit_os::proc::socket_owners();
-        }
+        namer.refresh(&interval.records);
+        let names = &namer.names;
 
         let all = args.all_netns;
         let keep = |r: &DropRecord| {
@@ -124,7 +94,7 @@ pub fn run(args: DropsArgs, term: &Term) -> Result {
                         .get(&(r.netns, r.ifindex))
                         .is_some_and(|n| args.interfaces.iter().any(|i| i == n)))
         };
-        let report = drops.interval(unix_ns(), &interval, &names, &keep);
+        let report = drops.interval(unix_ns(), &interval, names, &keep);
         if args.json {
             write_json_line(&mut out, &report)?;
         } else {
@@ -142,6 +112,105 @@ pub fn run(args: DropsArgs, term: &Term) -> Result {
             break;
         }
     }
-    drop(known);
     Ok(())
+}
+
+/// What the numbers of the probe's records are called: namespace labels, interface
+/// names (read again when a drop names one not known yet, at most every
+/// [`RENAME_EVERY`]), reason names (from the kernel's BTF), socket owners (/proc,
+/// read again when a socket is not known yet).
+pub(crate) struct Namer {
+    selection: Selection,
+    wanted: Vec<Netns>,
+    last_rename: Option<Instant>,
+    pub names: Names,
+}
+
+impl Namer {
+    pub fn new(probe: &DropsProbe, selection: Selection, wanted: Vec<Netns>) -> Namer {
+        Namer {
+            selection,
+            wanted,
+            last_rename: None,
+            names: Names {
+                reasons: probe.reasons.clone(),
+                ..Names::default()
+            },
+        }
+    }
+
+    pub fn refresh(&mut self, records: &[DropRecord]) {
+        let names = &mut self.names;
+        let unknown = records.iter().any(|r| {
+            (r.netns != 0 && !names.netns.contains_key(&r.netns))
+                || (r.ifindex != 0 && !names.ifnames.contains_key(&(r.netns, r.ifindex)))
+        });
+        if unknown && self.last_rename.is_none_or(|t| t.elapsed() >= RENAME_EVERY) {
+            self.last_rename = Some(Instant::now());
+            let known = match &self.selection {
+                Selection::All => netns::all().unwrap_or_default(),
+                _ => self.wanted.clone(),
+            };
+            names.netns = known.iter().map(|n| (n.inode, n.label.clone())).collect();
+            names.ifnames = interface_names(&known);
+        }
+        if records
+            .iter()
+            .any(|r| r.sock_inode != 0 && !names.owners.contains_key(&r.sock_inode))
+        {
+            names.owners = netkit_os::proc::socket_owners();
+        }
+    }
+}
+
+/// The kernel's drops fed to `watch`'s engine (for `watch` and `top --findings`), so
+/// a lossy stream's finding comes with the reason the kernel dropped its packets.
+pub(crate) struct DropFeed {
+    probe: DropsProbe,
+    namer: Namer,
+    drops: Drops,
+    next: Instant,
+}
+
+/// How often the feed reads the probe.
+const FEED_EVERY: Duration = Duration::from_secs(1);
+
+impl DropFeed {
+    /// Starts the probe over `namespaces` (every namespace's drops are noted: a
+    /// stream's packets may die in a namespace other than the one captured). Err: the
+    /// one line saying why the join is off (no BPF, no privilege).
+    pub fn start(namespaces: &[Netns]) -> std::result::Result<DropFeed, String> {
+        let budget = Budget {
+            per_cpu_per_sec: 100_000,
+            sample_every: 16,
+            max_keys: MAX_KEYS,
+        };
+        let probe = DropsProbe::start(budget).map_err(|e| e.to_string())?;
+        let namer = Namer::new(&probe, Selection::All, namespaces.to_vec());
+        Ok(DropFeed {
+            probe,
+            namer,
+            drops: Drops::new(budget),
+            next: Instant::now() + FEED_EVERY,
+        })
+    }
+
+    /// Reads the probe when a second has passed (or `now_anyway`) and notes its rows.
+    /// A read that fails is said on stderr once per failure and skipped.
+    pub fn pump(&mut self, watch: &mut netkit_cmds::watch::Watch, now_anyway: bool) {
+        if !now_anyway && Instant::now() < self.next {
+            return;
+        }
+        self.next = Instant::now() + FEED_EVERY;
+        match self.probe.take_interval() {
+            Ok(interval) => {
+                self.namer.refresh(&interval.records);
+                let report = self
+                    .drops
+                    .interval(unix_ns(), &interval, &self.namer.names, &|_| true);
+                watch.note_kernel_drops(&report.rows);
+            }
+            Err(e) => crate::exit::warn(format_args!("kernel drops not read: {e}")),
+        }
+    }
 }

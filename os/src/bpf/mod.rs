@@ -112,7 +112,7 @@ impl BpfObject {
         let mut loader = EbpfLoader::new();
         loader.btf(Some(&btf));
         for (n, bytes, len) in &values {
-            loader.override_global(*n, &bytes[..*len], true);
+            loader.override_global(n, &bytes[..*len], true);
         }
         for (map, n) in max_entries {
             loader.map_max_entries(map, *n);
