@@ -123,6 +123,11 @@ pub(crate) struct Namer {
     selection: Selection,
     wanted: Vec<Netns>,
     last_rename: Option<Instant>,
+    /// How often namespaces and interfaces may be read again.
+    rename_every: Duration,
+    /// Look up owners only for drops at a socket (SOCKET_*), not every flow's: the
+    /// /proc scan is what costs, and beside `watch` it competes with the analysis.
+    owners_of_socket_drops_only: bool,
     pub names: Names,
 }
 
@@ -132,6 +137,8 @@ impl Namer {
             selection,
             wanted,
             last_rename: None,
+            rename_every: RENAME_EVERY,
+            owners_of_socket_drops_only: false,
             names: Names {
                 reasons: probe.reasons.clone(),
                 ..Names::default()
@@ -145,7 +152,11 @@ impl Namer {
             (r.netns != 0 && !names.netns.contains_key(&r.netns))
                 || (r.ifindex != 0 && !names.ifnames.contains_key(&(r.netns, r.ifindex)))
         });
-        if unknown && self.last_rename.is_none_or(|t| t.elapsed() >= RENAME_EVERY) {
+        if unknown
+            && self
+                .last_rename
+                .is_none_or(|t| t.elapsed() >= self.rename_every)
+        {
             self.last_rename = Some(Instant::now());
             let known = match &self.selection {
                 Selection::All => netns::all().unwrap_or_default(),
@@ -154,63 +165,121 @@ impl Namer {
             names.netns = known.iter().map(|n| (n.inode, n.label.clone())).collect();
             names.ifnames = interface_names(&known);
         }
-        if records
-            .iter()
-            .any(|r| r.sock_inode != 0 && !names.owners.contains_key(&r.sock_inode))
-        {
+        let socket_only = self.owners_of_socket_drops_only;
+        if records.iter().any(|r| {
+            r.sock_inode != 0
+                && !names.owners.contains_key(&r.sock_inode)
+                && (!socket_only || names.reason(r.reason).starts_with("SOCKET_"))
+        }) {
             names.owners = netkit_os::proc::socket_owners();
         }
     }
 }
 
 /// The kernel's drops fed to `watch`'s engine (for `watch` and `top --findings`), so
-/// a lossy stream's finding comes with the reason the kernel dropped its packets.
+/// a lossy stream's finding comes with the reason the kernel dropped its packets. The
+/// probe is read on a thread of its own (a read waits a few milliseconds for the
+/// programs in flight, and naming sockets scans /proc): watch's loop only takes what
+/// is ready, so its owner lookups of short-lived clients are never delayed.
 pub(crate) struct DropFeed {
-    probe: DropsProbe,
-    namer: Namer,
-    drops: Drops,
-    next: Instant,
+    rx: std::sync::mpsc::Receiver<Vec<netkit_cmds::drops::report::DropRow>>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 /// How often the feed reads the probe.
 const FEED_EVERY: Duration = Duration::from_secs(1);
 
 impl DropFeed {
-    /// Starts the probe over `namespaces` (every namespace's drops are noted: a
-    /// stream's packets may die in a namespace other than the one captured). Err: the
-    /// one line saying why the join is off (no BPF, no privilege).
+    /// Starts the probe (every namespace's drops are noted: a stream's packets may
+    /// die in a namespace other than the one captured). Err: the one line saying why
+    /// the join is off (no BPF, no privilege).
     pub fn start(namespaces: &[Netns]) -> std::result::Result<DropFeed, String> {
+        use std::sync::atomic::{AtomicBool, Ordering};
         let budget = Budget {
             per_cpu_per_sec: 100_000,
             sample_every: 16,
             max_keys: MAX_KEYS,
         };
-        let probe = DropsProbe::start(budget).map_err(|e| e.to_string())?;
-        let namer = Namer::new(&probe, Selection::All, namespaces.to_vec());
+        let (tx, rx) = std::sync::mpsc::channel();
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        // Said at once, before the thread: without the capabilities nothing is tried.
+        netkit_os::caps::require_bpf_tracing("the kernel drop join").map_err(|e| e.to_string())?;
+        let namespaces = namespaces.to_vec();
+        let thread = {
+            let stop = stop.clone();
+            std::thread::Builder::new()
+                .name("drops-feed".into())
+                .spawn(move || {
+                    netkit_os::bpf::lower_this_threads_priority();
+                    // Loaded here, not before watch starts: parsing the kernel's BTF
+                    // takes a moment of CPU that the capture's first frames should
+                    // not wait for. This thread was made while the capabilities
+                    // were held, and keeps them.
+                    let mut probe = match DropsProbe::start(budget) {
+                        Ok(p) => p,
+                        Err(e) => {
+                            crate::exit::warn(format_args!(
+                                "kernel drop reasons not joined to the findings: {e}"
+                            ));
+                            return;
+                        }
+                    };
+                    let mut namer = Namer::new(&probe, Selection::All, namespaces);
+                    namer.rename_every = Duration::from_secs(10);
+                    namer.owners_of_socket_drops_only = true;
+                    let mut drops = Drops::new(budget);
+                    let mut next = Instant::now() + FEED_EVERY;
+                    while !stop.load(Ordering::Relaxed) {
+                        std::thread::sleep(Duration::from_millis(50));
+                        if Instant::now() < next {
+                            continue;
+                        }
+                        next = Instant::now() + FEED_EVERY;
+                        match probe.take_interval() {
+                            Ok(interval) => {
+                                namer.refresh(&interval.records);
+                                let report =
+                                    drops.interval(unix_ns(), &interval, &namer.names, &|_| true);
+                                if tx.send(report.rows).is_err() {
+                                    break;
+                                }
+                            }
+                            Err(e) => crate::exit::warn(format_args!("kernel drops not read: {e}")),
+                        }
+                    }
+                })
+                .map_err(|e| format!("cannot start its thread: {e}"))?
+        };
         Ok(DropFeed {
-            probe,
-            namer,
-            drops: Drops::new(budget),
-            next: Instant::now() + FEED_EVERY,
+            rx,
+            stop,
+            thread: Some(thread),
         })
     }
 
-    /// Reads the probe when a second has passed (or `now_anyway`) and notes its rows.
-    /// A read that fails is said on stderr once per failure and skipped.
-    pub fn pump(&mut self, watch: &mut netkit_cmds::watch::Watch, now_anyway: bool) {
-        if !now_anyway && Instant::now() < self.next {
-            return;
-        }
-        self.next = Instant::now() + FEED_EVERY;
-        match self.probe.take_interval() {
-            Ok(interval) => {
-                self.namer.refresh(&interval.records);
-                let report = self
-                    .drops
-                    .interval(unix_ns(), &interval, &self.namer.names, &|_| true);
-                watch.note_kernel_drops(&report.rows);
+    /// Notes what the probe's thread has read so far; with `wait`, first waits (up to
+    /// a little over one read) for the next read, so the last second is in.
+    pub fn pump(&mut self, watch: &mut netkit_cmds::watch::Watch, wait: bool) {
+        if wait {
+            if let Ok(rows) = self
+                .rx
+                .recv_timeout(FEED_EVERY + Duration::from_millis(300))
+            {
+                watch.note_kernel_drops(&rows);
             }
-            Err(e) => crate::exit::warn(format_args!("kernel drops not read: {e}")),
+        }
+        while let Ok(rows) = self.rx.try_recv() {
+            watch.note_kernel_drops(&rows);
+        }
+    }
+}
+
+impl Drop for DropFeed {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
         }
     }
 }

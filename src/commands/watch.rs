@@ -252,7 +252,7 @@ pub fn run(args: WatchArgs, term: &Term) -> Result {
         write_evidence(&mut watch);
         let summary_due = Instant::now() >= next_summary;
         if let Some(feed) = &mut drop_feed {
-            feed.pump(&mut watch, summary_due);
+            feed.pump(&mut watch, false);
         }
         if summary_due {
             next_summary += every;

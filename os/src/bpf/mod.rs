@@ -15,7 +15,8 @@
 //! kernel's BTF.
 
 // aya's `Pod` marker (a plain-old-data promise about the map key and value types
-// shared with the C side) is an unsafe trait; its impls are in `drops.rs`.
+// shared with the C side) is an unsafe trait, its impls in `drops.rs`; and
+// setpriority for one thread (`lower_this_threads_priority`).
 #![allow(unsafe_code)]
 
 pub mod btf;
@@ -63,6 +64,19 @@ pub(crate) fn chain(e: &dyn std::error::Error) -> String {
         cur = s.source();
     }
     out
+}
+
+/// Lowers the calling thread's scheduling priority (nice 10, this thread only: on
+/// Linux a thread id names one thread). For threads that read BPF maps beside work
+/// that must not wait, such as watch's analysis: the probe's load (parsing the
+/// kernel's BTF) and its reads then take only CPU time nothing else wants.
+pub fn lower_this_threads_priority() {
+    let tid = nix::unistd::gettid().as_raw();
+    // SAFETY: setpriority takes plain integers and changes only the nice value of
+    // thread `tid`, this one; a failure (refused) leaves it as it was, which is fine.
+    unsafe {
+        libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 10);
+    }
 }
 
 /// A value for a `const volatile` global of an object, set before loading.

@@ -134,7 +134,7 @@ fn analyse(
         watch.poll(unix_ns(), &mut owner, &mut events);
         let settle_due = Instant::now() >= next_settle;
         if let Some(feed) = &mut drop_feed {
-            feed.pump(&mut watch, settle_due);
+            feed.pump(&mut watch, false);
         }
         if settle_due {
             next_settle = Instant::now() + SETTLE_EVERY;
