@@ -26,6 +26,15 @@ command -v iptables >/dev/null || need+=(iptables)
 command -v curl >/dev/null || need+=(curl)
 command -v ethtool >/dev/null || need+=(ethtool)
 command -v mergecap >/dev/null || need+=(wireshark-common)
+# drops' lab (tests/drops_lab.rs): iperf3 transfers under iptables drops, MTU-sized
+# segments (ethtool, above), and bpftool to see that kill -9 leaves no BPF program behind.
+command -v iperf3 >/dev/null || need+=(iperf3)
+command -v bpftool >/dev/null || need+=(bpftool)
+# tests/bpf_objects.rs rebuilds bpf/*.bpf.o with bpf/build.sh and compares them with
+# the committed ones (netkit itself builds without these).
+command -v clang >/dev/null || need+=(clang)
+command -v llvm-strip >/dev/null || need+=(llvm)
+[ -f /usr/include/bpf/bpf_helpers.h ] || need+=(libbpf-dev)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "test.sh: installing ${need[*]}"

@@ -9,6 +9,7 @@ dissect, top_classify: one byte choosing the link type (index into the targets'
 LINKTYPES) + a frame.
 cdp/lldp/stp/fhrp/dns/http/websocket: the payload the decoder takes. l2trace: the two
 worked examples of the protocol note (no capture of that protocol exists).
+btf_enum: the .BTF sections of bpf/*.bpf.o.
 display_filter: each of DISPLAY_FILTERS, a newline, two bytes of TCP analysis flags
 and an Ethernet frame of the fixtures.
 """
@@ -135,8 +136,30 @@ def main():
     for i, text in enumerate(DISPLAY_FILTERS):
         frame = ethernet[(i * 37) % len(ethernet)] if ethernet else b""
         write(written, "display_filter", text.encode() + b"\n" + bytes([0, i]) + frame)
+    for obj in sorted(os.listdir(os.path.join(ROOT, "bpf"))):
+        if obj.endswith(".bpf.o"):
+            with open(os.path.join(ROOT, "bpf", obj), "rb") as fh:
+                write(written, "btf_enum", elf_section(fh.read(), ".BTF"))
     for t, n in sorted(written.items()):
         print(f"{t}: {n} seeds")
+
+
+def elf_section(elf, wanted):
+    """The bytes of section `wanted` of a little-endian ELF64 file (b"" if absent)."""
+    if elf[:4] != b"\x7fELF" or elf[4] != 2:
+        return b""
+    shoff, = struct.unpack_from("<Q", elf, 0x28)
+    shentsize, shnum, shstrndx = struct.unpack_from("<HHH", elf, 0x3A)
+    def header(i):
+        name, _, _, _, off, size = struct.unpack_from("<IIQQQQ", elf, shoff + i * shentsize)
+        return name, off, size
+    _, stroff, _ = header(shstrndx)
+    for i in range(shnum):
+        name, off, size = header(i)
+        end = elf.index(b"\0", stroff + name)
+        if elf[stroff + name:end].decode() == wanted:
+            return elf[off:off + size]
+    return b""
 
 
 def write(written, target, blob):

@@ -48,6 +48,9 @@ pub enum Command {
     /// Live analysis: `pcap analyze`'s sections on live traffic, each WebSocket upgrade
     /// and finding as it happens, with its namespace and process
     Watch(crate::commands::watch::WatchArgs),
+    /// The kernel's packet drops with their reasons (BPF), live: by namespace,
+    /// interface, reason, protocol, flow and process
+    Drops(crate::commands::drops::DropsArgs),
     /// Print shell completions for SHELL to stdout
     Completions {
         /// bash, zsh, fish, elvish or powershell

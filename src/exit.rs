@@ -10,6 +10,7 @@ use netkit_cmds::l2trace::BadStation;
 use netkit_cmds::mcast::McastError;
 use netkit_cmds::output::plural;
 use netkit_dissectors::frame::DecodeAsError;
+use netkit_os::bpf::BpfError;
 use netkit_os::caps::{DropFailed, MissingCaps};
 use netkit_os::capture::CaptureError;
 use netkit_os::l2::L2Error;
@@ -55,6 +56,8 @@ pub enum Error {
     Live(#[from] LiveError),
     #[error(transparent)]
     Signals(#[from] SignalError),
+    #[error(transparent)]
+    Bpf(#[from] BpfError),
     #[error(transparent)]
     Term(#[from] TermError),
     #[error(transparent)]

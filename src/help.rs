@@ -162,6 +162,14 @@ const EXAMPLES: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "drops",
+        &[
+            "netkit drops",
+            "netkit drops --all-netns -i eth0",
+            "netkit drops -N ns-VRF1 --json --interval 5 --count 12",
+        ],
+    ),
+    (
         "completions",
         &[
             "netkit completions bash > ~/.local/share/bash-completion/completions/netkit",

@@ -20,6 +20,7 @@ fn main() -> ExitCode {
         Command::Neighbors(args) => commands::l2trace::run_neighbors(args),
         Command::Top(args) => commands::top::run(args),
         Command::Watch(args) => commands::watch::run(args, &term),
+        Command::Drops(args) => commands::drops::run(args, &term),
         Command::Ns(cmd) => commands::ns::run(cmd, &term),
         Command::Ss(args) => commands::views::run_ss(args, &term),
         Command::Addr(args) => commands::views::run_addr(args, &term),

@@ -371,7 +371,7 @@ fn refused_naming(args: &[&str], out: &Output, cap: &str) {
 /// arguments, and the capability the refusal must name.
 type Case<'a> = (Option<&'a str>, &'a [&'a str], &'a [&'a str], &'a str);
 
-/// `top`, `l2trace` (tracer and agent) and `neighbors` without the capabilities they
+/// `top`, `drops`, `l2trace` (tracer and agent) and `neighbors` without the capabilities they
 /// need: capture and CDP/LLDP need CAP_NET_RAW, the agent's nftables rule
 /// CAP_NET_ADMIN, another namespace CAP_SYS_ADMIN.
 #[test]
@@ -405,7 +405,8 @@ fn live_commands_without_privilege_name_the_capability_and_exit_1() {
     let top = ["top", "--json", "--count", "1"];
     let trace = ["l2trace", "0200.0000.0001", "0200.0000.0002"];
     let agent = ["l2trace", "agent", "--bridge", "br0"];
-    let cases: [Case; 10] = [
+    let drops = ["drops", "--json", "--count", "1"];
+    let cases: [Case; 12] = [
         (Some(host), &[], &top, "CAP_NET_RAW"),
         (
             None,
@@ -437,6 +438,9 @@ fn live_commands_without_privilege_name_the_capability_and_exit_1() {
             &["neighbors", "--netns", host, "--wait", "1"],
             "CAP_SYS_ADMIN",
         ),
+        // BPF tracing: CAP_BPF with CAP_PERFMON, or CAP_SYS_ADMIN.
+        (None, &[], &drops, "CAP_PERFMON"),
+        (None, &["bpf"], &drops, "CAP_SYS_ADMIN"),
     ];
     for (ns, keep, args, cap) in cases {
         let Some(out) = restricted(&stage, ns, keep, args) else {

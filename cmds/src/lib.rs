@@ -12,6 +12,7 @@
 
 pub mod addr;
 pub mod arp;
+pub mod drops;
 pub mod l2trace;
 pub mod mcast;
 pub mod neighbors;

@@ -14,6 +14,10 @@ pub enum Cap {
     SysAdmin,
     SysPtrace,
     DacReadSearch,
+    /// Loading BPF programs and maps (Linux 5.8+; before it CAP_SYS_ADMIN).
+    Bpf,
+    /// Tracing programs (with CAP_BPF; Linux 5.8+).
+    Perfmon,
 }
 
 impl Cap {
@@ -25,6 +29,8 @@ impl Cap {
             Cap::SysAdmin => 21,
             Cap::SysPtrace => 19,
             Cap::DacReadSearch => 2,
+            Cap::Bpf => 39,
+            Cap::Perfmon => 38,
         }
     }
 
@@ -36,6 +42,8 @@ impl Cap {
             Cap::SysAdmin => C::CAP_SYS_ADMIN,
             Cap::SysPtrace => C::CAP_SYS_PTRACE,
             Cap::DacReadSearch => C::CAP_DAC_READ_SEARCH,
+            Cap::Bpf => C::CAP_BPF,
+            Cap::Perfmon => C::CAP_PERFMON,
         }
     }
 
@@ -46,6 +54,8 @@ impl Cap {
             Cap::SysAdmin => "CAP_SYS_ADMIN",
             Cap::SysPtrace => "CAP_SYS_PTRACE",
             Cap::DacReadSearch => "CAP_DAC_READ_SEARCH",
+            Cap::Bpf => "CAP_BPF",
+            Cap::Perfmon => "CAP_PERFMON",
         }
     }
 }
@@ -126,6 +136,28 @@ fn refuse(what: &str, missing: &[(Cap, &str)]) -> Result<(), MissingCaps> {
         missing: missing.iter().map(|(c, w)| (*c, w.to_string())).collect(),
     })
 }
+
+/// What loading and attaching BPF tracing programs needs: CAP_BPF with CAP_PERFMON,
+/// or CAP_SYS_ADMIN alone (which covers both, and is all kernels before 5.8 know).
+pub fn require_bpf_tracing(what: &str) -> Result<(), NoBpfCaps> {
+    require_bpf_tracing_in(what, effective())
+}
+
+fn require_bpf_tracing_in(what: &str, set: Option<u64>) -> Result<(), NoBpfCaps> {
+    let has = |c: Cap| set.is_none_or(|s| s & (1u64 << c.bit()) != 0);
+    if has(Cap::SysAdmin) || (has(Cap::Bpf) && has(Cap::Perfmon)) {
+        return Ok(());
+    }
+    Err(NoBpfCaps(what.to_string()))
+}
+
+/// Neither CAP_BPF with CAP_PERFMON nor CAP_SYS_ADMIN: no BPF tracing.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{0} needs CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN (loading BPF tracing programs): \
+     run netkit as root or with sudo"
+)]
+pub struct NoBpfCaps(pub String);
 
 /// Capabilities could not be dropped.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -217,6 +249,18 @@ mod tests {
              run netkit as root or with sudo"
         );
         assert_eq!(refuse("x", &[]), Ok(()));
+    }
+
+    #[test]
+    fn bpf_tracing_needs_bpf_and_perfmon_or_sys_admin() {
+        let bit = |c: Cap| 1u64 << c.bit();
+        assert!(require_bpf_tracing_in("drops", Some(bit(Cap::SysAdmin))).is_ok());
+        assert!(require_bpf_tracing_in("drops", Some(bit(Cap::Bpf) | bit(Cap::Perfmon))).is_ok());
+        let line = require_bpf_tracing_in("drops", Some(bit(Cap::Bpf)))
+            .unwrap_err()
+            .to_string();
+        assert!(line.contains("CAP_BPF") && line.contains("CAP_PERFMON"));
+        assert!(line.contains("CAP_SYS_ADMIN"), "{line}");
     }
 
     /// In a thread of its own, so the test runner's threads keep their sets.

@@ -1,7 +1,8 @@
 //! netkit-os: everything netkit does with the operating system, in one crate. It is
-//! the only crate with `unsafe` (four commented shims: libpcap loaded at run time,
+//! the only crate with `unsafe` (five commented shims: libpcap loaded at run time,
 //! a memory-mapped capture file, the code between fork and exec of `ns exec`, the
-//! filtered AF_PACKET sockets of `l2::raw`) and the
+//! filtered AF_PACKET sockets of `l2::raw`, the plain-data promise of the BPF map
+//! types in `bpf::drops`) and the
 //! only one with OS dependencies (nix, netlink, procfs, caps, libloading, memmap2,
 //! pnet, crossterm).
 //!
@@ -17,6 +18,8 @@
 //! - [`netns`]: namespaces: finding them, resolving a user's `NS`, entering one, `exec`,
 //!   and running work in each of them;
 //! - [`proc`]: what /proc says about processes (socket owners, multicast memberships);
+//! - [`bpf`]: netkit's BPF programs (committed CO-RE objects) loaded with aya, the
+//!   `drops` probe, and a reader of enum names from the kernel's BTF;
 //! - [`caps`]: capabilities held, required and dropped;
 //! - [`l2`]: raw Layer-2 sockets and the l2trace tracer's, agent's and neighbour
 //!   listener's I/O;
@@ -24,6 +27,7 @@
 //!   over namespaces);
 //! - [`signals`], [`resolve`], [`term`]: signals, reverse DNS, the terminal.
 
+pub mod bpf;
 pub mod caps;
 pub mod capture;
 pub mod clock;

@@ -91,6 +91,15 @@ pub fn run(args: WatchArgs, term: &Term) -> Result {
         }));
     }
     let taps = Taps::start(&points, SNAPLEN, args.decode.filter.as_deref())?;
+    // The kernel's drop reasons, joined to the TCP findings when BPF can be used; the
+    // probe is loaded while the capabilities are still held.
+    let mut drop_feed = match crate::commands::drops::DropFeed::start(&namespaces) {
+        Ok(feed) => Some(feed),
+        Err(why) => {
+            eprintln!("watch: kernel drop reasons not joined to the findings: {why}");
+            None
+        }
+    };
     // The owner lookups enter namespaces and read other users' /proc entries; the
     // captures are open, so nothing else is kept, unless namespaces created later
     // are to be captured too.
@@ -237,7 +246,11 @@ pub fn run(args: WatchArgs, term: &Term) -> Result {
         }
         watch.poll(unix_ns(), &mut owner, &mut events);
         write_evidence(&mut watch);
-        if Instant::now() >= next_summary {
+        let summary_due = Instant::now() >= next_summary;
+        if let Some(feed) = &mut drop_feed {
+            feed.pump(&mut watch, false);
+        }
+        if summary_due {
             next_summary += every;
             watch.note_drops(unix_ns(), &taps.dropped(), &mut events);
             watch.settle_streams(unix_ns(), &mut events);
@@ -256,6 +269,9 @@ pub fn run(args: WatchArgs, term: &Term) -> Result {
     }
     let lost = taps.dropped();
     taps.stop();
+    if let Some(feed) = &mut drop_feed {
+        feed.pump(&mut watch, true);
+    }
     watch.note_drops(unix_ns(), &lost, &mut events);
     watch.finish(unix_ns(), &mut owner, &mut events);
     write_evidence(&mut watch);

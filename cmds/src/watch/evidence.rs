@@ -33,7 +33,7 @@ pub struct Buffer {
 }
 
 /// A TCP connection, the same whichever way a frame goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ConnKey(SocketAddr, SocketAddr);
 
 impl ConnKey {

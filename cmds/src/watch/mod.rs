@@ -8,6 +8,7 @@
 //! as soon as its answer is parsed, with its findings. The clock is passed in.
 
 pub mod evidence;
+pub mod kernel_drops;
 pub mod report;
 pub mod view;
 
@@ -105,6 +106,8 @@ pub struct Watch {
     start_ns: i64,
     upgrades: UpgradeCounts,
     findings: u64,
+    /// The kernel's drops per connection, when `netkit drops`' probe runs beside.
+    kernel_drops: Option<kernel_drops::KernelDrops>,
 }
 
 /// Finds the process behind a client endpoint: `(place, client, server)` to the owner,
@@ -121,7 +124,17 @@ impl Watch {
             start_ns: start_unix_ns,
             upgrades: UpgradeCounts::default(),
             findings: 0,
+            kernel_drops: None,
         }
+    }
+
+    /// Notes one interval of the kernel's drops (`netkit drops`' rows): from the first
+    /// call on, a stream with a retransmission finding whose packets the kernel
+    /// dropped gets a `tcp_drops_in_kernel` finding saying why and where.
+    pub fn note_kernel_drops(&mut self, rows: &[crate::drops::report::DropRow]) {
+        self.kernel_drops
+            .get_or_insert_with(Default::default)
+            .note(rows);
     }
 
     /// Keeps recent frames from now on, and the frames of each finding's connection
@@ -296,6 +309,11 @@ impl Watch {
                 evicted_conversations: tcp.evicted_conversations(),
                 flags: tcp.flag_counts().clone(),
             });
+            let ends: std::collections::HashMap<u32, (SocketAddr, SocketAddr)> = tcp
+                .streams()
+                .iter()
+                .map(|s| (s.stream, ends_of(s)))
+                .collect();
             let analysis = std::mem::replace(&mut t.analysis, Analysis::new(&self.opts));
             let info = SourceInfo {
                 file: format!("{}:{}", t.place.netns, t.place.interface),
@@ -308,7 +326,16 @@ impl Watch {
                     continue;
                 }
                 self.findings += 1;
+                let stream_ends = f.stream.and_then(|id| ends.get(&id).copied());
+                let kernel = kernel_drop_finding(self.kernel_drops.as_mut(), &f, stream_ends);
+                let stream = f.stream;
                 out.push(Event::Finding(finding_event(&ts, &t.place, f, None)));
+                if let Some((severity, summary)) = kernel {
+                    self.findings += 1;
+                    out.push(Event::Finding(kernel_event(
+                        &ts, &t.place, severity, summary, stream,
+                    )));
+                }
             }
         }
     }
@@ -359,8 +386,17 @@ impl Watch {
                 if !t.reported.insert((f.code, f.frames.clone())) {
                     continue;
                 }
+                let ends = f.stream.and_then(|id| tcp.stream(id)).map(ends_of);
                 self.findings += 1;
+                let kernel = kernel_drop_finding(self.kernel_drops.as_mut(), &f, ends);
+                let stream = f.stream;
                 out.push(Event::Finding(finding_event(&ts, &t.place, f, None)));
+                if let Some((severity, summary)) = kernel {
+                    self.findings += 1;
+                    out.push(Event::Finding(kernel_event(
+                        &ts, &t.place, severity, summary, stream,
+                    )));
+                }
             }
         }
     }
@@ -526,6 +562,56 @@ fn report_upgrade(
             f,
             process.clone(),
         )));
+    }
+}
+
+/// A stream's two ends, client first.
+fn ends_of(s: &StreamInfo) -> (SocketAddr, SocketAddr) {
+    (
+        SocketAddr::new(s.client.0, s.client.1),
+        SocketAddr::new(s.server.0, s.server.1),
+    )
+}
+
+/// The `tcp_drops_in_kernel` finding (severity, summary) that goes with `f`, when `f`
+/// is about loss on a stream whose packets the kernel was seen dropping.
+fn kernel_drop_finding(
+    drops: Option<&mut kernel_drops::KernelDrops>,
+    f: &Finding,
+    ends: Option<(SocketAddr, SocketAddr)>,
+) -> Option<(Severity, String)> {
+    if !matches!(f.code, Code::TcpRetransmissions | Code::TcpRtoBackoff) {
+        return None;
+    }
+    let drops = drops?;
+    let (a, b) = ends?;
+    let (_, text) = drops.describe(a, b)?;
+    drops.forget(a, b);
+    Some((
+        Severity::Warning,
+        format!("stream {}: {text}", f.stream.unwrap_or_default()),
+    ))
+}
+
+fn kernel_event(
+    ts: &str,
+    place: &Place,
+    severity: Severity,
+    summary: String,
+    stream: Option<u32>,
+) -> FindingEvent {
+    FindingEvent {
+        ts: ts.to_string(),
+        place: place.clone(),
+        severity,
+        code: Code::TcpDropsInKernel,
+        summary,
+        stream,
+        frames: Vec::new(),
+        wireshark_filter: stream
+            .map(|s| format!("tcp.stream eq {s}"))
+            .unwrap_or_default(),
+        process: None,
     }
 }
 

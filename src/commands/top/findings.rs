@@ -54,6 +54,12 @@ impl LiveFindings {
     ) -> Result<LiveFindings> {
         let points = taps::points(namespaces, interfaces, all_netns)?;
         let taps = Taps::start(&points, SNAPLEN, None)?;
+        // Kernel drop reasons joined to the findings when BPF can be used (loaded now,
+        // while top still holds its capabilities); the pane says when not.
+        let (drop_feed, no_feed) = match crate::commands::drops::DropFeed::start(namespaces) {
+            Ok(feed) => (Some(feed), None),
+            Err(why) => (None, Some(why)),
+        };
         let mut watch = Watch::new(AnalyzeOptions::default(), unix_ns());
         for p in &points {
             watch.add_tap(place_of(p));
@@ -63,12 +69,19 @@ impl LiveFindings {
             .map(|p| (p.netns.label.clone(), p.netns.clone()))
             .collect();
         let shared = Arc::new(Mutex::new(Shared::default()));
+        if let Some(why) = no_feed {
+            push(
+                &shared,
+                format!("kernel drop reasons not joined: {why}"),
+                false,
+            );
+        }
         let stop = Arc::new(AtomicBool::new(false));
         let thread = {
             let (shared, stop) = (shared.clone(), stop.clone());
             std::thread::Builder::new()
                 .name("top-findings".into())
-                .spawn(move || analyse(taps, watch, &places, &shared, &stop))
+                .spawn(move || analyse(taps, watch, drop_feed, &places, &shared, &stop))
                 .map_err(|e| LiveError::CaptureThread(format!("(findings: {e})")))?
         };
         Ok(LiveFindings {
@@ -99,6 +112,7 @@ impl Drop for LiveFindings {
 fn analyse(
     taps: Taps,
     mut watch: Watch,
+    mut drop_feed: Option<crate::commands::drops::DropFeed>,
     places: &[(String, Netns)],
     shared: &Mutex<Shared>,
     stop: &AtomicBool,
@@ -118,7 +132,11 @@ fn analyse(
             Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
         }
         watch.poll(unix_ns(), &mut owner, &mut events);
-        if Instant::now() >= next_settle {
+        let settle_due = Instant::now() >= next_settle;
+        if let Some(feed) = &mut drop_feed {
+            feed.pump(&mut watch, false);
+        }
+        if settle_due {
             next_settle = Instant::now() + SETTLE_EVERY;
             watch.note_drops(unix_ns(), &taps.dropped(), &mut events);
             watch.settle_streams(unix_ns(), &mut events);

@@ -29,6 +29,7 @@ pub enum Code {
     TcpRtoBackoff,
     TcpRetransmissions,
     TcpZeroWindow,
+    TcpDropsInKernel,
     EcmpSingleOuterFlow,
     TunnelLowEntropy,
     TunnelMtu,
@@ -55,7 +56,7 @@ pub struct Entry {
 
 impl Code {
     /// Every code, in the order `--list-findings` shows them (by section, then severity).
-    pub const ALL: [Code; 23] = [
+    pub const ALL: [Code; 24] = [
         Code::CaptureDamaged,
         Code::CaptureDrops,
         Code::WebsocketRejected,
@@ -71,6 +72,7 @@ impl Code {
         Code::TcpRtoBackoff,
         Code::TcpRetransmissions,
         Code::TcpZeroWindow,
+        Code::TcpDropsInKernel,
         Code::EcmpSingleOuterFlow,
         Code::TunnelLowEntropy,
         Code::TunnelMtu,
@@ -177,6 +179,13 @@ impl Code {
                 meaning: "a stream where at least a tenth of the frames (and at least 3) are retransmissions",
                 next: "loss on the path (interface drops, a policer, a congested link) or a receiver that drops; compare with other streams on the same path",
             },
+            Code::TcpDropsInKernel => Entry {
+                code: Code::TcpDropsInKernel,
+                severities: &[Warning],
+                section: "tcp",
+                meaning: "live only (watch, top --findings, with BPF): a stream with a retransmission finding whose packets the kernel itself dropped, with the kernel's drop reason and where (namespace, interface, process)",
+                next: "the named reason: NETFILTER_DROP a firewall rule in that namespace, QDISC_DROP a full queue on that interface, SOCKET_RCVBUFF a process not reading fast enough; `netkit drops` shows them all",
+            },
             Code::TcpZeroWindow => Entry {
                 code: Code::TcpZeroWindow,
                 severities: &[Warning],
@@ -267,6 +276,7 @@ impl Code {
             Code::TcpRtoBackoff => "tcp_rto_backoff",
             Code::TcpRetransmissions => "tcp_retransmissions",
             Code::TcpZeroWindow => "tcp_zero_window",
+            Code::TcpDropsInKernel => "tcp_drops_in_kernel",
             Code::EcmpSingleOuterFlow => "ecmp_single_outer_flow",
             Code::TunnelLowEntropy => "tunnel_low_entropy",
             Code::TunnelMtu => "tunnel_mtu",
