@@ -73,6 +73,7 @@ pub fn run(args: WatchArgs, term: &Term) -> Result {
         dissect: args.decode.dissect_options()?,
         frames: false,
         conns: false,
+        graphs: None,
     };
     // Before any thread starts: the signals must be blocked in every thread.
     let signals = signals::install(true)?;

@@ -15,10 +15,13 @@
 pub mod evidence;
 pub mod export;
 pub mod findings;
+pub mod graphs;
+pub mod html;
 mod joins;
 pub mod parquet_export;
 pub mod report;
 pub mod sections;
+pub mod svg;
 pub mod view;
 
 use crate::source::{FrameSource, RawFrame};
@@ -39,6 +42,8 @@ pub struct AnalyzeOptions {
     pub frames: bool,
     /// Follow connections as Zeek's conn.log does (`--export`).
     pub conns: bool,
+    /// Collect what the graphs draw (`--html`, `pcap graph`).
+    pub graphs: Option<graphs::GraphOptions>,
 }
 
 /// What every section sees of one frame.
@@ -123,13 +128,19 @@ pub struct Analysis {
     conn: sections::conn::ConnLog,
     /// `--frames`: list the frames behind each TCP flag.
     list_frames: bool,
+    /// The capture's timeline, when graphs are wanted.
+    timeline: Option<graphs::Timeline>,
 }
 
 impl Analysis {
     pub fn new(opts: &AnalyzeOptions) -> Self {
+        let mut tcp = sections::tcp::TcpAnalysis::new(opts.frames);
+        if let Some(g) = &opts.graphs {
+            tcp.record_series(g);
+        }
         Analysis {
             capture: report::CaptureTally::default(),
-            tcp: sections::tcp::TcpAnalysis::new(opts.frames),
+            tcp,
             census: Default::default(),
             websocket: Default::default(),
             multicast: Default::default(),
@@ -138,6 +149,7 @@ impl Analysis {
             paths: Default::default(),
             conn: sections::conn::ConnLog::new(opts.conns),
             list_frames: opts.frames,
+            timeline: opts.graphs.as_ref().map(graphs::Timeline::new),
         }
     }
 
@@ -157,8 +169,15 @@ impl Analysis {
     /// Feeds one frame and its dissection.
     pub fn feed(&mut self, raw: RawFrame<'_>, frame: &Frame<'_>) {
         self.capture.feed(&raw, frame);
+        if self.timeline.is_some() {
+            self.tcp.note_capture_start(raw.ts_ns);
+        }
         // TCP first: the others read the stream it assigns.
         let tcp = self.tcp.feed(&raw, frame);
+        if let Some(t) = &mut self.timeline {
+            let on_tcp = tcp.map(|i| (i.from as usize, i.flags, i.header_flags));
+            t.feed(raw.ts_ns, raw.orig_len, on_tcp);
+        }
         let ctx = FrameCtx { raw, frame, tcp };
         for s in self.sections() {
             s.feed(&ctx);
