@@ -21,6 +21,9 @@ command -v ping >/dev/null || need+=(iputils-ping)
 # watch's live test compares with a tcpdump capture, under iptables-made loss.
 command -v tcpdump >/dev/null || need+=(tcpdump)
 command -v iptables >/dev/null || need+=(iptables)
+# The graphs' numbers are checked against tshark; the HTML report in a real browser.
+command -v tshark >/dev/null || need+=(tshark)
+command -v chromium >/dev/null || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "test.sh: installing ${need[*]}"

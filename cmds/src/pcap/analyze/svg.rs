@@ -64,6 +64,8 @@ enum Unit {
 /// One chart being drawn: data ranges, the body so far, the legend.
 struct Chart {
     kind: &'static str,
+    /// Drawn outside the plot's clip (the event marks above it).
+    margin: String,
     title: String,
     x0: f64,
     x1: f64,
@@ -93,6 +95,7 @@ impl Chart {
         }
         Chart {
             kind,
+            margin: String::new(),
             title,
             x0,
             x1,
@@ -121,6 +124,21 @@ impl Chart {
     /// A line through `pts` (time order), keeping per pixel column the first, lowest,
     /// highest and last point (in time order), so steps and spikes both survive.
     fn line(&mut self, class: &'static str, label: &str, pts: impl Iterator<Item = (f64, f64)>) {
+        self.path(class, label, pts, false)
+    }
+
+    /// Points as dots (samples, not a level that holds between them).
+    fn dots(&mut self, class: &'static str, label: &str, pts: impl Iterator<Item = (f64, f64)>) {
+        self.path(class, label, pts, true)
+    }
+
+    fn path(
+        &mut self,
+        class: &'static str,
+        label: &str,
+        pts: impl Iterator<Item = (f64, f64)>,
+        dots: bool,
+    ) {
         let mut d = String::new();
         let mut col: Option<i64> = None;
         let mut bucket: Vec<(f64, f64)> = Vec::new();
@@ -141,8 +159,12 @@ impl Chart {
             keep.dedup();
             for i in keep {
                 let (x, y) = bucket[i];
-                let cmd = if d.is_empty() { 'M' } else { 'L' };
-                let _ = write!(d, "{cmd}{:.1} {:.1}", self.px(x), self.py(y));
+                if dots {
+                    let _ = write!(d, "M{:.1} {:.1}h0", self.px(x), self.py(y));
+                } else {
+                    let cmd = if d.is_empty() { 'M' } else { 'L' };
+                    let _ = write!(d, "{cmd}{:.1} {:.1}", self.px(x), self.py(y));
+                }
                 *n_out += 1;
             }
             bucket.clear();
@@ -163,7 +185,8 @@ impl Chart {
         self.points_in += n_in;
         self.points_out += n_out;
         if !d.is_empty() {
-            let _ = write!(self.body, r#"<path class="s {class}" d="{d}"/>"#);
+            let shape = if dots { "dots" } else { "s" };
+            let _ = write!(self.body, r#"<path class="{shape} {class}" d="{d}"/>"#);
         }
         self.legend.push((class, label.to_string()));
     }
@@ -231,7 +254,7 @@ impl Chart {
         let total: u64 = cols.iter().map(|c| c.1).sum();
         for (c, n) in cols {
             let _ = write!(
-                self.body,
+                self.margin,
                 r#"<rect class="m {class}" x="{}" y="{y}" width="2" height="4"><title>{n} {label}</title></rect>"#,
                 c - 1
             );
@@ -250,6 +273,15 @@ impl Chart {
             HEIGHT - BOTTOM,
             esc(title)
         );
+    }
+
+    /// An id unique to this drawing within a page (ids are global in HTML).
+    fn clip_id(&self) -> String {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in self.title.bytes().chain(self.kind.bytes()) {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        format!("clip-{h:016x}")
     }
 
     fn axes(&self) -> String {
@@ -309,7 +341,17 @@ impl Chart {
             esc(&self.title)
         );
         s.push_str(&self.axes());
-        s.push_str(&self.body);
+        // Lines stay inside the plot (a window edge far above the data is cut).
+        let _ = write!(
+            s,
+            r#"<clipPath id="{}"><rect x="{LEFT}" y="{TOP}" width="{}" height="{}"/></clipPath><g clip-path="url(#{})">{}</g>"#,
+            self.clip_id(),
+            WIDTH - LEFT - RIGHT,
+            HEIGHT - TOP - BOTTOM,
+            self.clip_id(),
+            self.body
+        );
+        s.push_str(&self.margin);
         let mut x = LEFT;
         for (class, label) in &self.legend {
             let _ = write!(
@@ -322,8 +364,9 @@ impl Chart {
         }
         let _ = write!(
             s,
-            r#"<text class="note" x="{}" y="12" text-anchor="end">{} points drawn from {}</text></svg>"#,
+            r#"<text class="note" x="{}" y="{}" text-anchor="end">{} points drawn from {}</text></svg>"#,
             WIDTH - RIGHT,
+            HEIGHT - 4.0,
             self.points_out,
             self.points_in
         );
@@ -518,8 +561,9 @@ pub fn stream_graph(s: &StreamSeries, kind: Kind, start_ns: i64) -> String {
             let top = segs
                 .clone()
                 .map(|p| (p.seq + u64::from(p.len)) as f64)
-                .chain(acker.acks.points.iter().map(|a| (a.ack + a.window) as f64))
-                .fold(0.0, f64::max);
+                .chain(acker.acks.points.iter().map(|a| a.ack as f64))
+                .fold(0.0, f64::max)
+                * 1.08;
             let bottom = segs.clone().map(|p| p.seq as f64).fold(top, f64::min);
             let title = format!(
                 "Stream {}: time-sequence graph of the {who}'s data (Stevens)",
@@ -580,7 +624,7 @@ pub fn stream_graph(s: &StreamSeries, kind: Kind, start_ns: i64) -> String {
                 s.stream
             );
             let mut c = Chart::new("rtt", title, x, (0.0, ymax), Unit::Millis);
-            c.line("rtt", "ACK RTT", pts.into_iter());
+            c.dots("rtt", "ACK RTT", pts.into_iter());
             c.finish()
         }
         Kind::Throughput => {
@@ -686,6 +730,7 @@ svg.graph .tick,svg.graph .legend,svg.graph .axis{fill:var(--fg)}
 svg.graph .note{fill:var(--muted)}
 svg.graph path.s{fill:none;stroke-width:1.3}
 svg.graph path.b{fill:none;stroke-width:1}
+svg.graph path.dots{fill:none;stroke-width:3;stroke-linecap:round}
 svg.graph .all{stroke:var(--c3);fill:var(--c3)}
 svg.graph .c2s{stroke:var(--c1);fill:var(--c1)}
 svg.graph .s2c{stroke:var(--c2);fill:var(--c2)}
