@@ -78,6 +78,8 @@ pub struct Watch {
     start_ns: i64,
     upgrades: UpgradeCounts,
     findings: u64,
+    /// `--html`: each capture point's whole report, kept at the end of the run.
+    reports: Option<Vec<crate::pcap::analyze::Report>>,
 }
 
 /// Finds the process behind a client endpoint: `(place, client, server)` to the owner,
@@ -94,7 +96,19 @@ impl Watch {
             start_ns: start_unix_ns,
             upgrades: UpgradeCounts::default(),
             findings: 0,
+            reports: None,
         }
+    }
+
+    /// Keeps each capture point's report at [`Watch::finish`] (for `--html`: the
+    /// analysis should record graphs, see [`AnalyzeOptions::graphs`]).
+    pub fn keep_reports(&mut self) {
+        self.reports.get_or_insert_with(Vec::new);
+    }
+
+    /// The reports kept at [`Watch::finish`], one per capture point.
+    pub fn take_reports(&mut self) -> Vec<crate::pcap::analyze::Report> {
+        self.reports.take().unwrap_or_default()
     }
 
     /// Keeps recent frames from now on, and the frames of each finding's connection
@@ -270,12 +284,16 @@ impl Watch {
                 format: Format::Pcapng,
             };
             let ts = rfc3339_ns(now_unix_ns);
-            for f in analysis.finish(info, &[], &[]).findings {
+            let report = analysis.finish(info, &[], &[]);
+            for f in report.findings.iter().cloned() {
                 if t.reported.contains(&(f.code, f.frames.clone())) {
                     continue;
                 }
                 self.findings += 1;
                 out.push(Event::Finding(finding_event(&ts, &t.place, f, None)));
+            }
+            if let Some(kept) = &mut self.reports {
+                kept.push(report);
             }
         }
     }

@@ -16,7 +16,7 @@ const WIDTH: f64 = 960.0;
 const HEIGHT: f64 = 240.0;
 const LEFT: f64 = 72.0;
 const RIGHT: f64 = 14.0;
-const TOP: f64 = 22.0;
+const TOP: f64 = 34.0;
 const BOTTOM: f64 = 34.0;
 
 /// The kinds of per-stream graph.
@@ -89,10 +89,14 @@ impl Chart {
             x0 = 0.0;
             x1 = 1.0;
         }
+        // A little room either side, so points at the ends are not on the frame.
+        let pad = (x1 - x0) * 0.02;
+        let (x0, x1) = (x0 - pad, x1 + pad);
         let (y0, mut y1) = (y.0.min(y.1), y.0.max(y.1));
         if !(y1 > y0) {
             y1 = y0 + 1.0;
         }
+        let y1 = y1 + (y1 - y0) * 0.05;
         Chart {
             kind,
             margin: String::new(),
@@ -250,7 +254,7 @@ impl Chart {
                 _ => cols.push((c, n)),
             }
         }
-        let y = TOP - 16.0 + row as f64 * 5.0;
+        let y = 16.0 + row as f64 * 5.0;
         let total: u64 = cols.iter().map(|c| c.1).sum();
         for (c, n) in cols {
             let _ = write!(
