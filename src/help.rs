@@ -34,6 +34,15 @@ const EXAMPLES: &[(&str, &[&str])] = &[
             "netkit pcap analyze --json a.pcap b.pcap",
             "netkit pcap analyze --decode-as udp.port=8472:vxlan overlay.pcap",
             "netkit pcap analyze --export flows.ndjson --export-notices notices.ndjson trace.pcap.gz",
+            "netkit pcap analyze --html report.html --graph-stream 3 trace.pcap",
+        ],
+    ),
+    (
+        "pcap graph",
+        &[
+            "netkit pcap graph trace.pcap --stream 3 --kind tsg --svg stream3.svg",
+            "netkit pcap graph trace.pcap --stream 3 --kind rtt --csv",
+            "netkit pcap graph trace.pcap --kind throughput --interval 0.1 --csv",
         ],
     ),
     (
@@ -149,6 +158,7 @@ const EXAMPLES: &[(&str, &[&str])] = &[
             "netkit watch -N ns-VRF1",
             "netkit watch --all-netns --json -i eth1",
             "netkit watch -N ns-VRF1 -f 'tcp port 443' --write evidence/",
+            "netkit watch -N ns-VRF1 --duration 60 --html watch.html",
         ],
     ),
     (
