@@ -28,7 +28,7 @@ pub fn run(a: GraphArgs) -> Result {
     }
     let interval_ns = match a.interval {
         None => None,
-        Some(s) if s.is_finite() && s >= 1e-6 && s <= 1e6 => Some((s * 1e9).round() as i64),
+        Some(s) if (1e-6..=1e6).contains(&s) => Some((s * 1e9).round() as i64),
         Some(_) => {
             return Err(Error::BadArgument(
                 "--interval must be between 0.000001 and 1000000 seconds",

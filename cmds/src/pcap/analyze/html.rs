@@ -61,7 +61,7 @@ pub fn write(out: &mut dyn Write, reports: &[Report], title: &str) -> io::Result
     for (i, r) in reports.iter().enumerate() {
         report(&mut page, r, &format!("r{i}"));
     }
-    let _ = write!(page, "<script>{PAGE_SCRIPT}</script></body></html>\n");
+    let _ = writeln!(page, "<script>{PAGE_SCRIPT}</script></body></html>");
     out.write_all(page.as_bytes())
 }
 

@@ -82,7 +82,8 @@ struct Chart {
 impl Chart {
     fn new(kind: &'static str, title: String, x: (f64, f64), y: (f64, f64), unit: Unit) -> Chart {
         let (mut x0, mut x1) = x;
-        if !(x1 > x0) {
+        // NaN counts as empty too.
+        if x1.partial_cmp(&x0) != Some(std::cmp::Ordering::Greater) {
             x1 = x0 + 1e-3;
         }
         if !x0.is_finite() {
@@ -93,7 +94,7 @@ impl Chart {
         let pad = (x1 - x0) * 0.02;
         let (x0, x1) = (x0 - pad, x1 + pad);
         let (y0, mut y1) = (y.0.min(y.1), y.0.max(y.1));
-        if !(y1 > y0) {
+        if y1.partial_cmp(&y0) != Some(std::cmp::Ordering::Greater) {
             y1 = y0 + 1.0;
         }
         let y1 = y1 + (y1 - y0) * 0.05;
@@ -386,7 +387,7 @@ fn secs(ts_ns: i64, start_ns: i64) -> f64 {
 /// About `n` round tick values between `lo` and `hi`.
 fn ticks(lo: f64, hi: f64, n: usize) -> Vec<f64> {
     let span = hi - lo;
-    if !(span > 0.0) || !span.is_finite() {
+    if span.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) || !span.is_finite() {
         return vec![lo];
     }
     let raw = span / n as f64;

@@ -505,3 +505,52 @@ impl Recorder {
         kept
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pcap::analyze::graphs::{Bin, Bins};
+
+    #[test]
+    fn halving_keeps_the_cap_and_the_spikes_and_counts_what_went() {
+        let mut s: Series<RttPoint> = Series::new(64);
+        for i in 0..10_000i64 {
+            // One spike among flat samples.
+            let rtt_ns = if i == 7_777 {
+                900_000_000
+            } else {
+                1_000_000 + i % 3
+            };
+            s.push(RttPoint {
+                ts_ns: i,
+                frame: i as u64,
+                rtt_ns,
+            });
+        }
+        assert!(s.points.len() <= 64);
+        assert_eq!(s.points.len() as u64 + s.dropped, 10_000);
+        assert!(s.points.iter().any(|p| p.rtt_ns == 900_000_000));
+        assert!(s.points.windows(2).all(|w| w[0].ts_ns <= w[1].ts_ns));
+    }
+
+    #[test]
+    fn adaptive_bins_stay_bounded_and_exact() {
+        let mut b = Bins::adaptive(0, 16);
+        let mut frames = 0;
+        for i in 0..100_000i64 {
+            if let Some(bin) = b.at(i * 1_000_000) {
+                bin.frames += 1;
+                bin.bytes += 10;
+                frames += 1;
+            }
+        }
+        assert!(b.bins.len() <= 16);
+        let total: u64 = b.bins.iter().map(|x: &Bin| x.frames).sum();
+        assert_eq!(total, frames);
+        assert_eq!(b.bins.iter().map(|x| x.bytes).sum::<u64>(), 10 * frames);
+        // A fixed table refuses a frame far beyond its range instead of growing.
+        let mut f = Bins::fixed(0, 1);
+        assert!(f.at(i64::MAX).is_none());
+        assert_eq!(f.out_of_range, 1);
+    }
+}
