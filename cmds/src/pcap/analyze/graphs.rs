@@ -119,7 +119,9 @@ impl Bins {
                 self.out_of_range += 1;
                 return None;
             }
-            None => {}
+            // tshark's io,stat counts a frame stamped earlier than the latest interval
+            // reached (captures merged from several interfaces) in that interval.
+            None => idx = idx.max(self.bins.len().saturating_sub(1) as u64),
         }
         let idx = idx as usize;
         if self.bins.len() <= idx {
