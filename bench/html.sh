@@ -19,7 +19,8 @@ if [ ! -f "$pcap" ]; then
     echo "html.sh: $pcap not found (sudo bench/make-capture.sh makes it)" >&2
     exit 1
 fi
-(cd "$root" && cargo build --release --quiet)
+# NETKIT_BENCH_NO_BUILD=1 times the release binary as it is (no rebuild first).
+[ -n "${NETKIT_BENCH_NO_BUILD:-}" ] || (cd "$root" && cargo build --release --quiet)
 mkdir -p "$out"
 report=$out/iperf3-loss.html
 
