@@ -39,14 +39,23 @@ pub trait Point: Copy {
     fn value(&self) -> i64;
 }
 
-/// Points in time order, at most `cap`; when full, every run of four keeps its lowest
-/// and its highest (in time order), so the series halves and its spikes stay.
+/// Points in time order, at most `cap`. When full, every run of four keeps its lowest
+/// and its highest (in time order), so the series halves and its spikes stay; from then
+/// on new points are gathered in buckets of as many as each kept pair now stands for,
+/// each bucket kept as its lowest and highest, so old and new points keep the same
+/// time resolution.
 #[derive(Debug, Clone)]
 pub struct Series<P> {
     pub points: Vec<P>,
     cap: usize,
     /// Points let go to stay under the cap.
     pub dropped: u64,
+    /// Raw points per kept pair (1: every point kept as it comes).
+    bucket: u64,
+    /// The current bucket: its lowest and highest so far (with their order) and size.
+    lo: Option<(u64, P)>,
+    hi: Option<(u64, P)>,
+    gathered: u64,
 }
 
 impl<P: Point> Series<P> {
@@ -55,14 +64,59 @@ impl<P: Point> Series<P> {
             points: Vec::new(),
             cap: cap.max(8),
             dropped: 0,
+            bucket: 1,
+            lo: None,
+            hi: None,
+            gathered: 0,
         }
     }
 
     fn push(&mut self, p: P) {
+        if self.bucket <= 1 {
+            self.points.push(p);
+        } else {
+            let n = self.gathered;
+            self.gathered += 1;
+            if self.lo.is_none_or(|(_, lo)| p.value() < lo.value()) {
+                self.lo = Some((n, p));
+            }
+            if self.hi.is_none_or(|(_, hi)| p.value() > hi.value()) {
+                self.hi = Some((n, p));
+            }
+            if self.gathered >= self.bucket {
+                self.flush();
+            }
+        }
         if self.points.len() >= self.cap {
             self.halve();
+            self.bucket = if self.bucket <= 1 { 4 } else { self.bucket * 2 };
         }
-        self.points.push(p);
+    }
+
+    /// Keeps the current bucket's lowest and highest point.
+    fn flush(&mut self) {
+        let (lo, hi) = (self.lo.take(), self.hi.take());
+        let mut kept = 0;
+        match (lo, hi) {
+            (Some((a, pa)), Some((b, pb))) if a != b => {
+                let (first, second) = if a < b { (pa, pb) } else { (pb, pa) };
+                self.points.push(first);
+                self.points.push(second);
+                kept = 2;
+            }
+            (Some((_, p)), _) | (None, Some((_, p))) => {
+                self.points.push(p);
+                kept = 1;
+            }
+            (None, None) => {}
+        }
+        self.dropped += self.gathered.saturating_sub(kept);
+        self.gathered = 0;
+    }
+
+    /// Ends the series: the last, partial bucket is kept too.
+    pub(super) fn finish(&mut self) {
+        self.flush();
     }
 
     fn halve(&mut self) {
@@ -214,6 +268,15 @@ impl Direction {
         }
         self.high = self.high.max(v);
         v
+    }
+
+    fn finish(&mut self) {
+        self.segments.finish();
+        self.retransmissions.finish();
+        self.acks.finish();
+        self.sacks.finish();
+        self.rtt.finish();
+        self.in_flight.finish();
     }
 
     fn dropped(&self) -> u64 {
@@ -501,6 +564,9 @@ impl Recorder {
             .into_values()
             .filter(|s| s.troubled || chosen.contains(&s.stream))
             .collect();
+        for s in &mut kept {
+            s.dirs.iter_mut().for_each(Direction::finish);
+        }
         kept.sort_by_key(|s| s.stream);
         kept
     }
@@ -527,7 +593,13 @@ mod tests {
                 rtt_ns,
             });
         }
+        s.finish();
         assert!(s.points.len() <= 64);
+        // Old and new points alike: the first and last quarter of the time hold
+        // about as many kept points.
+        let early = s.points.iter().filter(|p| p.ts_ns < 2_500).count();
+        let late = s.points.iter().filter(|p| p.ts_ns >= 7_500).count();
+        assert!(early.abs_diff(late) <= 4, "{early} vs {late}");
         assert_eq!(s.points.len() as u64 + s.dropped, 10_000);
         assert!(s.points.iter().any(|p| p.rtt_ns == 900_000_000));
         assert!(s.points.windows(2).all(|w| w[0].ts_ns <= w[1].ts_ns));
