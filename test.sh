@@ -35,6 +35,9 @@ command -v bpftool >/dev/null || need+=(bpftool)
 command -v clang >/dev/null || need+=(clang)
 command -v llvm-strip >/dev/null || need+=(llvm)
 [ -f /usr/include/bpf/bpf_helpers.h ] || need+=(libbpf-dev)
+# The graphs' numbers are checked against tshark; the HTML report in a real browser.
+command -v tshark >/dev/null || need+=(tshark)
+command -v chromium >/dev/null || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "test.sh: installing ${need[*]}"

@@ -36,6 +36,7 @@ const EXAMPLES: &[(&str, &[&str])] = &[
             "netkit pcap analyze --export flows.ndjson --export-notices notices.ndjson trace.pcap.gz",
             "netkit pcap analyze --merge 'rotated/trace.pcap*'",
             "netkit pcap analyze --jobs 2 captures/",
+            "netkit pcap analyze --html report.html --graph-stream 3 trace.pcap",
         ],
     ),
     (
@@ -43,6 +44,14 @@ const EXAMPLES: &[(&str, &[&str])] = &[
         &[
             "netkit pcap compare client-side.pcap server-side.pcap",
             "netkit pcap compare --json before-nat.pcap after-nat.pcap",
+        ],
+    ),
+    (
+        "pcap graph",
+        &[
+            "netkit pcap graph trace.pcap --stream 3 --kind tsg --svg stream3.svg",
+            "netkit pcap graph trace.pcap --stream 3 --kind rtt --csv",
+            "netkit pcap graph trace.pcap --kind throughput --interval 0.1 --csv",
         ],
     ),
     (
@@ -159,6 +168,7 @@ const EXAMPLES: &[(&str, &[&str])] = &[
             "netkit watch -N ns-VRF1",
             "netkit watch --all-netns --json -i eth1",
             "netkit watch -N ns-VRF1 -f 'tcp port 443' --write evidence/",
+            "netkit watch -N ns-VRF1 --duration 60 --html watch.html",
         ],
     ),
     (

@@ -2,6 +2,7 @@
 //! (`netkit-os`), runs the engine and prints its view (`netkit-cmds`).
 
 pub mod drops;
+pub mod graph;
 pub mod l2trace;
 pub mod mcast;
 pub mod ns;

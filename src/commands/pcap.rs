@@ -7,6 +7,7 @@ use netkit_cmds::output::{plural, write_json, Term};
 use netkit_cmds::pcap::analyze::evidence::Evidence;
 use netkit_cmds::pcap::analyze::export::ConnRecord;
 use netkit_cmds::pcap::analyze::findings::{Code, Entry};
+use netkit_cmds::pcap::analyze::graphs::GraphOptions;
 use netkit_cmds::pcap::analyze::parquet_export::ParquetConns;
 use netkit_cmds::pcap::analyze::{
     self, view, AnalyzeOptions, ProblemKind, Progress, Report, SourceInfo,
@@ -26,6 +27,9 @@ pub enum PcapCommand {
     /// Analyse captures: what they hold, and what went wrong, most important first
     #[command(after_long_help = findings_help())]
     Analyze(AnalyzeArgs),
+    /// Draw one TCP stream (or the capture's throughput) as SVG, or print its numbers
+    /// as CSV: time-sequence (Stevens), RTT, throughput, receive window, bytes in flight
+    Graph(GraphArgs),
     /// The same traffic captured at two points (both sides of a router or proxy, NAT
     /// allowed): per flow and direction, segments lost between them, one-way delay,
     /// reordering
@@ -158,6 +162,38 @@ pub struct AnalyzeArgs {
     /// reports are the same whatever N
     #[arg(short = 'j', long, value_name = "N")]
     pub jobs: Option<usize>,
+    /// Also write the report as one self-contained HTML page (findings first, a
+    /// capture timeline, graphs of each troubled stream, the sections as tables)
+    #[arg(long, value_name = "REPORT.html")]
+    pub html: Option<PathBuf>,
+    /// Graph this TCP stream in the HTML report too, troubled or not (repeatable)
+    #[arg(long, value_name = "N", requires = "html")]
+    pub graph_stream: Vec<u32>,
+    #[command(flatten)]
+    pub decode: DecodeArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct GraphArgs {
+    /// Capture file (pcap or pcapng, plain or compressed); - reads standard input
+    pub file: PathBuf,
+    /// The TCP stream (tcp.stream as Wireshark numbers it); without it, --kind
+    /// throughput draws the whole capture
+    #[arg(long, value_name = "N")]
+    pub stream: Option<u32>,
+    /// What to draw: tsg (Stevens time-sequence), rtt, throughput, window, inflight
+    #[arg(long, value_name = "KIND", value_parser = ["tsg", "rtt", "throughput", "window", "inflight"])]
+    pub kind: String,
+    /// Write the graph as an SVG file
+    #[arg(long, value_name = "OUT.svg")]
+    pub svg: Option<PathBuf>,
+    /// Print the graph's numbers as CSV on standard output
+    #[arg(long)]
+    pub csv: bool,
+    /// Throughput bin width in seconds, as tshark's -z io,stat,INTERVAL (default:
+    /// bins that widen to keep the graph readable)
+    #[arg(long, value_name = "SECS")]
+    pub interval: Option<f64>,
     #[command(flatten)]
     pub decode: DecodeArgs,
 }
@@ -220,6 +256,7 @@ pub fn run(cmd: PcapCommand, term: &Term) -> Result {
         PcapCommand::Show(a) => run_show(a),
         PcapCommand::Analyze(a) => run_analyze(a, term),
         PcapCommand::Compare(a) => run_compare(a),
+        PcapCommand::Graph(a) => super::graph::run(a),
     }
 }
 
@@ -646,6 +683,11 @@ fn run_analyze(a: AnalyzeArgs, term: &Term) -> Result {
         dissect: a.decode.dissect_options()?,
         frames: a.frames,
         conns: a.export.is_some(),
+        graphs: a.html.as_ref().map(|_| GraphOptions {
+            chosen: a.graph_stream.clone(),
+            troubled: true,
+            ..GraphOptions::default()
+        }),
     };
     let named = inputs(&a.read, &a.files);
     let files = netkit_os::capture::inputs::expand(&named);
@@ -758,6 +800,9 @@ fn run_analyze(a: AnalyzeArgs, term: &Term) -> Result {
         }
     }
     out.flush()?;
+    if let Some(dest) = &a.html {
+        write_html(dest, &reports, "pcap analyze")?;
+    }
     if let Some(w) = flows {
         w.finish()?;
     }
@@ -802,6 +847,17 @@ fn write_total(out: &mut impl Write, reports: &[Report], unreadable: usize) -> R
         plural(findings, "finding", "findings"),
     )?;
     Ok(())
+}
+
+/// `--html`: the page, written whole to a file (created or replaced).
+pub fn write_html(dest: &Path, reports: &[Report], title: &str) -> Result {
+    let fail = |e: std::io::Error| Error::File {
+        path: dest.display().to_string(),
+        why: e.to_string(),
+    };
+    let mut w = std::io::BufWriter::new(std::fs::File::create(dest).map_err(fail)?);
+    analyze::html::write(&mut w, reports, title).map_err(fail)?;
+    w.flush().map_err(fail)
 }
 
 /// `--export`'s file: Parquet when its name ends in `.parquet`, NDJSON otherwise.

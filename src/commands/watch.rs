@@ -6,6 +6,7 @@ use crate::commands::pcap::DecodeArgs;
 use crate::exit::{Error, Result};
 use clap::Args;
 use netkit_cmds::output::{write_json_line, Term};
+use netkit_cmds::pcap::analyze::graphs::GraphOptions;
 use netkit_cmds::pcap::analyze::AnalyzeOptions;
 use netkit_cmds::watch::report::{Event, Place, Process};
 use netkit_cmds::watch::{view, Watch};
@@ -53,6 +54,11 @@ pub struct WatchArgs {
     /// Stop writing evidence after this many MiB written to DIR
     #[arg(long, value_name = "MB", default_value_t = 100, requires = "write")]
     pub write_mb: u64,
+    /// At the end of the run, write everything seen as one self-contained HTML page
+    /// (as pcap analyze --html: findings, timeline, graphs of troubled streams), one
+    /// report per capture point
+    #[arg(long, value_name = "REPORT.html")]
+    pub html: Option<PathBuf>,
     #[command(flatten)]
     pub decode: DecodeArgs,
 }
@@ -73,6 +79,10 @@ pub fn run(args: WatchArgs, term: &Term) -> Result {
         dissect: args.decode.dissect_options()?,
         frames: false,
         conns: false,
+        graphs: args.html.as_ref().map(|_| GraphOptions {
+            troubled: true,
+            ..GraphOptions::default()
+        }),
     };
     // Before any thread starts: the signals must be blocked in every thread.
     let signals = signals::install(true)?;
@@ -119,6 +129,9 @@ pub fn run(args: WatchArgs, term: &Term) -> Result {
     let mut watch = Watch::new(opts, start);
     if args.write.is_some() {
         watch.keep_evidence();
+    }
+    if args.html.is_some() {
+        watch.keep_reports();
     }
     let mut writer = args
         .write
@@ -275,6 +288,15 @@ pub fn run(args: WatchArgs, term: &Term) -> Result {
     watch.note_drops(unix_ns(), &lost, &mut events);
     watch.finish(unix_ns(), &mut owner, &mut events);
     write_evidence(&mut watch);
+    if let Some(dest) = &args.html {
+        let reports = watch.take_reports();
+        super::pcap::write_html(dest, &reports, "watch")?;
+        eprintln!(
+            "watch: wrote the report of {} capture points to {}",
+            reports.len(),
+            dest.display()
+        );
+    }
     let last = watch.summary(unix_ns(), true);
     let lost = last.dropped;
     events.push(Event::Summary(last));

@@ -108,6 +108,8 @@ pub struct Watch {
     findings: u64,
     /// The kernel's drops per connection, when `netkit drops`' probe runs beside.
     kernel_drops: Option<kernel_drops::KernelDrops>,
+    /// `--html`: each capture point's whole report, kept at the end of the run.
+    reports: Option<Vec<crate::pcap::analyze::Report>>,
 }
 
 /// Finds the process behind a client endpoint: `(place, client, server)` to the owner,
@@ -125,7 +127,19 @@ impl Watch {
             upgrades: UpgradeCounts::default(),
             findings: 0,
             kernel_drops: None,
+            reports: None,
         }
+    }
+
+    /// Keeps each capture point's report at [`Watch::finish`] (for `--html`: the
+    /// analysis should record graphs, see [`AnalyzeOptions::graphs`]).
+    pub fn keep_reports(&mut self) {
+        self.reports.get_or_insert_with(Vec::new);
+    }
+
+    /// The reports kept at [`Watch::finish`], one per capture point.
+    pub fn take_reports(&mut self) -> Vec<crate::pcap::analyze::Report> {
+        self.reports.take().unwrap_or_default()
     }
 
     /// Notes one interval of the kernel's drops (`netkit drops`' rows): from the first
@@ -321,7 +335,8 @@ impl Watch {
                 members: Vec::new(),
             };
             let ts = rfc3339_ns(now_unix_ns);
-            for f in analysis.finish(info, &[], &[]).findings {
+            let report = analysis.finish(info, &[], &[]);
+            for f in report.findings.iter().cloned() {
                 if t.reported.contains(&(f.code, f.frames.clone())) {
                     continue;
                 }
@@ -336,6 +351,9 @@ impl Watch {
                         &ts, &t.place, severity, summary, stream,
                     )));
                 }
+            }
+            if let Some(kept) = &mut self.reports {
+                kept.push(report);
             }
         }
     }

@@ -32,7 +32,7 @@ pub(super) fn finish(
 ) -> Report {
     let Analysis {
         capture,
-        tcp,
+        mut tcp,
         mut census,
         websocket,
         multicast,
@@ -41,6 +41,7 @@ pub(super) fn finish(
         paths,
         conn: _,
         list_frames,
+        timeline,
     } = run;
     let mut found: Vec<Finding> = Vec::new();
 
@@ -74,6 +75,10 @@ pub(super) fn finish(
     settle_groups(&mut found);
     rank(&mut found);
     let notices = notices(&found, &tcp, capture.first_ts());
+    let graphs = timeline.map(|t| {
+        let recorded = tcp.take_series();
+        super::graphs::select(t, recorded, &tcp, &found)
+    });
     let read = read_problems.iter().map(|w| CaptureProblem {
         frame: w.frame,
         offset: w.offset,
@@ -94,6 +99,7 @@ pub(super) fn finish(
         paths,
         findings: found,
         notices,
+        graphs,
     }
 }
 

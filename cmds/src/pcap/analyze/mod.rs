@@ -15,11 +15,14 @@
 pub mod evidence;
 pub mod export;
 pub mod findings;
+pub mod graphs;
+pub mod html;
 mod joins;
 pub mod parallel;
 pub mod parquet_export;
 pub mod report;
 pub mod sections;
+pub mod svg;
 pub mod view;
 
 use crate::source::{FrameSource, RawFrame};
@@ -40,6 +43,8 @@ pub struct AnalyzeOptions {
     pub frames: bool,
     /// Follow connections as Zeek's conn.log does (`--export`).
     pub conns: bool,
+    /// Collect what the graphs draw (`--html`, `pcap graph`).
+    pub graphs: Option<graphs::GraphOptions>,
 }
 
 /// What every section sees of one frame.
@@ -124,13 +129,19 @@ pub struct Analysis {
     conn: sections::conn::ConnLog,
     /// `--frames`: list the frames behind each TCP flag.
     list_frames: bool,
+    /// The capture's timeline, when graphs are wanted.
+    timeline: Option<graphs::Timeline>,
 }
 
 impl Analysis {
     pub fn new(opts: &AnalyzeOptions) -> Self {
+        let mut tcp = sections::tcp::TcpAnalysis::new(opts.frames);
+        if let Some(g) = &opts.graphs {
+            tcp.record_series(g);
+        }
         Analysis {
             capture: report::CaptureTally::default(),
-            tcp: sections::tcp::TcpAnalysis::new(opts.frames),
+            tcp,
             census: Default::default(),
             websocket: Default::default(),
             multicast: Default::default(),
@@ -139,6 +150,7 @@ impl Analysis {
             paths: Default::default(),
             conn: sections::conn::ConnLog::new(opts.conns),
             list_frames: opts.frames,
+            timeline: opts.graphs.as_ref().map(graphs::Timeline::new),
         }
     }
 
@@ -159,16 +171,34 @@ impl Analysis {
     pub fn feed(&mut self, raw: RawFrame<'_>, frame: &Frame<'_>) {
         self.capture.feed(&raw, frame);
         // TCP first: the others read the stream it assigns.
-        let tcp = self.tcp.feed(&raw, frame);
+        let tcp = self.feed_tcp(&raw, frame);
         let ctx = FrameCtx { raw, frame, tcp };
         for s in self.sections() {
             s.feed(&ctx);
         }
     }
 
-    /// `--jobs`' stream side (see `parallel.rs`): TCP, WebSocket, conn records.
+    /// The TCP engine and the timeline drawn from its answer (`--html`).
+    fn feed_tcp(
+        &mut self,
+        raw: &RawFrame<'_>,
+        frame: &Frame<'_>,
+    ) -> Option<sections::tcp::TcpFrameInfo> {
+        if self.timeline.is_some() {
+            self.tcp.note_capture_start(raw.ts_ns);
+        }
+        let tcp = self.tcp.feed(raw, frame);
+        if let Some(t) = &mut self.timeline {
+            let on_tcp = tcp.map(|i| (i.from as usize, i.flags, i.header_flags));
+            t.feed(raw.ts_ns, raw.orig_len, on_tcp);
+        }
+        tcp
+    }
+
+    /// `--jobs`' stream side (see `parallel.rs`): TCP (and the timeline), WebSocket,
+    /// conn records.
     fn feed_stream_side(&mut self, raw: RawFrame<'_>, frame: &Frame<'_>) {
-        let tcp = self.tcp.feed(&raw, frame);
+        let tcp = self.feed_tcp(&raw, frame);
         let ctx = FrameCtx { raw, frame, tcp };
         self.websocket.feed(&ctx);
         self.conn.feed(&ctx);
@@ -207,6 +237,7 @@ impl Analysis {
             paths: capture.paths,
             conn: streams.conn,
             list_frames: streams.list_frames,
+            timeline: streams.timeline,
         }
     }
 

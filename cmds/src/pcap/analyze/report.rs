@@ -29,6 +29,9 @@ pub struct Report {
     /// report, which has them as `findings`).
     #[serde(skip)]
     pub notices: Vec<super::export::NoticeRecord>,
+    /// What the graphs draw, when asked for (`--html`, `pcap graph`); not in the JSON.
+    #[serde(skip)]
+    pub graphs: Option<super::graphs::Graphs>,
 }
 
 /// What the caller knows about the source that the frames do not say.

@@ -17,6 +17,7 @@ mod findings;
 mod report;
 mod rules;
 mod segment;
+pub mod series;
 #[cfg(test)]
 mod tests;
 
@@ -137,6 +138,8 @@ pub struct TcpAnalysis {
     rejected_seen: bool,
     /// Streams with at least one counted (not rejected) frame, kept or not.
     counted_streams: u64,
+    /// The series of the streams to graph, when graphs are wanted.
+    series: Option<series::Recorder>,
 }
 
 impl Default for TcpAnalysis {
@@ -173,6 +176,27 @@ impl TcpAnalysis {
             fragments: Fragments::default(),
             rejected_seen: false,
             counted_streams: 0,
+            series: None,
+        }
+    }
+
+    /// Records the series the graphs draw (see [`series`]) from now on.
+    pub fn record_series(&mut self, opts: &crate::pcap::analyze::graphs::GraphOptions) {
+        self.series = Some(series::Recorder::new(opts));
+    }
+
+    /// The recorded series worth a graph (none unless [`Self::record_series`]).
+    pub fn take_series(&mut self) -> Vec<series::StreamSeries> {
+        self.series
+            .take()
+            .map(series::Recorder::into_series)
+            .unwrap_or_default()
+    }
+
+    /// Tells the series recorder when the capture began (its bins start there).
+    pub fn note_capture_start(&mut self, ts_ns: i64) {
+        if let Some(r) = &mut self.series {
+            r.note_capture_start(ts_ns);
         }
     }
 
@@ -246,6 +270,7 @@ impl TcpAnalysis {
                 window_scale: None,
                 ts_ns: raw.ts_ns,
             },
+            sack: [None; 4],
         };
         let (conv, _, _) = Self::conversation(
             &mut self.live,
@@ -336,9 +361,11 @@ impl TcpAnalysis {
         if h.flags & th::FIN != 0 {
             conv.fins |= 1 << dir;
         }
+        let closing = !conv.closed && conv.fins == 3;
         conv.closed |= h.flags & th::RST != 0 || conv.fins == 3;
         let stream = conv.stream;
         let rtt = conv.seq.first_rtt_ns;
+        let shift = conv.seq.flows[dir].win_scale;
         let from = match find_stream_mut(&mut self.streams, stream) {
             Some(info) if !counted => info.side_of(seg.src),
             Some(info) => {
@@ -357,6 +384,13 @@ impl TcpAnalysis {
             None => Side::Server,
         };
 
+        if let (Some(rec), true) = (&mut self.series, counted) {
+            let first = find_stream_mut(&mut self.streams, stream).is_some_and(|s| s.frames == 1);
+            rec.feed(stream, seg, from, flags, shift, first);
+            if closing {
+                rec.closed(stream);
+            }
+        }
         if counted {
             self.counts.count(flags);
             if flags != 0 && self.keep_frames {
@@ -368,6 +402,7 @@ impl TcpAnalysis {
             stream,
             flags,
             from,
+            header_flags: seg.header.flags,
         }
     }
 

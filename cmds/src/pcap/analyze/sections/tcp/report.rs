@@ -428,4 +428,6 @@ pub struct TcpFrameInfo {
     /// [`flag`] bits.
     pub flags: u16,
     pub from: Side,
+    /// The segment's own header flags (SYN, RST, ...).
+    pub header_flags: u16,
 }

@@ -17,6 +17,8 @@ pub struct Segment {
     pub src: (IpAddr, u16),
     pub dst: (IpAddr, u16),
     pub header: SegmentHeader,
+    /// SACK blocks (left, right) the segment carries, for the graphs.
+    pub sack: [Option<(u32, u32)>; 4],
 }
 
 impl Segment {
@@ -34,10 +36,11 @@ impl Segment {
             _ => return None,
         };
         let len = reported_payload_len(raw, frame, ip, tcp);
-        let window_scale = if tcp.options.is_empty() {
-            None
+        let (window_scale, sack) = if tcp.options.is_empty() {
+            (None, [None; 4])
         } else {
-            tcp.parse_options().0.window_scale
+            let o = tcp.parse_options().0;
+            (o.window_scale, o.sack)
         };
         Some(Segment {
             frame: raw.number,
@@ -53,6 +56,7 @@ impl Segment {
                 window_scale,
                 ts_ns: raw.ts_ns,
             },
+            sack,
         })
     }
 }
@@ -141,6 +145,7 @@ impl Fragments {
                         window_scale: tcp.parse_options().0.window_scale,
                         ts_ns: raw.ts_ns,
                     },
+                    sack: tcp.parse_options().0.sack,
                 };
                 let received = u32::from(v4.total_len).saturating_sub(u32::from(v4.header_len));
                 let key = (first.src.0, first.dst.0, v4.identification);

@@ -160,6 +160,7 @@ impl Wire {
             src,
             dst,
             header,
+            sack: [None; 4],
         })
     }
 
@@ -700,6 +701,7 @@ fn the_frame_index_answers_for_every_frame_with_gaps_and_alternation() {
                 window_scale: None,
                 ts_ns: T0 + frame as i64,
             },
+            sack: [None; 4],
         })
         .stream
     };
@@ -793,6 +795,7 @@ fn scan_syn(n: u32) -> Segment {
             window_scale: None,
             ts_ns: T0 + i64::from(n) * 1000,
         },
+        sack: [None; 4],
     }
 }
 
