@@ -21,6 +21,10 @@ command -v ping >/dev/null || need+=(iputils-ping)
 # watch's live test compares with a tcpdump capture, under iptables-made loss.
 command -v tcpdump >/dev/null || need+=(tcpdump)
 command -v iptables >/dev/null || need+=(iptables)
+# The tls section is checked against tshark's fields (tests/tls_tshark.rs); the TLS
+# fixtures are made with openssl (tests/lab/tls-fixtures.sh).
+command -v tshark >/dev/null || need+=(tshark)
+command -v openssl >/dev/null || need+=(openssl)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "test.sh: installing ${need[*]}"

@@ -95,7 +95,11 @@ pub fn parse_record(data: &[u8]) -> Result<Record<'_>> {
     let mut c = Cursor::new(LAYER, data);
     let content_type = c.u8()?;
     if !(content::CHANGE_CIPHER_SPEC..=content::HEARTBEAT).contains(&content_type) {
-        return Err(DecodeError::invalid(LAYER, 0, "unknown record content type"));
+        return Err(DecodeError::invalid(
+            LAYER,
+            0,
+            "unknown record content type",
+        ));
     }
     let version = c.u16()?;
     if version >> 8 != 3 {
@@ -103,7 +107,11 @@ pub fn parse_record(data: &[u8]) -> Result<Record<'_>> {
     }
     let len = usize::from(c.u16()?);
     if len > MAX_RECORD_BODY {
-        return Err(DecodeError::invalid(LAYER, 3, "record longer than 2^14+2048"));
+        return Err(DecodeError::invalid(
+            LAYER,
+            3,
+            "record longer than 2^14+2048",
+        ));
     }
     let body = c.take(len)?;
     Ok(Record {
@@ -200,9 +208,8 @@ impl ServerHello<'_> {
 
 /// RFC 8446 §4.1.3: the SHA-256 of "HelloRetryRequest", used as a ServerHello random.
 const HELLO_RETRY_RANDOM: [u8; 32] = [
-    0xCF, 0x21, 0xAD, 0x74, 0xE5, 0x9A, 0x61, 0x11, 0xBE, 0x1D, 0x8C, 0x02, 0x1E, 0x65, 0xB8,
-    0x91, 0xC2, 0xA2, 0x11, 0x16, 0x7A, 0xBB, 0x8C, 0x5E, 0x07, 0x9E, 0x09, 0xE2, 0xC8, 0xA8,
-    0x33, 0x9C,
+    0xCF, 0x21, 0xAD, 0x74, 0xE5, 0x9A, 0x61, 0x11, 0xBE, 0x1D, 0x8C, 0x02, 0x1E, 0x65, 0xB8, 0x91,
+    0xC2, 0xA2, 0x11, 0x16, 0x7A, 0xBB, 0x8C, 0x5E, 0x07, 0x9E, 0x09, 0xE2, 0xC8, 0xA8, 0x33, 0x9C,
 ];
 
 impl<'a> Handshake<'a> {
@@ -492,7 +499,13 @@ mod tests {
         let l = (sni.len() - 2) as u16;
         sni[..2].copy_from_slice(&l.to_be_bytes());
         push_ext(&mut exts, 0, &sni);
-        push_ext(&mut exts, 16, &[0, 12, 2, b'h', b'2', 8, b'h', b't', b't', b'p', b'/', b'1', b'.', b'1']);
+        push_ext(
+            &mut exts,
+            16,
+            &[
+                0, 12, 2, b'h', b'2', 8, b'h', b't', b't', b'p', b'/', b'1', b'.', b'1',
+            ],
+        );
         push_ext(&mut exts, 43, &[4, 3, 4, 3, 3]);
         let mut body = vec![3, 3];
         body.extend_from_slice(&[7; 32]);

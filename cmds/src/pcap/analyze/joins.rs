@@ -17,6 +17,7 @@ use super::findings::{frames_filter, rank, settle_groups, Code, Finding, Severit
 use super::report::{CaptureProblem, ProblemKind, Report, SourceInfo, WebSocketSection};
 use super::sections::conn::Conn;
 use super::sections::tcp::{TcpAnalysis, TcpFlag};
+use super::sections::tls::findings as tls_findings;
 use super::sections::websocket::findings::{self as ws_findings, RetransPlacement};
 use super::sections::websocket::Upgrade;
 use super::sections::websocket::{Verdict, WebSocketAnalysis};
@@ -35,6 +36,7 @@ pub(super) fn finish(
         tcp,
         mut census,
         websocket,
+        tls,
         multicast,
         fhrp,
         tunnels,
@@ -58,6 +60,8 @@ pub(super) fn finish(
         .collect();
     ws_findings::raise(&upgrades, &placements, &mut found);
     tcp.raise_findings(capture.last_ts(), &mut found);
+    let tls = tls.finish();
+    tls_findings::raise(&tls.connections, capture.last_ts(), &mut found);
 
     // tunnels x paths.
     let paths_truncated = paths.truncated();
@@ -88,6 +92,7 @@ pub(super) fn finish(
             upgrades,
             untracked_connections,
         },
+        tls,
         multicast: multicast.finish(),
         fhrp: fhrp.finish(),
         tunnels,

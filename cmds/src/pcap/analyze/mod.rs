@@ -116,6 +116,7 @@ pub struct Analysis {
     tcp: sections::tcp::TcpAnalysis,
     census: sections::census::Census,
     websocket: sections::websocket::WebSocketAnalysis,
+    tls: sections::tls::TlsAnalysis,
     multicast: sections::multicast::MulticastAnalysis,
     fhrp: sections::fhrp::FhrpAnalysis,
     tunnels: sections::tunnels::TunnelAnalysis,
@@ -132,6 +133,7 @@ impl Analysis {
             tcp: sections::tcp::TcpAnalysis::new(opts.frames),
             census: Default::default(),
             websocket: Default::default(),
+            tls: Default::default(),
             multicast: Default::default(),
             fhrp: Default::default(),
             tunnels: Default::default(),
@@ -142,10 +144,11 @@ impl Analysis {
     }
 
     /// The sections that read the per-frame context, in the order they see it.
-    fn sections(&mut self) -> [&mut dyn Section; 7] {
+    fn sections(&mut self) -> [&mut dyn Section; 8] {
         [
             &mut self.census,
             &mut self.websocket,
+            &mut self.tls,
             &mut self.multicast,
             &mut self.fhrp,
             &mut self.tunnels,
