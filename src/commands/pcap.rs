@@ -8,6 +8,7 @@ use netkit_cmds::pcap::analyze::evidence::Evidence;
 use netkit_cmds::pcap::analyze::export::ConnRecord;
 use netkit_cmds::pcap::analyze::findings::{Code, Entry};
 use netkit_cmds::pcap::analyze::parquet_export::ParquetConns;
+use netkit_cmds::pcap::analyze::sections::tls::decrypt::KeyLog;
 use netkit_cmds::pcap::analyze::{
     self, view, AnalyzeOptions, ProblemKind, Progress, Report, SourceInfo,
 };
@@ -117,6 +118,10 @@ pub struct AnalyzeArgs {
     /// Write the findings in the shape of Zeek's notice.log, as NDJSON
     #[arg(long, value_name = "NOTICES.ndjson")]
     pub export_notices: Option<PathBuf>,
+    /// Decrypt TLS with the secrets of an NSS key log (SSLKEYLOGFILE format;
+    /// repeatable): decrypted HTTP and WebSocket are analysed as clear text
+    #[arg(long, value_name = "FILE")]
+    pub tls_keylog: Vec<PathBuf>,
     /// List every finding code with its severity, meaning and what to check next
     /// (with --json, as an array), and exit
     #[arg(long)]
@@ -317,6 +322,19 @@ fn nothing_readable(path: &Path, why: &str) -> Error {
 }
 
 /// `--write-streams`: reads `input` again and writes the frames behind the findings.
+/// The secrets of every `--tls-keylog` file, in one key log.
+pub fn read_keylogs(paths: &[PathBuf]) -> Result<KeyLog> {
+    let mut log = KeyLog::default();
+    for p in paths {
+        let text = std::fs::read_to_string(p).map_err(|e| Error::File {
+            path: p.display().to_string(),
+            why: e.to_string(),
+        })?;
+        log.add_text(&text);
+    }
+    Ok(log)
+}
+
 fn write_streams(
     input: &Path,
     a: &AnalyzeArgs,
@@ -364,6 +382,7 @@ fn run_analyze(a: AnalyzeArgs, term: &Term) -> Result {
         dissect: a.decode.dissect_options()?,
         frames: a.frames,
         conns: a.export.is_some(),
+        tls_keylog: read_keylogs(&a.tls_keylog)?,
     };
     let files = inputs(&a.read, &a.files);
     if a.write_streams.is_some() && files.len() > 1 {

@@ -43,6 +43,7 @@ pub(super) fn finish(
         paths,
         conn: _,
         list_frames,
+        plain: _,
     } = run;
     let mut found: Vec<Finding> = Vec::new();
 
@@ -61,7 +62,7 @@ pub(super) fn finish(
     ws_findings::raise(&upgrades, &placements, &mut found);
     tcp.raise_findings(capture.last_ts(), &mut found);
     let tls = tls.finish();
-    tls_findings::raise(&tls.connections, capture.last_ts(), &mut found);
+    tls_findings::raise(&tls, capture.last_ts(), &mut found);
 
     // tunnels x paths.
     let paths_truncated = paths.truncated();

@@ -39,6 +39,8 @@ pub struct AnalyzeOptions {
     pub frames: bool,
     /// Follow connections as Zeek's conn.log does (`--export`).
     pub conns: bool,
+    /// Secrets to decrypt TLS with (`--tls-keylog`, pcapng Decryption Secrets Blocks).
+    pub tls_keylog: sections::tls::decrypt::KeyLog,
 }
 
 /// What every section sees of one frame.
@@ -124,6 +126,8 @@ pub struct Analysis {
     conn: sections::conn::ConnLog,
     /// `--frames`: list the frames behind each TCP flag.
     list_frames: bool,
+    /// Decrypted bytes on their way from the TLS section to the clear-text ones.
+    plain: Vec<sections::tls::Plain>,
 }
 
 impl Analysis {
@@ -133,22 +137,21 @@ impl Analysis {
             tcp: sections::tcp::TcpAnalysis::new(opts.frames),
             census: Default::default(),
             websocket: Default::default(),
-            tls: Default::default(),
+            tls: sections::tls::TlsAnalysis::with_keylog(opts.tls_keylog.clone()),
             multicast: Default::default(),
             fhrp: Default::default(),
             tunnels: Default::default(),
             paths: Default::default(),
             conn: sections::conn::ConnLog::new(opts.conns),
             list_frames: opts.frames,
+            plain: Vec::new(),
         }
     }
 
     /// The sections that read the per-frame context, in the order they see it.
-    fn sections(&mut self) -> [&mut dyn Section; 8] {
+    fn sections(&mut self) -> [&mut dyn Section; 6] {
         [
             &mut self.census,
-            &mut self.websocket,
-            &mut self.tls,
             &mut self.multicast,
             &mut self.fhrp,
             &mut self.tunnels,
@@ -163,6 +166,16 @@ impl Analysis {
         // TCP first: the others read the stream it assigns.
         let tcp = self.tcp.feed(&raw, frame);
         let ctx = FrameCtx { raw, frame, tcp };
+        // TLS before WebSocket/HTTP: a connection it decrypts reaches the clear-text
+        // analysis as decrypted bytes, never as its ciphertext segments.
+        if self.tls.feed_frame(&ctx) {
+            self.tls.take_plain(&mut self.plain);
+            for p in self.plain.drain(..) {
+                self.websocket.observe_plain(&p);
+            }
+        } else {
+            self.websocket.feed(&ctx);
+        }
         for s in self.sections() {
             s.feed(&ctx);
         }

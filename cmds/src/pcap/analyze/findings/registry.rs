@@ -42,6 +42,8 @@ pub enum Code {
     TlsAlpnNotOffered,
     TlsCertExpired,
     TlsCertNameMismatch,
+    TlsDecryptFailed,
+    TlsNoKeys,
 }
 
 /// What the registry says about one code.
@@ -60,7 +62,7 @@ pub struct Entry {
 
 impl Code {
     /// Every code, in the order `--list-findings` shows them (by section, then severity).
-    pub const ALL: [Code; 28] = [
+    pub const ALL: [Code; 30] = [
         Code::CaptureDamaged,
         Code::CaptureDrops,
         Code::WebsocketRejected,
@@ -89,6 +91,8 @@ impl Code {
         Code::TlsAlpnNotOffered,
         Code::TlsCertExpired,
         Code::TlsCertNameMismatch,
+        Code::TlsDecryptFailed,
+        Code::TlsNoKeys,
     ];
 
     /// What the registry says about this code. A match, so a new code does not compile
@@ -285,6 +289,20 @@ impl Code {
                 meaning: "the server's TLS 1.2 certificate names none that covers the SNI the client asked for",
                 next: "the certificate selected for that SNI (crt-list or default certificate on the proxy), or a client connecting with the wrong host name",
             },
+            Code::TlsDecryptFailed => Entry {
+                code: Code::TlsDecryptFailed,
+                severities: &[Error],
+                section: "tls",
+                meaning: "records of a connection whose secrets the key log has failed authentication: the keys are not this session's (a key log from another run) or the bytes were damaged",
+                next: "that the key log was written by the same client run as the capture (its CLIENT_RANDOM lines must match the ClientHello's random), and the capture's damage and snap length",
+            },
+            Code::TlsNoKeys => Entry {
+                code: Code::TlsNoKeys,
+                severities: &[Warning],
+                section: "tls",
+                meaning: "a key log was given but had no secrets for some TLS sessions: their HTTP and WebSocket traffic is not analysed",
+                next: "that every client in the capture wrote to the key log (SSLKEYLOGFILE set for each process, keylog_filename in Python) during the capture",
+            },
             Code::CaptureDrops => Entry {
                 code: Code::CaptureDrops,
                 severities: &[Warning],
@@ -326,6 +344,8 @@ impl Code {
             Code::TlsAlpnNotOffered => "tls_alpn_not_offered",
             Code::TlsCertExpired => "tls_cert_expired",
             Code::TlsCertNameMismatch => "tls_cert_name_mismatch",
+            Code::TlsDecryptFailed => "tls_decrypt_failed",
+            Code::TlsNoKeys => "tls_no_keys",
         }
     }
 }
@@ -338,7 +358,7 @@ impl std::fmt::Display for Code {
 }
 
 // A code added after the last one must be added to `Code::ALL` too.
-const _: () = assert!(Code::TlsCertNameMismatch as usize + 1 == Code::ALL.len());
+const _: () = assert!(Code::TlsNoKeys as usize + 1 == Code::ALL.len());
 
 #[cfg(test)]
 mod tests {

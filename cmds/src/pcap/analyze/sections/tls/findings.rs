@@ -2,7 +2,7 @@
 //! complete, an ALPN the client never offered, and a TLS 1.2 certificate that is
 //! expired or does not name the server asked for.
 
-use super::TlsConn;
+use super::{TlsConn, TlsSection};
 use crate::pcap::analyze::findings::{frames_filter, group_key, Code, Finding, Severity};
 
 /// A handshake younger than this at the capture's end may simply be cut off.
@@ -45,8 +45,53 @@ fn finding(
 
 /// Every TLS finding of the section. `capture_end_ns`: the last frame's time, to
 /// tell a handshake cut off by the capture's end from one that stalled.
-pub fn raise(conns: &[TlsConn], capture_end_ns: Option<i64>, out: &mut Vec<Finding>) {
+pub fn raise(section: &TlsSection, capture_end_ns: Option<i64>, out: &mut Vec<Finding>) {
+    let conns = &section.connections;
+    if let Some(n) = section.sessions_without_keys.filter(|n| *n > 0) {
+        let missing: Vec<&TlsConn> = conns
+            .iter()
+            .filter(|c| c.server_hello_frame.is_some() && !c.decrypted)
+            .collect();
+        let frames: Vec<u64> = missing
+            .iter()
+            .filter_map(|c| c.client_hello_frame)
+            .take(20)
+            .collect();
+        out.push(Finding {
+            group: String::new(),
+            ts_ns: missing.first().and_then(|c| c.client_hello_ts),
+            severity: Severity::Warning,
+            code: Code::TlsNoKeys,
+            summary: format!(
+                "the key log has no secrets for {n} of the {} TLS sessions: they stay encrypted",
+                conns
+                    .iter()
+                    .filter(|c| c.server_hello_frame.is_some())
+                    .count()
+            ),
+            stream: None,
+            wireshark_filter: frames_filter(&frames),
+            frames,
+        });
+    }
     for c in conns {
+        if c.decryption_failures > 0 {
+            let frames: Vec<u64> = c.first_failure_frame.into_iter().collect();
+            out.push(finding(
+                c,
+                Severity::Error,
+                Code::TlsDecryptFailed,
+                format!(
+                    "{} record(s) with {} failed authentication with the logged keys (first at frame {})",
+                    c.decryption_failures,
+                    server_name(c),
+                    c.first_failure_frame.unwrap_or(0)
+                ),
+                format!("records with {} failed authentication", c.server),
+                frames,
+                None,
+            ));
+        }
         let hello: Vec<u64> = c.client_hello_frame.into_iter().collect();
         let fatal = c.alerts.iter().find(|a| a.level == "fatal");
         if let Some(a) = fatal {

@@ -12,16 +12,19 @@
 //! Connections are followed from a first segment that starts with a TLS record header;
 //! at most [`MAX_CONNECTIONS`] at once, the rest counted.
 
+pub mod decrypt;
 pub mod findings;
 
 use super::reasm::{Chunk, Reassembler};
 use crate::output::rfc3339_ns;
 use crate::pcap::analyze::{FastMap, FrameCtx, Section};
+use decrypt::{DirKeys, KeyLog, Opened};
 use netkit_dissectors::app::tls::{self, content, Alert, HandshakeMsg};
 use netkit_dissectors::transport::tcp_flags;
 use netkit_dissectors::{ErrorKind, Layer};
 use serde::Serialize;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
 /// TLS connections followed at once.
 const MAX_CONNECTIONS: usize = 200_000;
@@ -104,6 +107,15 @@ pub struct TlsConn {
     /// Bytes of the directions' streams that were not TLS or not decodable, or holes
     /// given up on: what the section could not follow.
     pub undecodable: u64,
+    /// The key log had this connection's secrets and its records were opened.
+    pub decrypted: bool,
+    /// Records that failed authentication with the logged keys (wrong keys, or
+    /// damaged bytes), and the first such frame.
+    pub decryption_failures: u64,
+    pub first_failure_frame: Option<u64>,
+    /// Application bytes decrypted each way.
+    pub client_plain_bytes: u64,
+    pub server_plain_bytes: u64,
     #[serde(skip)]
     pub client_hello_ts: Option<i64>,
     #[serde(skip)]
@@ -122,6 +134,10 @@ pub struct TlsSection {
     /// Holes in a TCP stream given up on (more than the reassembly bound waited
     /// behind them).
     pub reassembly_overflows: u64,
+    /// With a key log: handshakes whose secrets it did not have (`None` without one).
+    pub sessions_without_keys: Option<u64>,
+    /// Key log lines that did not parse.
+    pub keylog_bad_lines: u64,
 }
 
 /// Which side of a [`ConnKey`] sent: 0 when the source is its first endpoint.
@@ -144,6 +160,13 @@ struct Direction {
     /// Not a record stream (or lost sync): nothing more is parsed.
     lost: bool,
     hs_lost: bool,
+    /// Opens this direction's protected records (with a key log).
+    keys: Option<DirKeys>,
+    /// TLS 1.3: the application keys, installed after this direction's Finished.
+    next_keys: Option<DirKeys>,
+    /// Sequence number of the next decrypted byte in the virtual clear-text stream
+    /// handed to the HTTP/WebSocket analysis.
+    plain_seq: u32,
 }
 
 struct Conn {
@@ -156,10 +179,28 @@ struct Conn {
     client_ticket: bool,
     /// TLS 1.3 was negotiated.
     tls13: bool,
+    client_random: [u8; 32],
+    keylog: Option<Arc<KeyLog>>,
+    /// Decrypted application data waiting for the analysis to take it.
+    plain: Vec<Plain>,
+}
+
+/// Decrypted application bytes of one record, as the clear-text analyses take them:
+/// the connection's endpoints, the direction, a virtual in-order sequence number, and
+/// the frame that completed the record.
+#[derive(Debug, Clone)]
+pub struct Plain {
+    pub src: SocketAddr,
+    pub dst: SocketAddr,
+    pub seq: u32,
+    pub frame: u64,
+    pub ts_ns: i64,
+    pub data: Vec<u8>,
 }
 
 #[derive(Default)]
 pub struct TlsAnalysis {
+    keylog: Option<Arc<KeyLog>>,
     conns: FastMap<ConnKey, Conn>,
     /// Ended connections, in order of their first frame, with the live ones at finish.
     done: Vec<TlsConn>,
@@ -169,13 +210,35 @@ pub struct TlsAnalysis {
 
 impl Section for TlsAnalysis {
     fn feed(&mut self, ctx: &FrameCtx<'_>) {
+        self.feed_frame(ctx);
+    }
+}
+
+impl TlsAnalysis {
+    /// A run that decrypts with `keylog` (when not empty).
+    pub fn with_keylog(keylog: KeyLog) -> Self {
+        TlsAnalysis {
+            keylog: (!keylog.is_empty() || keylog.bad_lines > 0).then(|| Arc::new(keylog)),
+            ..TlsAnalysis::default()
+        }
+    }
+
+    /// Whether a key log was given.
+    pub fn decrypting(&self) -> bool {
+        self.keylog.is_some()
+    }
+
+    /// Feeds one frame; true when it belongs to a connection being decrypted (the
+    /// clear-text analyses then take its decrypted bytes from [`Self::take_plain`]
+    /// instead of the frame).
+    pub fn feed_frame(&mut self, ctx: &FrameCtx<'_>) -> bool {
         let Some((ip, tcp)) = ctx.frame.innermost_tcp() else {
-            return;
+            return false;
         };
         let (src, dst) = match ip {
             Layer::Ipv4(h) => (IpAddr::V4(h.src), IpAddr::V4(h.dst)),
             Layer::Ipv6(h) => (IpAddr::V6(h.src), IpAddr::V6(h.dst)),
-            _ => return,
+            _ => return false,
         };
         let a = SocketAddr::new(src, tcp.src_port);
         let b = SocketAddr::new(dst, tcp.dst_port);
@@ -193,17 +256,19 @@ impl Section for TlsAnalysis {
         let payload = tcp.payload;
         if !self.conns.contains_key(&key) {
             if !tls::looks_like_record(payload) || payload.first() != Some(&content::HANDSHAKE) {
-                return;
+                return false;
             }
             if self.conns.len() >= MAX_CONNECTIONS {
                 self.untracked += 1;
-                return;
+                return false;
             }
             // The sender until a hello says which side is the client.
-            self.conns.insert(key, Conn::new(a, b));
+            let mut c = Conn::new(a, b);
+            c.keylog = self.keylog.clone();
+            self.conns.insert(key, c);
         }
         let Some(conn) = self.conns.get_mut(&key) else {
-            return;
+            return false;
         };
         conn.info.last_ts = ctx.raw.ts_ns;
         if conn.info.stream.is_none() {
@@ -212,15 +277,22 @@ impl Section for TlsAnalysis {
         if tcp.has(tcp_flags::FIN) || tcp.has(tcp_flags::RST) {
             conn.info.ended = true;
         }
-        if payload.is_empty() {
-            return;
+        if !payload.is_empty() {
+            let mut chunks = Vec::new();
+            conn.dirs[dir]
+                .reasm
+                .push(tcp.seq, payload, ctx.raw.number, ctx.raw.ts_ns, &mut chunks);
+            for chunk in chunks {
+                conn.bytes(dir, chunk);
+            }
         }
-        let mut chunks = Vec::new();
-        conn.dirs[dir]
-            .reasm
-            .push(tcp.seq, payload, ctx.raw.number, ctx.raw.ts_ns, &mut chunks);
-        for chunk in chunks {
-            conn.bytes(dir, chunk);
+        conn.info.decrypted
+    }
+
+    /// Decrypted application bytes produced by the frames fed so far.
+    pub fn take_plain(&mut self, out: &mut Vec<Plain>) {
+        for c in self.conns.values_mut().filter(|c| !c.plain.is_empty()) {
+            out.append(&mut c.plain);
         }
     }
 }
@@ -253,6 +325,11 @@ impl Conn {
                 client_records: 0,
                 server_records: 0,
                 undecodable: 0,
+                decrypted: false,
+                decryption_failures: 0,
+                first_failure_frame: None,
+                client_plain_bytes: 0,
+                server_plain_bytes: 0,
                 client_hello_ts: None,
                 last_ts: 0,
                 ended: false,
@@ -262,6 +339,9 @@ impl Conn {
             client_session_id: Vec::new(),
             client_ticket: false,
             tls13: false,
+            client_random: [0; 32],
+            keylog: None,
+            plain: Vec::new(),
         }
     }
 
@@ -306,10 +386,23 @@ impl Conn {
 
     fn record(&mut self, dir: DirIndex, r: tls::Record<'_>, frame: u64, ts_ns: i64) {
         let encrypted = self.dirs[dir].encrypted;
+        let protected = if self.tls13 {
+            r.content_type == content::APPLICATION_DATA
+        } else {
+            encrypted && r.content_type != content::CHANGE_CIPHER_SPEC
+        };
+        if protected && self.dirs[dir].keys.is_some() {
+            self.open_record(dir, r, frame, ts_ns);
+            return;
+        }
         match r.content_type {
             // TLS 1.3 sends it only for middlebox compatibility: it switches nothing
             // there (the ServerHello did).
-            content::CHANGE_CIPHER_SPEC if !self.tls13 => self.dirs[dir].encrypted = true,
+            content::CHANGE_CIPHER_SPEC if !self.tls13 => {
+                let d = &mut self.dirs[dir];
+                d.encrypted = true;
+                d.keys = d.next_keys.take();
+            }
             content::ALERT => match Alert::parse(r.body).filter(|_| !encrypted) {
                 Some(a) => {
                     if self.info.alerts.len() < MAX_LISTED_ALERTS {
@@ -367,6 +460,92 @@ impl Conn {
                     self.info.client_records += 1;
                 } else {
                     self.info.server_records += 1;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Opens a protected record with the direction's keys and takes what it carries:
+    /// handshake messages (Finished switches TLS 1.3 to the application keys, a
+    /// KeyUpdate to the next ones), alerts, and application data for the clear-text
+    /// analyses.
+    fn open_record(&mut self, dir: DirIndex, r: tls::Record<'_>, frame: u64, ts_ns: i64) {
+        let len = (r.body.len() as u16).to_be_bytes();
+        let v = r.version.to_be_bytes();
+        let header = [r.content_type, v[0], v[1], len[0], len[1]];
+        let Some(keys) = self.dirs[dir].keys.as_mut() else {
+            return;
+        };
+        let (inner, plain) = match keys.open(&header, r.body) {
+            Opened::Plain(t, p) => (t, p),
+            Opened::Failed => {
+                self.info.decryption_failures += 1;
+                self.info.first_failure_frame.get_or_insert(frame);
+                return;
+            }
+        };
+        let client = self.sent_by_client(dir);
+        match inner {
+            content::HANDSHAKE => {
+                let mut rest = plain.as_slice();
+                while let Ok(h) = tls::parse_handshake(rest) {
+                    rest = rest.get(h.wire_len()..).unwrap_or(&[]);
+                    match h.msg_type {
+                        tls::hs::FINISHED => {
+                            self.protected_handshake(dir, frame, ts_ns);
+                            if self.tls13 {
+                                let d = &mut self.dirs[dir];
+                                d.keys = d.next_keys.take();
+                            }
+                        }
+                        tls::hs::KEY_UPDATE if self.tls13 => {
+                            if let Some(k) = self.dirs[dir].keys.as_mut() {
+                                k.update();
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            content::ALERT => {
+                if let Some(a) = Alert::parse(&plain) {
+                    if self.info.alerts.len() < MAX_LISTED_ALERTS {
+                        self.info.alerts.push(AlertSeen {
+                            frame,
+                            from: if client { "client" } else { "server" },
+                            level: a.level_name(),
+                            description: a.name(),
+                            ts_ns,
+                        });
+                    }
+                }
+            }
+            content::APPLICATION_DATA => {
+                let (src, dst) = if client {
+                    (self.info.client, self.info.server)
+                } else {
+                    (self.info.server, self.info.client)
+                };
+                if client {
+                    self.info.client_records += 1;
+                    self.info.client_plain_bytes += plain.len() as u64;
+                } else {
+                    self.info.server_records += 1;
+                    self.info.server_plain_bytes += plain.len() as u64;
+                }
+                let d = &mut self.dirs[dir];
+                let seq = d.plain_seq;
+                d.plain_seq = seq.wrapping_add(plain.len() as u32);
+                if !plain.is_empty() {
+                    self.plain.push(Plain {
+                        src,
+                        dst,
+                        seq,
+                        frame,
+                        ts_ns,
+                        data: plain,
+                    });
                 }
             }
             _ => {}
@@ -443,6 +622,7 @@ impl Conn {
                     i.resumption_offered.push("psk");
                 }
                 self.client_session_id = ch.session_id.to_vec();
+                self.client_random = ch.random;
                 self.client_ticket = ch.ticket;
             }
             HandshakeMsg::ServerHello(sh) => {
@@ -487,6 +667,7 @@ impl Conn {
                     // Everything after the ServerHello is encrypted in TLS 1.3.
                     self.dirs[dir].encrypted = true;
                 }
+                self.install_keys(dir, sh.cipher_suite, &sh.random);
             }
             HandshakeMsg::Certificate(list) if !self.sent_by_client(dir) => {
                 if let Some(leaf) = list.first() {
@@ -495,6 +676,34 @@ impl Conn {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// With a key log, the keys of both directions once the ServerHello names the
+    /// suite (`server_dir` sent it). TLS 1.3 starts with the handshake keys; TLS 1.2's
+    /// wait for each side's ChangeCipherSpec.
+    fn install_keys(&mut self, server_dir: DirIndex, cipher_suite: u16, server_random: &[u8; 32]) {
+        let Some(log) = self.keylog.clone() else {
+            return;
+        };
+        let client_dir = 1 - server_dir;
+        if self.tls13 {
+            if let Some(k) = decrypt::tls13_keys(&log, &self.client_random, cipher_suite) {
+                self.info.decrypted = true;
+                self.dirs[server_dir].keys = k.server_hs;
+                self.dirs[server_dir].next_keys = k.server_app;
+                self.dirs[client_dir].keys = k.client_hs;
+                self.dirs[client_dir].next_keys = k.client_app;
+            }
+        } else if let Some((ck, sk)) =
+            decrypt::tls12_keys(&log, &self.client_random, server_random, cipher_suite)
+        {
+            self.info.decrypted = true;
+            self.dirs[client_dir].next_keys = Some(ck);
+            self.dirs[server_dir].next_keys = Some(sk);
+        }
+        for d in &mut self.dirs {
+            d.plain_seq = 1;
         }
     }
 
@@ -592,6 +801,13 @@ impl TlsAnalysis {
             self.retire(c);
         }
         let overflows = self.overflows;
+        let sessions_without_keys = self.keylog.as_ref().map(|_| {
+            self.done
+                .iter()
+                .filter(|c| c.server_hello_frame.is_some() && !c.decrypted)
+                .count() as u64
+        });
+        let keylog_bad_lines = self.keylog.as_ref().map_or(0, |k| k.bad_lines);
         let mut connections = self.done;
         connections.retain(|c| c.client_hello_frame.is_some() || c.server_hello_frame.is_some());
         connections.sort_by_key(|c| {
@@ -603,6 +819,8 @@ impl TlsAnalysis {
             connections,
             untracked_connections: self.untracked,
             reassembly_overflows: overflows,
+            sessions_without_keys,
+            keylog_bad_lines,
         }
     }
 }

@@ -1,0 +1,129 @@
+//! `pcap analyze --tls-keylog` on the OpenSSL fixtures of tests/fixtures/tls (made by
+//! tests/lab/tls-fixtures.sh with the client's own key log beside each capture):
+//! TLS 1.3 AES-256-GCM and ChaCha20-Poly1305, TLS 1.2 ECDHE AES-128-GCM and
+//! ChaCha20-Poly1305. With the right key log every protected record opens (the
+//! close_notify alerts, encrypted on the wire, are read by name; the HTTP request of
+//! tls13-http11 decrypts whole); with a key log from another session
+//! the records fail authentication and are reported, never a panic; with a key log that
+//! lacks a session, the session is counted as without keys.
+
+mod common;
+
+use serde_json::Value;
+use std::path::PathBuf;
+
+fn fixture(name: &str) -> PathBuf {
+    common::fixtures_dir().join("tls").join(name)
+}
+
+fn analyze(capture: &str, keylogs: &[PathBuf]) -> Value {
+    let mut cmd = common::netkit();
+    cmd.args(["pcap", "analyze", "--json"])
+        .arg(fixture(capture));
+    for k in keylogs {
+        cmd.arg("--tls-keylog").arg(k);
+    }
+    let out = cmd.output().expect("run netkit");
+    assert!(
+        out.status.success(),
+        "{capture}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("json")
+}
+
+fn codes(r: &Value) -> Vec<String> {
+    r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap().to_string())
+        .collect()
+}
+
+const DECRYPTABLE: [&str; 4] = ["tls13-http11", "tls13-chacha", "tls12-gcm", "tls12-chacha"];
+
+#[test]
+fn every_record_opens_with_the_sessions_key_log() {
+    for name in DECRYPTABLE {
+        let r = analyze(
+            &format!("{name}.pcapng"),
+            &[fixture(&format!("{name}.keys"))],
+        );
+        let c = &r["tls"]["connections"][0];
+        assert_eq!(c["decrypted"], true, "{name}");
+        assert_eq!(c["decryption_failures"], 0, "{name}");
+        assert_eq!(c["completed"], true, "{name}");
+        let alerts: Vec<&str> = c["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["description"].as_str().unwrap())
+            .collect();
+        assert_eq!(alerts, ["close_notify", "close_notify"], "{name}");
+        assert_eq!(r["tls"]["sessions_without_keys"], 0, "{name}");
+        assert!(
+            !codes(&r).iter().any(|c| c.starts_with("tls_")),
+            "{name}: {:?}",
+            codes(&r)
+        );
+    }
+    // The HTTP request (tshark with the same key log decodes `GET /` in frame 12)
+    // and s_server's -www status page.
+    let r = analyze("tls13-http11.pcapng", &[fixture("tls13-http11.keys")]);
+    let c = &r["tls"]["connections"][0];
+    assert_eq!(c["client_plain_bytes"], 18, "GET / HTTP/1.1 + CRLF CRLF");
+    assert!(c["server_plain_bytes"].as_u64().unwrap() > 1000);
+    // Without a key log nothing is decrypted and nothing is said about keys.
+    let r = analyze("tls13-http11.pcapng", &[]);
+    assert_eq!(r["tls"]["connections"][0]["decrypted"], false);
+    assert_eq!(r["tls"]["sessions_without_keys"], Value::Null);
+}
+
+#[test]
+fn another_sessions_secrets_fail_authentication_and_are_reported() {
+    // Each fixture's key log line names its own client random: put another
+    // session's secret under this session's random.
+    let dir = std::env::temp_dir().join(format!("nk17-keys-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (name, other) in [
+        ("tls12-gcm", "tls12-chacha"),
+        ("tls13-chacha", "tls13-http11"),
+    ] {
+        let mine = std::fs::read_to_string(fixture(&format!("{name}.keys"))).unwrap();
+        let theirs = std::fs::read_to_string(fixture(&format!("{other}.keys"))).unwrap();
+        let random = |line: &str| line.split_whitespace().nth(1).unwrap().to_string();
+        let my_random = mine
+            .lines()
+            .find(|l| !l.starts_with('#'))
+            .map(random)
+            .unwrap();
+        let forged: String = theirs
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .map(|l| {
+                let mut p: Vec<&str> = l.split_whitespace().collect();
+                p[1] = &my_random;
+                format!("{}\n", p.join(" "))
+            })
+            .collect();
+        let path = dir.join(format!("{name}.forged"));
+        std::fs::write(&path, forged).unwrap();
+        let r = analyze(&format!("{name}.pcapng"), &[path]);
+        let c = &r["tls"]["connections"][0];
+        assert_eq!(c["decrypted"], true, "{name}: the secrets were found");
+        assert!(c["decryption_failures"].as_u64().unwrap() >= 1, "{name}");
+        assert!(
+            codes(&r).contains(&"tls_decrypt_failed".to_string()),
+            "{name}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn a_key_log_without_the_session_counts_it() {
+    let r = analyze("tls12-gcm.pcapng", &[fixture("tls13-http11.keys")]);
+    assert_eq!(r["tls"]["sessions_without_keys"], 1);
+    assert!(codes(&r).contains(&"tls_no_keys".to_string()));
+}
