@@ -8,6 +8,8 @@
 #   version-alert  a TLS 1.2-only client to a TLS 1.3-only server (protocol_version)
 #   unknown-ca     a client verifying against another CA (fatal alert from the client)
 #   tls12-expired  TLS 1.2 with an expired certificate for other.example (SNI lab.example)
+#   wss1{2,3}-{ok,reject}  a python websockets client over wss:// (TLS 1.2 / 1.3) to a
+#                  websockets server accepting (echo) or rejecting (403) the upgrade
 # Needs root (tcpdump), openssl, tcpdump. Run: tests/lab/tls-fixtures.sh
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -74,4 +76,22 @@ run tls13-chacha "$srv -tls1_3 -ciphersuites TLS_CHACHA20_POLY1305_SHA256" \
     "-tls1_3 -ciphersuites TLS_CHACHA20_POLY1305_SHA256 -servername www.lab.example"
 run version-alert "$srv -tls1_3" "-tls1_2 -servername lab.example"
 run unknown-ca "$srv -tls1_2" "-tls1_2 -servername lab.example -CAfile other.pem -verify_return_error"
+# wss: python websockets server and client (TLS 1.2 and 1.3; accepted and rejected).
+wss() {
+    local name=$1 tls=$2 mode=$3
+    port=$((port + 1))
+    tcpdump -i lo -U -s 0 -w "$name.pcapng" --immediate-mode "tcp port $port" 2>/dev/null &
+    local dump=$!
+    sleep 1
+    /usr/bin/python3 "$here/wss_pair.py" --port $port --cert cert.pem --key key.pem \
+        --keylog "$name.keys" --tls "$tls" --mode "$mode"
+    sleep 1
+    kill $dump; wait $dump 2>/dev/null || true
+    cp "$name.pcapng" "$name.keys" "$out/"
+    echo "$name: $(stat -c %s "$name.pcapng") bytes"
+}
+wss wss13-ok 1.3 ok
+wss wss12-ok 1.2 ok
+wss wss13-reject 1.3 reject
+wss wss12-reject 1.2 reject
 run tls12-expired "-cert old.pem -key oldkey.pem -tls1_2" "-tls1_2 -servername lab.example"
