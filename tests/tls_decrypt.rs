@@ -127,3 +127,64 @@ fn a_key_log_without_the_session_counts_it() {
     assert_eq!(r["tls"]["sessions_without_keys"], 1);
     assert!(codes(&r).contains(&"tls_no_keys".to_string()));
 }
+
+/// Secrets embedded by `editcap --inject-secrets` (a pcapng Decryption Secrets Block)
+/// decrypt without --tls-keylog: the wss:// upgrade gets its verdict.
+#[test]
+fn secrets_embedded_in_pcapng_decrypt() {
+    if !common::have("editcap") {
+        eprintln!("skipping: needs editcap (package tshark)");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("nk17-dsb-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join("wss13-ok-dsb.pcapng");
+    let st = std::process::Command::new("editcap")
+        .arg("--inject-secrets")
+        .arg(format!("tls,{}", fixture("wss13-ok.keys").display()))
+        .arg(fixture("wss13-ok.pcapng"))
+        .arg(&out)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let o = common::netkit()
+        .args(["pcap", "analyze", "--json"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+    std::fs::remove_dir_all(&dir).ok();
+    assert_eq!(r["tls"]["connections"][0]["decrypted"], true);
+    assert_eq!(r["websocket"]["upgrades"][0]["verdict"], "accepted");
+}
+
+/// `--write-streams` keeps the key log (a Decryption Secrets Block before the
+/// packets): the written streams decrypt on their own, with the same verdict.
+#[test]
+fn write_streams_keeps_the_secrets() {
+    let dir = std::env::temp_dir().join(format!("nk17-ws-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join("streams.pcapng");
+    let st = common::netkit()
+        .args(["pcap", "analyze", "--tls-keylog"])
+        .arg(fixture("wss12-reject.keys"))
+        .arg("--write-streams")
+        .arg(&out)
+        .arg(fixture("wss12-reject.pcapng"))
+        .output()
+        .unwrap();
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    let o = common::netkit()
+        .args(["pcap", "analyze", "--json"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+    std::fs::remove_dir_all(&dir).ok();
+    assert_eq!(r["tls"]["connections"][0]["decrypted"], true);
+    assert_eq!(r["websocket"]["upgrades"][0]["verdict"], "rejected");
+}

@@ -353,12 +353,26 @@ fn write_streams(
     };
     let sink = std::fs::File::create(out).map_err(fail)?;
     let mut w = PcapngWriter::new(std::io::BufWriter::new(sink)).map_err(fail)?;
+    // The key logs go along, before the packets they decrypt, so the streams written
+    // open in Wireshark (and here) without them.
+    for k in &a.tls_keylog {
+        let text = std::fs::read(k).map_err(|e| Error::File {
+            path: k.display().to_string(),
+            why: e.to_string(),
+        })?;
+        w.write_tls_secrets(&text).map_err(fail)?;
+    }
     let mut written = 0u64;
     while let Some(raw) = file.next_frame() {
         if evidence.wants(&raw, &opts.dissect) {
             w.write(raw.linktype, raw.ts_ns, raw.orig_len, raw.data)
                 .map_err(fail)?;
             written += 1;
+        }
+        // Secrets embedded in the input are kept too (read with the frame after
+        // them; written before the next frame kept).
+        if let Some(text) = file.take_tls_secrets() {
+            w.write_tls_secrets(text.as_bytes()).map_err(fail)?;
         }
     }
     w.finish().map_err(fail)?;

@@ -100,6 +100,11 @@ pub fn analyze_exporting(
             run.tcp.feed_rejected(&raw, &frame);
         }
         frames += 1;
+        // Secrets embedded in the capture come before the sessions they open (the
+        // block precedes the packets), so taking them after each frame is in time.
+        if let Some(text) = source.take_tls_secrets() {
+            run.tls.add_keylog_text(&text);
+        }
         if frames.is_multiple_of(PROGRESS_EVERY) {
             progress(Progress {
                 bytes: source.bytes_read(),

@@ -223,6 +223,18 @@ impl TlsAnalysis {
         }
     }
 
+    /// Adds key log lines (from a pcapng Decryption Secrets Block) for the handshakes
+    /// still to come.
+    pub fn add_keylog_text(&mut self, text: &str) {
+        let mut log = self.keylog.as_deref().cloned().unwrap_or_default();
+        log.add_text(text);
+        let log = Arc::new(log);
+        for c in self.conns.values_mut() {
+            c.keylog = Some(log.clone());
+        }
+        self.keylog = Some(log);
+    }
+
     /// Whether a key log was given.
     pub fn decrypting(&self) -> bool {
         self.keylog.is_some()
