@@ -38,6 +38,9 @@ command -v llvm-strip >/dev/null || need+=(llvm)
 # The graphs' numbers are checked against tshark; the HTML report in a real browser.
 command -v tshark >/dev/null || need+=(tshark)
 command -v chromium >/dev/null || need+=(chromium)
+# The tls section is checked against tshark's fields (installed above) (tests/tls_tshark.rs); the TLS
+# fixtures are made with openssl (tests/lab/tls-fixtures.sh).
+command -v openssl >/dev/null || need+=(openssl)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "test.sh: installing ${need[*]}"

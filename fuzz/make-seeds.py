@@ -7,7 +7,8 @@ from real PDUs instead of random bytes.
 
 dissect, top_classify: one byte choosing the link type (index into the targets'
 LINKTYPES) + a frame.
-cdp/lldp/stp/fhrp/dns/http/websocket: the payload the decoder takes. l2trace: the two
+cdp/lldp/stp/fhrp/dns/http/websocket/tls_record: the payload the decoder takes;
+tls_handshake: a handshake record's body. l2trace: the two
 worked examples of the protocol note (no capture of that protocol exists).
 btf_enum: the .BTF sections of bpf/*.bpf.o.
 display_filter: each of DISPLAY_FILTERS, a newline, two bytes of TCP analysis flags
@@ -113,6 +114,10 @@ def payloads(lt, f):
                 yield "http", body
             elif body and body[0] in (0x81, 0x82, 0x88, 0x89, 0x8A, 0x01, 0x02, 0x00):
                 yield "websocket", body
+            if len(body) >= 5 and 20 <= body[0] <= 24 and body[1] == 3:
+                yield "tls_record", body
+                if body[0] == 22:
+                    yield "tls_handshake", body[5:5 + struct.unpack(">H", body[3:5])[0]]
 
 
 def main():

@@ -88,6 +88,12 @@ pub trait FrameSource {
     fn linktypes(&self) -> Vec<u16> {
         Vec::new()
     }
+
+    /// TLS key log text embedded in the source (pcapng Decryption Secrets Blocks)
+    /// since the last call.
+    fn take_tls_secrets(&mut self) -> Option<String> {
+        None
+    }
 }
 
 /// The frame a member of a [`MergedSource`] has read but not yet handed out: copied,

@@ -45,6 +45,8 @@ pub fn run(a: GraphArgs) -> Result {
             max_points: Some(GRAPH_MAX_POINTS),
             interval_ns,
         }),
+        // The graphs are drawn from TCP headers: nothing to decrypt.
+        tls_keylog: Default::default(),
     };
     let report = analyze_path(&a.file, a.decode.filter.as_deref(), &opts)?;
     let start = report.capture.first_ts_ns.unwrap_or(0);

@@ -9,6 +9,7 @@ use netkit_cmds::pcap::analyze::export::ConnRecord;
 use netkit_cmds::pcap::analyze::findings::{Code, Entry};
 use netkit_cmds::pcap::analyze::graphs::GraphOptions;
 use netkit_cmds::pcap::analyze::parquet_export::ParquetConns;
+use netkit_cmds::pcap::analyze::sections::tls::decrypt::KeyLog;
 use netkit_cmds::pcap::analyze::{
     self, view, AnalyzeOptions, ProblemKind, Progress, Report, SourceInfo,
 };
@@ -149,6 +150,10 @@ pub struct AnalyzeArgs {
     /// Write the findings in the shape of Zeek's notice.log, as NDJSON
     #[arg(long, value_name = "NOTICES.ndjson")]
     pub export_notices: Option<PathBuf>,
+    /// Decrypt TLS with the secrets of an NSS key log (SSLKEYLOGFILE format;
+    /// repeatable): decrypted HTTP and WebSocket are analysed as clear text
+    #[arg(long, value_name = "FILE")]
+    pub tls_keylog: Vec<PathBuf>,
     /// List every finding code with its severity, meaning and what to check next
     /// (with --json, as an array), and exit
     #[arg(long)]
@@ -636,6 +641,19 @@ fn nothing_readable(path: &Path, why: &str) -> Error {
 }
 
 /// `--write-streams`: reads `input` again and writes the frames behind the findings.
+/// The secrets of every `--tls-keylog` file, in one key log.
+pub fn read_keylogs(paths: &[PathBuf]) -> Result<KeyLog> {
+    let mut log = KeyLog::default();
+    for p in paths {
+        let text = std::fs::read_to_string(p).map_err(|e| Error::File {
+            path: p.display().to_string(),
+            why: e.to_string(),
+        })?;
+        log.add_text(&text);
+    }
+    Ok(log)
+}
+
 fn write_streams(
     input: &Path,
     a: &AnalyzeArgs,
@@ -654,12 +672,26 @@ fn write_streams(
     };
     let sink = std::fs::File::create(out).map_err(fail)?;
     let mut w = PcapngWriter::new(std::io::BufWriter::new(sink)).map_err(fail)?;
+    // The key logs go along, before the packets they decrypt, so the streams written
+    // open in Wireshark (and here) without them.
+    for k in &a.tls_keylog {
+        let text = std::fs::read(k).map_err(|e| Error::File {
+            path: k.display().to_string(),
+            why: e.to_string(),
+        })?;
+        w.write_tls_secrets(&text).map_err(fail)?;
+    }
     let mut written = 0u64;
     while let Some(raw) = file.next_frame() {
         if evidence.wants(&raw, &opts.dissect) {
             w.write(raw.linktype, raw.ts_ns, raw.orig_len, raw.data)
                 .map_err(fail)?;
             written += 1;
+        }
+        // Secrets embedded in the input are kept too (read with the frame after
+        // them; written before the next frame kept).
+        if let Some(text) = file.take_tls_secrets() {
+            w.write_tls_secrets(text.as_bytes()).map_err(fail)?;
         }
     }
     w.finish().map_err(fail)?;
@@ -688,6 +720,7 @@ fn run_analyze(a: AnalyzeArgs, term: &Term) -> Result {
             troubled: true,
             ..GraphOptions::default()
         }),
+        tls_keylog: read_keylogs(&a.tls_keylog)?,
     };
     let named = inputs(&a.read, &a.files);
     let files = netkit_os::capture::inputs::expand(&named);

@@ -37,6 +37,10 @@ pub struct WatchArgs {
     /// One JSON event per line (upgrade, finding, summary) instead of text
     #[arg(long)]
     pub json: bool,
+    /// Decrypt TLS with the secrets of an NSS key log (SSLKEYLOGFILE format;
+    /// repeatable, read once at start): upgrades over wss:// get verdicts
+    #[arg(long, value_name = "FILE")]
+    pub tls_keylog: Vec<std::path::PathBuf>,
     /// Seconds between summaries
     #[arg(long, value_name = "SECS", default_value_t = 5.0)]
     pub summary_every: f64,
@@ -83,6 +87,7 @@ pub fn run(args: WatchArgs, term: &Term) -> Result {
             troubled: true,
             ..GraphOptions::default()
         }),
+        tls_keylog: super::pcap::read_keylogs(&args.tls_keylog)?,
     };
     // Before any thread starts: the signals must be blocked in every thread.
     let signals = signals::install(true)?;

@@ -5,6 +5,7 @@ pub mod dns;
 pub mod h2;
 pub mod http;
 pub mod l2trace;
+pub mod tls;
 pub mod websocket;
 
 use crate::error::DecodeError;

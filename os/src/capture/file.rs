@@ -233,6 +233,18 @@ impl CaptureFile {
         self.links().iter().map(|l| l.linktype).collect()
     }
 
+    /// TLS key log text from the pcapng Decryption Secrets Blocks read since the last
+    /// call (none for pcap).
+    pub fn take_tls_secrets(&mut self) -> Option<String> {
+        match &mut self.layout {
+            Layout::Pcapng(s) => {
+                let b = s.take_tls_secrets();
+                (!b.is_empty()).then(|| String::from_utf8_lossy(&b).into_owned())
+            }
+            Layout::Pcap(_) => None,
+        }
+    }
+
     /// True when time stamps have sub-microsecond resolution.
     pub fn nanosecond(&self) -> bool {
         match &self.layout {
@@ -544,5 +556,9 @@ impl FrameSource for CaptureFile {
 
     fn linktypes(&self) -> Vec<u16> {
         CaptureFile::linktypes(self)
+    }
+
+    fn take_tls_secrets(&mut self) -> Option<String> {
+        CaptureFile::take_tls_secrets(self)
     }
 }

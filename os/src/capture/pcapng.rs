@@ -14,6 +14,11 @@ const IDB: u32 = 1;
 const OBSOLETE_PB: u32 = 2;
 const SPB: u32 = 3;
 const EPB: u32 = 6;
+/// Decryption Secrets Block, and its secrets type for a TLS key log ('TLSK').
+const DSB: u32 = 0x0000_000A;
+const SECRETS_TLS_KEYLOG: u32 = 0x544c_534b;
+/// Key log bytes held from DSBs (a key log line is about 200 bytes).
+const MAX_TLS_SECRETS: usize = 16 * 1024 * 1024;
 
 /// Largest block accepted (Wireshark's limit too); name-resolution or custom blocks may
 /// be big, but a block claiming more than this is damage.
@@ -87,9 +92,16 @@ pub(super) struct State {
     /// Index in `interfaces` of the current section's interface 0.
     section_base: usize,
     interfaces: Vec<Interface>,
+    /// TLS key log text of the Decryption Secrets Blocks read and not yet taken.
+    tls_secrets: Vec<u8>,
 }
 
 impl State {
+    /// The TLS key log text of the Decryption Secrets Blocks read since the last call.
+    pub(super) fn take_tls_secrets(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.tls_secrets)
+    }
+
     pub(super) fn links(&self) -> Vec<LinkInfo> {
         self.interfaces.iter().map(|i| i.link).collect()
     }
@@ -190,6 +202,7 @@ pub(super) fn read_block(src: &mut Source, state: &mut State) -> Step {
         EPB => packet(state, body, body_start, be, PacketKind::Enhanced),
         OBSOLETE_PB => packet(state, body, body_start, be, PacketKind::Obsolete),
         SPB => packet(state, body, body_start, be, PacketKind::Simple),
+        DSB => decryption_secrets(state, body, be),
         _ => Step::Skip,
     };
     if !matches!(step, Step::Stop(_)) {
@@ -208,6 +221,21 @@ fn section_header(state: &mut State, body: &[u8], be: bool) -> Step {
     state.big_endian = be;
     state.in_section = true;
     state.section_base = state.interfaces.len();
+    Step::Skip
+}
+
+/// A Decryption Secrets Block (what `editcap --inject-secrets` writes): a TLS key log
+/// is kept for the analysis; other secrets types are skipped.
+fn decryption_secrets(state: &mut State, body: &[u8], be: bool) -> Step {
+    let (Some(kind), Some(len)) = (u32_at(body, 0, be), u32_at(body, 4, be)) else {
+        return Step::Skip;
+    };
+    if kind == SECRETS_TLS_KEYLOG && state.tls_secrets.len() < MAX_TLS_SECRETS {
+        if let Some(data) = body.get(8..8usize.saturating_add(len as usize)) {
+            state.tls_secrets.extend_from_slice(data);
+            state.tls_secrets.push(b'\n');
+        }
+    }
     Step::Skip
 }
 

@@ -119,6 +119,21 @@ impl<W: Write> PcapngWriter<W> {
         }
     }
 
+    /// Writes a Decryption Secrets Block holding TLS key log text (secrets type
+    /// 'TLSK'), as `editcap --inject-secrets` does: Wireshark and netkit decrypt the
+    /// packets after it with those secrets.
+    pub fn write_tls_secrets(&mut self, keylog: &[u8]) -> io::Result<()> {
+        if keylog.is_empty() {
+            return Ok(());
+        }
+        let mut body = Vec::with_capacity(8 + pad4(keylog.len()));
+        body.extend_from_slice(&0x544c_534bu32.to_le_bytes());
+        body.extend_from_slice(&(keylog.len() as u32).to_le_bytes());
+        body.extend_from_slice(keylog);
+        body.resize(pad4(body.len()), 0);
+        self.out.write_all(&block(0x0000_000A, &body))
+    }
+
     /// Writes one frame as captured (`data`), with its original length and timestamp,
     /// on an unnamed interface of its link type (described when first met).
     pub fn write(

@@ -17,6 +17,7 @@ use super::findings::{frames_filter, rank, settle_groups, Code, Finding, Severit
 use super::report::{CaptureProblem, ProblemKind, Report, SourceInfo, WebSocketSection};
 use super::sections::conn::Conn;
 use super::sections::tcp::{StreamInfo, TcpAnalysis, TcpFlag};
+use super::sections::tls::findings as tls_findings;
 use super::sections::websocket::findings::{self as ws_findings, RetransPlacement};
 use super::sections::websocket::Upgrade;
 use super::sections::websocket::{Verdict, WebSocketAnalysis};
@@ -35,6 +36,7 @@ pub(super) fn finish(
         mut tcp,
         mut census,
         websocket,
+        tls,
         multicast,
         fhrp,
         tunnels,
@@ -42,6 +44,7 @@ pub(super) fn finish(
         conn: _,
         list_frames,
         timeline,
+        plain: _,
     } = run;
     let mut found: Vec<Finding> = Vec::new();
 
@@ -59,6 +62,8 @@ pub(super) fn finish(
         .collect();
     ws_findings::raise(&upgrades, &placements, &mut found);
     tcp.raise_findings(capture.last_ts(), &mut found);
+    let tls = tls.finish();
+    tls_findings::raise(&tls, capture.last_ts(), &mut found);
 
     // tunnels x paths.
     let paths_truncated = paths.truncated();
@@ -93,6 +98,7 @@ pub(super) fn finish(
             upgrades,
             untracked_connections,
         },
+        tls,
         multicast: multicast.finish(),
         fhrp: fhrp.finish(),
         tunnels,

@@ -45,6 +45,8 @@ pub struct AnalyzeOptions {
     pub conns: bool,
     /// Collect what the graphs draw (`--html`, `pcap graph`).
     pub graphs: Option<graphs::GraphOptions>,
+    /// Secrets to decrypt TLS with (`--tls-keylog`, pcapng Decryption Secrets Blocks).
+    pub tls_keylog: sections::tls::decrypt::KeyLog,
 }
 
 /// What every section sees of one frame.
@@ -104,6 +106,11 @@ pub fn analyze_exporting(
             run.tcp.feed_rejected(&raw, &frame);
         }
         frames += 1;
+        // Secrets embedded in the capture come before the sessions they open (the
+        // block precedes the packets), so taking them after each frame is in time.
+        if let Some(text) = source.take_tls_secrets() {
+            run.tls.add_keylog_text(&text);
+        }
         if frames.is_multiple_of(PROGRESS_EVERY) {
             progress(Progress {
                 bytes: source.bytes_read(),
@@ -122,6 +129,7 @@ pub struct Analysis {
     tcp: sections::tcp::TcpAnalysis,
     census: sections::census::Census,
     websocket: sections::websocket::WebSocketAnalysis,
+    tls: sections::tls::TlsAnalysis,
     multicast: sections::multicast::MulticastAnalysis,
     fhrp: sections::fhrp::FhrpAnalysis,
     tunnels: sections::tunnels::TunnelAnalysis,
@@ -131,6 +139,8 @@ pub struct Analysis {
     list_frames: bool,
     /// The capture's timeline, when graphs are wanted.
     timeline: Option<graphs::Timeline>,
+    /// Decrypted bytes on their way from the TLS section to the clear-text ones.
+    plain: Vec<sections::tls::Plain>,
 }
 
 impl Analysis {
@@ -144,6 +154,7 @@ impl Analysis {
             tcp,
             census: Default::default(),
             websocket: Default::default(),
+            tls: sections::tls::TlsAnalysis::with_keylog(opts.tls_keylog.clone()),
             multicast: Default::default(),
             fhrp: Default::default(),
             tunnels: Default::default(),
@@ -151,14 +162,14 @@ impl Analysis {
             conn: sections::conn::ConnLog::new(opts.conns),
             list_frames: opts.frames,
             timeline: opts.graphs.as_ref().map(graphs::Timeline::new),
+            plain: Vec::new(),
         }
     }
 
     /// The sections that read the per-frame context, in the order they see it.
-    fn sections(&mut self) -> [&mut dyn Section; 7] {
+    fn sections(&mut self) -> [&mut dyn Section; 6] {
         [
             &mut self.census,
-            &mut self.websocket,
             &mut self.multicast,
             &mut self.fhrp,
             &mut self.tunnels,
@@ -173,8 +184,22 @@ impl Analysis {
         // TCP first: the others read the stream it assigns.
         let tcp = self.feed_tcp(&raw, frame);
         let ctx = FrameCtx { raw, frame, tcp };
+        self.feed_tls_and_websocket(&ctx);
         for s in self.sections() {
             s.feed(&ctx);
+        }
+    }
+
+    /// TLS before WebSocket/HTTP: a connection it decrypts reaches the clear-text
+    /// analysis as decrypted bytes, never as its ciphertext segments.
+    fn feed_tls_and_websocket(&mut self, ctx: &FrameCtx<'_>) {
+        if self.tls.feed_frame(ctx) {
+            self.tls.take_plain(&mut self.plain);
+            for p in self.plain.drain(..) {
+                self.websocket.observe_plain(&p);
+            }
+        } else {
+            self.websocket.feed(ctx);
         }
     }
 
@@ -195,12 +220,12 @@ impl Analysis {
         tcp
     }
 
-    /// `--jobs`' stream side (see `parallel.rs`): TCP (and the timeline), WebSocket,
-    /// conn records.
+    /// `--jobs`' stream side (see `parallel.rs`): TCP (and the timeline), TLS,
+    /// WebSocket, conn records.
     fn feed_stream_side(&mut self, raw: RawFrame<'_>, frame: &Frame<'_>) {
         let tcp = self.feed_tcp(&raw, frame);
         let ctx = FrameCtx { raw, frame, tcp };
-        self.websocket.feed(&ctx);
+        self.feed_tls_and_websocket(&ctx);
         self.conn.feed(&ctx);
     }
 
@@ -231,6 +256,7 @@ impl Analysis {
             tcp: streams.tcp,
             census: capture.census,
             websocket: streams.websocket,
+            tls: streams.tls,
             multicast: capture.multicast,
             fhrp: capture.fhrp,
             tunnels: capture.tunnels,
@@ -238,6 +264,7 @@ impl Analysis {
             conn: streams.conn,
             list_frames: streams.list_frames,
             timeline: streams.timeline,
+            plain: Vec::new(),
         }
     }
 

@@ -4,7 +4,7 @@
 use super::findings::Finding;
 use super::sections::{
     fhrp::FhrpSection, multicast::MulticastSection, paths::PathsSection, tcp::TcpReport,
-    tunnels::TunnelsSection, websocket::Upgrade,
+    tls::TlsSection, tunnels::TunnelsSection, websocket::Upgrade,
 };
 use crate::output::rfc3339_ns;
 use crate::source::{Format, RawFrame};
@@ -19,6 +19,7 @@ pub struct Report {
     pub protocols: BTreeMap<&'static str, u64>,
     pub tcp: TcpReport,
     pub websocket: WebSocketSection,
+    pub tls: TlsSection,
     pub multicast: MulticastSection,
     pub fhrp: FhrpSection,
     pub tunnels: TunnelsSection,

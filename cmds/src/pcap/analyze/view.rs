@@ -94,6 +94,7 @@ pub fn write(out: &mut dyn Write, r: &Report, term: &Term) -> io::Result<()> {
     write_tcp(out, r, term)?;
     write_tcp_frames(out, r)?;
     write_websocket(out, r, term)?;
+    write_tls(out, r, term)?;
     write_fhrp(out, r, term)?;
     write_multicast(out, r, term)?;
     write_tunnels(out, r, term)?;
@@ -489,6 +490,63 @@ fn write_websocket(out: &mut dyn Write, r: &Report, term: &Term) -> io::Result<(
     }
     writeln!(out, "\nWebSocket upgrades")?;
     writeln!(out, "{}", table.render(term))
+}
+
+fn write_tls(out: &mut dyn Write, r: &Report, term: &Term) -> io::Result<()> {
+    let t = &r.tls;
+    if t.connections.is_empty() {
+        return Ok(());
+    }
+    let mut table = Table::new([
+        "hello", "client", "server", "sni", "version", "cipher", "alpn", "rtt ms", "state",
+        "alerts",
+    ])
+    .wrap_column(5);
+    for c in &t.connections {
+        let alpn = match (&c.alpn, c.alpn_offered.is_empty()) {
+            (Some(a), _) => a.clone(),
+            (None, false) => format!("({})", c.alpn_offered.join(",")),
+            (None, true) => String::new(),
+        };
+        let state = if c.completed {
+            match c.resumption {
+                "none" => "done".to_string(),
+                how => format!("resumed ({how})"),
+            }
+        } else {
+            "incomplete".to_string()
+        };
+        let alerts: Vec<String> = c
+            .alerts
+            .iter()
+            .map(|a| format!("{} {} {}", a.from, a.level, a.description))
+            .collect();
+        table.row(vec![
+            opt(&c.client_hello_frame.or(c.server_hello_frame)),
+            c.client.to_string(),
+            c.server.to_string(),
+            opt(&c.sni),
+            opt(&c.version),
+            opt(&c.cipher_suite),
+            alpn,
+            c.handshake_rtt_ms
+                .map(|m| format!("{m:.1}"))
+                .unwrap_or_default(),
+            state,
+            alerts.join("; "),
+        ]);
+    }
+    writeln!(out, "\nTLS connections")?;
+    writeln!(out, "{}", table.render(term))?;
+    if t.untracked_connections > 0 || t.reassembly_overflows > 0 {
+        writeln!(
+            out,
+            "  not followed: {} (table full); reassembly holes given up: {}",
+            plural(t.untracked_connections, "connection", "connections"),
+            t.reassembly_overflows
+        )?;
+    }
+    Ok(())
 }
 
 fn write_fhrp(out: &mut dyn Write, r: &Report, term: &Term) -> io::Result<()> {

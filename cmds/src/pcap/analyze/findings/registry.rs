@@ -38,6 +38,13 @@ pub enum Code {
     PmtuReported,
     DfLargerThanReportedMtu,
     PmtuBlackHole,
+    TlsFatalAlert,
+    TlsHandshakeIncomplete,
+    TlsAlpnNotOffered,
+    TlsCertExpired,
+    TlsCertNameMismatch,
+    TlsDecryptFailed,
+    TlsNoKeys,
 }
 
 /// What the registry says about one code.
@@ -56,7 +63,7 @@ pub struct Entry {
 
 impl Code {
     /// Every code, in the order `--list-findings` shows them (by section, then severity).
-    pub const ALL: [Code; 24] = [
+    pub const ALL: [Code; 31] = [
         Code::CaptureDamaged,
         Code::CaptureDrops,
         Code::WebsocketRejected,
@@ -81,6 +88,13 @@ impl Code {
         Code::PmtuReported,
         Code::DfLargerThanReportedMtu,
         Code::PmtuBlackHole,
+        Code::TlsFatalAlert,
+        Code::TlsHandshakeIncomplete,
+        Code::TlsAlpnNotOffered,
+        Code::TlsCertExpired,
+        Code::TlsCertNameMismatch,
+        Code::TlsDecryptFailed,
+        Code::TlsNoKeys,
     ];
 
     /// What the registry says about this code. A match, so a new code does not compile
@@ -249,6 +263,55 @@ impl Code {
                 meaning: "large segments retransmitted and never acknowledged while small ones get through: a path MTU black hole",
                 next: "a link with a smaller MTU whose ICMP fragmentation-needed is filtered; clamp the MSS or let the ICMP through",
             },
+            Code::TlsFatalAlert => Entry {
+                code: Code::TlsFatalAlert,
+                severities: &[Error],
+                section: "tls",
+                meaning: "a side sent a clear-text fatal TLS alert (handshake_failure, unknown_ca, bad_certificate, protocol_version, ...): the connection is over",
+                next: "the alert's name and who sent it: unknown_ca/bad_certificate point at the certificate chain or the client's trust store, protocol_version and handshake_failure at version or cipher settings (ssl-min-ver, ciphers) on the two sides",
+            },
+            Code::TlsHandshakeIncomplete => Entry {
+                code: Code::TlsHandshakeIncomplete,
+                severities: &[Warning, Info],
+                section: "tls",
+                meaning: "a ClientHello whose handshake never reached both Finished messages, without a clear-text fatal alert; info when the capture ended within a second of the ClientHello",
+                next: "whether a ServerHello came (the finding says): none points at the server or a middlebox dropping the hello; an encrypted alert or a reset after it at certificate or client-certificate checks (decrypt with --tls-keylog to read the alert)",
+            },
+            Code::TlsAlpnNotOffered => Entry {
+                code: Code::TlsAlpnNotOffered,
+                severities: &[Error],
+                section: "tls",
+                meaning: "the server selected an ALPN protocol the client did not offer (RFC 7301 forbids it): e.g. h2 to a client that offered only http/1.1, which then cannot send its HTTP/1.1 WebSocket upgrade",
+                next: "the server's or proxy's ALPN configuration (HAProxy's alpn on the bind line, a forced h2): it must choose from the client's list or send no_application_protocol",
+            },
+            Code::TlsCertExpired => Entry {
+                code: Code::TlsCertExpired,
+                severities: &[Error],
+                section: "tls",
+                meaning: "the server's TLS 1.2 certificate was expired (or not yet valid) at the time it was captured",
+                next: "renew the certificate on the server or proxy; if it looks valid, the capturing host's clock",
+            },
+            Code::TlsCertNameMismatch => Entry {
+                code: Code::TlsCertNameMismatch,
+                severities: &[Error],
+                section: "tls",
+                meaning: "the server's TLS 1.2 certificate names none that covers the SNI the client asked for",
+                next: "the certificate selected for that SNI (crt-list or default certificate on the proxy), or a client connecting with the wrong host name",
+            },
+            Code::TlsDecryptFailed => Entry {
+                code: Code::TlsDecryptFailed,
+                severities: &[Error],
+                section: "tls",
+                meaning: "records of a connection whose secrets the key log has failed authentication: the keys are not this session's (a key log from another run) or the bytes were damaged",
+                next: "that the key log was written by the same client run as the capture (its CLIENT_RANDOM lines must match the ClientHello's random), and the capture's damage and snap length",
+            },
+            Code::TlsNoKeys => Entry {
+                code: Code::TlsNoKeys,
+                severities: &[Warning],
+                section: "tls",
+                meaning: "a key log was given but had no secrets for some TLS sessions: their HTTP and WebSocket traffic is not analysed",
+                next: "that every client in the capture wrote to the key log (SSLKEYLOGFILE set for each process, keylog_filename in Python) during the capture",
+            },
             Code::CaptureDrops => Entry {
                 code: Code::CaptureDrops,
                 severities: &[Warning],
@@ -286,6 +349,13 @@ impl Code {
             Code::DfLargerThanReportedMtu => "df_larger_than_reported_mtu",
             Code::PmtuBlackHole => "pmtu_black_hole",
             Code::CaptureDrops => "capture_drops",
+            Code::TlsFatalAlert => "tls_fatal_alert",
+            Code::TlsHandshakeIncomplete => "tls_handshake_incomplete",
+            Code::TlsAlpnNotOffered => "tls_alpn_not_offered",
+            Code::TlsCertExpired => "tls_cert_expired",
+            Code::TlsCertNameMismatch => "tls_cert_name_mismatch",
+            Code::TlsDecryptFailed => "tls_decrypt_failed",
+            Code::TlsNoKeys => "tls_no_keys",
         }
     }
 }
@@ -298,7 +368,7 @@ impl std::fmt::Display for Code {
 }
 
 // A code added after the last one must be added to `Code::ALL` too.
-const _: () = assert!(Code::PmtuBlackHole as usize + 1 == Code::ALL.len());
+const _: () = assert!(Code::TlsNoKeys as usize + 1 == Code::ALL.len());
 
 #[cfg(test)]
 mod tests {

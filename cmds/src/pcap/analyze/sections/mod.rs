@@ -8,6 +8,8 @@ pub mod fhrp;
 mod flows;
 pub mod multicast;
 pub mod paths;
+pub mod reasm;
 pub mod tcp;
+pub mod tls;
 pub mod tunnels;
 pub mod websocket;

@@ -335,6 +335,37 @@ impl WebSocketAnalysis {
             },
             _ => return,
         };
+        self.observe_segment(number, ts_ns, ips, tcp);
+    }
+
+    /// Decrypted TLS application bytes: the same analysis as clear text, on a virtual
+    /// in-order segment of the connection (its sequence numbers count decrypted bytes),
+    /// numbered with the frame that completed the record. This is the seam that makes
+    /// verdicts, findings and frame numbers work the same over `wss://` and `https://`.
+    pub fn observe_plain(&mut self, p: &crate::pcap::analyze::sections::tls::Plain) {
+        let tcp = Tcp {
+            src_port: p.src.port(),
+            dst_port: p.dst.port(),
+            seq: p.seq,
+            ack: 0,
+            flags: tcp_flags::ACK | tcp_flags::PSH,
+            window: 0,
+            checksum: 0,
+            urgent: 0,
+            header_len: 20,
+            options: &[],
+            payload: &p.data,
+            payload_len: p.data.len() as u32,
+        };
+        let ips = IpPair {
+            src: p.src.ip(),
+            dst: p.dst.ip(),
+        };
+        self.observe_segment(p.frame, p.ts_ns, ips, &tcp);
+    }
+
+    /// One TCP segment (or decrypted chunk) between `ips`.
+    fn observe_segment(&mut self, number: u64, ts_ns: i64, ips: IpPair, tcp: &Tcp<'_>) {
         let (key, dir) = key_and_dir(ips, tcp);
         let payload = tcp.payload;
         // A SYN on a followed address pair starts a new connection (the client reused
