@@ -246,10 +246,15 @@ fn record(k: &DropKey, packets: u64, bytes: u64) -> DropRecord {
 mod tests {
     use super::*;
 
+    /// The probe sees every drop on the machine: two of these tests flooding ports at
+    /// once would count each other's drops. One at a time.
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
     /// UDP to a port nobody listens on is dropped (NO_SOCKET): the probe sees it,
     /// names it from the BTF and finds the flow.
     #[test]
     fn a_udp_datagram_to_a_closed_port_is_counted_with_its_flow() {
+        let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
         if crate::caps::lacks(crate::caps::Cap::SysAdmin) {
             eprintln!("skipped: not root");
             return;
@@ -304,6 +309,7 @@ mod tests {
     /// times); a full map sends drops to `overflow`: both are counted, never lost.
     #[test]
     fn sampling_and_a_full_map_are_counted() {
+        let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
         if crate::caps::lacks(crate::caps::Cap::SysAdmin) {
             eprintln!("skipped: not root");
             return;
