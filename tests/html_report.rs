@@ -1,6 +1,8 @@
 //! `pcap analyze --html` in a real browser: headless Chromium (Debian's `chromium`,
 //! which test.sh installs) loads reports of the HAProxy lab captures, a tunnel
-//! capture and a multicast capture. Each must run its script without a console error,
+//! capture, a multicast capture and a TLS capture (an expired certificate whose name
+//! does not match the SNI: its findings must link to the TLS table, which names the
+//! SNI). Each must run its script without a console error,
 //! have the expected number of graphs in the DOM after the script ran (one timeline
 //! plus four per troubled stream, counted independently from `--json`), and give a
 //! screenshot that is not blank, in light and dark. The console check is shown able
@@ -12,13 +14,14 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const CAPTURES: [&str; 6] = [
+const CAPTURES: [&str; 7] = [
     "lab/upgrade-rejected-403-retransmitted.pcap",
     "lab/upgrade-silently-dropped.pcap",
     "lab/upgrade-accepted.pcap",
     "lab/vxlan-inner-flows.pcap",
     "encap/zeek__vxlan-encapsulated-http.pcap",
     "multicast/zeek__home-multicast-short.pcap",
+    "tls/tls12-expired.pcapng",
 ];
 /// Troubled streams a report graphs (cmds' `series::MAX_GRAPHED`).
 const MAX_GRAPHED: usize = 24;
@@ -254,6 +257,19 @@ fn reports_render_in_chromium_with_their_graphs_and_no_console_errors() {
             run.stdout.contains(&format!("data-graphs=\"{want}\"")),
             "{rel}: the page's script did not run to its end"
         );
+        // The TLS section is a table, and a TLS finding's evidence link lands on it.
+        for c in json["tls"]["connections"].as_array().unwrap() {
+            let sni = c["sni"].as_str().unwrap_or_default();
+            let table = run.stdout.split("-sec-tls\"").nth(1).unwrap_or_default();
+            assert!(table.contains(sni), "{rel}: the TLS table lacks SNI {sni}");
+        }
+        if rel.starts_with("tls/") {
+            assert!(
+                run.stdout.contains("-sec-tls\"><h3>TLS</h3>")
+                    && run.stdout.contains("href=\"#r0-sec-tls\""),
+                "{rel}: a TLS finding links to the TLS section"
+            );
+        }
         let findings = json["findings"].as_array().unwrap().len();
         assert_eq!(
             run.stdout.matches("class=\"finding ").count(),

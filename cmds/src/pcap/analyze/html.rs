@@ -3,7 +3,8 @@
 //! Everything is inline (CSS, SVG, a little script): the file opens offline and can
 //! be mailed. Findings come first, each linking to its evidence (its stream's graphs,
 //! its row in the TCP table, or its section); then the capture timeline, the graphs
-//! of each troubled or chosen stream, and the other sections as tables.
+//! of each troubled or chosen stream, and the other sections (WebSocket, TLS, multicast,
+//! FHRP, tunnels, paths) as tables.
 //!
 //! The numbers are the report's own: the tables are the typed sections serialized
 //! exactly as `--json` writes them (so a table and the JSON never disagree), the
@@ -67,6 +68,12 @@ pub fn write(out: &mut dyn Write, reports: &[Report], title: &str) -> io::Result
 
 /// Where a finding's evidence is on the page.
 fn evidence_anchor(f: &Finding, r: &Report, id: &str) -> String {
+    let section = f.code.entry().section;
+    // A TLS finding's evidence is its connection's row in the TLS table (version,
+    // alerts, certificate), not the stream's TCP graphs.
+    if section == "tls" {
+        return format!("#{id}-sec-tls");
+    }
     if let Some(s) = f.stream {
         let graphed = r
             .graphs
@@ -79,7 +86,7 @@ fn evidence_anchor(f: &Finding, r: &Report, id: &str) -> String {
             return format!("#{id}-tcp-stream-{s}");
         }
     }
-    format!("#{id}-sec-{}", f.code.entry().section)
+    format!("#{id}-sec-{section}")
 }
 
 fn report(page: &mut String, r: &Report, id: &str) {
@@ -317,8 +324,9 @@ fn tcp_table(page: &mut String, r: &Report, id: &str) {
 
 /// The other sections, as the JSON has them.
 fn sections(page: &mut String, r: &Report, id: &str) {
-    let parts: [(&str, &str, Value); 5] = [
+    let parts: [(&str, &str, Value); 6] = [
         ("websocket", "WebSocket", to_value(&r.websocket)),
+        ("tls", "TLS", to_value(&r.tls)),
         ("multicast", "Multicast", to_value(&r.multicast)),
         (
             "fhrp",
@@ -474,8 +482,8 @@ li.finding:target,article.stream:target,tr:target{outline:2px solid var(--link);
 svg.graph{display:block;max-width:100%;height:auto;margin:8px 0;border:1px solid var(--line);border-radius:4px}
 table{border-collapse:collapse;margin:8px 0;font-size:12px;display:block;overflow-x:auto;max-width:100%}
 caption{text-align:left;font-weight:600;padding:4px 0}
-th,td{border:1px solid var(--line);padding:3px 6px;text-align:left;vertical-align:top;max-width:420px;overflow-wrap:anywhere}
-th{background:var(--page)}
+th,td{border:1px solid var(--line);padding:3px 6px;text-align:left;vertical-align:top;max-width:420px;overflow-wrap:break-word}
+th{background:var(--page);white-space:nowrap}
 #readout{position:fixed;pointer-events:none;background:var(--card);color:var(--fg);border:1px solid var(--line);border-radius:4px;padding:2px 6px;font:12px ui-monospace,monospace;display:none}
 "#;
 
