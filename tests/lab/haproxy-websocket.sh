@@ -192,6 +192,12 @@ frontend upgrade-rejected-403-retransmitted
 # discards every segment carrying the upgrade request, so HAProxy never sees it.
 frontend upgrade-dropped-by-firewall
     bind 10.99.1.1:8007
+    # HAProxy answers a connection whose request never came with 408 once
+    # http-request times out (5 s above). The client gives up after 3 s and the
+    # captures stop about a second later, so with 5 s the 408 raced the end of the
+    # recording: in one capture or not, in watch's or not (a flaky verdict). 30 s
+    # keeps it out of every recording: the upgrade is unanswered, as the case says.
+    timeout http-request 30s
     default_backend ws_echo
 EOF
 haproxy -c -f "$work/haproxy.cfg" >/dev/null
