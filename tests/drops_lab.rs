@@ -72,6 +72,24 @@ impl Lab {
         c.args(["netns", "exec", ns, program]);
         c
     }
+
+    /// A one-shot iperf3 server on `port` in the receiver namespace, whose INPUT chain
+    /// drops that port's TCP segments at random with `probability`.
+    fn lossy_iperf3_server(&self, port: &str, probability: &str) -> std::process::Child {
+        let ok = self
+            .exec(&self.b, "iptables")
+            .args(["-A", "INPUT", "-p", "tcp", "--dport", port])
+            .args(["-m", "statistic", "--mode", "random", "--probability"])
+            .args([probability, "-j", "DROP"])
+            .status()
+            .expect("iptables");
+        assert!(ok.success(), "iptables rule");
+        self.exec(&self.b, "iperf3")
+            .args(["-s", "-1", "-p", port])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("iperf3 -s")
+    }
 }
 
 impl Drop for Lab {
@@ -186,33 +204,7 @@ fn netfilter_drops_of_an_iperf3_transfer_match_the_rules_counter() {
     }
     let mut lab = Lab::new("n", 1);
     let port = "5216";
-    let ok = lab
-        .exec(&lab.b, "iptables")
-        .args([
-            "-A",
-            "INPUT",
-            "-p",
-            "tcp",
-            "--dport",
-            port,
-            "-m",
-            "statistic",
-            "--mode",
-            "random",
-            "--probability",
-            "0.01",
-            "-j",
-            "DROP",
-        ])
-        .status()
-        .expect("iptables");
-    assert!(ok.success(), "iptables rule");
-    let server = lab
-        .exec(&lab.b, "iperf3")
-        .args(["-s", "-1", "-p", port])
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("iperf3 -s");
+    let server = lab.lossy_iperf3_server(port, "0.01");
     lab.children.push(server);
     let probe = Probe::start(&["--netns", &lab.b.clone()]);
     std::thread::sleep(Duration::from_millis(300));
@@ -476,33 +468,7 @@ fn watch_names_the_kernel_reason_of_a_lossy_streams_retransmissions() {
     }
     let mut lab = Lab::new("w", 4);
     let port = "5246";
-    let ok = lab
-        .exec(&lab.b, "iptables")
-        .args([
-            "-A",
-            "INPUT",
-            "-p",
-            "tcp",
-            "--dport",
-            port,
-            "-m",
-            "statistic",
-            "--mode",
-            "random",
-            "--probability",
-            "0.3",
-            "-j",
-            "DROP",
-        ])
-        .status()
-        .expect("iptables");
-    assert!(ok.success(), "iptables rule");
-    let server = lab
-        .exec(&lab.b, "iperf3")
-        .args(["-s", "-1", "-p", port])
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("iperf3 -s");
+    let server = lab.lossy_iperf3_server(port, "0.3");
     lab.children.push(server);
     let watch = netkit()
         .args([

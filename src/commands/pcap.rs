@@ -443,15 +443,7 @@ fn analyze_path_exporting(
     jobs: usize,
     conns: &mut dyn FnMut(ConnRecord) -> std::io::Result<()>,
 ) -> Result<Report> {
-    let mut file = CaptureFile::open(path)?;
-    if let Some(f) = filter {
-        file.set_filter(f)?;
-    }
-    let info = SourceInfo {
-        file: path.display().to_string(),
-        format: file.format(),
-        members: Vec::new(),
-    };
+    let (mut file, info) = open_with_info(path, filter)?;
     let line = ProgressLine::new(path, file.compression().is_some());
     let report = analyze_source(&mut file, info, line, opts, jobs, conns)?;
     // Damage before any readable record leaves nothing to report on: an error, not
@@ -598,14 +590,8 @@ fn analyze_in_parallel(
         .collect()
 }
 
-/// [`analyze_path_exporting`] without a progress line (several files at once would
-/// draw over each other), keeping the connections in `conns`.
-fn analyze_path_quietly(
-    path: &Path,
-    filter: Option<&str>,
-    opts: &AnalyzeOptions,
-    conns: &mut Vec<ConnRecord>,
-) -> Result<Report> {
+/// `path` opened with `filter` applied, and how the report names it.
+fn open_with_info(path: &Path, filter: Option<&str>) -> Result<(CaptureFile, SourceInfo)> {
     let mut file = CaptureFile::open(path)?;
     if let Some(f) = filter {
         file.set_filter(f)?;
@@ -615,6 +601,18 @@ fn analyze_path_quietly(
         format: file.format(),
         members: Vec::new(),
     };
+    Ok((file, info))
+}
+
+/// [`analyze_path_exporting`] without a progress line (several files at once would
+/// draw over each other), keeping the connections in `conns`.
+fn analyze_path_quietly(
+    path: &Path,
+    filter: Option<&str>,
+    opts: &AnalyzeOptions,
+    conns: &mut Vec<ConnRecord>,
+) -> Result<Report> {
+    let (mut file, info) = open_with_info(path, filter)?;
     let keep = opts.conns;
     let report = analyze_source(&mut file, info, None, opts, 1, &mut |r| {
         if keep {
