@@ -29,6 +29,8 @@ fuzz_target!(|data: &[u8]| {
         stream: 0,
         flags,
         from: Side::Client,
+        // The segment's own header flags, from the same fuzzed bits.
+        header_flags: flags >> 8,
     };
     let facts = FrameFacts {
         number: 1,
