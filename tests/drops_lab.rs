@@ -73,6 +73,21 @@ impl Lab {
         c
     }
 
+    /// Runs the FLOOD script from the sender namespace: `count` UDP datagrams of
+    /// `size` bytes to `port` of the receiver, to its end.
+    fn flood(&self, port: &str, count: &str, size: &str) {
+        let out = self
+            .exec(&self.a, "python3")
+            .args(["-c", FLOOD, &self.b_addr, port, count, size])
+            .output()
+            .expect("flood");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     /// A one-shot iperf3 server on `port` in the receiver namespace, whose INPUT chain
     /// drops that port's TCP segments at random with `probability`.
     fn lossy_iperf3_server(&self, port: &str, probability: &str) -> std::process::Child {
@@ -298,16 +313,7 @@ fn a_tbf_overflow_is_a_qdisc_drop_on_its_interface() {
         .expect("tc");
     assert!(ok.success(), "tc qdisc add tbf");
     let probe = Probe::start(&["--all-netns", "-i", &lab.va.clone()]);
-    let out = lab
-        .exec(&lab.a, "python3")
-        .args(["-c", FLOOD, &lab.b_addr, "9", "3000", "1000"])
-        .output()
-        .expect("flood");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    lab.flood("9", "3000", "1000");
     std::thread::sleep(Duration::from_millis(1200));
     let objects = probe.stop();
     let all = rows(&objects);
@@ -360,16 +366,7 @@ fn a_udp_socket_never_read_shows_socket_rcvbuff_with_its_pid() {
     assert_eq!(line.trim(), "ready");
     lab.children.push(receiver);
     let probe = Probe::start(&["--all-netns"]);
-    let out = lab
-        .exec(&lab.a, "python3")
-        .args(["-c", FLOOD, &lab.b_addr, "6016", "2000", "500"])
-        .output()
-        .expect("flood");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    lab.flood("6016", "2000", "500");
     std::thread::sleep(Duration::from_millis(1200));
     let objects = probe.stop();
     let all = rows(&objects);

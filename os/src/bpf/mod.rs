@@ -138,6 +138,20 @@ impl BpfObject {
         Ok(BpfObject { name, ebpf, btf })
     }
 
+    /// Program `program` of object `object`, or which object lacks it. (Not a method:
+    /// attaching borrows the object's BTF beside the program.)
+    fn program_mut<'a>(
+        ebpf: &'a mut aya::Ebpf,
+        object: &'static str,
+        program: &str,
+    ) -> Result<&'a mut aya::programs::Program, BpfError> {
+        ebpf.program_mut(program)
+            .ok_or_else(|| BpfError::NoProgram {
+                object,
+                program: program.to_string(),
+            })
+    }
+
     /// Loads program `program` and attaches it to BTF tracepoint `tracepoint`
     /// (`SEC("tp_btf/<tracepoint>")`). The link lives as long as this object.
     pub fn attach_tp_btf(&mut self, program: &str, tracepoint: &str) -> Result<(), BpfError> {
@@ -146,13 +160,7 @@ impl BpfObject {
             hook: format!("tp_btf/{tracepoint}"),
             why,
         };
-        let prog: &mut BtfTracePoint = self
-            .ebpf
-            .program_mut(program)
-            .ok_or_else(|| BpfError::NoProgram {
-                object: self.name,
-                program: program.to_string(),
-            })?
+        let prog: &mut BtfTracePoint = Self::program_mut(&mut self.ebpf, self.name, program)?
             .try_into()
             .map_err(|e: aya::programs::ProgramError| attach_err(chain(&e)))?;
         prog.load(tracepoint, &self.btf)
@@ -174,13 +182,7 @@ impl BpfObject {
             hook: "cgroup".to_string(),
             why,
         };
-        let prog: &mut CgroupSockAddr = self
-            .ebpf
-            .program_mut(program)
-            .ok_or_else(|| BpfError::NoProgram {
-                object: self.name,
-                program: program.to_string(),
-            })?
+        let prog: &mut CgroupSockAddr = Self::program_mut(&mut self.ebpf, self.name, program)?
             .try_into()
             .map_err(|e: aya::programs::ProgramError| attach_err(chain(&e)))?;
         prog.load().map_err(|e| attach_err(chain(&e)))?;
