@@ -12,110 +12,51 @@
 
 mod common;
 
-use common::{ip, netkit, skip_reason};
+use common::pair::{NsPair, Offloads};
+use common::{netkit, skip_reason};
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Two namespaces joined by a veth pair: `a` (10.166.T.1, sender) and `b`
-/// (10.166.T.2, receiver).
-struct Lab {
-    a: String,
-    b: String,
-    va: String,
-    vb: String,
-    b_addr: String,
-    children: Vec<Child>,
+/// Two namespaces joined by a veth pair, offloads off: `a` (10.166.NET.1, sender)
+/// and `b` (10.166.NET.2, receiver). `tag` (one letter) and `net` (a distinct subnet
+/// octet) keep the labs of tests running side by side apart.
+fn new_lab(tag: &str, net: u8) -> NsPair {
+    NsPair::new("nk16", tag, &format!("10.166.{net}"), Offloads::Off)
 }
 
-impl Lab {
-    /// `tag` (one letter, with `net`, a distinct subnet octet) keeps the labs of tests
-    /// running side by side apart.
-    fn new(tag: &str, net: u8) -> Lab {
-        let id = std::process::id();
-        let lab = Lab {
-            a: format!("nk16-{tag}a-{id}"),
-            b: format!("nk16-{tag}b-{id}"),
-            va: format!("nk16{tag}a{}", id % 100_000),
-            vb: format!("nk16{tag}b{}", id % 100_000),
-            b_addr: format!("10.166.{net}.2"),
-            children: Vec::new(),
-        };
-        ip(&["netns", "add", &lab.a]);
-        ip(&["netns", "add", &lab.b]);
-        ip(&[
-            "link", "add", &lab.va, "netns", &lab.a, "type", "veth", "peer", "name", &lab.vb,
-            "netns", &lab.b,
-        ]);
-        let a_cidr = format!("10.166.{net}.1/24");
-        let b_cidr = format!("{}/24", lab.b_addr);
-        ip(&["-n", &lab.a, "addr", "add", &a_cidr, "dev", &lab.va]);
-        ip(&["-n", &lab.b, "addr", "add", &b_cidr, "dev", &lab.vb]);
-        for (ns, dev) in [(&lab.a, &lab.va), (&lab.b, &lab.vb)] {
-            ip(&["-n", ns, "link", "set", dev, "up"]);
-            ip(&["-n", ns, "link", "set", "lo", "up"]);
-            // MTU-sized segments, as on a real link: with GRO/TSO a dropped skb is
-            // dozens of segments, and a 1% rule drops only a handful of them.
-            let _ = Command::new("ip")
-                .args([
-                    "netns", "exec", ns, "ethtool", "-K", dev, "tso", "off", "gso", "off", "gro",
-                    "off",
-                ])
-                .output();
-        }
-        lab
-    }
-
-    fn exec(&self, ns: &str, program: &str) -> Command {
-        let mut c = Command::new("ip");
-        c.args(["netns", "exec", ns, program]);
-        c
-    }
-
-    /// Runs the FLOOD script from the sender namespace: `count` UDP datagrams of
-    /// `size` bytes to `port` of the receiver, to its end.
-    fn flood(&self, port: &str, count: &str, size: &str) {
-        let out = self
-            .exec(&self.a, "python3")
-            .args(["-c", FLOOD, &self.b_addr, port, count, size])
-            .output()
-            .expect("flood");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-
-    /// A one-shot iperf3 server on `port` in the receiver namespace, whose INPUT chain
-    /// drops that port's TCP segments at random with `probability`.
-    fn lossy_iperf3_server(&self, port: &str, probability: &str) -> std::process::Child {
-        let ok = self
-            .exec(&self.b, "iptables")
-            .args(["-A", "INPUT", "-p", "tcp", "--dport", port])
-            .args(["-m", "statistic", "--mode", "random", "--probability"])
-            .args([probability, "-j", "DROP"])
-            .status()
-            .expect("iptables");
-        assert!(ok.success(), "iptables rule");
-        self.exec(&self.b, "iperf3")
-            .args(["-s", "-1", "-p", port])
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("iperf3 -s")
-    }
+/// Runs the FLOOD script from the sender namespace: `count` UDP datagrams of `size`
+/// bytes to `port` of the receiver, to its end.
+fn flood(lab: &NsPair, port: &str, count: &str, size: &str) {
+    let out = lab
+        .exec(&lab.a, "python3")
+        .args(["-c", FLOOD, &lab.b_addr, port, count, size])
+        .output()
+        .expect("flood");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
-impl Drop for Lab {
-    fn drop(&mut self) {
-        for c in &mut self.children {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-        let _ = Command::new("ip").args(["netns", "del", &self.a]).status();
-        let _ = Command::new("ip").args(["netns", "del", &self.b]).status();
-    }
+/// A one-shot iperf3 server on `port` in the receiver namespace, whose INPUT chain
+/// drops that port's TCP segments at random with `probability`.
+fn lossy_iperf3_server(lab: &NsPair, port: &str, probability: &str) -> std::process::Child {
+    let ok = lab
+        .exec(&lab.b, "iptables")
+        .args(["-A", "INPUT", "-p", "tcp", "--dport", port])
+        .args(["-m", "statistic", "--mode", "random", "--probability"])
+        .args([probability, "-j", "DROP"])
+        .status()
+        .expect("iptables");
+    assert!(ok.success(), "iptables rule");
+    lab.exec(&lab.b, "iperf3")
+        .args(["-s", "-1", "-p", port])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("iperf3 -s")
 }
 
 /// A running `netkit drops --json`, started with `args`; ready once it has printed
@@ -197,7 +138,7 @@ fn count(rows: &[&Value]) -> u64 {
 }
 
 /// The packet counter of the first rule of `chain` in `ns` (`iptables -L -v -x -n`).
-fn rule_packets(lab: &Lab, ns: &str, chain: &str) -> u64 {
+fn rule_packets(lab: &NsPair, ns: &str, chain: &str) -> u64 {
     let out = lab
         .exec(ns, "iptables")
         .args(["-L", chain, "-v", "-x", "-n"])
@@ -217,9 +158,9 @@ fn netfilter_drops_of_an_iperf3_transfer_match_the_rules_counter() {
         eprintln!("skipping drops_lab netfilter: {why}");
         return;
     }
-    let mut lab = Lab::new("n", 1);
+    let mut lab = new_lab("n", 1);
     let port = "5216";
-    let server = lab.lossy_iperf3_server(port, "0.01");
+    let server = lossy_iperf3_server(&lab, port, "0.01");
     lab.children.push(server);
     let probe = Probe::start(&["--netns", &lab.b.clone()]);
     std::thread::sleep(Duration::from_millis(300));
@@ -302,7 +243,7 @@ fn a_tbf_overflow_is_a_qdisc_drop_on_its_interface() {
         eprintln!("skipping drops_lab tbf: {why}");
         return;
     }
-    let lab = Lab::new("q", 2);
+    let lab = new_lab("q", 2);
     let ok = lab
         .exec(&lab.a, "tc")
         .args([
@@ -313,7 +254,7 @@ fn a_tbf_overflow_is_a_qdisc_drop_on_its_interface() {
         .expect("tc");
     assert!(ok.success(), "tc qdisc add tbf");
     let probe = Probe::start(&["--all-netns", "-i", &lab.va.clone()]);
-    lab.flood("9", "3000", "1000");
+    flood(&lab, "9", "3000", "1000");
     std::thread::sleep(Duration::from_millis(1200));
     let objects = probe.stop();
     let all = rows(&objects);
@@ -342,7 +283,7 @@ fn a_udp_socket_never_read_shows_socket_rcvbuff_with_its_pid() {
         eprintln!("skipping drops_lab rcvbuf: {why}");
         return;
     }
-    let mut lab = Lab::new("r", 3);
+    let mut lab = new_lab("r", 3);
     let sink = format!(
         "import socket, sys, time\n\
          s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
@@ -366,7 +307,7 @@ fn a_udp_socket_never_read_shows_socket_rcvbuff_with_its_pid() {
     assert_eq!(line.trim(), "ready");
     lab.children.push(receiver);
     let probe = Probe::start(&["--all-netns"]);
-    lab.flood("6016", "2000", "500");
+    flood(&lab, "6016", "2000", "500");
     std::thread::sleep(Duration::from_millis(1200));
     let objects = probe.stop();
     let all = rows(&objects);
@@ -463,9 +404,9 @@ fn watch_names_the_kernel_reason_of_a_lossy_streams_retransmissions() {
         eprintln!("skipping drops_lab watch join: {why}");
         return;
     }
-    let mut lab = Lab::new("w", 4);
+    let mut lab = new_lab("w", 4);
     let port = "5246";
-    let server = lab.lossy_iperf3_server(port, "0.3");
+    let server = lossy_iperf3_server(&lab, port, "0.3");
     lab.children.push(server);
     let watch = netkit()
         .args([

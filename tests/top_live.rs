@@ -10,8 +10,9 @@
 
 mod common;
 
+use common::pair::{NsPair, Offloads};
+use common::skip_reason;
 use common::tmux::{tmux, wait_pane, TmuxSession};
-use common::{ip, skip_reason};
 
 use serde_json::Value;
 use std::collections::HashMap;
@@ -96,72 +97,14 @@ print(os.getpid(), got)
 /// 10 ms connection is not starved by the other test's traffic.
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-struct Lab {
-    a: String,
-    b: String,
-    children: Vec<Child>,
+/// The two-namespace lab: clients in `a`, the server in `b`.
+fn new_lab(tag: &str) -> NsPair {
+    NsPair::new("nktop", tag, "10.231.0", Offloads::Kept)
 }
 
-impl Lab {
-    fn new(tag: &str) -> Lab {
-        let suffix = format!("{}{}", tag, std::process::id());
-        let lab = Lab {
-            a: format!("nktop-a-{suffix}"),
-            b: format!("nktop-b-{suffix}"),
-            children: Vec::new(),
-        };
-        // The tests run in parallel: each lab's veth names carry its tag, and the pair
-        // is created straight inside the namespaces, never in the shared root one.
-        let (va, vb) = (
-            format!("nkt{tag}a{}", std::process::id() % 100_000),
-            format!("nkt{tag}b{}", std::process::id() % 100_000),
-        );
-        ip(&["netns", "add", &lab.a]);
-        ip(&["netns", "add", &lab.b]);
-        ip(&[
-            "link", "add", &va, "netns", &lab.a, "type", "veth", "peer", "name", &vb, "netns",
-            &lab.b,
-        ]);
-        ip(&["-n", &lab.a, "addr", "add", "10.231.0.1/24", "dev", &va]);
-        ip(&["-n", &lab.b, "addr", "add", "10.231.0.2/24", "dev", &vb]);
-        for (ns, dev) in [(&lab.a, &va), (&lab.b, &vb)] {
-            ip(&["-n", ns, "link", "set", dev, "up"]);
-            ip(&["-n", ns, "link", "set", "lo", "up"]);
-        }
-        lab
-    }
-
-    fn cmd(&self, ns: &str, program: &str) -> Command {
-        let mut c = Command::new("ip");
-        c.args(["netns", "exec", ns, program]);
-        c
-    }
-
-    fn start_server(&mut self) {
-        let mut server = self
-            .cmd(&self.b, "python3")
-            .args(["-c", SERVER])
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start server");
-        let mut line = String::new();
-        BufReader::new(server.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert_eq!(line.trim(), "ready");
-        self.children.push(server);
-    }
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        for c in &mut self.children {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-        let _ = Command::new("ip").args(["netns", "del", &self.a]).status();
-        let _ = Command::new("ip").args(["netns", "del", &self.b]).status();
-    }
+fn start_server(lab: &mut NsPair) {
+    let b = lab.b.clone();
+    lab.start_ready_server(&b, SERVER);
 }
 
 /// Runs a client to completion (bounded) and returns (pid, bytes) from its output.
@@ -187,8 +130,8 @@ fn json_attributes_long_short_udp_and_icmp_traffic_to_pids() {
         return;
     }
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let mut lab = Lab::new("j");
-    lab.start_server();
+    let mut lab = new_lab("j");
+    start_server(&mut lab);
     let count = 14;
     let mut top = Command::new(env!("CARGO_BIN_EXE_netkit"))
         .args(["top", "--json", "--netns", &lab.a, "--interval", "1"])
@@ -226,7 +169,7 @@ fn json_attributes_long_short_udp_and_icmp_traffic_to_pids() {
 
     // Long transfer: 24 MiB paced at 64 KiB per 10 ms (about 4 s).
     let long = lab
-        .cmd(&lab.a, "python3")
+        .exec(&lab.a, "python3")
         .args(["-c", DOWNLOAD, &(24 << 20).to_string(), "0.01"])
         .stdout(Stdio::piped())
         .spawn()
@@ -239,7 +182,7 @@ fn json_attributes_long_short_udp_and_icmp_traffic_to_pids() {
     for batch in 0..10 {
         let kids: Vec<Child> = (0..6)
             .map(|_| {
-                lab.cmd(&lab.a, "python3")
+                lab.exec(&lab.a, "python3")
                     .args(["-c", DOWNLOAD, "300000", "0.002"])
                     .stdout(Stdio::piped())
                     .spawn()
@@ -252,13 +195,13 @@ fn json_attributes_long_short_udp_and_icmp_traffic_to_pids() {
         let _ = batch;
     }
     let udp = lab
-        .cmd(&lab.a, "python3")
+        .exec(&lab.a, "python3")
         .args(["-c", UDP_CLIENT])
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
     let ping = lab
-        .cmd(&lab.a, "ping")
+        .exec(&lab.a, "ping")
         .args(["-c", "5", "-i", "0.2", "-s", "1000", "10.231.0.2"])
         .stdout(Stdio::piped())
         .spawn()
@@ -392,8 +335,8 @@ fn tui_draws_sorts_drills_down_and_restores_the_terminal() {
         return;
     }
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let mut lab = Lab::new("t");
-    lab.start_server();
+    let mut lab = new_lab("t");
+    start_server(&mut lab);
     let session = format!("nktop{}", std::process::id());
     let _guard = TmuxSession::start(&session, 180, 40);
     let dir = std::env::temp_dir().join(format!("nktop-tui-{}", std::process::id()));
@@ -402,7 +345,7 @@ fn tui_draws_sorts_drills_down_and_restores_the_terminal() {
     let after = dir.join("after");
     // A paced download keeps one process busy while the screen is looked at.
     let busy = lab
-        .cmd(&lab.a, "python3")
+        .exec(&lab.a, "python3")
         .args(["-c", DOWNLOAD, &(40 << 20).to_string(), "0.02"])
         .stdout(Stdio::piped())
         .spawn()
@@ -513,7 +456,7 @@ fn resolve_names_remote_hosts_through_the_system_resolver() {
         return;
     }
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let mut lab = Lab::new("r");
+    let mut lab = new_lab("r");
     let etc = std::path::Path::new("/etc/netns").join(&lab.a);
     std::fs::create_dir_all(&etc).unwrap();
     let _etc = EtcNetns(etc.clone());
@@ -523,9 +466,9 @@ fn resolve_names_remote_hosts_through_the_system_resolver() {
     )
     .unwrap();
     std::fs::write(etc.join("resolv.conf"), "nameserver 127.0.0.1\n").unwrap();
-    lab.start_server();
+    start_server(&mut lab);
     let names_seen = |resolve: bool| -> Vec<Value> {
-        let mut top = lab.cmd(&lab.a, env!("CARGO_BIN_EXE_netkit"));
+        let mut top = lab.exec(&lab.a, env!("CARGO_BIN_EXE_netkit"));
         top.args(["top", "--json", "--interval", "1", "--count", "4"]);
         if resolve {
             top.arg("--resolve");
@@ -540,7 +483,7 @@ fn resolve_names_remote_hosts_through_the_system_resolver() {
         out.read_line(&mut first).unwrap();
         // A paced download of about 2 s keeps a connection to 10.231.0.2 open.
         let download = lab
-            .cmd(&lab.a, "python3")
+            .exec(&lab.a, "python3")
             .args(["-c", DOWNLOAD, &(4 << 20).to_string(), "0.03"])
             .stdout(Stdio::piped())
             .spawn()

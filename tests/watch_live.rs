@@ -15,11 +15,11 @@
 
 mod common;
 
+use common::pair::{NsPair, Offloads};
+use common::skip_reason;
 use common::tmux::{tmux, wait_pane, TmuxSession};
-use common::{ip, skip_reason};
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -86,90 +86,47 @@ s.close()
 /// The tests capture and time things: one at a time, so neither starves the other.
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-struct Lab {
-    a: String,
-    b: String,
-    va: String,
-    children: Vec<Child>,
+/// The two-namespace lab: clients in `a`, the WebSocket server in `b`.
+fn new_lab(tag: &str) -> NsPair {
+    NsPair::new("nkwatch", tag, "10.233.0", Offloads::Off)
 }
 
-impl Lab {
-    /// `tag` (one letter) keeps the labs of tests running side by side apart.
-    fn new(tag: &str) -> Lab {
-        let id = std::process::id();
-        let lab = Lab {
-            a: format!("nkwatch-{tag}a-{id}"),
-            b: format!("nkwatch-{tag}b-{id}"),
-            va: format!("nkw{tag}a{}", id % 100_000),
-            children: Vec::new(),
-        };
-        let vb = format!("nkw{tag}b{}", id % 100_000);
-        ip(&["netns", "add", &lab.a]);
-        ip(&["netns", "add", &lab.b]);
-        ip(&[
-            "link", "add", &lab.va, "netns", &lab.a, "type", "veth", "peer", "name", &vb, "netns",
-            &lab.b,
-        ]);
-        ip(&["-n", &lab.a, "addr", "add", "10.233.0.1/24", "dev", &lab.va]);
-        ip(&["-n", &lab.b, "addr", "add", "10.233.0.2/24", "dev", &vb]);
-        for (ns, dev) in [(&lab.a, &lab.va), (&lab.b, &vb)] {
-            ip(&["-n", ns, "link", "set", dev, "up"]);
-            ip(&["-n", ns, "link", "set", "lo", "up"]);
-            // MTU-sized segments, as on a real link, so a drop loses one segment.
-            let _ = Command::new("ip")
-                .args([
-                    "netns", "exec", ns, "ethtool", "-K", dev, "tso", "off", "gso", "off",
-                ])
-                .output();
-        }
-        lab
-    }
-
-    fn exec(&self, ns: &str, program: &str) -> Command {
-        let mut c = Command::new("ip");
-        c.args(["netns", "exec", ns, program]);
-        c
-    }
-
-    fn start_server(&mut self) {
-        let mut server = self
-            .exec(&self.b, "python3")
-            .args(["-c", SERVER])
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("server");
-        let mut line = String::new();
-        BufReader::new(server.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert_eq!(line.trim(), "ready");
-        self.children.push(server);
-    }
-
-    /// Runs one client to its end; returns (pid, local port).
-    fn client(&self, path: &str) -> (i64, u16) {
-        let out = self
-            .exec(&self.a, "python3")
-            .args(["-c", CLIENT, path])
-            .output()
-            .expect("client");
-        let text = String::from_utf8_lossy(&out.stdout);
-        let mut it = text.split_whitespace();
-        let pid = it.next().and_then(|p| p.parse().ok()).expect("client pid");
-        let port = it.next().and_then(|p| p.parse().ok()).expect("client port");
-        (pid, port)
-    }
+fn start_server(lab: &mut NsPair) {
+    let b = lab.b.clone();
+    lab.start_ready_server(&b, SERVER);
 }
 
-impl Drop for Lab {
-    fn drop(&mut self) {
-        for c in &mut self.children {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-        let _ = Command::new("ip").args(["netns", "del", &self.a]).status();
-        let _ = Command::new("ip").args(["netns", "del", &self.b]).status();
-    }
+/// Runs one client in `a` to its end; returns (pid, local port).
+fn client(lab: &NsPair, path: &str) -> (i64, u16) {
+    let out = lab
+        .exec(&lab.a, "python3")
+        .args(["-c", CLIENT, path])
+        .output()
+        .expect("client");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut it = text.split_whitespace();
+    let pid = it.next().and_then(|p| p.parse().ok()).expect("client pid");
+    let port = it.next().and_then(|p| p.parse().ok()).expect("client port");
+    (pid, port)
+}
+
+/// Stops the capture started in `lab` (tcpdump flushes every packet with -U), then
+/// analyses its file with `pcap analyze --json` and removes it.
+fn stop_and_analyze(lab: &NsPair, pcap: &std::path::Path) -> Value {
+    lab.interrupt_children();
+    std::thread::sleep(Duration::from_millis(500));
+    let file = common::netkit()
+        .args(["pcap", "analyze", "--json"])
+        .arg(pcap)
+        .output()
+        .expect("pcap analyze");
+    let _ = std::fs::remove_file(pcap);
+    assert!(
+        file.status.success(),
+        "{}",
+        String::from_utf8_lossy(&file.stderr)
+    );
+    serde_json::from_slice(&file.stdout).expect("pcap analyze --json")
 }
 
 /// Milliseconds from `earlier` to `later`, both RFC 3339 UTC with nanoseconds as netkit
@@ -200,7 +157,7 @@ fn live_verdicts_flags_and_processes_equal_the_file_analysis() {
         return;
     }
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let mut lab = Lab::new("l");
+    let mut lab = new_lab("l");
     let ok = lab
         .exec(&lab.b, "iptables")
         .args([
@@ -217,7 +174,7 @@ fn live_verdicts_flags_and_processes_equal_the_file_analysis() {
         .status()
         .expect("iptables");
     assert!(ok.success(), "iptables rule");
-    lab.start_server();
+    start_server(&mut lab);
 
     let pcap = std::env::temp_dir().join(format!("netkit-watch-{}.pcap", std::process::id()));
     let tcpdump = lab
@@ -277,22 +234,8 @@ fn live_verdicts_flags_and_processes_equal_the_file_analysis() {
         "{}",
         String::from_utf8_lossy(&watch.stderr)
     );
-    // tcpdump flushes every packet (-U); stop it now that the traffic is over.
-    for c in &mut lab.children {
-        let _ = Command::new("kill")
-            .args(["-INT", &c.id().to_string()])
-            .status();
-    }
-    std::thread::sleep(Duration::from_millis(500));
     let events = json_lines(&watch.stdout);
-    let file = common::netkit()
-        .args(["pcap", "analyze", "--json"])
-        .arg(&pcap)
-        .output()
-        .expect("pcap analyze");
-    let _ = std::fs::remove_file(&pcap);
-    assert!(file.status.success());
-    let file: Value = serde_json::from_slice(&file.stdout).unwrap();
+    let file = stop_and_analyze(&lab, &pcap);
 
     // Every upgrade: the same verdict live and from the file.
     let port = |v: &Value| -> u16 {
@@ -432,7 +375,7 @@ fn all_netns_picks_up_a_namespace_created_after_the_start() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     // Every namespace, but only the interface the lab will create: other namespaces
     // on this machine (other tests' labs) are not this test's business.
-    let veth = format!("nkwna{}", std::process::id() % 100_000);
+    let veth = format!("nkwatchna{}", std::process::id() % 100_000);
     let watch = Command::new(env!("CARGO_BIN_EXE_netkit"))
         .args(["watch", "--json", "--all-netns", "-i", &veth])
         .args(["--duration", "9", "--summary-every", "3"])
@@ -442,11 +385,11 @@ fn all_netns_picks_up_a_namespace_created_after_the_start() {
         .expect("netkit watch");
     std::thread::sleep(Duration::from_millis(1500));
     // Created after the start; found within about a second.
-    let mut lab = Lab::new("n");
+    let mut lab = new_lab("n");
     assert_eq!(lab.va, veth);
-    lab.start_server();
+    start_server(&mut lab);
     std::thread::sleep(Duration::from_millis(2500));
-    let (pid, port) = lab.client("/deny");
+    let (pid, port) = client(&lab, "/deny");
     let watch = watch.wait_with_output().expect("watch");
     let stderr = String::from_utf8_lossy(&watch.stderr);
     assert!(watch.status.success(), "{stderr}");
@@ -478,8 +421,8 @@ fn top_findings_pane_shows_a_rejected_upgrade_and_f_toggles_it() {
         return;
     }
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let mut lab = Lab::new("p");
-    lab.start_server();
+    let mut lab = new_lab("p");
+    start_server(&mut lab);
     let session = format!("nkwf{}", std::process::id());
     let _guard = TmuxSession::start(&session, 160, 30);
     let cmd = format!(
@@ -491,7 +434,7 @@ fn top_findings_pane_shows_a_rejected_upgrade_and_f_toggles_it() {
     let pane = wait_pane(&session, "nothing found yet");
     assert!(pane.contains("(F hides)"), "no findings pane:\n{pane}");
 
-    let (pid, port) = lab.client("/deny");
+    let (pid, port) = client(&lab, "/deny");
     let pane = wait_pane(&session, "websocket_rejected");
     let line = pane
         .lines()
@@ -501,7 +444,7 @@ fn top_findings_pane_shows_a_rejected_upgrade_and_f_toggles_it() {
     assert!(line.contains(&lab.a), "{line}");
     assert!(pane.contains("1 finding "), "{pane}");
     // The accepted upgrade gets a line of its own, with its client port.
-    let (_, ok_port) = lab.client("/ok");
+    let (_, ok_port) = client(&lab, "/ok");
     let pane = wait_pane(&session, &format!(":{ok_port} -> 10.233.0.2:8080 accepted"));
     assert!(
         pane.contains(&format!(":{ok_port} -> 10.233.0.2:8080 accepted")),
@@ -535,7 +478,7 @@ fn h2c_extended_connects_are_judged_live_as_in_the_file() {
         return;
     }
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let mut lab = Lab::new("h");
+    let mut lab = new_lab("h");
     let scripts = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/lab");
     let port = "18441";
     let pcap = std::env::temp_dir().join(format!("netkit-watch-h2-{}.pcap", std::process::id()));
@@ -595,21 +538,8 @@ fn h2c_extended_connects_are_judged_live_as_in_the_file() {
         "{}",
         String::from_utf8_lossy(&watch.stderr)
     );
-    for c in &mut lab.children {
-        let _ = Command::new("kill")
-            .args(["-INT", &c.id().to_string()])
-            .status();
-    }
-    std::thread::sleep(Duration::from_millis(500));
     let events = json_lines(&watch.stdout);
-    let file = common::netkit()
-        .args(["pcap", "analyze", "--json"])
-        .arg(&pcap)
-        .output()
-        .expect("pcap analyze");
-    let _ = std::fs::remove_file(&pcap);
-    assert!(file.status.success());
-    let file: Value = serde_json::from_slice(&file.stdout).unwrap();
+    let file = stop_and_analyze(&lab, &pcap);
 
     // (client, HTTP/2 stream) -> (method, path, status, verdict)
     let key = |u: &Value| {
