@@ -111,15 +111,17 @@ fn client(lab: &NsPair, path: &str) -> (i64, u16) {
 }
 
 /// Stops the capture started in `lab` (tcpdump flushes every packet with -U), then
-/// analyses its file with `pcap analyze --json` and removes it.
-fn stop_and_analyze(lab: &NsPair, pcap: &std::path::Path) -> Value {
+/// analyses its file with `pcap analyze --json` (and `--html` to `html` if given) and
+/// removes it.
+fn stop_and_analyze(lab: &NsPair, pcap: &std::path::Path, html: Option<&std::path::Path>) -> Value {
     lab.interrupt_children();
     std::thread::sleep(Duration::from_millis(500));
-    let file = common::netkit()
-        .args(["pcap", "analyze", "--json"])
-        .arg(pcap)
-        .output()
-        .expect("pcap analyze");
+    let mut analyze = common::netkit();
+    analyze.args(["pcap", "analyze", "--json"]).arg(pcap);
+    if let Some(html) = html {
+        analyze.arg("--html").arg(html);
+    }
+    let file = analyze.output().expect("pcap analyze");
     let _ = std::fs::remove_file(pcap);
     assert!(
         file.status.success(),
@@ -186,11 +188,15 @@ fn live_verdicts_flags_and_processes_equal_the_file_analysis() {
         .expect("tcpdump");
     lab.children.push(tcpdump);
     let evidence = std::env::temp_dir().join(format!("netkit-watch-ev-{}", std::process::id()));
+    let live_html = std::env::temp_dir().join(format!("netkit-watch-{}.html", std::process::id()));
+    let file_html = live_html.with_extension("file.html");
     let _ = std::fs::remove_dir_all(&evidence);
     let watch = Command::new(env!("CARGO_BIN_EXE_netkit"))
         .args(["watch", "--json", "--netns", &lab.a, "-i", &lab.va])
         .args(["--duration", "14", "--summary-every", "2", "--write"])
         .arg(&evidence)
+        .arg("--html")
+        .arg(&live_html)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -225,7 +231,8 @@ fn live_verdicts_flags_and_processes_equal_the_file_analysis() {
     }
     assert!(
         started.elapsed() < Duration::from_secs(12),
-        "clients too slow"
+        "clients too slow: {:?} for 24 (the machine is too loaded for this test)",
+        started.elapsed()
     );
 
     let watch = watch.wait_with_output().expect("watch");
@@ -235,7 +242,7 @@ fn live_verdicts_flags_and_processes_equal_the_file_analysis() {
         String::from_utf8_lossy(&watch.stderr)
     );
     let events = json_lines(&watch.stdout);
-    let file = stop_and_analyze(&lab, &pcap);
+    let file = stop_and_analyze(&lab, &pcap, Some(&file_html));
 
     // Every upgrade: the same verdict live and from the file.
     let port = |v: &Value| -> u16 {
@@ -338,6 +345,31 @@ fn live_verdicts_flags_and_processes_equal_the_file_analysis() {
         );
     }
     let _ = std::fs::remove_dir_all(&evidence);
+
+    // --html: written on exit, the same findings and stream graphs as the file's page.
+    let live_page = std::fs::read_to_string(&live_html).expect("watch --html wrote its page");
+    let file_page = std::fs::read_to_string(&file_html).expect("pcap analyze --html");
+    let _ = std::fs::remove_file(&live_html);
+    let _ = std::fs::remove_file(&file_html);
+    let findings = |page: &str| page.matches("class=\"finding ").count();
+    let graphs = |page: &str| page.matches("<svg").count();
+    assert!(findings(&live_page) >= 1, "no finding on watch's page");
+    assert_eq!(
+        findings(&live_page),
+        findings(&file_page),
+        "findings on the pages"
+    );
+    assert_eq!(
+        graphs(&live_page),
+        graphs(&file_page),
+        "graphs on the pages"
+    );
+    assert!(live_page.contains("websocket_rejected"));
+    eprintln!(
+        "watch_live: --html page with {} findings and {} graphs, as pcap analyze --html's",
+        findings(&live_page),
+        graphs(&live_page)
+    );
 
     // The last summary's TCP flags equal the file's.
     let last = events
@@ -539,7 +571,7 @@ fn h2c_extended_connects_are_judged_live_as_in_the_file() {
         String::from_utf8_lossy(&watch.stderr)
     );
     let events = json_lines(&watch.stdout);
-    let file = stop_and_analyze(&lab, &pcap);
+    let file = stop_and_analyze(&lab, &pcap, None);
 
     // (client, HTTP/2 stream) -> (method, path, status, verdict)
     let key = |u: &Value| {

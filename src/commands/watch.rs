@@ -118,6 +118,7 @@ pub fn run(args: WatchArgs, term: &Term) -> Result {
     // The owner lookups enter namespaces and read other users' /proc entries; the
     // captures are open, so nothing else is kept, unless namespaces created later
     // are to be captured too.
+    taps::boost_analysis_thread();
     let mut keep = vec![Cap::SysAdmin, Cap::SysPtrace, Cap::DacReadSearch];
     if args.all_netns {
         keep.push(Cap::NetRaw);
@@ -210,11 +211,11 @@ pub fn run(args: WatchArgs, term: &Term) -> Result {
         {
             break;
         }
-        match taps.rx.recv_timeout(Duration::from_millis(100)) {
+        match taps.recv_timeout(Duration::from_millis(100)) {
             Ok(batch) => {
                 feed(&mut watch, &batch);
                 // Whatever else is queued, before judging: upgrades in one poll.
-                while let Ok(batch) = taps.rx.try_recv() {
+                while let Ok(batch) = taps.try_recv() {
                     feed(&mut watch, &batch);
                 }
             }
@@ -282,7 +283,7 @@ pub fn run(args: WatchArgs, term: &Term) -> Result {
         }
     }
     // What is still queued, then the upgrades never answered and the totals.
-    while let Ok(batch) = taps.rx.try_recv() {
+    while let Ok(batch) = taps.try_recv() {
         feed(&mut watch, &batch);
     }
     let lost = taps.dropped();

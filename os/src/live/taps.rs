@@ -12,19 +12,33 @@ use crate::capture::{LiveCapture, LiveOptions};
 use crate::netlink as nldump;
 use crate::netns::{self, Netns};
 use netkit_cmds::watch::report::Dropped;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-/// Batches waiting for the analysis thread before new ones are dropped (and counted).
-const QUEUE_BATCHES: usize = 512;
+/// Bytes of frames waiting for the analysis thread before new batches are dropped
+/// (and counted). Bytes, not batches: a batch is one ring block, handed over after
+/// 1 ms when traffic is light, so a bound in batches would hold well under a second
+/// of a busy link; this holds seconds of it while the analysis is kept off the CPU
+/// (a loaded machine), and bounds the memory all the same.
+const QUEUE_BYTES: usize = 64 << 20;
+/// The channel's own bound, far above what QUEUE_BYTES lets through at any rate
+/// (a ring block holds at least one frame).
+const QUEUE_BATCHES: usize = 1 << 16;
 /// Longest a ring block waits before it is handed over. Short, because the client of
 /// an upgrade is looked up (sock_diag, /proc) when its request is handed over, and a
 /// client that exits right after its answer must still be there; at high rates blocks
 /// fill and are handed over before this anyway.
 const BLOCK_TIMEOUT_MS: u32 = 1;
+
+/// Raises the calling thread (the one analysing the batches) ahead of ordinary
+/// processes, as the capture threads are: under load an analysis kept off the CPU
+/// fills the queue and batches are dropped. Call it while CAP_SYS_NICE is held.
+pub fn boost_analysis_thread() {
+    super::top::boost_this_thread();
+}
 
 /// One place frames are captured.
 #[derive(Debug, Clone)]
@@ -110,7 +124,9 @@ impl Batch {
 
 /// The running captures.
 pub struct Taps {
-    pub rx: Receiver<Batch>,
+    rx: Receiver<Batch>,
+    /// Frame bytes sent and not yet received (see [`QUEUE_BYTES`]).
+    queued: Arc<AtomicUsize>,
     /// Kept to hand to the threads of points added later.
     tx: SyncSender<Batch>,
     snaplen: u32,
@@ -135,6 +151,7 @@ impl Taps {
         let (tx, rx) = mpsc::sync_channel(QUEUE_BATCHES);
         let mut taps = Taps {
             rx,
+            queued: Arc::new(AtomicUsize::new(0)),
             tx,
             snaplen,
             filter: filter.map(str::to_string),
@@ -175,6 +192,7 @@ impl Taps {
         for (ns, list) in groups {
             let ctx = Reader {
                 tx: self.tx.clone(),
+                queued: self.queued.clone(),
                 stop: self.stop.clone(),
                 dropped: self.dropped.clone(),
                 failures: self.failures.clone(),
@@ -196,6 +214,9 @@ impl Taps {
                         return;
                     }
                 };
+                // Ahead of ordinary processes, as top's capture threads: on a loaded
+                // machine a ring left unread overflows. Before the capabilities go.
+                super::top::boost_this_thread();
                 // Reading rings already open needs no capability.
                 if let Err(e) = crate::caps::keep_only(&[]) {
                     let _ = ready.send(Err(e.into()));
@@ -214,6 +235,20 @@ impl Taps {
             }
         }
         Ok(())
+    }
+
+    /// The next batch, waiting at most `timeout`.
+    pub fn recv_timeout(&self, timeout: Duration) -> Result<Batch, RecvTimeoutError> {
+        let batch = self.rx.recv_timeout(timeout)?;
+        self.queued.fetch_sub(batch.data.len(), Ordering::Relaxed);
+        Ok(batch)
+    }
+
+    /// The next batch if one is waiting.
+    pub fn try_recv(&self) -> Result<Batch, TryRecvError> {
+        let batch = self.rx.try_recv()?;
+        self.queued.fetch_sub(batch.data.len(), Ordering::Relaxed);
+        Ok(batch)
     }
 
     /// Frames lost so far at each capture point (in the order of the points).
@@ -276,6 +311,7 @@ fn open_all(
 
 struct Reader {
     tx: SyncSender<Batch>,
+    queued: Arc<AtomicUsize>,
     stop: Arc<AtomicBool>,
     dropped: Arc<Mutex<Vec<Dropped>>>,
     failures: Arc<Mutex<Vec<String>>>,
@@ -315,7 +351,17 @@ impl Reader {
                     continue;
                 }
                 let n = batch.frames.len() as u64;
-                match self.tx.try_send(batch) {
+                let bytes = batch.data.len();
+                let sent = if self.queued.load(Ordering::Relaxed) + bytes > QUEUE_BYTES {
+                    Err(TrySendError::Full(batch))
+                } else {
+                    // Counted before it can be received and subtracted.
+                    self.queued.fetch_add(bytes, Ordering::Relaxed);
+                    self.tx.try_send(batch).inspect_err(|_| {
+                        self.queued.fetch_sub(bytes, Ordering::Relaxed);
+                    })
+                };
+                match sent {
                     Ok(()) => {}
                     Err(TrySendError::Full(_)) => {
                         if let Some(d) = self

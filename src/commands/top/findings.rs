@@ -126,7 +126,7 @@ fn analyse(
     let mut events = Vec::new();
     let mut next_settle = Instant::now() + SETTLE_EVERY;
     while !stop.load(Ordering::Relaxed) {
-        match taps.rx.recv_timeout(Duration::from_millis(100)) {
+        match taps.recv_timeout(Duration::from_millis(100)) {
             Ok(batch) => feed(&mut watch, &batch),
             Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
             Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
