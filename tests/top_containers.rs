@@ -1,0 +1,386 @@
+//! `netkit top` names containers and pods from cgroups (issue 15): real processes are
+//! moved into cgroups named as docker and as a Kubernetes pod under containerd name
+//! them, then make TCP and UDP traffic over a veth between two namespaces; `--json`
+//! must show each one's container id and pod uid, a process outside any container
+//! `container: null`, and `--container` must keep only the matching processes.
+//!
+//! Only cgroup v1 may be mounted at /sys/fs/cgroup, so the test mounts the cgroup2
+//! hierarchy in a directory of its own and moves the processes by writing their pids to
+//! `cgroup.procs` there. That hierarchy is the one and only cgroup2 tree of the kernel
+//! (another mount of it shows the same cgroups), so everything the test creates sits
+//! under a directory named after this run, and a Drop guard kills the processes, moves
+//! any left back to the root, removes the cgroups and namespaces and unmounts, even when
+//! an assertion fails. Needs root, iproute2, python3 and mount; otherwise it skips.
+
+mod common;
+
+use common::{ip, skip_reason};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const SERVER: &str = r#"
+import socket, threading
+def tcp_client(c):
+    with c:
+        line = b""
+        while not line.endswith(b"\n"):
+            d = c.recv(64)
+            if not d:
+                return
+            line += d
+        c.sendall(b"x" * int(line))
+def tcp():
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("0.0.0.0", 9000)); s.listen(64)
+    while True:
+        c, _ = s.accept()
+        threading.Thread(target=tcp_client, args=(c,), daemon=True).start()
+def udp():
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    u.bind(("0.0.0.0", 9001))
+    while True:
+        d, a = u.recvfrom(65535)
+        u.sendto(d, a)
+threading.Thread(target=udp, daemon=True).start()
+print("ready", flush=True)
+tcp()
+"#;
+
+/// Prints its pid, waits for a line on stdin (the test moves it into its cgroup
+/// meanwhile: every socket it opens afterwards is the container's), then makes 10
+/// rounds of one 200 kB TCP download and one UDP exchange (each socket open for at
+/// least 30 ms), and prints the bytes it got.
+const CLIENT: &str = r#"
+import os, socket, sys, time
+print(os.getpid(), flush=True)
+sys.stdin.readline()
+got = 0
+for i in range(10):
+    s = socket.create_connection(("10.215.15.2", 9000), timeout=10)
+    # Over a bare veth a 200 kB download lasts well under a millisecond, often over
+    # before top's sock_diag lookup (what this test is about is the container, not
+    # that race): the socket stays open a little first.
+    time.sleep(0.03)
+    s.sendall(b"200000\n")
+    while True:
+        d = s.recv(65536)
+        if not d:
+            break
+        got += len(d)
+    s.close()
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    u.settimeout(1)
+    u.sendto(b"u" * 500, ("10.215.15.2", 9001))
+    try:
+        got += len(u.recv(2000))
+    except socket.timeout:
+        pass
+    time.sleep(0.03)
+    u.close()
+    time.sleep(0.25)
+print(got, flush=True)
+"#;
+
+const DOCKER_ID: &str = "3f4e5d6c7b8a99001122334455667788aabbccddeeff00112233445566778899";
+const POD_CID: &str = "a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90";
+const POD_UID: &str = "5d2c9a8e-7f61-4b3a-9c0d-1e2f3a4b5c6d";
+
+/// Two namespaces joined by a veth (10.215.15.1 in `a`, .2 in `b`), a cgroup2 mount
+/// with the test's cgroups, and every process started; all undone on drop.
+struct Lab {
+    a: String,
+    b: String,
+    mount: PathBuf,
+    mounted: bool,
+    /// The test's cgroups, parents first.
+    cgroups: Vec<PathBuf>,
+    children: Vec<Child>,
+}
+
+impl Lab {
+    fn new() -> Lab {
+        let id = std::process::id();
+        let mut lab = Lab {
+            a: format!("nk15c-a-{id}"),
+            b: format!("nk15c-b-{id}"),
+            mount: std::env::temp_dir().join(format!("nk15c-cg2-{id}")),
+            mounted: false,
+            cgroups: Vec::new(),
+            children: Vec::new(),
+        };
+        let (va, vb) = (
+            format!("nk15ca{}", id % 100_000),
+            format!("nk15cb{}", id % 100_000),
+        );
+        ip(&["netns", "add", &lab.a]);
+        ip(&["netns", "add", &lab.b]);
+        ip(&[
+            "link", "add", &va, "netns", &lab.a, "type", "veth", "peer", "name", &vb, "netns",
+            &lab.b,
+        ]);
+        ip(&["-n", &lab.a, "addr", "add", "10.215.15.1/24", "dev", &va]);
+        ip(&["-n", &lab.b, "addr", "add", "10.215.15.2/24", "dev", &vb]);
+        for (ns, dev) in [(&lab.a, &va), (&lab.b, &vb)] {
+            ip(&["-n", ns, "link", "set", dev, "up"]);
+            ip(&["-n", ns, "link", "set", "lo", "up"]);
+        }
+        std::fs::create_dir_all(&lab.mount).unwrap();
+        let out = Command::new("mount")
+            .args(["-t", "cgroup2", "none"])
+            .arg(&lab.mount)
+            .output()
+            .expect("run mount");
+        assert!(
+            out.status.success(),
+            "mount -t cgroup2: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        lab.mounted = true;
+        lab
+    }
+
+    /// Creates `rel` (and its parents) under the run's own directory of the cgroup2
+    /// tree; returns its path.
+    fn cgroup(&mut self, rel: &str) -> PathBuf {
+        let mut dir = self
+            .mount
+            .join(format!("nk15c-{}.slice", std::process::id()));
+        let mut parts = vec![dir.clone()];
+        for part in rel.split('/') {
+            dir = dir.join(part);
+            parts.push(dir.clone());
+        }
+        for p in parts {
+            if !p.exists() {
+                std::fs::create_dir(&p).unwrap_or_else(|e| panic!("mkdir {}: {e}", p.display()));
+                self.cgroups.push(p);
+            }
+        }
+        dir
+    }
+
+    fn cmd(&self, ns: &str, program: &str) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", ns, program]);
+        c
+    }
+
+    fn start_server(&mut self) {
+        let mut server = self
+            .cmd(&self.b, "python3")
+            .args(["-c", SERVER])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start server");
+        let mut line = String::new();
+        BufReader::new(server.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line.trim(), "ready");
+        self.children.push(server);
+    }
+
+    /// Starts a client in namespace `a`, moves it into `cgroup` (if any) and lets it
+    /// go. Returns its pid and its stdout (the byte count comes last).
+    fn client(&mut self, cgroup: Option<&Path>) -> (u32, BufReader<ChildStdout>) {
+        let mut child = self
+            .cmd(&self.a, "python3")
+            .args(["-c", CLIENT])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start client");
+        let mut out = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        out.read_line(&mut line).unwrap();
+        let pid: u32 = line.trim().parse().expect("client pid");
+        if let Some(dir) = cgroup {
+            std::fs::write(dir.join("cgroup.procs"), pid.to_string())
+                .unwrap_or_else(|e| panic!("move {pid} into {}: {e}", dir.display()));
+            let seen = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+            assert!(
+                seen.lines().any(|l| l.starts_with("0::")
+                    && l.ends_with(dir.file_name().unwrap().to_str().unwrap())),
+                "{pid} is not in {}: {seen}",
+                dir.display()
+            );
+        }
+        writeln!(child.stdin.as_mut().unwrap(), "go").unwrap();
+        self.children.push(child);
+        (pid, out)
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        for c in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        // Anything still in the test's cgroups goes back to the root first: a cgroup
+        // with a process in it cannot be removed.
+        for dir in self.cgroups.iter().rev() {
+            if let Ok(pids) = std::fs::read_to_string(dir.join("cgroup.procs")) {
+                for pid in pids.lines() {
+                    let _ = std::fs::write(self.mount.join("cgroup.procs"), pid);
+                }
+            }
+            let _ = std::fs::remove_dir(dir);
+        }
+        if self.mounted {
+            let _ = Command::new("umount").arg(&self.mount).status();
+        }
+        let _ = std::fs::remove_dir(&self.mount);
+        let _ = Command::new("ip").args(["netns", "del", &self.a]).status();
+        let _ = Command::new("ip").args(["netns", "del", &self.b]).status();
+    }
+}
+
+/// `netkit top --json` in namespace `ns` for `count` one-second intervals, plus
+/// `extra` arguments; returns once its capture is open (the first object printed).
+fn start_top(ns: &str, count: u32, extra: &[&str]) -> (Child, Vec<String>) {
+    let mut top = Command::new(env!("CARGO_BIN_EXE_netkit"))
+        .args(["top", "--json", "--netns", ns, "--interval", "1"])
+        .args(["--count", &count.to_string()])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start netkit top");
+    let mut first = String::new();
+    BufReader::new(top.stdout.as_mut().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.starts_with('{'), "netkit top said: {first:?}");
+    (top, vec![first])
+}
+
+/// The rest of a top run's objects, each process row once per interval.
+fn finish_top(mut top: Child, mut lines: Vec<String>, count: u32) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(u64::from(count) + 15);
+    for line in BufReader::new(top.stdout.take().unwrap()).lines() {
+        lines.push(line.unwrap());
+        assert!(Instant::now() < deadline, "netkit top ran too long");
+    }
+    let status = top.wait().unwrap();
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut top.stderr.take().unwrap(), &mut err).unwrap();
+    assert!(status.success(), "netkit top failed: {err}");
+    assert_eq!(lines.len(), count as usize, "one object per interval");
+    lines
+        .iter()
+        .flat_map(|l| {
+            let v: Value = serde_json::from_str(l).expect("JSON object");
+            v["processes"].as_array().unwrap().clone()
+        })
+        .collect()
+}
+
+/// Bytes (tx + rx) and the `container` value per pid.
+fn by_pid(rows: &[Value]) -> HashMap<u32, (u64, Value)> {
+    let mut out: HashMap<u32, (u64, Value)> = HashMap::new();
+    for p in rows {
+        assert!(p.get("container").is_some(), "row without container: {p}");
+        let pid = p["pid"].as_u64().unwrap() as u32;
+        let bytes = p["tx_bytes"].as_u64().unwrap() + p["rx_bytes"].as_u64().unwrap();
+        let e = out.entry(pid).or_insert((0, p["container"].clone()));
+        e.0 += bytes;
+        assert_eq!(e.1, p["container"], "the container of {pid} changed");
+    }
+    out
+}
+
+#[test]
+fn json_shows_container_ids_and_pod_uids_and_filters_by_them() {
+    if let Some(why) = skip_reason(&["ip", "python3", "mount", "umount"]) {
+        eprintln!("skipping top_containers: {why}");
+        return;
+    }
+    let mut lab = Lab::new();
+    let docker = lab.cgroup(&format!("docker-{DOCKER_ID}.scope"));
+    let pod = lab.cgroup(&format!(
+        "kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod{}.slice/cri-containerd-{POD_CID}.scope",
+        POD_UID.replace('-', "_")
+    ));
+    lab.start_server();
+    let count = 9;
+    let (all, all_lines) = start_top(&lab.a, count, &[]);
+    let (by_id, by_id_lines) = start_top(&lab.a, count, &["--container", &DOCKER_ID[..12]]);
+    let (by_pod, by_pod_lines) = start_top(&lab.a, count, &["--container", POD_UID]);
+
+    let (docker_pid, docker_out) = lab.client(Some(&docker));
+    let (pod_pid, pod_out) = lab.client(Some(&pod));
+    let (plain_pid, plain_out) = lab.client(None);
+    let got = |out: BufReader<ChildStdout>| -> u64 {
+        let last = out.lines().map_while(|l| l.ok()).last().unwrap_or_default();
+        last.trim().parse().unwrap_or(0)
+    };
+    let got = [got(docker_out), got(pod_out), got(plain_out)];
+    for g in got {
+        assert!(
+            g >= 10 * 200_000,
+            "a client did not finish its downloads: {got:?}"
+        );
+    }
+
+    let all = by_pid(&finish_top(all, all_lines, count));
+    let by_id = by_pid(&finish_top(by_id, by_id_lines, count));
+    let by_pod = by_pid(&finish_top(by_pod, by_pod_lines, count));
+    eprintln!(
+        "top_containers: pids docker {docker_pid} pod {pod_pid} plain {plain_pid}; \
+         bytes seen: {:?} / {:?} / {:?} (clients got {got:?})",
+        all.get(&docker_pid).map(|e| e.0),
+        all.get(&pod_pid).map(|e| e.0),
+        all.get(&plain_pid).map(|e| e.0),
+    );
+
+    let (bytes, c) = all.get(&docker_pid).expect("the docker client has a row");
+    assert!(*bytes >= 9 * 200_000, "docker client: {bytes} bytes");
+    assert_eq!(c["runtime"], "docker", "{c}");
+    assert_eq!(c["id"], DOCKER_ID, "{c}");
+    assert_eq!(c["pod_uid"], Value::Null, "{c}");
+    // No docker on this machine to name it: the short id.
+    assert_eq!(c["name"], &DOCKER_ID[..12], "{c}");
+
+    let (bytes, c) = all.get(&pod_pid).expect("the pod client has a row");
+    assert!(*bytes >= 9 * 200_000, "pod client: {bytes} bytes");
+    assert_eq!(c["runtime"], "containerd", "{c}");
+    assert_eq!(c["id"], POD_CID, "{c}");
+    assert_eq!(c["pod_uid"], POD_UID, "{c}");
+
+    let (_, c) = all.get(&plain_pid).expect("the plain client has a row");
+    assert_eq!(*c, Value::Null, "a process in no container: {c}");
+
+    // --container keeps the matching processes only.
+    let pids = |m: &HashMap<u32, (u64, Value)>| {
+        let mut p: Vec<u32> = m.keys().copied().collect();
+        p.sort_unstable();
+        p
+    };
+    assert_eq!(
+        pids(&by_id),
+        [docker_pid],
+        "--container {}",
+        &DOCKER_ID[..12]
+    );
+    assert_eq!(pids(&by_pod), [pod_pid], "--container {POD_UID}");
+    assert!(by_id[&docker_pid].0 >= 9 * 200_000);
+}
+
+#[test]
+fn an_empty_container_filter_is_refused() {
+    let out = common::netkit()
+        .args(["top", "--json", "--count", "1", "--container", " "])
+        .output()
+        .unwrap();
+    // A bad argument is a usage error (exit status 2), as the other flags' are.
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--container"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+}
