@@ -5,8 +5,8 @@
 //!
 //! Names, cheapest first and only from files (no runtime API, no socket):
 //! - docker: `/var/lib/docker/containers/<id>/config.v2.json`, key `Name` (`/web`);
-//! - podman (root): `/var/lib/containers/storage/overlay-containers/containers.json`,
-//!   one array of `{id, names}` for every container;
+//! - podman (root): `/var/lib/containers/storage/<driver>-containers/containers.json`
+//!   (`overlay`, `vfs`, ...), one array of `{id, names}` for every container;
 //! - a Kubernetes pod: the kubelet's log directory `/var/log/pods/<ns>_<pod>_<uid>`
 //!   gives `ns/pod` (the containers of one pod share its name, as they share its
 //!   network namespace);
@@ -28,7 +28,8 @@ const MAX_CONTAINERS: usize = 4096;
 #[derive(Clone, Debug)]
 pub struct RuntimeDirs {
     pub docker: PathBuf,
-    pub podman_containers_json: PathBuf,
+    /// containers/storage's root: `<driver>-containers/containers.json` under it.
+    pub podman_storage: PathBuf,
     pub kubelet_pod_logs: PathBuf,
 }
 
@@ -36,8 +37,7 @@ impl Default for RuntimeDirs {
     fn default() -> RuntimeDirs {
         RuntimeDirs {
             docker: "/var/lib/docker/containers".into(),
-            podman_containers_json:
-                "/var/lib/containers/storage/overlay-containers/containers.json".into(),
+            podman_storage: "/var/lib/containers/storage".into(),
             kubelet_pod_logs: "/var/log/pods".into(),
         }
     }
@@ -109,7 +109,7 @@ fn name_of(dirs: &RuntimeDirs, c: &Container) -> Option<String> {
     let id = c.id.as_deref()?;
     match c.runtime {
         Runtime::Docker => docker_name(&dirs.docker, id),
-        Runtime::Podman => podman_name(&dirs.podman_containers_json, id),
+        Runtime::Podman => podman_name(&dirs.podman_storage, id),
         _ => None,
     }
 }
@@ -122,18 +122,24 @@ fn docker_name(dir: &Path, id: &str) -> Option<String> {
     (!name.is_empty()).then(|| name.to_string())
 }
 
-/// The first of `names` of the entry with this id in podman's containers.json.
-fn podman_name(file: &Path, id: &str) -> Option<String> {
-    let text = fs::read(file).ok()?;
-    let v: serde_json::Value = serde_json::from_slice(&text).ok()?;
-    v.as_array()?
-        .iter()
-        .find(|e| e.get("id").and_then(|i| i.as_str()) == Some(id))?
-        .get("names")?
-        .as_array()?
-        .first()?
-        .as_str()
-        .map(str::to_string)
+/// The first of `names` of the entry with this id in the containers.json of any of
+/// containers/storage's drivers (one directory per driver used).
+fn podman_name(storage: &Path, id: &str) -> Option<String> {
+    fs::read_dir(storage).ok()?.flatten().find_map(|e| {
+        if !e.file_name().to_str()?.ends_with("-containers") {
+            return None;
+        }
+        let text = fs::read(e.path().join("containers.json")).ok()?;
+        let v: serde_json::Value = serde_json::from_slice(&text).ok()?;
+        v.as_array()?
+            .iter()
+            .find(|c| c.get("id").and_then(|i| i.as_str()) == Some(id))?
+            .get("names")?
+            .as_array()?
+            .first()?
+            .as_str()
+            .map(str::to_string)
+    })
 }
 
 /// `ns/pod` from the kubelet's `/var/log/pods/<ns>_<pod>_<uid>` directory.
@@ -323,7 +329,7 @@ mod tests {
         let t = TempDir::new("names");
         let dirs = RuntimeDirs {
             docker: t.0.join("docker"),
-            podman_containers_json: t.0.join("containers.json"),
+            podman_storage: t.0.join("storage"),
             kubelet_pod_logs: t.0.join("pods"),
         };
         fs::create_dir_all(dirs.docker.join(ID)).unwrap();
@@ -333,8 +339,9 @@ mod tests {
         )
         .unwrap();
         let other = ID.replace('9', "8");
+        fs::create_dir_all(dirs.podman_storage.join("vfs-containers")).unwrap();
         fs::write(
-            &dirs.podman_containers_json,
+            dirs.podman_storage.join("vfs-containers/containers.json"),
             format!(
                 r#"[{{"id":"{ID}","names":["db"]}},{{"id":"{other}","names":["cache","c2"]}}]"#
             ),
@@ -365,8 +372,14 @@ mod tests {
         // No file: the short id. Broken file: the short id, no panic.
         let unnamed = c.of_cgroup_path(&format!("/docker/{other}")).unwrap();
         assert_eq!(unnamed.name, &other[..12]);
+        fs::create_dir_all(t.0.join("broken/overlay-containers")).unwrap();
+        fs::write(
+            t.0.join("broken/overlay-containers/containers.json"),
+            "[{\"id\":",
+        )
+        .unwrap();
         let mut broken = Containers::new(RuntimeDirs {
-            podman_containers_json: t.0.join("docker").join(ID).join("config.v2.json"),
+            podman_storage: t.0.join("broken"),
             ..RuntimeDirs::default()
         });
         let p = broken
