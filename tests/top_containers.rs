@@ -418,15 +418,18 @@ struct Podman {
 }
 
 impl Podman {
-    fn import() -> Result<Podman, String> {
+    /// The image holds busybox as /bin/sh and a 300 kB /www/blob to serve.
+    fn import(tag: &str) -> Result<Podman, String> {
         let id = std::process::id();
         let p = Podman {
-            image: format!("localhost/nk15c-busybox:{id}"),
-            container: format!("nk15c-ctr-{id}"),
-            dir: std::env::temp_dir().join(format!("nk15c-rootfs-{id}")),
+            image: format!("localhost/nk15c-busybox{tag}:{id}"),
+            container: format!("nk15c-ctr{tag}-{id}"),
+            dir: std::env::temp_dir().join(format!("nk15c-rootfs{tag}-{id}")),
         };
         let root = p.dir.join("root");
         std::fs::create_dir_all(root.join("bin")).map_err(|e| e.to_string())?;
+        std::fs::create_dir_all(root.join("www")).map_err(|e| e.to_string())?;
+        std::fs::write(root.join("www/blob"), vec![b'x'; 300_000]).map_err(|e| e.to_string())?;
         std::fs::copy("/bin/busybox", root.join("bin/busybox")).map_err(|e| e.to_string())?;
         std::os::unix::fs::symlink("busybox", root.join("bin/sh")).map_err(|e| e.to_string())?;
         let tar = p.dir.join("rootfs.tar");
@@ -457,6 +460,29 @@ impl Drop for Podman {
     }
 }
 
+impl Podman {
+    /// `podman run -d` of the image with network `network` running `script`; the
+    /// container's id.
+    fn run(&self, network: &str, script: &str) -> Result<String, String> {
+        let mut cmd = Command::new("podman");
+        cmd.args(["run", "-d", "--name", &self.container, "--network", network]);
+        // crun refuses hosts with cgroup v1 and v2 mounted together; runc takes them.
+        if common::have("runc") {
+            cmd.args(["--runtime", "runc"]);
+        }
+        // Podman raises the open-files and process limits to its defaults, which a
+        // sandboxed caller may not be allowed to; modest limits work everywhere.
+        cmd.args([
+            "--ulimit",
+            "nofile=1024:1024",
+            "--ulimit",
+            "nproc=1024:1024",
+        ]);
+        cmd.args([&self.image, "/bin/sh", "-c", script]);
+        run(&mut cmd).map(|out| out.trim().to_string())
+    }
+}
+
 /// Runs `cmd`; its stdout, or its stderr as the error.
 fn run(cmd: &mut Command) -> Result<String, String> {
     let out = cmd.output().map_err(|e| format!("{cmd:?}: {e}"))?;
@@ -484,7 +510,7 @@ fn a_real_podman_container_is_named_and_filtered() {
         eprintln!("skipping the podman test: needs /bin/busybox (busybox-static)");
         return;
     }
-    let podman = match Podman::import() {
+    let podman = match Podman::import("") {
         Ok(p) => p,
         Err(why) => {
             eprintln!("skipping the podman test: cannot make an image offline: {why}");
@@ -501,30 +527,8 @@ fn a_real_podman_container_is_named_and_filtered() {
                   (busybox sleep 0.1; echo 200000) | busybox nc 10.215.15.2 9000 | busybox wc -c; \
                   i=$((i+1)); busybox sleep 0.2; done";
     let netns = format!("ns:/run/netns/{}", lab.a);
-    let mut cmd = Command::new("podman");
-    cmd.args([
-        "run",
-        "-d",
-        "--name",
-        &podman.container,
-        "--network",
-        &netns,
-    ]);
-    // crun refuses hosts with cgroup v1 and v2 mounted together; runc takes them.
-    if common::have("runc") {
-        cmd.args(["--runtime", "runc"]);
-    }
-    // Podman raises the open-files and process limits to its defaults, which a
-    // sandboxed caller may not be allowed to; modest limits work everywhere.
-    cmd.args([
-        "--ulimit",
-        "nofile=1024:1024",
-        "--ulimit",
-        "nproc=1024:1024",
-    ]);
-    cmd.args([&podman.image, "/bin/sh", "-c", script]);
-    let id = match run(&mut cmd) {
-        Ok(out) => out.trim().to_string(),
+    let id = match podman.run(&netns, script) {
+        Ok(id) => id,
         Err(why) => {
             eprintln!("skipping the podman test: podman cannot run a container here: {why}");
             return;
@@ -574,4 +578,128 @@ fn a_real_podman_container_is_named_and_filtered() {
     let mut got: Vec<u32> = named.keys().copied().collect();
     got.sort_unstable();
     assert_eq!(got, want, "--container {}", podman.container);
+}
+
+/// A namespace with no /run/netns name (held by a process, as a container runtime's
+/// are): `top -N pid:N` labels it `pid:N` until it sees a container's traffic in it,
+/// then by the container's name. The namespace is made by `unshare -n` and wired to
+/// the server's by a veth; podman runs a container in it (`--network ns:/proc/N/ns/net`).
+#[test]
+fn an_unnamed_namespace_takes_its_containers_name() {
+    if let Some(why) = skip_reason(&["ip", "python3", "podman", "tar", "unshare", "nsenter"]) {
+        eprintln!("skipping the podman namespace test: {why}");
+        return;
+    }
+    if !Path::new("/bin/busybox").exists() {
+        eprintln!("skipping the podman namespace test: needs /bin/busybox (busybox-static)");
+        return;
+    }
+    let podman = match Podman::import("n") {
+        Ok(p) => p,
+        Err(why) => {
+            eprintln!("skipping the podman namespace test: cannot make an image offline: {why}");
+            return;
+        }
+    };
+    // Namespace `b` (named) holds the server; the client side is unnamed.
+    let mut lab = Lab::new("n", false);
+    let holder = Command::new("unshare")
+        .args(["-n", "sleep", "300"])
+        .spawn()
+        .expect("unshare");
+    let holder_pid = holder.id().to_string();
+    lab.children.push(holder);
+    let id = std::process::id() % 100_000;
+    let (inner, outer) = (format!("nk15cx{id}"), format!("nk15cy{id}"));
+    // The lab's own veth is not used here: a second pair joins b to the unnamed side.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let inside = |args: &[&str]| {
+        let ok = Command::new("nsenter")
+            .arg(format!("--net=/proc/{holder_pid}/ns/net"))
+            .arg("ip")
+            .args(args)
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "ip {args:?} in the unnamed namespace");
+    };
+    while std::fs::read_link(format!("/proc/{holder_pid}/ns/net")).ok()
+        == std::fs::read_link("/proc/self/ns/net").ok()
+    {
+        assert!(Instant::now() < deadline, "unshare -n did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    ip(&[
+        "-n",
+        &lab.b,
+        "link",
+        "add",
+        &outer,
+        "type",
+        "veth",
+        "peer",
+        "name",
+        &inner,
+        "netns",
+        &holder_pid,
+    ]);
+    ip(&["-n", &lab.b, "addr", "add", "10.215.16.2/24", "dev", &outer]);
+    ip(&["-n", &lab.b, "link", "set", &outer, "up"]);
+    inside(&["addr", "add", "10.215.16.1/24", "dev", &inner]);
+    inside(&["link", "set", &inner, "up"]);
+    inside(&["link", "set", "lo", "up"]);
+    lab.start_server();
+    // Waits for /go (written by the test through /proc/PID/root once top is
+    // capturing), then 10 downloads, each connection held 100 ms before its request
+    // (see above); then says /done and stays, holding the namespace too.
+    let script = "while [ ! -e /go ]; do busybox sleep 0.1; done; \
+                  i=0; while [ $i -lt 10 ]; do \
+                  (busybox sleep 0.1; echo 200000) | busybox nc 10.215.16.2 9000 | busybox wc -c; \
+                  i=$((i+1)); busybox sleep 0.2; done; : > /done; busybox sleep 120";
+    let netns = format!("ns:/proc/{holder_pid}/ns/net");
+    let cid = match podman.run(&netns, script) {
+        Ok(id) => id,
+        Err(why) => {
+            eprintln!("skipping the podman namespace test: podman cannot run a container: {why}");
+            return;
+        }
+    };
+    let pid = run(Command::new("podman").args(["inspect", "-f", "{{.State.Pid}}", &cid]))
+        .expect("podman inspect")
+        .trim()
+        .to_string();
+    let label = format!("pid:{holder_pid}");
+    let (top, lines) = start_top(&label, &[]);
+    std::fs::write(format!("/proc/{pid}/root/go"), "").expect("write /go in the container");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !Path::new(&format!("/proc/{pid}/root/done")).exists() {
+        assert!(
+            Instant::now() < deadline,
+            "the container's downloads took over 60 s"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let logs = run(Command::new("podman").args(["logs", &cid])).unwrap();
+    let downloaded: u64 = logs
+        .lines()
+        .filter_map(|l| l.trim().parse::<u64>().ok())
+        .sum();
+    assert_eq!(downloaded, 10 * 200_000, "container output: {logs}");
+    std::thread::sleep(Duration::from_millis(500));
+    let rows = finish_top(top, lines);
+    let named = rows
+        .iter()
+        .filter(|p| p["container"]["name"] == podman.container.as_str())
+        .count();
+    let labels: std::collections::BTreeSet<&str> =
+        rows.iter().filter_map(|p| p["netns"].as_str()).collect();
+    eprintln!(
+        "top_containers: container {} in namespace {label}: {named} of {} rows are its, \
+         namespace labels {labels:?}",
+        &cid[..12],
+        rows.len(),
+    );
+    assert!(named > 0, "no row of the container: {rows:?}");
+    for p in &rows {
+        assert_eq!(p["netns"], podman.container.as_str(), "{p}");
+    }
 }
