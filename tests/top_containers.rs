@@ -330,6 +330,17 @@ fn json_shows_container_ids_and_pod_uids_and_filters_by_them() {
         "kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod{}.slice/cri-containerd-{POD_CID}.scope",
         POD_UID.replace('-', "_")
     ));
+    // The BPF side reports cgroup ids: on the real cgroup2 tree each one maps back to
+    // its path, and the path to the container, after the process is gone.
+    let mut ids = netkit_os::cgroup::CgroupPaths::at(&lab.mount);
+    let mut containers = netkit_os::cgroup::Containers::default();
+    for (dir, want) in [(&docker, DOCKER_ID), (&pod, POD_CID)] {
+        let cgid = netkit_os::cgroup::cgroup_id(dir).unwrap();
+        let path = ids.path(cgid).expect("cgroup id found by the walk");
+        assert!(dir.ends_with(path.trim_start_matches('/')), "{path}");
+        let c = ids.container(cgid, &mut containers).unwrap();
+        assert_eq!(c.id.as_deref(), Some(want));
+    }
     lab.start_server();
     let (all, all_lines) = start_top(&lab.a, &[]);
     let (by_id, by_id_lines) = start_top(&lab.a, &["--container", &DOCKER_ID[..12]]);
