@@ -41,6 +41,12 @@ command -v chromium >/dev/null || need+=(chromium)
 # The tls section is checked against tshark's fields (installed above) (tests/tls_tshark.rs); the TLS
 # fixtures are made with openssl (tests/lab/tls-fixtures.sh).
 command -v openssl >/dev/null || need+=(openssl)
+# A real container for top's container naming (tests/top_containers.rs): podman, an
+# image made offline from static busybox, and runc (crun refuses hosts with both cgroup
+# versions mounted).
+command -v podman >/dev/null || need+=(podman)
+command -v runc >/dev/null || need+=(runc)
+[ -x /bin/busybox ] || need+=(busybox-static)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "test.sh: installing ${need[*]}"

@@ -11,6 +11,7 @@ cdp/lldp/stp/fhrp/dns/http/websocket/tls_record: the payload the decoder takes;
 tls_handshake: a handshake record's body. l2trace: the two
 worked examples of the protocol note (no capture of that protocol exists).
 btf_enum: the .BTF sections of bpf/*.bpf.o.
+cgroup_path: /proc/PID/cgroup files of processes in containers and pods (CGROUP_FILES).
 display_filter: each of DISPLAY_FILTERS, a newline, two bytes of TCP analysis flags
 and an Ethernet frame of the fixtures.
 """
@@ -30,6 +31,19 @@ L2T_EXAMPLES = [
     # REPLY_SRC from Cat3550, status 2, next hop Cat2950 at 192.168.2.27
     bytes.fromhex("0401003c06") + b"\x04\x0aCat3550\x00" + b"\x05\x14cisco WS-C3550-24\x00"
     + bytes.fromhex("0606c0a8021a" "0f0302" "0d06c0a8021b") + b"\x10\x0aCat2950\x00",
+]
+# /proc/PID/cgroup as container runtimes leave it (docker, containerd in a pod, podman
+# and its conmon, CRI-O with cgroupfs, nspawn), v2 and v1 layouts.
+_ID = "3f4e5d6c7b8a99001122334455667788aabbccddeeff00112233445566778899"
+_POD = "kubepods-besteffort-pod5d2c9a8e_7f61_4b3a_9c0d_1e2f3a4b5c6d.slice"
+CGROUP_FILES = [
+    f"0::/system.slice/docker-{_ID}.scope\n",
+    f"12:memory:/docker/{_ID}\n1:name=systemd:/docker/{_ID}\n0::/\n",
+    f"0::/kubepods.slice/kubepods-besteffort.slice/{_POD}/cri-containerd-{_ID}.scope\n",
+    f"0::/machine.slice/libpod-{_ID}.scope/container\n",
+    f"0::/machine.slice/libpod-conmon-{_ID}.scope\n",
+    f"4:cpu:/kubepods/burstable/pod5d2c9a8e-7f61-4b3a-9c0d-1e2f3a4b5c6d/crio-{_ID}\n0::/\n",
+    "0::/machine.slice/machine-web\\x2d01.scope/payload\n",
 ]
 # Filters as users and the findings write them (pcap show -Y).
 DISPLAY_FILTERS = [
@@ -145,6 +159,8 @@ def main():
         if obj.endswith(".bpf.o"):
             with open(os.path.join(ROOT, "bpf", obj), "rb") as fh:
                 write(written, "btf_enum", elf_section(fh.read(), ".BTF"))
+    for text in CGROUP_FILES:
+        write(written, "cgroup_path", text.encode())
     for t, n in sorted(written.items()):
         print(f"{t}: {n} seeds")
 

@@ -160,6 +160,7 @@ const EXAMPLES: &[(&str, &[&str])] = &[
             "netkit top",
             "netkit top -N ns-VRF1 -i eth0",
             "netkit top --all-netns --json --interval 2 --count 10",
+            "netkit top --all-netns --container web",
         ],
     ),
     (

@@ -30,6 +30,7 @@
 pub mod bpf;
 pub mod caps;
 pub mod capture;
+pub mod cgroup;
 pub mod clock;
 pub mod l2;
 pub mod live;

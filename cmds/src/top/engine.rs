@@ -8,6 +8,7 @@
 //! key of the ping socket that owns them.
 
 use super::classify::Packet;
+use super::container::Container;
 use super::names;
 use super::report::{Bytes, ConnRow, ConnSnapshot, ProcRow, ProcSnapshot, Snapshot};
 use crate::pcap::analyze::FastMap;
@@ -76,6 +77,17 @@ pub struct ProcInfo {
     pub pid: i32,
     pub comm: String,
     pub cmdline: String,
+    /// The container or pod the process runs in (from its cgroup), if any.
+    #[serde(serialize_with = "serialize_container")]
+    pub container: Option<Arc<Container>>,
+}
+
+/// serde serialises `Arc` only with its `rc` feature; the container is written as is.
+fn serialize_container<S: serde::Serializer>(
+    c: &Option<Arc<Container>>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    c.as_deref().serialize(s)
 }
 
 /// Whether a flow's process is known.
@@ -350,11 +362,26 @@ impl Engine {
             flow.owner = owner.map_or(Owner::Unknown, Owner::Process);
             return;
         }
+        if let Some(c) = owner.as_ref().and_then(|p| p.container.as_deref()) {
+            self.name_netns_after(key.netns, c);
+        }
         if let Some(flow) = self.flows.get_mut(key) {
             match owner {
                 Some(p) => flow.owner = Owner::Process(p),
                 None if matches!(flow.owner, Owner::Process(_)) => {}
                 None => flow.owner = Owner::Unknown,
+            }
+        }
+    }
+
+    /// A namespace without a name of its own (labelled `pid:N`, after a process that
+    /// holds it) takes the name of the first container seen using it: `pid:48213` says
+    /// nothing, `web` (the container, or `namespace/pod` for the pod whose containers
+    /// share it) says whose traffic it is.
+    fn name_netns_after(&mut self, netns: u32, container: &Container) {
+        if let Some(label) = self.netns.get_mut(netns as usize) {
+            if label.starts_with("pid:") && !container.name.is_empty() {
+                *label = container.name.clone();
             }
         }
     }
@@ -596,6 +623,7 @@ impl Engine {
                     pid: p.pid,
                     comm: p.comm.clone(),
                     cmdline: p.cmdline.clone(),
+                    container: p.container.as_deref().cloned(),
                     netns,
                     tx_bytes: 0,
                     rx_bytes: 0,
@@ -647,6 +675,7 @@ mod tests {
             pid,
             comm: format!("p{pid}"),
             cmdline: format!("p{pid} --x"),
+            container: None,
         })
     }
 
@@ -779,6 +808,59 @@ mod tests {
         let s2 = e.snapshot(T0 + 3 * NS, 6 * NS);
         assert!(s2.processes.is_empty());
         assert_eq!(s2.unattributed, Bytes::default());
+    }
+
+    #[test]
+    fn a_container_goes_to_json_and_names_an_unnamed_namespace() {
+        let mut e = Engine::new(vec!["red".into(), "pid:4242".into()], T0);
+        let id = "ab".repeat(32);
+        let web = Arc::new(Container {
+            runtime: crate::top::container::Runtime::Docker,
+            id: Some(id.clone()),
+            pod_uid: None,
+            name: "web".into(),
+        });
+        let in_web = |pid| {
+            Arc::new(ProcInfo {
+                container: Some(web.clone()),
+                ..(*proc(pid)).clone()
+            })
+        };
+        let k_red = key(1000, 80);
+        let k_unnamed = FlowKey {
+            netns: 1,
+            ..key(1001, 80)
+        };
+        e.record(T0, &pkt(k_red, Dir::Tx, 100));
+        e.record(T0, &pkt(k_unnamed, Dir::Tx, 200));
+        e.set_owner(&k_red, Some(in_web(7)));
+        // A named namespace keeps its name; `pid:N` becomes the container's.
+        assert_eq!(e.netns, ["red", "pid:4242"]);
+        e.set_owner(&k_unnamed, Some(in_web(8)));
+        assert_eq!(e.netns, ["red", "web"]);
+        let s = e.snapshot(T0 + NS, NS);
+        let json = serde_json::to_value(&s).unwrap();
+        let procs = json["processes"].as_array().unwrap();
+        assert_eq!(procs.len(), 2);
+        for p in procs {
+            assert_eq!(p["container"]["runtime"], "docker");
+            assert_eq!(p["container"]["id"], id.as_str());
+            assert_eq!(p["container"]["pod_uid"], serde_json::Value::Null);
+            assert_eq!(p["container"]["name"], "web");
+        }
+        let mut kept = s.clone();
+        kept.keep_container("ABAB");
+        assert_eq!(kept.processes.len(), 2);
+        kept.keep_container("nope");
+        assert!(kept.processes.is_empty());
+        assert_eq!(kept.unattributed, s.unattributed);
+        let p8 = procs.iter().find(|p| p["pid"] == 8).unwrap();
+        assert_eq!(p8["netns"], "web");
+        // Outside a container the key is there, null.
+        e.record(T0 + NS, &pkt(key(1002, 80), Dir::Tx, 1));
+        e.set_owner(&key(1002, 80), Some(proc(9)));
+        let json = serde_json::to_value(e.snapshot(T0 + 2 * NS, 2 * NS)).unwrap();
+        assert_eq!(json["processes"][0]["container"], serde_json::Value::Null);
     }
 
     #[test]

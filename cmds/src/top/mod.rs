@@ -3,6 +3,7 @@
 //!
 //! - [`engine`]: the flow table (pure, clock injected);
 //! - [`classify`]: what a captured frame means to the engine;
+//! - [`container`]: a process's container or pod, from its cgroup path;
 //! - [`names`]: remote host names learnt from DNS answers on the wire;
 //! - [`report`]: the rows the screen shows and the `--json` object;
 //! - [`view`]: the screen (ratatui drawing and key handling, no terminal I/O).
@@ -11,6 +12,7 @@
 //! `netkit_os::live::top`.
 
 pub mod classify;
+pub mod container;
 pub mod engine;
 pub mod names;
 pub mod report;

@@ -1,6 +1,7 @@
 //! What `top` reports: the rows the screen shows, and the `--json` object printed per
 //! interval (docs/CLI.md). Field names of the serde types are the contract.
 
+use super::container::Container;
 use super::engine::{FlowKey, Meter, ProcInfo, ProcKey};
 use serde::Serialize;
 use std::sync::Arc;
@@ -43,6 +44,16 @@ pub struct Snapshot {
     pub warnings: Vec<Notice>,
 }
 
+impl Snapshot {
+    /// `--container`: keeps only the processes of the container(s) `needle` names (see
+    /// [`Container::matches`]). `unattributed` stays the namespaces' own: bytes with no
+    /// process have no container either.
+    pub fn keep_container(&mut self, needle: &str) {
+        self.processes
+            .retain(|p| p.container.as_ref().is_some_and(|c| c.matches(needle)));
+    }
+}
+
 #[derive(Clone, Debug, Serialize, PartialEq, Default)]
 pub struct Bytes {
     pub tx_bytes: u64,
@@ -54,6 +65,8 @@ pub struct ProcSnapshot {
     pub pid: i32,
     pub comm: String,
     pub cmdline: String,
+    /// The process's container or pod, `null` outside one.
+    pub container: Option<Container>,
     pub netns: String,
     pub tx_bytes: u64,
     pub rx_bytes: u64,

@@ -118,6 +118,8 @@ pub struct PidIndex {
     inodes: HashMap<u64, Arc<ProcInfo>>,
     first_seen: HashMap<i32, Instant>,
     last_full: Option<Instant>,
+    /// Each process's container, from its cgroup (one name lookup per container).
+    containers: crate::cgroup::Containers,
     /// Counters for the report and tests.
     pub full_scans: u64,
     pub partial_scans: u64,
@@ -130,6 +132,7 @@ impl PidIndex {
             inodes: HashMap::new(),
             first_seen: HashMap::new(),
             last_full: None,
+            containers: crate::cgroup::Containers::default(),
             full_scans: 0,
             partial_scans: 0,
         }
@@ -227,7 +230,13 @@ impl PidIndex {
                     .replace('\0', " ")
             })
             .unwrap_or_default();
-        let info = Arc::new(ProcInfo { pid, comm, cmdline });
+        let container = self.containers.of_pid(&self.proc_root, pid);
+        let info = Arc::new(ProcInfo {
+            pid,
+            comm,
+            cmdline,
+            container,
+        });
         for inode in found {
             // A socket shared by several processes (inherited over fork) stays with
             // the first one found, usually the parent that created it.
@@ -575,9 +584,19 @@ mod tests {
             fs::write(root.join(format!("{pid}/comm")), format!("p{pid}\n")).unwrap();
             fs::write(root.join(format!("{pid}/cmdline")), b"prog\0--flag\0").unwrap();
         }
+        let id = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+        fs::write(
+            root.join("200/cgroup"),
+            format!("1:name=systemd:/\n0::/system.slice/docker-{id}.scope\n"),
+        )
+        .unwrap();
         let mut index = PidIndex::new(&root);
         assert_eq!(index.owner(11).unwrap().pid, 100);
         assert_eq!(index.owner(22).unwrap().cmdline, "prog --flag");
+        // Process 200 is in a docker container, 100 (no cgroup file) in none.
+        let c = index.owner(21).unwrap().container.clone().unwrap();
+        assert_eq!(c.id.as_deref(), Some(id));
+        assert_eq!(index.owner(11).unwrap().container, None);
         assert_eq!(index.inodes.len(), 4);
         // Process 100 exits; the next full scan drops its sockets.
         fs::remove_dir_all(root.join("100")).unwrap();

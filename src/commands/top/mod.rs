@@ -63,6 +63,10 @@ pub struct TopArgs {
     /// namespaces are those present at the start. For NDJSON use `netkit watch --json`
     #[arg(long, conflicts_with = "json")]
     pub findings: bool,
+    /// Only the processes of this container or pod: its name, a prefix of its id, or
+    /// its pod uid (on the screen: the filter `container:ID`, which Esc clears)
+    #[arg(long, value_name = "NAME|ID|POD-UID")]
+    pub container: Option<String>,
 }
 
 pub fn run(args: TopArgs) -> Result {
@@ -70,6 +74,15 @@ pub fn run(args: TopArgs) -> Result {
     // way that works before anything is set up, rather than the OS's "No such device".
     if !args.json && !netkit_os::term::stdout_is_terminal() {
         return Err(Error::NoTerminal);
+    }
+    if args
+        .container
+        .as_deref()
+        .is_some_and(|c| c.trim().is_empty())
+    {
+        return Err(Error::BadArgument(
+            "--container needs a container name, id prefix or pod uid",
+        ));
     }
     if !(args.interval.is_finite() && args.interval >= 0.05) {
         return Err(Error::BadArgument(
@@ -143,6 +156,7 @@ pub fn run(args: TopArgs) -> Result {
             signals.as_deref(),
             args.units == "bits",
             findings.as_ref(),
+            args.container.as_deref(),
         ),
     };
     drop(findings);
@@ -225,6 +239,9 @@ fn json_loop(
             e.snapshot(cut, unix_ns())
         };
         snapshot.warnings = std::mem::take(&mut warnings);
+        if let Some(c) = &args.container {
+            snapshot.keep_container(c);
+        }
         if stats {
             let e = monitor.engine.lock().unwrap_or_else(|e| e.into_inner());
             eprintln!("top: tables: {}", e.table_sizes());

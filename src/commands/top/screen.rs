@@ -36,11 +36,16 @@ pub fn run(
     signals: Option<&Flags>,
     bits: bool,
     findings: Option<&LiveFindings>,
+    container: Option<&str>,
 ) -> Result {
     let engine = monitor.engine.clone();
     let mut screen = Screen::enter()?;
     let mut view = View::default();
     view.bits = bits;
+    // --container starts the screen filtered to it; Esc clears it as any filter.
+    if let Some(c) = container {
+        view.filter = format!("container:{c}");
+    }
     // With --findings the pane is open from the start: that is why it was asked for.
     view.findings = findings.map(|_| FindingsPane {
         shown: true,

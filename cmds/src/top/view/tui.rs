@@ -26,7 +26,7 @@ pub const KEY_BINDINGS: &[(&str, &str)] = &[
     ("p, space", "pause / resume"),
     (
         "/",
-        "filter by process, host or port (Enter: done, Esc: clear)",
+        "filter by process, host, port or container; container:NAME|ID|POD-UID for one container",
     ),
     ("Up/Down, j/k", "select"),
     ("Enter, Right", "connections of the selected process"),
@@ -194,6 +194,15 @@ impl View {
             return true;
         }
         let f = self.filter.to_lowercase();
+        let container = row.info.as_ref().and_then(|p| p.container.as_deref());
+        // `container:X`: only the processes of that container (name, id prefix or pod
+        // uid, as --container).
+        if let Some(want) = f.strip_prefix("container:") {
+            return container.is_some_and(|c| c.matches(want));
+        }
+        if container.is_some_and(|c| c.name.to_lowercase().contains(&f)) {
+            return true;
+        }
         if let Some(p) = &row.info {
             if p.comm.to_lowercase().contains(&f)
                 || p.cmdline.to_lowercase().contains(&f)
@@ -497,6 +506,21 @@ pub fn human_bytes(b: f64) -> String {
     }
 }
 
+/// The container column: the container's name, at most [`CONTAINER_WIDTH`] wide.
+fn container_cell(row: &ProcRow) -> String {
+    let Some(c) = row.info.as_ref().and_then(|p| p.container.as_deref()) else {
+        return String::new();
+    };
+    if c.name.chars().count() <= CONTAINER_WIDTH {
+        return c.name.clone();
+    }
+    let cut: String = c.name.chars().take(CONTAINER_WIDTH - 1).collect();
+    format!("{cut}~")
+}
+
+/// Widest container name shown in full (a pod's `namespace/name` can be long).
+const CONTAINER_WIDTH: usize = 24;
+
 fn row_name(row: &ProcRow) -> (String, String, String) {
     match &row.info {
         Some(p) => (p.pid.to_string(), p.comm.clone(), p.cmdline.clone()),
@@ -647,10 +671,18 @@ pub fn draw(frame: &mut ratatui::Frame<'_>, view: &mut View) {
             .row_highlight_style(Style::default().add_modifier(Modifier::REVERSED));
         frame.render_stateful_widget(table, body, &mut view.table);
     } else {
-        let cols: [(&str, u8, bool); 11] = [
+        // The container column only when some process runs in one: on a host without
+        // containers it would be an empty column taking the command's room.
+        let with_containers = view
+            .rows
+            .iter()
+            .any(|r| r.info.as_ref().is_some_and(|p| p.container.is_some()));
+        const CONTAINER_COL: usize = 3;
+        let mut cols: Vec<(&str, u8, bool)> = vec![
             ("PID", 100, false),
             ("PROCESS", 95, false),
             ("NETNS", 50, false),
+            ("CONTAINER", 45, false),
             ("TX 2s", 90, false),
             ("RX 2s", 90, false),
             ("10s", 40, false),
@@ -660,7 +692,7 @@ pub fn draw(frame: &mut ratatui::Frame<'_>, view: &mut View) {
             ("CONN", 35, false),
             ("COMMAND", 10, true),
         ];
-        let cells: Vec<Vec<String>> = view
+        let mut cells: Vec<Vec<String>> = view
             .rows
             .iter()
             .enumerate()
@@ -673,6 +705,7 @@ pub fn draw(frame: &mut ratatui::Frame<'_>, view: &mut View) {
                     pid,
                     comm,
                     r.netns.clone(),
+                    container_cell(r),
                     one(r.rates[0].0),
                     one(r.rates[0].1),
                     rate(r.rates[1]),
@@ -684,6 +717,12 @@ pub fn draw(frame: &mut ratatui::Frame<'_>, view: &mut View) {
                 ]
             })
             .collect();
+        if !with_containers {
+            cols.remove(CONTAINER_COL);
+            for row in &mut cells {
+                row.remove(CONTAINER_COL);
+            }
+        }
         let mut all = crate::top::engine::Meter::default();
         for r in &view.rows {
             all.merge(&r.meter);
@@ -736,7 +775,7 @@ pub fn draw(frame: &mut ratatui::Frame<'_>, view: &mut View) {
     }
     let keys = if view.editing_filter {
         format!(
-            "filter (process, host or port): {}_   Enter: done",
+            "filter (process, host, port, container:NAME): {}_   Enter: done",
             view.filter
         )
     } else {
@@ -954,6 +993,7 @@ mod tests {
                     pid,
                     comm: format!("c{pid}"),
                     cmdline: String::new(),
+                    container: None,
                 })),
             );
         }
@@ -1011,6 +1051,7 @@ mod tests {
                     pid,
                     comm: format!("c{pid}"),
                     cmdline: String::new(),
+                    container: None,
                 })),
             );
         }
@@ -1118,6 +1159,7 @@ mod tests {
                 pid: 30975,
                 comm: "curl".into(),
                 cmdline: "curl -o /dev/null http://10.99.0.2:8080/big-file-name".into(),
+                container: None,
             })),
         );
         let mut v = View::default();
@@ -1205,6 +1247,7 @@ mod tests {
                 pid,
                 comm: comm.into(),
                 cmdline: String::new(),
+                container: None,
             })),
         );
     }
@@ -1307,5 +1350,88 @@ mod tests {
         assert_eq!(v.sort, SortBy::Total);
         v.refresh(&mut e, now + 46 * s);
         assert_eq!(v.rows.len(), 3, "sorted by total they stay");
+    }
+
+    #[test]
+    fn container_column_and_container_filter() {
+        use crate::top::container::{Container, Runtime};
+        let s = 1_000_000_000i64;
+        let t0 = 1000 * s;
+        let mut e = Engine::new(vec!["red".into()], t0);
+        traffic(&mut e, t0, 1, [192, 0, 2, 1], 11, "curl", 100_000);
+        let mut v = View::default();
+        v.refresh(&mut e, t0 + 3 * s / 2);
+        // No process in a container: no column.
+        assert!(!screen(&mut v, 120, 24).contains("CONTAINER"));
+        let id = "c0ffee".repeat(10) + "abcd";
+        for (port, pid, name, pod) in [
+            (2, 21, "web", None),
+            (
+                3,
+                31,
+                "default/api",
+                Some("0b6f8e9c-1a2d-4e3f-9a8b-7c6d5e4f3a2b"),
+            ),
+        ] {
+            let k = FlowKey {
+                netns: 0,
+                proto: Proto::Tcp,
+                local: SocketAddr::from(([10, 0, 0, 1], port)),
+                remote: SocketAddr::from(([192, 0, 2, 7], 443)),
+            };
+            e.record(
+                t0,
+                &Packet {
+                    key: k,
+                    dir: Dir::Tx,
+                    wire: 50_000,
+                    syn: false,
+                    fin_or_rst: false,
+                },
+            );
+            let container = Container {
+                runtime: Runtime::Containerd,
+                id: Some(format!("{id}{pid}")),
+                pod_uid: pod.map(str::to_string),
+                name: name.into(),
+            };
+            e.set_owner(
+                &k,
+                Some(Arc::new(ProcInfo {
+                    pid,
+                    comm: "srv".into(),
+                    cmdline: String::new(),
+                    container: Some(Arc::new(container)),
+                })),
+            );
+        }
+        v.refresh(&mut e, t0 + 3 * s / 2);
+        let text = screen(&mut v, 120, 24);
+        assert!(
+            text.contains("CONTAINER") && text.contains("default/api"),
+            "{text}"
+        );
+        let mut typed = |v: &mut View, f: &str| {
+            v.key(Key::Char('/'));
+            for c in f.chars() {
+                v.key(Key::Char(c));
+            }
+            v.key(Key::Enter);
+            v.refresh(&mut e, t0 + 3 * s / 2);
+            let mut pids: Vec<i32> = v
+                .rows
+                .iter()
+                .filter_map(|r| r.info.as_ref())
+                .map(|p| p.pid)
+                .collect();
+            pids.sort_unstable();
+            pids
+        };
+        assert_eq!(typed(&mut v, "container:web"), [21]);
+        assert_eq!(typed(&mut v, "container:0b6f8e9c"), [31]);
+        assert_eq!(typed(&mut v, "container:C0FFEE"), [21, 31]);
+        assert_eq!(typed(&mut v, "container:nope"), Vec::<i32>::new());
+        // A plain filter also finds a container by (part of) its name.
+        assert_eq!(typed(&mut v, "api"), [31]);
     }
 }
