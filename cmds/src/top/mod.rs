@@ -3,6 +3,7 @@
 //!
 //! - [`engine`]: the flow table (pure, clock injected);
 //! - [`classify`]: what a captured frame means to the engine;
+//! - [`kernel`]: the socket owners and counters of the BPF path, decoded from map bytes;
 //! - [`names`]: remote host names learnt from DNS answers on the wire;
 //! - [`report`]: the rows the screen shows and the `--json` object;
 //! - [`view`]: the screen (ratatui drawing and key handling, no terminal I/O).
@@ -12,6 +13,7 @@
 
 pub mod classify;
 pub mod engine;
+pub mod kernel;
 pub mod names;
 pub mod report;
 pub mod view;

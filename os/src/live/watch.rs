@@ -96,6 +96,11 @@ pub(super) struct Capture {
     pub(super) active: bool,
     /// The namespace is gone (its inode may be reused by a new one).
     gone: bool,
+    /// The attribution thread's queue, for the BPF path's sockets without a
+    /// recorded process (dropped with the capture, which ends the thread).
+    pub(super) lookup: Option<mpsc::Sender<(FlowKey, i64)>>,
+    /// The namespace's netns cookie (how the BPF programs name it).
+    pub(super) netns_cookie: Option<u64>,
 }
 
 impl Capture {
@@ -105,6 +110,7 @@ impl Capture {
         self.active = false;
         // The socket would keep the namespace alive.
         self.route = None;
+        self.lookup = None;
     }
 
     fn refresh_links(&mut self) {
@@ -156,13 +162,15 @@ pub(super) fn spawn(ctx: &Context, ns: &Netns, idx: u32) -> Result<Capture, Live
     let route = netns::run_in(ns, || {
         let sock = nldump::open(nldump::NETLINK_ROUTE)?;
         let links = nldump::Links::dump(&sock)?;
-        Ok::<_, LiveError>((sock, links))
+        Ok::<_, LiveError>((sock, links, crate::bpf::top::current_netns_cookie()))
     })
     .map_err(LiveError::from)
     .and_then(|r| r);
     let mut wanted = Vec::new();
+    let mut netns_cookie = None;
     let (route, links) = match route {
-        Ok((sock, links)) => {
+        Ok((sock, links, cookie)) => {
+            netns_cookie = cookie;
             for name in &ctx.opts.interfaces {
                 let ifindex = links
                     .0
@@ -192,6 +200,7 @@ pub(super) fn spawn(ctx: &Context, ns: &Netns, idx: u32) -> Result<Capture, Live
         }
     };
     let (lookup_tx, lookup_rx) = mpsc::channel::<(FlowKey, i64)>();
+    let kernel_lookup = ctx.opts.kernel_counts.then(|| lookup_tx.clone());
     let (ready_tx, ready_rx) = mpsc::channel::<Result<(), LiveError>>();
     let stop = Arc::new(AtomicBool::new(false));
     let outcome = Arc::new(Mutex::new(None));
@@ -258,6 +267,8 @@ pub(super) fn spawn(ctx: &Context, ns: &Netns, idx: u32) -> Result<Capture, Live
         links,
         active: true,
         gone: false,
+        lookup: kernel_lookup,
+        netns_cookie,
     })
 }
 

@@ -40,6 +40,7 @@ pub fn run(
     let engine = monitor.engine.clone();
     let mut screen = Screen::enter()?;
     let mut view = View::default();
+    view.attribution = monitor.attribution;
     view.bits = bits;
     // With --findings the pane is open from the start: that is why it was asked for.
     view.findings = findings.map(|_| FindingsPane {

@@ -127,6 +127,9 @@ pub struct View {
     pub status: Option<(String, Instant)>,
     /// `--findings`: what watch's engine reported so far (None: not analysing).
     pub findings: Option<FindingsPane>,
+    /// Which path attributes and counts ("bpf", "sock-diag"): the status line says
+    /// it while no fault or dump has something to say.
+    pub attribution: &'static str,
 }
 
 /// The findings pane: `netkit watch`'s human lines for this run, newest last.
@@ -161,6 +164,7 @@ impl Default for View {
             now_ns: 0,
             status: None,
             findings: None,
+            attribution: "",
         }
     }
 }
@@ -731,6 +735,11 @@ pub fn draw(frame: &mut ratatui::Frame<'_>, view: &mut View) {
     if let Some((text, _)) = &view.status {
         frame.render_widget(
             Paragraph::new(text.as_str()).style(Style::default().add_modifier(Modifier::BOLD)),
+            status,
+        );
+    } else if !view.attribution.is_empty() {
+        frame.render_widget(
+            Paragraph::new(format!("attribution: {}", view.attribution)),
             status,
         );
     }
