@@ -17,7 +17,8 @@
  *   bounded; what the LRU evicts is counted in userspace from `stats` (inserts here,
  *   deletions there, entries left).
  * - cgroup_skb ingress/egress count bytes (IP length) and packets per (socket
- *   cookie, netns cookie, flow) in `traffic`: no packet is copied to userspace. */
+ *   cookie, netns cookie, device, flow) in `traffic`: no packet is copied to
+ *   userspace. */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
@@ -47,6 +48,7 @@ struct sock_owner {
 struct flow_key {
 	__u64 cookie;       /* socket cookie */
 	__u64 netns_cookie;
+	__u32 ifindex;      /* the device (userspace adds its link header length) */
 	__u8 family;        /* 4 or 6 */
 	__u8 proto;
 	__u16 lport;        /* host order; the local end */
@@ -54,6 +56,7 @@ struct flow_key {
 	__u16 pad;
 	__u8 laddr[16];
 	__u8 raddr[16];
+	__u32 pad2;
 };
 
 struct flow_counts {
@@ -347,6 +350,7 @@ static __always_inline void count(struct __sk_buff *skb, int egress)
 		return;
 	}
 	k.netns_cookie = bpf_get_netns_cookie(skb);
+	k.ifindex = skb->ifindex;
 	c = bpf_map_lookup_elem(&traffic, &k);
 	if (!c) {
 		__builtin_memset(&init, 0, sizeof(init));

@@ -12,7 +12,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 /// Bytes of `struct sock_owner`.
 pub const OWNER_LEN: usize = 88;
 /// Bytes of `struct flow_key`.
-pub const FLOW_KEY_LEN: usize = 56;
+pub const FLOW_KEY_LEN: usize = 64;
 /// Bytes of `struct flow_counts`.
 pub const FLOW_COUNTS_LEN: usize = 32;
 
@@ -45,6 +45,8 @@ pub struct SockOwner {
 pub struct SockFlow {
     pub cookie: u64,
     pub netns_cookie: u64,
+    /// The device the packets went through (its link header is not in the counts).
+    pub ifindex: u32,
     pub proto: Proto,
     pub local: SocketAddr,
     pub remote: SocketAddr,
@@ -139,15 +141,16 @@ impl SockFlow {
         if b.len() != FLOW_KEY_LEN {
             return None;
         }
-        let family = b[16];
-        let local = addr(family, &b[24..40])?;
-        let remote = addr(family, &b[40..56])?;
+        let family = b[20];
+        let local = addr(family, &b[28..44])?;
+        let remote = addr(family, &b[44..60])?;
         Some(SockFlow {
             cookie: u64_at(b, 0),
             netns_cookie: u64_at(b, 8),
-            proto: proto(b[17]),
-            local: SocketAddr::new(local, u16_at(b, 18)),
-            remote: SocketAddr::new(remote, u16_at(b, 20)),
+            ifindex: u32_at(b, 16),
+            proto: proto(b[21]),
+            local: SocketAddr::new(local, u16_at(b, 22)),
+            remote: SocketAddr::new(remote, u16_at(b, 24)),
         })
     }
 }
@@ -231,17 +234,19 @@ mod tests {
         let mut b = vec![0u8; FLOW_KEY_LEN];
         b[0..8].copy_from_slice(&9u64.to_ne_bytes());
         b[8..16].copy_from_slice(&3u64.to_ne_bytes());
-        b[16] = 6;
-        b[17] = 17;
-        b[18..20].copy_from_slice(&53u16.to_ne_bytes());
-        b[20..22].copy_from_slice(&4000u16.to_ne_bytes());
-        b[24..40].copy_from_slice(&Ipv4Addr::new(10, 1, 1, 1).to_ipv6_mapped().octets());
-        b[40..56].copy_from_slice(&Ipv6Addr::LOCALHOST.octets());
+        b[16..20].copy_from_slice(&2u32.to_ne_bytes());
+        b[20] = 6;
+        b[21] = 17;
+        b[22..24].copy_from_slice(&53u16.to_ne_bytes());
+        b[24..26].copy_from_slice(&4000u16.to_ne_bytes());
+        b[28..44].copy_from_slice(&Ipv4Addr::new(10, 1, 1, 1).to_ipv6_mapped().octets());
+        b[44..60].copy_from_slice(&Ipv6Addr::LOCALHOST.octets());
         let f = SockFlow::parse(&b).unwrap();
         assert_eq!((f.cookie, f.netns_cookie, f.proto), (9, 3, Proto::Udp));
+        assert_eq!(f.ifindex, 2);
         assert_eq!(f.local, "10.1.1.1:53".parse().unwrap());
         assert_eq!(f.remote, "[::1]:4000".parse().unwrap());
-        b[16] = 5;
+        b[20] = 5;
         assert!(SockFlow::parse(&b).is_none());
     }
 

@@ -41,6 +41,20 @@ const CLOSED_POLLS: u32 = 2;
 /// netkit has no close mark); a socket that sends again starts a fresh entry.
 const IDLE_POLLS: u32 = 300;
 
+/// A closed socket's owner is kept this many polls after it was read, for flows
+/// read after it.
+const OWNER_GRACE_POLLS: u64 = 5;
+
+/// What the last poll read of one flow.
+#[derive(Clone, Copy, Debug, Default)]
+struct LastRead {
+    counts: FlowCounts,
+    /// Polls in a row without new bytes.
+    idle: u32,
+    /// An owner with a process was passed on with it.
+    owned: bool,
+}
+
 /// What one poll found: bytes per socket flow since the previous poll, with the
 /// owner the kernel recorded for the socket when it recorded one.
 #[derive(Debug)]
@@ -58,9 +72,10 @@ pub struct TopProbe {
     _cgroup: File,
     /// Programs that did not load or attach here (only owners are named less often).
     pub missing: Vec<String>,
-    owners: HashMap<u64, Arc<SockOwner>>,
-    /// The last counters read per flow key, and how many polls they did not change.
-    last: HashMap<[u8; FLOW_KEY_LEN], (FlowCounts, u32)>,
+    /// Owners read, with the poll that read them last changed.
+    owners: HashMap<u64, (Arc<SockOwner>, u64)>,
+    last: HashMap<[u8; FLOW_KEY_LEN], LastRead>,
+    polls: u64,
     owners_deleted: u64,
     flows_deleted: u64,
     pub stats: KernelStats,
@@ -181,6 +196,7 @@ impl TopProbe {
             missing,
             owners: HashMap::new(),
             last: HashMap::new(),
+            polls: 0,
             owners_deleted: 0,
             flows_deleted: 0,
             stats: KernelStats::default(),
@@ -194,11 +210,37 @@ impl TopProbe {
         Ok(per_cpu.iter().fold(0u64, |a, v| a.wrapping_add(*v)))
     }
 
-    /// Reads both maps: new and changed owners, and the bytes of every flow since the
-    /// last poll. Deletes what was read for the last time (closed sockets' owners;
-    /// flows of closed sockets once quiet), and counts what the LRU evicted.
+    /// Reads both maps: the bytes of every flow since the last poll and the owners
+    /// of their sockets. Deletes what was read for the last time (closed sockets'
+    /// owners; flows of closed sockets once quiet), and counts what the LRU evicted.
     pub fn poll(&mut self) -> Result<Vec<FlowUpdate>, BpfError> {
-        // Owners first: a socket's record is then known before its bytes.
+        self.polls += 1;
+        // Inserts counted before the maps are read: entries inserted while they are
+        // read then show as present, never as evicted (a lower bound, no false
+        // alarm).
+        let inserted_owners = self.read_stat(STAT_OWNER_INSERTS)?;
+        let inserted_flows = self.read_stat(STAT_FLOW_INSERTS)?;
+        // Flows first, owners second: a socket is created (and its owner recorded)
+        // before its first packet, so every flow read here has its owner in the map
+        // read next, however short the socket's life.
+        let mut flows = Vec::new();
+        let mut seen = HashSet::new();
+        {
+            let traffic: BpfHashMap<&mut MapData, [u8; FLOW_KEY_LEN], [u8; FLOW_COUNTS_LEN]> =
+                BpfHashMap::try_from(self.object.map_mut("traffic")?)
+                    .map_err(map_err("traffic"))?;
+            for item in traffic.iter() {
+                let Ok((key, value)) = item else {
+                    continue;
+                };
+                if !seen.insert(key) {
+                    // Iteration restarted after a concurrent eviction: counted once.
+                    continue;
+                }
+                flows.push((key, value));
+            }
+        }
+        let mut flows_now = flows.len() as u64;
         let mut closed_read = Vec::new();
         let mut owners_now = 0u64;
         {
@@ -216,9 +258,9 @@ impl TopProbe {
                 if owner.closed {
                     closed_read.push(cookie);
                 }
-                let changed = self.owners.get(&cookie).is_none_or(|o| **o != owner);
+                let changed = self.owners.get(&cookie).is_none_or(|o| *o.0 != owner);
                 if changed {
-                    self.owners.insert(cookie, Arc::new(owner));
+                    self.owners.insert(cookie, (Arc::new(owner), self.polls));
                 }
             }
         }
@@ -234,37 +276,33 @@ impl TopProbe {
         }
         let mut updates = Vec::new();
         let mut done = Vec::new();
-        let mut flows_now = 0u64;
-        let mut seen = HashSet::new();
-        {
-            let traffic: BpfHashMap<&mut MapData, [u8; FLOW_KEY_LEN], [u8; FLOW_COUNTS_LEN]> =
-                BpfHashMap::try_from(self.object.map_mut("traffic")?)
-                    .map_err(map_err("traffic"))?;
-            for item in traffic.iter() {
-                let Ok((key, value)) = item else {
-                    continue;
-                };
-                if !seen.insert(key) {
-                    // Iteration restarted after a concurrent eviction: counted once.
-                    continue;
-                }
-                flows_now += 1;
-                let (Some(flow), Some(counts)) = (SockFlow::parse(&key), FlowCounts::parse(&value))
-                else {
-                    continue;
-                };
-                let owner = self.owners.get(&flow.cookie).cloned();
-                let (before, idle) = self.last.get(&key).copied().unwrap_or_default();
-                let delta = counts.since(&before);
-                let idle = if delta.is_zero() { idle + 1 } else { 0 };
-                self.last.insert(key, (counts, idle));
-                let closed = owner.as_ref().is_some_and(|o| o.closed);
-                if (closed && idle >= CLOSED_POLLS) || idle >= IDLE_POLLS {
-                    done.push(key);
-                }
-                if !delta.is_zero() {
-                    updates.push(FlowUpdate { flow, delta, owner });
-                }
+        for (key, value) in flows {
+            let (Some(flow), Some(counts)) = (SockFlow::parse(&key), FlowCounts::parse(&value))
+            else {
+                continue;
+            };
+            let owner = self.owners.get(&flow.cookie).map(|o| o.0.clone());
+            let last = self.last.get(&key).copied().unwrap_or_default();
+            let delta = counts.since(&last.counts);
+            let idle = if delta.is_zero() { last.idle + 1 } else { 0 };
+            // An owner learnt after the flow's bytes were passed on without one (a
+            // socket older than netkit, an accepted one) is passed on too.
+            let owned = owner.as_ref().is_some_and(|o| o.pid.is_some());
+            let news = !delta.is_zero() || (owned && !last.owned);
+            self.last.insert(
+                key,
+                LastRead {
+                    counts,
+                    idle,
+                    owned: last.owned || (news && owned),
+                },
+            );
+            let closed = owner.as_ref().is_some_and(|o| o.closed);
+            if (closed && idle >= CLOSED_POLLS) || idle >= IDLE_POLLS {
+                done.push(key);
+            }
+            if news {
+                updates.push(FlowUpdate { flow, delta, owner });
             }
         }
         {
@@ -280,28 +318,34 @@ impl TopProbe {
             }
         }
         // Forget what the kernel no longer has: flows evicted or deleted, and the
-        // owners of closed sockets none of whose flows are left.
-        self.last
-            .retain(|k, _| seen.contains(k) && !done.contains(k));
+        // owners of closed sockets none of whose flows are left (kept a few polls:
+        // a socket's last flow may be read after its owner).
+        self.last.retain(|k, _| seen.contains(k));
         let live: HashSet<u64> = self
             .last
             .keys()
             .filter_map(|k| SockFlow::parse(k).map(|f| f.cookie))
             .collect();
-        self.owners
-            .retain(|cookie, o| !o.closed || live.contains(cookie));
+        let polls = self.polls;
+        self.owners.retain(|cookie, (o, since)| {
+            !o.closed || live.contains(cookie) || polls - *since < OWNER_GRACE_POLLS
+        });
         if self.owners.len() > 4 * (owners_now as usize + self.last.len()) + 65_536 {
             self.owners.retain(|cookie, _| live.contains(cookie));
         }
-        let inserted_owners = self.read_stat(STAT_OWNER_INSERTS)?;
-        let inserted_flows = self.read_stat(STAT_FLOW_INSERTS)?;
+        // Never lower than before: a later reading that sees more entries than were
+        // counted as inserted must not take back an eviction already shown.
         self.stats = KernelStats {
-            owners_evicted: inserted_owners
-                .saturating_sub(self.owners_deleted)
-                .saturating_sub(owners_now),
-            flows_evicted: inserted_flows
-                .saturating_sub(self.flows_deleted)
-                .saturating_sub(flows_now),
+            owners_evicted: self.stats.owners_evicted.max(
+                inserted_owners
+                    .saturating_sub(self.owners_deleted)
+                    .saturating_sub(owners_now),
+            ),
+            flows_evicted: self.stats.flows_evicted.max(
+                inserted_flows
+                    .saturating_sub(self.flows_deleted)
+                    .saturating_sub(flows_now),
+            ),
             insert_failed: self.read_stat(STAT_INSERT_FAILED)?,
         };
         Ok(updates)

@@ -76,12 +76,15 @@ pub(super) fn run(
                 return;
             }
         };
-        let targets: HashMap<u64, (u32, Option<LookupQueue>)> = watch
-            .captures()
-            .iter()
-            .filter(|c| c.active)
-            .filter_map(|c| Some((c.netns_cookie?, (c.idx, c.lookup.clone()))))
-            .collect();
+        let mut targets: HashMap<u64, (u32, Option<LookupQueue>)> = HashMap::new();
+        let mut headers: HashMap<(u32, u32), u64> = HashMap::new();
+        for c in watch.captures().iter().filter(|c| c.active) {
+            let Some(cookie) = c.netns_cookie else {
+                continue;
+            };
+            targets.insert(cookie, (c.idx, c.lookup.clone()));
+            headers.extend(c.link_headers.iter().map(|(i, h)| ((c.idx, *i), *h)));
+        }
         if infos.len() > MAX_INFOS {
             infos.clear();
         }
@@ -109,12 +112,16 @@ pub(super) fn run(
                     Some((info, o.cgroup_id))
                 });
                 let closed = u.owner.as_ref().is_some_and(|o| o.closed);
+                // Wire bytes, as the packet path counts: the kernel counted IP
+                // lengths; each packet also had its device's link header (a device
+                // made after the last link dump is taken for Ethernet).
+                let header = headers.get(&(*idx, u.flow.ifindex)).copied().unwrap_or(14);
                 let asked = e.record_socket(
                     now,
                     key,
                     u.flow.cookie,
-                    u.delta.tx_bytes,
-                    u.delta.rx_bytes,
+                    u.delta.tx_bytes + header * u.delta.tx_packets,
+                    u.delta.rx_bytes + header * u.delta.rx_packets,
                     owner,
                     closed,
                 );

@@ -93,6 +93,9 @@ pub(super) struct Capture {
     wanted: Vec<Wanted>,
     /// ifindex -> name, for naming the interfaces of a `--write` dump.
     pub(super) links: HashMap<u32, String>,
+    /// ifindex -> bytes of its link header on the wire (14 on Ethernet and loopback,
+    /// 0 on tun-like devices), which the BPF path's IP-length counts lack.
+    pub(super) link_headers: HashMap<u32, u64>,
     pub(super) active: bool,
     /// The namespace is gone (its inode may be reused by a new one).
     gone: bool,
@@ -117,6 +120,7 @@ impl Capture {
         if let Some(sock) = &self.route {
             if let Ok(links) = nldump::Links::dump(sock) {
                 for (i, l) in links.0 {
+                    self.link_headers.insert(i, link_header(l.arphrd));
                     self.links.insert(i, l.name);
                 }
             }
@@ -139,6 +143,17 @@ pub(super) struct Context {
 }
 
 const RTM_GETLINK: u16 = 18;
+
+/// Bytes of the link header a frame of link type `arphrd` carries on the wire, as
+/// the packet path counts them (classify.rs).
+pub(super) fn link_header(arphrd: u16) -> u64 {
+    const ARPHRD_ETHER: u16 = 1;
+    const ARPHRD_LOOPBACK: u16 = 772;
+    match arphrd {
+        ARPHRD_ETHER | ARPHRD_LOOPBACK => 14,
+        _ => 0,
+    }
+}
 
 /// Whether interface `ifindex` still exists in the socket's namespace (a failed
 /// request other than "no such device" counts as present: only a clear answer stops a
@@ -168,6 +183,7 @@ pub(super) fn spawn(ctx: &Context, ns: &Netns, idx: u32) -> Result<Capture, Live
     .and_then(|r| r);
     let mut wanted = Vec::new();
     let mut netns_cookie = None;
+    let mut link_headers = HashMap::new();
     let (route, links) = match route {
         Ok((sock, links, cookie)) => {
             netns_cookie = cookie;
@@ -187,6 +203,11 @@ pub(super) fn spawn(ctx: &Context, ns: &Netns, idx: u32) -> Result<Capture, Live
                     gone: false,
                 });
             }
+            link_headers = links
+                .0
+                .iter()
+                .map(|(i, l)| (*i, link_header(l.arphrd)))
+                .collect();
             let names = links.0.into_iter().map(|(i, l)| (i, l.name)).collect();
             (Some(sock), names)
         }
@@ -269,6 +290,7 @@ pub(super) fn spawn(ctx: &Context, ns: &Netns, idx: u32) -> Result<Capture, Live
         gone: false,
         lookup: kernel_lookup,
         netns_cookie,
+        link_headers,
     })
 }
 
@@ -459,7 +481,8 @@ impl Watch {
                 }
                 continue;
             }
-            if self.ctx.ring.is_some() && round.is_multiple_of(LINK_NAMES_EVERY) {
+            let wants_links = self.ctx.ring.is_some() || self.ctx.opts.kernel_counts;
+            if wants_links && round.is_multiple_of(LINK_NAMES_EVERY) {
                 cap.refresh_links();
             }
         }
