@@ -818,6 +818,37 @@ mod tests {
         assert_eq!(e.flows[&key(1, 2)].total_rx, 0);
     }
 
+    /// The BPF path: bytes per socket as the kernel counted them. A socket without a
+    /// recorded process is asked about once; an owner learnt later takes its bytes;
+    /// another socket on the same tuple is another connection.
+    #[test]
+    fn kernel_counts_per_socket_with_owners_learnt_late_and_tuples_reused() {
+        let mut e = Engine::new(vec!["red".into()], T0);
+        let k = key(1, 2);
+        assert_eq!(
+            e.record_socket(T0, k, 11, 100, 5000, None, false),
+            Lookup::Owner
+        );
+        assert_eq!(e.pending(), 1);
+        // The owner, read in the next poll, with no new bytes.
+        assert_eq!(
+            e.record_socket(T0 + 1, k, 11, 0, 0, Some((proc(5), Some(77))), true),
+            Lookup::None
+        );
+        assert_eq!(e.pending(), 0);
+        assert_eq!(e.flows[&k].cgroup_id, Some(77));
+        // Socket 12 on the same tuple (the port reused by another process).
+        e.record_socket(T0 + 2, k, 12, 60, 0, Some((proc(6), None)), false);
+        let s = e.snapshot(T0 + NS, 0);
+        let bytes: Vec<(i32, u64, u64)> = s
+            .processes
+            .iter()
+            .map(|p| (p.pid, p.tx_bytes, p.rx_bytes))
+            .collect();
+        assert_eq!(bytes, vec![(5, 100, 5000), (6, 60, 0)]);
+        assert_eq!(s.attribution, "sock-diag");
+    }
+
     #[test]
     fn meter_windows_and_history() {
         let mut m = Meter::default();

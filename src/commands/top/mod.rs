@@ -66,7 +66,7 @@ pub struct TopArgs {
     /// Who owns the traffic and who counts it: bpf (the kernel records each socket's
     /// owner and counts its bytes), sock-diag (captured packets, owners looked up by
     /// sock_diag and /proc), auto (bpf when it loads here, else sock-diag)
-    #[arg(long, value_name = "PATH", default_value = "auto",
+    #[arg(long, value_name = "PATH", default_value = "auto", env = "NETKIT_TOP_ATTRIBUTION",
           value_parser = ["auto", "bpf", "sock-diag"])]
     pub attribution: String,
 }

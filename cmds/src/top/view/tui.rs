@@ -1057,6 +1057,20 @@ mod tests {
             .join("\n")
     }
 
+    /// Issue 15: the status line says which path attributes and counts, until a
+    /// fault or dump message takes its place.
+    #[test]
+    fn the_status_line_names_the_attribution_path() {
+        let mut v = View {
+            attribution: "bpf",
+            ..View::default()
+        };
+        assert!(screen(&mut v, 80, 24).contains("attribution: bpf"));
+        v.status = Some(("namespace x was deleted".into(), Instant::now()));
+        let text = screen(&mut v, 80, 24);
+        assert!(text.contains("namespace x was deleted") && !text.contains("attribution:"));
+    }
+
     /// Issue 14: F toggles the findings pane, which takes the graph's place and shows
     /// the newest lines; without --findings F says how to get it.
     #[test]
