@@ -174,19 +174,21 @@ fn link_exists(sock: &netlink_sys::Socket, ifindex: u32) -> bool {
 /// inside the namespace. Fails with one line when the capture cannot be opened.
 pub(super) fn spawn(ctx: &Context, ns: &Netns, idx: u32) -> Result<Capture, LiveError> {
     let label = ns.label.clone();
+    // The netns cookie is taken whatever happens to the route socket: without it the
+    // BPF path could not tell this namespace's traffic.
+    let mut netns_cookie = None;
     let route = netns::run_in(ns, || {
+        netns_cookie = crate::bpf::top::current_netns_cookie();
         let sock = nldump::open(nldump::NETLINK_ROUTE)?;
         let links = nldump::Links::dump(&sock)?;
-        Ok::<_, LiveError>((sock, links, crate::bpf::top::current_netns_cookie()))
+        Ok::<_, LiveError>((sock, links))
     })
     .map_err(LiveError::from)
     .and_then(|r| r);
     let mut wanted = Vec::new();
-    let mut netns_cookie = None;
     let mut link_headers = HashMap::new();
     let (route, links) = match route {
-        Ok((sock, links, cookie)) => {
-            netns_cookie = cookie;
+        Ok((sock, links)) => {
             for name in &ctx.opts.interfaces {
                 let ifindex = links
                     .0
