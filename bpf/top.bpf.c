@@ -9,8 +9,10 @@
  *   5-tuple. Refreshed at connect and send because a socket may be passed on (fork,
  *   SCM_RIGHTS) after it was created.
  * - sockops, passive established: an accepted socket was not created by any process
- *   (no sock_create); it is recorded with pid 0 and its tuple, and userspace finds
- *   its process the old way (sock_diag + /proc) since the server outlives it.
+ *   (no sock_create); it is recorded with its tuple and the owner of the socket bound
+ *   to its port (post_bind records those in `bound`), or with pid 0 when that bind
+ *   came before netkit started: userspace then finds its process the old way
+ *   (sock_diag + /proc).
  * - sock_release marks the record closed. Nothing is deleted in the kernel: a
  *   record stays until userspace has read it (it deletes closed records it read),
  *   so a process that lived one millisecond is still named. Both maps are LRU and
@@ -27,6 +29,7 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
 #define OWNER_CLOSED 1  /* sock_release ran */
 #define OWNER_PASSIVE 2 /* an accepted socket: no process known (pid 0) */
+#define OWNER_LISTENER 4 /* an accepted socket named after its listener's binder */
 
 struct sock_owner {
 	__u64 netns_cookie;
@@ -79,6 +82,23 @@ struct {
 	__type(key, struct flow_key);
 	__type(value, struct flow_counts);
 } traffic SEC(".maps");
+
+/* The owner of each socket bound to a port, by (netns cookie, protocol, port): an
+ * accepted socket is named after the process that bound its listener (the one that
+ * accepts, but for servers that bind in one process and accept in others). */
+struct bound_key {
+	__u64 netns_cookie;
+	__u16 port;
+	__u8 proto;
+	__u8 pad[5];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct bound_key);
+	__type(value, struct sock_owner);
+} bound SEC(".maps");
 
 /* Running totals per CPU, never reset: userspace takes differences. */
 enum {
@@ -146,9 +166,9 @@ static __always_inline void ctx_ip6(__u8 *dst, const __u32 *words)
 	__builtin_memcpy(dst, w, 16);
 }
 
-/* sock_create, post_bind: a struct bpf_sock. `bound` is 0 (sock_create), 4 or 6
+/* sock_create, post_bind: a struct bpf_sock. `bound_family` is 0 (sock_create), 4 or 6
  * (post_bind4/6, each of which may read only its own family's address fields). */
-static __always_inline void record_sock(struct bpf_sock *sk, int bound)
+static __always_inline void record_sock(struct bpf_sock *sk, int bound_family)
 {
 	__u64 cookie = bpf_get_socket_cookie(sk);
 	struct sock_owner *o = owner_of(cookie);
@@ -162,10 +182,19 @@ static __always_inline void record_sock(struct bpf_sock *sk, int bound)
 		o->family = 4;
 	else if (sk->family == 10 /* AF_INET6 */)
 		o->family = 6;
-	if (!bound)
+	if (!bound_family)
 		return;
 	o->lport = sk->src_port;
-	if (bound == 4) {
+	if (o->lport) {
+		struct bound_key bk;
+
+		__builtin_memset(&bk, 0, sizeof(bk));
+		bk.netns_cookie = o->netns_cookie;
+		bk.port = o->lport;
+		bk.proto = o->proto;
+		bpf_map_update_elem(&bound, &bk, o, BPF_ANY);
+	}
+	if (bound_family == 4) {
 		__u32 a = sk->src_ip4;
 		__builtin_memcpy(o->laddr, &a, 4);
 	} else {
@@ -200,8 +229,23 @@ int netkit_sock_release(struct bpf_sock *sk)
 	__u64 cookie = bpf_get_socket_cookie(sk);
 	struct sock_owner *o = bpf_map_lookup_elem(&owners, &cookie);
 
-	if (o)
-		o->flags |= OWNER_CLOSED;
+	if (!o)
+		return 1;
+	o->flags |= OWNER_CLOSED;
+	/* A bound socket closing takes its port's entry along (when the entry is still
+	 * its process's), so a later server on the port is not named after it. */
+	if (o->lport && !(o->flags & (OWNER_PASSIVE | OWNER_LISTENER))) {
+		struct bound_key bk;
+		struct sock_owner *b;
+
+		__builtin_memset(&bk, 0, sizeof(bk));
+		bk.netns_cookie = o->netns_cookie;
+		bk.port = o->lport;
+		bk.proto = o->proto;
+		b = bpf_map_lookup_elem(&bound, &bk);
+		if (b && b->pid == o->pid)
+			bpf_map_delete_elem(&bound, &bk);
+	}
 	return 1;
 }
 
@@ -267,11 +311,29 @@ int netkit_sockops(struct bpf_sock_ops *ctx)
 	o = owner_of(cookie);
 	if (!o)
 		return 1;
-	if (o->pid == 0)
-		o->flags |= OWNER_PASSIVE;
 	o->netns_cookie = bpf_get_netns_cookie(ctx);
 	o->proto = 6;
 	o->lport = ctx->local_port;
+	if (o->pid == 0) {
+		struct bound_key bk;
+		struct sock_owner *l;
+
+		__builtin_memset(&bk, 0, sizeof(bk));
+		bk.netns_cookie = o->netns_cookie;
+		bk.port = o->lport;
+		bk.proto = 6;
+		l = bpf_map_lookup_elem(&bound, &bk);
+		if (l) {
+			o->pid = l->pid;
+			o->tid = l->tid;
+			o->uid = l->uid;
+			o->cgroup_id = l->cgroup_id;
+			__builtin_memcpy(o->comm, l->comm, sizeof(o->comm));
+			o->flags |= OWNER_LISTENER;
+		} else {
+			o->flags |= OWNER_PASSIVE;
+		}
+	}
 	o->rport = bpf_ntohl(ctx->remote_port);
 	if (ctx->family == 2) {
 		__u32 l = ctx->local_ip4, r = ctx->remote_ip4;

@@ -20,6 +20,8 @@ pub const FLOW_COUNTS_LEN: usize = 32;
 const OWNER_CLOSED: u32 = 1;
 /// An accepted socket: no process was recorded (pid 0).
 const OWNER_PASSIVE: u32 = 2;
+/// An accepted socket named after the process that bound its listener.
+const OWNER_LISTENER: u32 = 4;
 
 /// One socket's owner as the kernel recorded it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -32,6 +34,8 @@ pub struct SockOwner {
     pub tid: u32,
     pub uid: u32,
     pub closed: bool,
+    /// An accepted socket, named after the process that bound its listening socket.
+    pub from_listener: bool,
     pub proto: u8,
     /// What is known of the tuple: the local end after a bind or accept, the remote
     /// one after a connect or send (port 0 / unspecified address when not known).
@@ -126,6 +130,7 @@ impl SockOwner {
             tid: u32_at(b, 20),
             uid: u32_at(b, 24),
             closed: flags & OWNER_CLOSED != 0,
+            from_listener: flags & OWNER_LISTENER != 0,
             proto: b[33],
             local: end(lport, 40),
             remote: end(rport, 56),

@@ -397,5 +397,14 @@ mod tests {
         assert!(owner.closed, "{owner:?}");
         assert!(owner.cgroup_id.is_some());
         assert_eq!(Some(owner.netns_cookie), current_netns_cookie());
+        // The accepted end: no process created it; it is named after the process
+        // that bound the listener (after the probe started).
+        let accepted = updates
+            .iter()
+            .find(|u| u.flow.local.port() == port && u.delta.tx_bytes >= 5000)
+            .unwrap_or_else(|| panic!("no accepted side in {updates:?}"));
+        let owner = accepted.owner.as_ref().expect("accepted socket recorded");
+        assert_eq!(owner.pid, Some(me));
+        assert!(owner.from_listener, "{owner:?}");
     }
 }
