@@ -83,6 +83,21 @@ struct {
 	__type(value, struct flow_counts);
 } traffic SEC(".maps");
 
+/* The network namespaces netkit watches (netns cookie -> 1), filled by userspace:
+ * sockets of other namespaces are neither recorded nor counted, so the maps hold
+ * only what is read and the programs return at once for the rest. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, __u8);
+} watched SEC(".maps");
+
+static __always_inline int is_watched(__u64 netns_cookie)
+{
+	return bpf_map_lookup_elem(&watched, &netns_cookie) != 0;
+}
+
 /* The owner of each socket bound to a port, by (netns cookie, protocol, port): an
  * accepted socket is named after the process that bound its listener (the one that
  * accepts, but for servers that bind in one process and accept in others). */
@@ -170,13 +185,16 @@ static __always_inline void ctx_ip6(__u8 *dst, const __u32 *words)
  * (post_bind4/6, each of which may read only its own family's address fields). */
 static __always_inline void record_sock(struct bpf_sock *sk, int bound_family)
 {
-	__u64 cookie = bpf_get_socket_cookie(sk);
-	struct sock_owner *o = owner_of(cookie);
+	__u64 netns = bpf_get_netns_cookie(sk);
+	struct sock_owner *o;
 
+	if (!is_watched(netns))
+		return;
+	o = owner_of(bpf_get_socket_cookie(sk));
 	if (!o)
 		return;
 	set_process(o);
-	o->netns_cookie = bpf_get_netns_cookie(sk);
+	o->netns_cookie = netns;
 	o->proto = sk->protocol;
 	if (sk->family == 2 /* AF_INET */)
 		o->family = 4;
@@ -252,13 +270,16 @@ int netkit_sock_release(struct bpf_sock *sk)
 /* connect4/6, sendmsg4/6: the destination the process asked for. */
 static __always_inline void record_addr(struct bpf_sock_addr *ctx, int v6)
 {
-	__u64 cookie = bpf_get_socket_cookie(ctx);
-	struct sock_owner *o = owner_of(cookie);
+	__u64 netns = bpf_get_netns_cookie(ctx);
+	struct sock_owner *o;
 
+	if (!is_watched(netns))
+		return;
+	o = owner_of(bpf_get_socket_cookie(ctx));
 	if (!o)
 		return;
 	set_process(o);
-	o->netns_cookie = bpf_get_netns_cookie(ctx);
+	o->netns_cookie = netns;
 	o->proto = ctx->protocol;
 	o->family = v6 ? 6 : 4;
 	o->rport = bpf_ntohs((__u16)ctx->user_port);
@@ -303,15 +324,18 @@ SEC("sockops")
 int netkit_sockops(struct bpf_sock_ops *ctx)
 {
 	struct sock_owner *o;
-	__u64 cookie;
+	__u64 cookie, netns;
 
 	if (ctx->op != BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB)
+		return 1;
+	netns = bpf_get_netns_cookie(ctx);
+	if (!is_watched(netns))
 		return 1;
 	cookie = bpf_get_socket_cookie(ctx);
 	o = owner_of(cookie);
 	if (!o)
 		return 1;
-	o->netns_cookie = bpf_get_netns_cookie(ctx);
+	o->netns_cookie = netns;
 	o->proto = 6;
 	o->lport = ctx->local_port;
 	if (o->pid == 0) {
@@ -350,7 +374,8 @@ int netkit_sockops(struct bpf_sock_ops *ctx)
 
 /* The flow of an IP packet at the cgroup hook (data starts at the IP header),
  * oriented so `l*` is this host's end. 0 when it is not IP. */
-static __always_inline int parse_flow(struct __sk_buff *skb, struct flow_key *k, int egress)
+static __always_inline int parse_flow(struct __sk_buff *skb, struct flow_key *k, int egress,
+				      __u32 *hdr_len)
 {
 	__u8 hdr[40];
 	__u16 ports[2] = {0, 0};
@@ -384,10 +409,19 @@ static __always_inline int parse_flow(struct __sk_buff *skb, struct flow_key *k,
 	}
 	/* TCP, UDP, UDP-Lite, SCTP: ports first. ICMP echo: the identifier, as both
 	 * "ports" (top's flow key for ping sockets). */
+	*hdr_len = l4off;
 	if (k->proto == 6 || k->proto == 17 || k->proto == 136 || k->proto == 132) {
 		if (bpf_skb_load_bytes(skb, l4off, ports, 4) == 0) {
 			k->lport = bpf_ntohs(egress ? ports[0] : ports[1]);
 			k->rport = bpf_ntohs(egress ? ports[1] : ports[0]);
+		}
+		if (k->proto == 6) {
+			__u8 doff;
+
+			if (bpf_skb_load_bytes(skb, l4off + 12, &doff, 1) == 0)
+				*hdr_len = l4off + (doff >> 4) * 4;
+		} else if (k->proto == 17) {
+			*hdr_len = l4off + 8;
 		}
 	} else if (k->proto == 1 || k->proto == 58) {
 		if (bpf_skb_load_bytes(skb, l4off + 4, ports, 2) == 0) {
@@ -403,16 +437,26 @@ static __always_inline void count(struct __sk_buff *skb, int egress)
 	struct flow_key k;
 	struct flow_counts *c, init;
 
+	__u32 hdr_len = 0, segs, bytes;
+
 	__builtin_memset(&k, 0, sizeof(k));
+	k.netns_cookie = bpf_get_netns_cookie(skb);
+	if (!is_watched(k.netns_cookie))
+		return;
 	k.cookie = bpf_get_socket_cookie(skb);
 	if (!k.cookie)
 		return;
-	if (!parse_flow(skb, &k, egress)) {
+	if (!parse_flow(skb, &k, egress, &hdr_len)) {
 		stat_add(STAT_NOT_IP);
 		return;
 	}
-	k.netns_cookie = bpf_get_netns_cookie(skb);
 	k.ifindex = skb->ifindex;
+	/* A GSO (egress) or GRO (ingress) packet stands for gso_segs packets on the
+	 * wire, each with its own IP and transport headers. */
+	segs = skb->gso_segs;
+	if (segs < 1)
+		segs = 1;
+	bytes = skb->len + (segs - 1) * hdr_len;
 	c = bpf_map_lookup_elem(&traffic, &k);
 	if (!c) {
 		__builtin_memset(&init, 0, sizeof(init));
@@ -425,11 +469,11 @@ static __always_inline void count(struct __sk_buff *skb, int egress)
 		}
 	}
 	if (egress) {
-		__sync_fetch_and_add(&c->tx_bytes, skb->len);
-		__sync_fetch_and_add(&c->tx_packets, 1);
+		__sync_fetch_and_add(&c->tx_bytes, bytes);
+		__sync_fetch_and_add(&c->tx_packets, segs);
 	} else {
-		__sync_fetch_and_add(&c->rx_bytes, skb->len);
-		__sync_fetch_and_add(&c->rx_packets, 1);
+		__sync_fetch_and_add(&c->rx_bytes, bytes);
+		__sync_fetch_and_add(&c->rx_packets, segs);
 	}
 }
 

@@ -76,6 +76,10 @@ pub struct TopProbe {
     owners: HashMap<u64, (Arc<SockOwner>, u64)>,
     last: HashMap<[u8; FLOW_KEY_LEN], LastRead>,
     polls: u64,
+    /// Netns cookies written to the `watched` map.
+    watched: HashSet<u64>,
+    /// Namespaces that could not be watched, told once (by the live side).
+    pub unwatchable: HashSet<String>,
     owners_deleted: u64,
     flows_deleted: u64,
     pub stats: KernelStats,
@@ -197,10 +201,23 @@ impl TopProbe {
             owners: HashMap::new(),
             last: HashMap::new(),
             polls: 0,
+            watched: HashSet::new(),
+            unwatchable: HashSet::new(),
             owners_deleted: 0,
             flows_deleted: 0,
             stats: KernelStats::default(),
         })
+    }
+
+    /// Records and counts the sockets of the namespace whose netns cookie is
+    /// `netns_cookie` from now on (the programs skip every other namespace).
+    pub fn watch_netns(&mut self, netns_cookie: u64) -> Result<(), BpfError> {
+        if !self.watched.insert(netns_cookie) {
+            return Ok(());
+        }
+        let mut map: BpfHashMap<&mut MapData, u64, u8> =
+            BpfHashMap::try_from(self.object.map_mut("watched")?).map_err(map_err("watched"))?;
+        map.insert(netns_cookie, 1, 0).map_err(map_err("watched"))
     }
 
     fn read_stat(&mut self, which: u32) -> Result<u64, BpfError> {
@@ -367,6 +384,9 @@ mod tests {
         }
         let mut probe = TopProbe::start(4096).expect("probe");
         eprintln!("missing: {:?}", probe.missing);
+        probe
+            .watch_netns(current_netns_cookie().expect("SO_NETNS_COOKIE"))
+            .unwrap();
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let server = std::thread::spawn(move || {

@@ -42,6 +42,31 @@ fn proc_info(owner: &SockOwner, pid: i32) -> ProcInfo {
     }
 }
 
+/// Tells the programs every namespace being captured (by netns cookie).
+fn watch_namespaces(probe: &mut TopProbe, watch: &Watch, notices: &Notices) {
+    let cookies: Vec<(String, Option<u64>)> = watch
+        .captures()
+        .iter()
+        .filter(|c| c.active)
+        .map(|c| (c.ns.label.clone(), c.netns_cookie))
+        .collect();
+    for (label, cookie) in cookies {
+        let result = match cookie {
+            Some(c) => probe.watch_netns(c).map_err(|e| e.to_string()),
+            None => Err("its netns cookie is unknown (SO_NETNS_COOKIE)".to_string()),
+        };
+        if let Err(why) = result {
+            if probe.unwatchable.insert(label.clone()) {
+                notices.push(Notice {
+                    netns: label.clone(),
+                    kind: NoticeKind::AttributionFailed,
+                    message: format!("namespace {label}: not counted by BPF: {why}"),
+                });
+            }
+        }
+    }
+}
+
 /// Polls `probe` every `every` until `stop`, feeding `engine`.
 pub(super) fn run(
     mut probe: TopProbe,
@@ -57,6 +82,9 @@ pub(super) fn run(
     let mut infos: HashMap<(i32, String), Arc<ProcInfo>> = HashMap::new();
     let mut told = KernelStats::default();
     let mut next = Instant::now();
+    // The namespaces watched at the start, before any wait: their sockets are
+    // recorded from here on.
+    watch_namespaces(&mut probe, watch, notices);
     while !stop.load(Ordering::Relaxed) {
         next += every;
         let left = next.saturating_duration_since(Instant::now());
@@ -65,6 +93,8 @@ pub(super) fn run(
             next -= every;
             continue;
         }
+        // --all-netns: namespaces added since the last poll.
+        watch_namespaces(&mut probe, watch, notices);
         let updates = match probe.poll() {
             Ok(u) => u,
             Err(e) => {
