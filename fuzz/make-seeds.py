@@ -12,6 +12,8 @@ tls_handshake: a handshake record's body. l2trace: the two
 worked examples of the protocol note (no capture of that protocol exists).
 btf_enum: the .BTF sections of bpf/*.bpf.o.
 cgroup_path: /proc/PID/cgroup files of processes in containers and pods (CGROUP_FILES).
+top_kernel: a socket owner, a flow key and two flow counters as bpf/top.bpf.c lays
+them out (IPv4 and IPv6, open, closed and accepted sockets).
 display_filter: each of DISPLAY_FILTERS, a newline, two bytes of TCP analysis flags
 and an Ethernet frame of the fixtures.
 """
@@ -161,8 +163,29 @@ def main():
                 write(written, "btf_enum", elf_section(fh.read(), ".BTF"))
     for text in CGROUP_FILES:
         write(written, "cgroup_path", text.encode())
+    for seed in top_kernel_records():
+        write(written, "top_kernel", seed)
     for t, n in sorted(written.items()):
         print(f"{t}: {n} seeds")
+
+
+def top_kernel_records():
+    """struct sock_owner + struct flow_key + 2 x struct flow_counts (native order)."""
+    out = []
+    for family, flags, pid in [(4, 0, 4242), (6, 1, 77), (4, 2, 0), (0, 0, 1)]:
+        if family == 4:
+            laddr = bytes([10, 233, 0, 1]) + bytes(12)
+            raddr = bytes([10, 233, 0, 2]) + bytes(12)
+        else:
+            laddr = bytes(15) + b"\x01"
+            raddr = bytes(10) + b"\xff\xff" + bytes([192, 0, 2, 7])
+        owner = struct.pack("=QQIIIIBBHHH16s16s16s", 0x1234, 99, pid, pid + 1, 1000,
+                            flags, family, 6, 40000, 9100, 0, laddr, raddr, b"python3")
+        key = struct.pack("=QQIBBHHH16s16sI", 0xABCD, 0x1234, 2, family, 17, 40000, 9101,
+                          0, laddr, raddr, 0)
+        counts = struct.pack("=QQQQ", 1028, 1, 1028, 1) + struct.pack("=QQQQ", 5000, 5, 0, 0)
+        out.append(owner + key + counts)
+    return out
 
 
 def elf_section(elf, wanted):

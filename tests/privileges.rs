@@ -471,6 +471,34 @@ fn live_commands_without_privilege_name_the_capability_and_exit_1() {
         stdout.starts_with("Unable to send a l2trace request to 127.0.0.1") && stderr.is_empty(),
         "{stdout}{stderr}"
     );
+
+    // top with CAP_NET_RAW but not CAP_SYS_ADMIN: the BPF path cannot load; one line
+    // names the capability and the path used instead, and the run goes on with it.
+    let args = [
+        "top",
+        "--json",
+        "--count",
+        "1",
+        "--interval",
+        "0.1",
+        "--attribution",
+        "auto",
+    ];
+    let out = restricted(&stage, Some(host), &["net_raw"], &args).expect("ran before");
+    no_panic(&args, &out);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("CAP_SYS_ADMIN") && stderr.contains("using sock-diag"),
+        "{stderr}"
+    );
+    assert!(stdout.contains("\"attribution\":\"sock-diag\""), "{stdout}");
+    // Asked for by name, BPF is required: the same line, exit 1.
+    let args = ["top", "--json", "--count", "1", "--attribution", "bpf"];
+    let out = restricted(&stage, Some(host), &["net_raw"], &args).expect("ran before");
+    refused_naming(&args, &out, "CAP_SYS_ADMIN");
 }
 
 /// A namespace only a root process holds (a container, here `unshare --net sleep`)

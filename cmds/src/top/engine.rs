@@ -220,6 +220,11 @@ pub struct Flow {
     /// Kernel timestamp of the first frame counted (a SYN that was captured before it
     /// belongs to this connection, even when it is counted after it).
     pub first_ts_ns: i64,
+    /// The socket cookie of the BPF path (0 in the packet path): another cookie on
+    /// the same tuple is another connection.
+    pub socket: u64,
+    /// The owner's cgroup v2 id as the kernel recorded it (BPF path only).
+    pub cgroup_id: Option<u64>,
 }
 
 /// Who a row of the process table is: a process in a namespace, or the unattributed
@@ -259,6 +264,21 @@ pub struct Engine {
     /// Connections replaced by a new one on the same tuple, whose interval bytes the
     /// next snapshot still reports.
     closed: Vec<(FlowKey, Flow)>,
+    /// Which path attributes and counts: "bpf" or "sock-diag" (docs/CLI.md).
+    pub attribution: &'static str,
+    /// The BPF path's own counters (evictions), when it runs.
+    pub kernel: Option<KernelStats>,
+}
+
+/// What the BPF path lost or skipped, totals since the start.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct KernelStats {
+    /// Socket owner records the kernel's LRU map evicted before they were read.
+    pub owners_evicted: u64,
+    /// Flow counters evicted before they were read (their last bytes are lost).
+    pub flows_evicted: u64,
+    /// Records the kernel could not store at all.
+    pub insert_failed: u64,
 }
 
 /// Most replaced connections kept for the next snapshot.
@@ -283,6 +303,8 @@ impl Engine {
             last_snapshot_ns: now_ns,
             last_peak_sec: now_ns.div_euclid(NS),
             closed: Vec::new(),
+            attribution: "sock-diag",
+            kernel: None,
         }
     }
 
@@ -324,6 +346,8 @@ impl Engine {
                 established: false,
                 closing: false,
                 first_ts_ns: frame_ts_ns,
+                socket: 0,
+                cgroup_id: None,
             }
         });
         if !packet.syn {
@@ -346,6 +370,81 @@ impl Engine {
             }
         }
         flow.last_seen_ns = now_ns;
+        lookup
+    }
+
+    /// Counts what the kernel counted for one socket's flow since the last poll (the
+    /// BPF path: no packets). `owner` is the process the kernel recorded, `None`
+    /// when it recorded none (an accepted socket, a socket older than netkit): then
+    /// the flow is pending and [`Lookup::Owner`] asks the attribution thread. A
+    /// different socket on a known tuple is a new connection: the old one keeps its
+    /// bytes and owner.
+    #[allow(clippy::too_many_arguments)]
+    pub fn record_socket(
+        &mut self,
+        now_ns: i64,
+        key: FlowKey,
+        socket: u64,
+        tx: u64,
+        rx: u64,
+        owner: Option<(Arc<ProcInfo>, Option<u64>)>,
+        closed: bool,
+    ) -> Lookup {
+        if let Some(old) = self.flows.get(&key) {
+            if old.socket != socket {
+                if let Some(old) = self.flows.remove(&key) {
+                    self.retire(key, old);
+                }
+            }
+        }
+        let mut lookup = Lookup::None;
+        let mut created = false;
+        let flow = self.flows.entry(key).or_insert_with(|| {
+            created = true;
+            Flow {
+                owner: Owner::Pending,
+                meter: Box::default(),
+                total_tx: 0,
+                total_rx: 0,
+                interval_tx: 0,
+                interval_rx: 0,
+                last_seen_ns: now_ns,
+                looked_up_ns: now_ns,
+                established: true,
+                closing: false,
+                first_ts_ns: now_ns,
+                socket,
+                cgroup_id: None,
+            }
+        });
+        match owner {
+            Some((info, cgroup)) => {
+                flow.owner = Owner::Process(info);
+                flow.cgroup_id = cgroup;
+            }
+            None if created => {
+                lookup = Lookup::Owner;
+            }
+            None if flow.owner == Owner::Unknown && now_ns - flow.looked_up_ns >= RETRY_NS => {
+                flow.looked_up_ns = now_ns;
+                lookup = Lookup::Owner;
+            }
+            None => {}
+        }
+        flow.closing |= closed;
+        if tx > 0 {
+            flow.meter.add(now_ns, Dir::Tx, tx);
+            flow.total_tx += tx;
+            flow.interval_tx += tx;
+        }
+        if rx > 0 {
+            flow.meter.add(now_ns, Dir::Rx, rx);
+            flow.total_rx += rx;
+            flow.interval_rx += rx;
+        }
+        if tx > 0 || rx > 0 {
+            flow.last_seen_ns = now_ns;
+        }
         lookup
     }
 
@@ -652,6 +751,8 @@ impl Engine {
             processes,
             unattributed,
             warnings: Vec::new(),
+            attribution: self.attribution,
+            kernel: self.kernel,
         }
     }
 }
@@ -744,6 +845,37 @@ mod tests {
         // A SYN captured after the connection's first frame starts a new one.
         assert_eq!(e.record_at(T0, &syn, 30), Lookup::Owner);
         assert_eq!(e.flows[&key(1, 2)].total_rx, 0);
+    }
+
+    /// The BPF path: bytes per socket as the kernel counted them. A socket without a
+    /// recorded process is asked about once; an owner learnt later takes its bytes;
+    /// another socket on the same tuple is another connection.
+    #[test]
+    fn kernel_counts_per_socket_with_owners_learnt_late_and_tuples_reused() {
+        let mut e = Engine::new(vec!["red".into()], T0);
+        let k = key(1, 2);
+        assert_eq!(
+            e.record_socket(T0, k, 11, 100, 5000, None, false),
+            Lookup::Owner
+        );
+        assert_eq!(e.pending(), 1);
+        // The owner, read in the next poll, with no new bytes.
+        assert_eq!(
+            e.record_socket(T0 + 1, k, 11, 0, 0, Some((proc(5), Some(77))), true),
+            Lookup::None
+        );
+        assert_eq!(e.pending(), 0);
+        assert_eq!(e.flows[&k].cgroup_id, Some(77));
+        // Socket 12 on the same tuple (the port reused by another process).
+        e.record_socket(T0 + 2, k, 12, 60, 0, Some((proc(6), None)), false);
+        let s = e.snapshot(T0 + NS, 0);
+        let bytes: Vec<(i32, u64, u64)> = s
+            .processes
+            .iter()
+            .map(|p| (p.pid, p.tx_bytes, p.rx_bytes))
+            .collect();
+        assert_eq!(bytes, vec![(5, 100, 5000), (6, 60, 0)]);
+        assert_eq!(s.attribution, "sock-diag");
     }
 
     #[test]

@@ -42,6 +42,13 @@ pub struct Snapshot {
     /// Faults since the previous object (a namespace deleted, an interface gone, a
     /// capture failed), each told once; filled in by the `--json` loop.
     pub warnings: Vec<Notice>,
+    /// Which path attributed and counted this object's bytes: "bpf" (the kernel
+    /// recorded socket owners and counted bytes) or "sock-diag" (captured packets,
+    /// owners looked up by sock_diag and /proc).
+    pub attribution: &'static str,
+    /// The BPF path's losses (absent on the sock-diag path).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kernel: Option<super::engine::KernelStats>,
 }
 
 impl Snapshot {
@@ -97,6 +104,9 @@ pub enum NoticeKind {
     AttributionFailed,
     /// `--all-netns`: a namespace created after the start could not be watched.
     NetnsSkipped,
+    /// The BPF path's maps were full: socket owners or flow counters were evicted
+    /// before they were read (bytes lost or left unattributed), or not stored.
+    KernelEvictions,
     /// `--all-netns`: a namespace created after the start is counted from now on
     /// (not a warning).
     NetnsAdded,

@@ -21,8 +21,9 @@
 
 pub mod btf;
 pub mod drops;
+pub mod top;
 
-use aya::programs::{BtfTracePoint, CgroupAttachMode, CgroupSockAddr};
+use aya::programs::{BtfTracePoint, CgroupAttachMode, CgroupSockAddr, Program};
 use aya::{Btf, Ebpf, EbpfLoader};
 use std::os::fd::AsFd;
 
@@ -46,6 +47,10 @@ pub enum BpfError {
         hook: String,
         why: String,
     },
+    #[error("{0}")]
+    NeedsCap(String),
+    #[error("cannot reach the cgroup2 hierarchy: {0}")]
+    Cgroup2(String),
     #[error("BPF map {map}: {why}")]
     Map { map: String, why: String },
 }
@@ -189,6 +194,55 @@ impl BpfObject {
         prog.attach(cgroup.as_fd(), CgroupAttachMode::Single)
             .map_err(|e| attach_err(chain(&e)))?;
         Ok(())
+    }
+
+    /// Loads program `program`, a cgroup hook of any kind (`cgroup/sock_create`,
+    /// `cgroup/connect4`, `cgroup_skb/egress`, `sockops`, ...: the kind and attach
+    /// point come from its section name) and attaches it to the cgroup (v2)
+    /// directory opened as `cgroup`. The link is a file descriptor of this object.
+    pub fn attach_cgroup(&mut self, program: &str, cgroup: &std::fs::File) -> Result<(), BpfError> {
+        let attach_err = |why: String| BpfError::Attach {
+            program: program.to_string(),
+            hook: "cgroup".to_string(),
+            why,
+        };
+        // Single: with bpf_link (kernels 5.7+) it is the only mode accepted, and links
+        // of several programs (several netkits) coexist on one cgroup anyway.
+        let mode = CgroupAttachMode::Single;
+        let fd = cgroup.as_fd();
+        match Self::program_mut(&mut self.ebpf, self.name, program)? {
+            Program::CgroupSkb(p) => {
+                let Some(kind) = *p.expected_attach_type() else {
+                    return Err(attach_err("no ingress/egress in the section name".into()));
+                };
+                p.load().map_err(|e| attach_err(chain(&e)))?;
+                p.attach(fd, kind, mode)
+                    .map(|_| ())
+                    .map_err(|e| attach_err(chain(&e)))
+            }
+            Program::CgroupSock(p) => {
+                p.load().map_err(|e| attach_err(chain(&e)))?;
+                p.attach(fd, mode)
+                    .map(|_| ())
+                    .map_err(|e| attach_err(chain(&e)))
+            }
+            Program::CgroupSockAddr(p) => {
+                p.load().map_err(|e| attach_err(chain(&e)))?;
+                p.attach(fd, mode)
+                    .map(|_| ())
+                    .map_err(|e| attach_err(chain(&e)))
+            }
+            Program::SockOps(p) => {
+                p.load().map_err(|e| attach_err(chain(&e)))?;
+                p.attach(fd, mode)
+                    .map(|_| ())
+                    .map_err(|e| attach_err(chain(&e)))
+            }
+            other => Err(attach_err(format!(
+                "{:?} is not a cgroup hook",
+                other.prog_type()
+            ))),
+        }
     }
 
     /// The map `name`, to be turned into a typed aya map (`HashMap`, `PerCpuHashMap`,

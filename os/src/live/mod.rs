@@ -3,11 +3,12 @@
 //! the capture points whose frames `netkit_cmds::watch` analyses ([`taps`]).
 
 pub mod attribution;
+mod kernel;
 pub mod taps;
 pub mod top;
 pub mod watch;
 
-pub use top::{Monitor, MonitorOptions, WriteTarget};
+pub use top::{AttributionChoice, Monitor, MonitorOptions, WriteTarget};
 
 use crate::caps::DropFailed;
 use crate::capture::CaptureError;
@@ -36,6 +37,9 @@ pub enum LiveError {
     CaptureThread(String),
     #[error("nothing to write: start netkit top with --write PATH")]
     NoRing,
+    /// `--attribution bpf` and BPF cannot be used here (the reason).
+    #[error("{0}")]
+    Bpf(String),
     #[error("cannot write {path}: {why}")]
     Write { path: String, why: String },
 }

@@ -31,7 +31,29 @@ pub struct MonitorOptions {
     pub all_netns: bool,
     /// `--write`: bytes of recent frames kept for dumps (0: none kept, no cost).
     pub ring_bytes: u64,
+    /// `--attribution`: which path attributes and counts.
+    pub attribution: AttributionChoice,
+    /// Set by [`Monitor::start`] when the BPF path runs: the kernel counts the bytes,
+    /// the packet rings only feed DNS names and `--write`.
+    pub kernel_counts: bool,
 }
+
+/// `--attribution`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum AttributionChoice {
+    /// BPF when it loads here, else sock-diag (saying why once).
+    #[default]
+    Auto,
+    /// BPF or fail.
+    Bpf,
+    /// Captured packets, owners by sock_diag and /proc.
+    SockDiag,
+}
+
+/// Entries of each of the BPF path's maps (owners, flows).
+const BPF_MAP_ENTRIES: u32 = 65_536;
+/// How often the BPF path reads its maps.
+const BPF_POLL: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// Where and how much a `--write` dump writes.
 #[derive(Clone, Debug)]
@@ -52,6 +74,11 @@ pub struct Monitor {
     watch: Arc<watch::Watch>,
     stop: Arc<AtomicBool>,
     watcher: Option<std::thread::JoinHandle<()>>,
+    /// "bpf" or "sock-diag": which path runs.
+    pub attribution: &'static str,
+    /// Why BPF is not used, when `--attribution auto` fell back (one line).
+    pub fallback: Option<String>,
+    poller: Option<std::thread::JoinHandle<()>>,
 }
 
 /// Raises the calling thread's scheduling priority (nice -10) when allowed, best
@@ -86,6 +113,25 @@ impl Monitor {
     pub fn start(namespaces: &[Netns], opts: &MonitorOptions) -> Result<Monitor, LiveError> {
         let labels = namespaces.iter().map(|n| n.label.clone()).collect();
         let engine = Arc::new(Mutex::new(Engine::new(labels, monotonic_ns())));
+        let mut opts = opts.clone();
+        let (probe, fallback) = match opts.attribution {
+            AttributionChoice::SockDiag => (None, None),
+            AttributionChoice::Bpf => (
+                Some(
+                    crate::bpf::top::TopProbe::start(BPF_MAP_ENTRIES)
+                        .map_err(|e| LiveError::Bpf(e.to_string()))?,
+                ),
+                None,
+            ),
+            AttributionChoice::Auto => match crate::bpf::top::TopProbe::start(BPF_MAP_ENTRIES) {
+                Ok(p) => (Some(p), None),
+                Err(e) => (None, Some(format!("{e}: using sock-diag attribution"))),
+            },
+        };
+        opts.kernel_counts = probe.is_some();
+        let attribution = if probe.is_some() { "bpf" } else { "sock-diag" };
+        engine.lock().unwrap_or_else(|e| e.into_inner()).attribution = attribution;
+        let opts = &opts;
         let snaplen = if opts.snaplen > 0 {
             opts.snaplen
         } else {
@@ -107,6 +153,9 @@ impl Monitor {
             watch: watch.clone(),
             stop: stop.clone(),
             watcher: None,
+            attribution,
+            fallback,
+            poller: None,
         };
         for (i, ns) in namespaces.iter().enumerate() {
             let idx = u32::try_from(i).unwrap_or(u32::MAX);
@@ -124,6 +173,15 @@ impl Monitor {
                     crate::resolve::run(&engine, &stop);
                 }
             });
+        }
+        if let Some(probe) = probe {
+            let watch = watch.clone();
+            let engine = monitor.engine.clone();
+            let stop = stop.clone();
+            let notices = monitor.notices.clone();
+            monitor.poller = Some(std::thread::spawn(move || {
+                super::kernel::run(probe, &watch, &engine, &notices, &stop, BPF_POLL)
+            }));
         }
         monitor.watcher = Some(std::thread::spawn(move || watch.run(&stop)));
         Ok(monitor)
@@ -186,6 +244,9 @@ impl Monitor {
         if let Some(w) = self.watcher.take() {
             let _ = w.join();
         }
+        if let Some(p) = self.poller.take() {
+            let _ = p.join();
+        }
         for cap in self.watch.captures().iter_mut() {
             cap.stop_and_join();
         }
@@ -197,6 +258,11 @@ impl Drop for Monitor {
         self.shutdown();
     }
 }
+
+/// What the BPF path still captures without --write: DNS answers, for names.
+const DNS_FILTER: &str = "(ip or ip6) and (udp src port 53 or tcp src port 53)";
+/// A filter no frame passes.
+const NOTHING_FILTER: &str = "less 1";
 
 pub(super) fn capture_loop(
     idx: u32,
@@ -265,6 +331,14 @@ pub(super) fn capture_loop(
         cap.set_nonblocking()?;
         Ok::<_, LiveError>(cap)
     };
+    // The BPF path counts in the kernel: without --write only DNS answers are
+    // captured (for names), and the bulk ring is not opened at all.
+    let names_only = opts.kernel_counts && opts.ring_bytes == 0;
+    if names_only {
+        quick_opts.filter = Some(DNS_FILTER.to_string());
+        bulk_opts.filter = Some(NOTHING_FILTER.to_string());
+        bulk_opts.buffer_bytes = 1 << 16;
+    }
     let mut quick = open(&quick_opts)?;
     let mut bulk = open(&bulk_opts)?;
     boost_this_thread();
@@ -318,6 +392,15 @@ pub(super) fn capture_loop(
             }
             let busy = batch.len() >= 8;
             let now = monotonic_ns();
+            if opts.kernel_counts {
+                // Packets only for names (and --write, above): the kernel counts.
+                batch.clear();
+                if !scratch_names.is_empty() {
+                    let mut e = engine.lock().unwrap_or_else(|e| e.into_inner());
+                    e.names.absorb(&mut scratch_names);
+                }
+                continue;
+            }
             {
                 let mut e = engine.lock().unwrap_or_else(|e| e.into_inner());
                 if !scratch_names.is_empty() {

@@ -93,9 +93,17 @@ pub(super) struct Capture {
     wanted: Vec<Wanted>,
     /// ifindex -> name, for naming the interfaces of a `--write` dump.
     pub(super) links: HashMap<u32, String>,
+    /// ifindex -> bytes of its link header on the wire (14 on Ethernet and loopback,
+    /// 0 on tun-like devices), which the BPF path's IP-length counts lack.
+    pub(super) link_headers: HashMap<u32, u64>,
     pub(super) active: bool,
     /// The namespace is gone (its inode may be reused by a new one).
     gone: bool,
+    /// The attribution thread's queue, for the BPF path's sockets without a
+    /// recorded process (dropped with the capture, which ends the thread).
+    pub(super) lookup: Option<mpsc::Sender<(FlowKey, i64)>>,
+    /// The namespace's netns cookie (how the BPF programs name it).
+    pub(super) netns_cookie: Option<u64>,
 }
 
 impl Capture {
@@ -105,12 +113,14 @@ impl Capture {
         self.active = false;
         // The socket would keep the namespace alive.
         self.route = None;
+        self.lookup = None;
     }
 
     fn refresh_links(&mut self) {
         if let Some(sock) = &self.route {
             if let Ok(links) = nldump::Links::dump(sock) {
                 for (i, l) in links.0 {
+                    self.link_headers.insert(i, link_header(l.arphrd));
                     self.links.insert(i, l.name);
                 }
             }
@@ -134,6 +144,17 @@ pub(super) struct Context {
 
 const RTM_GETLINK: u16 = 18;
 
+/// Bytes of the link header a frame of link type `arphrd` carries on the wire, as
+/// the packet path counts them (classify.rs).
+pub(super) fn link_header(arphrd: u16) -> u64 {
+    const ARPHRD_ETHER: u16 = 1;
+    const ARPHRD_LOOPBACK: u16 = 772;
+    match arphrd {
+        ARPHRD_ETHER | ARPHRD_LOOPBACK => 14,
+        _ => 0,
+    }
+}
+
 /// Whether interface `ifindex` still exists in the socket's namespace (a failed
 /// request other than "no such device" counts as present: only a clear answer stops a
 /// capture).
@@ -153,7 +174,11 @@ fn link_exists(sock: &netlink_sys::Socket, ifindex: u32) -> bool {
 /// inside the namespace. Fails with one line when the capture cannot be opened.
 pub(super) fn spawn(ctx: &Context, ns: &Netns, idx: u32) -> Result<Capture, LiveError> {
     let label = ns.label.clone();
+    // The netns cookie is taken whatever happens to the route socket: without it the
+    // BPF path could not tell this namespace's traffic.
+    let mut netns_cookie = None;
     let route = netns::run_in(ns, || {
+        netns_cookie = crate::bpf::top::current_netns_cookie();
         let sock = nldump::open(nldump::NETLINK_ROUTE)?;
         let links = nldump::Links::dump(&sock)?;
         Ok::<_, LiveError>((sock, links))
@@ -161,6 +186,7 @@ pub(super) fn spawn(ctx: &Context, ns: &Netns, idx: u32) -> Result<Capture, Live
     .map_err(LiveError::from)
     .and_then(|r| r);
     let mut wanted = Vec::new();
+    let mut link_headers = HashMap::new();
     let (route, links) = match route {
         Ok((sock, links)) => {
             for name in &ctx.opts.interfaces {
@@ -179,6 +205,11 @@ pub(super) fn spawn(ctx: &Context, ns: &Netns, idx: u32) -> Result<Capture, Live
                     gone: false,
                 });
             }
+            link_headers = links
+                .0
+                .iter()
+                .map(|(i, l)| (*i, link_header(l.arphrd)))
+                .collect();
             let names = links.0.into_iter().map(|(i, l)| (i, l.name)).collect();
             (Some(sock), names)
         }
@@ -192,6 +223,7 @@ pub(super) fn spawn(ctx: &Context, ns: &Netns, idx: u32) -> Result<Capture, Live
         }
     };
     let (lookup_tx, lookup_rx) = mpsc::channel::<(FlowKey, i64)>();
+    let kernel_lookup = ctx.opts.kernel_counts.then(|| lookup_tx.clone());
     let (ready_tx, ready_rx) = mpsc::channel::<Result<(), LiveError>>();
     let stop = Arc::new(AtomicBool::new(false));
     let outcome = Arc::new(Mutex::new(None));
@@ -258,6 +290,9 @@ pub(super) fn spawn(ctx: &Context, ns: &Netns, idx: u32) -> Result<Capture, Live
         links,
         active: true,
         gone: false,
+        lookup: kernel_lookup,
+        netns_cookie,
+        link_headers,
     })
 }
 
@@ -448,7 +483,8 @@ impl Watch {
                 }
                 continue;
             }
-            if self.ctx.ring.is_some() && round.is_multiple_of(LINK_NAMES_EVERY) {
+            let wants_links = self.ctx.ring.is_some() || self.ctx.opts.kernel_counts;
+            if wants_links && round.is_multiple_of(LINK_NAMES_EVERY) {
                 cap.refresh_links();
             }
         }

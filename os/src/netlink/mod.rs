@@ -213,6 +213,8 @@ pub struct Link {
     pub up: bool,
     /// IFLA_OPERSTATE as `ip -br` prints it (UP, DOWN, UNKNOWN, ...).
     pub oper: String,
+    /// ifi_type: the ARPHRD_* link type (1 Ethernet, 772 loopback, 65534 none).
+    pub arphrd: u16,
 }
 
 impl Link {
@@ -238,6 +240,7 @@ impl Links {
             let mut link = Link {
                 index: msg.header.index,
                 name: format!("if{}", msg.header.index),
+                arphrd: u16::from(msg.header.link_layer_type),
                 up: msg
                     .header
                     .flags

@@ -11,7 +11,7 @@ use netkit_cmds::output::write_json_line;
 use netkit_cmds::top::report::Notice;
 use netkit_os::caps::{self, Cap};
 use netkit_os::clock::{monotonic_ns, unix_ns};
-use netkit_os::live::{Monitor, MonitorOptions, WriteTarget};
+use netkit_os::live::{AttributionChoice, Monitor, MonitorOptions, WriteTarget};
 use netkit_os::netns::{self, Selection};
 use netkit_os::signals::{self, Flags};
 use std::io::Write;
@@ -67,6 +67,12 @@ pub struct TopArgs {
     /// its pod uid (on the screen: the filter `container:ID`, which Esc clears)
     #[arg(long, value_name = "NAME|ID|POD-UID")]
     pub container: Option<String>,
+    /// Who owns the traffic and who counts it: bpf (the kernel records each socket's
+    /// owner and counts its bytes), sock-diag (captured packets, owners looked up by
+    /// sock_diag and /proc), auto (bpf when it loads here, else sock-diag)
+    #[arg(long, value_name = "PATH", default_value = "auto", env = "NETKIT_TOP_ATTRIBUTION",
+          value_parser = ["auto", "bpf", "sock-diag"])]
+    pub attribution: String,
 }
 
 pub fn run(args: TopArgs) -> Result {
@@ -125,8 +131,19 @@ pub fn run(args: TopArgs) -> Result {
         } else {
             0
         },
+        attribution: match args.attribution.as_str() {
+            "bpf" => AttributionChoice::Bpf,
+            "sock-diag" => AttributionChoice::SockDiag,
+            _ => AttributionChoice::Auto,
+        },
+        kernel_counts: false,
     };
     let monitor = Monitor::start(&namespaces, &opts)?;
+    // Auto fell back: one line saying why (a missing capability, an old kernel) and
+    // the path used instead.
+    if let Some(why) = &monitor.fallback {
+        eprintln!("top: {why}");
+    }
     // Opened while the capabilities are still held; its thread keeps only what owner
     // lookups need.
     let findings = if args.findings {

@@ -41,6 +41,7 @@ pub fn run(
     let engine = monitor.engine.clone();
     let mut screen = Screen::enter()?;
     let mut view = View::default();
+    view.attribution = monitor.attribution;
     view.bits = bits;
     // --container starts the screen filtered to it; Esc clears it as any filter.
     if let Some(c) = container {

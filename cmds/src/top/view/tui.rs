@@ -127,6 +127,9 @@ pub struct View {
     pub status: Option<(String, Instant)>,
     /// `--findings`: what watch's engine reported so far (None: not analysing).
     pub findings: Option<FindingsPane>,
+    /// Which path attributes and counts ("bpf", "sock-diag"): the status line says
+    /// it while no fault or dump has something to say.
+    pub attribution: &'static str,
 }
 
 /// The findings pane: `netkit watch`'s human lines for this run, newest last.
@@ -161,6 +164,7 @@ impl Default for View {
             now_ns: 0,
             status: None,
             findings: None,
+            attribution: "",
         }
     }
 }
@@ -772,6 +776,11 @@ pub fn draw(frame: &mut ratatui::Frame<'_>, view: &mut View) {
             Paragraph::new(text.as_str()).style(Style::default().add_modifier(Modifier::BOLD)),
             status,
         );
+    } else if !view.attribution.is_empty() {
+        frame.render_widget(
+            Paragraph::new(format!("attribution: {}", view.attribution)),
+            status,
+        );
     }
     let keys = if view.editing_filter {
         format!(
@@ -1087,6 +1096,20 @@ mod tests {
             })
             .collect::<Vec<_>>()
             .join("\n")
+    }
+
+    /// Issue 15: the status line says which path attributes and counts, until a
+    /// fault or dump message takes its place.
+    #[test]
+    fn the_status_line_names_the_attribution_path() {
+        let mut v = View {
+            attribution: "bpf",
+            ..View::default()
+        };
+        assert!(screen(&mut v, 80, 24).contains("attribution: bpf"));
+        v.status = Some(("namespace x was deleted".into(), Instant::now()));
+        let text = screen(&mut v, 80, 24);
+        assert!(text.contains("namespace x was deleted") && !text.contains("attribution:"));
     }
 
     /// Issue 14: F toggles the findings pane, which takes the graph's place and shows
