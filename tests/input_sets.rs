@@ -322,3 +322,71 @@ fn one_capture_on_two_threads_is_the_same_as_on_one() {
         one.1.iter().filter(|&&b| b == b'\n').count()
     );
 }
+
+/// `--jobs N` on one capture without `--export` splits the TCP engine by flow hash
+/// (cmds/src/pcap/analyze/sharded.rs): every capture of the corpus, with its flagged
+/// frames listed (`--frames`), under a capture filter (the rejected frames still
+/// number streams), and the whole corpus merged into one capture, must give the report
+/// of `--jobs 1` byte for byte, with 2 and with 3 shards (3: a count that is not the
+/// cores, so no hash happens to line up with a 2-way split).
+#[test]
+fn one_capture_split_by_flow_is_the_same_as_on_one_thread() {
+    let run = |jobs: &str, args: &[String]| {
+        let out = common::netkit()
+            .args(["pcap", "analyze", "--json", "--frames", "--jobs", jobs])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.code() != Some(101),
+            "--jobs {jobs} {args:?} panicked: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    };
+    let files: Vec<String> = corpus().iter().map(|p| p.display().to_string()).collect();
+    let mut compared = 0;
+    let mut streams = 0u64;
+    for f in &files {
+        for extra in [
+            vec![],
+            vec!["-f".to_string(), "tcp port 443 or udp".to_string()],
+        ] {
+            let mut args = extra.clone();
+            args.push(f.clone());
+            let one = run("1", &args);
+            for jobs in ["2", "3"] {
+                assert!(
+                    one == run(jobs, &args),
+                    "{f} {extra:?}: --jobs {jobs} (split by flow) differs from --jobs 1"
+                );
+                compared += 1;
+            }
+            if extra.is_empty() {
+                if let Ok(r) = serde_json::from_slice::<Value>(&one) {
+                    streams += r["tcp"]["streams"].as_u64().unwrap_or(0);
+                }
+            }
+        }
+    }
+    let mut all = vec!["--merge".to_string()];
+    all.extend(files.iter().cloned());
+    let one = run("1", &all);
+    for jobs in ["2", "3"] {
+        assert!(
+            one == run(jobs, &all),
+            "the merged corpus: --jobs {jobs} (split by flow) differs from --jobs 1"
+        );
+        compared += 1;
+    }
+    let merged: Value = serde_json::from_slice(&one).unwrap();
+    eprintln!(
+        "split by flow identical to one thread: {compared} comparisons over {} captures \
+         ({streams} TCP streams), and the merged corpus ({} frames, {} streams, {} findings)",
+        files.len(),
+        merged["capture"]["frames"],
+        merged["tcp"]["streams"],
+        merged["findings"].as_array().map_or(0, |a| a.len())
+    );
+    assert!(compared >= 4 * files.len());
+}
