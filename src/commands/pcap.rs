@@ -947,13 +947,13 @@ impl Flows {
 }
 
 /// An NDJSON export file: one JSON record per line.
-struct Ndjson {
+pub(super) struct Ndjson {
     path: PathBuf,
     out: std::io::BufWriter<std::fs::File>,
 }
 
 impl Ndjson {
-    fn create(path: &Path) -> Result<Ndjson> {
+    pub(super) fn create(path: &Path) -> Result<Ndjson> {
         Ok(Ndjson {
             path: path.to_path_buf(),
             out: create(path)?,
@@ -961,14 +961,19 @@ impl Ndjson {
     }
 
     /// Writes one record; an error names the file.
-    fn record(&mut self, r: &impl serde::Serialize) -> std::io::Result<()> {
+    pub(super) fn record(&mut self, r: &impl serde::Serialize) -> std::io::Result<()> {
         serde_json::to_writer(&mut self.out, r)
             .map_err(std::io::Error::from)
             .and_then(|()| self.out.write_all(b"\n"))
             .map_err(|e| named(&self.path, e))
     }
 
-    fn finish(mut self) -> Result<()> {
+    /// Hands what is written so far to the file (a streamed export).
+    pub(super) fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush().map_err(|e| named(&self.path, e))
+    }
+
+    pub(super) fn finish(mut self) -> Result<()> {
         self.out.flush().map_err(|e| file_error(&self.path, e))
     }
 }

@@ -3,8 +3,9 @@
 //! everything that needs the frames in capture order stays in order.
 //!
 //! Threads:
-//! - the calling thread reads frames into batches (as in `parallel.rs`), dissects each
-//!   once to route it: a TCP segment to its conversation's shard; IP fragments and
+//! - the calling thread reads frames into batches (as in `parallel.rs`) and routes
+//!   each (from its bytes when it is plain TCP over Ethernet, else from a dissection):
+//!   a TCP segment to its conversation's shard; IP fragments and
 //!   ICMP errors to every shard (only a reassembly or a quote says whose they are, and
 //!   a shard passes over segments not its own); anything else to none;
 //! - N shard threads each dissect their frames and run a TCP engine over them, which
@@ -69,6 +70,45 @@ fn route(frame: &Frame<'_>, shards: usize) -> Route {
     };
     let s = shard_of((src, tcp.src_port), (dst, tcp.dst_port), shards);
     Route::One(s as u16)
+}
+
+/// The route of the common frame, Ethernet then IPv4 (not a fragment) or IPv6 then
+/// TCP, read from the bytes without a dissection (the reading thread's share is the
+/// one that does not shrink with more shards); `None`: anything else, which
+/// [`route`] decides from a dissection. TCP's payload never holds another TCP header
+/// for the dissector, so this TCP header is the one the shard's engine analyses. A
+/// header the dissector then finds damaged is merely a frame its shard answers
+/// nothing for.
+fn quick_route(linktype: u16, data: &[u8], shards: usize) -> Option<Route> {
+    const ETHERNET: u16 = 1;
+    if linktype != ETHERNET {
+        return None;
+    }
+    let ip = data.get(14..)?;
+    let (src, dst, tcp) = match u16::from_be_bytes([*data.get(12)?, *data.get(13)?]) {
+        0x0800 => {
+            let header_len = usize::from(ip.first()? & 0x0f) * 4;
+            let fragment = u16::from_be_bytes([*ip.get(6)?, *ip.get(7)?]) & 0x3fff != 0;
+            if ip[0] >> 4 != 4 || header_len < 20 || fragment || *ip.get(9)? != 6 {
+                return None;
+            }
+            let src: [u8; 4] = ip.get(12..16)?.try_into().ok()?;
+            let dst: [u8; 4] = ip.get(16..20)?.try_into().ok()?;
+            (IpAddr::from(src), IpAddr::from(dst), ip.get(header_len..)?)
+        }
+        0x86dd => {
+            if ip.first()? >> 4 != 6 || *ip.get(6)? != 6 {
+                return None;
+            }
+            let src: [u8; 16] = ip.get(8..24)?.try_into().ok()?;
+            let dst: [u8; 16] = ip.get(24..40)?.try_into().ok()?;
+            (IpAddr::from(src), IpAddr::from(dst), ip.get(40..)?)
+        }
+        _ => return None,
+    };
+    let port = |at: usize| Some(u16::from_be_bytes([*tcp.get(at)?, *tcp.get(at + 1)?]));
+    let s = shard_of((src, port(0)?), (dst, port(2)?), shards);
+    Some(Route::One(s as u16))
 }
 
 /// A batch for a shard: the frames (shared) and the indices of those it analyses.
@@ -219,8 +259,9 @@ pub fn analyze_sharded(
             let mut work: Vec<Vec<u32>> = vec![Vec::new(); shards];
             for (i, m) in batch.frames.iter().enumerate() {
                 let raw = batch.raw(m);
-                let frame = dissect(raw.linktype, raw.data, &opts.dissect);
-                let r = route(&frame, shards);
+                let r = quick_route(raw.linktype, raw.data, shards).unwrap_or_else(|| {
+                    route(&dissect(raw.linktype, raw.data, &opts.dissect), shards)
+                });
                 match r {
                     Route::None => {}
                     Route::One(s) => work[usize::from(s)].push(i as u32),
