@@ -3,7 +3,8 @@
 //! everything that needs the frames in capture order stays in order.
 //!
 //! Threads:
-//! - the calling thread reads frames into batches (as in `parallel.rs`) and routes
+//! - the calling thread only reads frames into batches (as in `parallel.rs`; their
+//!   buffers come back to it for reuse once every thread is done) and routes
 //!   each (from its bytes when it is plain TCP over Ethernet, else from a dissection):
 //!   a TCP segment to its conversation's shard; IP fragments and
 //!   ICMP errors to every shard (only a reassembly or a quote says whose they are, and
@@ -13,7 +14,7 @@
 //!   what it made of the frame;
 //! - one thread feeds the capture-wide sections every frame (`parallel.rs`' capture
 //!   side: census, multicast, FHRP, tunnels, paths, the capture tally);
-//! - the calling thread then takes the shards' answers back in frame order, numbers
+//! - one more thread takes the shards' answers back in frame order, numbers
 //!   streams run-wide in the order their first frame came (tshark's `tcp.stream` is
 //!   first-seen order, so the numbers are one engine's), and feeds TLS and WebSocket
 //!   with each frame and its renumbered TCP answer, as the one-thread loop does.
@@ -32,7 +33,6 @@ use super::sections::tcp::{shard_of, TcpAnalysis, TcpFrameInfo};
 use super::{Analysis, AnalyzeOptions, Progress, Report, SourceInfo, PROGRESS_EVERY};
 use crate::source::FrameSource;
 use netkit_dissectors::{dissect, Frame, Layer};
-use std::collections::VecDeque;
 use std::net::IpAddr;
 use std::sync::mpsc::{channel, sync_channel, Receiver, Sender};
 use std::sync::Arc;
@@ -164,7 +164,9 @@ struct InOrder<'o> {
 }
 
 impl InOrder<'_> {
-    fn take(&mut self, done: InFlight, answers: &[Receiver<Vec<Answer>>]) {
+    /// Takes the shards' answers for a batch and feeds its frames in order; gives the
+    /// batch back.
+    fn take(&mut self, done: InFlight, answers: &[Receiver<Vec<Answer>>]) -> Arc<Batch> {
         // One message per shard per batch (maybe empty), so they stay in step.
         let answers: Vec<Vec<Answer>> = answers
             .iter()
@@ -207,6 +209,7 @@ impl InOrder<'_> {
                 self.run.tls.add_keylog_text(&text);
             }
         }
+        done.batch
     }
 }
 
@@ -236,6 +239,10 @@ pub fn analyze_sharded(
     }
     let (to_capture, capture_in) = sync_channel::<Arc<Batch>>(QUEUED_BATCHES);
     let (discard_out, _discard_in) = channel();
+    let (to_in_order, in_order_in) = sync_channel::<InFlight>(QUEUED_BATCHES);
+    // Batches every thread is done with, back to the reader: their buffers are reused
+    // rather than allocated (and faulted in page by page) again.
+    let (spare_out, spare_in) = channel::<Batch>();
     std::thread::scope(|scope| {
         let workers: Vec<_> = shard_inputs
             .into_iter()
@@ -244,17 +251,28 @@ pub fn analyze_sharded(
             .map(|(i, (input, output))| scope.spawn(move || shard(i, shards, opts, input, output)))
             .collect();
         let capture = scope.spawn(|| work(Side::Capture, opts, capture_in, discard_out));
-        let mut in_order = InOrder {
-            opts,
-            run: Analysis::new(opts),
-            renumber: vec![Vec::new(); shards],
-            numbered: 0,
-        };
-        let mut flight: VecDeque<InFlight> = VecDeque::new();
+        // Its own thread, so the reader only reads, copies and routes.
+        let in_order = scope.spawn(move || {
+            let mut in_order = InOrder {
+                opts,
+                run: Analysis::new(opts),
+                renumber: vec![Vec::new(); shards],
+                numbered: 0,
+            };
+            for done in in_order_in {
+                let batch = in_order.take(done, &answers_in);
+                if let Ok(mut spare) = Arc::try_unwrap(batch) {
+                    spare.bytes.clear();
+                    spare.frames.clear();
+                    let _ = spare_out.send(spare);
+                }
+            }
+            in_order
+        });
         let mut batch = Batch::default();
         let mut secrets = Vec::new();
         let mut frames = 0u64;
-        let send = |batch: Batch, secrets: Vec<(usize, String)>, flight: &mut VecDeque<_>| {
+        let send = |batch: Batch, secrets: Vec<(usize, String)>| {
             let mut routes = Vec::with_capacity(batch.frames.len());
             let mut work: Vec<Vec<u32>> = vec![Vec::new(); shards];
             for (i, m) in batch.frames.iter().enumerate() {
@@ -275,7 +293,7 @@ pub fn analyze_sharded(
                 let _ = tx.send((Arc::clone(&batch), w));
             }
             let _ = to_capture.send(Arc::clone(&batch));
-            flight.push_back(InFlight {
+            let _ = to_in_order.send(InFlight {
                 batch,
                 routes,
                 secrets,
@@ -305,28 +323,23 @@ pub fn analyze_sharded(
                 });
             }
             if batch.bytes.len() >= BATCH_BYTES || batch.frames.len() >= BATCH_FRAMES {
+                let next = spare_in.try_recv().unwrap_or_default();
                 send(
-                    std::mem::take(&mut batch),
+                    std::mem::replace(&mut batch, next),
                     std::mem::take(&mut secrets),
-                    &mut flight,
                 );
-                // The shards work on the newer batches while this thread takes the
-                // answers of the oldest.
-                if flight.len() >= QUEUED_BATCHES {
-                    if let Some(done) = flight.pop_front() {
-                        in_order.take(done, &answers_in);
-                    }
-                }
             }
         }
         if !batch.frames.is_empty() {
-            send(batch, secrets, &mut flight);
+            send(batch, secrets);
         }
         drop(to_shards);
         drop(to_capture);
-        while let Some(done) = flight.pop_front() {
-            in_order.take(done, &answers_in);
-        }
+        drop(to_in_order);
+        let in_order = match in_order.join() {
+            Ok(i) => i,
+            Err(e) => std::panic::resume_unwind(e),
+        };
         let mut engines = Vec::new();
         let mut failed = None;
         for w in workers {
