@@ -322,3 +322,156 @@ fn one_capture_on_two_threads_is_the_same_as_on_one() {
         one.1.iter().filter(|&&b| b == b'\n').count()
     );
 }
+
+/// `--jobs N` on one capture without `--export` splits the TCP engine by flow hash
+/// (cmds/src/pcap/analyze/sharded.rs): every capture of the corpus, with its flagged
+/// frames listed (`--frames`), under a capture filter (the rejected frames still
+/// number streams), and the whole corpus merged into one capture, must give the report
+/// of `--jobs 1` byte for byte, with 2 and with 3 shards (3: a count that is not the
+/// cores, so no hash happens to line up with a 2-way split).
+#[test]
+fn one_capture_split_by_flow_is_the_same_as_on_one_thread() {
+    let run = |jobs: &str, args: &[String]| {
+        let out = common::netkit()
+            .args(["pcap", "analyze", "--json", "--frames", "--jobs", jobs])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.code() != Some(101),
+            "--jobs {jobs} {args:?} panicked: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    };
+    let files: Vec<String> = corpus().iter().map(|p| p.display().to_string()).collect();
+    let mut compared = 0;
+    let mut streams = 0u64;
+    for f in &files {
+        for extra in [
+            vec![],
+            vec!["-f".to_string(), "tcp port 443 or udp".to_string()],
+        ] {
+            let mut args = extra.clone();
+            args.push(f.clone());
+            let one = run("1", &args);
+            for jobs in ["2", "3"] {
+                assert!(
+                    one == run(jobs, &args),
+                    "{f} {extra:?}: --jobs {jobs} (split by flow) differs from --jobs 1"
+                );
+                compared += 1;
+            }
+            if extra.is_empty() {
+                if let Ok(r) = serde_json::from_slice::<Value>(&one) {
+                    streams += r["tcp"]["streams"].as_u64().unwrap_or(0);
+                }
+            }
+        }
+    }
+    let mut all = vec!["--merge".to_string()];
+    all.extend(files.iter().cloned());
+    let one = run("1", &all);
+    for jobs in ["2", "3"] {
+        assert!(
+            one == run(jobs, &all),
+            "the merged corpus: --jobs {jobs} (split by flow) differs from --jobs 1"
+        );
+        compared += 1;
+    }
+    let merged: Value = serde_json::from_slice(&one).unwrap();
+    eprintln!(
+        "split by flow identical to one thread: {compared} comparisons over {} captures \
+         ({streams} TCP streams), and the merged corpus ({} frames, {} streams, {} findings)",
+        files.len(),
+        merged["capture"]["frames"],
+        merged["tcp"]["streams"],
+        merged["findings"].as_array().map_or(0, |a| a.len())
+    );
+    assert!(compared >= 4 * files.len());
+}
+
+/// `--merge` of pcapng files with different interface tables: interfaces numbered as
+/// mergecap lists them (the first file's, then the second's), so every frame keeps its
+/// own interface and link type; an interface a file describes after its first packet
+/// takes the next number free. Checked on the frames as the merged source hands them
+/// out (what `pcap analyze --merge` and `pcap show --merge` read), each frame's bytes
+/// naming the file and interface it was written on.
+#[test]
+fn merged_pcapng_frames_keep_their_interfaces() {
+    use netkit_cmds::source::{FrameSource, MergedSource};
+    let (dir, _guard) = scratch("ifaces");
+    let write = |name: &str, tag: u8, ifaces: &[(u16, &str)], late: Option<(u16, &str)>| {
+        let path = dir.join(name);
+        let mut w = PcapngWriter::new(std::fs::File::create(&path).unwrap()).unwrap();
+        let ids: Vec<u32> = ifaces
+            .iter()
+            .map(|(lt, n)| w.add_interface(*lt, Some(n), 0).unwrap())
+            .collect();
+        // Frames at tag, tag + 10, ...: the two files interleave.
+        let mut ts = i64::from(tag);
+        for round in 0..3u8 {
+            for &id in &ids {
+                w.write_packet(id, ts, 3, &[tag, id as u8, round]).unwrap();
+                ts += 10;
+            }
+        }
+        if let Some((lt, n)) = late {
+            let id = w.add_interface(lt, Some(n), 0).unwrap();
+            w.write_packet(id, ts, 3, &[tag, id as u8, 9]).unwrap();
+        }
+        drop(w);
+        path
+    };
+    // File 1: Ethernet and raw IP. File 2: raw IP, Linux cooked, Ethernet, and a late
+    // Ethernet interface after its frames.
+    let a = write("a.pcapng", 1, &[(1, "a-eth"), (101, "a-raw")], None);
+    let b = write(
+        "b.pcapng",
+        2,
+        &[(101, "b-raw"), (113, "b-sll"), (1, "b-eth")],
+        Some((1, "b-late")),
+    );
+    let members = [a, b]
+        .iter()
+        .map(|p| (p.display().to_string(), CaptureFile::open(p).unwrap()))
+        .collect();
+    let mut merged = MergedSource::new(members);
+    let want_linktype = |file: u8, local: u8| -> u16 {
+        match (file, local) {
+            (1, 0) => 1,
+            (1, 1) => 101,
+            (2, 0) => 101,
+            (2, 1) => 113,
+            (2, 2) | (2, 3) => 1,
+            _ => unreachable!(),
+        }
+    };
+    let mut seen = std::collections::BTreeMap::new();
+    let mut frames = 0;
+    while let Some(f) = merged.next_frame() {
+        let (file, local) = (f.data[0], f.data[1]);
+        assert_eq!(f.linktype, want_linktype(file, local), "frame {}", f.number);
+        let before = seen.insert((file, local), f.interface);
+        assert!(
+            before.is_none_or(|b| b == f.interface),
+            "file {file} interface {local}: merged as {before:?} and {}",
+            f.interface
+        );
+        frames += 1;
+    }
+    let got: Vec<((u8, u8), u32)> = seen.into_iter().collect();
+    eprintln!("{frames} merged frames; (file, interface) -> merged interface: {got:?}");
+    assert_eq!(
+        got,
+        vec![
+            ((1, 0), 0),
+            ((1, 1), 1),
+            ((2, 0), 2),
+            ((2, 1), 3),
+            ((2, 2), 4),
+            ((2, 3), 5)
+        ]
+    );
+    assert_eq!(frames, 6 + 9 + 1);
+}

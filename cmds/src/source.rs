@@ -111,8 +111,12 @@ struct Head {
 /// one reader per member and a heap of their next frames, so memory is one frame per
 /// member whatever the sizes. Equal time stamps go to the member listed first (a
 /// rotated set is listed in its time order, so a frame split across a rotation keeps
-/// its place). Frames are renumbered 1.. in merged order (as in mergecap's output);
-/// pcapng interface numbers stay each member's own.
+/// its place). Frames are renumbered 1.. in merged order (as in mergecap's output),
+/// and so are interfaces, as mergecap lists them when the members' interface tables
+/// differ: the first member's interfaces first, then the second's, and so on, so
+/// every frame keeps its own interface (its link type, its name) and two members'
+/// interface 0 stay two interfaces. An interface a member describes only after its
+/// first frame takes the next number free when its first frame comes.
 pub struct MergedSource<S> {
     members: Vec<S>,
     names: Vec<String>,
@@ -125,6 +129,14 @@ pub struct MergedSource<S> {
     number: u64,
     /// Members' damage, each named by its file, gathered as each member ends.
     warnings: Vec<ReadWarning>,
+    /// Per member, the merged number of each of its interfaces (by its own number),
+    /// filled as they are met.
+    interfaces: Vec<Vec<Option<u32>>>,
+    /// Per member, the merged number of its interface 0, and how many interfaces it
+    /// had described before its first frame (numbered from there in a block).
+    blocks: Vec<(u32, u32)>,
+    /// The next merged interface number not given out.
+    next_interface: u32,
 }
 
 impl<S: FrameSource> MergedSource<S> {
@@ -141,7 +153,27 @@ impl<S: FrameSource> MergedSource<S> {
             started: false,
             number: 0,
             warnings: Vec::new(),
+            interfaces: Vec::new(),
+            blocks: Vec::new(),
+            next_interface: 0,
         }
+    }
+
+    /// The merged number of member `i`'s interface `local`.
+    fn interface_of(&mut self, i: usize, local: u32) -> u32 {
+        let (first, described) = self.blocks[i];
+        if local < described {
+            return first + local;
+        }
+        let known = &mut self.interfaces[i];
+        let at = local as usize;
+        if known.len() <= at {
+            known.resize(at + 1, None);
+        }
+        *known[at].get_or_insert_with(|| {
+            self.next_interface += 1;
+            self.next_interface - 1
+        })
     }
 
     /// The members, for what they can say once read (damage, counts).
@@ -210,6 +242,14 @@ impl<S: FrameSource> FrameSource for MergedSource<S> {
             for i in 0..self.members.len() {
                 self.read_on(i);
             }
+            // Each member's interfaces described before its first frame, in a block
+            // after the previous member's.
+            for m in &self.members {
+                let described = m.linktypes().len().max(1) as u32;
+                self.blocks.push((self.next_interface, described));
+                self.next_interface += described;
+            }
+            self.interfaces = vec![Vec::new(); self.members.len()];
         }
         if let Some(i) = self.handed_out.take() {
             self.read_on(i);
@@ -217,7 +257,10 @@ impl<S: FrameSource> FrameSource for MergedSource<S> {
         let std::cmp::Reverse((_, i)) = self.heap.pop()?;
         self.handed_out = Some(i);
         self.number += 1;
-        let head = self.heads[i].as_ref()?;
+        let local = self.heads[i].as_ref()?.interface;
+        let interface = self.interface_of(i, local);
+        let head = self.heads[i].as_mut()?;
+        head.interface = interface;
         Some((
             RawFrame {
                 number: self.number,

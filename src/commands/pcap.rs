@@ -163,8 +163,8 @@ pub struct AnalyzeArgs {
     #[arg(long)]
     pub merge: bool,
     /// Files analysed at once (default: the number of cores); given for one capture
-    /// (or --merge), N > 1 splits the analysis sections across two threads. The
-    /// reports are the same whatever N
+    /// (or --merge), N > 1 splits the TCP analysis over N threads by flow (with --export
+    /// or --html: the sections across two threads). The reports are the same whatever N
     #[arg(short = 'j', long, value_name = "N")]
     pub jobs: Option<usize>,
     /// Also write the report as one self-contained HTML page (findings first, a
@@ -471,22 +471,21 @@ fn analyze_source(
             failed = conns(r).err();
         }
     };
-    let engine = if jobs > 1 {
-        analyze::parallel::analyze_exporting_parallel
-    } else {
-        analyze::analyze_exporting
+    let mut progress = |p| {
+        if let Some(l) = &mut line {
+            l.update(p);
+        }
     };
-    let report = engine(
-        source,
-        info,
-        opts,
-        &mut |p| {
-            if let Some(l) = &mut line {
-                l.update(p);
-            }
-        },
-        &mut sink,
-    );
+    // By flow unless records are handed out mid-run (`--export`) or graphs recorded:
+    // those read the TCP engine as it goes, which a split by flow cannot give in
+    // order (see cmds/src/pcap/analyze/sharded.rs).
+    let report = if jobs > 1 && !opts.conns && opts.graphs.is_none() {
+        analyze::sharded::analyze_sharded(source, info, opts, jobs, &mut progress)
+    } else if jobs > 1 {
+        analyze::parallel::analyze_exporting_parallel(source, info, opts, &mut progress, &mut sink)
+    } else {
+        analyze::analyze_exporting(source, info, opts, &mut progress, &mut sink)
+    };
     if let Some(l) = &line {
         l.done();
     }
@@ -948,13 +947,13 @@ impl Flows {
 }
 
 /// An NDJSON export file: one JSON record per line.
-struct Ndjson {
+pub(super) struct Ndjson {
     path: PathBuf,
     out: std::io::BufWriter<std::fs::File>,
 }
 
 impl Ndjson {
-    fn create(path: &Path) -> Result<Ndjson> {
+    pub(super) fn create(path: &Path) -> Result<Ndjson> {
         Ok(Ndjson {
             path: path.to_path_buf(),
             out: create(path)?,
@@ -962,14 +961,19 @@ impl Ndjson {
     }
 
     /// Writes one record; an error names the file.
-    fn record(&mut self, r: &impl serde::Serialize) -> std::io::Result<()> {
+    pub(super) fn record(&mut self, r: &impl serde::Serialize) -> std::io::Result<()> {
         serde_json::to_writer(&mut self.out, r)
             .map_err(std::io::Error::from)
             .and_then(|()| self.out.write_all(b"\n"))
             .map_err(|e| named(&self.path, e))
     }
 
-    fn finish(mut self) -> Result<()> {
+    /// Hands what is written so far to the file (a streamed export).
+    pub(super) fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush().map_err(|e| named(&self.path, e))
+    }
+
+    pub(super) fn finish(mut self) -> Result<()> {
         self.out.flush().map_err(|e| file_error(&self.path, e))
     }
 }

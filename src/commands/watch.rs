@@ -63,6 +63,10 @@ pub struct WatchArgs {
     /// report per capture point
     #[arg(long, value_name = "REPORT.html")]
     pub html: Option<PathBuf>,
+    /// Stream one conn.log record (NDJSON, the schema of pcap analyze --export) per
+    /// connection to FILE as it ends, with its namespace and interface
+    #[arg(long, value_name = "FLOWS.ndjson")]
+    pub export: Option<PathBuf>,
     #[command(flatten)]
     pub decode: DecodeArgs,
 }
@@ -82,7 +86,7 @@ pub fn run(args: WatchArgs, term: &Term) -> Result {
     let opts = AnalyzeOptions {
         dissect: args.decode.dissect_options()?,
         frames: false,
-        conns: false,
+        conns: args.export.is_some(),
         graphs: args.html.as_ref().map(|_| GraphOptions {
             troubled: true,
             ..GraphOptions::default()
@@ -131,6 +135,29 @@ pub fn run(args: WatchArgs, term: &Term) -> Result {
             why: e.to_string(),
         })?;
     }
+    // Created before the first frame: a path that cannot be written is an error now,
+    // not after a long run.
+    let mut flows = match &args.export {
+        Some(p) if p.extension().is_some_and(|e| e == "parquet") => {
+            return Err(Error::Usage(
+                "watch --export streams NDJSON records as connections end; Parquet is \
+                 written whole (pcap analyze --export FLOWS.parquet on a capture)"
+                    .to_string(),
+            ))
+        }
+        Some(p) => Some(super::pcap::Ndjson::create(p)?),
+        None => None,
+    };
+    let mut write_conns = |watch: &mut Watch| -> Result<()> {
+        if let Some(f) = &mut flows {
+            for r in watch.take_conns() {
+                f.record(&r).map_err(Error::Export)?;
+            }
+            // Streamed: a reader following the file sees each record once it is over.
+            f.flush().map_err(Error::Export)?;
+        }
+        Ok(())
+    };
     let start = unix_ns();
     let mut watch = Watch::new(opts, start);
     if args.write.is_some() {
@@ -273,6 +300,7 @@ pub fn run(args: WatchArgs, term: &Term) -> Result {
             next_summary += every;
             watch.note_drops(unix_ns(), &taps.dropped(), &mut events);
             watch.settle_streams(unix_ns(), &mut events);
+            write_conns(&mut watch)?;
             events.push(Event::Summary(watch.summary(unix_ns(), false)));
         }
         findings += emit(&mut out, &mut events)?;
@@ -294,6 +322,10 @@ pub fn run(args: WatchArgs, term: &Term) -> Result {
     watch.note_drops(unix_ns(), &lost, &mut events);
     watch.finish(unix_ns(), &mut owner, &mut events);
     write_evidence(&mut watch);
+    write_conns(&mut watch)?;
+    if let Some(f) = flows {
+        f.finish()?;
+    }
     if let Some(dest) = &args.html {
         let reports = watch.take_reports();
         super::pcap::write_html(dest, &reports, "watch")?;

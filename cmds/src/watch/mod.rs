@@ -13,6 +13,7 @@ pub mod report;
 pub mod view;
 
 use crate::output::{plural, rfc3339_ns};
+use crate::pcap::analyze::export::ConnRecord;
 use crate::pcap::analyze::findings::{Code, Finding, Severity};
 use crate::pcap::analyze::sections::tcp::{PerFlag, StreamInfo};
 use crate::pcap::analyze::sections::websocket::Upgrade;
@@ -46,6 +47,10 @@ const CONNECTION_IDLE_NS: i64 = 120_000_000_000;
 /// every connection it saw. Longer than [`SETTLED_AFTER_NS`] so that late
 /// retransmissions and the last ACKs of a close still find their stream.
 const RELEASE_QUIET_NS: i64 = 30_000_000_000;
+/// With `--export`, a stream's summary is kept until its connection's record is out:
+/// conn.log ends a TCP connection that did not close after 300 s of quiet (capture
+/// time), and its record carries the stream's retransmissions and RTT.
+const RELEASE_QUIET_EXPORTING_NS: i64 = 330_000_000_000;
 
 /// One capture point being analysed.
 struct Tap {
@@ -79,7 +84,7 @@ impl Tap {
     /// Lets go of the TCP detail this capture point no longer needs (see
     /// [`RELEASE_QUIET_NS`]); the frames of upgrades still waiting for their answer
     /// keep their place in the frame-to-stream index the upgrade's report reads.
-    fn release(&mut self, latest_ns: i64) {
+    fn release(&mut self, latest_ns: i64, quiet_ns: i64) {
         let ws = self.analysis.websocket();
         let keep_frames_from = self
             .pending
@@ -90,7 +95,7 @@ impl Tap {
         let settled = &self.settled;
         self.analysis.release_streams(
             latest_ns,
-            |s| settled.contains(&s.stream) && latest_ns - s.last_ts_ns >= RELEASE_QUIET_NS,
+            |s| settled.contains(&s.stream) && latest_ns - s.last_ts_ns >= quiet_ns,
             keep_frames_from,
         );
     }
@@ -110,6 +115,8 @@ pub struct Watch {
     kernel_drops: Option<kernel_drops::KernelDrops>,
     /// `--html`: each capture point's whole report, kept at the end of the run.
     reports: Option<Vec<crate::pcap::analyze::Report>>,
+    /// `--export`: conn.log records of connections over, not yet taken.
+    conns: Vec<ConnRecord>,
 }
 
 /// Finds the process behind a client endpoint: `(place, client, server)` to the owner,
@@ -128,7 +135,15 @@ impl Watch {
             findings: 0,
             kernel_drops: None,
             reports: None,
+            conns: Vec::new(),
         }
+    }
+
+    /// `--export`: the conn.log records of the connections over since the last call
+    /// (quiet past their timeout at a [`Watch::settle_streams`], or all of them at
+    /// [`Watch::finish`]), each with its capture point.
+    pub fn take_conns(&mut self) -> Vec<ConnRecord> {
+        std::mem::take(&mut self.conns)
     }
 
     /// Keeps each capture point's report at [`Watch::finish`] (for `--html`: the
@@ -328,6 +343,11 @@ impl Watch {
                 .iter()
                 .map(|s| (s.stream, ends_of(s)))
                 .collect();
+            if self.opts.conns {
+                let rest = t.analysis.take_all_conns();
+                self.conns
+                    .extend(rest.into_iter().map(|r| placed(r, &t.place)));
+            }
             let analysis = std::mem::replace(&mut t.analysis, Analysis::new(&self.opts));
             let info = SourceInfo {
                 file: format!("{}:{}", t.place.netns, t.place.interface),
@@ -375,7 +395,22 @@ impl Watch {
                 .map(|s| s.last_ts_ns)
                 .max()
                 .unwrap_or(0);
-            t.release(t.last_ts_ns);
+            // Before their streams' summaries may be let go: the records read them.
+            if self.opts.conns {
+                // The clock, not the latest frame: a connection is over after its
+                // quiet time even when nothing at all comes after it (live frames are
+                // stamped by the kernel on the same clock).
+                t.analysis.expire_conns(now_unix_ns.max(t.last_ts_ns));
+                let done = t.analysis.take_finished_conns();
+                self.conns
+                    .extend(done.into_iter().map(|r| placed(r, &t.place)));
+            }
+            let quiet = if self.opts.conns {
+                RELEASE_QUIET_EXPORTING_NS
+            } else {
+                RELEASE_QUIET_NS
+            };
+            t.release(t.last_ts_ns, quiet);
             // Streams the TCP engine has let go cannot come back: forget them here too.
             let kept = t.analysis.tcp();
             t.settled.retain(|id| kept.stream(*id).is_some());
@@ -650,3 +685,11 @@ fn finding_event(ts: &str, place: &Place, f: Finding, process: Option<Process>) 
 
 #[cfg(test)]
 mod tests;
+
+/// A record with the capture point it was seen at.
+fn placed(mut r: ConnRecord, place: &Place) -> ConnRecord {
+    r.namespace = Some(place.netns.clone());
+    r.vrf = place.vrf.clone();
+    r.interface = Some(place.interface.clone());
+    r
+}

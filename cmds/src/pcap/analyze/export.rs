@@ -60,6 +60,15 @@ pub struct ConnRecord {
     pub rtt_ms: Option<f64>,
     #[serde(rename = "netkit.websocket", skip_serializing_if = "Option::is_none")]
     pub websocket: Option<&'static str>,
+    /// `watch --export`: the network namespace of the capture point.
+    #[serde(rename = "netkit.namespace", skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// `watch --export`: the VRF the capture point's interface is enslaved to.
+    #[serde(rename = "netkit.vrf", skip_serializing_if = "Option::is_none")]
+    pub vrf: Option<String>,
+    /// `watch --export`: the interface of the capture point.
+    #[serde(rename = "netkit.interface", skip_serializing_if = "Option::is_none")]
+    pub interface: Option<String>,
 }
 
 /// What the TCP and WebSocket sections know of a connection's stream.
@@ -124,6 +133,9 @@ impl ConnRecord {
             dup_acks: facts.filter(|_| tcp).map(|f| f.dup_acks),
             rtt_ms: facts.and_then(|f| f.rtt_ns).map(|ns| ns as f64 / 1e6),
             websocket: facts.and_then(|f| f.websocket).map(Verdict::as_str),
+            namespace: None,
+            vrf: None,
+            interface: None,
         }
     }
 }

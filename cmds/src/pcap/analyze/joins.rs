@@ -246,6 +246,15 @@ impl Analysis {
         records(conns, &self.tcp, &self.websocket)
     }
 
+    /// Finishes the connections quiet past their timeout at `now_ns` (capture time),
+    /// for [`Self::take_finished_conns`]: a live run asks on its own clock, where a
+    /// file run relies on the checks every few thousand frames.
+    pub fn expire_conns(&mut self, now_ns: i64) {
+        if self.conn.enabled() {
+            self.conn.expire(now_ns);
+        }
+    }
+
     /// conn.log records of every connection not handed out yet (the capture's end).
     pub fn take_all_conns(&mut self) -> Vec<ConnRecord> {
         let conns = self.conn.take_all();

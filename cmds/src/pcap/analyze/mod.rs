@@ -22,6 +22,7 @@ pub mod parallel;
 pub mod parquet_export;
 pub mod report;
 pub mod sections;
+pub mod sharded;
 pub mod svg;
 pub mod view;
 
@@ -224,6 +225,14 @@ impl Analysis {
     /// WebSocket, conn records.
     fn feed_stream_side(&mut self, raw: RawFrame<'_>, frame: &Frame<'_>) {
         let tcp = self.feed_tcp(&raw, frame);
+        let ctx = FrameCtx { raw, frame, tcp };
+        self.feed_tls_and_websocket(&ctx);
+        self.conn.feed(&ctx);
+    }
+
+    /// `--jobs` by flow (see `sharded.rs`): a frame with the TCP engine's answer
+    /// for it, which the shards gave; TLS, WebSocket and conn records.
+    fn feed_in_order(&mut self, raw: RawFrame<'_>, frame: &Frame<'_>, tcp: Option<TcpFrameInfo>) {
         let ctx = FrameCtx { raw, frame, tcp };
         self.feed_tls_and_websocket(&ctx);
         self.conn.feed(&ctx);

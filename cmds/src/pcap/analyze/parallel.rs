@@ -22,26 +22,26 @@ use std::sync::mpsc::{channel, sync_channel, Receiver, Sender};
 use std::sync::Arc;
 
 /// One frame's place in a [`Batch`].
-struct Meta {
-    number: u64,
-    ts_ns: i64,
-    orig_len: u32,
-    linktype: u16,
-    interface: u32,
-    passed: bool,
-    start: usize,
-    len: usize,
+pub(super) struct Meta {
+    pub(super) number: u64,
+    pub(super) ts_ns: i64,
+    pub(super) orig_len: u32,
+    pub(super) linktype: u16,
+    pub(super) interface: u32,
+    pub(super) passed: bool,
+    pub(super) start: usize,
+    pub(super) len: usize,
 }
 
 /// Frames copied out of the reader's buffer, handed to both workers.
 #[derive(Default)]
-struct Batch {
-    bytes: Vec<u8>,
-    frames: Vec<Meta>,
+pub(super) struct Batch {
+    pub(super) bytes: Vec<u8>,
+    pub(super) frames: Vec<Meta>,
 }
 
 impl Batch {
-    fn raw(&self, m: &Meta) -> RawFrame<'_> {
+    pub(super) fn raw(&self, m: &Meta) -> RawFrame<'_> {
         RawFrame {
             number: m.number,
             ts_ns: m.ts_ns,
@@ -54,19 +54,19 @@ impl Batch {
 }
 
 /// A batch is sent once this many bytes or frames are in it.
-const BATCH_BYTES: usize = 4 << 20;
-const BATCH_FRAMES: usize = 8192;
+pub(super) const BATCH_BYTES: usize = 4 << 20;
+pub(super) const BATCH_FRAMES: usize = 8192;
 /// Batches queued per worker: memory in flight is about this times [`BATCH_BYTES`].
-const QUEUED_BATCHES: usize = 4;
+pub(super) const QUEUED_BATCHES: usize = 4;
 
 /// Which sections a worker feeds.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Side {
+pub(super) enum Side {
     Streams,
     Capture,
 }
 
-fn work(
+pub(super) fn work(
     side: Side,
     opts: &AnalyzeOptions,
     batches: Receiver<Arc<Batch>>,

@@ -616,7 +616,7 @@ impl ConnLog {
 
     /// Finishes the connections quiet past their timeout, then, if the table is still
     /// over [`MAX_LIVE_CONNS`], the least recently seen down to three quarters of it.
-    fn expire(&mut self, now: i64) {
+    pub fn expire(&mut self, now: i64) {
         let finished = &mut self.finished;
         let quiet = |c: &Conn| now.saturating_sub(c.last_ts_ns) > c.idle_limit();
         for (_, c) in self.tcp.extract_if(|_, c| quiet(c)) {

@@ -140,6 +140,18 @@ pub struct TcpAnalysis {
     counted_streams: u64,
     /// The series of the streams to graph, when graphs are wanted.
     series: Option<series::Recorder>,
+    /// `--jobs` by flow (see `sharded.rs`): this engine is shard `.0` of `.1` and
+    /// analyses only the conversations [`shard_of`] gives it.
+    shard: Option<(usize, usize)>,
+}
+
+/// The shard of `shards` that analyses the conversation of a segment from `src` to
+/// `dst`: the same for both directions, and the same in every thread (a fixed seed).
+pub fn shard_of(src: Endpoint, dst: Endpoint, shards: usize) -> usize {
+    use std::hash::BuildHasher;
+    let (key, _) = ConvKey::of(src, dst);
+    let h = foldhash::fast::FixedState::with_seed(0x6e6b_3139).hash_one(key);
+    (h % shards.max(1) as u64) as usize
 }
 
 impl Default for TcpAnalysis {
@@ -177,7 +189,82 @@ impl TcpAnalysis {
             rejected_seen: false,
             counted_streams: 0,
             series: None,
+            shard: None,
         }
+    }
+
+    /// Shard `index` of `count` of a `--jobs` run split by flow: it numbers and
+    /// analyses only its own conversations (see [`shard_of`]); segments of others,
+    /// which it may be handed (IP fragments and ICMP errors go to every shard, since
+    /// only their reassembly or quote tells whose they are), are passed over.
+    pub fn shard(keep_frames: bool, index: usize, count: usize) -> Self {
+        TcpAnalysis {
+            shard: Some((index, count)),
+            ..Self::new(keep_frames)
+        }
+    }
+
+    fn owns(&self, seg: &Segment) -> bool {
+        self.shard
+            .is_none_or(|(index, count)| shard_of(seg.src, seg.dst, count) == index)
+    }
+
+    /// Streams this engine has numbered so far (a shard's, in its own numbering).
+    pub fn numbered(&self) -> u32 {
+        self.next_stream
+    }
+
+    /// Records that frame `number` is in `stream` (`None`: in none), for
+    /// [`Self::stream_of_frame`]: the merged engine of a split run learns it from the
+    /// shards' answers, frame by frame.
+    pub fn note_stream_of_frame(&mut self, number: u64, stream: Option<u32>) {
+        self.note_frame(number, stream.unwrap_or(NO_STREAM));
+    }
+
+    /// Records that a filter rejected a frame (as [`Self::feed_rejected`] does), for
+    /// the merged engine of a split run: the stream count then counts the streams
+    /// of kept frames only.
+    pub fn note_rejected(&mut self) {
+        self.rejected_seen = true;
+    }
+
+    /// The engine of one thread, from the shards of a run split by flow and `index`,
+    /// the engine that was told each frame's stream ([`Self::note_stream_of_frame`]).
+    /// `renumber[s][local]` is the run-wide number of shard `s`'s stream `local`:
+    /// streams numbered in the order their first frame came, as one engine numbers
+    /// them. Sums and lists come out as one engine's; the caps that bound memory
+    /// ([`MAX_LIVE_CONVERSATIONS`], [`MAX_KEPT_STREAMS`]) apply per shard, so a
+    /// capture that reaches them may be pruned differently.
+    pub fn merge_shards(mut index: TcpAnalysis, shards: Vec<(TcpAnalysis, Vec<u32>)>) -> Self {
+        let mut streams = Vec::new();
+        let mut flagged = Vec::new();
+        for (shard, renumber) in shards {
+            for mut s in shard.streams {
+                s.stream = renumber[s.stream as usize];
+                streams.push(s);
+            }
+            flagged.extend(shard.flagged);
+            for (total, n) in index.counts.0.iter_mut().zip(shard.counts.0) {
+                *total += n;
+            }
+            index.next_stream += shard.next_stream;
+            index.summarised += shard.summarised;
+            index.evicted += shard.evicted;
+            index.frames_seen += shard.frames_seen;
+            index.rejected_seen |= shard.rejected_seen;
+            index.counted_streams += shard.counted_streams;
+            for (server, (n, retries)) in shard.unanswered_summarised {
+                let tally = index.unanswered_summarised.entry(server).or_default();
+                tally.0 += n;
+                tally.1 += retries;
+            }
+        }
+        streams.sort_unstable_by_key(|s| s.stream);
+        // A frame is one shard's: the frame numbers are distinct.
+        flagged.sort_unstable_by_key(|f| f.0);
+        index.streams = streams;
+        index.flagged = flagged;
+        index
     }
 
     /// Records the series the graphs draw (see [`series`]) from now on.
@@ -224,6 +311,7 @@ impl TcpAnalysis {
             None => self.fragments.feed(raw, frame),
         };
         match seg {
+            Some(seg) if !self.owns(&seg) => None,
             Some(seg) => Some(self.feed_segment_as(&seg, counted)),
             None => {
                 self.feed_quoted(raw, frame);
@@ -272,6 +360,9 @@ impl TcpAnalysis {
             },
             sack: [None; 4],
         };
+        if !self.owns(&seg) {
+            return;
+        }
         let (conv, _, _) = Self::conversation(
             &mut self.live,
             &mut self.streams,
