@@ -41,6 +41,10 @@ command -v chromium >/dev/null || need+=(chromium)
 # The tls section is checked against tshark's fields (installed above) (tests/tls_tshark.rs); the TLS
 # fixtures are made with openssl (tests/lab/tls-fixtures.sh).
 command -v openssl >/dev/null || need+=(openssl)
+# The TLS lab (tests/lab_tls.rs): HAProxy terminating TLS, a websockets client over
+# wss:// (Debian's python3-websockets, imported by /usr/bin/python3) and curl.
+command -v haproxy >/dev/null || need+=(haproxy)
+/usr/bin/python3 -c 'import websockets' 2>/dev/null || need+=(python3-websockets)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "test.sh: installing ${need[*]}"

@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests: where the captures are, and MANIFEST rows.
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod tls_fields;
 pub mod tmux;
 
 use std::collections::HashMap;
