@@ -393,7 +393,11 @@ impl Conn {
                 }
             }
         }
-        self.dirs[dir].buf = buf.get(used..).unwrap_or(&[]).to_vec();
+        // Keep the partial record in place: copying the rest out on every segment
+        // re-copied a 16 KB record once per segment of it.
+        let mut buf = buf;
+        buf.drain(..used.min(buf.len()));
+        self.dirs[dir].buf = buf;
     }
 
     fn record(&mut self, dir: DirIndex, r: tls::Record<'_>, frame: u64, ts_ns: i64) {
