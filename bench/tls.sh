@@ -9,6 +9,8 @@
 #   terminating TLS in front of python3 -m http.server; curl downloads a file of MB
 #   megabytes with SSLKEYLOGFILE; tcpdump captures the client's veth.
 # lo: openssl s_server -WWW on 127.0.0.1, curl, tcpdump on loopback (64 KB frames).
+# CAPTURE_ONLY=1 stops after making the capture; REUSE=1 analyses the capture and key
+# log an earlier run left in bench/out instead of making new ones (profiling rounds).
 # Writes bench/out/tls-*. Needs target/release/netkit (CARGO_BUILD_JOBS=1 cargo build
 # --release), openssl, curl, tcpdump, tshark, haproxy (lab), ethtool (lab).
 set -euo pipefail
@@ -22,7 +24,8 @@ tshark_rounds=${TSHARK_ROUNDS:-2}
 netkit=$root/target/release/netkit
 out=$here/out
 mkdir -p "$out"
-[ -x "$netkit" ] || { echo "bench/tls.sh: build first: cargo build --release" >&2; exit 2; }
+[ -x "$netkit" ] || [ -n "${CAPTURE_ONLY:-}" ] ||
+    { echo "bench/tls.sh: build first: cargo build --release" >&2; exit 2; }
 work=$(mktemp -d)
 pids=()
 cleanup() {
@@ -33,11 +36,15 @@ cleanup() {
 }
 trap cleanup EXIT
 cd "$work"
+cap=$out/tls-$where-$tls-${mb}MB.pcap
+keys=$out/tls-$where-$tls-${mb}MB.keys
+if [ -n "${REUSE:-}" ]; then
+    [ -s "$cap" ] && [ -s "$keys" ] || { echo "bench/tls.sh: REUSE: no $cap / $keys" >&2; exit 2; }
+    echo "reusing $cap"
+else
 openssl req -x509 -newkey rsa:2048 -nodes -keyout key.pem -out cert.pem -days 30 \
     -subj /CN=bench.example 2>/dev/null
 head -c "$((mb * 1000 * 1000))" /dev/urandom >payload
-cap=$out/tls-$where-$tls-${mb}MB.pcap
-keys=$out/tls-$where-$tls-${mb}MB.keys
 rm -f "$keys"
 
 if [ "$where" = lab ]; then
@@ -105,9 +112,11 @@ sleep 1
 kill "$dump"
 wait "$dump" 2>/dev/null || true
 grep -E "captured|dropped" "$work/tcpdump.err" || true
+fi
 bytes=$(stat -c %s "$cap")
 frames=$(tcpdump -r "$cap" 2>/dev/null | wc -l)
 echo "capture: $cap, $bytes bytes, $frames frames"
+[ -z "${CAPTURE_ONLY:-}" ] || exit 0
 
 best() { # prints the best wall time of "$@" over N runs: best N cmd...
     local n=$1 b=""
