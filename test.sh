@@ -47,6 +47,10 @@ command -v openssl >/dev/null || need+=(openssl)
 command -v podman >/dev/null || need+=(podman)
 command -v runc >/dev/null || need+=(runc)
 [ -x /bin/busybox ] || need+=(busybox-static)
+# The TLS lab (tests/lab_tls.rs): HAProxy terminating TLS, a websockets client over
+# wss:// (Debian's python3-websockets, imported by /usr/bin/python3) and curl.
+command -v haproxy >/dev/null || need+=(haproxy)
+/usr/bin/python3 -c 'import websockets' 2>/dev/null || need+=(python3-websockets)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "test.sh: installing ${need[*]}"

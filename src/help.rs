@@ -62,6 +62,7 @@ const EXAMPLES: &[(&str, &[&str])] = &[
             "netkit pcap show -r trace.pcap -Y 'tcp.stream eq 3 && tcp.analysis.retransmission'",
             "netkit pcap show -Y 'http.response.code >= 400 || websocket' a.pcap b.pcap",
             "netkit pcap show --merge -Y 'tcp.flags.reset == 1' 'trace.pcap*'",
+            "netkit pcap show --tls-keylog sslkeys.log -Y 'tcp.port == 443' https.pcap",
         ],
     ),
     ("mcast map", &["netkit mcast map 239.1.1.1 ff02::1:ff00:1"]),

@@ -150,3 +150,92 @@ fn wss_verdicts_and_decrypted_http_equal_tsharks() {
         );
     }
 }
+
+/// `pcap show --tls-keylog` on the same captures: the decrypted upgrade request and
+/// its answer show under the frames tshark (and `pcap analyze`) name; without the
+/// key log nothing is decrypted; with another capture's key log, stderr says how many
+/// sessions had no secrets.
+#[test]
+fn pcap_show_prints_the_decrypted_http_lines() {
+    let dir = common::fixtures_dir().join("tls");
+    let with_tshark = common::have("tshark");
+    for case in &CASES {
+        let pcap = dir.join(format!("{}.pcapng", case.name));
+        let keys = dir.join(format!("{}.keys", case.name));
+        let show = |keys: Option<&std::path::Path>| {
+            let mut cmd = common::netkit();
+            cmd.args(["pcap", "show", "--json"]);
+            if let Some(k) = keys {
+                cmd.arg("--tls-keylog").arg(k);
+            }
+            let out = cmd.arg(&pcap).output().unwrap();
+            assert!(out.status.success(), "{}", case.name);
+            let lines: Vec<(u64, String, String)> = String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .flat_map(|l| {
+                    let v: Value = serde_json::from_str(l).unwrap();
+                    let frame = v["frame"].as_u64().unwrap();
+                    v["decrypted"]
+                        .as_array()
+                        .cloned()
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(move |d| {
+                            (
+                                frame,
+                                d["from"].as_str().unwrap().to_string(),
+                                d["line"].as_str().unwrap_or("").to_string(),
+                            )
+                        })
+                })
+                .collect();
+            (lines, String::from_utf8_lossy(&out.stderr).into_owned())
+        };
+        let (lines, stderr) = show(Some(&keys));
+        assert_eq!(stderr, "", "{}", case.name);
+        let request = lines
+            .iter()
+            .find(|l| l.2 == "GET /socket HTTP/1.1")
+            .unwrap_or_else(|| panic!("{}: no decrypted request in {lines:?}", case.name));
+        assert_eq!(request.1, "client", "{}", case.name);
+        let status = if case.verdict == "accepted" {
+            "101"
+        } else {
+            "403"
+        };
+        let answer = lines
+            .iter()
+            .find(|l| l.2.starts_with(&format!("HTTP/1.1 {status} ")))
+            .unwrap_or_else(|| panic!("{}: no decrypted {status} in {lines:?}", case.name));
+        assert_eq!(answer.1, "server", "{}", case.name);
+        let analyzed = &netkit(case.name)["websocket"]["upgrades"][0];
+        assert_eq!(analyzed["request_frame"], request.0, "{}", case.name);
+        assert_eq!(analyzed["response_frame"], answer.0, "{}", case.name);
+        if with_tshark {
+            let http = tshark_http(case.name);
+            let theirs = http.iter().find(|h| h.1.is_none()).unwrap();
+            assert_eq!(
+                request.0, theirs.0,
+                "{}: request frame, tshark's",
+                case.name
+            );
+        }
+
+        let (plain, stderr) = show(None);
+        assert!(plain.is_empty(), "{}: decrypted without keys", case.name);
+        assert_eq!(stderr, "", "{}", case.name);
+        // Another capture's secrets: nothing decrypted, and said.
+        let other = if case.name == "wss13-ok" {
+            "wss12-ok"
+        } else {
+            "wss13-ok"
+        };
+        let (wrong, stderr) = show(Some(&dir.join(format!("{other}.keys"))));
+        assert!(wrong.is_empty(), "{}: decrypted with wrong keys", case.name);
+        assert!(
+            stderr.contains("no secrets for 1 TLS session"),
+            "{}: {stderr}",
+            case.name
+        );
+    }
+}

@@ -13,7 +13,7 @@ use netkit_cmds::pcap::analyze::sections::tls::decrypt::KeyLog;
 use netkit_cmds::pcap::analyze::{
     self, view, AnalyzeOptions, ProblemKind, Progress, Report, SourceInfo,
 };
-use netkit_cmds::pcap::show::{show, DisplayFilter, ShowOptions};
+use netkit_cmds::pcap::show::{show, DisplayFilter, ShowOptions, ShowSummary};
 use netkit_cmds::source::{FrameSource, MergedSource};
 use netkit_dissectors::DissectOptions;
 use netkit_os::capture::pcapng_writer::PcapngWriter;
@@ -119,6 +119,11 @@ pub struct ShowArgs {
     /// mergecap), numbered 1.. in that order
     #[arg(long)]
     pub merge: bool,
+    /// Decrypt TLS with the secrets of an NSS key log (SSLKEYLOGFILE format;
+    /// repeatable): under each frame, the records it completed, with their HTTP
+    /// request or status line
+    #[arg(long, value_name = "FILE")]
+    pub tls_keylog: Vec<PathBuf>,
     #[command(flatten)]
     pub decode: DecodeArgs,
 }
@@ -313,6 +318,11 @@ fn run_show(a: ShowArgs) -> Result {
         dissect: a.decode.dissect_options()?,
         display_filter,
         file: None,
+        tls_keylog: if a.tls_keylog.is_empty() {
+            None
+        } else {
+            Some(read_keylogs(&a.tls_keylog)?)
+        },
     };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
@@ -322,7 +332,8 @@ fn run_show(a: ShowArgs) -> Result {
         let names: Vec<String> = members.iter().map(|(n, _)| n.clone()).collect();
         if !members.is_empty() {
             let mut src = MergedSource::new(members);
-            show(&mut src, &opts, &mut out)?;
+            let summary = show(&mut src, &opts, &mut out)?;
+            warn_undecrypted("", &summary);
             unreadable.extend(members_unreadable(&src, &names));
             for w in src.warnings() {
                 warn(format_args!("{}", w.message));
@@ -356,7 +367,13 @@ fn run_show(a: ShowArgs) -> Result {
             }
         }
         shown_files += 1;
-        show(&mut file, &opts, &mut out)?;
+        let summary = show(&mut file, &opts, &mut out)?;
+        let label = if files.len() > 1 {
+            format!("{}: ", path.display())
+        } else {
+            String::new()
+        };
+        warn_undecrypted(&label, &summary);
         if let Some(w) = file.nothing_readable() {
             // The damage is the whole story: said once, not again as a warning.
             unreadable.push(nothing_readable(path, &w.message).to_string());
@@ -638,6 +655,29 @@ fn nothing_readable(path: &Path, why: &str) -> Error {
 }
 
 /// `--write-streams`: reads `input` again and writes the frames behind the findings.
+/// `pcap show`'s warnings for what it could not decrypt (`label`: the file, when
+/// several are shown): never a silent gap in the decrypted lines.
+fn warn_undecrypted(label: &str, s: &ShowSummary) {
+    if s.sessions_without_keys > 0 {
+        warn(format_args!(
+            "{label}the key log has no secrets for {} TLS session(s): they stay encrypted",
+            s.sessions_without_keys
+        ));
+    }
+    if s.decryption_failures > 0 {
+        warn(format_args!(
+            "{label}{} TLS record(s) failed authentication (wrong keys or damaged data) and are not shown",
+            s.decryption_failures
+        ));
+    }
+    if s.keylog_bad_lines > 0 {
+        warn(format_args!(
+            "{label}{} key log line(s) are not in the NSS key log format and were skipped",
+            s.keylog_bad_lines
+        ));
+    }
+}
+
 /// The secrets of every `--tls-keylog` file, in one key log.
 pub fn read_keylogs(paths: &[PathBuf]) -> Result<KeyLog> {
     let mut log = KeyLog::default();

@@ -2,6 +2,7 @@
 #![allow(dead_code)] // each test binary uses a different subset
 
 pub mod pair;
+pub mod tls_fields;
 pub mod tmux;
 
 use std::collections::HashMap;

@@ -7,13 +7,16 @@ pub mod report;
 pub mod view;
 
 use crate::output::{rfc3339_ns, write_json_line};
-use crate::pcap::analyze::sections::tcp::{TcpAnalysis, TcpFlag, TcpFrameInfo};
+use crate::pcap::analyze::sections::tcp::{Side, TcpAnalysis, TcpFlag, TcpFrameInfo};
+use crate::pcap::analyze::sections::tls::decrypt::KeyLog;
+use crate::pcap::analyze::sections::tls::{Plain, TlsAnalysis};
 use crate::pcap::analyze::sections::websocket::WebSocketAnalysis;
+use crate::pcap::analyze::FrameCtx;
 use crate::source::{FrameSource, RawFrame};
 pub use filter::{DisplayFilter, FilterError};
 use netkit_dissectors::transport::tcp_flags;
 use netkit_dissectors::{dissect, DissectOptions, TcpContext};
-pub use report::FrameLine;
+pub use report::{Decrypted, FrameLine};
 use std::collections::HashMap;
 use std::io::{self, Write};
 
@@ -27,6 +30,22 @@ pub struct ShowOptions {
     pub display_filter: Option<DisplayFilter>,
     /// The file's name for the JSON lines, when several files are shown.
     pub file: Option<String>,
+    /// `--tls-keylog`: decrypt TLS with these secrets and show each frame's decrypted
+    /// records under it. Secrets embedded in a pcapng (Decryption Secrets Blocks) are
+    /// used with or without it.
+    pub tls_keylog: Option<KeyLog>,
+}
+
+/// What a `pcap show` run could not decrypt, for its warnings (none when nothing
+/// was to be decrypted).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ShowSummary {
+    /// TLS sessions with a ServerHello whose secrets no key log had.
+    pub sessions_without_keys: u64,
+    /// Records that failed authentication (wrong keys or damaged data).
+    pub decryption_failures: u64,
+    /// Key log lines that were not in the NSS format.
+    pub keylog_bad_lines: u64,
 }
 
 /// What one frame shows as; `first_ts` is the time stamp of the file's first frame.
@@ -52,7 +71,52 @@ fn line_of(
         stack: frame.stack(),
         summary: frame.summary_in(tcp),
         error: frame.error.map(|e| e.to_string()),
+        decrypted: Vec::new(),
     }
+}
+
+/// How a decrypted record shows: its size and, when it begins with an HTTP/1.x
+/// request or status line, that line (the part of a session a reader looks for first;
+/// the rest of the bytes are the analyses' business, not a listing's).
+fn decrypted_of(p: &Plain, client_to_server: Option<bool>) -> Decrypted {
+    let first = p.data.split(|b| *b == b'\n').next().unwrap_or_default();
+    let first = first.strip_suffix(b"\r").unwrap_or(first);
+    let text = std::str::from_utf8(first)
+        .ok()
+        .filter(|l| l.len() <= MAX_START_LINE && is_http_start_line(l))
+        .map(str::to_string);
+    Decrypted {
+        from: match client_to_server {
+            Some(true) => "client",
+            Some(false) => "server",
+            None => "unknown",
+        },
+        bytes: p.data.len(),
+        line: text,
+    }
+}
+
+/// Longer first lines are shown as bytes only (a listing line must stay a line).
+const MAX_START_LINE: usize = 512;
+
+/// `METHOD target HTTP/1.x` or `HTTP/1.x NNN reason`.
+fn is_http_start_line(l: &str) -> bool {
+    if let Some(rest) = l.strip_prefix("HTTP/1.") {
+        let code = rest.get(2..5).unwrap_or("");
+        return rest.as_bytes().get(1) == Some(&b' ')
+            && code.len() == 3
+            && code.bytes().all(|b| b.is_ascii_digit());
+    }
+    let mut parts = l.split(' ');
+    let (Some(method), Some(target), Some(version), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return false;
+    };
+    !method.is_empty()
+        && method.bytes().all(|b| b.is_ascii_uppercase())
+        && !target.is_empty()
+        && version.starts_with("HTTP/1.")
 }
 
 /// Prints the frames of `source`, as text or JSON lines.
@@ -60,8 +124,10 @@ pub fn show(
     source: &mut dyn FrameSource,
     opts: &ShowOptions,
     out: &mut dyn Write,
-) -> io::Result<()> {
+) -> io::Result<ShowSummary> {
     let mut shown = 0u64;
+    let mut tls = opts.tls_keylog.clone().map(TlsAnalysis::with_keylog);
+    let mut plain = Vec::new();
     let mut first_ts = None;
     let mut streams = Streams::default();
     // Followed only when the display filter asks about WebSocket frames: it keeps
@@ -73,7 +139,16 @@ pub fn show(
         .map(|_| WebSocketAnalysis::default());
     // Frames a filter rejects are read too: times count from the file's first frame,
     // as Wireshark's do under a display filter.
-    while let Some((raw, passed)) = source.next_frame_any() {
+    loop {
+        // Secrets embedded in the capture come before the sessions they open (read
+        // with the frame after the block, taken before the next one, as analyze does).
+        if let Some(text) = source.take_tls_secrets() {
+            tls.get_or_insert_with(TlsAnalysis::default)
+                .add_keylog_text(&text);
+        }
+        let Some((raw, passed)) = source.next_frame_any() else {
+            break;
+        };
         let t0 = *first_ts.get_or_insert(raw.ts_ns);
         if !passed {
             // As in `pcap analyze`: a frame `-f` drops still numbers TCP streams, so
@@ -89,6 +164,20 @@ pub fn show(
         // Every frame goes through the TCP analysis, shown or not, so the flags and
         // stream numbers of the frames shown are those of the whole capture.
         let (info, tcp) = streams.context(&raw, &frame);
+        // Decryption follows every frame too (a record's key schedule needs the whole
+        // handshake), and shows what the frame completed.
+        if let Some(tls) = tls.as_mut() {
+            let ctx = FrameCtx {
+                raw,
+                frame: &frame,
+                tcp: info,
+            };
+            if tls.feed_frame(&ctx) {
+                tls.take_plain(&mut plain);
+            }
+        }
+        // This frame's records, shown with it or (filtered out) not at all.
+        let records = std::mem::take(&mut plain);
         if let Some(filter) = &opts.display_filter {
             let ws_frame = websocket.as_mut().is_some_and(|ws| {
                 let before = ws.websocket_frames();
@@ -109,13 +198,45 @@ pub fn show(
         shown += 1;
         let mut l = line_of(&raw, &frame, t0, tcp.as_ref());
         l.file.clone_from(&opts.file);
+        // Whether the frame's sender is the TCP engine's client of the stream.
+        let client_sent = info.map(|i| i.from == Side::Client);
+        l.decrypted = records
+            .iter()
+            .map(|p| {
+                let client = match (client_sent, frame_sender_is(&frame, p)) {
+                    (Some(client), Some(same)) => Some(client == same),
+                    _ => None,
+                };
+                decrypted_of(p, client)
+            })
+            .collect();
         if opts.json {
             write_json_line(out, &l)?;
         } else {
             view::write_line(out, &l)?;
         }
     }
-    Ok(())
+    let summary = tls.map_or_else(ShowSummary::default, |t| {
+        let section = t.finish();
+        ShowSummary {
+            sessions_without_keys: section.sessions_without_keys.unwrap_or(0),
+            decryption_failures: section
+                .connections
+                .iter()
+                .map(|c| c.decryption_failures)
+                .sum(),
+            keylog_bad_lines: section.keylog_bad_lines,
+        }
+    });
+    Ok(summary)
+}
+
+/// Whether the decrypted record `p` was sent by the frame's own sender (a frame's
+/// ACK can complete nothing, so a record it completes is the sender's unless the
+/// reassembly released it on the peer's segment).
+fn frame_sender_is(frame: &netkit_dissectors::Frame<'_>, p: &Plain) -> Option<bool> {
+    let (_, t) = frame.innermost_tcp()?;
+    Some(p.src.port() == t.src_port)
 }
 
 /// What `pcap show` follows per TCP stream to print segments as Wireshark does:

@@ -18,5 +18,19 @@ pub fn write_line(out: &mut dyn Write, l: &FrameLine) -> io::Result<()> {
         l.stack,
         crate::output::escape(&l.summary),
         err
-    )
+    )?;
+    // Decrypted records under their frame, indented past the number column.
+    for d in &l.decrypted {
+        let what = d
+            .line
+            .as_deref()
+            .map(|t| format!(": {}", crate::output::escape(t)))
+            .unwrap_or_default();
+        writeln!(
+            out,
+            "{:>6} decrypted TLS, {} bytes from the {}{what}",
+            "", d.bytes, d.from
+        )?;
+    }
+    Ok(())
 }

@@ -55,6 +55,32 @@ impl Reassembler {
         self.next_off as i64 + i64::from(seq.wrapping_sub(next) as i32)
     }
 
+    /// The common case without a copy: when nothing waits out of order and `payload`
+    /// continues the stream, takes it and returns its new bytes (empty when all were
+    /// seen); None when it must go through [`Self::push`] (a hole before it, or
+    /// segments waiting that it may complete).
+    pub fn push_in_order<'p>(&mut self, seq: u32, payload: &'p [u8]) -> Option<&'p [u8]> {
+        if !self.pending.is_empty() {
+            return None;
+        }
+        if self.next_seq.is_none() {
+            self.next_seq = Some(seq);
+        }
+        let off = self.offset_of(seq);
+        let next = self.next_off as i64;
+        let end = off + payload.len() as i64;
+        if end <= next {
+            return Some(&[]);
+        }
+        if off > next {
+            return None;
+        }
+        let fresh = payload.get((next - off) as usize..)?;
+        self.next_off += fresh.len() as u64;
+        self.next_seq = self.next_seq.map(|s| s.wrapping_add(fresh.len() as u32));
+        Some(fresh)
+    }
+
     /// Takes one segment; pushes what became deliverable, in order, to `out`.
     pub fn push(&mut self, seq: u32, payload: &[u8], frame: u64, ts_ns: i64, out: &mut Vec<Chunk>) {
         if payload.is_empty() {
@@ -158,6 +184,25 @@ mod tests {
 
     fn bytes(chunks: &[Chunk]) -> Vec<u8> {
         chunks.iter().flat_map(|c| c.data.clone()).collect()
+    }
+
+    /// The in-place path gives the bytes `push` would, and hands over to it at a hole.
+    #[test]
+    fn in_order_fast_path_matches_push() {
+        let mut r = Reassembler::default();
+        assert_eq!(r.push_in_order(100, b"abc"), Some(&b"abc"[..]));
+        // A retransmission overlapping the end: only the new byte.
+        assert_eq!(r.push_in_order(101, b"bcd"), Some(&b"d"[..]));
+        assert_eq!(r.push_in_order(100, b"ab"), Some(&b""[..]));
+        // A hole: not in order; push keeps it, and then the fast path must wait.
+        assert_eq!(r.push_in_order(106, b"gh"), None);
+        let mut out = Vec::new();
+        r.push(106, b"gh", 5, 0, &mut out);
+        assert!(out.is_empty());
+        assert_eq!(r.push_in_order(104, b"ef"), None);
+        r.push(104, b"ef", 6, 0, &mut out);
+        assert_eq!(bytes(&out), b"efgh");
+        assert_eq!(r.push_in_order(108, b"i"), Some(&b"i"[..]));
     }
 
     #[test]

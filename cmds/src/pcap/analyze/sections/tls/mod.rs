@@ -15,7 +15,7 @@
 pub mod decrypt;
 pub mod findings;
 
-use super::reasm::{Chunk, Reassembler};
+use super::reasm::Reassembler;
 use crate::output::rfc3339_ns;
 use crate::pcap::analyze::{FastMap, FrameCtx, Section};
 use decrypt::{DirKeys, KeyLog, Opened};
@@ -290,12 +290,21 @@ impl TlsAnalysis {
             conn.info.ended = true;
         }
         if !payload.is_empty() {
-            let mut chunks = Vec::new();
-            conn.dirs[dir]
-                .reasm
-                .push(tcp.seq, payload, ctx.raw.number, ctx.raw.ts_ns, &mut chunks);
-            for chunk in chunks {
-                conn.bytes(dir, chunk);
+            let (frame, ts_ns) = (ctx.raw.number, ctx.raw.ts_ns);
+            // In-order segments (nearly all of a bulk transfer) are read in place: a
+            // copy into the reassembler and out again was a tenth of a decrypting run.
+            if let Some(fresh) = conn.dirs[dir].reasm.push_in_order(tcp.seq, payload) {
+                if !fresh.is_empty() {
+                    conn.bytes(dir, fresh, frame, ts_ns, false);
+                }
+            } else {
+                let mut chunks = Vec::new();
+                conn.dirs[dir]
+                    .reasm
+                    .push(tcp.seq, payload, frame, ts_ns, &mut chunks);
+                for c in chunks {
+                    conn.bytes(dir, &c.data, c.frame, c.ts_ns, c.after_gap);
+                }
             }
         }
         conn.info.decrypted
@@ -362,27 +371,27 @@ impl Conn {
     }
 
     /// New in-order bytes of one direction: every record now complete.
-    fn bytes(&mut self, dir: DirIndex, chunk: Chunk) {
+    fn bytes(&mut self, dir: DirIndex, data: &[u8], frame: u64, ts_ns: i64, after_gap: bool) {
         let d = &mut self.dirs[dir];
-        if chunk.after_gap {
+        if after_gap {
             // Bytes were lost: resynchronise only if a record header starts here.
             d.buf.clear();
             d.hs.clear();
             d.hs_lost = true;
-            d.lost = !tls::looks_like_record(&chunk.data);
+            d.lost = !tls::looks_like_record(data);
         }
         if d.lost {
-            self.info.undecodable += chunk.data.len() as u64;
+            self.info.undecodable += data.len() as u64;
             return;
         }
-        d.buf.extend_from_slice(&chunk.data);
+        d.buf.extend_from_slice(data);
         let buf = std::mem::take(&mut self.dirs[dir].buf);
         let mut used = 0;
         loop {
             match tls::parse_record(buf.get(used..).unwrap_or(&[])) {
                 Ok(r) => {
                     used += r.wire_len();
-                    self.record(dir, r, chunk.frame, chunk.ts_ns);
+                    self.record(dir, r, frame, ts_ns);
                 }
                 Err(e) if matches!(e.kind, ErrorKind::Truncated { .. }) => break,
                 Err(_) => {
@@ -393,7 +402,11 @@ impl Conn {
                 }
             }
         }
-        self.dirs[dir].buf = buf.get(used..).unwrap_or(&[]).to_vec();
+        // Keep the partial record in place: copying the rest out on every segment
+        // re-copied a 16 KB record once per segment of it.
+        let mut buf = buf;
+        buf.drain(..used.min(buf.len()));
+        self.dirs[dir].buf = buf;
     }
 
     fn record(&mut self, dir: DirIndex, r: tls::Record<'_>, frame: u64, ts_ns: i64) {
