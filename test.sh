@@ -63,6 +63,10 @@ fi
 
 # --no-fail-fast: one failing test file must not hide the results of the others.
 cargo test --workspace --all-targets --no-fail-fast
+# The same top tests on top's other path, sock_diag, the fallback where BPF cannot
+# load (the run above takes the BPF path, as `--attribution auto` does here).
+NETKIT_TOP_ATTRIBUTION=sock-diag cargo test --no-fail-fast --test top_live \
+  --test top_faults --test netns_churn --test privileges --test top_containers
 
 # Fuzz smoke (issue 8): every cargo-fuzz target for a few seconds, seeded from the
 # corpus; a crash fails the suite. NETKIT_FUZZ_SECONDS=0 skips it (default 3 s each).

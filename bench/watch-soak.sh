@@ -97,12 +97,13 @@ rss() { awk '/VmRSS/ {print $2}' /proc/"$watch"/status 2>/dev/null || echo 0; }
 start_rss=$(rss); peak=$start_rss
 echo "watch-soak: $MINUTES min, $RATE clients/s; watch RSS at start ${start_rss} kB"
 end=$((SECONDS + MINUTES * 60))
-sent=0; upgrades=0; next_sample=$((SECONDS + 10))
+sent=0; upgrades=0; clients=(); next_sample=$((SECONDS + 10))
 paths=(/ok /plain /plain /deny /plain /plain /upgrade-ignored /plain /plain)
 while [ $SECONDS -lt $end ]; do
   for _ in $(seq "$RATE"); do
     p=${paths[$((sent % ${#paths[@]}))]}
     ip netns exec "$a" python3 "$tmp/client.py" "$p" >/dev/null 2>&1 &
+    clients+=($!)
     sent=$((sent + 1))
     [ "$p" != /plain ] && upgrades=$((upgrades + 1))
   done
@@ -114,6 +115,9 @@ while [ $SECONDS -lt $end ]; do
     next_sample=$((SECONDS + 10))
   fi
 done
+# Every client to its end (each gives up after 5 s), so an upgrade counted as sent
+# was on the wire before watch stops: on a loaded machine dozens still start late.
+for p in "${clients[@]}"; do wait "$p" 2>/dev/null || true; done
 sleep 3
 end_rss=$(rss); [ "$end_rss" -gt "$peak" ] && peak=$end_rss
 kill -INT "$watch"; wait "$watch" || true

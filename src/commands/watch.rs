@@ -327,6 +327,13 @@ pub fn run(args: WatchArgs, term: &Term) -> Result {
         f.finish()?;
     }
     if let Some(dest) = &args.html {
+        let let_go = watch.upgrades_not_in_reports();
+        if let_go > 0 {
+            crate::exit::warn(format_args!(
+                "{let_go} upgrades judged early in the run were let go; the page \
+                 lacks their findings (the events printed have them)"
+            ));
+        }
         let reports = watch.take_reports();
         super::pcap::write_html(dest, &reports, "watch")?;
         eprintln!(

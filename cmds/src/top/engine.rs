@@ -417,6 +417,7 @@ impl Engine {
                 cgroup_id: None,
             }
         });
+        let container = owner.as_ref().and_then(|(info, _)| info.container.clone());
         match owner {
             Some((info, cgroup)) => {
                 flow.owner = Owner::Process(info);
@@ -444,6 +445,11 @@ impl Engine {
         }
         if tx > 0 || rx > 0 {
             flow.last_seen_ns = now_ns;
+        }
+        // As on the sock_diag path (`set_owner`): a `pid:N` namespace takes its
+        // container's name.
+        if let Some(c) = container {
+            self.name_netns_after(key.netns, &c);
         }
         lookup
     }

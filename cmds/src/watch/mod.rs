@@ -40,6 +40,10 @@ const UNANSWERED_AFTER_NS: i64 = 60_000_000_000;
 /// Findings remembered per capture point so that the end of the run does not repeat
 /// them; past this the memory starts over (a repeat at the end is the worst outcome).
 const MAX_REMEMBERED: usize = 100_000;
+/// With `--html`, reported upgrades kept per capture point for the page written at
+/// the end (its findings are made from them); past this the oldest are let go, and
+/// counted ([`Watch::upgrades_not_in_reports`]).
+const MAX_UPGRADES_FOR_REPORT: usize = 20_000;
 /// HTTP connections quiet this long are no longer followed (capture time).
 const CONNECTION_IDLE_NS: i64 = 120_000_000_000;
 /// A settled stream's summary is let go once the stream has been quiet this long
@@ -65,6 +69,8 @@ struct Tap {
     /// The id of the first upgrade not looked at yet (all before are reported or
     /// pending).
     seen: usize,
+    /// Upgrades before this id have been let go from the WebSocket section.
+    forgotten_before: usize,
     /// Findings already reported, so the end of the run does not repeat them.
     reported: HashSet<(Code, Vec<u64>)>,
     /// TCP streams whose findings were raised (they were over), until their summary
@@ -152,6 +158,12 @@ impl Watch {
         self.reports.get_or_insert_with(Vec::new);
     }
 
+    /// Upgrades reported during the run but let go before the end, over every capture
+    /// point: with --html, the page lacks their findings (the events have them).
+    pub fn upgrades_not_in_reports(&self) -> usize {
+        self.taps.iter().map(|t| t.forgotten_before).sum()
+    }
+
     /// The reports kept at [`Watch::finish`], one per capture point.
     pub fn take_reports(&mut self) -> Vec<crate::pcap::analyze::Report> {
         self.reports.take().unwrap_or_default()
@@ -199,6 +211,7 @@ impl Watch {
             bytes: 0,
             pending: Vec::new(),
             seen: 0,
+            forgotten_before: 0,
             reported: HashSet::new(),
             settled: HashSet::new(),
             final_tcp: None,
@@ -244,6 +257,7 @@ impl Watch {
     /// The events decided since the last call: each upgrade once answered, with its
     /// findings. `owner` names the client's process.
     pub fn poll(&mut self, now_unix_ns: i64, owner: &mut OwnerLookup<'_>, out: &mut Vec<Event>) {
+        let for_report = self.reports.is_some();
         for tap in 0..self.taps.len() {
             let t = &mut self.taps[tap];
             let ws = t.analysis.websocket();
@@ -275,8 +289,17 @@ impl Watch {
             let keep_from = t.pending.iter().map(|(i, _)| *i).min().unwrap_or(t.seen);
             let decided: Vec<_> = answered.into_iter().chain(given_up).collect();
             self.report_upgrades(tap, decided, owner, now_unix_ns, out);
-            // Everything before the oldest upgrade still waiting has been reported.
-            self.taps[tap].analysis.forget_upgrades_before(keep_from);
+            // Everything before the oldest upgrade still waiting has been reported;
+            // with --html the page's findings are made from them at the end, so the
+            // most recent are kept.
+            let forget_before = if for_report {
+                keep_from.min(next.saturating_sub(MAX_UPGRADES_FOR_REPORT))
+            } else {
+                keep_from
+            };
+            let t = &mut self.taps[tap];
+            t.analysis.forget_upgrades_before(forget_before);
+            t.forgotten_before = t.forgotten_before.max(forget_before);
         }
     }
 
