@@ -12,12 +12,13 @@
 
 mod common;
 
+use common::bpf::{assert_all_freed, held_ids, kernel_has};
 use common::pair::{NsPair, Offloads};
 use common::{netkit, skip_reason};
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Two namespaces joined by a veth pair, offloads off: `a` (10.166.NET.1, sender)
 /// and `b` (10.166.NET.2, receiver). `tag` (one letter) and `net` (a distinct subnet
@@ -325,40 +326,6 @@ fn a_udp_socket_never_read_shows_socket_rcvbuff_with_its_pid() {
     }
 }
 
-/// The ids of the BPF objects of `kind` ("prog_id", "link_id") that process `pid`
-/// holds, from its /proc fdinfo.
-fn held_ids(pid: u32, kind: &str) -> Vec<u64> {
-    let mut ids = Vec::new();
-    let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/fdinfo")) else {
-        return ids;
-    };
-    for e in dir.flatten() {
-        let text = std::fs::read_to_string(e.path()).unwrap_or_default();
-        for l in text.lines() {
-            if let Some(v) = l.strip_prefix(&format!("{kind}:")) {
-                if let Ok(id) = v.trim().parse() {
-                    ids.push(id);
-                }
-            }
-        }
-    }
-    ids.sort_unstable();
-    ids.dedup();
-    ids
-}
-
-/// Ids of every BPF object of `what` ("prog", "link") that the kernel has.
-fn kernel_ids(what: &str) -> Vec<u64> {
-    let out = Command::new("bpftool")
-        .args(["-j", what, "show"])
-        .output()
-        .expect("bpftool");
-    let list: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
-    list.as_array()
-        .map(|a| a.iter().filter_map(|p| p["id"].as_u64()).collect())
-        .unwrap_or_default()
-}
-
 #[test]
 fn kill_9_leaves_no_program_and_no_link() {
     if let Some(why) = skip_reason(&["bpftool"]) {
@@ -371,28 +338,13 @@ fn kill_9_leaves_no_program_and_no_link() {
     let links = held_ids(pid, "link_id");
     assert!(!progs.is_empty(), "netkit drops holds no BPF program");
     assert!(!links.is_empty(), "netkit drops holds no BPF link");
-    let live = kernel_ids("prog");
-    assert!(progs.iter().all(|p| live.contains(p)), "{progs:?} {live:?}");
-    // Nothing pinned: bpffs (when mounted) holds nothing of ours.
+    // Real ids, so that "gone" below means something.
+    assert!(progs.iter().all(|&id| kernel_has("prog", id)), "{progs:?}");
     let Probe { mut child, .. } = probe;
     child.kill().expect("kill -9");
     child.wait().unwrap();
-    // The kernel frees programs after an RCU grace period: wait for it.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let (p, l) = (kernel_ids("prog"), kernel_ids("link"));
-        let left_p: Vec<_> = progs.iter().filter(|id| p.contains(id)).collect();
-        let left_l: Vec<_> = links.iter().filter(|id| l.contains(id)).collect();
-        if left_p.is_empty() && left_l.is_empty() {
-            eprintln!("kill -9: programs {progs:?} and links {links:?} gone");
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "left after kill -9: programs {left_p:?}, links {left_l:?}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    assert_all_freed(&[("prog", &progs), ("link", &links)]);
+    eprintln!("kill -9: programs {progs:?} and links {links:?} gone");
 }
 
 /// `watch` with BPF: a stream whose segments a firewall rule drops gets, beside its

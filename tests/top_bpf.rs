@@ -15,7 +15,9 @@
 
 mod common;
 
-use common::{ip, skip_reason};
+use common::bpf::{assert_all_freed, held_ids};
+use common::pair::{NsPair, Offloads};
+use common::skip_reason;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read};
@@ -26,31 +28,6 @@ use std::time::{Duration, Instant};
 /// time, so the kill -9 test's accounting is not muddled by the other's.
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-const SERVER: &str = r#"
-import socket, threading
-SIZE = 65536
-def tcp_client(c):
-    with c:
-        c.recv(16)
-        c.sendall(b"d" * SIZE)
-def tcp():
-    s = socket.socket()
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("0.0.0.0", 9100)); s.listen(512)
-    while True:
-        c, _ = s.accept()
-        threading.Thread(target=tcp_client, args=(c,), daemon=True).start()
-def udp():
-    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    u.bind(("0.0.0.0", 9101))
-    while True:
-        d, a = u.recvfrom(65535)
-        u.sendto(d, a)
-threading.Thread(target=udp, daemon=True).start()
-print("ready", flush=True)
-tcp()
-"#;
-
 /// Forks one child per exchange (a few in flight); each child downloads 64 KiB over
 /// TCP or sends one 1000-byte datagram and reads its echo, then exits. Prints one
 /// "kind pid payload_bytes" line per child.
@@ -59,7 +36,7 @@ import os, socket, sys
 n = int(sys.argv[1]); inflight = 4
 def tcp():
     s = socket.create_connection(("10.233.0.2", 9100), timeout=5)
-    s.sendall(b"go")
+    s.sendall(b"65536\n")
     got = 0
     while True:
         d = s.recv(65536)
@@ -103,69 +80,9 @@ while running:
     reap()
 "#;
 
-/// Two namespaces joined by a veth (10.233.0.1 in `a`, .2 in `b`), and every process
-/// started, removed on drop.
-struct Lab {
-    a: String,
-    b: String,
-    children: Vec<Child>,
-}
-
-impl Lab {
-    fn new(tag: &str) -> Lab {
-        let id = std::process::id() % 100_000;
-        let lab = Lab {
-            a: format!("nk15b-{tag}a-{id}"),
-            b: format!("nk15b-{tag}b-{id}"),
-            children: Vec::new(),
-        };
-        let (va, vb) = (format!("nk15b{tag}a{id}"), format!("nk15b{tag}b{id}"));
-        ip(&["netns", "add", &lab.a]);
-        ip(&["netns", "add", &lab.b]);
-        ip(&[
-            "link", "add", &va, "netns", &lab.a, "type", "veth", "peer", "name", &vb, "netns",
-            &lab.b,
-        ]);
-        ip(&["-n", &lab.a, "addr", "add", "10.233.0.1/24", "dev", &va]);
-        ip(&["-n", &lab.b, "addr", "add", "10.233.0.2/24", "dev", &vb]);
-        for (ns, dev) in [(&lab.a, &va), (&lab.b, &vb)] {
-            ip(&["-n", ns, "link", "set", dev, "up"]);
-            ip(&["-n", ns, "link", "set", "lo", "up"]);
-        }
-        lab
-    }
-
-    fn cmd(&self, ns: &str, program: &str) -> Command {
-        let mut c = Command::new("ip");
-        c.args(["netns", "exec", ns, program]);
-        c
-    }
-
-    fn start_server(&mut self) {
-        let mut server = self
-            .cmd(&self.b, "python3")
-            .args(["-c", SERVER])
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start server");
-        let mut line = String::new();
-        BufReader::new(server.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert_eq!(line.trim(), "ready");
-        self.children.push(server);
-    }
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        for c in &mut self.children {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-        let _ = Command::new("ip").args(["netns", "del", &self.a]).status();
-        let _ = Command::new("ip").args(["netns", "del", &self.b]).status();
-    }
+/// Two namespaces joined by a veth (10.233.0.1 in `a`, .2 in `b`).
+fn new_lab(tag: &str) -> NsPair {
+    NsPair::new("nk15b", tag, "10.233.0", Offloads::Kept)
 }
 
 /// A running `netkit top --json`, killed on drop. Its output is read all along (a
@@ -267,8 +184,8 @@ fn bpf_attributes_short_lived_processes_bytes_to_their_pids() {
         return;
     }
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let mut lab = Lab::new("x");
-    lab.start_server();
+    let mut lab = new_lab("x");
+    lab.start_download_server(9100, 9101);
     let bpf = Top::start(&["--netns", &lab.a, "--attribution", "bpf"]);
     let diag = Top::start(&["--netns", &lab.a, "--attribution", "sock-diag"]);
     for (top, path) in [(&bpf, "bpf"), (&diag, "sock-diag")] {
@@ -278,7 +195,7 @@ fn bpf_attributes_short_lived_processes_bytes_to_their_pids() {
     let n = 500;
     let started = Instant::now();
     let out = lab
-        .cmd(&lab.a, "python3")
+        .exec(&lab.a, "python3")
         .args(["-c", DRIVER, &n.to_string()])
         .stdout(Stdio::piped())
         .output()
@@ -357,47 +274,6 @@ fn bpf_attributes_short_lived_processes_bytes_to_their_pids() {
     let _ = diag_err;
 }
 
-/// The ids of the BPF objects of `kind` ("prog_id", "link_id", "map_id") that process
-/// `pid` holds, from its /proc fdinfo.
-fn held_ids(pid: u32, kind: &str) -> Vec<u64> {
-    let mut ids = Vec::new();
-    let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/fdinfo")) else {
-        return ids;
-    };
-    for e in dir.flatten() {
-        let text = std::fs::read_to_string(e.path()).unwrap_or_default();
-        for l in text.lines() {
-            if let Some(v) = l.strip_prefix(&format!("{kind}:")) {
-                if let Ok(id) = v.trim().parse() {
-                    ids.push(id);
-                }
-            }
-        }
-    }
-    ids.sort_unstable();
-    ids.dedup();
-    ids
-}
-
-/// Whether the kernel still has BPF object `id` of `kind` ("prog", "link", "map"):
-/// bpftool when installed, else the ids held by any process (a program attached
-/// by a link nobody holds would escape that, hence bpftool first).
-fn kernel_has(kind: &str, id: u64) -> bool {
-    if common::have("bpftool") {
-        let out = Command::new("bpftool")
-            .args(["-j", kind, "show", "id", &id.to_string()])
-            .output()
-            .expect("bpftool");
-        return out.status.success();
-    }
-    std::fs::read_dir("/proc")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-        .any(|pid| held_ids(pid, &format!("{kind}_id")).contains(&id))
-}
-
 fn cgroup2_mounts_of_netkit() -> Vec<String> {
     std::fs::read_to_string("/proc/mounts")
         .unwrap_or_default()
@@ -448,20 +324,7 @@ fn kill_9_leaves_no_program_link_map_or_mount() {
     assert!(all_mounts_ns.is_empty(), "{all_mounts_ns:?}");
     top.child.kill().expect("kill -9");
     top.child.wait().unwrap();
-    // The kernel frees programs after an RCU grace period: wait for it.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let left: Vec<(&str, u64)> = [("prog", &progs), ("link", &links), ("map", &maps)]
-            .iter()
-            .flat_map(|(k, ids)| ids.iter().map(move |id| (*k, *id)))
-            .filter(|(k, id)| kernel_has(k, *id))
-            .collect();
-        if left.is_empty() {
-            break;
-        }
-        assert!(Instant::now() < deadline, "left after kill -9: {left:?}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    assert_all_freed(&[("prog", &progs), ("link", &links), ("map", &maps)]);
     assert!(
         cgroup2_mounts_of_netkit().is_empty(),
         "{:?}",

@@ -22,35 +22,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const SERVER: &str = r#"
-import socket, threading
-def tcp_client(c):
-    with c:
-        line = b""
-        while not line.endswith(b"\n"):
-            d = c.recv(64)
-            if not d:
-                return
-            line += d
-        c.sendall(b"x" * int(line))
-def tcp():
-    s = socket.socket()
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("0.0.0.0", 9000)); s.listen(64)
-    while True:
-        c, _ = s.accept()
-        threading.Thread(target=tcp_client, args=(c,), daemon=True).start()
-def udp():
-    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    u.bind(("0.0.0.0", 9001))
-    while True:
-        d, a = u.recvfrom(65535)
-        u.sendto(d, a)
-threading.Thread(target=udp, daemon=True).start()
-print("ready", flush=True)
-tcp()
-"#;
-
 /// Prints its pid, waits for a line on stdin (the test moves it into its cgroup
 /// meanwhile: every socket it opens afterwards is the container's), then makes 10
 /// rounds of one 200 kB TCP download and one UDP exchange (each socket open for at
@@ -182,7 +153,8 @@ impl Lab {
     fn start_server(&mut self) {
         let mut server = self
             .cmd(&self.b, "python3")
-            .args(["-c", SERVER])
+            .arg(common::lab_script("download_server.py"))
+            .args(["9000", "9001"])
             .stdout(Stdio::piped())
             .spawn()
             .expect("start server");

@@ -20,44 +20,6 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const SERVER: &str = r#"
-import socket, sys, threading, time
-def tcp_client(c):
-    with c:
-        line = b""
-        while not line.endswith(b"\n"):
-            d = c.recv(64)
-            if not d:
-                return
-            line += d
-        size, pace = line.split()
-        size, pace = int(size), float(pace)
-        chunk = b"x" * 65536
-        sent = 0
-        while sent < size:
-            n = min(len(chunk), size - sent)
-            c.sendall(chunk[:n])
-            sent += n
-            if pace:
-                time.sleep(pace)
-def tcp():
-    s = socket.socket()
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("0.0.0.0", 9000)); s.listen(128)
-    while True:
-        c, _ = s.accept()
-        threading.Thread(target=tcp_client, args=(c,), daemon=True).start()
-def udp():
-    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    u.bind(("0.0.0.0", 9001))
-    while True:
-        d, a = u.recvfrom(65535)
-        u.sendto(d, a)
-threading.Thread(target=udp, daemon=True).start()
-print("ready", flush=True)
-tcp()
-"#;
-
 /// Downloads `size` bytes (server paces with `pace` seconds per 64 KiB), prints
 /// "pid bytes".
 const DOWNLOAD: &str = r#"
@@ -103,8 +65,7 @@ fn new_lab(tag: &str) -> NsPair {
 }
 
 fn start_server(lab: &mut NsPair) {
-    let b = lab.b.clone();
-    lab.start_ready_server(&b, SERVER);
+    lab.start_download_server(9000, 9001);
 }
 
 /// Runs a client to completion (bounded) and returns (pid, bytes) from its output.

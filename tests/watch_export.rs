@@ -25,11 +25,11 @@
 
 mod common;
 
-use common::{ip, skip_reason};
+use common::pair::{NsPair, Offloads};
+use common::skip_reason;
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// TCP: reads until the client's FIN, answers 1000 bytes, closes. UDP: echoes.
@@ -88,69 +88,6 @@ for i in range(4):
 print("done", flush=True)
 "#;
 
-struct Lab {
-    a: String,
-    b: String,
-    va: String,
-    children: Vec<Child>,
-}
-
-impl Lab {
-    fn new() -> Lab {
-        let id = std::process::id();
-        let lab = Lab {
-            a: format!("nk19s-a-{id}"),
-            b: format!("nk19s-b-{id}"),
-            va: format!("nk19sa{}", id % 100_000),
-            children: Vec::new(),
-        };
-        let vb = format!("nk19sb{}", id % 100_000);
-        ip(&["netns", "add", &lab.a]);
-        ip(&["netns", "add", &lab.b]);
-        // No IPv6: its router solicitations come on their own timers, and one between
-        // tcpdump's start and watch's would be a record in one export only.
-        for ns in [&lab.a, &lab.b] {
-            let ok = Command::new("ip")
-                .args(["netns", "exec", ns, "sysctl", "-qw"])
-                .args([
-                    "net.ipv6.conf.all.disable_ipv6=1",
-                    "net.ipv6.conf.default.disable_ipv6=1",
-                ])
-                .status()
-                .expect("sysctl");
-            assert!(ok.success(), "sysctl disable_ipv6");
-        }
-        ip(&[
-            "link", "add", &lab.va, "netns", &lab.a, "type", "veth", "peer", "name", &vb, "netns",
-            &lab.b,
-        ]);
-        ip(&["-n", &lab.a, "addr", "add", "10.234.0.1/24", "dev", &lab.va]);
-        ip(&["-n", &lab.b, "addr", "add", "10.234.0.2/24", "dev", &vb]);
-        for (ns, dev) in [(&lab.a, &lab.va), (&lab.b, &vb)] {
-            ip(&["-n", ns, "link", "set", dev, "up"]);
-            ip(&["-n", ns, "link", "set", "lo", "up"]);
-        }
-        lab
-    }
-
-    fn exec(&self, ns: &str, program: &str) -> Command {
-        let mut c = Command::new("ip");
-        c.args(["netns", "exec", ns, program]);
-        c
-    }
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        for c in &mut self.children {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-        let _ = Command::new("ip").args(["netns", "del", &self.a]).status();
-        let _ = Command::new("ip").args(["netns", "del", &self.b]).status();
-    }
-}
-
 struct RemoveFiles(Vec<std::path::PathBuf>);
 
 impl Drop for RemoveFiles {
@@ -183,7 +120,7 @@ fn watch_streams_the_records_pcap_analyze_exports_of_the_same_traffic() {
         eprintln!("skipping watch_export: {why}");
         return;
     }
-    let mut lab = Lab::new();
+    let mut lab = NsPair::ipv4_only("nk19s", "x", "10.234.0", Offloads::Kept);
     let dir = std::env::temp_dir();
     let id = std::process::id();
     let live = dir.join(format!("nk19s-live-{id}.ndjson"));
@@ -191,19 +128,8 @@ fn watch_streams_the_records_pcap_analyze_exports_of_the_same_traffic() {
     let from_file = dir.join(format!("nk19s-file-{id}.ndjson"));
     let _files = RemoveFiles(vec![live.clone(), pcap.clone(), from_file.clone()]);
 
-    let mut server = lab
-        .exec(&lab.b, "python3")
-        .args(["-c", SERVER])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("server");
-    let mut line = String::new();
-    BufReader::new(server.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    lab.children.push(server);
-    assert_eq!(line.trim(), "ready");
+    let b = lab.b.clone();
+    lab.start_ready_server(&b, SERVER);
 
     let tcpdump = lab
         .exec(&lab.a, "tcpdump")

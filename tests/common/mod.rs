@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests: where the captures are, and MANIFEST rows.
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod bpf;
 pub mod pair;
 pub mod tls_fields;
 pub mod tmux;
@@ -132,6 +133,13 @@ pub fn ip(args: &[&str]) {
         args.join(" "),
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// A script of tests/lab (lab builders, servers and clients the tests run).
+pub fn lab_script(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/lab")
+        .join(name)
 }
 
 pub fn netkit() -> std::process::Command {

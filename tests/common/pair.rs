@@ -29,11 +29,29 @@ pub enum Offloads {
     Off,
 }
 
+/// Whether the namespaces speak IPv6 (see [`NsPair::ipv4_only`]).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Ipv6 {
+    On,
+    Off,
+}
+
 impl NsPair {
     /// `prefix` names the test file (e.g. `nkwatch`), `tag` (a letter or two) keeps the
     /// labs of tests running side by side apart, `subnet` is the first three octets
     /// (distinct per test, e.g. `10.233.0`). Veth names stay within IFNAMSIZ.
     pub fn new(prefix: &str, tag: &str, subnet: &str, offloads: Offloads) -> NsPair {
+        NsPair::build(prefix, tag, subnet, offloads, Ipv6::On)
+    }
+
+    /// As [`NsPair::new`], with IPv6 off in both namespaces before the link exists:
+    /// its router solicitations and reports come on their own timers, and one caught
+    /// by one capture and not another is a difference no test wants.
+    pub fn ipv4_only(prefix: &str, tag: &str, subnet: &str, offloads: Offloads) -> NsPair {
+        NsPair::build(prefix, tag, subnet, offloads, Ipv6::Off)
+    }
+
+    fn build(prefix: &str, tag: &str, subnet: &str, offloads: Offloads, ipv6: Ipv6) -> NsPair {
         let id = std::process::id();
         let short = |end: &str| {
             let mut name = format!("{prefix}{tag}{end}{}", id % 100_000);
@@ -51,6 +69,19 @@ impl NsPair {
         };
         ip(&["netns", "add", &lab.a]);
         ip(&["netns", "add", &lab.b]);
+        if ipv6 == Ipv6::Off {
+            for ns in [&lab.a, &lab.b] {
+                let ok = Command::new("ip")
+                    .args(["netns", "exec", ns, "sysctl", "-qw"])
+                    .args([
+                        "net.ipv6.conf.all.disable_ipv6=1",
+                        "net.ipv6.conf.default.disable_ipv6=1",
+                    ])
+                    .status()
+                    .expect("sysctl");
+                assert!(ok.success(), "sysctl disable_ipv6 in {ns}");
+            }
+        }
         // Made straight inside the namespaces, never in the shared root one.
         ip(&[
             "link", "add", &lab.va, "netns", &lab.a, "type", "veth", "peer", "name", &lab.vb,
@@ -98,9 +129,28 @@ impl NsPair {
     /// Starts a python server in `ns` that prints `ready` once it listens, waits for
     /// that line, and keeps it to be killed on drop.
     pub fn start_ready_server(&mut self, ns: &str, script: &str) {
+        self.start_ready_python(ns, &["-c", script]);
+    }
+
+    /// tests/lab/download_server.py in `b`: downloads of the size a client asks for
+    /// on `tcp_port`, a UDP echo on `udp_port`.
+    pub fn start_download_server(&mut self, tcp_port: u16, udp_port: u16) {
+        let script = super::lab_script("download_server.py");
+        let b = self.b.clone();
+        self.start_ready_python(
+            &b,
+            &[
+                script.to_str().expect("a UTF-8 path"),
+                &tcp_port.to_string(),
+                &udp_port.to_string(),
+            ],
+        );
+    }
+
+    fn start_ready_python(&mut self, ns: &str, args: &[&str]) {
         let mut server = self
             .exec(ns, "python3")
-            .args(["-c", script])
+            .args(args)
             .stdout(Stdio::piped())
             .spawn()
             .expect("start server");
