@@ -5,7 +5,7 @@ from real PDUs instead of random bytes.
 
     fuzz/make-seeds.py
 
-dissect, top_classify: one byte choosing the link type (index into the targets'
+dissect, top_classify, shard_route: one byte choosing the link type (index into the targets'
 LINKTYPES) + a frame.
 cdp/lldp/stp/fhrp/dns/http/websocket/tls_record: the payload the decoder takes;
 tls_handshake: a handshake record's body. l2trace: the two
@@ -149,6 +149,7 @@ def main():
                         seed = bytes([LINKTYPES.index(lt)]) + f
                         write(written, "dissect", seed)
                         write(written, "top_classify", seed)
+                        write(written, "shard_route", seed)
                     for target, p in payloads(lt, f):
                         write(written, target, p)
     for example in L2T_EXAMPLES:
