@@ -227,6 +227,42 @@ pub struct Flow {
     pub cgroup_id: Option<u64>,
 }
 
+impl Flow {
+    /// A flow first counted at `now_ns`, its owner not known yet.
+    fn new(now_ns: i64, first_ts_ns: i64, established: bool, socket: u64) -> Flow {
+        Flow {
+            owner: Owner::Pending,
+            meter: Box::default(),
+            total_tx: 0,
+            total_rx: 0,
+            interval_tx: 0,
+            interval_rx: 0,
+            last_seen_ns: now_ns,
+            looked_up_ns: now_ns,
+            established,
+            closing: false,
+            first_ts_ns,
+            socket,
+            cgroup_id: None,
+        }
+    }
+
+    /// `bytes` more in direction `dir`, at `now_ns`.
+    fn count(&mut self, now_ns: i64, dir: Dir, bytes: u64) {
+        self.meter.add(now_ns, dir, bytes);
+        match dir {
+            Dir::Tx => {
+                self.total_tx += bytes;
+                self.interval_tx += bytes;
+            }
+            Dir::Rx => {
+                self.total_rx += bytes;
+                self.interval_rx += bytes;
+            }
+        }
+    }
+}
+
 /// Who a row of the process table is: a process in a namespace, or the unattributed
 /// traffic of a namespace.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -334,21 +370,7 @@ impl Engine {
         let mut lookup = Lookup::None;
         let flow = self.flows.entry(key).or_insert_with(|| {
             lookup = Lookup::Owner;
-            Flow {
-                owner: Owner::Pending,
-                meter: Box::default(),
-                total_tx: 0,
-                total_rx: 0,
-                interval_tx: 0,
-                interval_rx: 0,
-                last_seen_ns: now_ns,
-                looked_up_ns: now_ns,
-                established: false,
-                closing: false,
-                first_ts_ns: frame_ts_ns,
-                socket: 0,
-                cgroup_id: None,
-            }
+            Flow::new(now_ns, frame_ts_ns, false, 0)
         });
         if !packet.syn {
             flow.established = true;
@@ -358,17 +380,7 @@ impl Engine {
             flow.looked_up_ns = now_ns;
             lookup = Lookup::Owner;
         }
-        flow.meter.add(now_ns, dir, bytes);
-        match dir {
-            Dir::Tx => {
-                flow.total_tx += bytes;
-                flow.interval_tx += bytes;
-            }
-            Dir::Rx => {
-                flow.total_rx += bytes;
-                flow.interval_rx += bytes;
-            }
-        }
+        flow.count(now_ns, dir, bytes);
         flow.last_seen_ns = now_ns;
         lookup
     }
@@ -401,21 +413,7 @@ impl Engine {
         let mut created = false;
         let flow = self.flows.entry(key).or_insert_with(|| {
             created = true;
-            Flow {
-                owner: Owner::Pending,
-                meter: Box::default(),
-                total_tx: 0,
-                total_rx: 0,
-                interval_tx: 0,
-                interval_rx: 0,
-                last_seen_ns: now_ns,
-                looked_up_ns: now_ns,
-                established: true,
-                closing: false,
-                first_ts_ns: now_ns,
-                socket,
-                cgroup_id: None,
-            }
+            Flow::new(now_ns, now_ns, true, socket)
         });
         let container = owner.as_ref().and_then(|(info, _)| info.container.clone());
         match owner {
@@ -434,14 +432,10 @@ impl Engine {
         }
         flow.closing |= closed;
         if tx > 0 {
-            flow.meter.add(now_ns, Dir::Tx, tx);
-            flow.total_tx += tx;
-            flow.interval_tx += tx;
+            flow.count(now_ns, Dir::Tx, tx);
         }
         if rx > 0 {
-            flow.meter.add(now_ns, Dir::Rx, rx);
-            flow.total_rx += rx;
-            flow.interval_rx += rx;
+            flow.count(now_ns, Dir::Rx, rx);
         }
         if tx > 0 || rx > 0 {
             flow.last_seen_ns = now_ns;
