@@ -41,6 +41,22 @@ pub(super) struct Batch {
 }
 
 impl Batch {
+    /// Copies `raw` in (`passed`: whether it matched the display filter).
+    pub(super) fn push(&mut self, raw: &RawFrame<'_>, passed: bool) {
+        let start = self.bytes.len();
+        self.bytes.extend_from_slice(raw.data);
+        self.frames.push(Meta {
+            number: raw.number,
+            ts_ns: raw.ts_ns,
+            orig_len: raw.orig_len,
+            linktype: raw.linktype,
+            interface: raw.interface,
+            passed,
+            start,
+            len: raw.data.len(),
+        });
+    }
+
     pub(super) fn raw(&self, m: &Meta) -> RawFrame<'_> {
         RawFrame {
             number: m.number,
@@ -130,18 +146,7 @@ pub fn analyze_exporting_parallel(
             let _ = to_capture.send(b);
         };
         while let Some((raw, passed)) = source.next_frame_any() {
-            let start = batch.bytes.len();
-            batch.bytes.extend_from_slice(raw.data);
-            batch.frames.push(Meta {
-                number: raw.number,
-                ts_ns: raw.ts_ns,
-                orig_len: raw.orig_len,
-                linktype: raw.linktype,
-                interface: raw.interface,
-                passed,
-                start,
-                len: raw.data.len(),
-            });
+            batch.push(&raw, passed);
             frames += 1;
             if frames.is_multiple_of(PROGRESS_EVERY) {
                 progress(Progress {

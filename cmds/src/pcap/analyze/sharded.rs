@@ -28,7 +28,7 @@
 //! shards would be ahead of) nor with graphs (the series recorder numbers streams as
 //! it goes): those runs take `parallel.rs`' split.
 
-use super::parallel::{work, Batch, Meta, Side, BATCH_BYTES, BATCH_FRAMES, QUEUED_BATCHES};
+use super::parallel::{work, Batch, Side, BATCH_BYTES, BATCH_FRAMES, QUEUED_BATCHES};
 use super::sections::tcp::{shard_of, TcpAnalysis, TcpFrameInfo};
 use super::{Analysis, AnalyzeOptions, Progress, Report, SourceInfo, PROGRESS_EVERY};
 use crate::source::FrameSource;
@@ -315,18 +315,7 @@ pub fn analyze_sharded(
             });
         };
         while let Some((raw, passed)) = source.next_frame_any() {
-            let start = batch.bytes.len();
-            batch.bytes.extend_from_slice(raw.data);
-            batch.frames.push(Meta {
-                number: raw.number,
-                ts_ns: raw.ts_ns,
-                orig_len: raw.orig_len,
-                linktype: raw.linktype,
-                interface: raw.interface,
-                passed,
-                start,
-                len: raw.data.len(),
-            });
+            batch.push(&raw, passed);
             if let Some(text) = source.take_tls_secrets() {
                 secrets.push((batch.frames.len() - 1, text));
             }
