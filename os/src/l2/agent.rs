@@ -522,11 +522,21 @@ fn listen_port(shared: Arc<Shared>, iface: Iface, mut rx: raw::Receiver) {
                 if let Ok(mut s) = shared.senders.lock() {
                     s.remove(&iface.index);
                 }
-                if let Ok(mut l) = shared.lost.lock() {
-                    l.insert(iface.index, e.to_string());
+                // The kernel reports a port's going down once, on the next read. When
+                // that read comes after the port is up again (a quick flap), the rescan
+                // has already said both lines and kept this channel; open a new one at
+                // once rather than leave the port unheard until the periodic rescan.
+                let flapped = e.raw_os_error() == Some(libc::ENETDOWN)
+                    && raw::interfaces()
+                        .iter()
+                        .any(|i| i.index == iface.index && i.up);
+                if !flapped {
+                    if let Ok(mut l) = shared.lost.lock() {
+                        l.insert(iface.index, e.to_string());
+                    }
                 }
                 if let Ok(tx) = shared.rescan.lock() {
-                    let _ = tx.send(false);
+                    let _ = tx.send(flapped);
                 }
                 return;
             }
@@ -564,16 +574,21 @@ fn sync_ports(shared: &Arc<Shared>, bridge: &str, ports: Vec<Link>, first: bool,
             gone.name
         ));
     }
+    // A port that joined up or came back up is reported once its listener is open, not
+    // before: a neighbour that announces itself on reading the line must be heard.
+    let mut once_listened: Vec<(u32, String)> = Vec::new();
     for w in &wanted {
         match known(&before, w) {
+            None if !first && w.up => once_listened.push((
+                w.index,
+                format!(
+                    "port {} joined bridge {bridge}: listening and announcing on it",
+                    w.name
+                ),
+            )),
             None if !first => say(format!(
-                "port {} joined bridge {bridge}: {}",
-                w.name,
-                if w.up {
-                    "listening and announcing on it"
-                } else {
-                    "down, listened to once it is up"
-                }
+                "port {} joined bridge {bridge}: down, listened to once it is up",
+                w.name
             )),
             Some(b) if b.up && !w.up => {
                 lost.remove(&w.index);
@@ -583,7 +598,12 @@ fn sync_ports(shared: &Arc<Shared>, bridge: &str, ports: Vec<Link>, first: bool,
                 ));
             }
             Some(b) if !b.up && w.up => {
-                say(format!("port {} of bridge {bridge} is up again", w.name))
+                // Its channel's failure, if read after the down line, was that down.
+                lost.remove(&w.index);
+                once_listened.push((
+                    w.index,
+                    format!("port {} of bridge {bridge} is up again", w.name),
+                ));
             }
             _ => {}
         }
@@ -609,8 +629,14 @@ fn sync_ports(shared: &Arc<Shared>, bridge: &str, ports: Vec<Link>, first: bool,
         p.retain(|c| wanted.iter().any(|w| w.index == c.index));
     }
     let current = shared.port_list();
+    let mut say_listened = |index: u32| {
+        if let Some(at) = once_listened.iter().position(|(i, _)| *i == index) {
+            say(once_listened.remove(at).1);
+        }
+    };
     for iface in wanted.into_iter().filter(|w| w.up) {
         if current.iter().any(|c| c.index == iface.index) {
+            say_listened(iface.index);
             continue;
         }
         if !reopen {
@@ -635,11 +661,20 @@ fn sync_ports(shared: &Arc<Shared>, bridge: &str, ports: Vec<Link>, first: bool,
                     p.push(iface.clone());
                 }
                 shared.announce_on(&iface, ANNOUNCE_TTL);
+                let index = iface.index;
                 let sh = Arc::clone(shared);
                 std::thread::spawn(move || listen_port(sh, iface, rx));
+                say_listened(index);
             }
-            Err(e) => say(e.to_string()),
+            Err(e) => {
+                say_listened(iface.index);
+                say(e.to_string());
+            }
         }
+    }
+    // Ports left for the periodic rescan to open (`reopen` false): said all the same.
+    for (_, line) in once_listened {
+        say(line);
     }
 }
 
@@ -840,16 +875,21 @@ pub fn run(opts: &AgentOptions) -> Result<(), L2Error> {
                     }
                     announced = Some(Instant::now());
                 }
+                // Wakes that queued meanwhile are folded into this rescan; one from the
+                // kernel (a port came up) must still open channels, even when a failed
+                // listener's wake came first.
+                let drain = |mut reopen: bool| {
+                    while let Ok(r) = woken.try_recv() {
+                        reopen |= r;
+                    }
+                    reopen
+                };
                 let periodic = match woken.recv_timeout(RESCAN_EVERY) {
                     // A link changed: look now, and open what joined.
-                    Ok(true) => {
-                        while woken.try_recv().is_ok() {}
-                        true
-                    }
+                    Ok(true) => drain(true),
                     Ok(false) => {
                         std::thread::sleep(SETTLE);
-                        while woken.try_recv().is_ok() {}
-                        false
+                        drain(false)
                     }
                     Err(RecvTimeoutError::Timeout) => true,
                     Err(RecvTimeoutError::Disconnected) => return,
