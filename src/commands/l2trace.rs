@@ -88,8 +88,9 @@ pub struct NeighborsArgs {
     /// How long to listen, in seconds (CDP speakers send every 60 s, LLDP every 30 s)
     #[arg(long, value_name = "SECS", default_value_t = 61)]
     pub wait: u64,
-    /// Announce ourselves by CDP and LLDP while listening, every 10 s (withdrawn when
-    /// done); not needed when an l2trace agent runs here, whose cache is asked instead
+    /// Announce ourselves by CDP and LLDP while listening: four times a second apart
+    /// (LLDP's fast start), then every 10 s, withdrawn when done; not needed when an
+    /// l2trace agent runs here, whose cache is asked instead
     #[arg(long)]
     pub announce: bool,
     /// Print JSON instead of text

@@ -146,6 +146,11 @@ pub struct ListenOptions {
 /// in the neighbours' caches as a second device on their port.
 /// How often `neighbors --announce` repeats its announcement while it listens.
 pub const ANNOUNCE_EVERY: Duration = Duration::from_secs(10);
+/// LLDP's fast start (IEEE 802.1AB-2016 txFastInit and msgFastTx): the first
+/// announcements go a second apart, so one lost to a link that is still coming up
+/// (its queue not yet running) or to a neighbour not yet listening costs a second.
+const FAST_START_COUNT: u32 = 4;
+const FAST_START_EVERY: Duration = Duration::from_secs(1);
 
 pub fn listen(opts: &ListenOptions) -> Result<Vec<Neighbor>, L2Error> {
     let all = raw::interfaces();
@@ -222,16 +227,23 @@ pub fn listen(opts: &ListenOptions) -> Result<Vec<Neighbor>, L2Error> {
             });
         }
         let mut announced = Instant::now();
+        let mut sent = 1;
         while Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(10));
             // Keep announcing while listening: a neighbour that missed the first
             // one (or restarted) learns us within a period.
             if let (Some(id), false) = (&opts.announce, opts.solicit_only) {
-                if announced.elapsed() >= ANNOUNCE_EVERY {
+                let period = if sent < FAST_START_COUNT {
+                    FAST_START_EVERY
+                } else {
+                    ANNOUNCE_EVERY
+                };
+                if announced.elapsed() >= period {
                     for (iface, tx) in &mut senders {
                         let _ = announce(tx, iface, id, ttl);
                     }
                     announced = Instant::now();
+                    sent += 1;
                 }
             }
             let found = opts.stop_at_first_ip
