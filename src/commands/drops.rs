@@ -262,11 +262,11 @@ impl DropFeed {
                 .rx
                 .recv_timeout(FEED_EVERY + Duration::from_millis(300))
             {
-                watch.note_kernel_drops(&rows);
+                watch.note_kernel_drops(unix_ns(), &rows);
             }
         }
         while let Ok(rows) = self.rx.try_recv() {
-            watch.note_kernel_drops(&rows);
+            watch.note_kernel_drops(unix_ns(), &rows);
         }
     }
 }

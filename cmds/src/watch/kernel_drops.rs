@@ -13,6 +13,12 @@ use std::net::SocketAddr;
 /// Connections remembered; past it the whole table is let go (and counted), as the
 /// drops of a connection matter only until its stream settles.
 const MAX_CONNECTIONS: usize = 20_000;
+/// A connection's drops are let go once its stream has settled (its findings are
+/// raised once), or when nothing more was dropped of it for this long: every TCP
+/// connection that closes has a drop or two (QUEUE_PURGE, NOT_SPECIFIED), often noted
+/// after its stream settled, and most belong to no stream watched at all (the probe
+/// sees every namespace). Without it a soak of short connections grew by each one.
+const KEEP_IDLE_NS: i64 = 120_000_000_000;
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 struct Place {
@@ -22,17 +28,25 @@ struct Place {
     pid: Option<i32>,
 }
 
+/// One connection's drops and when the last of them was noted.
+#[derive(Debug, Default)]
+struct Dropped {
+    places: BTreeMap<Place, u64>,
+    last_noted_ns: i64,
+}
+
 /// Kernel drops per TCP connection, since the connection's first drop.
 #[derive(Debug, Default)]
 pub struct KernelDrops {
-    by_conn: HashMap<ConnKey, BTreeMap<Place, u64>>,
+    by_conn: HashMap<ConnKey, Dropped>,
     /// Connections let go when the table was full.
     pub forgotten: u64,
 }
 
 impl KernelDrops {
-    /// One interval's rows of `netkit drops`' engine (TCP rows with a flow count).
-    pub fn note(&mut self, rows: &[DropRow]) {
+    /// One interval's rows of `netkit drops`' engine (TCP rows with a flow count),
+    /// read at `now_ns` (any clock, the one [`KernelDrops::expire`] is given).
+    pub fn note(&mut self, now_ns: i64, rows: &[DropRow]) {
         for r in rows {
             let Some(f) = &r.flow else { continue };
             if r.protocol != "TCP" {
@@ -46,10 +60,10 @@ impl KernelDrops {
                 self.forgotten += self.by_conn.len() as u64;
                 self.by_conn.clear();
             }
-            *self
-                .by_conn
-                .entry(key)
-                .or_default()
+            let conn = self.by_conn.entry(key).or_default();
+            conn.last_noted_ns = now_ns;
+            *conn
+                .places
                 .entry(Place {
                     reason: r.reason.clone(),
                     netns: r.netns.clone(),
@@ -63,7 +77,7 @@ impl KernelDrops {
     /// "12 segments: 10 NETFILTER_DROP in namespace B on vb, 2 QDISC_DROP in namespace
     /// A on va", and the count; None when the kernel dropped nothing of it.
     pub fn describe(&self, a: SocketAddr, b: SocketAddr) -> Option<(u64, String)> {
-        let places = self.by_conn.get(&ConnKey::new(a, b))?;
+        let places = &self.by_conn.get(&ConnKey::new(a, b))?.places;
         let total: u64 = places.values().sum();
         let mut parts: Vec<(&Place, u64)> = places.iter().map(|(p, n)| (p, *n)).collect();
         parts.sort_by(|x, y| y.1.cmp(&x.1).then(x.0.cmp(y.0)));
@@ -92,5 +106,66 @@ impl KernelDrops {
 
     pub fn forget(&mut self, a: SocketAddr, b: SocketAddr) {
         self.by_conn.remove(&ConnKey::new(a, b));
+    }
+
+    /// Lets go of the connections nothing was dropped of for [`KEEP_IDLE_NS`].
+    pub fn expire(&mut self, now_ns: i64) {
+        self.by_conn
+            .retain(|_, c| now_ns - c.last_noted_ns < KEEP_IDLE_NS);
+    }
+
+    /// Connections held now.
+    pub fn held(&self) -> u64 {
+        self.by_conn.len() as u64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::drops::report::{DropFlow, DropRow};
+
+    fn row(sport: u16, reason: &str) -> DropRow {
+        DropRow {
+            netns: "a".into(),
+            netns_inode: 1,
+            ifname: "-".into(),
+            ifindex: 0,
+            reason: reason.into(),
+            protocol: "TCP".into(),
+            flow: Some(DropFlow {
+                src: "10.0.0.1".parse().unwrap(),
+                dst: "10.0.0.2".parse().unwrap(),
+                sport,
+                dport: 80,
+            }),
+            socket_inode: None,
+            process: None,
+            count: 1,
+            bytes: 60,
+            rate: 1.0,
+            total: 1,
+        }
+    }
+
+    #[test]
+    fn settled_and_idle_connections_are_let_go() {
+        let mut k = KernelDrops::default();
+        let rows: Vec<DropRow> = (1000..1100).map(|p| row(p, "QUEUE_PURGE")).collect();
+        k.note(0, &rows);
+        k.note(KEEP_IDLE_NS, &[row(1000, "NETFILTER_DROP")]);
+        assert_eq!(k.held(), 100);
+        let (a, b) = (
+            "10.0.0.2:80".parse().unwrap(),
+            "10.0.0.1:1000".parse().unwrap(),
+        );
+        let (n, text) = k.describe(a, b).expect("noted");
+        assert_eq!(n, 2, "{text}");
+        // 99 idle since the first interval go; the one noted again stays.
+        k.expire(KEEP_IDLE_NS + 1);
+        assert_eq!(k.held(), 1);
+        k.forget(a, b);
+        assert_eq!(k.held(), 0);
+        assert_eq!(k.forgotten, 0);
     }
 }

@@ -21,7 +21,8 @@ use crate::pcap::analyze::{Analysis, AnalyzeOptions, SourceInfo};
 use crate::source::{Format, RawFrame};
 use netkit_dissectors::dissect;
 use report::{
-    Dropped, Event, FindingEvent, Place, Process, Summary, TcpSummary, UpgradeCounts, UpgradeEvent,
+    Dropped, Event, FindingEvent, KernelDropsHeld, Place, Process, Summary, TcpSummary,
+    UpgradeCounts, UpgradeEvent,
 };
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -172,10 +173,10 @@ impl Watch {
     /// Notes one interval of the kernel's drops (`netkit drops`' rows): from the first
     /// call on, a stream with a retransmission finding whose packets the kernel
     /// dropped gets a `tcp_drops_in_kernel` finding saying why and where.
-    pub fn note_kernel_drops(&mut self, rows: &[crate::drops::report::DropRow]) {
+    pub fn note_kernel_drops(&mut self, now_unix_ns: i64, rows: &[crate::drops::report::DropRow]) {
         self.kernel_drops
             .get_or_insert_with(Default::default)
-            .note(rows);
+            .note(now_unix_ns, rows);
     }
 
     /// Keeps recent frames from now on, and the frames of each finding's connection
@@ -407,6 +408,9 @@ impl Watch {
     /// capture point). Each stream's are
     /// raised once; a finding met again at the end of the run is not repeated.
     pub fn settle_streams(&mut self, now_unix_ns: i64, out: &mut Vec<Event>) {
+        if let Some(k) = &mut self.kernel_drops {
+            k.expire(now_unix_ns);
+        }
         for t in &mut self.taps {
             t.analysis
                 .forget_idle_connections(t.last_ts_ns, CONNECTION_IDLE_NS);
@@ -456,7 +460,7 @@ impl Watch {
             let mut found = Vec::new();
             let newly: HashSet<u32> = newly.into_iter().collect();
             tcp.raise_findings_of(|s| newly.contains(&s.stream), Some(latest), &mut found);
-            t.settled.extend(newly);
+            t.settled.extend(newly.iter().copied());
             let ts = rfc3339_ns(now_unix_ns);
             for f in found {
                 if !t.reported.insert((f.code, f.frames.clone())) {
@@ -472,6 +476,14 @@ impl Watch {
                     out.push(Event::Finding(kernel_event(
                         &ts, &t.place, severity, summary, stream,
                     )));
+                }
+            }
+            // Their findings are raised: the kernel's drops of these streams are
+            // not read again.
+            if let Some(k) = &mut self.kernel_drops {
+                for s in tcp.streams().iter().filter(|s| newly.contains(&s.stream)) {
+                    let (a, b) = ends_of(s);
+                    k.forget(a, b);
                 }
             }
         }
@@ -558,6 +570,10 @@ impl Watch {
                 queue: self.taps.iter().map(|t| t.dropped.queue).sum(),
             },
             interfaces: self.taps.iter().map(|t| t.place.clone()).collect(),
+            kernel_drops: self.kernel_drops.as_ref().map(|k| KernelDropsHeld {
+                connections: k.held(),
+                forgotten: k.forgotten,
+            }),
         }
     }
 }

@@ -91,6 +91,18 @@ pub struct Summary {
     pub dropped: Dropped,
     /// Interfaces being watched.
     pub interfaces: Vec<Place>,
+    /// The kernel's drops held per connection for `tcp_drops_in_kernel` (absent when
+    /// the drops probe does not run).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kernel_drops: Option<KernelDropsHeld>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct KernelDropsHeld {
+    /// Connections whose drops are held now.
+    pub connections: u64,
+    /// Connections let go unread because the table was full.
+    pub forgotten: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]
