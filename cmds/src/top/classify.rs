@@ -23,6 +23,30 @@ pub struct Packet {
     pub fin_or_rst: bool,
 }
 
+impl Packet {
+    /// The same frame as its receiver's: on loopback both ends are sockets of this
+    /// namespace, and the frame is one's transmit and the other's receive (as the BPF
+    /// path counts it, at each socket).
+    pub fn as_received(&self) -> Packet {
+        Packet {
+            key: FlowKey {
+                local: self.key.remote,
+                remote: self.key.local,
+                ..self.key
+            },
+            dir: Dir::Rx,
+            ..*self
+        }
+    }
+}
+
+/// Whether a cooked (SLL2) frame passed the loopback device.
+pub fn on_loopback(linktype: u16, data: &[u8]) -> bool {
+    const ARPHRD_LOOPBACK: u16 = 772;
+    linktype == linktype::LINUX_SLL2
+        && data.get(8..10) == Some(ARPHRD_LOOPBACK.to_be_bytes().as_slice())
+}
+
 /// What one frame means to `top`: its flow, direction and wire length; `None` for
 /// frames that are not IP or that the interface selection leaves out.
 ///
@@ -205,11 +229,15 @@ fn classify_dissected(
                         return None;
                     }
                 }
-                // Loopback frames show up twice (going out and coming in); count the
-                // outgoing copy only, as the sender's transmit.
+                // Loopback frames pass the device twice, going out and coming in.
+                // libpcap's "any" capture hands over only the incoming copy (it skips
+                // outgoing frames on lo); that one is the sender's transmit (and,
+                // through [`Packet::as_received`], the receiver's), the outgoing one
+                // never counted, should a capture deliver both.
                 const PACKET_OUTGOING: u16 = 4;
                 const ARPHRD_LOOPBACK: u16 = 772;
-                if s.arphrd == ARPHRD_LOOPBACK && s.packet_type != PACKET_OUTGOING {
+                let loopback = s.arphrd == ARPHRD_LOOPBACK;
+                if loopback && s.packet_type == PACKET_OUTGOING {
                     return None;
                 }
                 const ARPHRD_ETHER: u16 = 1;
@@ -219,7 +247,7 @@ fn classify_dissected(
                     _ => 0,
                 };
                 wire = (wire + link).saturating_sub(cooked);
-                dir = Some(if s.packet_type == PACKET_OUTGOING {
+                dir = Some(if loopback || s.packet_type == PACKET_OUTGOING {
                     Dir::Tx
                 } else {
                     Dir::Rx
@@ -423,5 +451,32 @@ mod tests {
         assert!(classify(2, linktype::LINUX_SLL2, &out, 60, Some(&[4]), &opts, None).is_none());
         assert!(classify(2, linktype::LINUX_SLL2, &out, 60, Some(&[3]), &opts, None).is_some());
         assert!(classify(2, linktype::LINUX_SLL2, &out[..10], 60, None, &opts, None).is_none());
+    }
+
+    #[test]
+    fn loopback_is_counted_once_as_the_senders_transmit() {
+        let opts = DissectOptions::default();
+        let on_lo = |packet_type| {
+            let mut f = sll2_tcp(packet_type, 1, [127, 0, 0, 1], [127, 0, 0, 2]);
+            f[8..10].copy_from_slice(&772u16.to_be_bytes());
+            f
+        };
+        // The copy going out is never counted; the one coming in (the only one
+        // libpcap's "any" capture hands over) is, as the sender's.
+        assert!(classify(2, linktype::LINUX_SLL2, &on_lo(4), 60, None, &opts, None).is_none());
+        let p = classify(2, linktype::LINUX_SLL2, &on_lo(0), 60, None, &opts, None).unwrap();
+        assert_eq!(p.dir, Dir::Tx);
+        assert_eq!(p.key.local, SocketAddr::from(([127, 0, 0, 1], 12345)));
+        assert_eq!(p.key.remote, SocketAddr::from(([127, 0, 0, 2], 80)));
+        assert_eq!(p.wire, 54);
+        assert!(on_loopback(linktype::LINUX_SLL2, &on_lo(0)));
+        assert!(!on_loopback(
+            linktype::LINUX_SLL2,
+            &sll2_tcp(0, 1, [127, 0, 0, 1], [127, 0, 0, 2])
+        ));
+        let r = p.as_received();
+        assert_eq!((r.dir, r.wire), (Dir::Rx, 54));
+        assert_eq!(r.key.local, SocketAddr::from(([127, 0, 0, 2], 80)));
+        assert_eq!(r.key.remote, SocketAddr::from(([127, 0, 0, 1], 12345)));
     }
 }

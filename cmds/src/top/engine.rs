@@ -29,6 +29,12 @@ const FLOW_IDLE_NS: i64 = 90 * NS;
 const CLOSED_IDLE_NS: i64 = 5 * NS;
 /// An unattributed flow that keeps sending is looked up again after this long.
 const RETRY_NS: i64 = 3 * NS;
+/// A connection a server here accepts is looked up at its SYN, before the socket is
+/// accepted (a request socket, or an established one still in the listener's queue,
+/// has no owner yet): its first few retries come this soon, so a short download from
+/// a local server is not left unattributed for the [`RETRY_NS`] it would last.
+const QUICK_RETRY_NS: i64 = NS / 20;
+const QUICK_RETRIES: u8 = 5;
 const NS: i64 = 1_000_000_000;
 
 /// Transport protocol of a flow.
@@ -225,6 +231,8 @@ pub struct Flow {
     pub socket: u64,
     /// The owner's cgroup v2 id as the kernel recorded it (BPF path only).
     pub cgroup_id: Option<u64>,
+    /// Lookups left at [`QUICK_RETRY_NS`] (a connection accepted here).
+    pub quick_retries: u8,
 }
 
 impl Flow {
@@ -244,7 +252,22 @@ impl Flow {
             first_ts_ns,
             socket,
             cgroup_id: None,
+            quick_retries: 0,
         }
+    }
+
+    /// Whether the owner, not found last time, is to be asked for again now.
+    fn retry_due(&mut self, now_ns: i64) -> bool {
+        if self.owner != Owner::Unknown {
+            return false;
+        }
+        let since = now_ns - self.looked_up_ns;
+        let due = since >= RETRY_NS || (self.quick_retries > 0 && since >= QUICK_RETRY_NS);
+        if due {
+            self.looked_up_ns = now_ns;
+            self.quick_retries = self.quick_retries.saturating_sub(1);
+        }
+        due
     }
 
     /// `bytes` more in direction `dir`, at `now_ns`.
@@ -370,14 +393,17 @@ impl Engine {
         let mut lookup = Lookup::None;
         let flow = self.flows.entry(key).or_insert_with(|| {
             lookup = Lookup::Owner;
-            Flow::new(now_ns, frame_ts_ns, false, 0)
+            let mut flow = Flow::new(now_ns, frame_ts_ns, false, 0);
+            if packet.syn && dir == Dir::Rx {
+                flow.quick_retries = QUICK_RETRIES;
+            }
+            flow
         });
         if !packet.syn {
             flow.established = true;
         }
         flow.closing |= packet.fin_or_rst;
-        if flow.owner == Owner::Unknown && now_ns - flow.looked_up_ns >= RETRY_NS {
-            flow.looked_up_ns = now_ns;
+        if flow.retry_due(now_ns) {
             lookup = Lookup::Owner;
         }
         flow.count(now_ns, dir, bytes);
@@ -422,10 +448,12 @@ impl Engine {
                 flow.cgroup_id = cgroup;
             }
             None if created => {
+                // An accepted socket (or one older than netkit): asked for now, and
+                // soon again when it is not accepted yet.
+                flow.quick_retries = QUICK_RETRIES;
                 lookup = Lookup::Owner;
             }
-            None if flow.owner == Owner::Unknown && now_ns - flow.looked_up_ns >= RETRY_NS => {
-                flow.looked_up_ns = now_ns;
+            None if flow.retry_due(now_ns) => {
                 lookup = Lookup::Owner;
             }
             None => {}
@@ -790,6 +818,46 @@ mod tests {
             syn: false,
             fin_or_rst: false,
         }
+    }
+
+    #[test]
+    fn a_connection_accepted_here_is_asked_for_again_soon_a_few_times() {
+        let mut e = Engine::new(vec!["red".into()], T0);
+        let k = key(80, 40000);
+        let syn_in = Packet {
+            syn: true,
+            ..pkt(k, Dir::Rx, 74)
+        };
+        assert_eq!(e.record(T0, &syn_in), Lookup::Owner);
+        // Not accepted yet: nobody owns it.
+        e.set_owner(&k, None);
+        let mut t = T0;
+        let mut asked = 0;
+        for _ in 0..40 {
+            t += QUICK_RETRY_NS / 2;
+            if e.record(t, &pkt(k, Dir::Tx, 1500)) == Lookup::Owner {
+                asked += 1;
+                e.set_owner(&k, None);
+            }
+        }
+        // 40 packets over a second: the quick retries, then none until RETRY_NS.
+        assert_eq!(asked, QUICK_RETRIES);
+        // A connection this host opened (its SYN sent) waits RETRY_NS as before.
+        let out = key(40001, 443);
+        let syn_out = Packet {
+            syn: true,
+            ..pkt(out, Dir::Tx, 74)
+        };
+        assert_eq!(e.record(t, &syn_out), Lookup::Owner);
+        e.set_owner(&out, None);
+        assert_eq!(
+            e.record(t + QUICK_RETRY_NS, &pkt(out, Dir::Tx, 60)),
+            Lookup::None
+        );
+        assert_eq!(
+            e.record(t + RETRY_NS, &pkt(out, Dir::Tx, 60)),
+            Lookup::Owner
+        );
     }
 
     #[test]

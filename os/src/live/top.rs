@@ -9,7 +9,7 @@ use crate::capture::ring;
 use crate::capture::{LiveCapture, LiveOptions};
 use crate::clock::{monotonic_ns, unix_ns};
 use crate::netns::Netns;
-use netkit_cmds::top::classify::{classify, quick_filter, Packet, BULK_FILTER};
+use netkit_cmds::top::classify::{classify, on_loopback, quick_filter, Packet, BULK_FILTER};
 use netkit_cmds::top::engine::{Engine, FlowKey, Lookup};
 use netkit_cmds::top::names;
 use netkit_dissectors::frame::DissectOptions;
@@ -382,6 +382,9 @@ pub(super) fn capture_loop(
                     Some(&mut scratch_names),
                 ) {
                     batch.push((packet, frame.ts_ns));
+                    if on_loopback(frame.linktype, frame.data) {
+                        batch.push((packet.as_received(), frame.ts_ns));
+                    }
                 }
             })?;
             if batch.is_empty() {
