@@ -21,7 +21,8 @@ use crate::pcap::analyze::{Analysis, AnalyzeOptions, SourceInfo};
 use crate::source::{Format, RawFrame};
 use netkit_dissectors::dissect;
 use report::{
-    Dropped, Event, FindingEvent, Place, Process, Summary, TcpSummary, UpgradeCounts, UpgradeEvent,
+    Dropped, Event, FindingEvent, OwnerCounts, Place, Process, Summary, TcpSummary, UpgradeCounts,
+    UpgradeEvent,
 };
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -558,6 +559,8 @@ impl Watch {
                 queue: self.taps.iter().map(|t| t.dropped.queue).sum(),
             },
             interfaces: self.taps.iter().map(|t| t.place.clone()).collect(),
+            attribution: "sock-diag",
+            owners: OwnerCounts::default(),
         }
     }
 }
