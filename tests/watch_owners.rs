@@ -10,6 +10,9 @@
 //!   for both, the BPF one required >= 99.5%.
 //! - Without CAP_SYS_ADMIN, `--attribution auto` says so in one line and runs on
 //!   sock-diag; `--attribution bpf` fails with that line and exit 1.
+//! - The probe watch loads has no program on the packet path (no cgroup_skb, checked
+//!   with bpftool when installed), and `kill -9` leaves none of its programs, links
+//!   or maps.
 //!
 //! Needs root, iproute2, python3 (and setpriv for the second); otherwise says why and
 //! skips. Names are prefixed nkwo- and removed by Drop guards, also when an assertion
@@ -17,8 +20,9 @@
 
 mod common;
 
+use common::bpf::{assert_all_freed, held_ids};
 use common::pair::{NsPair, Offloads};
-use common::skip_reason;
+use common::{have, skip_reason};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::process::{Child, Command, Stdio};
@@ -315,4 +319,45 @@ fn without_cap_sys_admin_auto_falls_back_and_bpf_fails() {
         "{}",
         String::from_utf8_lossy(&env.stderr)
     );
+}
+
+#[test]
+fn the_owner_probe_counts_no_packet_and_kill_9_frees_it() {
+    if let Some(why) = skip_reason(&["ip"]) {
+        eprintln!("skipping watch_owners: {why}");
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut watch = Watch::start("host", "lo", "bpf");
+    std::thread::sleep(Duration::from_millis(1500));
+    let child = watch.0.as_mut().unwrap();
+    assert!(child.try_wait().unwrap().is_none(), "watch exited early");
+    let pid = child.id();
+    let (progs, links, maps) = (
+        held_ids(pid, "prog_id"),
+        held_ids(pid, "link_id"),
+        held_ids(pid, "map_id"),
+    );
+    eprintln!("watch holds programs {progs:?}, links {links:?}, maps {maps:?}");
+    // sock_create and sockops at least (the drop-reason probe may add its own).
+    assert!(links.len() >= 2, "links: {links:?}");
+    if have("bpftool") {
+        let types: Vec<String> = progs
+            .iter()
+            .filter_map(|id| {
+                let out = Command::new("bpftool")
+                    .args(["-j", "prog", "show", "id", &id.to_string()])
+                    .output()
+                    .ok()?;
+                let v: Value = serde_json::from_slice(&out.stdout).ok()?;
+                Some(v["type"].as_str()?.to_string())
+            })
+            .collect();
+        eprintln!("program types: {types:?}");
+        assert!(types.iter().any(|t| t == "sock_ops"), "{types:?}");
+        assert!(!types.iter().any(|t| t == "cgroup_skb"), "{types:?}");
+    }
+    child.kill().expect("kill -9");
+    child.wait().unwrap();
+    assert_all_freed(&[("prog", &progs), ("link", &links), ("map", &maps)]);
 }

@@ -287,9 +287,10 @@ impl BpfOwners {
             let closed_at = o.closed.then_some(now);
             match self.index.get_mut(&key) {
                 // The same process: only its close is news (the command line read
-                // while it lived is kept).
+                // while it lived is kept); an open record is a new connection on
+                // the same ports, whose time starts again.
                 Some(k) if k.process.pid == pid => {
-                    k.closed_at = k.closed_at.or(closed_at);
+                    k.closed_at = closed_at.and(k.closed_at.or(closed_at));
                 }
                 _ => {
                     self.generation += 1;
