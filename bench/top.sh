@@ -78,7 +78,7 @@ frames() { # frames through A's veth, both directions
     python3 -c "import json,sys; s=json.load(sys.stdin)[0]['stats64']; print(s['tx']['packets']+s['rx']['packets'])"
 }
 cpu_of() { # nanoseconds on CPU of a process, summed over its live threads
-  cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {print s + 0}'
+  cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%.0f\n", s}'
 }
 
 # measure NAME CMD...: starts CMD (inside namespace A), lets it settle, runs the
