@@ -15,7 +15,8 @@
 #   captured) and --attribution sock-diag (netkit-sd: every frame captured, as before)
 #   WRITE=4 sudo bench/top.sh  # netkit with --write and a 4 MiB ring (the cost of --write)
 #   BASELINE=old/netkit sudo bench/top.sh   # also measures another build, same rounds
-#   WATCH=1 sudo bench/top.sh  # also netkit watch and tshark -q -z expert (issue 14's peers)
+#   WATCH=1 sudo bench/top.sh  # also netkit watch (watch: --attribution bpf, watch-sd:
+#                              # sock-diag) and tshark -q -z expert (issue 14's peers)
 #
 # Needs root, iproute2, iperf3, tcpdump; nethogs/bandwhich are measured when found
 # (BANDWHICH=path to pick one). Removes everything it made, also on failure or Ctrl-C.
@@ -77,7 +78,7 @@ frames() { # frames through A's veth, both directions
     python3 -c "import json,sys; s=json.load(sys.stdin)[0]['stats64']; print(s['tx']['packets']+s['rx']['packets'])"
 }
 cpu_of() { # nanoseconds on CPU of a process, summed over its live threads
-  cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {print s + 0}'
+  cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%.0f\n", s}'
 }
 
 # measure NAME CMD...: starts CMD (inside namespace A), lets it settle, runs the
@@ -116,7 +117,10 @@ for round in $(seq "$ROUNDS"); do
   measure netkit-bpf "$NETKIT" top --json --netns "$a" --interval 1 --attribution bpf "${write_args[@]}"
   measure netkit-sd "$NETKIT" top --json --netns "$a" --interval 1 --attribution sock-diag "${write_args[@]}"
   if [ -n "${WATCH:-}" ]; then
-    measure watch "$NETKIT" watch --json --netns "$a" -i "$va" --summary-every 1
+    # Both owner paths: --attribution bpf adds the socket-owner probe (no program
+    # on the packet path), sock-diag is watch without it.
+    measure watch "$NETKIT" watch --json --netns "$a" -i "$va" --summary-every 1 --attribution bpf
+    measure watch-sd "$NETKIT" watch --json --netns "$a" -i "$va" --summary-every 1 --attribution sock-diag
     if command -v tshark >/dev/null; then
       measure tshark ip netns exec "$a" tshark -i "$va" -q -z expert
     else

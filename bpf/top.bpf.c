@@ -13,6 +13,9 @@
  *   to its port (post_bind records those in `bound`), or with pid 0 when that bind
  *   came before netkit started: userspace then finds its process the old way
  *   (sock_diag + /proc).
+ * - sockops, active established: a connected socket's record gets its whole tuple
+ *   (connect only knew the remote end), so its owner can be found by the addresses
+ *   seen on the wire (netkit watch).
  * - sock_release marks the record closed. Nothing is deleted in the kernel: a
  *   record stays until userspace has read it (it deletes closed records it read),
  *   so a process that lived one millisecond is still named. Both maps are LRU and
@@ -319,14 +322,19 @@ int netkit_sendmsg6(struct bpf_sock_addr *ctx)
 	return 1;
 }
 
-/* An accepted connection: runs in softirq, so no process; its tuple and namespace. */
+/* An established TCP connection: runs in softirq, so no process; its tuple and
+ * namespace. Accepted (passive): named after its listener's binder. Connected
+ * (active): the process was recorded at sock_create/connect, which did not know the
+ * local port yet; the whole tuple written here is what lets `netkit watch` find a
+ * client's owner by the addresses it captured, after the client is gone. */
 SEC("sockops")
 int netkit_sockops(struct bpf_sock_ops *ctx)
 {
 	struct sock_owner *o;
 	__u64 cookie, netns;
+	int passive = ctx->op == BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB;
 
-	if (ctx->op != BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB)
+	if (!passive && ctx->op != BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB)
 		return 1;
 	netns = bpf_get_netns_cookie(ctx);
 	if (!is_watched(netns))
@@ -338,7 +346,11 @@ int netkit_sockops(struct bpf_sock_ops *ctx)
 	o->netns_cookie = netns;
 	o->proto = 6;
 	o->lport = ctx->local_port;
-	if (o->pid == 0) {
+	/* A connected socket older than netkit: no process known (userspace looks it
+	 * up the old way). */
+	if (!passive && o->pid == 0)
+		o->flags |= OWNER_PASSIVE;
+	if (passive && o->pid == 0) {
 		struct bound_key bk;
 		struct sock_owner *l;
 

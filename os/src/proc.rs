@@ -5,6 +5,19 @@ use netkit_cmds::mcast::ProcMulticast;
 use netkit_cmds::ss::Owner;
 use std::collections::HashMap;
 
+/// The command line of process `pid`, its arguments joined by spaces; None when it
+/// is gone or unreadable, empty for a kernel thread.
+pub fn cmdline(pid: i32) -> Option<String> {
+    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    Some(
+        raw.split(|&c| c == 0)
+            .filter(|a| !a.is_empty())
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect::<Vec<_>>()
+            .join(" "),
+    )
+}
+
 /// socket inode -> owning processes, from one scan of every `/proc/<pid>/fd`. Socket
 /// inodes are global (one sockfs for the whole machine), so one scan serves every
 /// namespace. Processes that vanish or deny access during the scan are skipped.

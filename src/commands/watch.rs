@@ -13,9 +13,8 @@ use netkit_cmds::watch::{view, Watch};
 use netkit_os::caps::{self, Cap};
 use netkit_os::capture::evidence::EvidenceWriter;
 use netkit_os::clock::unix_ns;
-use netkit_os::live::attribution::tcp_owner;
 use netkit_os::live::taps::{self, Batch, TapPoint, Taps};
-use netkit_os::live::LiveError;
+use netkit_os::live::{AttributionChoice, ClientOwners, LiveError};
 use netkit_os::netns::{self, Netns, Selection};
 use netkit_os::signals;
 use std::io::Write;
@@ -67,6 +66,13 @@ pub struct WatchArgs {
     /// connection to FILE as it ends, with its namespace and interface
     #[arg(long, value_name = "FLOWS.ndjson")]
     pub export: Option<PathBuf>,
+    /// Who names the client process of each upgrade: bpf (the kernel records each
+    /// socket's owner, so a client that is already gone is named too), sock-diag
+    /// (sock_diag and /proc when the request is seen), auto (bpf when it loads here,
+    /// else sock-diag)
+    #[arg(long, value_name = "PATH", default_value = "auto", env = "NETKIT_WATCH_ATTRIBUTION",
+          value_parser = ["auto", "bpf", "sock-diag"])]
+    pub attribution: String,
     #[command(flatten)]
     pub decode: DecodeArgs,
 }
@@ -110,6 +116,24 @@ pub fn run(args: WatchArgs, term: &Term) -> Result {
         }));
     }
     let taps = Taps::start(&points, SNAPLEN, args.decode.filter.as_deref())?;
+    // Loaded while the capabilities are still held; only its maps are read later.
+    let (owners, fallback) = ClientOwners::start(match args.attribution.as_str() {
+        "bpf" => AttributionChoice::Bpf,
+        "sock-diag" => AttributionChoice::SockDiag,
+        _ => AttributionChoice::Auto,
+    })?;
+    if let Some(why) = fallback {
+        eprintln!("watch: {why}");
+    }
+    let owners = std::cell::RefCell::new(owners);
+    for p in &points {
+        if let Err(why) = owners.borrow_mut().register(&p.netns.label, &p.netns) {
+            eprintln!(
+                "watch: namespace {}: owners by sock-diag only: {why}",
+                p.netns.label
+            );
+        }
+    }
     // The kernel's drop reasons, joined to the TCP findings when BPF can be used; the
     // probe is loaded while the capabilities are still held.
     let mut drop_feed = match crate::commands::drops::DropFeed::start(&namespaces) {
@@ -182,7 +206,20 @@ pub fn run(args: WatchArgs, term: &Term) -> Result {
             .collect::<Vec<(String, Netns)>>(),
     );
     let mut owner = |place: &Place, client: SocketAddr, server: SocketAddr| {
-        owner_in(&places.borrow(), place, client, server)
+        owner_in(
+            &places.borrow(),
+            &mut owners.borrow_mut(),
+            place,
+            client,
+            server,
+        )
+    };
+    let summary = |watch: &Watch, last: bool| {
+        let mut s = watch.summary(unix_ns(), last);
+        let o = owners.borrow();
+        s.attribution = o.attribution();
+        s.owners = o.counts();
+        s
     };
     let mut next_scan = Instant::now() + Duration::from_secs(1);
     if points.is_empty() {
@@ -241,6 +278,7 @@ pub fn run(args: WatchArgs, term: &Term) -> Result {
         match taps.recv_timeout(Duration::from_millis(100)) {
             Ok(batch) => {
                 feed(&mut watch, &batch);
+                owners.borrow_mut().frames_arrived();
                 // Whatever else is queued, before judging: upgrades in one poll.
                 while let Ok(batch) = taps.try_recv() {
                     feed(&mut watch, &batch);
@@ -280,6 +318,13 @@ pub fn run(args: WatchArgs, term: &Term) -> Result {
                                 .join(", ")
                         );
                         for p in points {
+                            if let Err(why) = owners.borrow_mut().register(&p.netns.label, &p.netns)
+                            {
+                                eprintln!(
+                                    "watch: namespace {}: owners by sock-diag only: {why}",
+                                    p.netns.label
+                                );
+                            }
                             places
                                 .borrow_mut()
                                 .push((p.netns.label.clone(), p.netns.clone()));
@@ -289,6 +334,10 @@ pub fn run(args: WatchArgs, term: &Term) -> Result {
                     Err(e) => eprintln!("watch: namespace {} appeared; not watched: {e}", ns.label),
                 }
             }
+        }
+        let told = owners.borrow_mut().tick();
+        if let Some(line) = told {
+            eprintln!("watch: {line}");
         }
         watch.poll(unix_ns(), &mut owner, &mut events);
         write_evidence(&mut watch);
@@ -301,7 +350,7 @@ pub fn run(args: WatchArgs, term: &Term) -> Result {
             watch.note_drops(unix_ns(), &taps.dropped(), &mut events);
             watch.settle_streams(unix_ns(), &mut events);
             write_conns(&mut watch)?;
-            events.push(Event::Summary(watch.summary(unix_ns(), false)));
+            events.push(Event::Summary(summary(&watch, false)));
         }
         findings += emit(&mut out, &mut events)?;
         // Under --all-netns a namespace created later may still come.
@@ -314,6 +363,7 @@ pub fn run(args: WatchArgs, term: &Term) -> Result {
     while let Ok(batch) = taps.try_recv() {
         feed(&mut watch, &batch);
     }
+    owners.borrow_mut().frames_arrived();
     let lost = taps.dropped();
     taps.stop();
     if let Some(feed) = &mut drop_feed {
@@ -342,7 +392,7 @@ pub fn run(args: WatchArgs, term: &Term) -> Result {
             dest.display()
         );
     }
-    let last = watch.summary(unix_ns(), true);
+    let last = summary(&watch, true);
     let lost = last.dropped;
     events.push(Event::Summary(last));
     emit(&mut out, &mut events)?;
@@ -392,15 +442,16 @@ pub(crate) fn place_of(p: &TapPoint) -> Place {
 }
 
 /// The process behind `client` when it is a socket of the namespace `place` is in
-/// (`places`: namespace label to namespace).
+/// (`places`: namespace label to namespace), as `owners` finds it.
 pub(crate) fn owner_in(
     places: &[(String, Netns)],
+    owners: &mut ClientOwners,
     place: &Place,
     client: SocketAddr,
     server: SocketAddr,
 ) -> Option<Process> {
     let ns = &places.iter().find(|(label, _)| *label == place.netns)?.1;
-    tcp_owner(ns, client, server)
+    owners.lookup(&place.netns, ns, client, server)
 }
 
 /// Every frame of one batch, in capture order.

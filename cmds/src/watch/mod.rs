@@ -21,8 +21,8 @@ use crate::pcap::analyze::{Analysis, AnalyzeOptions, SourceInfo};
 use crate::source::{Format, RawFrame};
 use netkit_dissectors::dissect;
 use report::{
-    Dropped, Event, FindingEvent, KernelDropsHeld, Place, Process, Summary, TcpSummary,
-    UpgradeCounts, UpgradeEvent,
+    Dropped, Event, FindingEvent, KernelDropsHeld, OwnerCounts, Place, Process, Summary,
+    TcpSummary, UpgradeCounts, UpgradeEvent,
 };
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -574,6 +574,8 @@ impl Watch {
                 connections: k.held(),
                 forgotten: k.forgotten,
             }),
+            attribution: "sock-diag",
+            owners: OwnerCounts::default(),
         }
     }
 }

@@ -95,6 +95,10 @@ pub struct Summary {
     /// the drops probe does not run).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kernel_drops: Option<KernelDropsHeld>,
+    /// Who names client processes: "bpf" or "sock-diag" (set by the binary).
+    pub attribution: &'static str,
+    /// What the client owner lookups found, and what their records lost.
+    pub owners: OwnerCounts,
 }
 
 #[derive(Debug, Clone, Copy, Serialize)]
@@ -103,6 +107,22 @@ pub struct KernelDropsHeld {
     pub connections: u64,
     /// Connections let go unread because the table was full.
     pub forgotten: u64,
+}
+
+/// The client owner lookups of a run (`owners` in the summary).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct OwnerCounts {
+    /// Lookups answered from the socket owners the BPF probe recorded.
+    pub bpf: u64,
+    /// Lookups answered by sock_diag and /proc (the socket still open).
+    pub sock_diag: u64,
+    /// Lookups that found no local socket (a remote client, or a socket gone).
+    pub not_found: u64,
+    /// Owners of connections let go from netkit's index before their time was up,
+    /// to keep it bounded.
+    pub evicted: u64,
+    /// Socket owners the kernel's map evicted before netkit read them.
+    pub kernel_evicted: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]

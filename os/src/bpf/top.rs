@@ -19,6 +19,16 @@ pub static OBJECT: &[u8] = aya::include_bytes_aligned!("../../../bpf/top.bpf.o")
 /// The programs, by section kind. Without the first three nothing is counted: the
 /// path is not used. The others only name more sockets' owners.
 const REQUIRED: [&str; 3] = ["netkit_egress", "netkit_ingress", "netkit_sock_create"];
+/// [`ProbeUse::OwnersOnly`]: the process at creation and the tuple once established
+/// are both needed to find a connection's owner by its addresses.
+const OWNERS_REQUIRED: [&str; 2] = ["netkit_sock_create", "netkit_sockops"];
+const OWNERS_OPTIONAL: [&str; 5] = [
+    "netkit_connect4",
+    "netkit_connect6",
+    "netkit_post_bind4",
+    "netkit_post_bind6",
+    "netkit_sock_release",
+];
 const OPTIONAL: [&str; 8] = [
     "netkit_connect4",
     "netkit_connect6",
@@ -62,6 +72,16 @@ pub struct FlowUpdate {
     pub flow: SockFlow,
     pub delta: FlowCounts,
     pub owner: Option<Arc<SockOwner>>,
+}
+
+/// What [`TopProbe`] is started for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProbeUse {
+    /// `top`: socket owners and per-socket byte counts (cgroup_skb on every packet).
+    CountAndOwn,
+    /// `watch`: socket owners only, no program on the packet path (watch has its
+    /// packet rings); read with [`TopProbe::poll_owners`].
+    OwnersOnly,
 }
 
 /// The loaded, attached probe. Dropping it detaches everything (file descriptors).
@@ -184,6 +204,16 @@ impl TopProbe {
     /// Loads bpf/top.bpf.o (maps of `max_entries` each) and attaches it at the root
     /// of the cgroup2 hierarchy. Fails with one line when BPF cannot be used here.
     pub fn start(max_entries: u32) -> Result<TopProbe, BpfError> {
+        TopProbe::start_for(ProbeUse::CountAndOwn, max_entries)
+    }
+
+    /// As [`TopProbe::start`], with only the programs `usage` needs attached.
+    pub fn start_for(usage: ProbeUse, max_entries: u32) -> Result<TopProbe, BpfError> {
+        let (required, optional, traffic_entries): (&[&str], &[&str], u32) = match usage {
+            ProbeUse::CountAndOwn => (&REQUIRED, &OPTIONAL, max_entries),
+            // The flow map is never written: the smallest it can be.
+            ProbeUse::OwnersOnly => (&OWNERS_REQUIRED, &OWNERS_OPTIONAL, 64),
+        };
         if crate::caps::lacks(crate::caps::Cap::SysAdmin) {
             return Err(BpfError::NeedsCap(
                 "BPF attribution needs CAP_SYS_ADMIN (a cgroup2 mount and cgroup BPF hooks)".into(),
@@ -194,13 +224,13 @@ impl TopProbe {
             "top",
             OBJECT,
             &[],
-            &[("owners", max_entries), ("traffic", max_entries)],
+            &[("owners", max_entries), ("traffic", traffic_entries)],
         )?;
-        for p in REQUIRED {
+        for p in required {
             object.attach_cgroup(p, &cgroup)?;
         }
         let mut missing = Vec::new();
-        for p in OPTIONAL {
+        for p in optional {
             if let Err(e) = object.attach_cgroup(p, &cgroup) {
                 missing.push(format!("{p}: {e}"));
             }
@@ -238,6 +268,69 @@ impl TopProbe {
         Ok(per_cpu.iter().fold(0u64, |a, v| a.wrapping_add(*v)))
     }
 
+    /// Reads the owners map into `self.owners` and deletes the closed sockets' records
+    /// read (the kernel keeps them until then). Returns the entries left in the map
+    /// and the records new or changed since the last read.
+    fn read_owners(&mut self) -> Result<(u64, Vec<Arc<SockOwner>>), BpfError> {
+        let mut closed_read = Vec::new();
+        let mut changed = Vec::new();
+        let mut owners_now = 0u64;
+        {
+            let owners: BpfHashMap<&mut MapData, u64, [u8; OWNER_LEN]> =
+                BpfHashMap::try_from(self.object.map_mut("owners")?).map_err(map_err("owners"))?;
+            for item in owners.iter() {
+                let Ok((cookie, bytes)) = item else {
+                    // The entry went between two reads of the iteration (evicted).
+                    continue;
+                };
+                owners_now += 1;
+                let Some(owner) = SockOwner::parse(&bytes) else {
+                    continue;
+                };
+                if owner.closed {
+                    closed_read.push(cookie);
+                }
+                if self.owners.get(&cookie).is_none_or(|o| *o.0 != owner) {
+                    let owner = Arc::new(owner);
+                    changed.push(owner.clone());
+                    self.owners.insert(cookie, (owner, self.polls));
+                }
+            }
+        }
+        let mut owners: BpfHashMap<&mut MapData, u64, [u8; OWNER_LEN]> =
+            BpfHashMap::try_from(self.object.map_mut("owners")?).map_err(map_err("owners"))?;
+        for cookie in &closed_read {
+            if owners.remove(cookie).is_ok() {
+                self.owners_deleted += 1;
+                owners_now = owners_now.saturating_sub(1);
+            }
+        }
+        Ok((owners_now, changed))
+    }
+
+    /// [`ProbeUse::OwnersOnly`]: the socket owners recorded or changed since the last
+    /// call (a closed socket's last record included, once). Closed sockets' records
+    /// are deleted in the kernel and forgotten here once read: the caller keeps what
+    /// it needs. Updates [`TopProbe::stats`] (owners evicted by the LRU before they
+    /// were read, records not stored).
+    pub fn poll_owners(&mut self) -> Result<Vec<Arc<SockOwner>>, BpfError> {
+        self.polls += 1;
+        // Counted before the map is read, as in `poll`: never a false eviction.
+        let inserted = self.read_stat(STAT_OWNER_INSERTS)?;
+        let (owners_now, changed) = self.read_owners()?;
+        self.owners.retain(|_, (o, _)| !o.closed);
+        self.stats = KernelStats {
+            owners_evicted: self.stats.owners_evicted.max(
+                inserted
+                    .saturating_sub(self.owners_deleted)
+                    .saturating_sub(owners_now),
+            ),
+            flows_evicted: 0,
+            insert_failed: self.read_stat(STAT_INSERT_FAILED)?,
+        };
+        Ok(changed)
+    }
+
     /// Reads both maps: the bytes of every flow since the last poll and the owners
     /// of their sockets. Deletes what was read for the last time (closed sockets'
     /// owners; flows of closed sockets once quiet), and counts what the LRU evicted.
@@ -269,39 +362,7 @@ impl TopProbe {
             }
         }
         let mut flows_now = flows.len() as u64;
-        let mut closed_read = Vec::new();
-        let mut owners_now = 0u64;
-        {
-            let owners: BpfHashMap<&mut MapData, u64, [u8; OWNER_LEN]> =
-                BpfHashMap::try_from(self.object.map_mut("owners")?).map_err(map_err("owners"))?;
-            for item in owners.iter() {
-                let Ok((cookie, bytes)) = item else {
-                    // The entry went between two reads of the iteration (evicted).
-                    continue;
-                };
-                owners_now += 1;
-                let Some(owner) = SockOwner::parse(&bytes) else {
-                    continue;
-                };
-                if owner.closed {
-                    closed_read.push(cookie);
-                }
-                let changed = self.owners.get(&cookie).is_none_or(|o| *o.0 != owner);
-                if changed {
-                    self.owners.insert(cookie, (Arc::new(owner), self.polls));
-                }
-            }
-        }
-        {
-            let mut owners: BpfHashMap<&mut MapData, u64, [u8; OWNER_LEN]> =
-                BpfHashMap::try_from(self.object.map_mut("owners")?).map_err(map_err("owners"))?;
-            for cookie in &closed_read {
-                if owners.remove(cookie).is_ok() {
-                    self.owners_deleted += 1;
-                    owners_now = owners_now.saturating_sub(1);
-                }
-            }
-        }
+        let (owners_now, _) = self.read_owners()?;
         let mut updates = Vec::new();
         let mut done = Vec::new();
         for (key, value) in flows {

@@ -458,19 +458,10 @@ pub fn tcp_owner(ns: &Netns, local: SocketAddr, remote: SocketAddr) -> Option<Pr
         .remove(&row.inode)?
         .into_iter()
         .min_by_key(|o| o.pid)?;
-    let cmdline = fs::read(format!("/proc/{}/cmdline", owner.pid))
-        .map(|b| {
-            b.split(|&c| c == 0)
-                .filter(|a| !a.is_empty())
-                .map(|a| String::from_utf8_lossy(a).into_owned())
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .unwrap_or_default();
     Some(Process {
         pid: owner.pid,
         comm: owner.comm,
-        cmdline,
+        cmdline: crate::proc::cmdline(owner.pid).unwrap_or_default(),
     })
 }
 

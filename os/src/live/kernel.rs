@@ -4,14 +4,18 @@
 //! handed to their namespace's attribution thread, as on the sock-diag path.
 
 use super::watch::{Notices, Watch};
-use crate::bpf::top::TopProbe;
+use super::{AttributionChoice, LiveError};
+use crate::bpf::top::{ProbeUse, TopProbe};
 use crate::cgroup::{CgroupPaths, Containers, RuntimeDirs};
 use crate::clock::{monotonic_ns, unix_ns};
+use crate::netns::Netns;
 use netkit_cmds::top::container::Container;
 use netkit_cmds::top::engine::{Engine, FlowKey, KernelStats, Lookup, ProcInfo};
 use netkit_cmds::top::kernel::SockOwner;
 use netkit_cmds::top::report::{Notice, NoticeKind};
+use netkit_cmds::watch::report::{OwnerCounts, Process};
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -202,5 +206,338 @@ pub(super) fn run(
             });
             told = s;
         }
+    }
+}
+
+/// Entries of the watch probe's owners map.
+const WATCH_MAP_ENTRIES: u32 = 65_536;
+/// How often `watch` reads the owners map when no lookup asked (so the kernel's map
+/// is emptied of closed sockets long before it fills).
+const WATCH_POLL: Duration = Duration::from_millis(200);
+/// A closed socket's owner is kept this long: its upgrade is judged within seconds.
+const CLOSED_KEPT: Duration = Duration::from_secs(60);
+/// Connections whose owner is kept at most; beyond, the oldest go (counted).
+const MAX_INDEXED_OWNERS: usize = 65_536;
+
+/// A TCP connection's addresses in one namespace: (netns cookie, local, remote).
+type ConnKey = (u64, SocketAddr, SocketAddr);
+
+/// One indexed owner.
+struct Known {
+    process: Process,
+    closed_at: Option<Instant>,
+    /// Its place in `BpfOwners::order` (older places are stale).
+    generation: u64,
+}
+
+/// `netkit watch`'s BPF owner lookups: the probe (owners only, see
+/// [`crate::bpf::top::ProbeUse::OwnersOnly`]) and a bounded index of the owners it
+/// recorded, by connection, kept after the socket closed.
+struct BpfOwners {
+    probe: TopProbe,
+    index: HashMap<ConnKey, Known>,
+    /// Insertion order, oldest first, to evict from.
+    order: std::collections::VecDeque<(ConnKey, u64)>,
+    generation: u64,
+    /// Netns cookie of each namespace label registered.
+    cookies: HashMap<String, u64>,
+    last_poll: Instant,
+    /// Frames arrived since the last read of the map: a miss may be a record the
+    /// read has not seen yet (a connection's record is complete once its SYN-ACK
+    /// came, before any frame that carries its request).
+    stale: bool,
+    evicted: u64,
+}
+
+/// The process of a kernel record: its command line from /proc while the process
+/// lives (the same process: its thread still has the recorded name), else empty,
+/// and the name the kernel recorded.
+fn process_of(owner: &SockOwner, pid: i32) -> Process {
+    let same = |path: String| {
+        std::fs::read_to_string(path).is_ok_and(|c| c.trim_end_matches('\n') == owner.comm)
+    };
+    let alive =
+        same(format!("/proc/{pid}/task/{}/comm", owner.tid)) || same(format!("/proc/{pid}/comm"));
+    let cmdline = if alive {
+        crate::proc::cmdline(pid).unwrap_or_default()
+    } else {
+        String::new()
+    };
+    Process {
+        pid,
+        comm: owner.comm.clone(),
+        cmdline,
+    }
+}
+
+impl BpfOwners {
+    fn poll(&mut self) -> Result<(), String> {
+        self.last_poll = Instant::now();
+        self.stale = false;
+        let changed = self.probe.poll_owners().map_err(|e| e.to_string())?;
+        let now = Instant::now();
+        for o in changed {
+            let (Some(pid), Some(local), Some(remote)) = (o.pid, o.local, o.remote) else {
+                continue;
+            };
+            if o.proto != 6 || local.port() == 0 || remote.port() == 0 {
+                continue;
+            }
+            let key = (o.netns_cookie, local, remote);
+            let closed_at = o.closed.then_some(now);
+            match self.index.get_mut(&key) {
+                // The same process: only its close is news (the command line read
+                // while it lived is kept); an open record is a new connection on
+                // the same ports, whose time starts again.
+                Some(k) if k.process.pid == pid => {
+                    k.closed_at = closed_at.and(k.closed_at.or(closed_at));
+                }
+                _ => {
+                    self.generation += 1;
+                    let known = Known {
+                        process: process_of(&o, pid),
+                        closed_at,
+                        generation: self.generation,
+                    };
+                    self.index.insert(key, known);
+                    self.order.push_back((key, self.generation));
+                }
+            }
+        }
+        // Closed long enough ago: their upgrades were judged.
+        self.index.retain(|_, k| {
+            k.closed_at
+                .is_none_or(|t| now.duration_since(t) < CLOSED_KEPT)
+        });
+        while self.index.len() > MAX_INDEXED_OWNERS {
+            let Some((key, generation)) = self.order.pop_front() else {
+                break;
+            };
+            if self
+                .index
+                .get(&key)
+                .is_some_and(|k| k.generation == generation)
+            {
+                self.index.remove(&key);
+                self.evicted += 1;
+            }
+        }
+        if self.order.len() > 2 * MAX_INDEXED_OWNERS {
+            let index = &self.index;
+            self.order
+                .retain(|(key, g)| index.get(key).is_some_and(|k| k.generation == *g));
+        }
+        Ok(())
+    }
+
+    fn lookup(&mut self, cookie: u64, client: SocketAddr, server: SocketAddr) -> Option<Process> {
+        let key = (cookie, client, server);
+        // One read per batch of frames at most, however many upgrades it holds.
+        if !self.index.contains_key(&key) && self.stale {
+            // A failed read is told by the next tick.
+            let _ = self.poll();
+        }
+        let k = self.index.get_mut(&key)?;
+        // Read again while the process may still be there (it was not at the read).
+        if k.process.cmdline.is_empty() && k.closed_at.is_none() {
+            k.process.cmdline = crate::proc::cmdline(k.process.pid).unwrap_or_default();
+        }
+        Some(k.process.clone())
+    }
+}
+
+/// Who names the client processes of `netkit watch`'s upgrades: the BPF probe's
+/// records (found by the connection's addresses and namespace, also after the
+/// client exited), with sock_diag and /proc for what they lack; or sock_diag and
+/// /proc alone.
+pub struct ClientOwners {
+    bpf: Option<BpfOwners>,
+    counts: OwnerCounts,
+    /// The kernel evictions last told.
+    told_evictions: u64,
+}
+
+impl ClientOwners {
+    /// Starts the probe as `choice` says (needs CAP_SYS_ADMIN, still held). Returns
+    /// the line to print when `auto` fell back to sock-diag.
+    pub fn start(choice: AttributionChoice) -> Result<(ClientOwners, Option<String>), LiveError> {
+        let start = || TopProbe::start_for(ProbeUse::OwnersOnly, WATCH_MAP_ENTRIES);
+        let (probe, fallback) = match choice {
+            AttributionChoice::SockDiag => (None, None),
+            AttributionChoice::Bpf => (
+                Some(start().map_err(|e| LiveError::Bpf(e.to_string()))?),
+                None,
+            ),
+            AttributionChoice::Auto => match start() {
+                Ok(p) => (Some(p), None),
+                Err(e) => (None, Some(format!("{e}: using sock-diag attribution"))),
+            },
+        };
+        let bpf = probe.map(|probe| BpfOwners {
+            probe,
+            index: HashMap::new(),
+            order: std::collections::VecDeque::new(),
+            generation: 0,
+            cookies: HashMap::new(),
+            last_poll: Instant::now(),
+            stale: true,
+            evicted: 0,
+        });
+        let owners = ClientOwners {
+            bpf,
+            counts: OwnerCounts::default(),
+            told_evictions: 0,
+        };
+        Ok((owners, fallback))
+    }
+
+    /// Frames were fed to the analysis since the last lookup: the next lookup that
+    /// misses reads the probe's records first.
+    pub fn frames_arrived(&mut self) {
+        if let Some(b) = &mut self.bpf {
+            b.stale = true;
+        }
+    }
+
+    /// "bpf" or "sock-diag".
+    pub fn attribution(&self) -> &'static str {
+        if self.bpf.is_some() {
+            "bpf"
+        } else {
+            "sock-diag"
+        }
+    }
+
+    /// Has the probe record the sockets of namespace `ns` (labelled `label`) from now
+    /// on. Err: why its sockets are looked up by sock_diag only.
+    pub fn register(&mut self, label: &str, ns: &Netns) -> Result<(), String> {
+        let Some(b) = &mut self.bpf else {
+            return Ok(());
+        };
+        if b.cookies.contains_key(label) {
+            return Ok(());
+        }
+        let cookie = crate::netns::run_in(ns, crate::bpf::top::current_netns_cookie)
+            .map_err(|e| e.to_string())?
+            .ok_or("its netns cookie is unknown (SO_NETNS_COOKIE)")?;
+        b.probe.watch_netns(cookie).map_err(|e| e.to_string())?;
+        b.cookies.insert(label.to_string(), cookie);
+        Ok(())
+    }
+
+    /// Reads the probe's records when due. Returns a line to print: a failed read
+    /// (the BPF path then stops, sock_diag goes on) or owners the kernel's map
+    /// evicted since the last such line.
+    pub fn tick(&mut self) -> Option<String> {
+        let b = self.bpf.as_mut()?;
+        if b.last_poll.elapsed() < WATCH_POLL {
+            return None;
+        }
+        if let Err(why) = b.poll() {
+            // What the records lost stays in the counts.
+            self.counts = self.counts();
+            self.bpf = None;
+            return Some(format!(
+                "reading the BPF socket owners failed ({why}): using sock-diag attribution"
+            ));
+        }
+        let evicted = b.probe.stats.owners_evicted;
+        if evicted > self.told_evictions {
+            self.told_evictions = evicted;
+            return Some(format!(
+                "BPF map full: {evicted} socket owners evicted before they were read (total)"
+            ));
+        }
+        None
+    }
+
+    /// The process of the local socket `client` connected to `server` in namespace
+    /// `ns` (labelled `label`), counted by who found it.
+    pub fn lookup(
+        &mut self,
+        label: &str,
+        ns: &Netns,
+        client: SocketAddr,
+        server: SocketAddr,
+    ) -> Option<Process> {
+        let from_bpf = self.bpf.as_mut().and_then(|b| {
+            let cookie = *b.cookies.get(label)?;
+            b.lookup(cookie, client, server)
+        });
+        if from_bpf.is_some() {
+            self.counts.bpf += 1;
+            return from_bpf;
+        }
+        // A socket older than the probe, or of a namespace it does not record.
+        let found = super::attribution::tcp_owner(ns, client, server);
+        if found.is_some() {
+            self.counts.sock_diag += 1;
+        } else {
+            self.counts.not_found += 1;
+        }
+        found
+    }
+
+    /// The lookups so far and what the records lost.
+    pub fn counts(&self) -> OwnerCounts {
+        let mut c = self.counts;
+        if let Some(b) = &self.bpf {
+            c.evicted = c.evicted.max(b.evicted);
+            c.kernel_evicted = c.kernel_evicted.max(b.probe.stats.owners_evicted);
+        }
+        c
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A client that connected over loopback, sent and exited (a child process):
+    /// found by its addresses after it is gone, with its pid and name and an empty
+    /// command line; sock_diag alone finds nothing by then.
+    #[test]
+    fn a_client_gone_before_the_lookup_is_named_from_the_probe() {
+        if crate::caps::lacks(crate::caps::Cap::SysAdmin) {
+            eprintln!("skipped: not root");
+            return;
+        }
+        let (mut owners, fallback) = ClientOwners::start(AttributionChoice::Bpf).expect("probe");
+        assert_eq!((owners.attribution(), fallback), ("bpf", None));
+        let ns = crate::netns::current().unwrap();
+        owners.register("here", &ns).unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let server = listener.local_addr().unwrap();
+        // bash opens /dev/tcp itself: the socket is the child's own, no helper.
+        let script = format!(
+            "exec 3<>/dev/tcp/127.0.0.1/{}; printf x >&3; exec 3>&-",
+            server.port()
+        );
+        let mut child = std::process::Command::new("bash")
+            .args(["-c", &script])
+            .spawn()
+            .expect("bash");
+        let pid = child.id() as i32;
+        let (conn, client) = listener.accept().unwrap();
+        assert!(child.wait().unwrap().success());
+        drop(conn);
+        assert_eq!(
+            super::super::attribution::tcp_owner(&ns, client, server),
+            None
+        );
+        owners.frames_arrived();
+        let p = owners
+            .lookup("here", &ns, client, server)
+            .expect("named from the probe's record");
+        assert_eq!(
+            (p.pid, p.comm.as_str(), p.cmdline.as_str()),
+            (pid, "bash", "")
+        );
+        let c = owners.counts();
+        assert_eq!((c.bpf, c.sock_diag, c.not_found), (1, 0, 0));
+        // Not a local client: nobody.
+        let elsewhere: SocketAddr = "192.0.2.1:40000".parse().unwrap();
+        assert_eq!(owners.lookup("here", &ns, elsewhere, server), None);
+        assert_eq!(owners.counts().not_found, 1);
     }
 }

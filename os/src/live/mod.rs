@@ -8,6 +8,7 @@ pub mod taps;
 pub mod top;
 pub mod watch;
 
+pub use kernel::ClientOwners;
 pub use top::{AttributionChoice, Monitor, MonitorOptions, WriteTarget};
 
 use crate::caps::DropFailed;

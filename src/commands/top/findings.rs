@@ -14,6 +14,7 @@ use netkit_os::caps::{self, Cap};
 use netkit_os::clock::unix_ns;
 use netkit_os::live::taps::{self, Taps};
 use netkit_os::live::LiveError;
+use netkit_os::live::{AttributionChoice, ClientOwners};
 use netkit_os::netns::Netns;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -121,7 +122,13 @@ fn analyse(
     // else is needed once the captures are open. If the drop fails the thread keeps
     // what it inherited, which is no more than top itself had.
     let _ = caps::keep_only(&[Cap::SysAdmin, Cap::SysPtrace, Cap::DacReadSearch]);
-    let mut owner = |place: &Place, client, server| owner_in(places, place, client, server);
+    // The pane's upgrades are named by sock_diag: top's own probe (if any) counts
+    // bytes, and a second one for this pane would cost more than it names.
+    let Ok((mut owners, _)) = ClientOwners::start(AttributionChoice::SockDiag) else {
+        return;
+    };
+    let mut owner =
+        |place: &Place, client, server| owner_in(places, &mut owners, place, client, server);
     let term = Term::default();
     let mut events = Vec::new();
     let mut next_settle = Instant::now() + SETTLE_EVERY;
