@@ -241,9 +241,12 @@ pub fn run(args: WatchArgs, term: &Term) -> Result {
         match taps.recv_timeout(Duration::from_millis(100)) {
             Ok(batch) => {
                 feed(&mut watch, &batch);
+                // Its buffers go back to the capture threads, to be filled again.
+                taps.recycle(batch);
                 // Whatever else is queued, before judging: upgrades in one poll.
                 while let Ok(batch) = taps.try_recv() {
                     feed(&mut watch, &batch);
+                    taps.recycle(batch);
                 }
             }
             Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
