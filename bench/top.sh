@@ -15,6 +15,7 @@
 #   captured) and --attribution sock-diag (netkit-sd: every frame captured, as before)
 #   WRITE=4 sudo bench/top.sh  # netkit with --write and a 4 MiB ring (the cost of --write)
 #   BASELINE=old/netkit sudo bench/top.sh   # also measures another build, same rounds
+#                              # (its top, and with WATCH=1 its watch too)
 #   WATCH=1 sudo bench/top.sh  # also netkit watch and tshark -q -z expert (issue 14's peers)
 #
 # Needs root, iproute2, iperf3, tcpdump; nethogs/bandwhich are measured when found
@@ -130,12 +131,14 @@ else:
     print(f"watch      analysed {last['frames']} frames; lost {d['kernel']} in the kernel's ring, "
           f"{d['queue']} in its queue")
 PY
-  python3 - "${cpu[watch]:-}" "${cpu[netkit-sd]:-}" "${cpu[netkit-bpf]:-}" "${cpu[tcpdump]:-}" "${cpu[tshark]:-}" <<'PY'
+  python3 - "${cpu[watch]:-}" "${cpu[netkit-sd]:-}" "${cpu[netkit-bpf]:-}" "${cpu[tcpdump]:-}" "${cpu[tshark]:-}" "${cpu[base-watch]:-}" <<'PY'
 import sys
-w, sd, bpf, td, ts = (float(x) if x else None for x in sys.argv[1:])
+w, sd, bpf, td, ts, bw = (float(x) if x else None for x in sys.argv[1:])
 if w:
     parts = [f"{w / p:.1f}x {n}" for p, n in ((sd, "top sock-diag"), (bpf, "top bpf"), (td, "tcpdump")) if p]
     tail = f"; tshark uses {ts / w:.1f}x watch" if ts else ""
+    if bw:
+        tail += f"; baseline's watch uses {bw / w:.2f}x this one"
     print("ratios     watch uses " + ", ".join(parts) + tail)
 PY
 }
@@ -150,6 +153,9 @@ for round in $(seq "$ROUNDS"); do
   measure netkit-sd "$NETKIT" top --json --netns "$a" --interval 1 --attribution sock-diag "${write_args[@]}"
   if [ -n "${WATCH:-}" ]; then
     measure watch "$NETKIT" watch --json --netns "$a" -i "$va" --summary-every 1
+    if [ -n "${BASELINE:-}" ]; then
+      measure base-watch "$BASELINE" watch --json --netns "$a" -i "$va" --summary-every 1
+    fi
     if command -v tshark >/dev/null; then
       measure tshark ip netns exec "$a" tshark -i "$va" -q -z expert
     else
