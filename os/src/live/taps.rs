@@ -454,3 +454,44 @@ impl Reader {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn filled(tap: usize, bytes: usize) -> Batch {
+        Batch {
+            tap,
+            frames: vec![
+                FrameMeta {
+                    ts_ns: 1,
+                    orig_len: 60,
+                    linktype: 1,
+                    start: 0,
+                    len: bytes,
+                };
+                4
+            ],
+            data: vec![7; bytes],
+        }
+    }
+
+    #[test]
+    fn a_batch_handed_back_is_reused_empty_and_the_spare_capacity_is_bounded() {
+        let spare = Spare::default();
+        spare.put(filled(3, 1000));
+        let b = spare.take(5);
+        assert_eq!(b.tap, 5);
+        assert!(b.frames.is_empty() && b.data.is_empty());
+        assert!(b.data.capacity() >= 1000 && b.frames.capacity() >= 4);
+        // None left: a fresh one.
+        assert_eq!(spare.take(1).data.capacity(), 0);
+        // Past SPARE_BYTES, batches handed back are freed.
+        let half = SPARE_BYTES / 2;
+        spare.put(filled(0, half));
+        spare.put(filled(0, half));
+        assert_eq!(spare.batches.lock().unwrap().0.len(), 1);
+        assert!(spare.take(0).data.capacity() >= half);
+        assert_eq!(spare.batches.lock().unwrap().1, 0);
+    }
+}
