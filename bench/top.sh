@@ -15,6 +15,7 @@
 #   captured) and --attribution sock-diag (netkit-sd: every frame captured, as before)
 #   WRITE=4 sudo bench/top.sh  # netkit with --write and a 4 MiB ring (the cost of --write)
 #   BASELINE=old/netkit sudo bench/top.sh   # also measures another build, same rounds
+#                              # (its top, and with WATCH=1 its watch too)
 #   WATCH=1 sudo bench/top.sh  # also netkit watch (watch: --attribution bpf, watch-sd:
 #                              # sock-diag) and tshark -q -z expert (issue 14's peers)
 #
@@ -78,7 +79,7 @@ frames() { # frames through A's veth, both directions
     python3 -c "import json,sys; s=json.load(sys.stdin)[0]['stats64']; print(s['tx']['packets']+s['rx']['packets'])"
 }
 cpu_of() { # nanoseconds on CPU of a process, summed over its live threads
-  cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%.0f\n", s}'
+  cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%d\n", s}'
 }
 
 # measure NAME CMD...: starts CMD (inside namespace A), lets it settle, runs the
@@ -104,8 +105,43 @@ measure() {
   wait "$pid" 2>/dev/null || true
   local pps
   pps=$(python3 -c "import json,sys; d=json.load(open(sys.argv[1])); s=d['end']['sum_sent']; print(f\"{s['bits_per_second']/1e6:.0f} Mbit/s\")" "$tmp/$name.iperf.json")
-  python3 -c "import sys; print(f'{sys.argv[1]:<10} {(int(sys.argv[3])-int(sys.argv[2]))/1e9:6.3f} CPU-s   (transfer {sys.argv[5]}, {int(sys.argv[6])} frames)')" \
-    "$name" "$before" "$after" "$clk" "$pps" "$((f1 - f0))" | tee -a "$tmp/results"
+  cpu[$name]=$(python3 -c "import sys; print(f'{(int(sys.argv[2])-int(sys.argv[1]))/1e9:.3f}')" "$before" "$after")
+  printf '%-10s %6s CPU-s   (transfer %s, %d frames)\n' "$name" "${cpu[$name]}" "$pps" "$((f1 - f0))" |
+    tee -a "$tmp/results"
+}
+declare -A cpu
+
+# watch's own account of the run (its last summary): the frames it analysed and those
+# lost before analysis (kernel ring, its queue), which must be 0 for the figure to
+# count; then its CPU against the peers measured in the same round.
+watch_figures() {
+  python3 - "$tmp/watch.out" <<'PY'
+import json, sys
+last = None
+for line in open(sys.argv[1]):
+    try:
+        v = json.loads(line)
+    except ValueError:
+        continue
+    if isinstance(v, dict) and "dropped" in v and "frames" in v:
+        last = v
+if last is None:
+    print("watch      no summary in its output")
+else:
+    d = last["dropped"]
+    print(f"watch      analysed {last['frames']} frames; lost {d['kernel']} in the kernel's ring, "
+          f"{d['queue']} in its queue")
+PY
+  python3 - "${cpu[watch]:-}" "${cpu[netkit-sd]:-}" "${cpu[netkit-bpf]:-}" "${cpu[tcpdump]:-}" "${cpu[tshark]:-}" "${cpu[base-watch]:-}" <<'PY'
+import sys
+w, sd, bpf, td, ts, bw = (float(x) if x else None for x in sys.argv[1:])
+if w:
+    parts = [f"{w / p:.1f}x {n}" for p, n in ((sd, "top sock-diag"), (bpf, "top bpf"), (td, "tcpdump")) if p]
+    tail = f"; tshark uses {ts / w:.1f}x watch" if ts else ""
+    if bw:
+        tail += f"; baseline's watch uses {bw / w:.2f}x this one"
+    print("ratios     watch uses " + ", ".join(parts) + tail)
+PY
 }
 
 echo "binary: $NETKIT; transfer: iperf3 ${UDP_ARGS[*]} -b $RATE -t $SECS, namespace A -> B over a veth"
@@ -121,11 +157,15 @@ for round in $(seq "$ROUNDS"); do
     # on the packet path), sock-diag is watch without it.
     measure watch "$NETKIT" watch --json --netns "$a" -i "$va" --summary-every 1 --attribution bpf
     measure watch-sd "$NETKIT" watch --json --netns "$a" -i "$va" --summary-every 1 --attribution sock-diag
+    if [ -n "${BASELINE:-}" ]; then
+      measure base-watch "$BASELINE" watch --json --netns "$a" -i "$va" --summary-every 1
+    fi
     if command -v tshark >/dev/null; then
       measure tshark ip netns exec "$a" tshark -i "$va" -q -z expert
     else
       echo "tshark     not installed (apt-get install tshark)"
     fi
+    watch_figures
   fi
   if [ -n "${BASELINE:-}" ]; then
     measure baseline "$BASELINE" top --json --netns "$a" --interval 1 "${write_args[@]}"

@@ -279,9 +279,12 @@ pub fn run(args: WatchArgs, term: &Term) -> Result {
             Ok(batch) => {
                 feed(&mut watch, &batch);
                 owners.borrow_mut().frames_arrived();
+                // Its buffers go back to the capture threads, to be filled again.
+                taps.recycle(batch);
                 // Whatever else is queued, before judging: upgrades in one poll.
                 while let Ok(batch) = taps.try_recv() {
                     feed(&mut watch, &batch);
+                    taps.recycle(batch);
                 }
             }
             Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}

@@ -154,9 +154,20 @@ impl Watch {
     }
 
     /// Keeps each capture point's report at [`Watch::finish`] (for `--html`: the
-    /// analysis should record graphs, see [`AnalyzeOptions::graphs`]).
+    /// analysis should record graphs, see [`AnalyzeOptions::graphs`]). Call it before
+    /// [`Watch::add_tap`]: without it the reports' `protocols` counts are not kept.
     pub fn keep_reports(&mut self) {
         self.reports.get_or_insert_with(Vec::new);
+    }
+
+    /// A capture point's analysis: without a report to keep, only findings are read,
+    /// so the per-frame protocol counts are left out.
+    fn new_analysis(&self) -> Analysis {
+        let mut analysis = Analysis::new(&self.opts);
+        if self.reports.is_none() {
+            analysis.without_protocol_counts();
+        }
+        analysis
     }
 
     /// Upgrades reported during the run but let go before the end, over every capture
@@ -205,9 +216,10 @@ impl Watch {
     /// Starts analysing one more capture point; its frames are fed with the index
     /// returned.
     pub fn add_tap(&mut self, place: Place) -> usize {
+        let analysis = self.new_analysis();
         self.taps.push(Tap {
             place,
-            analysis: Analysis::new(&self.opts),
+            analysis,
             frames: 0,
             bytes: 0,
             pending: Vec::new(),

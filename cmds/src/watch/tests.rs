@@ -468,3 +468,37 @@ fn settled_streams_are_let_go_without_changing_what_is_reported() {
     };
     assert_eq!(codes(&released_events), codes(&kept_events));
 }
+
+/// Without `--html` the protocol counts are left out of the analysis; no finding may
+/// change for it, and a run that keeps its report still has them.
+#[test]
+fn leaving_out_the_protocol_counts_changes_no_event() {
+    let run = |keep_reports: bool| {
+        let mut w = Watch::new(AnalyzeOptions::default(), T0);
+        if keep_reports {
+            w.keep_reports();
+        }
+        let tap = w.add_tap(place());
+        let mut owner = |_: &Place, _: SocketAddr, _: SocketAddr| None;
+        let mut events = Vec::new();
+        feed_all(&mut w, tap, &request_frames(), 0);
+        let forbidden = answer(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n");
+        let reset = packet(true, 1000 + 1 + REQUEST.len() as u32, 0, RST, &[]);
+        feed_all(&mut w, tap, &[forbidden, reset], 4);
+        w.poll(T0, &mut owner, &mut events);
+        w.finish(T0, &mut owner, &mut events);
+        (events, w.summary(T0, true), w.take_reports())
+    };
+    let (lean, lean_summary, none) = run(false);
+    let (full, full_summary, reports) = run(true);
+    assert!(none.is_empty());
+    assert!(
+        lean.iter().any(|e| matches!(e, Event::Finding(_))),
+        "{lean:?}"
+    );
+    assert_eq!(format!("{lean:?}"), format!("{full:?}"));
+    assert_eq!(format!("{lean_summary:?}"), format!("{full_summary:?}"));
+    let protocols = &reports[0].protocols;
+    assert_eq!(protocols.get("tcp"), Some(&6), "{protocols:?}");
+    assert_eq!(protocols.get("http"), Some(&2), "{protocols:?}");
+}

@@ -32,6 +32,11 @@ const QUEUE_BATCHES: usize = 1 << 16;
 /// client that exits right after its answer must still be there; at high rates blocks
 /// fill and are handed over before this anyway.
 const BLOCK_TIMEOUT_MS: u32 = 1;
+/// Capacity kept in batches handed back by the analysis ([`Taps::recycle`]) for the
+/// capture threads to fill again: a fresh buffer per ring block cost an allocation,
+/// a copy of what it held at every growth step and cold pages, ring block after ring
+/// block. Past this, batches handed back are freed.
+const SPARE_BYTES: usize = 16 << 20;
 
 /// Raises the calling thread (the one analysing the batches) ahead of ordinary
 /// processes, as the capture threads are: under load an analysis kept off the CPU
@@ -129,6 +134,8 @@ pub struct Taps {
     queued: Arc<AtomicUsize>,
     /// Kept to hand to the threads of points added later.
     tx: SyncSender<Batch>,
+    /// Batches the analysis is done with, emptied, for the capture threads to reuse.
+    spare: Arc<Spare>,
     snaplen: u32,
     filter: Option<String>,
     stop: Arc<AtomicBool>,
@@ -153,6 +160,7 @@ impl Taps {
             rx,
             queued: Arc::new(AtomicUsize::new(0)),
             tx,
+            spare: Arc::new(Spare::default()),
             snaplen,
             filter: filter.map(str::to_string),
             stop: Arc::new(AtomicBool::new(false)),
@@ -193,6 +201,7 @@ impl Taps {
             let ctx = Reader {
                 tx: self.tx.clone(),
                 queued: self.queued.clone(),
+                spare: self.spare.clone(),
                 stop: self.stop.clone(),
                 dropped: self.dropped.clone(),
                 failures: self.failures.clone(),
@@ -249,6 +258,12 @@ impl Taps {
         let batch = self.rx.try_recv()?;
         self.queued.fetch_sub(batch.data.len(), Ordering::Relaxed);
         Ok(batch)
+    }
+
+    /// Hands a batch the analysis is done with back to the capture threads, which
+    /// fill its buffers again instead of allocating new ones.
+    pub fn recycle(&self, batch: Batch) {
+        self.spare.put(batch);
     }
 
     /// Frames lost so far at each capture point (in the order of the points).
@@ -309,9 +324,44 @@ fn open_all(
     Ok(caps)
 }
 
+/// Emptied batches waiting to be filled again, their capacity bounded by
+/// [`SPARE_BYTES`].
+#[derive(Default)]
+struct Spare {
+    batches: Mutex<(Vec<Batch>, usize)>,
+}
+
+impl Spare {
+    fn put(&self, mut batch: Batch) {
+        let size = batch.data.capacity() + batch.frames.capacity() * size_of::<FrameMeta>();
+        if let Ok(mut spare) = self.batches.lock() {
+            if spare.1 + size <= SPARE_BYTES {
+                batch.frames.clear();
+                batch.data.clear();
+                spare.1 += size;
+                spare.0.push(batch);
+            }
+        }
+    }
+
+    /// An empty batch for capture point `tap`, with the buffers of a spare one when
+    /// there is one.
+    fn take(&self, tap: usize) -> Batch {
+        let reused = self.batches.lock().ok().and_then(|mut spare| {
+            let batch = spare.0.pop()?;
+            spare.1 -= batch.data.capacity() + batch.frames.capacity() * size_of::<FrameMeta>();
+            Some(batch)
+        });
+        let mut batch = reused.unwrap_or_default();
+        batch.tap = tap;
+        batch
+    }
+}
+
 struct Reader {
     tx: SyncSender<Batch>,
     queued: Arc<AtomicUsize>,
+    spare: Arc<Spare>,
     stop: Arc<AtomicBool>,
     dropped: Arc<Mutex<Vec<Dropped>>>,
     failures: Arc<Mutex<Vec<String>>>,
@@ -328,10 +378,7 @@ impl Reader {
             }
             let mut failed = Vec::new();
             for (i, (tap, cap)) in caps.iter_mut().enumerate() {
-                let mut batch = Batch {
-                    tap: *tap,
-                    ..Batch::default()
-                };
+                let mut batch = self.spare.take(*tap);
                 let read = cap.dispatch(&mut |f| {
                     batch.frames.push(FrameMeta {
                         ts_ns: f.ts_ns,
@@ -348,6 +395,7 @@ impl Reader {
                     failed.push(i);
                 }
                 if batch.frames.is_empty() {
+                    self.spare.put(batch);
                     continue;
                 }
                 let n = batch.frames.len() as u64;
@@ -363,7 +411,8 @@ impl Reader {
                 };
                 match sent {
                     Ok(()) => {}
-                    Err(TrySendError::Full(_)) => {
+                    Err(TrySendError::Full(batch)) => {
+                        self.spare.put(batch);
                         if let Some(d) = self
                             .dropped
                             .lock()
@@ -403,5 +452,46 @@ impl Reader {
         if let Ok(mut f) = self.failures.lock() {
             f.push(line);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn filled(tap: usize, bytes: usize) -> Batch {
+        Batch {
+            tap,
+            frames: vec![
+                FrameMeta {
+                    ts_ns: 1,
+                    orig_len: 60,
+                    linktype: 1,
+                    start: 0,
+                    len: bytes,
+                };
+                4
+            ],
+            data: vec![7; bytes],
+        }
+    }
+
+    #[test]
+    fn a_batch_handed_back_is_reused_empty_and_the_spare_capacity_is_bounded() {
+        let spare = Spare::default();
+        spare.put(filled(3, 1000));
+        let b = spare.take(5);
+        assert_eq!(b.tap, 5);
+        assert!(b.frames.is_empty() && b.data.is_empty());
+        assert!(b.data.capacity() >= 1000 && b.frames.capacity() >= 4);
+        // None left: a fresh one.
+        assert_eq!(spare.take(1).data.capacity(), 0);
+        // Past SPARE_BYTES, batches handed back are freed.
+        let half = SPARE_BYTES / 2;
+        spare.put(filled(0, half));
+        spare.put(filled(0, half));
+        assert_eq!(spare.batches.lock().unwrap().0.len(), 1);
+        assert!(spare.take(0).data.capacity() >= half);
+        assert_eq!(spare.batches.lock().unwrap().1, 0);
     }
 }

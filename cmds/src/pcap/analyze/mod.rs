@@ -277,6 +277,12 @@ impl Analysis {
         }
     }
 
+    /// Leaves the `protocols` counts out: for a run that reads only the findings (no
+    /// finding depends on them), and saves their cost on every frame.
+    pub fn without_protocol_counts(&mut self) {
+        self.census.turn_off();
+    }
+
     /// The TCP section so far (a live run's summary reads its counts).
     pub fn tcp(&self) -> &sections::tcp::TcpAnalysis {
         &self.tcp

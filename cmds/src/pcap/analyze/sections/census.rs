@@ -35,15 +35,25 @@ pub struct Census {
     counts: Vec<(&'static str, u64)>,
     /// Protocol names of the current frame, deduplicated before counting.
     seen: Vec<&'static str>,
+    /// Frames are not counted: nothing will read the counts (a live run that keeps
+    /// only findings), and naming every layer of every frame is not free.
+    off: bool,
 }
 
 impl Section for Census {
     fn feed(&mut self, ctx: &FrameCtx<'_>) {
-        self.count(ctx.frame);
+        if !self.off {
+            self.count(ctx.frame);
+        }
     }
 }
 
 impl Census {
+    /// Stops counting frames fed from now on (see [`Census::off`]).
+    pub fn turn_off(&mut self) {
+        self.off = true;
+    }
+
     pub fn count(&mut self, frame: &Frame<'_>) {
         self.seen.clear();
         for layer in &frame.layers {
