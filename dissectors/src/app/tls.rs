@@ -181,6 +181,8 @@ pub struct ClientHello<'a> {
     pub early_data: bool,
     /// Every extension type, in order (for fingerprints and diagnostics).
     pub extensions: Vec<u16>,
+    /// The signature_algorithms extension's schemes, in the client's order (JA4).
+    pub signature_algorithms: Vec<u16>,
 }
 
 /// What a ServerHello chose.
@@ -295,6 +297,13 @@ fn client_hello(body: &[u8]) -> Result<ClientHello<'_>> {
             ext::SUPPORTED_VERSIONS => {
                 let list = vector(&mut e, 1)?;
                 h.supported_versions = list
+                    .chunks_exact(2)
+                    .map(|p| u16::from_be_bytes([p[0], p[1]]))
+                    .collect();
+            }
+            ext::SIGNATURE_ALGORITHMS => {
+                let list = vector(&mut e, 2)?;
+                h.signature_algorithms = list
                     .chunks_exact(2)
                     .map(|p| u16::from_be_bytes([p[0], p[1]]))
                     .collect();

@@ -14,6 +14,7 @@
 
 pub mod decrypt;
 pub mod findings;
+pub mod ja4;
 
 use super::reasm::Reassembler;
 use crate::output::rfc3339_ns;
@@ -85,6 +86,8 @@ pub struct TlsConn {
     pub sni: Option<String>,
     pub alpn_offered: Vec<String>,
     pub alpn: Option<String>,
+    /// The JA4 fingerprint of the ClientHello (the last one after a HelloRetryRequest).
+    pub ja4: Option<String>,
     /// ClientHello to ServerHello.
     pub handshake_rtt_ms: Option<f64>,
     /// ClientHello to the last Finished (the one that completes the handshake).
@@ -333,6 +336,7 @@ impl Conn {
                 sni: None,
                 alpn_offered: Vec::new(),
                 alpn: None,
+                ja4: None,
                 handshake_rtt_ms: None,
                 handshake_ms: None,
                 completed: false,
@@ -619,6 +623,7 @@ impl Conn {
                     i.client_hello_ts = Some(ts_ns);
                 }
                 i.sni = ch.sni.map(str::to_string);
+                i.ja4 = Some(ja4::ja4(&ch));
                 i.alpn_offered = ch
                     .alpn
                     .iter()
