@@ -8,7 +8,8 @@ from real PDUs instead of random bytes.
 dissect, top_classify, shard_route: one byte choosing the link type (index into the targets'
 LINKTYPES) + a frame.
 cdp/lldp/stp/fhrp/dns/http/websocket/tls_record: the payload the decoder takes;
-tls_handshake: a handshake record's body. l2trace: the two
+tls_handshake: a handshake record's body. tls_cbc_record: two bytes (suite, EtM) and
+application-data records. l2trace: the two
 worked examples of the protocol note (no capture of that protocol exists).
 btf_enum: the .BTF sections of bpf/*.bpf.o.
 cgroup_path: /proc/PID/cgroup files of processes in containers and pods (CGROUP_FILES).
@@ -132,6 +133,9 @@ def payloads(lt, f):
                 yield "websocket", body
             if len(body) >= 5 and 20 <= body[0] <= 24 and body[1] == 3:
                 yield "tls_record", body
+                if body[0] == 23:
+                    # Two bytes (suite index, encrypt-then-MAC) before real records.
+                    yield "tls_cbc_record", bytes([2, body[5] & 1]) + body
                 if body[0] == 22:
                     yield "tls_handshake", body[5:5 + struct.unpack(">H", body[3:5])[0]]
 

@@ -9,7 +9,13 @@
 //! (SSLKEYLOGFILE, one key log per curl). Modes as in the clear-text lab: reject
 //! (`http-request deny deny_status 403`), silent (`http-request silent-drop`) and ok
 //! (passed to the echo server), each over TLS 1.2 and TLS 1.3 (HAProxy's
-//! ssl-min-ver/ssl-max-ver, and the clients' own limits).
+//! ssl-min-ver/ssl-max-ver, and the clients' own limits). Five more cases force one
+//! TLS 1.2 AES-CBC suite each (HAProxy's bind `ciphers`, the clients' cipher lists):
+//! ECDHE_RSA and ECDHE_ECDSA (an ECDSA certificate made the same way) and RSA key
+//! exchange, HMAC-SHA1/256/384, with encrypt-then-MAC (OpenSSL's default) or without
+//! (the python client's SSL_OP_NO_ENCRYPT_THEN_MAC, an OPENSSL_CONF for curl), each
+//! checked like the others plus its suite, and tshark's view of each ServerHello's
+//! encrypt_then_mac extension.
 //!
 //! Checked on every capture:
 //! - with the key logs (`--tls-keylog`, once per file): the upgrade's verdict is the
@@ -102,11 +108,33 @@ struct Case {
     mode: Mode,
     tls: &'static str,
     port: u16,
+    /// A TLS 1.2 CBC case: the OpenSSL name of the one suite HAProxy and the clients
+    /// allow, its IANA name (what the tls section reports), whether the clients offer
+    /// encrypt-then-MAC (RFC 7366, OpenSSL's default) and whether HAProxy serves the
+    /// ECDSA certificate.
+    cbc: Option<Cbc>,
+}
+
+#[derive(Clone, Copy)]
+struct Cbc {
+    openssl: &'static str,
+    iana: &'static str,
+    etm: bool,
+    ecdsa: bool,
 }
 
 impl Case {
     fn name(&self) -> String {
-        format!("{:?}-tls{}", self.mode, self.tls).to_lowercase()
+        match &self.cbc {
+            None => format!("{:?}-tls{}", self.mode, self.tls).to_lowercase(),
+            Some(c) => format!(
+                "{:?}-{}-{}",
+                self.mode,
+                c.openssl,
+                if c.etm { "etm" } else { "mte" }
+            )
+            .to_lowercase(),
+        }
     }
     /// What the client's log says when the recording shows the case's story (the
     /// random loss can, rarely, change it: then the case is recorded again).
@@ -128,36 +156,97 @@ impl Case {
     }
 }
 
-const CASES: [Case; 6] = [
+const CASES: [Case; 11] = [
     Case {
         mode: Mode::Reject,
         tls: "1.2",
         port: 8412,
+        cbc: None,
     },
     Case {
         mode: Mode::Reject,
         tls: "1.3",
         port: 8413,
+        cbc: None,
     },
     Case {
         mode: Mode::Silent,
         tls: "1.2",
         port: 8422,
+        cbc: None,
     },
     Case {
         mode: Mode::Silent,
         tls: "1.3",
         port: 8423,
+        cbc: None,
     },
     Case {
         mode: Mode::Ok,
         tls: "1.2",
         port: 8432,
+        cbc: None,
     },
     Case {
         mode: Mode::Ok,
         tls: "1.3",
         port: 8433,
+        cbc: None,
+    },
+    Case {
+        mode: Mode::Ok,
+        tls: "1.2",
+        port: 8442,
+        cbc: Some(Cbc {
+            openssl: "ECDHE-RSA-AES128-SHA",
+            iana: "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA",
+            etm: true,
+            ecdsa: false,
+        }),
+    },
+    Case {
+        mode: Mode::Ok,
+        tls: "1.2",
+        port: 8443,
+        cbc: Some(Cbc {
+            openssl: "ECDHE-RSA-AES256-SHA384",
+            iana: "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384",
+            etm: false,
+            ecdsa: false,
+        }),
+    },
+    Case {
+        mode: Mode::Reject,
+        tls: "1.2",
+        port: 8444,
+        cbc: Some(Cbc {
+            openssl: "ECDHE-ECDSA-AES128-SHA256",
+            iana: "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256",
+            etm: false,
+            ecdsa: true,
+        }),
+    },
+    Case {
+        mode: Mode::Ok,
+        tls: "1.2",
+        port: 8445,
+        cbc: Some(Cbc {
+            openssl: "ECDHE-ECDSA-AES256-SHA",
+            iana: "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA",
+            etm: true,
+            ecdsa: true,
+        }),
+    },
+    Case {
+        mode: Mode::Silent,
+        tls: "1.2",
+        port: 8446,
+        cbc: Some(Cbc {
+            openssl: "AES256-SHA",
+            iana: "TLS_RSA_WITH_AES_256_CBC_SHA",
+            etm: true,
+            ecdsa: false,
+        }),
     },
 ];
 
@@ -168,11 +257,17 @@ fn haproxy_cfg(dir: &Path) -> String {
          \x20   timeout http-request 5s\n    timeout tunnel 30s\n\n\
          backend ws_echo\n    server echo 10.117.2.2:9000\n\n",
     );
-    let pem = dir.join("lab.pem");
     for c in &CASES {
         let v = if c.tls == "1.2" { "TLSv1.2" } else { "TLSv1.3" };
+        let (pem, ciphers) = match &c.cbc {
+            None => (dir.join("lab.pem"), String::new()),
+            Some(cbc) => (
+                dir.join(if cbc.ecdsa { "lab-ec.pem" } else { "lab.pem" }),
+                format!(" ciphers {}", cbc.openssl),
+            ),
+        };
         cfg += &format!(
-            "frontend {}\n    bind {PROXY}:{} ssl crt {} alpn http/1.1 ssl-min-ver {v} ssl-max-ver {v}\n",
+            "frontend {}\n    bind {PROXY}:{} ssl crt {} alpn http/1.1 ssl-min-ver {v} ssl-max-ver {v}{ciphers}\n",
             c.name(),
             c.port,
             pem.display()
@@ -254,6 +349,41 @@ fn build(here: &Path) -> Lab {
     let pem = std::fs::read_to_string(dir.join("cert.pem")).unwrap()
         + &std::fs::read_to_string(dir.join("key.pem")).unwrap();
     std::fs::write(dir.join("lab.pem"), pem).unwrap();
+    // An ECDSA (P-256) certificate for the ECDHE_ECDSA CBC cases.
+    let made = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-days",
+            "2",
+        ])
+        .args(["-subj", "/CN=lab.example"])
+        .args(["-addext", "subjectAltName=DNS:lab.example"])
+        .arg("-keyout")
+        .arg(dir.join("ec-key.pem"))
+        .arg("-out")
+        .arg(dir.join("ec-cert.pem"))
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(made.success(), "openssl req (ECDSA)");
+    let pem = std::fs::read_to_string(dir.join("ec-cert.pem")).unwrap()
+        + &std::fs::read_to_string(dir.join("ec-key.pem")).unwrap();
+    std::fs::write(dir.join("lab-ec.pem"), pem).unwrap();
+    // curl has no switch for encrypt-then-MAC: an OpenSSL configuration its library
+    // loads (OPENSSL_CONF) turns the option off for the CBC cases that want MAC-then-
+    // encrypt.
+    std::fs::write(
+        dir.join("no-etm.cnf"),
+        "openssl_conf = nk_lab\n[nk_lab]\nssl_conf = nk_ssl\n[nk_ssl]\n\
+         system_default = nk_no_etm\n[nk_no_etm]\nOptions = -EncryptThenMac\n",
+    )
+    .unwrap();
     std::fs::write(dir.join("haproxy.cfg"), haproxy_cfg(&dir)).unwrap();
     std::fs::write(dir.join("body"), vec![b'u'; 10_000]).unwrap();
 
@@ -339,7 +469,14 @@ fn record(lab: &mut Lab, here: &Path, case: &Case, attempt: usize) -> Recording 
     }
     // Background https requests on keep-alive connections, as the clear-text lab's
     // client makes: 3 curls downloading /data twice, 2 uploading 10 kB twice.
-    let tls_flags = format!("--tlsv{0} --tls-max {0}", case.tls);
+    let mut tls_flags = format!("--tlsv{0} --tls-max {0}", case.tls);
+    let mut env = String::new();
+    if let Some(cbc) = &case.cbc {
+        tls_flags += &format!(" --ciphers {}", cbc.openssl);
+        if !cbc.etm {
+            env = format!("OPENSSL_CONF={} ", d.join("no-etm.cnf").display());
+        }
+    }
     let url = format!("https://lab.example:{}", case.port);
     let resolve = format!("--resolve lab.example:{}:{PROXY}", case.port);
     let mut keys = vec![d.join(format!("{name}.ws.keys"))];
@@ -357,7 +494,7 @@ fn record(lab: &mut Lab, here: &Path, case: &Case, attempt: usize) -> Recording 
         curls.push(spawn_in(
             NS_CLI,
             &format!(
-                "env SSLKEYLOGFILE={} timeout 30 curl -sk --http1.1 {tls_flags} {resolve} \
+                "env {env}SSLKEYLOGFILE={} timeout 30 curl -sk --http1.1 {tls_flags} {resolve} \
                  -o /dev/null -o /dev/null -w '%{{http_code}}\\n' {what}",
                 k.display()
             ),
@@ -366,15 +503,21 @@ fn record(lab: &mut Lab, here: &Path, case: &Case, attempt: usize) -> Recording 
         keys.push(k);
     }
     std::thread::sleep(Duration::from_millis(150));
-    let client = Command::new("ip")
+    let mut client = Command::new("ip");
+    client
         .args(["netns", "exec", NS_CLI, "timeout", "40", PYTHON])
         .arg(here.join("wss_lab_client.py"))
         .args(["--host", PROXY, "--port", &case.port.to_string()])
         .arg("--keylog")
         .arg(&keys[0])
-        .args(["--tls", case.tls, "--answer-timeout", "4"])
-        .output()
-        .unwrap();
+        .args(["--tls", case.tls, "--answer-timeout", "4"]);
+    if let Some(cbc) = &case.cbc {
+        client.args(["--ciphers", cbc.openssl]);
+        if !cbc.etm {
+            client.arg("--no-etm");
+        }
+    }
+    let client = client.output().unwrap();
     for mut c in curls {
         let _ = c.wait();
     }
@@ -465,6 +608,9 @@ struct Tally {
     /// Streams on which tshark stopped decrypting.
     tshark_gave_up: usize,
     fields: common::tls_fields::Tally,
+    /// TLS 1.2 CBC sessions decrypted with 0 failures, by MAC order.
+    cbc_etm_sessions: usize,
+    cbc_mte_sessions: usize,
 }
 
 fn check(case: &Case, rec: &Recording, tally: &mut Tally) {
@@ -508,6 +654,36 @@ fn check(case: &Case, rec: &Recording, tally: &mut Tally) {
         assert_eq!(c["decrypted"], true, "{name}: {c}");
         assert_eq!(c["decryption_failures"], 0, "{name}: {c}");
         assert_eq!(c["version"], format!("TLS {}", case.tls), "{name}: {c}");
+        if let Some(cbc) = &case.cbc {
+            assert_eq!(c["cipher_suite"], cbc.iana, "{name}: {c}");
+        }
+    }
+    if let Some(cbc) = &case.cbc {
+        // tshark says whether each ServerHello agreed to encrypt-then-MAC (extension
+        // 22): the case's order of MAC and encryption is the one decrypted.
+        let out = Command::new("tshark")
+            .arg("-r")
+            .arg(&rec.pcap)
+            .args(["-Y", "tls.handshake.type == 2", "-T", "fields"])
+            .args(["-E", "occurrence=a", "-E", "aggregator=,"])
+            .args(["-e", "tls.handshake.extension.type"])
+            .output()
+            .expect("run tshark");
+        let hellos: Vec<Vec<String>> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| vec![l.to_string()])
+            .collect();
+        // tshark may miss a hello behind a lost segment; those it decodes must agree.
+        assert!(!hellos.is_empty(), "{name}: tshark decoded no ServerHello");
+        for h in &hellos {
+            let etm = h[0].split(',').any(|t| t == "22");
+            assert_eq!(etm, cbc.etm, "{name}: ServerHello extensions {h:?}");
+        }
+        if cbc.etm {
+            tally.cbc_etm_sessions += conns.len();
+        } else {
+            tally.cbc_mte_sessions += conns.len();
+        }
     }
     tally.tls_connections += conns.len();
     tally.retransmissions += report["tcp"]["flags"]["retransmission"]
@@ -757,6 +933,11 @@ fn tls_lab_verdicts_and_fields_equal_the_clear_text_lab_and_tshark() {
             case.name()
         );
     }
+    eprintln!(
+        "lab_tls: CBC suites: {} encrypt-then-MAC and {} MAC-then-encrypt sessions decrypted \
+         with 0 failures",
+        tally.cbc_etm_sessions, tally.cbc_mte_sessions
+    );
     eprintln!(
         "lab_tls: {} captures, {} TLS connections decrypted with 0 failures, {} retransmissions; \
          {} decrypted HTTP start lines equal tshark's ({} streams where tshark stopped \

@@ -1,7 +1,8 @@
 //! `pcap analyze --tls-keylog` on the OpenSSL fixtures of tests/fixtures/tls (made by
 //! tests/lab/tls-fixtures.sh with the client's own key log beside each capture):
-//! TLS 1.3 AES-256-GCM and ChaCha20-Poly1305, TLS 1.2 ECDHE AES-128-GCM and
-//! ChaCha20-Poly1305. With the right key log every protected record opens (the
+//! TLS 1.3 AES-256-GCM and ChaCha20-Poly1305, TLS 1.2 ECDHE AES-128-GCM,
+//! ChaCha20-Poly1305, AES-128-CBC-SHA with encrypt-then-MAC and AES-256-CBC-SHA384
+//! with MAC-then-encrypt. With the right key log every protected record opens (the
 //! close_notify alerts, encrypted on the wire, are read by name; the HTTP request of
 //! tls13-http11 decrypts whole); with a key log from another session
 //! the records fail authentication and are reported, never a panic; with a key log that
@@ -41,7 +42,14 @@ fn codes(r: &Value) -> Vec<String> {
         .collect()
 }
 
-const DECRYPTABLE: [&str; 4] = ["tls13-http11", "tls13-chacha", "tls12-gcm", "tls12-chacha"];
+const DECRYPTABLE: [&str; 6] = [
+    "tls13-http11",
+    "tls13-chacha",
+    "tls12-gcm",
+    "tls12-chacha",
+    "tls12-cbc-etm",
+    "tls12-cbc-mte",
+];
 
 #[test]
 fn every_record_opens_with_the_sessions_key_log() {
@@ -74,6 +82,21 @@ fn every_record_opens_with_the_sessions_key_log() {
     let c = &r["tls"]["connections"][0];
     assert_eq!(c["client_plain_bytes"], 18, "GET / HTTP/1.1 + CRLF CRLF");
     assert!(c["server_plain_bytes"].as_u64().unwrap() > 1000);
+    // The same request and page over the two CBC suites (tshark with the key logs
+    // reads their close_notify alerts too).
+    for (name, suite) in [
+        ("tls12-cbc-etm", "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA"),
+        ("tls12-cbc-mte", "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384"),
+    ] {
+        let r = analyze(
+            &format!("{name}.pcapng"),
+            &[fixture(&format!("{name}.keys"))],
+        );
+        let c = &r["tls"]["connections"][0];
+        assert_eq!(c["cipher_suite"], suite, "{name}");
+        assert_eq!(c["client_plain_bytes"], 18, "{name}: GET / HTTP/1.1");
+        assert!(c["server_plain_bytes"].as_u64().unwrap() > 1000, "{name}");
+    }
     // Without a key log nothing is decrypted and nothing is said about keys.
     let r = analyze("tls13-http11.pcapng", &[]);
     assert_eq!(r["tls"]["connections"][0]["decrypted"], false);
@@ -89,6 +112,9 @@ fn another_sessions_secrets_fail_authentication_and_are_reported() {
     for (name, other) in [
         ("tls12-gcm", "tls12-chacha"),
         ("tls13-chacha", "tls13-http11"),
+        // The wrong master secret: CBC records fail their MAC or padding.
+        ("tls12-cbc-mte", "tls12-cbc-etm"),
+        ("tls12-cbc-etm", "tls12-cbc-mte"),
     ] {
         let mine = std::fs::read_to_string(fixture(&format!("{name}.keys"))).unwrap();
         let theirs = std::fs::read_to_string(fixture(&format!("{other}.keys"))).unwrap();

@@ -1,7 +1,9 @@
 //! TLS handshake messages walked as a handshake byte stream and decoded
-//! (ClientHello, ServerHello, Certificate, ...), with every name lookup on what they say.
+//! (ClientHello, ServerHello, Certificate, ...), with every name lookup on what they say
+//! and the JA4 fingerprint of each ClientHello.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
+use netkit_cmds::pcap::analyze::sections::tls::ja4::ja4;
 use netkit_dissectors::app::tls;
 
 fuzz_target!(|data: &[u8]| {
@@ -16,6 +18,8 @@ fuzz_target!(|data: &[u8]| {
                 for v in &c.supported_versions {
                     let _ = tls::version_name(*v);
                 }
+                let fingerprint = ja4(&c);
+                assert_eq!(fingerprint.len(), 36, "{fingerprint}");
             }
             Ok(tls::HandshakeMsg::ServerHello(s)) => {
                 let _ = tls::version_name(s.version());

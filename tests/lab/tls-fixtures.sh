@@ -10,6 +10,9 @@
 #   tls12-expired  TLS 1.2 with an expired certificate for other.example (SNI lab.example)
 #   wss1{2,3}-{ok,reject}  a python websockets client over wss:// (TLS 1.2 / 1.3) to a
 #                  websockets server accepting (echo) or rejecting (403) the upgrade
+#   tls12-cbc-etm  TLS 1.2 ECDHE-RSA-AES128-SHA, encrypt-then-MAC (OpenSSL's default)
+#   tls12-cbc-mte  TLS 1.2 ECDHE-RSA-AES256-SHA384, client -no_etm (MAC-then-encrypt)
+# ONLY="name ..." makes just those cases (the others' files are left as they are).
 # Needs root (tcpdump), openssl, tcpdump. Run: tests/lab/tls-fixtures.sh
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -49,6 +52,7 @@ port=44300
 run() {
     local name=$1 sargs=$2 cargs=$3 input=${4:-Q}
     port=$((port + 1))
+    if [ -n "${ONLY:-}" ] && [[ " $ONLY " != *" $name "* ]]; then return 0; fi
     tcpdump -i lo -U -s 0 -w "$name.pcapng" --immediate-mode "tcp port $port" 2>/dev/null &
     local dump=$!
     # shellcheck disable=SC2086
@@ -80,6 +84,7 @@ run unknown-ca "$srv -tls1_2" "-tls1_2 -servername lab.example -CAfile other.pem
 wss() {
     local name=$1 tls=$2 mode=$3
     port=$((port + 1))
+    if [ -n "${ONLY:-}" ] && [[ " $ONLY " != *" $name "* ]]; then return 0; fi
     tcpdump -i lo -U -s 0 -w "$name.pcapng" --immediate-mode "tcp port $port" 2>/dev/null &
     local dump=$!
     sleep 1
@@ -95,3 +100,7 @@ wss wss12-ok 1.2 ok
 wss wss13-reject 1.3 reject
 wss wss12-reject 1.2 reject
 run tls12-expired "-cert old.pem -key oldkey.pem -tls1_2" "-tls1_2 -servername lab.example"
+run tls12-cbc-etm "$srv -tls1_2 -www" "-tls1_2 -cipher ECDHE-RSA-AES128-SHA -servername lab.example" \
+    'GET / HTTP/1.1'
+run tls12-cbc-mte "$srv -tls1_2 -www" \
+    "-tls1_2 -cipher ECDHE-RSA-AES256-SHA384 -no_etm -servername lab.example" 'GET / HTTP/1.1'

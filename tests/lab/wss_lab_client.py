@@ -4,6 +4,7 @@ HAProxy with the `websockets` library, writing the session's secrets to an NSS k
 (ssl.SSLContext.keylog_filename) the way a browser does with SSLKEYLOGFILE.
 
     wss_lab_client.py --host IP --port P --keylog F --tls 1.2|1.3 [--answer-timeout S]
+                      [--ciphers OPENSSL-LIST] [--no-etm]
 
 The TCP connection is opened here and handed to websockets, so the request carries
 `Host: lab.example` (the certificate's name, also sent as SNI) while the packets go to
@@ -29,6 +30,14 @@ async def main(a):
     version = ssl.TLSVersion.TLSv1_2 if a.tls == "1.2" else ssl.TLSVersion.TLSv1_3
     ctx.minimum_version = ctx.maximum_version = version
     ctx.set_alpn_protocols(["http/1.1"])
+    if a.ciphers:
+        # Python's default list leaves out the SHA-1 CBC suites the CBC cases force.
+        ctx.set_ciphers(a.ciphers)
+    if a.no_etm:
+        # SSL_OP_NO_ENCRYPT_THEN_MAC (OpenSSL 1.1.1 and 3.x; the ssl module has no
+        # name for it): the client then does not offer RFC 7366, so a CBC suite
+        # MACs the plaintext.
+        ctx.options |= 0x00080000
     sock = socket.create_connection((a.host, a.port), timeout=5)
     sock.setblocking(False)
     try:
@@ -65,4 +74,6 @@ if __name__ == "__main__":
         p.add_argument(opt, required=True)
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--answer-timeout", type=float, default=8)
+    p.add_argument("--ciphers")
+    p.add_argument("--no-etm", action="store_true")
     asyncio.run(main(p.parse_args()))

@@ -44,7 +44,9 @@ pub mod hs {
 /// Extension types read here (IANA TLS ExtensionType registry).
 mod ext {
     pub const SERVER_NAME: u16 = 0;
+    pub const SIGNATURE_ALGORITHMS: u16 = 13;
     pub const ALPN: u16 = 16;
+    pub const ENCRYPT_THEN_MAC: u16 = 22;
     pub const SESSION_TICKET: u16 = 35;
     pub const PRE_SHARED_KEY: u16 = 41;
     pub const EARLY_DATA: u16 = 42;
@@ -179,6 +181,8 @@ pub struct ClientHello<'a> {
     pub early_data: bool,
     /// Every extension type, in order (for fingerprints and diagnostics).
     pub extensions: Vec<u16>,
+    /// The signature_algorithms extension's schemes, in the client's order (JA4).
+    pub signature_algorithms: Vec<u16>,
 }
 
 /// What a ServerHello chose.
@@ -196,6 +200,9 @@ pub struct ServerHello<'a> {
     pub psk: bool,
     /// A HelloRetryRequest (RFC 8446 §4.1.3: a ServerHello with this fixed random).
     pub hello_retry: bool,
+    /// The server agreed to encrypt-then-MAC (RFC 7366): a TLS 1.2 CBC suite then
+    /// MACs the ciphertext instead of the plaintext.
+    pub encrypt_then_mac: bool,
 }
 
 impl ServerHello<'_> {
@@ -294,6 +301,13 @@ fn client_hello(body: &[u8]) -> Result<ClientHello<'_>> {
                     .map(|p| u16::from_be_bytes([p[0], p[1]]))
                     .collect();
             }
+            ext::SIGNATURE_ALGORITHMS => {
+                let list = vector(&mut e, 2)?;
+                h.signature_algorithms = list
+                    .chunks_exact(2)
+                    .map(|p| u16::from_be_bytes([p[0], p[1]]))
+                    .collect();
+            }
             ext::SESSION_TICKET => h.ticket = !b.is_empty(),
             ext::PRE_SHARED_KEY => h.psk = true,
             ext::EARLY_DATA => h.early_data = true,
@@ -324,6 +338,7 @@ fn server_hello(body: &[u8]) -> Result<ServerHello<'_>> {
                 h.alpn = Some(vector(&mut l, 1)?);
             }
             ext::PRE_SHARED_KEY => h.psk = true,
+            ext::ENCRYPT_THEN_MAC => h.encrypt_then_mac = true,
             ext::KEY_SHARE => {}
             _ => {}
         }
@@ -469,6 +484,10 @@ pub fn cipher_suite_name(s: u16) -> String {
         0x009D => "TLS_RSA_WITH_AES_256_GCM_SHA384",
         0x009E => "TLS_DHE_RSA_WITH_AES_128_GCM_SHA256",
         0x009F => "TLS_DHE_RSA_WITH_AES_256_GCM_SHA384",
+        0x0033 => "TLS_DHE_RSA_WITH_AES_128_CBC_SHA",
+        0x0039 => "TLS_DHE_RSA_WITH_AES_256_CBC_SHA",
+        0x0067 => "TLS_DHE_RSA_WITH_AES_128_CBC_SHA256",
+        0x006B => "TLS_DHE_RSA_WITH_AES_256_CBC_SHA256",
         0x002F => "TLS_RSA_WITH_AES_128_CBC_SHA",
         0x0035 => "TLS_RSA_WITH_AES_256_CBC_SHA",
         0x003C => "TLS_RSA_WITH_AES_128_CBC_SHA256",

@@ -1,15 +1,17 @@
 //! Decrypting TLS records with the secrets of an NSS key log (SSLKEYLOGFILE) or of a
-//! pcapng Decryption Secrets Block: TLS 1.3 and TLS 1.2 (ECDHE) with AES-128-GCM,
-//! AES-256-GCM and ChaCha20-Poly1305. Every primitive comes from a crate: the AEADs
-//! from ring (its AES-NI/CLMUL assembly: the hot loop of a decrypting run), the key
-//! schedules from RustCrypto's hkdf, hmac and sha2; this file only derives keys and
-//! nonces as RFC 8446 §7 and RFC 5246 §6.3 / RFC 5288 / RFC 7905 say.
-
+//! pcapng Decryption Secrets Block: TLS 1.3 and TLS 1.2 with AES-128-GCM, AES-256-GCM
+//! and ChaCha20-Poly1305, and TLS 1.2 AES-CBC suites with HMAC-SHA1/256/384, both
+//! MAC-then-encrypt and encrypt-then-MAC (RFC 7366). Every primitive comes from a
+//! crate: the AEADs from ring (its AES-NI/CLMUL assembly: the hot loop of a decrypting
+//! run), AES-CBC from RustCrypto's aes and cbc, the MACs and key schedules from its
+//! hmac, sha1, sha2 and hkdf; this file only derives keys and nonces and frames the
+//! records as RFC 8446 §7, RFC 5246 §6.2.3 and §6.3, RFC 5288, RFC 7905 and RFC 7366 say.
 use hmac::digest::KeyInit;
 use hmac::{Hmac, Mac};
 use ring::aead::{
     Aad, LessSafeKey, Nonce, UnboundKey, AES_128_GCM, AES_256_GCM, CHACHA20_POLY1305,
 };
+use sha1::Sha1;
 use sha2::{Sha256, Sha384};
 use std::collections::HashMap;
 
@@ -31,6 +33,21 @@ fn hex(s: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
+/// `RSA <16 hex digits> <96 hex digits>`: NSS's line for an RSA key exchange.
+fn is_rsa_premaster_line(line: &str) -> bool {
+    let mut parts = line.split_whitespace();
+    parts.next() == Some("RSA")
+        && parts
+            .next()
+            .and_then(hex)
+            .is_some_and(|prefix| prefix.len() == 8)
+        && parts
+            .next()
+            .and_then(hex)
+            .is_some_and(|premaster| premaster.len() == 48)
+        && parts.next().is_none()
+}
+
 impl KeyLog {
     /// Adds the lines of an NSS key log (comments and blank lines skipped).
     pub fn add_text(&mut self, text: &str) {
@@ -39,6 +56,12 @@ impl KeyLog {
                 continue;
             }
             let mut parts = line.split_whitespace();
+            if is_rsa_premaster_line(line) {
+                // The premaster secret of an RSA key exchange, keyed by the first 8
+                // bytes of its encryption: OpenSSL writes the session's
+                // CLIENT_RANDOM line as well, which is the one used here.
+                continue;
+            }
             let parsed = (|| {
                 let label = parts.next()?;
                 let random: [u8; 32] = hex(parts.next()?)?.try_into().ok()?;
@@ -69,12 +92,41 @@ impl KeyLog {
     }
 }
 
-/// The AEAD of a cipher suite and the hash of its key schedule.
+/// The HMAC of a TLS 1.2 CBC suite.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MacHash {
+    Sha1,
+    Sha256,
+    Sha384,
+}
+
+impl MacHash {
+    fn len(self) -> usize {
+        match self {
+            MacHash::Sha1 => 20,
+            MacHash::Sha256 => 32,
+            MacHash::Sha384 => 48,
+        }
+    }
+}
+
+/// The record protection of a cipher suite and the hash of its key schedule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Suite {
-    Aes128Gcm { sha384: bool },
-    Aes256Gcm { sha384: bool },
+    Aes128Gcm {
+        sha384: bool,
+    },
+    Aes256Gcm {
+        sha384: bool,
+    },
     ChaCha,
+    /// TLS 1.2 AES-CBC with an HMAC; `key_len` 16 or 32. The PRF is SHA-256 except
+    /// for the _SHA384 suites.
+    Cbc {
+        key_len: usize,
+        mac: MacHash,
+        prf_sha384: bool,
+    },
 }
 
 impl Suite {
@@ -83,13 +135,29 @@ impl Suite {
             0x1301 | 0xC02B | 0xC02F | 0x009C | 0x009E => Suite::Aes128Gcm { sha384: false },
             0x1302 | 0xC02C | 0xC030 | 0x009D | 0x009F => Suite::Aes256Gcm { sha384: true },
             0x1303 | 0xCCA8 | 0xCCA9 | 0xCCAA => Suite::ChaCha,
+            // ECDHE_ECDSA, ECDHE_RSA, RSA and DHE_RSA key exchanges: the key log's
+            // CLIENT_RANDOM line gives the master secret whatever the exchange was.
+            0xC009 | 0xC013 | 0x002F | 0x0033 => Suite::cbc(16, MacHash::Sha1),
+            0xC00A | 0xC014 | 0x0035 | 0x0039 => Suite::cbc(32, MacHash::Sha1),
+            0xC023 | 0xC027 | 0x003C | 0x0067 => Suite::cbc(16, MacHash::Sha256),
+            0x003D | 0x006B => Suite::cbc(32, MacHash::Sha256),
+            0xC024 | 0xC028 => Suite::cbc(32, MacHash::Sha384),
             _ => return None,
         })
+    }
+
+    fn cbc(key_len: usize, mac: MacHash) -> Suite {
+        Suite::Cbc {
+            key_len,
+            mac,
+            prf_sha384: mac == MacHash::Sha384,
+        }
     }
 
     fn key_len(self) -> usize {
         match self {
             Suite::Aes128Gcm { .. } => 16,
+            Suite::Cbc { key_len, .. } => key_len,
             _ => 32,
         }
     }
@@ -97,12 +165,32 @@ impl Suite {
     fn sha384(self) -> bool {
         matches!(
             self,
-            Suite::Aes128Gcm { sha384: true } | Suite::Aes256Gcm { sha384: true }
+            Suite::Aes128Gcm { sha384: true }
+                | Suite::Aes256Gcm { sha384: true }
+                | Suite::Cbc {
+                    prf_sha384: true,
+                    ..
+                }
         )
     }
 }
 
-struct Cipher(LessSafeKey);
+/// AES-CBC with HMAC (TLS 1.2): the keys and which order MAC and encryption come in.
+struct CbcKeys {
+    aes_key: Vec<u8>,
+    mac: MacHash,
+    mac_key: Vec<u8>,
+    /// RFC 7366 encrypt-then-MAC was negotiated.
+    encrypt_then_mac: bool,
+}
+
+// Two per connection, and the AEAD (the large one) is what nearly every session uses:
+// boxing it to shrink the rare CBC case would only add a pointer chase per record.
+#[allow(clippy::large_enum_variant)]
+enum Cipher {
+    Aead(LessSafeKey),
+    Cbc(CbcKeys),
+}
 
 impl Cipher {
     fn new(suite: Suite, key: &[u8]) -> Option<Cipher> {
@@ -110,8 +198,9 @@ impl Cipher {
             Suite::Aes128Gcm { .. } => &AES_128_GCM,
             Suite::Aes256Gcm { .. } => &AES_256_GCM,
             Suite::ChaCha => &CHACHA20_POLY1305,
+            Suite::Cbc { .. } => return None,
         };
-        Some(Cipher(LessSafeKey::new(
+        Some(Cipher::Aead(LessSafeKey::new(
             UnboundKey::new(algorithm, key).ok()?,
         )))
     }
@@ -119,9 +208,11 @@ impl Cipher {
     /// The plaintext of `ct` (ciphertext and 16-byte tag), or None when it fails
     /// authentication.
     fn open(&self, nonce: &[u8; 12], aad: &[u8], ct: &[u8]) -> Option<Vec<u8>> {
+        let Cipher::Aead(key) = self else {
+            return None;
+        };
         let mut buf = ct.to_vec();
-        let n = self
-            .0
+        let n = key
             .open_in_place(
                 Nonce::assume_unique_for_key(*nonce),
                 Aad::from(aad),
@@ -131,6 +222,102 @@ impl Cipher {
             .len();
         buf.truncate(n);
         Some(buf)
+    }
+}
+
+/// HMAC over the pieces of `parts`, one after another.
+fn hmac_of(hash: MacHash, key: &[u8], parts: &[&[u8]]) -> Option<Vec<u8>> {
+    fn run<M: Mac + KeyInit>(key: &[u8], parts: &[&[u8]]) -> Option<Vec<u8>> {
+        let mut m = <M as KeyInit>::new_from_slice(key).ok()?;
+        for p in parts {
+            m.update(p);
+        }
+        Some(m.finalize().into_bytes().to_vec())
+    }
+    match hash {
+        MacHash::Sha1 => run::<Hmac<Sha1>>(key, parts),
+        MacHash::Sha256 => run::<Hmac<Sha256>>(key, parts),
+        MacHash::Sha384 => run::<Hmac<Sha384>>(key, parts),
+    }
+}
+
+/// AES-CBC decryption of whole blocks, no padding removed (TLS checks its own).
+fn aes_cbc_decrypt(key: &[u8], iv: &[u8], buf: &mut [u8]) -> Option<()> {
+    use cbc::cipher::{block_padding::NoPadding, BlockDecryptMut, KeyIvInit};
+    match key.len() {
+        16 => cbc::Decryptor::<aes::Aes128>::new_from_slices(key, iv)
+            .ok()?
+            .decrypt_padded_mut::<NoPadding>(buf)
+            .ok()
+            .map(|_| ()),
+        32 => cbc::Decryptor::<aes::Aes256>::new_from_slices(key, iv)
+            .ok()?
+            .decrypt_padded_mut::<NoPadding>(buf)
+            .ok()
+            .map(|_| ()),
+        _ => None,
+    }
+}
+
+impl CbcKeys {
+    /// The MAC of one record's content: RFC 5246 §6.2.3.1 (the plaintext, for
+    /// MAC-then-encrypt) or RFC 7366 §3 (IV and ciphertext, for encrypt-then-MAC).
+    fn record_mac(&self, seq: u64, header: &[u8; 5], data: &[u8]) -> Option<Vec<u8>> {
+        let len = u16::try_from(data.len()).ok()?.to_be_bytes();
+        hmac_of(
+            self.mac,
+            &self.mac_key,
+            &[&seq.to_be_bytes(), &header[..3], &len, data],
+        )
+    }
+
+    /// Opens a TLS 1.2 CBC record: `body` is the explicit IV, the ciphertext and,
+    /// with encrypt-then-MAC, the MAC. A wrong MAC, bad padding or impossible length
+    /// is an authentication failure (never a panic). The MAC compare need not be
+    /// constant-time: nothing here answers a peer.
+    fn open(&self, seq: u64, header: &[u8; 5], body: &[u8]) -> Opened {
+        const BLOCK: usize = 16;
+        let mac_len = self.mac.len();
+        let body = if self.encrypt_then_mac {
+            let Some(split) = body.len().checked_sub(mac_len) else {
+                return Opened::Failed;
+            };
+            let (protected, tag) = body.split_at(split);
+            if self.record_mac(seq, header, protected).as_deref() != Some(tag) {
+                return Opened::Failed;
+            }
+            protected
+        } else {
+            body
+        };
+        if body.len() < 2 * BLOCK || !body.len().is_multiple_of(BLOCK) {
+            return Opened::Failed;
+        }
+        let (iv, ct) = body.split_at(BLOCK);
+        let mut plain = ct.to_vec();
+        if aes_cbc_decrypt(&self.aes_key, iv, &mut plain).is_none() {
+            return Opened::Failed;
+        }
+        // RFC 5246 §6.2.3.2: padding_length bytes each equal to padding_length, then
+        // the padding_length byte itself.
+        let pad = usize::from(plain.last().copied().unwrap_or(0));
+        let Some(unpadded) = plain.len().checked_sub(pad + 1) else {
+            return Opened::Failed;
+        };
+        if plain[unpadded..].iter().any(|b| usize::from(*b) != pad) {
+            return Opened::Failed;
+        }
+        plain.truncate(unpadded);
+        if !self.encrypt_then_mac {
+            let Some(split) = plain.len().checked_sub(mac_len) else {
+                return Opened::Failed;
+            };
+            let tag = plain.split_off(split);
+            if self.record_mac(seq, header, &plain).as_deref() != Some(tag.as_slice()) {
+                return Opened::Failed;
+            }
+        }
+        Opened::Plain(header[0], plain)
     }
 }
 
@@ -262,6 +449,9 @@ impl DirKeys {
                 None => Opened::Failed,
             };
         }
+        if let Cipher::Cbc(cbc) = &self.cipher {
+            return cbc.open(seq, header, body);
+        }
         let content_type = header[0];
         let (nonce, ct) = match self.suite {
             Suite::ChaCha => (xor_nonce(&self.iv, seq), body),
@@ -324,16 +514,54 @@ pub fn tls13_keys(log: &KeyLog, client_random: &[u8; 32], cipher_suite: u16) -> 
     (keys.client_app.is_some() || keys.server_app.is_some()).then_some(keys)
 }
 
+/// What a TLS 1.2 ServerHello chose that the record protection depends on.
+#[derive(Debug, Clone, Copy)]
+pub struct Tls12Params<'a> {
+    pub client_random: &'a [u8; 32],
+    pub server_random: &'a [u8; 32],
+    pub cipher_suite: u16,
+    /// The negotiated version: CBC suites are decrypted in TLS 1.2 only (1.0 and 1.1
+    /// have another PRF, 1.0 no explicit IV).
+    pub version: u16,
+    /// RFC 7366 encrypt-then-MAC (matters for CBC suites only).
+    pub encrypt_then_mac: bool,
+}
+
 /// The TLS 1.2 keys (client, server) for a connection, from its master secret.
-pub fn tls12_keys(
-    log: &KeyLog,
-    client_random: &[u8; 32],
-    server_random: &[u8; 32],
-    cipher_suite: u16,
-) -> Option<(DirKeys, DirKeys)> {
-    let suite = Suite::of(cipher_suite)?;
+pub fn tls12_keys(log: &KeyLog, p: Tls12Params<'_>) -> Option<(DirKeys, DirKeys)> {
+    let (client_random, server_random) = (p.client_random, p.server_random);
+    let suite = Suite::of(p.cipher_suite)?;
     let master = log.get("CLIENT_RANDOM", client_random)?;
     let sha384 = suite.sha384();
+    if let Suite::Cbc { key_len, mac, .. } = suite {
+        if p.version != 0x0303 {
+            return None;
+        }
+        // RFC 5246 §6.3: MAC keys, then encryption keys (the fixed IVs that follow
+        // are unused: TLS 1.2 CBC records carry an explicit IV).
+        let mut seed = b"key expansion".to_vec();
+        seed.extend_from_slice(server_random);
+        seed.extend_from_slice(client_random);
+        let block = p_hash(sha384, master, &seed, 2 * mac.len() + 2 * key_len)?;
+        let (cmac, rest) = block.split_at(mac.len());
+        let (smac, rest) = rest.split_at(mac.len());
+        let (ck, sk) = rest.split_at(key_len);
+        let dir = |mac_key: &[u8], aes_key: &[u8]| DirKeys {
+            cipher: Cipher::Cbc(CbcKeys {
+                aes_key: aes_key.to_vec(),
+                mac,
+                mac_key: mac_key.to_vec(),
+                encrypt_then_mac: p.encrypt_then_mac,
+            }),
+            iv: Vec::new(),
+            seq: 0,
+            tls13: false,
+            secret: Vec::new(),
+            sha384,
+            suite,
+        };
+        return Some((dir(cmac, ck), dir(smac, sk)));
+    }
     let iv_len = if suite == Suite::ChaCha { 12 } else { 4 };
     let key_len = suite.key_len();
     let mut seed = b"key expansion".to_vec();
@@ -377,6 +605,74 @@ mod tests {
         );
     }
 
+    /// A TLS 1.2 CBC record made the way a sender does (RustCrypto's encryptor, the
+    /// MAC before or after it), for the opener to take apart.
+    fn seal_cbc(k: &CbcKeys, seq: u64, plain: &[u8]) -> ([u8; 5], Vec<u8>) {
+        use cbc::cipher::{block_padding::NoPadding, BlockEncryptMut, KeyIvInit};
+        let mac_len = k.mac.len();
+        let mut header = [23, 3, 3, 0, 0];
+        let mut inner = plain.to_vec();
+        if !k.encrypt_then_mac {
+            let len = (plain.len() as u16).to_be_bytes();
+            header[3..].copy_from_slice(&len);
+            inner.extend(k.record_mac(seq, &header, plain).unwrap());
+        }
+        let pad = 15 - inner.len() % 16;
+        inner.extend(std::iter::repeat_n(pad as u8, pad + 1));
+        let iv = [0x5a; 16];
+        let n = inner.len();
+        cbc::Encryptor::<aes::Aes128>::new_from_slices(&k.aes_key, &iv)
+            .unwrap()
+            .encrypt_padded_mut::<NoPadding>(&mut inner, n)
+            .unwrap();
+        let mut body = iv.to_vec();
+        body.extend(inner);
+        if k.encrypt_then_mac {
+            let len = (body.len() as u16).to_be_bytes();
+            header[3..].copy_from_slice(&len);
+            let tag = k.record_mac(seq, &header, &body).unwrap();
+            body.extend(tag);
+        }
+        let len = (body.len() as u16).to_be_bytes();
+        assert!(body.len() > mac_len);
+        header[3..].copy_from_slice(&len);
+        (header, body)
+    }
+
+    #[test]
+    fn cbc_records_mac_then_encrypt_and_encrypt_then_mac() {
+        for etm in [false, true] {
+            let k = CbcKeys {
+                aes_key: vec![7; 16],
+                mac: MacHash::Sha1,
+                mac_key: vec![9; 20],
+                encrypt_then_mac: etm,
+            };
+            for len in [0, 1, 15, 16, 17, 300] {
+                let plain: Vec<u8> = (0..len).map(|i| i as u8).collect();
+                let (header, body) = seal_cbc(&k, 3, &plain);
+                match k.open(3, &header, &body) {
+                    Opened::Plain(23, p) => assert_eq!(p, plain, "etm {etm} len {len}"),
+                    _ => panic!("etm {etm} len {len}: not opened"),
+                }
+                // The wrong sequence number (a record lost in between) fails the MAC.
+                assert!(matches!(k.open(4, &header, &body), Opened::Failed));
+                // Any flipped byte fails the MAC or the padding; any cut, the framing.
+                for i in 0..body.len() {
+                    let mut bad = body.clone();
+                    bad[i] ^= 0x01;
+                    assert!(
+                        matches!(k.open(3, &header, &bad), Opened::Failed),
+                        "etm {etm} len {len}: flipped byte {i} opened"
+                    );
+                }
+                for n in 0..body.len() {
+                    let _ = k.open(3, &header, &body[..n]);
+                }
+            }
+        }
+    }
+
     #[test]
     fn key_log_lines() {
         let mut log = KeyLog::default();
@@ -387,6 +683,13 @@ mod tests {
         ));
         assert_eq!(log.len(), 1);
         assert_eq!(log.bad_lines, 1);
+        // An RSA key exchange's premaster line is known, not bad, and not needed.
+        log.add_text(&format!(
+            "RSA {} {}\nRSA 12 34\n",
+            "ab".repeat(8),
+            "03".repeat(48)
+        ));
+        assert_eq!((log.len(), log.bad_lines), (1, 2));
         assert!(log.get("CLIENT_RANDOM", &[0xab; 32]).is_some());
     }
 }

@@ -14,6 +14,7 @@
 
 pub mod decrypt;
 pub mod findings;
+pub mod ja4;
 
 use super::reasm::Reassembler;
 use crate::output::rfc3339_ns;
@@ -85,6 +86,8 @@ pub struct TlsConn {
     pub sni: Option<String>,
     pub alpn_offered: Vec<String>,
     pub alpn: Option<String>,
+    /// The JA4 fingerprint of the ClientHello (the last one after a HelloRetryRequest).
+    pub ja4: Option<String>,
     /// ClientHello to ServerHello.
     pub handshake_rtt_ms: Option<f64>,
     /// ClientHello to the last Finished (the one that completes the handshake).
@@ -333,6 +336,7 @@ impl Conn {
                 sni: None,
                 alpn_offered: Vec::new(),
                 alpn: None,
+                ja4: None,
                 handshake_rtt_ms: None,
                 handshake_ms: None,
                 completed: false,
@@ -619,6 +623,7 @@ impl Conn {
                     i.client_hello_ts = Some(ts_ns);
                 }
                 i.sni = ch.sni.map(str::to_string);
+                i.ja4 = Some(ja4::ja4(&ch));
                 i.alpn_offered = ch
                     .alpn
                     .iter()
@@ -692,7 +697,7 @@ impl Conn {
                     // Everything after the ServerHello is encrypted in TLS 1.3.
                     self.dirs[dir].encrypted = true;
                 }
-                self.install_keys(dir, sh.cipher_suite, &sh.random);
+                self.install_keys(dir, &sh);
             }
             HandshakeMsg::Certificate(list) if !self.sent_by_client(dir) => {
                 if let Some(leaf) = list.first() {
@@ -707,7 +712,8 @@ impl Conn {
     /// With a key log, the keys of both directions once the ServerHello names the
     /// suite (`server_dir` sent it). TLS 1.3 starts with the handshake keys; TLS 1.2's
     /// wait for each side's ChangeCipherSpec.
-    fn install_keys(&mut self, server_dir: DirIndex, cipher_suite: u16, server_random: &[u8; 32]) {
+    fn install_keys(&mut self, server_dir: DirIndex, sh: &tls::ServerHello<'_>) {
+        let cipher_suite = sh.cipher_suite;
         let Some(log) = self.keylog.clone() else {
             return;
         };
@@ -720,9 +726,16 @@ impl Conn {
                 self.dirs[client_dir].keys = k.client_hs;
                 self.dirs[client_dir].next_keys = k.client_app;
             }
-        } else if let Some((ck, sk)) =
-            decrypt::tls12_keys(&log, &self.client_random, server_random, cipher_suite)
-        {
+        } else if let Some((ck, sk)) = decrypt::tls12_keys(
+            &log,
+            decrypt::Tls12Params {
+                client_random: &self.client_random,
+                server_random: &sh.random,
+                cipher_suite,
+                version: sh.version(),
+                encrypt_then_mac: sh.encrypt_then_mac,
+            },
+        ) {
             self.info.decrypted = true;
             self.dirs[client_dir].next_keys = Some(ck);
             self.dirs[server_dir].next_keys = Some(sk);
