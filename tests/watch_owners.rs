@@ -329,10 +329,15 @@ fn the_owner_probe_counts_no_packet_and_kill_9_frees_it() {
     }
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let mut watch = Watch::start("host", "lo", "bpf");
-    std::thread::sleep(Duration::from_millis(1500));
     let child = watch.0.as_mut().unwrap();
-    assert!(child.try_wait().unwrap().is_none(), "watch exited early");
     let pid = child.id();
+    // The probe is loaded after the captures open; a loaded machine makes that late.
+    let loaded = Instant::now() + Duration::from_secs(15);
+    while held_ids(pid, "link_id").len() < 2 && Instant::now() < loaded {
+        assert!(child.try_wait().unwrap().is_none(), "watch exited early");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(child.try_wait().unwrap().is_none(), "watch exited early");
     let (progs, links, maps) = (
         held_ids(pid, "prog_id"),
         held_ids(pid, "link_id"),
