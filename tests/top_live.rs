@@ -78,6 +78,53 @@ fn pid_and_bytes(child: Child) -> (i64, u64) {
     (pid, bytes)
 }
 
+/// `netkit top --json` on namespace `ns`, one object a second, up to `count`; the
+/// first (empty) object read, which says the capture is open.
+struct TopJson {
+    child: Child,
+    out: BufReader<std::process::ChildStdout>,
+    lines: Vec<String>,
+}
+
+impl TopJson {
+    fn start(ns: &str, count: u32) -> TopJson {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_netkit"))
+            .args(["top", "--json", "--netns", ns, "--interval", "1"])
+            .args(["--count", &count.to_string()])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start netkit top");
+        let mut out = BufReader::new(child.stdout.take().unwrap());
+        let mut first = String::new();
+        out.read_line(&mut first).unwrap();
+        assert!(first.starts_with('{'), "netkit top said: {first:?}");
+        TopJson {
+            child,
+            out,
+            lines: vec![first],
+        }
+    }
+
+    /// SIGINT, then every object top printed: it prints the interval under way and
+    /// exits at once, with status 0.
+    fn stop(mut self) -> Vec<String> {
+        let _ = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        for line in self.out.lines() {
+            self.lines.push(line.unwrap());
+            assert!(Instant::now() < deadline, "netkit top ran on after SIGINT");
+        }
+        let status = self.child.wait().unwrap();
+        let mut err = String::new();
+        std::io::Read::read_to_string(&mut self.child.stderr.take().unwrap(), &mut err).unwrap();
+        assert!(status.success(), "netkit top failed: {err}");
+        self.lines
+    }
+}
+
 #[derive(Default, Debug, Clone, Copy)]
 struct Seen {
     tx: u64,
@@ -97,26 +144,13 @@ fn json_attributes_long_short_udp_and_icmp_traffic_to_pids() {
     // loaded machine that starts the clients slowly does not end the run before them.
     let count = 90;
     let started = Instant::now();
-    let mut top = Command::new(env!("CARGO_BIN_EXE_netkit"))
-        .args(["top", "--json", "--netns", &lab.a, "--interval", "1"])
-        .args(["--count", &count.to_string()])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start netkit top");
-    // The capture is open once the first (empty) interval is printed.
-    let mut top_out = BufReader::new(top.stdout.take().unwrap());
-    let mut lines = Vec::new();
-    let mut first = String::new();
-    top_out.read_line(&mut first).unwrap();
-    assert!(first.starts_with('{'), "netkit top said: {first:?}");
-    lines.push(first);
+    let top = TopJson::start(&lab.a, count);
     // With its captures open, no thread keeps CAP_NET_RAW, CAP_SYS_ADMIN or anything
     // else but what reading other users' /proc entries needs (the attribution below
     // proves that is enough).
     let allowed: u64 = 1 << 19 | 1 << 2; // CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH
     let mut threads = 0;
-    for task in std::fs::read_dir(format!("/proc/{}/task", top.id())).unwrap() {
+    for task in std::fs::read_dir(format!("/proc/{}/task", top.child.id())).unwrap() {
         let status = std::fs::read_to_string(task.unwrap().path().join("status")).unwrap();
         let prm = status
             .lines()
@@ -190,18 +224,7 @@ fn json_attributes_long_short_udp_and_icmp_traffic_to_pids() {
     // Two more intervals, so the last bytes are in a printed one; then top prints the
     // interval under way and exits.
     std::thread::sleep(Duration::from_millis(2500));
-    let _ = Command::new("kill")
-        .args(["-INT", &top.id().to_string()])
-        .status();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    for line in top_out.lines() {
-        lines.push(line.unwrap());
-        assert!(Instant::now() < deadline, "netkit top ran on after SIGINT");
-    }
-    let status = top.wait().unwrap();
-    let mut err = String::new();
-    std::io::Read::read_to_string(&mut top.stderr.take().unwrap(), &mut err).unwrap();
-    assert!(status.success(), "netkit top failed: {err}");
+    let lines = top.stop();
     let ran_s = started.elapsed().as_secs();
     assert!(
         lines.len() >= 3 && (lines.len() as u64) <= ran_s + 1,
@@ -506,19 +529,7 @@ fn loopback_downloads_count_for_the_client_and_the_server() {
     let mut lab = new_lab("l");
     start_server(&mut lab);
     let server_pid = i64::from(lab.children.last().expect("the server").id());
-    let mut top = Command::new(env!("CARGO_BIN_EXE_netkit"))
-        .args(["top", "--json", "--netns", &lab.b, "--interval", "1"])
-        .args(["--count", "60"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start netkit top");
-    let mut top_out = BufReader::new(top.stdout.take().unwrap());
-    let mut lines = Vec::new();
-    let mut first = String::new();
-    top_out.read_line(&mut first).unwrap();
-    assert!(first.starts_with('{'), "netkit top said: {first:?}");
-    lines.push(first);
+    let top = TopJson::start(&lab.b, 60);
     // Five downloads of 2 MiB over 127.0.0.1 inside `b`, each about 160 ms long.
     let local = DOWNLOAD.replace("10.231.0.2", "127.0.0.1");
     let clients: Vec<(i64, u64)> = (0..5)
@@ -533,16 +544,7 @@ fn loopback_downloads_count_for_the_client_and_the_server() {
         })
         .collect();
     std::thread::sleep(Duration::from_millis(2500));
-    let _ = Command::new("kill")
-        .args(["-INT", &top.id().to_string()])
-        .status();
-    for line in top_out.lines() {
-        lines.push(line.unwrap());
-    }
-    let status = top.wait().unwrap();
-    let mut err = String::new();
-    std::io::Read::read_to_string(&mut top.stderr.take().unwrap(), &mut err).unwrap();
-    assert!(status.success(), "netkit top failed: {err}");
+    let lines = top.stop();
     let mut by_pid: HashMap<i64, Seen> = HashMap::new();
     let mut path = String::new();
     let mut unattributed_tx = 0;

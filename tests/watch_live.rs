@@ -23,49 +23,6 @@ use std::collections::BTreeMap;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const SERVER: &str = r#"
-import base64, hashlib, socket, threading, time
-GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-def serve(c):
-    with c:
-        c.settimeout(5)
-        req = b""
-        try:
-            while b"\r\n\r\n" not in req:
-                d = c.recv(4096)
-                if not d:
-                    return
-                req += d
-        except OSError:
-            return
-        line = req.split(b"\r\n")[0].decode()
-        path = line.split()[1]
-        key = b""
-        for h in req.split(b"\r\n")[1:]:
-            if h.lower().startswith(b"sec-websocket-key:"):
-                key = h.split(b":", 1)[1].strip()
-        if path == "/ok":
-            acc = base64.b64encode(hashlib.sha1(key + GUID).digest())
-            c.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                      b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + acc + b"\r\n\r\n")
-            time.sleep(0.5)
-        elif path == "/deny":
-            c.sendall(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 9\r\n\r\nforbidden")
-            time.sleep(0.5)
-        elif path == "/plain":
-            c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-            time.sleep(0.5)
-        else:
-            time.sleep(1.5)
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("0.0.0.0", 8080)); s.listen(64)
-print("ready", flush=True)
-while True:
-    c, _ = s.accept()
-    threading.Thread(target=serve, args=(c,), daemon=True).start()
-"#;
-
 /// One upgrade to PATH; prints "pid local_port", holds the connection 1 s.
 const CLIENT: &str = r#"
 import os, socket, sys, time
@@ -93,7 +50,7 @@ fn new_lab(tag: &str) -> NsPair {
 
 fn start_server(lab: &mut NsPair) {
     let b = lab.b.clone();
-    lab.start_ready_server(&b, SERVER);
+    lab.start_lab_server(&b, "upgrade_server.py", &["8080", "0.5"]);
 }
 
 /// Runs one client in `a` to its end; returns (pid, local port).

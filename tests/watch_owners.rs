@@ -28,37 +28,12 @@ use std::collections::HashMap;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Answers every request with 403 as soon as its head is in, then closes.
-const SERVER: &str = r#"
-import socket, threading
-def serve(c):
-    with c:
-        c.settimeout(5)
-        req = b""
-        try:
-            while b"\r\n\r\n" not in req:
-                d = c.recv(4096)
-                if not d:
-                    break
-                req += d
-            c.sendall(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 9\r\n\r\nforbidden")
-        except OSError:
-            pass
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("0.0.0.0", 8080)); s.listen(512)
-print("ready", flush=True)
-while True:
-    c, _ = s.accept()
-    threading.Thread(target=serve, args=(c,), daemon=True).start()
-"#;
-
 /// Forks N children, 8 in flight; each connects, sends one upgrade request, closes
 /// and exits at once. Prints "pid local_port" per child once it exited.
 const DRIVER: &str = r#"
 import os, socket, sys
 n = int(sys.argv[1]); inflight = 8
-REQ = (b"GET /chat HTTP/1.1\r\nHost: app\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+REQ = (b"GET /deny HTTP/1.1\r\nHost: app\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
 running = {}
 def reap():
@@ -180,7 +155,8 @@ fn bpf_names_the_clients_of_sub_millisecond_rejected_upgrades() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let mut lab = NsPair::ipv4_only("nkwo", "x", "10.235.0", Offloads::Kept);
     let b = lab.b.clone();
-    lab.start_ready_server(&b, SERVER);
+    // Rejects each upgrade (/deny) as soon as its head is in, then closes.
+    lab.start_lab_server(&b, "upgrade_server.py", &["8080", "0"]);
     let bpf = Watch::start(&lab.a, &lab.va, "bpf");
     let diag = Watch::start(&lab.a, &lab.va, "sock-diag");
     // Both captures open and the probe attached (watch says nothing on stdout

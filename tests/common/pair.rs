@@ -135,16 +135,18 @@ impl NsPair {
     /// tests/lab/download_server.py in `b`: downloads of the size a client asks for
     /// on `tcp_port`, a UDP echo on `udp_port`.
     pub fn start_download_server(&mut self, tcp_port: u16, udp_port: u16) {
-        let script = super::lab_script("download_server.py");
         let b = self.b.clone();
-        self.start_ready_python(
-            &b,
-            &[
-                script.to_str().expect("a UTF-8 path"),
-                &tcp_port.to_string(),
-                &udp_port.to_string(),
-            ],
-        );
+        let (tcp, udp) = (tcp_port.to_string(), udp_port.to_string());
+        self.start_lab_server(&b, "download_server.py", &[&tcp, &udp]);
+    }
+
+    /// The python script tests/lab/`name` in `ns`, with `args`; it prints `ready`
+    /// once it listens.
+    pub fn start_lab_server(&mut self, ns: &str, name: &str, args: &[&str]) {
+        let script = super::lab_script(name);
+        let mut all = vec![script.to_str().expect("a UTF-8 path")];
+        all.extend_from_slice(args);
+        self.start_ready_python(ns, &all);
     }
 
     fn start_ready_python(&mut self, ns: &str, args: &[&str]) {
