@@ -11,6 +11,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 /// Bytes of `struct sock_owner`.
 pub const OWNER_LEN: usize = 88;
+/// Bytes of `struct bound_key`.
+pub const BOUND_KEY_LEN: usize = 16;
 /// Bytes of `struct flow_key`.
 pub const FLOW_KEY_LEN: usize = 64;
 /// Bytes of `struct flow_counts`.
@@ -139,6 +141,40 @@ impl SockOwner {
     }
 }
 
+/// A listening socket's entry in the programs' `bound` map, as `post_bind` writes it
+/// when a process binds: `(struct bound_key, struct sock_owner)` for the TCP port
+/// `port` of the namespace `netns_cookie`, owned by `pid`. For listeners bound before
+/// the probe started, so that the connections they accept are named after their
+/// process in the kernel too.
+pub fn listener_entry(
+    netns_cookie: u64,
+    port: u16,
+    family: u8,
+    pid: u32,
+    uid: u32,
+    comm: &str,
+) -> ([u8; BOUND_KEY_LEN], [u8; OWNER_LEN]) {
+    const IPPROTO_TCP: u8 = 6;
+    let mut key = [0u8; BOUND_KEY_LEN];
+    key[0..8].copy_from_slice(&netns_cookie.to_ne_bytes());
+    key[8..10].copy_from_slice(&port.to_ne_bytes());
+    key[10] = IPPROTO_TCP;
+    let mut owner = [0u8; OWNER_LEN];
+    owner[0..8].copy_from_slice(&netns_cookie.to_ne_bytes());
+    // cgroup id 0: the listener's process is alive, its container is read from /proc.
+    owner[16..20].copy_from_slice(&pid.to_ne_bytes());
+    owner[20..24].copy_from_slice(&pid.to_ne_bytes());
+    owner[24..28].copy_from_slice(&uid.to_ne_bytes());
+    owner[32] = family;
+    owner[33] = IPPROTO_TCP;
+    owner[34..36].copy_from_slice(&port.to_ne_bytes());
+    // The kernel's comm is at most 15 bytes and NUL-terminated.
+    let name = comm.as_bytes();
+    let n = name.len().min(15);
+    owner[72..72 + n].copy_from_slice(&name[..n]);
+    (key, owner)
+}
+
 impl SockFlow {
     /// Decodes a `struct flow_key`; None when `b` is not exactly one or its family
     /// is neither 4 nor 6.
@@ -232,6 +268,22 @@ mod tests {
         let p = SockOwner::parse(&owner_bytes(0, OWNER_PASSIVE, 6)).unwrap();
         assert_eq!((p.pid, p.cgroup_id, p.closed), (None, None, false));
         assert!(SockOwner::parse(&owner_bytes(1, 0, 4)[..87]).is_none());
+    }
+
+    #[test]
+    fn a_listener_entry_reads_back_as_its_process() {
+        let (key, owner) = listener_entry(77, 8080, 4, 4321, 1000, "a-very-long-server-name");
+        assert_eq!(u64_at(&key, 0), 77);
+        assert_eq!((u16_at(&key, 8), key[10]), (8080, 6));
+        assert!(key[11..].iter().all(|&b| b == 0));
+        let o = SockOwner::parse(&owner).unwrap();
+        assert_eq!(
+            (o.pid, o.tid, o.uid, o.netns_cookie),
+            (Some(4321), 4321, 1000, 77)
+        );
+        assert_eq!((o.proto, o.closed, o.from_listener), (6, false, false));
+        assert_eq!(o.comm, "a-very-long-ser", "15 bytes, as the kernel keeps");
+        assert_eq!(o.local, Some("0.0.0.0:8080".parse().unwrap()));
     }
 
     #[test]

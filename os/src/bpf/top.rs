@@ -7,7 +7,7 @@ use super::{chain, BpfError, BpfObject};
 use aya::maps::{HashMap as BpfHashMap, MapData, PerCpuArray};
 use netkit_cmds::top::engine::KernelStats;
 use netkit_cmds::top::kernel::{
-    FlowCounts, SockFlow, SockOwner, FLOW_COUNTS_LEN, FLOW_KEY_LEN, OWNER_LEN,
+    FlowCounts, SockFlow, SockOwner, BOUND_KEY_LEN, FLOW_COUNTS_LEN, FLOW_KEY_LEN, OWNER_LEN,
 };
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
@@ -251,14 +251,37 @@ impl TopProbe {
     }
 
     /// Records and counts the sockets of the namespace whose netns cookie is
-    /// `netns_cookie` from now on (the programs skip every other namespace).
-    pub fn watch_netns(&mut self, netns_cookie: u64) -> Result<(), BpfError> {
+    /// `netns_cookie` from now on (the programs skip every other namespace). Ok(true)
+    /// the first time.
+    pub fn watch_netns(&mut self, netns_cookie: u64) -> Result<bool, BpfError> {
         if !self.watched.insert(netns_cookie) {
-            return Ok(());
+            return Ok(false);
         }
         let mut map: BpfHashMap<&mut MapData, u64, u8> =
             BpfHashMap::try_from(self.object.map_mut("watched")?).map_err(map_err("watched"))?;
-        map.insert(netns_cookie, 1, 0).map_err(map_err("watched"))
+        map.insert(netns_cookie, 1, 0).map_err(map_err("watched"))?;
+        Ok(true)
+    }
+
+    /// Writes a listener bound before the probe started into the `bound` map (see
+    /// [`netkit_cmds::top::kernel::listener_entry`]), unless its port has an entry already (a `post_bind`
+    /// record is the more recent). Ok(true) when written.
+    pub fn add_listener(
+        &mut self,
+        entry: ([u8; BOUND_KEY_LEN], [u8; OWNER_LEN]),
+    ) -> Result<bool, BpfError> {
+        const BPF_NOEXIST: u64 = 1;
+        let mut map: BpfHashMap<&mut MapData, [u8; BOUND_KEY_LEN], [u8; OWNER_LEN]> =
+            BpfHashMap::try_from(self.object.map_mut("bound")?).map_err(map_err("bound"))?;
+        match map.insert(entry.0, entry.1, BPF_NOEXIST) {
+            Ok(()) => Ok(true),
+            Err(aya::maps::MapError::SyscallError(e))
+                if e.io_error.raw_os_error() == Some(libc::EEXIST) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(map_err("bound")(e)),
+        }
     }
 
     fn read_stat(&mut self, which: u32) -> Result<u64, BpfError> {

@@ -9,6 +9,7 @@ use crate::bpf::top::{ProbeUse, TopProbe};
 use crate::cgroup::{CgroupPaths, Containers, RuntimeDirs};
 use crate::clock::{monotonic_ns, unix_ns};
 use crate::netns::Netns;
+use netkit_cmds::ss::SockEntry;
 use netkit_cmds::top::container::Container;
 use netkit_cmds::top::engine::{Engine, FlowKey, KernelStats, Lookup, ProcInfo};
 use netkit_cmds::top::kernel::SockOwner;
@@ -65,7 +66,58 @@ fn proc_info(owner: &SockOwner, pid: i32, containers: &mut OwnerContainers) -> P
     }
 }
 
-/// Tells the programs every namespace being captured (by netns cookie).
+/// The TCP listeners of the namespace `sock` (a NETLINK_SOCK_DIAG socket) was
+/// opened in; none when it cannot be read.
+pub(super) fn listeners(sock: &netlink_sys::Socket) -> Vec<SockEntry> {
+    let filter = netkit_cmds::ss::Filter {
+        tcp: true,
+        udp: false,
+        listening: true,
+        all: false,
+        states: None,
+    };
+    crate::netlink::sockets::dump(sock, &filter).unwrap_or_default()
+}
+
+/// Writes `listeners` (of the namespace whose netns cookie is `cookie`) into the
+/// programs' `bound` map, named after their processes: a server started before
+/// netkit has no `post_bind` record, and the connections it accepts would otherwise
+/// wait for a sock_diag lookup, which misses those accepted and closed between two
+/// reads of the map. Returns how many were written.
+pub(super) fn add_listeners(probe: &mut TopProbe, cookie: u64, listeners: &[SockEntry]) -> usize {
+    if listeners.is_empty() {
+        return 0;
+    }
+    let owners = crate::proc::socket_owners();
+    let mut added = 0;
+    for row in listeners {
+        let Some(owner) = owners
+            .get(&u64::from(row.inode))
+            .and_then(|o| o.iter().min_by_key(|o| o.pid))
+        else {
+            continue;
+        };
+        let Ok(pid) = u32::try_from(owner.pid) else {
+            continue;
+        };
+        let family = if row.local.is_ipv4() { 4 } else { 6 };
+        let entry = netkit_cmds::top::kernel::listener_entry(
+            cookie,
+            row.local.port(),
+            family,
+            pid,
+            row.uid,
+            &owner.comm,
+        );
+        if probe.add_listener(entry).unwrap_or(false) {
+            added += 1;
+        }
+    }
+    added
+}
+
+/// Tells the programs every namespace being captured (by netns cookie), and the
+/// listeners already there.
 fn watch_namespaces(probe: &mut TopProbe, watch: &Watch, notices: &Notices) {
     let cookies: Vec<(String, Option<u64>)> = watch
         .captures()
@@ -75,7 +127,20 @@ fn watch_namespaces(probe: &mut TopProbe, watch: &Watch, notices: &Notices) {
         .collect();
     for (label, cookie) in cookies {
         let result = match cookie {
-            Some(c) => probe.watch_netns(c).map_err(|e| e.to_string()),
+            Some(c) => probe
+                .watch_netns(c)
+                .map(|first| {
+                    if first {
+                        let found = watch
+                            .captures()
+                            .iter()
+                            .find(|cap| cap.netns_cookie == Some(c))
+                            .and_then(|cap| cap.diag.as_ref().map(listeners))
+                            .unwrap_or_default();
+                        add_listeners(probe, c, &found);
+                    }
+                })
+                .map_err(|e| e.to_string()),
             None => Err("its netns cookie is unknown (SO_NETNS_COOKIE)".to_string()),
         };
         if let Err(why) = result {
@@ -420,7 +485,16 @@ impl ClientOwners {
         let cookie = crate::netns::run_in(ns, crate::bpf::top::current_netns_cookie)
             .map_err(|e| e.to_string())?
             .ok_or("its netns cookie is unknown (SO_NETNS_COOKIE)")?;
-        b.probe.watch_netns(cookie).map_err(|e| e.to_string())?;
+        if b.probe.watch_netns(cookie).map_err(|e| e.to_string())? {
+            // Called while the capabilities are held: the namespace can be entered.
+            let found = crate::netns::run_in(ns, || {
+                crate::netlink::open(crate::netlink::NETLINK_SOCK_DIAG)
+                    .map(|sock| listeners(&sock))
+                    .unwrap_or_default()
+            })
+            .unwrap_or_default();
+            add_listeners(&mut b.probe, cookie, &found);
+        }
         b.cookies.insert(label.to_string(), cookie);
         Ok(())
     }

@@ -90,6 +90,9 @@ pub(super) struct Capture {
     threads: Vec<JoinHandle<()>>,
     /// NETLINK_ROUTE socket opened inside the namespace (it stays bound to it).
     route: Option<netlink_sys::Socket>,
+    /// NETLINK_SOCK_DIAG socket opened inside the namespace: the BPF path reads the
+    /// listeners already there through it, after the capabilities are dropped.
+    pub(super) diag: Option<netlink_sys::Socket>,
     wanted: Vec<Wanted>,
     /// ifindex -> name, for naming the interfaces of a `--write` dump.
     pub(super) links: HashMap<u32, String>,
@@ -113,6 +116,7 @@ impl Capture {
         self.active = false;
         // The socket would keep the namespace alive.
         self.route = None;
+        self.diag = None;
         self.lookup = None;
     }
 
@@ -177,8 +181,10 @@ pub(super) fn spawn(ctx: &Context, ns: &Netns, idx: u32) -> Result<Capture, Live
     // The netns cookie is taken whatever happens to the route socket: without it the
     // BPF path could not tell this namespace's traffic.
     let mut netns_cookie = None;
+    let mut diag = None;
     let route = netns::run_in(ns, || {
         netns_cookie = crate::bpf::top::current_netns_cookie();
+        diag = nldump::open(nldump::NETLINK_SOCK_DIAG).ok();
         let sock = nldump::open(nldump::NETLINK_ROUTE)?;
         let links = nldump::Links::dump(&sock)?;
         Ok::<_, LiveError>((sock, links))
@@ -286,6 +292,7 @@ pub(super) fn spawn(ctx: &Context, ns: &Netns, idx: u32) -> Result<Capture, Live
         attribution_error,
         threads,
         route,
+        diag,
         wanted,
         links,
         active: true,
