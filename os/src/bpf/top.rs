@@ -264,8 +264,8 @@ impl TopProbe {
     }
 
     /// Writes a listener bound before the probe started into the `bound` map (see
-    /// [`netkit_cmds::top::kernel::listener_entry`]), unless its port has an entry already (a `post_bind`
-    /// record is the more recent). Ok(true) when written.
+    /// [`netkit_cmds::top::kernel::listener_entry`]), unless its port has an entry
+    /// already (a `post_bind` record is the more recent). Ok(true) when written.
     pub fn add_listener(
         &mut self,
         entry: ([u8; BOUND_KEY_LEN], [u8; OWNER_LEN]),

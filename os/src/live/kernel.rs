@@ -67,7 +67,7 @@ fn proc_info(owner: &SockOwner, pid: i32, containers: &mut OwnerContainers) -> P
 }
 
 /// The TCP listeners of the namespace `sock` (a NETLINK_SOCK_DIAG socket) was
-/// opened in; none when it cannot be read.
+/// opened in, read from any namespace; none when it cannot be read.
 pub(super) fn listeners(sock: &netlink_sys::Socket) -> Vec<SockEntry> {
     let filter = netkit_cmds::ss::Filter {
         tcp: true,
@@ -76,7 +76,7 @@ pub(super) fn listeners(sock: &netlink_sys::Socket) -> Vec<SockEntry> {
         all: false,
         states: None,
     };
-    crate::netlink::sockets::dump(sock, &filter).unwrap_or_default()
+    crate::netlink::sockets::dump_from_elsewhere(sock, &filter).unwrap_or_default()
 }
 
 /// Writes `listeners` (of the namespace whose netns cookie is `cookie`) into the

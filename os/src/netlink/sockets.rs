@@ -128,8 +128,22 @@ fn in_use_here() -> Option<InUse> {
 /// in (sockstat says so, per namespace) are not dumped, and TCP is dumped once for
 /// both families with the old TCPDIAG_GETSOCK request instead of once per family.
 pub fn dump(sock: &Socket, filter: &Filter) -> Result<Vec<SockEntry>, DumpError> {
+    dump_tables(sock, filter, in_use_here())
+}
+
+/// [`dump`] for a socket opened in another namespace than the calling thread's: the
+/// thread's sockstat says nothing of that namespace, so every table is dumped.
+pub fn dump_from_elsewhere(sock: &Socket, filter: &Filter) -> Result<Vec<SockEntry>, DumpError> {
+    dump_tables(sock, filter, None)
+}
+
+/// Dumps the tables `filter` asks for, but those `in_use` says are empty.
+fn dump_tables(
+    sock: &Socket,
+    filter: &Filter,
+    in_use: Option<InUse>,
+) -> Result<Vec<SockEntry>, DumpError> {
     let net_admin = has_net_admin();
-    let in_use = in_use_here();
     let mut out = Vec::new();
     for proto in filter.protocols() {
         if proto == IPPROTO_TCP {
