@@ -133,11 +133,7 @@ impl Top {
         if let Some(mut e) = self.child.stderr.take() {
             let _ = e.read_to_string(&mut err);
         }
-        let objects = lines
-            .iter()
-            .filter(|l| !l.trim().is_empty())
-            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l:?}\n{err}")))
-            .collect();
+        let objects = common::ndjson(lines.iter().map(String::as_str), &err);
         (objects, err)
     }
 }

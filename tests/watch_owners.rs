@@ -90,11 +90,7 @@ impl Watch {
         let out = child.wait_with_output().expect("watch");
         let err = String::from_utf8_lossy(&out.stderr).into_owned();
         assert!(out.status.success(), "watch failed: {err}");
-        let events = String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l:?}\n{err}")))
-            .collect();
+        let events = common::ndjson(String::from_utf8_lossy(&out.stdout).lines(), &err);
         (events, err)
     }
 }

@@ -168,3 +168,16 @@ impl XorShift {
         (self.next() % n.max(1) as u64) as usize
     }
 }
+
+/// The JSON objects of a command's NDJSON output, one per non-blank line; a line that
+/// is not JSON fails the test, with `stderr` (what the command said) in the message.
+pub fn ndjson<'a>(
+    lines: impl IntoIterator<Item = &'a str>,
+    stderr: &str,
+) -> Vec<serde_json::Value> {
+    lines
+        .into_iter()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l:?}\n{stderr}")))
+        .collect()
+}
