@@ -11,6 +11,10 @@
 #   UDP=1 sudo bench/top.sh    # the same rate as UDP datagrams of 1400 bytes
 #   UDP=1 LEN=64 RATE=140M sudo bench/top.sh  # small datagrams: ~8x the packet rate
 #                              # of the 400 Mbit/s TCP run (about 270k datagrams/s)
+#                              # asked of iperf3, which here sends about half of it
+#   FLOOD=280000 sudo bench/top.sh  # FLOOD datagrams/s of LEN (64) bytes for SECS from
+#                              # bench/udpflood.rs (sendmmsg, built with rustc) to a
+#                              # socket in B that never reads: 8x the TCP run's rate
 #   netkit runs twice: --attribution bpf (netkit-bpf: the kernel counts, only DNS is
 #   captured) and --attribution sock-diag (netkit-sd: every frame captured, as before)
 #   WRITE=4 sudo bench/top.sh  # netkit with --write and a 4 MiB ring (the cost of --write)
@@ -34,7 +38,9 @@ if [ "$(id -u)" != 0 ]; then
   echo "top.sh: needs root (namespaces, packet capture); skipped"
   exit 0
 fi
-for tool in ip iperf3 tcpdump python3; do
+tools=(ip iperf3 tcpdump python3)
+if [ -n "${FLOOD:-}" ]; then tools+=(rustc); fi
+for tool in "${tools[@]}"; do
   command -v "$tool" >/dev/null || { echo "top.sh: $tool missing; skipped"; exit 0; }
 done
 if [ -z "${NETKIT:-}" ]; then
@@ -72,6 +78,29 @@ done
 ip netns exec "$b" iperf3 -s -D -I "$tmp/iperf3.pid" >/dev/null
 sleep 0.5
 pids+=("$(cat "$tmp/iperf3.pid")")
+if [ -n "${FLOOD:-}" ]; then
+  rustc -O --edition 2021 -o "$tmp/udpflood" bench/udpflood.rs
+  # Outlives every round; killed by cleanup.
+  ip netns exec "$b" "$tmp/udpflood" sink 9000 86400 &
+  pids+=("$!")
+fi
+
+# transfer NAME: the traffic every monitor is measured on (iperf3, or the flooder).
+transfer() {
+  if [ -n "${FLOOD:-}" ]; then
+    ip netns exec "$a" "$tmp/udpflood" send 10.232.0.2:9000 "${LEN:-64}" "$FLOOD" "$SECS" >"$tmp/$1.flood"
+  else
+    ip netns exec "$a" iperf3 -c 10.232.0.2 "${UDP_ARGS[@]}" -b "$RATE" -t "$SECS" -J >"$tmp/$1.iperf.json"
+  fi
+}
+# rate_of NAME: what the transfer sent, for the result line.
+rate_of() {
+  if [ -n "${FLOOD:-}" ]; then
+    awk -v secs="$SECS" '{printf "%.0f datagrams/s", $1 / secs}' "$tmp/$1.flood"
+  else
+    python3 -c "import json,sys; d=json.load(open(sys.argv[1])); s=d['end']['sum_sent']; print(f\"{s['bits_per_second']/1e6:.0f} Mbit/s\")" "$tmp/$1.iperf.json"
+  fi
+}
 
 clk=$(getconf CLK_TCK)
 frames() { # frames through A's veth, both directions
@@ -96,7 +125,7 @@ measure() {
   fi
   local before; before=$(cpu_of "$pid")
   local f0; f0=$(frames)
-  ip netns exec "$a" iperf3 -c 10.232.0.2 "${UDP_ARGS[@]}" -b "$RATE" -t "$SECS" -J >"$tmp/$name.iperf.json"
+  transfer "$name"
   sleep 1.2 # the last interval is counted and printed
   local after; after=$(cpu_of "$pid")
   local f1; f1=$(frames)
@@ -104,7 +133,7 @@ measure() {
   sleep 0.3; kill "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
   local pps
-  pps=$(python3 -c "import json,sys; d=json.load(open(sys.argv[1])); s=d['end']['sum_sent']; print(f\"{s['bits_per_second']/1e6:.0f} Mbit/s\")" "$tmp/$name.iperf.json")
+  pps=$(rate_of "$name")
   cpu[$name]=$(python3 -c "import sys; print(f'{(int(sys.argv[2])-int(sys.argv[1]))/1e9:.3f}')" "$before" "$after")
   printf '%-10s %6s CPU-s   (transfer %s, %d frames)\n' "$name" "${cpu[$name]}" "$pps" "$((f1 - f0))" |
     tee -a "$tmp/results"
@@ -144,7 +173,9 @@ if w:
 PY
 }
 
-echo "binary: $NETKIT; transfer: iperf3 ${UDP_ARGS[*]} -b $RATE -t $SECS, namespace A -> B over a veth"
+if [ -n "${FLOOD:-}" ]; then what="udpflood ${LEN:-64}-byte datagrams at $FLOOD/s for $SECS s"
+else what="iperf3 ${UDP_ARGS[*]} -b $RATE -t $SECS"; fi
+echo "binary: $NETKIT; transfer: $what, namespace A -> B over a veth"
 for round in $(seq "$ROUNDS"); do
   echo "round $round"
   measure tcpdump ip netns exec "$a" tcpdump -i any -s 128 -w /dev/null -q
@@ -182,21 +213,27 @@ for round in $(seq "$ROUNDS"); do
   fi
 done
 
-# How much of the transfer netkit attributed to iperf3, and how much it counted.
+# How much of the transfer netkit attributed to its sender, and how much it counted.
+sender=iperf3
+if [ -n "${FLOOD:-}" ]; then sender=udpflood; fi
 for name in netkit-bpf netkit-sd; do
-python3 - "$name" "$tmp/$name.out" "$tmp/$name.iperf.json" <<'EOF'
-import json, sys
+python3 - "$name" "$tmp/$name.out" "$sender" "$tmp/$name" <<'EOF'
+import json, os, sys
+name, out, sender, stem = sys.argv[1:]
 att = una = 0
 path = "?"
-for line in open(sys.argv[2]):
+for line in open(out):
     v = json.loads(line)
     path = v.get("attribution", path)
     for p in v["processes"]:
-        if p["comm"] == "iperf3":
+        if p["comm"] == sender:
             att += p["tx_bytes"] + p["rx_bytes"]
     una += v["unattributed"]["tx_bytes"] + v["unattributed"]["rx_bytes"]
-sent = json.load(open(sys.argv[3]))["end"]["sum_sent"]["bytes"]
-print(f"{sys.argv[1]} (attribution {path}): {att} wire bytes attributed to iperf3 "
+if os.path.exists(stem + ".flood"):
+    sent = int(open(stem + ".flood").read().split()[2])
+else:
+    sent = json.load(open(stem + ".iperf.json"))["end"]["sum_sent"]["bytes"]
+print(f"{name} (attribution {path}): {att} wire bytes attributed to {sender} "
       f"(payload sent {sent}), {una} unattributed")
 EOF
 done
