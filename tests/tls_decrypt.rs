@@ -214,3 +214,54 @@ fn write_streams_keeps_the_secrets() {
     assert_eq!(r["tls"]["connections"][0]["decrypted"], true);
     assert_eq!(r["websocket"]["upgrades"][0]["verdict"], "rejected");
 }
+
+/// Secrets embedded in the capture reach the TLS section whatever the split of
+/// `--jobs` (the two-thread split once dropped them: its worker never saw them). The
+/// capture with the secrets is `--write-streams`' own output, as above.
+#[test]
+fn embedded_secrets_decrypt_on_every_split() {
+    let dir = std::env::temp_dir().join(format!("nk19-dsb-jobs-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let with_secrets = dir.join("streams.pcapng");
+    let st = common::netkit()
+        .args(["pcap", "analyze", "--tls-keylog"])
+        .arg(fixture("wss12-reject.keys"))
+        .arg("--write-streams")
+        .arg(&with_secrets)
+        .arg(fixture("wss12-reject.pcapng"))
+        .output()
+        .unwrap();
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    let run = |args: &[&str]| {
+        let o = common::netkit()
+            .args(["pcap", "analyze", "--json"])
+            .args(args)
+            .arg(&with_secrets)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        o.stdout
+    };
+    let one = run(&["--jobs", "1"]);
+    let r: Value = serde_json::from_slice(&one).unwrap();
+    assert_eq!(r["tls"]["connections"][0]["decrypted"], true);
+    assert_eq!(r["websocket"]["upgrades"][0]["verdict"], "rejected");
+    let export = dir.join("flows.ndjson");
+    let export = export.to_str().unwrap();
+    for args in [
+        vec!["--jobs", "2"],
+        vec!["--jobs", "3"],
+        vec!["--jobs", "3", "--export", export],
+    ] {
+        assert!(run(&args) == one, "{args:?}: not the report of --jobs 1");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -167,9 +167,11 @@ pub struct AnalyzeArgs {
     /// time stamp as mergecap would, one reader per file
     #[arg(long)]
     pub merge: bool,
-    /// Files analysed at once (default: the number of cores); given for one capture
-    /// (or --merge), N > 1 splits the TCP analysis over N threads by flow (with --export
-    /// or --html: the sections across two threads). The reports are the same whatever N
+    /// Files analysed at once (default: the number of cores). For one capture (or
+    /// --merge), 2 splits the sections across two threads (the default when there are
+    /// two cores or more), and N > 2 splits the TCP analysis over N threads by flow
+    /// (with --export or --html: the two-thread split). The reports are the same
+    /// whatever N
     #[arg(short = 'j', long, value_name = "N")]
     pub jobs: Option<usize>,
     /// Also write the report as one self-contained HTML page (findings first, a
@@ -493,10 +495,12 @@ fn analyze_source(
             l.update(p);
         }
     };
-    // By flow unless records are handed out mid-run (`--export`) or graphs recorded:
-    // those read the TCP engine as it goes, which a split by flow cannot give in
-    // order (see cmds/src/pcap/analyze/sharded.rs).
-    let report = if jobs > 1 && !opts.conns && opts.graphs.is_none() {
+    // Two threads: the capture side on the reading thread and the stream side on one
+    // worker (cmds/src/pcap/analyze/parallel.rs), which beat a split by flow on two
+    // cores (bench/jobs.sh). More: by flow, unless records are handed out mid-run
+    // (`--export`) or graphs recorded; those read the TCP engine as it goes, which a
+    // split by flow cannot give in order (see cmds/src/pcap/analyze/sharded.rs).
+    let report = if jobs > 2 && !opts.conns && opts.graphs.is_none() {
         analyze::sharded::analyze_sharded(source, info, opts, jobs, &mut progress)
     } else if jobs > 1 {
         analyze::parallel::analyze_exporting_parallel(source, info, opts, &mut progress, &mut sink)
@@ -768,10 +772,11 @@ fn run_analyze(a: AnalyzeArgs, term: &Term) -> Result {
         return Err(Error::Usage("--jobs: at least 1".to_string()));
     }
     let jobs = a.jobs.unwrap_or_else(default_jobs);
-    // One capture on several threads costs more CPU (each thread dissects every
-    // frame) and was slower than one thread on the loaded 2-core VM it was measured
-    // on (bench/jobs.sh): only when asked for.
-    let threads_per_capture = a.jobs.unwrap_or(1);
+    // One capture: two threads when there are two cores (the sections split; 1.41x
+    // faster than one thread on bench/jobs.sh's capture, for about 1.6x the CPU, since
+    // both threads dissect every frame). More only when asked for: the split by flow
+    // helps captures of many busy streams, and cost more than it gave on two cores.
+    let threads_per_capture = a.jobs.unwrap_or_else(|| default_jobs().min(2));
     let mut flows = a.export.as_deref().map(Flows::create).transpose()?;
     let mut notices = a
         .export_notices

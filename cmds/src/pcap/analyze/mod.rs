@@ -222,19 +222,18 @@ impl Analysis {
     }
 
     /// `--jobs`' stream side (see `parallel.rs`): TCP (and the timeline), TLS,
-    /// WebSocket, conn records.
+    /// WebSocket, conn records, paths.
     fn feed_stream_side(&mut self, raw: RawFrame<'_>, frame: &Frame<'_>) {
         let tcp = self.feed_tcp(&raw, frame);
-        let ctx = FrameCtx { raw, frame, tcp };
-        self.feed_tls_and_websocket(&ctx);
-        self.conn.feed(&ctx);
+        self.feed_in_order(raw, frame, tcp);
     }
 
-    /// `--jobs` by flow (see `sharded.rs`): a frame with the TCP engine's answer
-    /// for it, which the shards gave; TLS, WebSocket and conn records.
+    /// The stream side after the TCP engine, whose answer for the frame is `tcp`
+    /// (`sharded.rs`: the shards gave it): TLS, WebSocket, conn records, paths.
     fn feed_in_order(&mut self, raw: RawFrame<'_>, frame: &Frame<'_>, tcp: Option<TcpFrameInfo>) {
         let ctx = FrameCtx { raw, frame, tcp };
         self.feed_tls_and_websocket(&ctx);
+        self.paths.feed(&ctx);
         self.conn.feed(&ctx);
     }
 
@@ -252,7 +251,6 @@ impl Analysis {
             &mut self.multicast,
             &mut self.fhrp,
             &mut self.tunnels,
-            &mut self.paths,
         ] {
             s.feed(&ctx);
         }
@@ -269,7 +267,7 @@ impl Analysis {
             multicast: capture.multicast,
             fhrp: capture.fhrp,
             tunnels: capture.tunnels,
-            paths: capture.paths,
+            paths: streams.paths,
             conn: streams.conn,
             list_frames: streams.list_frames,
             timeline: streams.timeline,

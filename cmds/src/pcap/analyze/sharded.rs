@@ -13,11 +13,12 @@
 //!   numbers its own streams and answers, per frame, how many streams it opened and
 //!   what it made of the frame;
 //! - one thread feeds the capture-wide sections every frame (`parallel.rs`' capture
-//!   side: census, multicast, FHRP, tunnels, paths, the capture tally);
+//!   side: census, multicast, FHRP, tunnels, the capture tally);
 //! - one more thread takes the shards' answers back in frame order, numbers
 //!   streams run-wide in the order their first frame came (tshark's `tcp.stream` is
-//!   first-seen order, so the numbers are one engine's), and feeds TLS and WebSocket
-//!   with each frame and its renumbered TCP answer, as the one-thread loop does.
+//!   first-seen order, so the numbers are one engine's), and feeds the rest of the
+//!   stream side (TLS, WebSocket, conn records, paths) with each frame and its
+//!   renumbered TCP answer, as the one-thread loop does.
 //!
 //! At the end the shards' engines are merged under the run-wide numbers
 //! ([`TcpAnalysis::merge_shards`]) and the halves joined as in `parallel.rs`. The
@@ -28,7 +29,7 @@
 //! shards would be ahead of) nor with graphs (the series recorder numbers streams as
 //! it goes): those runs take `parallel.rs`' split.
 
-use super::parallel::{work, Batch, Side, BATCH_BYTES, BATCH_FRAMES, QUEUED_BATCHES};
+use super::parallel::{capture_side, Batch, BATCH_BYTES, BATCH_FRAMES, QUEUED_BATCHES};
 use super::sections::tcp::{shard_of, TcpAnalysis, TcpFrameInfo};
 use super::{Analysis, AnalyzeOptions, Progress, Report, SourceInfo, PROGRESS_EVERY};
 use crate::source::FrameSource;
@@ -168,8 +169,7 @@ struct InFlight {
     secrets: Vec<(usize, String)>,
 }
 
-/// The in-order side of the calling thread: run-wide stream numbers, TLS and
-/// WebSocket.
+/// The in-order thread: run-wide stream numbers, then the rest of the stream side.
 struct InOrder<'o> {
     opts: &'o AnalyzeOptions,
     run: Analysis,
@@ -253,7 +253,6 @@ pub fn analyze_sharded(
         answers_in.push(rx);
     }
     let (to_capture, capture_in) = sync_channel::<Arc<Batch>>(QUEUED_BATCHES);
-    let (discard_out, _discard_in) = channel();
     let (to_in_order, in_order_in) = sync_channel::<InFlight>(QUEUED_BATCHES);
     // Batches every thread is done with, back to the reader: their buffers are reused
     // rather than allocated (and faulted in page by page) again.
@@ -265,7 +264,7 @@ pub fn analyze_sharded(
             .enumerate()
             .map(|(i, (input, output))| scope.spawn(move || shard(i, shards, opts, input, output)))
             .collect();
-        let capture = scope.spawn(|| work(Side::Capture, opts, capture_in, discard_out));
+        let capture = scope.spawn(|| capture_side(opts, capture_in));
         // Its own thread, so the reader only reads, copies and routes.
         let in_order = scope.spawn(move || {
             let mut in_order = InOrder {
@@ -277,8 +276,7 @@ pub fn analyze_sharded(
             for done in in_order_in {
                 let batch = in_order.take(done, &answers_in);
                 if let Ok(mut spare) = Arc::try_unwrap(batch) {
-                    spare.bytes.clear();
-                    spare.frames.clear();
+                    spare.clear();
                     let _ = spare_out.send(spare);
                 }
             }
