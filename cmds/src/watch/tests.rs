@@ -502,3 +502,42 @@ fn leaving_out_the_protocol_counts_changes_no_event() {
     assert_eq!(protocols.get("tcp"), Some(&6), "{protocols:?}");
     assert_eq!(protocols.get("http"), Some(&2), "{protocols:?}");
 }
+
+/// The text summary says which path names client processes and what its lookups
+/// found; a loss from the owner records is shouted.
+#[test]
+fn the_text_summary_names_the_attribution_path() {
+    let w = Watch::new(AnalyzeOptions::default(), T0);
+    let mut s = w.summary(T0 + 1_000_000_000, true);
+    let line = |s: &super::report::Summary| {
+        let mut out = Vec::new();
+        super::view::write_event(
+            &mut out,
+            &Event::Summary(s.clone()),
+            &crate::output::Term::default(),
+        )
+        .unwrap();
+        String::from_utf8(out).unwrap()
+    };
+    assert!(
+        line(&s).contains("client owners by sock-diag: 0 from BPF"),
+        "{}",
+        line(&s)
+    );
+    s.attribution = "bpf";
+    s.owners.bpf = 250;
+    s.owners.sock_diag = 2;
+    s.owners.not_found = 1;
+    let text = line(&s);
+    assert!(
+        text.contains("client owners by bpf: 250 from BPF, 2 from sock_diag, 1 not found"),
+        "{text}"
+    );
+    assert!(!text.contains("EVICTED"), "{text}");
+    s.owners.kernel_evicted = 3;
+    assert!(
+        line(&s).contains(", 3 EVICTED before lookup"),
+        "{}",
+        line(&s)
+    );
+}

@@ -80,7 +80,7 @@ fn write_summary(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
     let dropped = s.dropped.kernel + s.dropped.queue;
     writeln!(
         out,
-        "{} {} {:.0} s: {}, {}, {} retransmissions; upgrades {} accepted, {} failed, {} pending; {}{}",
+        "{} {} {:.0} s: {}, {}, {} retransmissions; upgrades {} accepted, {} failed, {} pending; {}{}{}",
         time_of(&s.ts),
         if s.last { "total" } else { "so far" },
         s.elapsed_s,
@@ -95,6 +95,23 @@ fn write_summary(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
             format!("; {} DROPPED before analysis", plural(dropped, "frame", "frames"))
         } else {
             String::new()
-        }
+        },
+        owners_clause(s)
     )
+}
+
+/// Which path names client processes and what its lookups found, so a reader of the
+/// text knows whether a short-lived client could have been missed (sock-diag only
+/// finds sockets still open).
+fn owners_clause(s: &Summary) -> String {
+    let o = &s.owners;
+    let mut out = format!(
+        "; client owners by {}: {} from BPF, {} from sock_diag, {} not found",
+        s.attribution, o.bpf, o.sock_diag, o.not_found
+    );
+    let lost = o.evicted + o.kernel_evicted;
+    if lost > 0 {
+        out.push_str(&format!(", {lost} EVICTED before lookup"));
+    }
+    out
 }
