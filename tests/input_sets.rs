@@ -323,12 +323,13 @@ fn one_capture_on_two_threads_is_the_same_as_on_one() {
     );
 }
 
-/// `--jobs N` on one capture without `--export` splits the TCP engine by flow hash
-/// (cmds/src/pcap/analyze/sharded.rs): every capture of the corpus, with its flagged
-/// frames listed (`--frames`), under a capture filter (the rejected frames still
-/// number streams), and the whole corpus merged into one capture, must give the report
-/// of `--jobs 1` byte for byte, with 2 and with 3 shards (3: a count that is not the
-/// cores, so no hash happens to line up with a 2-way split).
+/// `--jobs N` above 2 on one capture without `--export` splits the TCP engine by flow
+/// hash (cmds/src/pcap/analyze/sharded.rs), `--jobs 2` the sections across two threads
+/// (parallel.rs): every capture of the corpus, with its flagged frames listed
+/// (`--frames`), under a capture filter (the rejected frames still number streams),
+/// and the whole corpus merged into one capture, must give the report of `--jobs 1`
+/// byte for byte, on two threads and with 3 and 4 shards (3: a count that is not a
+/// power of two, so no hash happens to line up with an even split).
 #[test]
 fn one_capture_split_by_flow_is_the_same_as_on_one_thread() {
     let run = |jobs: &str, args: &[String]| {
@@ -355,10 +356,10 @@ fn one_capture_split_by_flow_is_the_same_as_on_one_thread() {
             let mut args = extra.clone();
             args.push(f.clone());
             let one = run("1", &args);
-            for jobs in ["2", "3"] {
+            for jobs in ["2", "3", "4"] {
                 assert!(
                     one == run(jobs, &args),
-                    "{f} {extra:?}: --jobs {jobs} (split by flow) differs from --jobs 1"
+                    "{f} {extra:?}: --jobs {jobs} differs from --jobs 1"
                 );
                 compared += 1;
             }
@@ -372,23 +373,24 @@ fn one_capture_split_by_flow_is_the_same_as_on_one_thread() {
     let mut all = vec!["--merge".to_string()];
     all.extend(files.iter().cloned());
     let one = run("1", &all);
-    for jobs in ["2", "3"] {
+    for jobs in ["2", "3", "4"] {
         assert!(
             one == run(jobs, &all),
-            "the merged corpus: --jobs {jobs} (split by flow) differs from --jobs 1"
+            "the merged corpus: --jobs {jobs} differs from --jobs 1"
         );
         compared += 1;
     }
     let merged: Value = serde_json::from_slice(&one).unwrap();
     eprintln!(
-        "split by flow identical to one thread: {compared} comparisons over {} captures \
-         ({streams} TCP streams), and the merged corpus ({} frames, {} streams, {} findings)",
+        "two threads and split by flow identical to one thread: {compared} comparisons \
+         over {} captures ({streams} TCP streams), and the merged corpus ({} frames, {} \
+         streams, {} findings)",
         files.len(),
         merged["capture"]["frames"],
         merged["tcp"]["streams"],
         merged["findings"].as_array().map_or(0, |a| a.len())
     );
-    assert!(compared >= 4 * files.len());
+    assert!(compared >= 6 * files.len());
 }
 
 /// `--merge` of pcapng files with different interface tables: interfaces numbered as
