@@ -184,12 +184,10 @@ fn secrets_embedded_in_pcapng_decrypt() {
     assert_eq!(r["websocket"]["upgrades"][0]["verdict"], "accepted");
 }
 
-/// `--write-streams` keeps the key log (a Decryption Secrets Block before the
-/// packets): the written streams decrypt on their own, with the same verdict.
-#[test]
-fn write_streams_keeps_the_secrets() {
-    let dir = std::env::temp_dir().join(format!("nk17-ws-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+/// `--write-streams` of the wss12-reject fixture with its key log, written in `dir`
+/// (created): a capture that carries its secrets in a Decryption Secrets Block.
+fn streams_with_secrets(dir: &std::path::Path) -> std::path::PathBuf {
+    std::fs::create_dir_all(dir).unwrap();
     let out = dir.join("streams.pcapng");
     let st = common::netkit()
         .args(["pcap", "analyze", "--tls-keylog"])
@@ -204,6 +202,15 @@ fn write_streams_keeps_the_secrets() {
         "{}",
         String::from_utf8_lossy(&st.stderr)
     );
+    out
+}
+
+/// `--write-streams` keeps the key log (a Decryption Secrets Block before the
+/// packets): the written streams decrypt on their own, with the same verdict.
+#[test]
+fn write_streams_keeps_the_secrets() {
+    let dir = std::env::temp_dir().join(format!("nk17-ws-{}", std::process::id()));
+    let out = streams_with_secrets(&dir);
     let o = common::netkit()
         .args(["pcap", "analyze", "--json"])
         .arg(&out)
@@ -221,21 +228,7 @@ fn write_streams_keeps_the_secrets() {
 #[test]
 fn embedded_secrets_decrypt_on_every_split() {
     let dir = std::env::temp_dir().join(format!("nk19-dsb-jobs-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let with_secrets = dir.join("streams.pcapng");
-    let st = common::netkit()
-        .args(["pcap", "analyze", "--tls-keylog"])
-        .arg(fixture("wss12-reject.keys"))
-        .arg("--write-streams")
-        .arg(&with_secrets)
-        .arg(fixture("wss12-reject.pcapng"))
-        .output()
-        .unwrap();
-    assert!(
-        st.status.success(),
-        "{}",
-        String::from_utf8_lossy(&st.stderr)
-    );
+    let with_secrets = streams_with_secrets(&dir);
     let run = |args: &[&str]| {
         let o = common::netkit()
             .args(["pcap", "analyze", "--json"])
