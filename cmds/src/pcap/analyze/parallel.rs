@@ -93,7 +93,7 @@ pub(super) const QUEUED_BATCHES: usize = 4;
 
 /// The two-thread split's batches: small enough that the queued ones and the one the
 /// worker reads fit in a shared L3 cache, so the worker mostly finds the reader's copy
-/// still there; large enough that hand-offs stay rare (about a thousand a second at
+/// still there; large enough that hand-offs stay rare (about two thousand a second at
 /// 1 GB/s).
 const PAIR_BATCH_BYTES: usize = 512 << 10;
 const PAIR_BATCH_FRAMES: usize = 1024;
