@@ -120,9 +120,7 @@ impl Probe {
             let _ = std::io::Read::read_to_string(&mut e, &mut err);
         }
         assert!(status.success(), "netkit drops: {status} {err}");
-        all.iter()
-            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-            .collect()
+        common::ndjson(all.iter().map(String::as_str), &err)
     }
 }
 

@@ -99,11 +99,8 @@ impl Drop for RemoveFiles {
 }
 
 fn records(path: &std::path::Path) -> Vec<Value> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .collect()
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    common::ndjson(text.lines(), &path.display().to_string())
 }
 
 /// A record's connection: protocol and both ends.

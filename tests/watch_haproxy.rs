@@ -57,11 +57,8 @@ fn compare_flags(case: &str, live: &Value, file: &Value) -> u64 {
 }
 
 fn json_lines(path: &Path) -> Vec<Value> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{path:?}: {e}: {l}")))
-        .collect()
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    common::ndjson(text.lines(), &path.display().to_string())
 }
 
 fn client_port(v: &Value) -> u16 {

@@ -102,11 +102,10 @@ fn lateness_ms(later: &str, earlier: &str) -> f64 {
     (secs(later) - secs(earlier)) * 1000.0
 }
 
-fn json_lines(text: &[u8]) -> Vec<Value> {
-    String::from_utf8_lossy(text)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .collect()
+/// The NDJSON objects `watch` printed (its stderr in the message of a bad line).
+fn json_lines(watch: &std::process::Output) -> Vec<Value> {
+    let text = String::from_utf8_lossy(&watch.stdout);
+    common::ndjson(text.lines(), &String::from_utf8_lossy(&watch.stderr))
 }
 
 #[test]
@@ -198,7 +197,7 @@ fn live_verdicts_flags_and_processes_equal_the_file_analysis() {
         "{}",
         String::from_utf8_lossy(&watch.stderr)
     );
-    let events = json_lines(&watch.stdout);
+    let events = json_lines(&watch);
     let file = stop_and_analyze(&lab, &pcap, Some(&file_html));
 
     // Every upgrade: the same verdict live and from the file.
@@ -396,7 +395,7 @@ fn all_netns_picks_up_a_namespace_created_after_the_start() {
         stderr.contains(&format!("namespace {} appeared", lab.a)),
         "{stderr}"
     );
-    let events = json_lines(&watch.stdout);
+    let events = json_lines(&watch);
     let upgrade = events
         .iter()
         .find(|e| {
@@ -537,7 +536,7 @@ fn h2c_extended_connects_are_judged_live_as_in_the_file() {
         "{}",
         String::from_utf8_lossy(&watch.stderr)
     );
-    let events = json_lines(&watch.stdout);
+    let events = json_lines(&watch);
     let file = stop_and_analyze(&lab, &pcap, None);
 
     // (client, HTTP/2 stream) -> (method, path, status, verdict)
