@@ -482,17 +482,18 @@ impl ClientOwners {
         if b.cookies.contains_key(label) {
             return Ok(());
         }
-        let cookie = crate::netns::run_in(ns, crate::bpf::top::current_netns_cookie)
-            .map_err(|e| e.to_string())?
-            .ok_or("its netns cookie is unknown (SO_NETNS_COOKIE)")?;
+        // Called while the capabilities are held: the namespace can be entered, once
+        // for its cookie and its listeners (those of a namespace the probe already
+        // watches are not used; a dump costs less than entering again).
+        let (cookie, found) = crate::netns::run_in(ns, || {
+            let found = crate::netlink::open(crate::netlink::NETLINK_SOCK_DIAG)
+                .map(|sock| listeners(&sock))
+                .unwrap_or_default();
+            (crate::bpf::top::current_netns_cookie(), found)
+        })
+        .map_err(|e| e.to_string())?;
+        let cookie = cookie.ok_or("its netns cookie is unknown (SO_NETNS_COOKIE)")?;
         if b.probe.watch_netns(cookie).map_err(|e| e.to_string())? {
-            // Called while the capabilities are held: the namespace can be entered.
-            let found = crate::netns::run_in(ns, || {
-                crate::netlink::open(crate::netlink::NETLINK_SOCK_DIAG)
-                    .map(|sock| listeners(&sock))
-                    .unwrap_or_default()
-            })
-            .unwrap_or_default();
             add_listeners(&mut b.probe, cookie, &found);
         }
         b.cookies.insert(label.to_string(), cookie);
