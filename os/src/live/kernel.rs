@@ -483,8 +483,8 @@ impl ClientOwners {
             return Ok(());
         }
         // Called while the capabilities are held: the namespace can be entered, once
-        // for its cookie and its listeners (those of a namespace the probe already
-        // watches are not used; a dump costs less than entering again).
+        // for its cookie and its listeners (unused when the probe already watches
+        // that namespace under another label).
         let (cookie, found) = crate::netns::run_in(ns, || {
             let found = crate::netlink::open(crate::netlink::NETLINK_SOCK_DIAG)
                 .map(|sock| listeners(&sock))
