@@ -98,11 +98,6 @@ impl Drop for RemoveFiles {
     }
 }
 
-fn records(path: &std::path::Path) -> Vec<Value> {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    common::ndjson(text.lines(), &path.display().to_string())
-}
-
 /// A record's connection: protocol and both ends.
 fn key(r: &Value) -> String {
     format!(
@@ -171,7 +166,7 @@ fn watch_streams_the_records_pcap_analyze_exports_of_the_same_traffic() {
     while started.elapsed() < look_at {
         std::thread::sleep(Duration::from_millis(200));
     }
-    let early = records(&live);
+    let early = common::ndjson_file(&live);
     let watch = watch.wait_with_output().expect("watch");
     assert!(
         watch.status.success(),
@@ -202,8 +197,8 @@ fn watch_streams_the_records_pcap_analyze_exports_of_the_same_traffic() {
         .expect("pcap analyze");
     assert!(analyzed.status.success());
 
-    let live = records(&live);
-    let file = records(&from_file);
+    let live = common::ndjson_file(&live);
+    let file = common::ndjson_file(&from_file);
     let by_key = |rs: &[Value]| -> BTreeMap<String, Value> {
         rs.iter().map(|r| (key(r), r.clone())).collect()
     };

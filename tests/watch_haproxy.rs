@@ -56,11 +56,6 @@ fn compare_flags(case: &str, live: &Value, file: &Value) -> u64 {
     traded
 }
 
-fn json_lines(path: &Path) -> Vec<Value> {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    common::ndjson(text.lines(), &path.display().to_string())
-}
-
 fn client_port(v: &Value) -> u16 {
     let c = v["client"].as_str().unwrap_or_default();
     c.rsplit(':')
@@ -110,7 +105,7 @@ fn live_watch_agrees_with_pcap_analyze_on_the_haproxy_lab() {
     pcaps.sort();
     for pcap in pcaps {
         let name = pcap.file_stem().unwrap().to_string_lossy().to_string();
-        let events = json_lines(&out.join(format!("{name}.watch.ndjson")));
+        let events = common::ndjson_file(&out.join(format!("{name}.watch.ndjson")));
         let file = common::netkit()
             .args(["pcap", "analyze", "--json"])
             .arg(&pcap)

@@ -181,3 +181,10 @@ pub fn ndjson<'a>(
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l:?}\n{stderr}")))
         .collect()
 }
+
+/// [`ndjson`] of a file a command writes as it goes (a file not written yet holds no
+/// object); a line that is not JSON names the file.
+pub fn ndjson_file(path: &std::path::Path) -> Vec<serde_json::Value> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    ndjson(text.lines(), &path.display().to_string())
+}
