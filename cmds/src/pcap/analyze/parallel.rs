@@ -12,9 +12,9 @@
 //!   each other), and paths, which weighs about as much and evens out the threads.
 //!
 //! Two threads on two cores: a third thread only for reading would share a core with
-//! one of the others. Batches are small (about an L2 cache) and come back to the
-//! reader for reuse, so the worker reads frames while they are still in cache and no
-//! buffer is allocated and faulted in per batch.
+//! one of the others. Batches are small (512 KiB, `PAIR_BATCH_BYTES`) and come
+//! back to the reader for reuse, so the worker reads frames while they are still in
+//! cache and no buffer is allocated and faulted in per batch.
 //!
 //! At the end the two half-fed [`Analysis`] values are joined field by field and
 //! finished as one.
