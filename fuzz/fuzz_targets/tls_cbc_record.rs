@@ -40,7 +40,7 @@ fuzz_target!(|data: &[u8]| {
         let v = r.version.to_be_bytes();
         let header = [r.content_type, v[0], v[1], len[0], len[1]];
         let keys = if from_client { &mut client } else { &mut server };
-        let _ = keys.open(&header, r.body);
+        let _ = keys.open(&header, &mut r.body.to_vec());
         from_client = !from_client;
         rest = &rest[r.wire_len()..];
     }

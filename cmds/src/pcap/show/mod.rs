@@ -79,7 +79,7 @@ fn line_of(
 /// request or status line, that line (the part of a session a reader looks for first;
 /// the rest of the bytes are the analyses' business, not a listing's).
 fn decrypted_of(p: &Plain, client_to_server: Option<bool>) -> Decrypted {
-    let first = p.data.split(|b| *b == b'\n').next().unwrap_or_default();
+    let first = p.data().split(|b| *b == b'\n').next().unwrap_or_default();
     let first = first.strip_suffix(b"\r").unwrap_or(first);
     let text = std::str::from_utf8(first)
         .ok()
@@ -91,7 +91,7 @@ fn decrypted_of(p: &Plain, client_to_server: Option<bool>) -> Decrypted {
             Some(false) => "server",
             None => "unknown",
         },
-        bytes: p.data.len(),
+        bytes: p.data().len(),
         line: text,
     }
 }

@@ -205,23 +205,15 @@ impl Cipher {
         )))
     }
 
-    /// The plaintext of `ct` (ciphertext and 16-byte tag), or None when it fails
-    /// authentication.
-    fn open(&self, nonce: &[u8; 12], aad: &[u8], ct: &[u8]) -> Option<Vec<u8>> {
+    /// Decrypts `ct` (ciphertext and 16-byte tag) in place: the length of the
+    /// plaintext now at its start, or None when it fails authentication.
+    fn open(&self, nonce: &[u8; 12], aad: &[u8], ct: &mut [u8]) -> Option<usize> {
         let Cipher::Aead(key) = self else {
             return None;
         };
-        let mut buf = ct.to_vec();
-        let n = key
-            .open_in_place(
-                Nonce::assume_unique_for_key(*nonce),
-                Aad::from(aad),
-                &mut buf,
-            )
-            .ok()?
-            .len();
-        buf.truncate(n);
-        Some(buf)
+        key.open_in_place(Nonce::assume_unique_for_key(*nonce), Aad::from(aad), ct)
+            .ok()
+            .map(|p| p.len())
     }
 }
 
@@ -271,14 +263,14 @@ impl CbcKeys {
         )
     }
 
-    /// Opens a TLS 1.2 CBC record: `body` is the explicit IV, the ciphertext and,
-    /// with encrypt-then-MAC, the MAC. A wrong MAC, bad padding or impossible length
-    /// is an authentication failure (never a panic). The MAC compare need not be
-    /// constant-time: nothing here answers a peer.
-    fn open(&self, seq: u64, header: &[u8; 5], body: &[u8]) -> Opened {
+    /// Opens a TLS 1.2 CBC record in place: `body` is the explicit IV, the
+    /// ciphertext and, with encrypt-then-MAC, the MAC. A wrong MAC, bad padding or
+    /// impossible length is an authentication failure (never a panic). The MAC
+    /// compare need not be constant-time: nothing here answers a peer.
+    fn open(&self, seq: u64, header: &[u8; 5], body: &mut [u8]) -> Opened {
         const BLOCK: usize = 16;
         let mac_len = self.mac.len();
-        let body = if self.encrypt_then_mac {
+        let protected_len = if self.encrypt_then_mac {
             let Some(split) = body.len().checked_sub(mac_len) else {
                 return Opened::Failed;
             };
@@ -286,38 +278,38 @@ impl CbcKeys {
             if self.record_mac(seq, header, protected).as_deref() != Some(tag) {
                 return Opened::Failed;
             }
-            protected
+            split
         } else {
-            body
+            body.len()
         };
-        if body.len() < 2 * BLOCK || !body.len().is_multiple_of(BLOCK) {
+        if protected_len < 2 * BLOCK || !protected_len.is_multiple_of(BLOCK) {
             return Opened::Failed;
         }
-        let (iv, ct) = body.split_at(BLOCK);
-        let mut plain = ct.to_vec();
-        if aes_cbc_decrypt(&self.aes_key, iv, &mut plain).is_none() {
+        let (iv, ct) = body[..protected_len].split_at_mut(BLOCK);
+        if aes_cbc_decrypt(&self.aes_key, iv, ct).is_none() {
             return Opened::Failed;
         }
+        let plain = &*ct;
         // RFC 5246 §6.2.3.2: padding_length bytes each equal to padding_length, then
         // the padding_length byte itself.
         let pad = usize::from(plain.last().copied().unwrap_or(0));
-        let Some(unpadded) = plain.len().checked_sub(pad + 1) else {
+        let Some(mut end) = plain.len().checked_sub(pad + 1) else {
             return Opened::Failed;
         };
-        if plain[unpadded..].iter().any(|b| usize::from(*b) != pad) {
+        if plain[end..].iter().any(|b| usize::from(*b) != pad) {
             return Opened::Failed;
         }
-        plain.truncate(unpadded);
         if !self.encrypt_then_mac {
-            let Some(split) = plain.len().checked_sub(mac_len) else {
+            let Some(split) = end.checked_sub(mac_len) else {
                 return Opened::Failed;
             };
-            let tag = plain.split_off(split);
-            if self.record_mac(seq, header, &plain).as_deref() != Some(tag.as_slice()) {
+            if self.record_mac(seq, header, &plain[..split]).as_deref() != Some(&plain[split..end])
+            {
                 return Opened::Failed;
             }
+            end = split;
         }
-        Opened::Plain(header[0], plain)
+        Opened::Plain(header[0], BLOCK..BLOCK + end)
     }
 }
 
@@ -394,8 +386,9 @@ impl std::fmt::Debug for DirKeys {
 
 /// What opening one record gave.
 pub enum Opened {
-    /// The inner content type and the plaintext.
-    Plain(u8, Vec<u8>),
+    /// The inner content type and where the plaintext lies in the record's body,
+    /// decrypted in place.
+    Plain(u8, std::ops::Range<usize>),
     /// The record failed authentication.
     Failed,
 }
@@ -431,49 +424,51 @@ impl DirKeys {
         }
     }
 
-    /// Opens one record (`header` its 5 bytes, `body` what follows).
-    pub fn open(&mut self, header: &[u8; 5], body: &[u8]) -> Opened {
+    /// Opens one record in place (`header` its 5 bytes, `body` what follows): a
+    /// record decrypted where it was reassembled is never copied again.
+    pub fn open(&mut self, header: &[u8; 5], body: &mut [u8]) -> Opened {
         let seq = self.seq;
         self.seq += 1;
         if self.tls13 {
             let nonce = xor_nonce(&self.iv, seq);
-            let Some(mut plain) = self.cipher.open(&nonce, header, body) else {
+            let Some(n) = self.cipher.open(&nonce, header, body) else {
                 return Opened::Failed;
             };
             // TLSInnerPlaintext: content, the real type, zero padding.
-            while plain.last() == Some(&0) {
-                plain.pop();
-            }
-            return match plain.pop() {
-                Some(t) => Opened::Plain(t, plain),
-                None => Opened::Failed,
+            let plain = &body[..n];
+            let Some(type_at) = plain.iter().rposition(|b| *b != 0) else {
+                return Opened::Failed;
             };
+            return Opened::Plain(plain[type_at], 0..type_at);
         }
         if let Cipher::Cbc(cbc) = &self.cipher {
             return cbc.open(seq, header, body);
         }
         let content_type = header[0];
-        let (nonce, ct) = match self.suite {
-            Suite::ChaCha => (xor_nonce(&self.iv, seq), body),
-            _ => {
-                let Some((explicit, ct)) = body.split_at_checked(8) else {
-                    return Opened::Failed;
-                };
-                let mut n = [0u8; 12];
-                n[..4].copy_from_slice(self.iv.get(..4).unwrap_or(&[0; 4]));
-                n[4..].copy_from_slice(explicit);
-                (n, ct)
-            }
+        let explicit_len = match self.suite {
+            Suite::ChaCha => 0,
+            _ => 8,
+        };
+        let Some((explicit, ct)) = body.split_at_mut_checked(explicit_len) else {
+            return Opened::Failed;
+        };
+        let nonce = if explicit_len == 0 {
+            xor_nonce(&self.iv, seq)
+        } else {
+            let mut n = [0u8; 12];
+            n[..4].copy_from_slice(self.iv.get(..4).unwrap_or(&[0; 4]));
+            n[4..].copy_from_slice(explicit);
+            n
         };
         let Some(plain_len) = ct.len().checked_sub(16) else {
             return Opened::Failed;
         };
-        let mut aad = Vec::with_capacity(13);
-        aad.extend_from_slice(&seq.to_be_bytes());
-        aad.extend_from_slice(&header[..3]);
-        aad.extend_from_slice(&(plain_len as u16).to_be_bytes());
+        let mut aad = [0u8; 13];
+        aad[..8].copy_from_slice(&seq.to_be_bytes());
+        aad[8..11].copy_from_slice(&header[..3]);
+        aad[11..].copy_from_slice(&(plain_len as u16).to_be_bytes());
         match self.cipher.open(&nonce, &aad, ct) {
-            Some(p) => Opened::Plain(content_type, p),
+            Some(n) => Opened::Plain(content_type, explicit_len..explicit_len + n),
             None => Opened::Failed,
         }
     }
@@ -651,23 +646,27 @@ mod tests {
             for len in [0, 1, 15, 16, 17, 300] {
                 let plain: Vec<u8> = (0..len).map(|i| i as u8).collect();
                 let (header, body) = seal_cbc(&k, 3, &plain);
-                match k.open(3, &header, &body) {
-                    Opened::Plain(23, p) => assert_eq!(p, plain, "etm {etm} len {len}"),
+                let mut opened = body.clone();
+                match k.open(3, &header, &mut opened) {
+                    Opened::Plain(23, p) => assert_eq!(opened[p], plain, "etm {etm} len {len}"),
                     _ => panic!("etm {etm} len {len}: not opened"),
                 }
                 // The wrong sequence number (a record lost in between) fails the MAC.
-                assert!(matches!(k.open(4, &header, &body), Opened::Failed));
+                assert!(matches!(
+                    k.open(4, &header, &mut body.clone()),
+                    Opened::Failed
+                ));
                 // Any flipped byte fails the MAC or the padding; any cut, the framing.
                 for i in 0..body.len() {
                     let mut bad = body.clone();
                     bad[i] ^= 0x01;
                     assert!(
-                        matches!(k.open(3, &header, &bad), Opened::Failed),
+                        matches!(k.open(3, &header, &mut bad), Opened::Failed),
                         "etm {etm} len {len}: flipped byte {i} opened"
                     );
                 }
                 for n in 0..body.len() {
-                    let _ = k.open(3, &header, &body[..n]);
+                    let _ = k.open(3, &header, &mut body[..n].to_vec());
                 }
             }
         }

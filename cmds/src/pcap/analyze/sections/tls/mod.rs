@@ -32,6 +32,9 @@ const MAX_CONNECTIONS: usize = 200_000;
 /// A handshake message is buffered up to this size (certificate chains run to tens
 /// of KiB); a longer one stops the decoding of its direction's handshake, counted.
 const MAX_HANDSHAKE_MESSAGE: usize = 256 * 1024;
+/// Record buffers kept for reuse once the clear-text analyses are done with their
+/// plaintext: a few cover the records of one frame, more would only hold memory.
+const SPARE_RECORD_BUFFERS: usize = 8;
 /// Alerts listed per connection (the count is exact).
 const MAX_LISTED_ALERTS: usize = 16;
 
@@ -198,7 +201,18 @@ pub struct Plain {
     pub seq: u32,
     pub frame: u64,
     pub ts_ns: i64,
-    pub data: Vec<u8>,
+    /// The whole record, decrypted where it was reassembled; the plaintext is
+    /// `record[text]`. Handing over the record's own buffer saves copying every
+    /// decrypted byte once more.
+    record: Vec<u8>,
+    text: std::ops::Range<usize>,
+}
+
+impl Plain {
+    /// The decrypted application bytes.
+    pub fn data(&self) -> &[u8] {
+        self.record.get(self.text.clone()).unwrap_or_default()
+    }
 }
 
 #[derive(Default)]
@@ -209,6 +223,10 @@ pub struct TlsAnalysis {
     done: Vec<TlsConn>,
     untracked: u64,
     overflows: u64,
+    /// Decrypted application data of the frame just fed, for [`Self::take_plain`].
+    plain: Vec<Plain>,
+    /// Record buffers handed back through [`Self::recycle`].
+    spare: Vec<Vec<u8>>,
 }
 
 impl Section for TlsAnalysis {
@@ -269,21 +287,23 @@ impl TlsAnalysis {
             }
         }
         let payload = tcp.payload;
-        if !self.conns.contains_key(&key) {
-            if !tls::looks_like_record(payload) || payload.first() != Some(&content::HANDSHAKE) {
-                return false;
+        let full = self.conns.len() >= MAX_CONNECTIONS;
+        let conn = match self.conns.entry(key) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                if !tls::looks_like_record(payload) || payload.first() != Some(&content::HANDSHAKE)
+                {
+                    return false;
+                }
+                if full {
+                    self.untracked += 1;
+                    return false;
+                }
+                // The sender until a hello says which side is the client.
+                let mut c = Conn::new(a, b);
+                c.keylog = self.keylog.clone();
+                e.insert(c)
             }
-            if self.conns.len() >= MAX_CONNECTIONS {
-                self.untracked += 1;
-                return false;
-            }
-            // The sender until a hello says which side is the client.
-            let mut c = Conn::new(a, b);
-            c.keylog = self.keylog.clone();
-            self.conns.insert(key, c);
-        }
-        let Some(conn) = self.conns.get_mut(&key) else {
-            return false;
         };
         conn.info.last_ts = ctx.raw.ts_ns;
         if conn.info.stream.is_none() {
@@ -296,9 +316,10 @@ impl TlsAnalysis {
             let (frame, ts_ns) = (ctx.raw.number, ctx.raw.ts_ns);
             // In-order segments (nearly all of a bulk transfer) are read in place: a
             // copy into the reassembler and out again was a tenth of a decrypting run.
+            let spare = &mut self.spare;
             if let Some(fresh) = conn.dirs[dir].reasm.push_in_order(tcp.seq, payload) {
                 if !fresh.is_empty() {
-                    conn.bytes(dir, fresh, frame, ts_ns, false);
+                    conn.bytes(dir, fresh, frame, ts_ns, false, spare);
                 }
             } else {
                 let mut chunks = Vec::new();
@@ -306,17 +327,27 @@ impl TlsAnalysis {
                     .reasm
                     .push(tcp.seq, payload, frame, ts_ns, &mut chunks);
                 for c in chunks {
-                    conn.bytes(dir, &c.data, c.frame, c.ts_ns, c.after_gap);
+                    conn.bytes(dir, &c.data, c.frame, c.ts_ns, c.after_gap, spare);
                 }
             }
+            // Only this connection can have decrypted anything for this frame.
+            self.plain.append(&mut conn.plain);
         }
         conn.info.decrypted
     }
 
     /// Decrypted application bytes produced by the frames fed so far.
     pub fn take_plain(&mut self, out: &mut Vec<Plain>) {
-        for c in self.conns.values_mut().filter(|c| !c.plain.is_empty()) {
-            out.append(&mut c.plain);
+        out.append(&mut self.plain);
+    }
+
+    /// Takes back a [`Plain`] the clear-text analyses are done with: its buffer
+    /// reassembles a later record.
+    pub fn recycle(&mut self, p: Plain) {
+        if self.spare.len() < SPARE_RECORD_BUFFERS {
+            let mut buf = p.record;
+            buf.clear();
+            self.spare.push(buf);
         }
     }
 }
@@ -374,8 +405,17 @@ impl Conn {
         self.client_dir == Some(dir)
     }
 
-    /// New in-order bytes of one direction: every record now complete.
-    fn bytes(&mut self, dir: DirIndex, data: &[u8], frame: u64, ts_ns: i64, after_gap: bool) {
+    /// New in-order bytes of one direction: every record now complete. `spare`:
+    /// empty buffers to take instead of allocating.
+    fn bytes(
+        &mut self,
+        dir: DirIndex,
+        data: &[u8],
+        frame: u64,
+        ts_ns: i64,
+        after_gap: bool,
+        spare: &mut Vec<Vec<u8>>,
+    ) {
         let d = &mut self.dirs[dir];
         if after_gap {
             // Bytes were lost: resynchronise only if a record header starts here.
@@ -389,13 +429,15 @@ impl Conn {
             return;
         }
         d.buf.extend_from_slice(data);
-        let buf = std::mem::take(&mut self.dirs[dir].buf);
+        let mut buf = std::mem::take(&mut self.dirs[dir].buf);
         let mut used = 0;
         loop {
-            match tls::parse_record(buf.get(used..).unwrap_or(&[])) {
+            let wire_len = match tls::parse_record(buf.get(used..).unwrap_or(&[])) {
+                Ok(r) if self.opens(dir, &r) => r.wire_len(),
                 Ok(r) => {
                     used += r.wire_len();
                     self.record(dir, r, frame, ts_ns);
+                    continue;
                 }
                 Err(e) if matches!(e.kind, ErrorKind::Truncated { .. }) => break,
                 Err(_) => {
@@ -404,26 +446,49 @@ impl Conn {
                     self.info.undecodable += (buf.len() - used) as u64;
                     return;
                 }
+            };
+            // The record gets a buffer of its own to be decrypted in and handed on.
+            let record = if used == 0 {
+                // A bulk transfer's usual case: the record fills the buffer's start,
+                // so the buffer itself is taken and only the bytes after it (at most
+                // a segment's worth) move to a new one.
+                let mut rest = spare.pop().unwrap_or_default();
+                rest.extend_from_slice(&buf[wire_len..]);
+                buf.truncate(wire_len);
+                std::mem::replace(&mut buf, rest)
+            } else {
+                let mut record = spare.pop().unwrap_or_default();
+                record.extend_from_slice(&buf[used..used + wire_len]);
+                used += wire_len;
+                record
+            };
+            if let Some(mut unused) = self.open_record(dir, record, frame, ts_ns) {
+                if spare.len() < SPARE_RECORD_BUFFERS {
+                    unused.clear();
+                    spare.push(unused);
+                }
             }
         }
         // Keep the partial record in place: copying the rest out on every segment
         // re-copied a 16 KB record once per segment of it.
-        let mut buf = buf;
         buf.drain(..used.min(buf.len()));
         self.dirs[dir].buf = buf;
     }
 
-    fn record(&mut self, dir: DirIndex, r: tls::Record<'_>, frame: u64, ts_ns: i64) {
-        let encrypted = self.dirs[dir].encrypted;
+    /// Whether `r` is protected and this direction has the keys to open it.
+    fn opens(&self, dir: DirIndex, r: &tls::Record<'_>) -> bool {
+        let d = &self.dirs[dir];
         let protected = if self.tls13 {
             r.content_type == content::APPLICATION_DATA
         } else {
-            encrypted && r.content_type != content::CHANGE_CIPHER_SPEC
+            d.encrypted && r.content_type != content::CHANGE_CIPHER_SPEC
         };
-        if protected && self.dirs[dir].keys.is_some() {
-            self.open_record(dir, r, frame, ts_ns);
-            return;
-        }
+        protected && d.keys.is_some()
+    }
+
+    /// A record this direction cannot open (clear text, or no keys).
+    fn record(&mut self, dir: DirIndex, r: tls::Record<'_>, frame: u64, ts_ns: i64) {
+        let encrypted = self.dirs[dir].encrypted;
         match r.content_type {
             // TLS 1.3 sends it only for middlebox compatibility: it switches nothing
             // there (the ServerHello did).
@@ -499,25 +564,36 @@ impl Conn {
     /// handshake messages (Finished switches TLS 1.3 to the application keys, a
     /// KeyUpdate to the next ones), alerts, and application data for the clear-text
     /// analyses.
-    fn open_record(&mut self, dir: DirIndex, r: tls::Record<'_>, frame: u64, ts_ns: i64) {
-        let len = (r.body.len() as u16).to_be_bytes();
-        let v = r.version.to_be_bytes();
-        let header = [r.content_type, v[0], v[1], len[0], len[1]];
-        let Some(keys) = self.dirs[dir].keys.as_mut() else {
-            return;
+    /// `record` is the whole record (header and body) in a buffer of its own; it is
+    /// decrypted in place, and given back unless it went on with its plaintext.
+    fn open_record(
+        &mut self,
+        dir: DirIndex,
+        mut record: Vec<u8>,
+        frame: u64,
+        ts_ns: i64,
+    ) -> Option<Vec<u8>> {
+        let Some((header, body)) = record.split_first_chunk_mut::<5>() else {
+            return Some(record);
         };
-        let (inner, plain) = match keys.open(&header, r.body) {
-            Opened::Plain(t, p) => (t, p),
+        let header = *header;
+        let Some(keys) = self.dirs[dir].keys.as_mut() else {
+            return Some(record);
+        };
+        let (inner, text) = match keys.open(&header, body) {
+            // In the record, after its header.
+            Opened::Plain(t, p) => (t, p.start + 5..p.end + 5),
             Opened::Failed => {
                 self.info.decryption_failures += 1;
                 self.info.first_failure_frame.get_or_insert(frame);
-                return;
+                return Some(record);
             }
         };
+        let plain = record.get(text.clone()).unwrap_or_default();
         let client = self.sent_by_client(dir);
         match inner {
             content::HANDSHAKE => {
-                let mut rest = plain.as_slice();
+                let mut rest = plain;
                 while let Ok(h) = tls::parse_handshake(rest) {
                     rest = rest.get(h.wire_len()..).unwrap_or(&[]);
                     match h.msg_type {
@@ -538,7 +614,7 @@ impl Conn {
                 }
             }
             content::ALERT => {
-                if let Some(a) = Alert::parse(&plain) {
+                if let Some(a) = Alert::parse(plain) {
                     if self.info.alerts.len() < MAX_LISTED_ALERTS {
                         self.info.alerts.push(AlertSeen {
                             frame,
@@ -556,29 +632,33 @@ impl Conn {
                 } else {
                     (self.info.server, self.info.client)
                 };
+                let len = plain.len();
                 if client {
                     self.info.client_records += 1;
-                    self.info.client_plain_bytes += plain.len() as u64;
+                    self.info.client_plain_bytes += len as u64;
                 } else {
                     self.info.server_records += 1;
-                    self.info.server_plain_bytes += plain.len() as u64;
+                    self.info.server_plain_bytes += len as u64;
                 }
                 let d = &mut self.dirs[dir];
                 let seq = d.plain_seq;
-                d.plain_seq = seq.wrapping_add(plain.len() as u32);
-                if !plain.is_empty() {
+                d.plain_seq = seq.wrapping_add(len as u32);
+                if len > 0 {
                     self.plain.push(Plain {
                         src,
                         dst,
                         seq,
                         frame,
                         ts_ns,
-                        data: plain,
+                        record,
+                        text,
                     });
+                    return None;
                 }
             }
             _ => {}
         }
+        Some(record)
     }
 
     /// A protected handshake record: the first one a direction sends is its Finished.

@@ -354,8 +354,8 @@ impl WebSocketAnalysis {
             urgent: 0,
             header_len: 20,
             options: &[],
-            payload: &p.data,
-            payload_len: p.data.len() as u32,
+            payload: p.data(),
+            payload_len: p.data().len() as u32,
         };
         let ips = IpPair {
             src: p.src.ip(),
