@@ -45,6 +45,7 @@ pub(super) fn finish(
         list_frames,
         timeline,
         plain: _,
+        paths_on_capture_side: _,
     } = run;
     let mut found: Vec<Finding> = Vec::new();
 

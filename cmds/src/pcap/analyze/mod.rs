@@ -142,6 +142,10 @@ pub struct Analysis {
     timeline: Option<graphs::Timeline>,
     /// Decrypted bytes on their way from the TLS section to the clear-text ones.
     plain: Vec<sections::tls::Plain>,
+    /// `--jobs`: paths is fed on the capture side, not the stream side. Decrypting
+    /// makes the stream side the slower one by more than paths weighs, so moving it
+    /// evens the threads out; without keys, paths evens them out where it is.
+    paths_on_capture_side: bool,
 }
 
 impl Analysis {
@@ -164,6 +168,7 @@ impl Analysis {
             list_frames: opts.frames,
             timeline: opts.graphs.as_ref().map(graphs::Timeline::new),
             plain: Vec::new(),
+            paths_on_capture_side: !opts.tls_keylog.is_empty(),
         }
     }
 
@@ -198,6 +203,7 @@ impl Analysis {
             self.tls.take_plain(&mut self.plain);
             for p in self.plain.drain(..) {
                 self.websocket.observe_plain(&p);
+                self.tls.recycle(p);
             }
         } else {
             self.websocket.feed(ctx);
@@ -222,23 +228,27 @@ impl Analysis {
     }
 
     /// `--jobs`' stream side (see `parallel.rs`): TCP (and the timeline), TLS,
-    /// WebSocket, conn records, paths.
+    /// WebSocket, conn records, and paths unless it is on the capture side.
     fn feed_stream_side(&mut self, raw: RawFrame<'_>, frame: &Frame<'_>) {
         let tcp = self.feed_tcp(&raw, frame);
         self.feed_in_order(raw, frame, tcp);
     }
 
     /// The stream side after the TCP engine, whose answer for the frame is `tcp`
-    /// (`sharded.rs`: the shards gave it): TLS, WebSocket, conn records, paths.
+    /// (`sharded.rs`: the shards gave it): TLS, WebSocket, conn records, and paths
+    /// unless it is on the capture side.
     fn feed_in_order(&mut self, raw: RawFrame<'_>, frame: &Frame<'_>, tcp: Option<TcpFrameInfo>) {
         let ctx = FrameCtx { raw, frame, tcp };
         self.feed_tls_and_websocket(&ctx);
-        self.paths.feed(&ctx);
+        if !self.paths_on_capture_side {
+            self.paths.feed(&ctx);
+        }
         self.conn.feed(&ctx);
     }
 
     /// `--jobs`' capture side: every section that does not read the TCP engine's
-    /// answer for the frame (their `ctx.tcp` is `None`, which none of them reads).
+    /// answer for the frame (their `ctx.tcp` is `None`, which none of them reads),
+    /// and paths (which does not either) when decrypting.
     fn feed_capture_side(&mut self, raw: RawFrame<'_>, frame: &Frame<'_>) {
         self.capture.feed(&raw, frame);
         let ctx = FrameCtx {
@@ -254,6 +264,9 @@ impl Analysis {
         ] {
             s.feed(&ctx);
         }
+        if self.paths_on_capture_side {
+            self.paths.feed(&ctx);
+        }
     }
 
     /// The run of one thread, from the two halves `--jobs` fed.
@@ -267,11 +280,16 @@ impl Analysis {
             multicast: capture.multicast,
             fhrp: capture.fhrp,
             tunnels: capture.tunnels,
-            paths: streams.paths,
+            paths: if capture.paths_on_capture_side {
+                capture.paths
+            } else {
+                streams.paths
+            },
             conn: streams.conn,
             list_frames: streams.list_frames,
             timeline: streams.timeline,
             plain: Vec::new(),
+            paths_on_capture_side: capture.paths_on_capture_side,
         }
     }
 
