@@ -344,11 +344,15 @@ impl TlsAnalysis {
     /// Takes back a [`Plain`] the clear-text analyses are done with: its buffer
     /// reassembles a later record.
     pub fn recycle(&mut self, p: Plain) {
-        if self.spare.len() < SPARE_RECORD_BUFFERS {
-            let mut buf = p.record;
-            buf.clear();
-            self.spare.push(buf);
-        }
+        keep_spare(&mut self.spare, p.record);
+    }
+}
+
+/// Keeps `buf`, emptied, for a later record, unless [`SPARE_RECORD_BUFFERS`] are kept.
+fn keep_spare(spare: &mut Vec<Vec<u8>>, mut buf: Vec<u8>) {
+    if spare.len() < SPARE_RECORD_BUFFERS {
+        buf.clear();
+        spare.push(buf);
     }
 }
 
@@ -448,10 +452,12 @@ impl Conn {
                 }
             };
             // The record gets a buffer of its own to be decrypted in and handed on.
-            let record = if used == 0 {
+            let record = if used == 0 && buf.len() - wire_len <= wire_len {
                 // A bulk transfer's usual case: the record fills the buffer's start,
                 // so the buffer itself is taken and only the bytes after it (at most
-                // a segment's worth) move to a new one.
+                // a segment's worth) move to a new one. When more follows than the
+                // record holds (a 64 KB loopback segment of several records), moving
+                // it on for each record would cost more than copying the record.
                 let mut rest = spare.pop().unwrap_or_default();
                 rest.extend_from_slice(&buf[wire_len..]);
                 buf.truncate(wire_len);
@@ -462,11 +468,8 @@ impl Conn {
                 used += wire_len;
                 record
             };
-            if let Some(mut unused) = self.open_record(dir, record, frame, ts_ns) {
-                if spare.len() < SPARE_RECORD_BUFFERS {
-                    unused.clear();
-                    spare.push(unused);
-                }
+            if let Some(unused) = self.open_record(dir, record, frame, ts_ns) {
+                keep_spare(spare, unused);
             }
         }
         // Keep the partial record in place: copying the rest out on every segment
