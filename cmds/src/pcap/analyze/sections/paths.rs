@@ -260,14 +260,19 @@ impl PathAnalysis {
             .unwrap_or(0);
         let (key, fwd) = FlowKey::new(6, (p.src, t.src_port), (p.dst, t.dst_port));
         let dir = usize::from(!fwd);
-        if !self.tcp.contains_key(&key) && self.tcp.len() >= MAX_TCP_FLOWS {
-            self.truncated = true;
-            return;
-        }
-        let st = self.tcp.entry(key).or_insert_with(|| TcpPath {
-            first_frame: number,
-            ..Default::default()
-        });
+        // One hash lookup per frame (the check for room and the insertion share it).
+        let full = self.tcp.len() >= MAX_TCP_FLOWS;
+        let st = match self.tcp.entry(key) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(_) if full => {
+                self.truncated = true;
+                return;
+            }
+            std::collections::hash_map::Entry::Vacant(e) => e.insert(TcpPath {
+                first_frame: number,
+                ..Default::default()
+            }),
+        };
         st.overhead = st.overhead.max(overhead);
         if t.has(tcp_flags::SYN) {
             st.mss[dir] = t.parse_options().0.mss.or(st.mss[dir]);

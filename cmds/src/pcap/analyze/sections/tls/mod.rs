@@ -287,6 +287,13 @@ impl TlsAnalysis {
             }
         }
         let payload = tcp.payload;
+        // Only a handshake record starts following a connection: with none followed,
+        // other segments need no hash of their addresses (bulk traffic without TLS).
+        if self.conns.is_empty()
+            && !(tls::looks_like_record(payload) && payload.first() == Some(&content::HANDSHAKE))
+        {
+            return false;
+        }
         let full = self.conns.len() >= MAX_CONNECTIONS;
         let conn = match self.conns.entry(key) {
             std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
