@@ -289,17 +289,14 @@ impl TlsAnalysis {
         let payload = tcp.payload;
         // Only a handshake record starts following a connection: with none followed,
         // other segments need no hash of their addresses (bulk traffic without TLS).
-        if self.conns.is_empty()
-            && !(tls::looks_like_record(payload) && payload.first() == Some(&content::HANDSHAKE))
-        {
+        if self.conns.is_empty() && !starts_handshake(payload) {
             return false;
         }
         let full = self.conns.len() >= MAX_CONNECTIONS;
         let conn = match self.conns.entry(key) {
             std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
             std::collections::hash_map::Entry::Vacant(e) => {
-                if !tls::looks_like_record(payload) || payload.first() != Some(&content::HANDSHAKE)
-                {
+                if !starts_handshake(payload) {
                     return false;
                 }
                 if full {
@@ -353,6 +350,12 @@ impl TlsAnalysis {
     pub fn recycle(&mut self, p: Plain) {
         keep_spare(&mut self.spare, p.record);
     }
+}
+
+/// Whether a segment's payload opens with a TLS handshake record: the only thing
+/// that starts following a connection.
+fn starts_handshake(payload: &[u8]) -> bool {
+    tls::looks_like_record(payload) && payload.first() == Some(&content::HANDSHAKE)
 }
 
 /// Keeps `buf`, emptied, for a later record, unless [`SPARE_RECORD_BUFFERS`] are kept.
