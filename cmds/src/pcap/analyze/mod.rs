@@ -142,9 +142,11 @@ pub struct Analysis {
     timeline: Option<graphs::Timeline>,
     /// Decrypted bytes on their way from the TLS section to the clear-text ones.
     plain: Vec<sections::tls::Plain>,
-    /// `--jobs`: paths is fed on the capture side, not the stream side. Decrypting
-    /// makes the stream side the slower one by more than paths weighs, so moving it
-    /// evens the threads out; without keys, paths evens them out where it is.
+    /// `--jobs`: paths is fed on the capture side, not the stream side. In the
+    /// two-thread split (`parallel.rs`) always: the capture side moves to whichever
+    /// thread has time. With shards (`sharded.rs`) when decrypting, which makes the
+    /// stream side the slower one by more than paths weighs; without keys, paths
+    /// evens the threads out where it is.
     paths_on_capture_side: bool,
 }
 
@@ -170,6 +172,12 @@ impl Analysis {
             plain: Vec::new(),
             paths_on_capture_side: !opts.tls_keylog.is_empty(),
         }
+    }
+
+    /// The same, with paths fed on the capture side (see `paths_on_capture_side`).
+    fn with_paths_on_capture_side(mut self) -> Self {
+        self.paths_on_capture_side = true;
+        self
     }
 
     /// The sections that read the per-frame context, in the order they see it.

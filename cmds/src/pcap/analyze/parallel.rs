@@ -3,15 +3,18 @@
 //! report is the one a single thread makes, by construction (no merging of partial
 //! results, no renumbering).
 //!
-//! - The calling thread reads, dissects each frame once for its own sections, copies
-//!   the frame into a batch and feeds the capture side: the capture tally, census,
-//!   multicast, FHRP and tunnels (none reads the TCP engine's answer for a frame).
-//! - One worker takes the batches, dissects each frame again (dissection is
-//!   stateless; handing the typed layers across would mean owning them) and feeds the
-//!   stream side: the TCP engine, TLS, WebSocket, the conn.log records (these read
-//!   each other), and paths, which weighs about as much and evens out the threads.
-//!   With a key log, decryption makes the stream side the heavier one and paths is
-//!   fed on the capture side instead (bench/tls.sh: 7% less wall time).
+//! - The calling thread reads and copies each frame into a batch.
+//! - One worker takes the batches, dissects each frame and feeds the stream side: the
+//!   TCP engine, TLS, WebSocket and the conn.log records (these read each other).
+//! - The capture side (the capture tally, census, multicast, FHRP, tunnels and paths:
+//!   none reads the TCP engine's answer for a frame) is fed by whichever thread has
+//!   time for it. It starts on the reader, which then dissects each frame a first
+//!   time for it. When the worker runs dry (the reader is the slower: reading costs
+//!   more than analysing on a machine whose copies from the page cache are slow
+//!   relative to its arithmetic), it travels to the worker with a batch, and the
+//!   reader only reads. When the worker's queue fills up (decryption, graphs, or a
+//!   slower core), the reader asks for it back with a batch and waits until that
+//!   batch is done. Either way every frame reaches it exactly once and in order.
 //!
 //! Two threads on two cores: a third thread only for reading would share a core with
 //! one of the others. Batches are small (512 KiB, `PAIR_BATCH_BYTES`) and come
@@ -25,6 +28,7 @@ use super::{export::ConnRecord, Analysis, AnalyzeOptions, Progress, PROGRESS_EVE
 use super::{Report, SourceInfo};
 use crate::source::{FrameSource, RawFrame};
 use netkit_dissectors::dissect;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{channel, sync_channel, Receiver, Sender};
 use std::sync::Arc;
 
@@ -48,6 +52,14 @@ pub(super) struct Batch {
     /// TLS secrets embedded in the capture: (index of the frame after which they came,
     /// the key log text).
     pub(super) secrets: Vec<(usize, String)>,
+    /// The two-thread split: whether the worker feeds these frames to the capture side
+    /// (which it then holds) rather than the reader having done so.
+    pub(super) capture_by_worker: bool,
+    /// The two-thread split: the capture side, handed to the worker with this batch.
+    pub(super) capture: Option<Box<Analysis>>,
+    /// The two-thread split: the worker hands the capture side back once this batch
+    /// is done.
+    pub(super) give_back: bool,
 }
 
 impl Batch {
@@ -72,6 +84,8 @@ impl Batch {
         self.bytes.clear();
         self.frames.clear();
         self.secrets.clear();
+        self.capture_by_worker = false;
+        self.give_back = false;
     }
 
     pub(super) fn raw(&self, m: &Meta) -> RawFrame<'_> {
@@ -116,22 +130,33 @@ pub(super) fn capture_side(opts: &AnalyzeOptions, batches: Receiver<Arc<Batch>>)
     run
 }
 
-/// The worker of the two-thread split: the stream side of every frame, each batch
-/// handed back to `spare` once read.
+/// The worker of the two-thread split: the stream side of every frame, and the capture
+/// side of the batches that say so, each batch handed back to `spare` once read.
+/// Returns its stream side, and the capture side if it holds it at the end.
 fn stream_side(
     opts: &AnalyzeOptions,
     batches: Receiver<Batch>,
     spare: Sender<Batch>,
     conns: Sender<Vec<ConnRecord>>,
-) -> Analysis {
-    let mut run = Analysis::new(opts);
+    handoff: &Handoff,
+) -> (Analysis, Option<Box<Analysis>>) {
+    let mut run = Analysis::new(opts).with_paths_on_capture_side();
+    let mut capture: Option<Box<Analysis>> = None;
     let mut frames = 0u64;
     for mut batch in batches {
+        if let Some(c) = batch.capture.take() {
+            capture = Some(c);
+        }
+        // The reader only leaves the capture side out of a batch after handing it over.
+        let mut here = capture.as_mut().filter(|_| batch.capture_by_worker);
         let mut secrets = std::mem::take(&mut batch.secrets).into_iter().peekable();
         for (i, m) in batch.frames.iter().enumerate() {
             let raw = batch.raw(m);
             let frame = dissect(raw.linktype, raw.data, &opts.dissect);
             if m.passed {
+                if let Some(c) = &mut here {
+                    c.feed_capture_side(raw, &frame);
+                }
                 run.feed_stream_side(raw, &frame);
             } else {
                 run.tcp.feed_rejected(&raw, &frame);
@@ -151,13 +176,67 @@ fn stream_side(
                 }
             }
         }
+        if batch.give_back {
+            if let Some(c) = capture.take() {
+                // The reader waits for it; gone, it has panicked and its own error wins.
+                let _ = handoff.back.send(c);
+            }
+        }
         batch.clear();
+        handoff.queued.fetch_sub(1, Ordering::Release);
         // The reader gone (it only leaves once this thread is done) or not taking
         // spares: the buffers are freed instead.
         let _ = spare.send(batch);
     }
     let _ = conns.send(run.take_all_conns());
-    run
+    (run, capture)
+}
+
+/// Where the capture side moves between the two threads (see the module comment).
+struct Handoff {
+    /// Batches sent to the worker and not yet done with.
+    queued: AtomicUsize,
+    /// The capture side, handed back to the reader.
+    back: Sender<Box<Analysis>>,
+}
+
+/// The capture side's place: fed by the reader, or the worker's.
+enum CaptureSide {
+    Reader(Box<Analysis>),
+    Worker,
+}
+
+/// When batches are sent and when the capture side moves: [`Pace::ADAPTIVE`] in use,
+/// fixed schedules in the tests (where timing would decide whether it moves at all).
+#[derive(Clone, Copy)]
+struct Pace {
+    batch_bytes: usize,
+    batch_frames: usize,
+    /// Whether the capture side moves with the batch about to be sent: given where it
+    /// is (`on_reader`), the batches the worker has yet to finish (this one aside),
+    /// and the batches sent since it came to the reader.
+    moves: Moves,
+}
+
+type Moves = fn(on_reader: bool, queued: usize, since_came: usize) -> bool;
+
+impl Pace {
+    const ADAPTIVE: Pace = Pace {
+        batch_bytes: PAIR_BATCH_BYTES,
+        batch_frames: PAIR_BATCH_FRAMES,
+        moves: |on_reader, queued, since_came| {
+            if on_reader {
+                // The worker has run dry with the capture side on the reader for long
+                // enough to have filled its queue, were it the slower thread: the
+                // reader is. (Just after the worker gave the capture side back, its
+                // queue is empty because it was drained.)
+                queued == 0 && since_came >= PAIR_QUEUED
+            } else {
+                // The worker's queue is full: it is the slower thread.
+                queued >= PAIR_QUEUED
+            }
+        },
+    };
 }
 
 /// [`super::analyze_exporting`] on two threads; the same report and the same conn
@@ -169,21 +248,40 @@ pub fn analyze_exporting_parallel(
     progress: &mut dyn FnMut(Progress),
     conns: &mut dyn FnMut(ConnRecord),
 ) -> Report {
+    split(source, info, opts, progress, conns, Pace::ADAPTIVE)
+}
+
+fn split(
+    source: &mut dyn FrameSource,
+    info: SourceInfo,
+    opts: &AnalyzeOptions,
+    progress: &mut dyn FnMut(Progress),
+    conns: &mut dyn FnMut(ConnRecord),
+    pace: Pace,
+) -> Report {
     let (to_streams, streams_in) = sync_channel::<Batch>(PAIR_QUEUED);
     let (spare_out, spare_in) = channel::<Batch>();
     // Unbounded, so the worker never waits on the reader (which may itself be waiting
     // for room in the worker's queue); the reader takes the records out after every
     // batch, so few wait here.
     let (conns_out, conns_in) = channel::<Vec<ConnRecord>>();
+    let (back_out, back_in) = channel::<Box<Analysis>>();
+    let handoff = Handoff {
+        queued: AtomicUsize::new(0),
+        back: back_out,
+    };
     std::thread::scope(|scope| {
-        let streams = scope.spawn(|| stream_side(opts, streams_in, spare_out, conns_out));
-        let mut capture = Analysis::new(opts);
+        let streams = scope.spawn(|| stream_side(opts, streams_in, spare_out, conns_out, &handoff));
+        let mut capture =
+            CaptureSide::Reader(Box::new(Analysis::new(opts).with_paths_on_capture_side()));
+        // Batches sent with the capture side fed on the reader since it came there.
+        let mut since_came = 0;
         let mut batch = Batch::default();
         let mut frames = 0u64;
         while let Some((raw, passed)) = source.next_frame_any() {
-            if passed {
+            if let (true, CaptureSide::Reader(c)) = (passed, &mut capture) {
                 let frame = dissect(raw.linktype, raw.data, &opts.dissect);
-                capture.feed_capture_side(raw, &frame);
+                c.feed_capture_side(raw, &frame);
             }
             batch.push(&raw, passed);
             if let Some(text) = source.take_tls_secrets() {
@@ -196,25 +294,207 @@ pub fn analyze_exporting_parallel(
                     frames,
                 });
             }
-            if batch.bytes.len() >= PAIR_BATCH_BYTES || batch.frames.len() >= PAIR_BATCH_FRAMES {
-                let next = spare_in.try_recv().unwrap_or_default();
+            if batch.bytes.len() >= pace.batch_bytes || batch.frames.len() >= pace.batch_frames {
+                // How many batches the worker has yet to finish, this one aside.
+                let queued = handoff.queued.fetch_add(1, Ordering::AcqRel);
+                let on_reader = matches!(capture, CaptureSide::Reader(_));
+                if (pace.moves)(on_reader, queued, since_came) {
+                    match std::mem::replace(&mut capture, CaptureSide::Worker) {
+                        CaptureSide::Reader(c) => batch.capture = Some(c),
+                        // Taken back below, once the worker has done this batch.
+                        CaptureSide::Worker => batch.give_back = true,
+                    }
+                }
+                since_came = match capture {
+                    CaptureSide::Reader(_) => since_came + 1,
+                    CaptureSide::Worker => 0,
+                };
+                let asked_back = batch.give_back;
+                let mut next = spare_in.try_recv().unwrap_or_default();
+                next.capture_by_worker = matches!(capture, CaptureSide::Worker);
                 // A worker that is gone has panicked; its join below reports it.
                 let _ = to_streams.send(std::mem::replace(&mut batch, next));
+                if asked_back {
+                    if let Ok(c) = back_in.recv() {
+                        capture = CaptureSide::Reader(c);
+                        batch.capture_by_worker = false;
+                    }
+                }
                 conns_in.try_iter().flatten().for_each(&mut *conns);
             }
         }
         if !batch.frames.is_empty() {
+            // Counted like the others: the worker counts every batch it finishes.
+            handoff.queued.fetch_add(1, Ordering::AcqRel);
             let _ = to_streams.send(batch);
         }
         drop(to_streams);
         // Until the worker is done and its sender dropped.
         conns_in.iter().flatten().for_each(&mut *conns);
-        let streams = match streams.join() {
+        let (streams, worker_capture) = match streams.join() {
             Ok(s) => s,
             // A section that panics on one thread panics on one thread too: the
             // same bug, reported the same way.
             Err(e) => std::panic::resume_unwind(e),
         };
-        Analysis::join_sides(streams, capture).finish(info, &source.linktypes(), source.warnings())
+        let capture = match (capture, worker_capture) {
+            (CaptureSide::Reader(c), _) | (CaptureSide::Worker, Some(c)) => c,
+            // The worker takes it with the batch it came in and keeps it to the end.
+            (CaptureSide::Worker, None) => unreachable!("the capture side was lost"),
+        };
+        Analysis::join_sides(streams, *capture).finish(info, &source.linktypes(), source.warnings())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::Format;
+    use std::path::{Path, PathBuf};
+
+    /// The frames of a classic pcap file, handed out in order.
+    struct Frames {
+        linktype: u16,
+        list: Vec<(i64, u32, Vec<u8>)>,
+        at: usize,
+    }
+
+    impl Frames {
+        /// Reads a little-endian classic pcap (what the fixtures are); `None` for
+        /// anything else.
+        fn read(path: &Path) -> Option<Frames> {
+            let b = std::fs::read(path).ok()?;
+            let u32_at = |o: usize| Some(u32::from_le_bytes(b.get(o..o + 4)?.try_into().ok()?));
+            let ns_per_unit = match u32_at(0)? {
+                0xa1b2_c3d4 => 1_000,
+                0xa1b2_3c4d => 1,
+                _ => return None,
+            };
+            let linktype = u16::try_from(u32_at(20)? & 0xffff).ok()?;
+            let (mut list, mut o) = (Vec::new(), 24);
+            while o + 16 <= b.len() {
+                let ts =
+                    i64::from(u32_at(o)?) * 1_000_000_000 + i64::from(u32_at(o + 4)?) * ns_per_unit;
+                let (incl, orig) = (u32_at(o + 8)? as usize, u32_at(o + 12)?);
+                let data = b.get(o + 16..o + 16 + incl)?.to_vec();
+                list.push((ts, orig, data));
+                o += 16 + incl;
+            }
+            Some(Frames {
+                linktype,
+                list,
+                at: 0,
+            })
+        }
+    }
+
+    impl FrameSource for Frames {
+        fn next_frame(&mut self) -> Option<RawFrame<'_>> {
+            let (ts_ns, orig_len, data) = self.list.get(self.at)?;
+            self.at += 1;
+            Some(RawFrame {
+                number: self.at as u64,
+                ts_ns: *ts_ns,
+                orig_len: *orig_len,
+                linktype: self.linktype,
+                interface: 0,
+                data,
+            })
+        }
+
+        fn linktypes(&self) -> Vec<u16> {
+            vec![self.linktype]
+        }
+    }
+
+    fn fixtures() -> Vec<PathBuf> {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures");
+        let mut all = Vec::new();
+        for dir in std::fs::read_dir(&root).expect("tests/fixtures").flatten() {
+            for f in std::fs::read_dir(dir.path())
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
+                if f.path().extension().is_some_and(|e| e == "pcap") {
+                    all.push(f.path());
+                }
+            }
+        }
+        all.sort();
+        all
+    }
+
+    /// The report and conn records of one run, as JSON text.
+    fn run(path: &Path, opts: &AnalyzeOptions, pace: Option<Pace>) -> (String, String) {
+        let mut source = Frames::read(path).expect("a little-endian classic pcap");
+        let info = SourceInfo {
+            file: path.display().to_string(),
+            format: Format::Pcap,
+            members: Vec::new(),
+        };
+        let mut conns = Vec::new();
+        let mut keep = |c: ConnRecord| conns.push(c);
+        let report = match pace {
+            Some(pace) => split(&mut source, info, opts, &mut |_| {}, &mut keep, pace),
+            None => {
+                super::super::analyze_exporting(&mut source, info, opts, &mut |_| {}, &mut keep)
+            }
+        };
+        let json = |v: serde_json::Result<String>| v.expect("serialisable");
+        (
+            json(serde_json::to_string(&report)),
+            json(serde_json::to_string(&conns)),
+        )
+    }
+
+    /// Timing decides whether the capture side moves in use; these schedules move it
+    /// at set batches, so every way it can travel is exercised on every fixture: at
+    /// every batch both ways (a frame or a few per batch), once to the worker for
+    /// good, and never. Each must give the single thread's report and conn records.
+    #[test]
+    fn the_capture_side_moving_between_threads_changes_nothing() {
+        let opts = AnalyzeOptions {
+            frames: true,
+            conns: true,
+            ..AnalyzeOptions::default()
+        };
+        let schedules: [(&str, usize, Moves); 4] = [
+            ("back and forth at every batch", 1, |_, _, _| true),
+            ("back and forth every few frames", 7, |_, _, _| true),
+            ("to the worker once", 3, |on_reader, _, since| {
+                on_reader && since >= 2
+            }),
+            ("never", 5, |_, _, _| false),
+        ];
+        let paths = fixtures();
+        assert!(paths.len() > 50, "the fixtures: {} captures", paths.len());
+        let mut compared = 0;
+        for path in &paths {
+            let Some(_) = Frames::read(path) else {
+                continue;
+            };
+            let one = run(path, &opts, None);
+            for (name, frames, moves) in schedules {
+                let pace = Pace {
+                    batch_bytes: usize::MAX,
+                    batch_frames: frames,
+                    moves,
+                };
+                let two = run(path, &opts, Some(pace));
+                assert!(
+                    one.0 == two.0,
+                    "{}: {name}: the report differs",
+                    path.display()
+                );
+                assert!(
+                    one.1 == two.1,
+                    "{}: {name}: the conn records differ",
+                    path.display()
+                );
+            }
+            compared += 1;
+        }
+        assert!(compared > 50, "compared {compared} captures");
+    }
 }
