@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Times `pcap analyze --jobs 1` and `--jobs 2` against libpcap's bare read loop and
 # tshark's expert analysis on one capture, all in the same run, page cache hot, best
-# of ROUNDS (3):
+# and median of ROUNDS (3) interleaved rounds:
 #   netkit pcap analyze --json --jobs 1 FILE
 #   netkit pcap analyze --json --jobs 2 FILE
 #   tcpdump -r FILE -w /dev/null 'tcp[13] & 4 != 0'
@@ -59,31 +59,32 @@ cmds=(
     "tcpdump -r $q -w /dev/null 'tcp[13] & 4 != 0' 2>/dev/null"
     "tshark -q -z expert -r $q >/dev/null 2>&1"
 )
-best=()
-for i in "${!cmds[@]}"; do
-    b=""
-    # tshark takes minutes on this file: one round is enough to place it.
-    r=$rounds
-    [ "$i" = 3 ] && r=1
-    for _ in $(seq "$r"); do
-        t=$(python3 - "${cmds[$i]}" <<'PY'
-import subprocess, sys, time
-t = time.monotonic()
-subprocess.run(sys.argv[1], shell=True, check=True)
-print(f"{time.monotonic() - t:.3f}")
-PY
-)
-        if [ -z "$b" ] || python3 -c "import sys; sys.exit(0 if $t < $b else 1)"; then b=$t; fi
-    done
-    best+=("$b")
-    printf '%-18s %8.3f s\n' "${names[$i]}" "$b"
-done
-python3 - "${best[@]}" <<'PY'
-import sys
-j1, j2, tcpdump, tshark = map(float, sys.argv[1:])
-print(f"jobs 1 / jobs 2          {j1 / j2:6.2f}x (speed-up)")
-print(f"jobs 2 / tcpdump         {j2 / tcpdump:6.2f} (goal: below 1)")
-print(f"jobs 1 / tcpdump         {j1 / tcpdump:6.2f}")
+# Rounds interleave the three quick commands (one of each per round), so a burst of
+# load on this shared machine falls on all of them alike; best and median of ROUNDS.
+# tshark takes seconds to minutes: one run, after them, is enough to place it.
+python3 - "$rounds" "${names[@]}" -- "${cmds[@]}" <<'PY'
+import statistics, subprocess, sys, time
+rounds = int(sys.argv[1])
+sep = sys.argv.index("--")
+names, cmds = sys.argv[2:sep], sys.argv[sep + 1:]
+def timed(cmd):
+    t = time.monotonic()
+    subprocess.run(cmd, shell=True, check=True)
+    return time.monotonic() - t
+times = {n: [] for n in names}
+for _ in range(rounds):
+    for n, c in zip(names[:3], cmds[:3]):
+        times[n].append(timed(c))
+times[names[3]].append(timed(cmds[3]))
+best = {n: min(v) for n, v in times.items()}
+med = {n: statistics.median(v) for n, v in times.items()}
+for n in names:
+    print(f"{n:18} {best[n]:8.3f} s best, {med[n]:8.3f} s median of {len(times[n])}")
+j1, j2, tcpdump, tshark = (best[n] for n in names)
+m1, m2, mt = (med[n] for n in names[:3])
+print(f"jobs 1 / jobs 2          {j1 / j2:6.2f}x (speed-up; medians {m1 / m2:.2f}x)")
+print(f"jobs 2 / tcpdump         {j2 / tcpdump:6.2f} (goal: below 1; medians {m2 / mt:.2f})")
+print(f"jobs 1 / tcpdump         {j1 / tcpdump:6.2f} (medians {m1 / mt:.2f})")
 print(f"tshark expert / jobs 2   {tshark / j2:6.1f}x")
 print(f"tshark expert / jobs 1   {tshark / j1:6.1f}x")
 PY
