@@ -6,8 +6,10 @@
  *
  * Double-buffered: `control[0]` says which of drops_a / drops_b this program writes;
  * userspace flips it, lets in-flight runs finish, then reads and empties the other.
- * So an interval's counts are exact and the maps never need a racy delete of a key
- * the program is still incrementing. */
+ * The running totals in `stats` are kept per buffer too, chosen by the same read of
+ * the selector as the map, so a drop is in the totals of the interval whose map
+ * holds it. So an interval's counts are exact and the maps never need a racy delete
+ * of a key the program is still incrementing. */
 #include <linux/bpf.h>
 #include "kernel_types.h"
 #include <bpf/bpf_helpers.h>
@@ -66,7 +68,9 @@ struct {
 	__type(value, __u32);
 } control SEC(".maps");
 
-/* Running totals per CPU, never reset: userspace takes differences. */
+/* Running totals per CPU, never reset: userspace takes differences. Slot
+ * buffer * STAT_MAX + stat, buffer being the map (0: drops_a, 1: drops_b) the same
+ * event was counted in. */
 enum {
 	STAT_SEEN = 0,     /* drops seen (after SKB_CONSUMED is excluded) */
 	STAT_OVERFLOW = 1, /* drops not counted in a key because the map was full */
@@ -76,7 +80,7 @@ enum {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, STAT_MAX);
+	__uint(max_entries, 2 * STAT_MAX);
 	__type(key, __u32);
 	__type(value, __u64);
 } stats SEC(".maps");
@@ -93,9 +97,10 @@ struct {
 	__type(value, struct window);
 } budget SEC(".maps");
 
-static __always_inline void stat_add(__u32 which, __u64 n)
+static __always_inline void stat_add(__u32 buffer, __u32 which, __u64 n)
 {
-	__u64 *v = bpf_map_lookup_elem(&stats, &which);
+	__u32 slot = buffer * STAT_MAX + which;
+	__u64 *v = bpf_map_lookup_elem(&stats, &slot);
 	if (v)
 		*v += n;
 }
@@ -199,7 +204,8 @@ static __always_inline __u64 socket_inode(struct sock *sk)
 }
 
 /* Inlined once per map: the verifier wants one map per call site. */
-static __always_inline void count(void *map, struct drop_key *key, __u64 w, __u32 len)
+static __always_inline void count(void *map, __u32 buffer, struct drop_key *key, __u64 w,
+				  __u32 len)
 {
 	struct drop_val *val, init;
 	long err;
@@ -223,7 +229,7 @@ static __always_inline void count(void *map, struct drop_key *key, __u64 w, __u3
 		}
 	} else if (err) {
 		/* The map is full: counted, and shown as overflow. */
-		stat_add(STAT_OVERFLOW, w);
+		stat_add(buffer, STAT_OVERFLOW, w);
 	}
 }
 
@@ -234,17 +240,20 @@ int BPF_PROG(netkit_kfree_skb, struct sk_buff *skb, void *location, __u32 reason
 	struct drop_key key;
 	struct net_device *dev;
 	struct sock *sk;
-	__u32 zero = 0, *active;
+	__u32 zero = 0, *active, buffer;
 	__u64 w;
 
 	if (reason == consumed_reason)
 		return 0;
+	/* Read once: the totals and the map of one event must be the same buffer's. */
+	active = bpf_map_lookup_elem(&control, &zero);
+	buffer = (active && *active) ? 1 : 0;
 	w = weight();
 	if (w == 0) {
-		stat_add(STAT_SAMPLED, 1);
+		stat_add(buffer, STAT_SAMPLED, 1);
 		return 0;
 	}
-	stat_add(STAT_SEEN, w);
+	stat_add(buffer, STAT_SEEN, w);
 
 	__builtin_memset(&key, 0, sizeof(key));
 	key.reason = reason;
@@ -262,10 +271,9 @@ int BPF_PROG(netkit_kfree_skb, struct sk_buff *skb, void *location, __u32 reason
 	}
 	read_flow(&key, skb);
 
-	active = bpf_map_lookup_elem(&control, &zero);
-	if (active && *active)
-		count(&drops_b, &key, w, BPF_CORE_READ(skb, len));
+	if (buffer)
+		count(&drops_b, 1, &key, w, BPF_CORE_READ(skb, len));
 	else
-		count(&drops_a, &key, w, BPF_CORE_READ(skb, len));
+		count(&drops_a, 0, &key, w, BPF_CORE_READ(skb, len));
 	return 0;
 }
