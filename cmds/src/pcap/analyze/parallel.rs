@@ -52,14 +52,6 @@ pub(super) struct Batch {
     /// TLS secrets embedded in the capture: (index of the frame after which they came,
     /// the key log text).
     pub(super) secrets: Vec<(usize, String)>,
-    /// The two-thread split: whether the worker feeds these frames to the capture side
-    /// (which it then holds) rather than the reader having done so.
-    pub(super) capture_by_worker: bool,
-    /// The two-thread split: the capture side, handed to the worker with this batch.
-    pub(super) capture: Option<Box<Analysis>>,
-    /// The two-thread split: the worker hands the capture side back once this batch
-    /// is done.
-    pub(super) give_back: bool,
 }
 
 impl Batch {
@@ -84,8 +76,6 @@ impl Batch {
         self.bytes.clear();
         self.frames.clear();
         self.secrets.clear();
-        self.capture_by_worker = false;
-        self.give_back = false;
     }
 
     pub(super) fn raw(&self, m: &Meta) -> RawFrame<'_> {
@@ -130,26 +120,42 @@ pub(super) fn capture_side(opts: &AnalyzeOptions, batches: Receiver<Arc<Batch>>)
     run
 }
 
+/// A batch on its way to the two-thread split's worker, and what becomes of the
+/// capture side with it.
+struct Sent {
+    /// Shared with the reader while it has yet to feed these frames to the capture
+    /// side (it asked for it back and it has not arrived).
+    batch: Arc<Batch>,
+    /// Whether the worker feeds these frames to the capture side (which it then holds).
+    capture_by_worker: bool,
+    /// The capture side, handed to the worker with this batch.
+    capture: Option<Box<Analysis>>,
+    /// The worker hands the capture side back once this batch is done.
+    give_back: bool,
+}
+
 /// The worker of the two-thread split: the stream side of every frame, and the capture
 /// side of the batches that say so, each batch handed back to `spare` once read.
 /// Returns its stream side, and the capture side if it holds it at the end.
 fn stream_side(
     opts: &AnalyzeOptions,
-    batches: Receiver<Batch>,
-    spare: Sender<Batch>,
+    batches: Receiver<Sent>,
+    spare: Sender<Arc<Batch>>,
     conns: Sender<Vec<ConnRecord>>,
-    handoff: &Handoff,
+    queued: &AtomicUsize,
+    back: Sender<Box<Analysis>>,
 ) -> (Analysis, Option<Box<Analysis>>) {
     let mut run = Analysis::new(opts).with_paths_on_capture_side();
     let mut capture: Option<Box<Analysis>> = None;
     let mut frames = 0u64;
-    for mut batch in batches {
-        if let Some(c) = batch.capture.take() {
+    for sent in batches {
+        let batch = sent.batch;
+        if let Some(c) = sent.capture {
             capture = Some(c);
         }
         // The reader only leaves the capture side out of a batch after handing it over.
-        let mut here = capture.as_mut().filter(|_| batch.capture_by_worker);
-        let mut secrets = std::mem::take(&mut batch.secrets).into_iter().peekable();
+        let mut here = capture.as_mut().filter(|_| sent.capture_by_worker);
+        let mut secrets = batch.secrets.iter().peekable();
         for (i, m) in batch.frames.iter().enumerate() {
             let raw = batch.raw(m);
             let frame = dissect(raw.linktype, raw.data, &opts.dissect);
@@ -163,7 +169,7 @@ fn stream_side(
             }
             // After the frame that carried them, as the one-thread loop adds them.
             while let Some((_, text)) = secrets.next_if(|s| s.0 == i) {
-                run.tls.add_keylog_text(&text);
+                run.tls.add_keylog_text(text);
             }
             frames += 1;
             // At the very frames the one-thread loop hands them out: a record's
@@ -176,14 +182,13 @@ fn stream_side(
                 }
             }
         }
-        if batch.give_back {
+        if sent.give_back {
             if let Some(c) = capture.take() {
                 // The reader waits for it; gone, it has panicked and its own error wins.
-                let _ = handoff.back.send(c);
+                let _ = back.send(c);
             }
         }
-        batch.clear();
-        handoff.queued.fetch_sub(1, Ordering::Release);
+        queued.fetch_sub(1, Ordering::Release);
         // The reader gone (it only leaves once this thread is done) or not taking
         // spares: the buffers are freed instead.
         let _ = spare.send(batch);
@@ -192,18 +197,14 @@ fn stream_side(
     (run, capture)
 }
 
-/// Where the capture side moves between the two threads (see the module comment).
-struct Handoff {
-    /// Batches sent to the worker and not yet done with.
-    queued: AtomicUsize,
-    /// The capture side, handed back to the reader.
-    back: Sender<Box<Analysis>>,
-}
-
-/// The capture side's place: fed by the reader, or the worker's.
+/// The capture side's place: fed by the reader, or the worker's, or on its way back
+/// to the reader.
 enum CaptureSide {
     Reader(Box<Analysis>),
     Worker,
+    /// Asked back: the batches sent since, for the reader to feed to it once it
+    /// arrives.
+    Returning(Vec<Arc<Batch>>),
 }
 
 /// When batches are sent and when the capture side moves: [`Pace::ADAPTIVE`] in use,
@@ -228,8 +229,8 @@ impl Pace {
             if on_reader {
                 // The worker has run dry with the capture side on the reader for long
                 // enough to have filled its queue, were it the slower thread: the
-                // reader is. (Just after the worker gave the capture side back, its
-                // queue is empty because it was drained.)
+                // reader is. (Just after it came back, the reader was feeding it the
+                // batches it had sent meanwhile, and the worker's queue ran down.)
                 queued == 0 && since_came >= PAIR_QUEUED
             } else {
                 // The worker's queue is full: it is the slower thread.
@@ -259,74 +260,114 @@ fn split(
     conns: &mut dyn FnMut(ConnRecord),
     pace: Pace,
 ) -> Report {
-    let (to_streams, streams_in) = sync_channel::<Batch>(PAIR_QUEUED);
-    let (spare_out, spare_in) = channel::<Batch>();
+    let (to_streams, streams_in) = sync_channel::<Sent>(PAIR_QUEUED);
+    let (spare_out, spare_in) = channel::<Arc<Batch>>();
     // Unbounded, so the worker never waits on the reader (which may itself be waiting
     // for room in the worker's queue); the reader takes the records out after every
     // batch, so few wait here.
     let (conns_out, conns_in) = channel::<Vec<ConnRecord>>();
+    // The capture side, handed back to the reader. The worker owns the sender, so a
+    // worker that panics ends the reader's wait for it.
     let (back_out, back_in) = channel::<Box<Analysis>>();
-    let handoff = Handoff {
-        queued: AtomicUsize::new(0),
-        back: back_out,
+    // Batches sent to the worker and not yet done with.
+    let queued = AtomicUsize::new(0);
+    // Batches the reader was the last to hold, kept for the next frames.
+    let mut spares: Vec<Batch> = Vec::new();
+    let empty_batch = |spares: &mut Vec<Batch>| {
+        let reused = spares.pop().or_else(|| {
+            // A batch the reader still holds for the capture side is skipped here and
+            // comes back to `spares` once fed to it.
+            spare_in.try_iter().find_map(|b| Arc::try_unwrap(b).ok())
+        });
+        reused
+            .map(|mut b| {
+                b.clear();
+                b
+            })
+            .unwrap_or_default()
     };
     std::thread::scope(|scope| {
-        let streams = scope.spawn(|| stream_side(opts, streams_in, spare_out, conns_out, &handoff));
+        let streams =
+            scope.spawn(|| stream_side(opts, streams_in, spare_out, conns_out, &queued, back_out));
         let mut capture =
             CaptureSide::Reader(Box::new(Analysis::new(opts).with_paths_on_capture_side()));
         // Batches sent with the capture side fed on the reader since it came there.
         let mut since_came = 0;
         let mut batch = Batch::default();
         let mut frames = 0u64;
-        while let Some((raw, passed)) = source.next_frame_any() {
-            if let (true, CaptureSide::Reader(c)) = (passed, &mut capture) {
-                let frame = dissect(raw.linktype, raw.data, &opts.dissect);
-                c.feed_capture_side(raw, &frame);
-            }
-            batch.push(&raw, passed);
-            if let Some(text) = source.take_tls_secrets() {
-                batch.secrets.push((batch.frames.len() - 1, text));
-            }
-            frames += 1;
-            if frames.is_multiple_of(PROGRESS_EVERY) {
-                progress(Progress {
-                    bytes: source.bytes_read(),
-                    frames,
-                });
-            }
-            if batch.bytes.len() >= pace.batch_bytes || batch.frames.len() >= pace.batch_frames {
+        let mut at_end = false;
+        while !at_end {
+            let full = match source.next_frame_any() {
+                Some((raw, passed)) => {
+                    if let (true, CaptureSide::Reader(c)) = (passed, &mut capture) {
+                        let frame = dissect(raw.linktype, raw.data, &opts.dissect);
+                        c.feed_capture_side(raw, &frame);
+                    }
+                    batch.push(&raw, passed);
+                    if let Some(text) = source.take_tls_secrets() {
+                        batch.secrets.push((batch.frames.len() - 1, text));
+                    }
+                    frames += 1;
+                    if frames.is_multiple_of(PROGRESS_EVERY) {
+                        progress(Progress {
+                            bytes: source.bytes_read(),
+                            frames,
+                        });
+                    }
+                    batch.bytes.len() >= pace.batch_bytes || batch.frames.len() >= pace.batch_frames
+                }
+                None => {
+                    at_end = true;
+                    !batch.frames.is_empty()
+                }
+            };
+            if full {
                 // How many batches the worker has yet to finish, this one aside.
-                let queued = handoff.queued.fetch_add(1, Ordering::AcqRel);
-                let on_reader = matches!(capture, CaptureSide::Reader(_));
-                if (pace.moves)(on_reader, queued, since_came) {
-                    match std::mem::replace(&mut capture, CaptureSide::Worker) {
-                        CaptureSide::Reader(c) => batch.capture = Some(c),
-                        // Taken back below, once the worker has done this batch.
-                        CaptureSide::Worker => batch.give_back = true,
+                let in_queue = queued.fetch_add(1, Ordering::AcqRel);
+                let batch = Arc::new(std::mem::replace(&mut batch, empty_batch(&mut spares)));
+                let mut sent = Sent {
+                    batch: Arc::clone(&batch),
+                    capture_by_worker: matches!(capture, CaptureSide::Worker),
+                    capture: None,
+                    give_back: false,
+                };
+                match &mut capture {
+                    CaptureSide::Returning(held) => held.push(batch),
+                    // Nothing moves in the last batch: the worker keeps what it
+                    // holds to the end.
+                    _ if at_end => {}
+                    side => {
+                        let on_reader = matches!(side, CaptureSide::Reader(_));
+                        if (pace.moves)(on_reader, in_queue, since_came) {
+                            match std::mem::replace(side, CaptureSide::Worker) {
+                                CaptureSide::Reader(c) => sent.capture = Some(c),
+                                _ => {
+                                    sent.give_back = true;
+                                    *side = CaptureSide::Returning(Vec::new());
+                                }
+                            }
+                        }
                     }
                 }
                 since_came = match capture {
                     CaptureSide::Reader(_) => since_came + 1,
-                    CaptureSide::Worker => 0,
+                    _ => 0,
                 };
-                let asked_back = batch.give_back;
-                let mut next = spare_in.try_recv().unwrap_or_default();
-                next.capture_by_worker = matches!(capture, CaptureSide::Worker);
                 // A worker that is gone has panicked; its join below reports it.
-                let _ = to_streams.send(std::mem::replace(&mut batch, next));
-                if asked_back {
-                    if let Ok(c) = back_in.recv() {
-                        capture = CaptureSide::Reader(c);
-                        batch.capture_by_worker = false;
+                let _ = to_streams.send(sent);
+                if let CaptureSide::Returning(held) = &mut capture {
+                    if let Ok(c) = back_in.try_recv() {
+                        capture = CaptureSide::Reader(catch_up(opts, c, held, &mut spares));
                     }
                 }
                 conns_in.try_iter().flatten().for_each(&mut *conns);
             }
         }
-        if !batch.frames.is_empty() {
-            // Counted like the others: the worker counts every batch it finishes.
-            handoff.queued.fetch_add(1, Ordering::AcqRel);
-            let _ = to_streams.send(batch);
+        if let CaptureSide::Returning(held) = &mut capture {
+            // No error unless the worker has panicked, which its join below reports.
+            if let Ok(c) = back_in.recv() {
+                capture = CaptureSide::Reader(catch_up(opts, c, held, &mut spares));
+            }
         }
         drop(to_streams);
         // Until the worker is done and its sender dropped.
@@ -339,11 +380,36 @@ fn split(
         };
         let capture = match (capture, worker_capture) {
             (CaptureSide::Reader(c), _) | (CaptureSide::Worker, Some(c)) => c,
-            // The worker takes it with the batch it came in and keeps it to the end.
-            (CaptureSide::Worker, None) => unreachable!("the capture side was lost"),
+            // The worker takes it with the batch it came in and keeps it to the end,
+            // or hands it back, which the reader waits for above.
+            (CaptureSide::Worker | CaptureSide::Returning(_), _) => {
+                unreachable!("the capture side was lost")
+            }
         };
         Analysis::join_sides(streams, *capture).finish(info, &source.linktypes(), source.warnings())
     })
+}
+
+/// The capture side, come back to the reader: fed the frames of the batches sent
+/// since it was asked back (`held`), whose buffers are kept for reuse where the
+/// worker is done with them too.
+fn catch_up(
+    opts: &AnalyzeOptions,
+    mut capture: Box<Analysis>,
+    held: &mut Vec<Arc<Batch>>,
+    spares: &mut Vec<Batch>,
+) -> Box<Analysis> {
+    for batch in held.drain(..) {
+        for m in batch.frames.iter().filter(|m| m.passed) {
+            let raw = batch.raw(m);
+            let frame = dissect(raw.linktype, raw.data, &opts.dissect);
+            capture.feed_capture_side(raw, &frame);
+        }
+        if let Ok(b) = Arc::try_unwrap(batch) {
+            spares.push(b);
+        }
+    }
+    capture
 }
 
 #[cfg(test)]
