@@ -225,13 +225,12 @@ impl Pace {
     const ADAPTIVE: Pace = Pace {
         batch_bytes: PAIR_BATCH_BYTES,
         batch_frames: PAIR_BATCH_FRAMES,
-        moves: |on_reader, queued, since_came| {
+        moves: |on_reader, queued, _since_came| {
             if on_reader {
-                // The worker has run dry with the capture side on the reader for long
-                // enough to have filled its queue, were it the slower thread: the
-                // reader is. (Just after it came back, the reader was feeding it the
-                // batches it had sent meanwhile, and the worker's queue ran down.)
-                queued == 0 && since_came >= PAIR_QUEUED
+                // The worker has run dry: the reader is the slower thread. (No need to
+                // wait a while after the side came back: the worker's queue then still
+                // holds the batches sent meanwhile, so it is not dry from a drain.)
+                queued == 0
             } else {
                 // The worker's queue is full: it is the slower thread.
                 queued >= PAIR_QUEUED
