@@ -19,7 +19,7 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::path::PathBuf;
 use std::process::{Command, Output};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 fn netkit(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_netkit"))
@@ -1276,38 +1276,50 @@ fn iproute2_habits_ss_filters_summary_arp_an_and_brief_addresses() {
         String::from_utf8_lossy(&out.stderr)
     );
 
-    // addr: the same interfaces, states and addresses as `ip -br a`.
+    // addr: the same interfaces, states and addresses as `ip -br a`. The kernel
+    // settles a link that was just set up in the background (its operstate goes UP
+    // and its IPv6 link-local address is added when linkwatch runs, up to a second
+    // later), so the two snapshots, taken one after the other, may straddle that
+    // moment: they are taken again until they agree, for 5 s at most.
     for ns in [&a, &b] {
-        let ours: BTreeSet<(String, String, Vec<String>)> =
-            netkit_json(&["addr", "-N", ns, "--json"])
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|r| {
-                    let addrs = r["addrs"]
-                        .as_array()
-                        .unwrap()
-                        .iter()
-                        .map(|a| a.as_str().unwrap().to_string())
-                        .collect();
-                    (s(r, "dev"), s(r, "state"), addrs)
-                })
-                .collect();
-        let theirs: BTreeSet<(String, String, Vec<String>)> = ip_json(&format!("-n {ns} -br a"))
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|r| {
-                let addrs = r["addr_info"]
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let ours: BTreeSet<(String, String, Vec<String>)> =
+                netkit_json(&["addr", "-N", ns, "--json"])
                     .as_array()
                     .unwrap()
                     .iter()
-                    .map(|a| format!("{}/{}", s(a, "local"), s(a, "prefixlen")))
+                    .map(|r| {
+                        let addrs = r["addrs"]
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .map(|a| a.as_str().unwrap().to_string())
+                            .collect();
+                        (s(r, "dev"), s(r, "state"), addrs)
+                    })
                     .collect();
-                (s(r, "ifname"), s(r, "operstate"), addrs)
-            })
-            .collect();
-        assert_eq!(ours, theirs, "addr in {ns}");
+            let theirs: BTreeSet<(String, String, Vec<String>)> =
+                ip_json(&format!("-n {ns} -br a"))
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|r| {
+                        let addrs = r["addr_info"]
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .map(|a| format!("{}/{}", s(a, "local"), s(a, "prefixlen")))
+                            .collect();
+                        (s(r, "ifname"), s(r, "operstate"), addrs)
+                    })
+                    .collect();
+            if ours == theirs || Instant::now() >= deadline {
+                assert_eq!(ours, theirs, "addr in {ns}");
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
     }
 }
 
