@@ -13,8 +13,11 @@
 //!   more than analysing on a machine whose copies from the page cache are slow
 //!   relative to its arithmetic), it travels to the worker with a batch, and the
 //!   reader only reads. When the worker's queue fills up (decryption, graphs, or a
-//!   slower core), the reader asks for it back with a batch and waits until that
-//!   batch is done. Either way every frame reaches it exactly once and in order.
+//!   slower core), the reader asks for it back with a batch and goes on reading
+//!   meanwhile: it keeps a hold on the batches it sends until the capture side
+//!   arrives, then feeds them to it. (Waiting for it instead left the reader idle
+//!   while the worker drained its queue, then the worker idle while the reader
+//!   refilled it.) Either way every frame reaches it exactly once and in order.
 //!
 //! Two threads on two cores: a third thread only for reading would share a core with
 //! one of the others. Batches are small (512 KiB, `PAIR_BATCH_BYTES`) and come
