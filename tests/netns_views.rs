@@ -19,7 +19,7 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::path::PathBuf;
 use std::process::{Command, Output};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 fn netkit(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_netkit"))
@@ -1280,10 +1280,9 @@ fn iproute2_habits_ss_filters_summary_arp_an_and_brief_addresses() {
     // settles a link that was just set up in the background (its operstate goes UP
     // and its IPv6 link-local address is added when linkwatch runs, up to a second
     // later), so the two snapshots, taken one after the other, may straddle that
-    // moment: they are taken again until they agree, for 5 s at most.
+    // moment: they are compared again until they agree.
     for ns in [&a, &b] {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
+        eventually_equal(&format!("addr in {ns}"), || {
             let ours: BTreeSet<(String, String, Vec<String>)> =
                 netkit_json(&["addr", "-N", ns, "--json"])
                     .as_array()
@@ -1314,12 +1313,8 @@ fn iproute2_habits_ss_filters_summary_arp_an_and_brief_addresses() {
                         (s(r, "ifname"), s(r, "operstate"), addrs)
                     })
                     .collect();
-            if ours == theirs || Instant::now() >= deadline {
-                assert_eq!(ours, theirs, "addr in {ns}");
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
+            (ours, theirs)
+        });
     }
 }
 
