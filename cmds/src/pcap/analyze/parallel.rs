@@ -114,13 +114,18 @@ const PAIR_QUEUED: usize = 8;
 pub(super) fn capture_side(opts: &AnalyzeOptions, batches: Receiver<Arc<Batch>>) -> Analysis {
     let mut run = Analysis::new(opts);
     for batch in batches {
-        for m in batch.frames.iter().filter(|m| m.passed) {
-            let raw = batch.raw(m);
-            let frame = dissect(raw.linktype, raw.data, &opts.dissect);
-            run.feed_capture_side(raw, &frame);
-        }
+        feed_capture_side_of(&mut run, &batch, opts);
     }
     run
+}
+
+/// The capture side of the frames of `batch` that passed the display filter.
+fn feed_capture_side_of(run: &mut Analysis, batch: &Batch, opts: &AnalyzeOptions) {
+    for m in batch.frames.iter().filter(|m| m.passed) {
+        let raw = batch.raw(m);
+        let frame = dissect(raw.linktype, raw.data, &opts.dissect);
+        run.feed_capture_side(raw, &frame);
+    }
 }
 
 /// A batch on its way to the two-thread split's worker, and what becomes of the
@@ -402,11 +407,7 @@ fn catch_up(
     spares: &mut Vec<Batch>,
 ) -> Box<Analysis> {
     for batch in held.drain(..) {
-        for m in batch.frames.iter().filter(|m| m.passed) {
-            let raw = batch.raw(m);
-            let frame = dissect(raw.linktype, raw.data, &opts.dissect);
-            capture.feed_capture_side(raw, &frame);
-        }
+        feed_capture_side_of(&mut capture, &batch, opts);
         if let Ok(b) = Arc::try_unwrap(batch) {
             spares.push(b);
         }
