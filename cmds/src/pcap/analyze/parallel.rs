@@ -192,7 +192,8 @@ fn stream_side(
         }
         if sent.give_back {
             if let Some(c) = capture.take() {
-                // The reader waits for it; gone, it has panicked and its own error wins.
+                // The reader picks it up (at the end, waits for it); gone, it has panicked
+                // and its own error wins.
                 let _ = back.send(c);
             }
         }
