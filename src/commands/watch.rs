@@ -13,7 +13,7 @@ use netkit_cmds::watch::{view, Watch};
 use netkit_os::caps::{self, Cap};
 use netkit_os::capture::evidence::EvidenceWriter;
 use netkit_os::clock::unix_ns;
-use netkit_os::live::taps::{self, TapPoint, Taps};
+use netkit_os::live::taps::{self, Batch, TapPoint, Taps};
 use netkit_os::live::{AttributionChoice, ClientOwners, LiveError};
 use netkit_os::netns::{self, Netns, Selection};
 use netkit_os::signals;
@@ -275,9 +275,23 @@ pub fn run(args: WatchArgs, term: &Term) -> Result {
         {
             break;
         }
-        // Every frame ready on any capture point, before judging: upgrades in one poll.
-        if read_frames(&mut taps, &mut watch, Duration::from_millis(100)) > 0 {
-            owners.borrow_mut().frames_arrived();
+        match taps.recv_timeout(Duration::from_millis(100)) {
+            Ok(batch) => {
+                feed(&mut watch, &batch);
+                owners.borrow_mut().frames_arrived();
+                // Its buffers go back to the capture threads, to be filled again.
+                taps.recycle(batch);
+                // Whatever else is queued, before judging: upgrades in one poll.
+                while let Ok(batch) = taps.try_recv() {
+                    feed(&mut watch, &batch);
+                    taps.recycle(batch);
+                }
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                nothing_left = true;
+                break;
+            }
         }
         for line in taps.take_failures() {
             eprintln!("watch: {line}");
@@ -348,11 +362,13 @@ pub fn run(args: WatchArgs, term: &Term) -> Result {
             break;
         }
     }
-    // What is still in the rings, then the upgrades never answered and the totals.
-    read_frames(&mut taps, &mut watch, Duration::ZERO);
+    // What is still queued, then the upgrades never answered and the totals.
+    while let Ok(batch) = taps.try_recv() {
+        feed(&mut watch, &batch);
+    }
     owners.borrow_mut().frames_arrived();
     let lost = taps.dropped();
-    drop(taps);
+    taps.stop();
     if let Some(feed) = &mut drop_feed {
         feed.pump(&mut watch, true);
     }
@@ -383,10 +399,12 @@ pub fn run(args: WatchArgs, term: &Term) -> Result {
     let lost = last.dropped;
     events.push(Event::Summary(last));
     emit(&mut out, &mut events)?;
-    if lost.kernel > 0 {
+    if lost.kernel + lost.queue > 0 {
         crate::exit::warn(format_args!(
-            "{} frames were dropped before analysis by the kernel (its capture ring was full): the counts above miss them",
-            lost.kernel
+            "{} frames were dropped before analysis ({} by the kernel, {} in netkit's queue): the counts above miss them",
+            lost.kernel + lost.queue,
+            lost.kernel,
+            lost.queue
         ));
     }
     if let Some(w) = &writer {
@@ -439,10 +457,9 @@ pub(crate) fn owner_in(
     owners.lookup(&place.netns, ns, client, server)
 }
 
-/// Feeds `watch` every frame the captures have ready, waiting up to `timeout` for the
-/// first; returns how many.
-pub(crate) fn read_frames(taps: &mut Taps, watch: &mut Watch, timeout: Duration) -> usize {
-    taps.read(timeout, &mut |tap, f| {
-        watch.feed(tap, f.ts_ns, f.orig_len, f.linktype, f.data)
-    })
+/// Every frame of one batch, in capture order.
+pub(crate) fn feed(watch: &mut Watch, batch: &Batch) {
+    for m in &batch.frames {
+        watch.feed(batch.tap, m.ts_ns, m.orig_len, m.linktype, batch.frame(m));
+    }
 }

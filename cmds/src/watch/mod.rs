@@ -501,17 +501,21 @@ impl Watch {
         }
     }
 
-    /// The frames each capture point's kernel ring has lost so far, in the
+    /// The frames each capture point has lost so far (kernel ring, queue), in the
     /// order of [`Watch::add_tap`]: a `capture_drops` finding for every point that
     /// lost more since the last call. Never silent: a count only grows.
     pub fn note_drops(&mut self, now_unix_ns: i64, per_tap: &[Dropped], out: &mut Vec<Event>) {
         for (t, now) in self.taps.iter_mut().zip(per_tap) {
-            let kernel = now.kernel.saturating_sub(t.dropped.kernel);
-            if kernel == 0 {
+            let (kernel, queue) = (
+                now.kernel.saturating_sub(t.dropped.kernel),
+                now.queue.saturating_sub(t.dropped.queue),
+            );
+            if kernel + queue == 0 {
                 continue;
             }
             t.dropped = Dropped {
                 kernel: t.dropped.kernel + kernel,
+                queue: t.dropped.queue + queue,
             };
             self.findings += 1;
             out.push(Event::Finding(FindingEvent {
@@ -520,11 +524,11 @@ impl Watch {
                 severity: Severity::Warning,
                 code: Code::CaptureDrops,
                 summary: format!(
-                    "{} lost before analysis on {} {} (the kernel's capture ring was full; {} since the start)",
-                    plural(kernel, "frame", "frames"),
+                    "{} lost before analysis on {} {} ({kernel} by the kernel's ring, {queue} in netkit's queue; {} since the start)",
+                    plural(kernel + queue, "frame", "frames"),
                     t.place.netns,
                     t.place.interface,
-                    t.dropped.kernel
+                    t.dropped.kernel + t.dropped.queue
                 ),
                 stream: None,
                 frames: Vec::new(),
@@ -575,6 +579,7 @@ impl Watch {
             findings: self.findings,
             dropped: Dropped {
                 kernel: self.taps.iter().map(|t| t.dropped.kernel).sum(),
+                queue: self.taps.iter().map(|t| t.dropped.queue).sum(),
             },
             interfaces: self.taps.iter().map(|t| t.place.clone()).collect(),
             kernel_drops: self.kernel_drops.as_ref().map(|k| KernelDropsHeld {

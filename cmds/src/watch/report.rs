@@ -87,7 +87,7 @@ pub struct Summary {
     pub tcp: TcpSummary,
     pub websocket: UpgradeCounts,
     pub findings: u64,
-    /// Frames lost before analysis: by the kernel (ring full).
+    /// Frames lost before analysis: by the kernel (ring full) and in netkit's queue.
     pub dropped: Dropped,
     /// Interfaces being watched.
     pub interfaces: Vec<Place>,
@@ -162,4 +162,5 @@ impl UpgradeCounts {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Dropped {
     pub kernel: u64,
+    pub queue: u64,
 }

@@ -224,7 +224,10 @@ fn frames_lost_before_analysis_are_a_finding_each_time_they_grow() {
     let none = Dropped::default();
     w.note_drops(T0, &[none, none], &mut events);
     assert!(events.is_empty());
-    let some = Dropped { kernel: 10 };
+    let some = Dropped {
+        kernel: 7,
+        queue: 3,
+    };
     w.note_drops(T0, &[none, some], &mut events);
     w.note_drops(T0, &[none, some], &mut events);
     assert_eq!(events.len(), 1, "told once per increase: {events:?}");
@@ -236,11 +239,14 @@ fn frames_lost_before_analysis_are_a_finding_each_time_they_grow() {
         (Code::CaptureDrops, "red")
     );
     assert!(f.summary.starts_with("10 frames lost"), "{}", f.summary);
-    let more = Dropped { kernel: 12 };
+    let more = Dropped {
+        kernel: 9,
+        queue: 3,
+    };
     w.note_drops(T0, &[none, more], &mut events);
     assert_eq!(events.len(), 2);
     let s = w.summary(T0, true);
-    assert_eq!((s.dropped.kernel, s.findings), (12, 2));
+    assert_eq!((s.dropped.kernel, s.dropped.queue, s.findings), (9, 3, 2));
 }
 
 #[test]

@@ -1,56 +1,48 @@
 //! Capture points for `netkit watch`: one live capture per (namespace, interface),
-//! whole frames (the analysis reads HTTP headers), read in place from the kernel's
-//! rings by the thread that analyses them.
+//! whole frames (the analysis reads HTTP headers), handed to the analysis thread in
+//! batches. One thread per namespace enters it for good, opens its captures there and
+//! drops every capability once they are open, as `top`'s capture threads do.
 //!
-//! Each namespace's captures are opened by a short-lived thread that enters it (a
-//! packet socket stays bound to the namespace it was opened in, whichever thread reads
-//! it later). There is no capture thread and no queue: handing frames from a capture
-//! thread to the analysis cost a copy of every frame and a wake-up of both threads per
-//! ring block (bench/README has what dropping them saved). The kernel's ring is the
-//! buffer instead, up to 32 MiB per capture point (see [`ring_bytes`]), and its drops
-//! are read from each capture's statistics, per capture point: nothing is lost
-//! silently.
+//! Nothing is lost silently: a batch that finds the queue to the analysis full is
+//! dropped and counted ([`Taps::dropped`]), and the kernel's own ring drops are read
+//! from each capture's statistics, per capture point.
 
 use super::LiveError;
 use crate::capture::{LiveCapture, LiveOptions};
 use crate::netlink as nldump;
 use crate::netns::{self, Netns};
-use netkit_cmds::source::RawFrame;
 use netkit_cmds::watch::report::Dropped;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError, TrySendError};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-/// Kernel ring memory shared out among the capture points: each ring holds what
-/// arrives while the analysis is kept from reading (a loaded machine, an owner looked
-/// up in /proc, evidence written), so with few points each gets [`MAX_RING_BYTES`],
-/// about 0.6 s of a saturated 400 Mbit/s link.
-const RING_BUDGET_BYTES: u32 = 64 << 20;
-/// The most one capture point's ring gets.
-const MAX_RING_BYTES: u32 = 32 << 20;
-/// The least: what a single capture's ring had when frames were handed to a queue.
-const MIN_RING_BYTES: u32 = 8 << 20;
+/// Bytes of frames waiting for the analysis thread before new batches are dropped
+/// (and counted). Bytes, not batches: a batch is one ring block, handed over after
+/// 1 ms when traffic is light, so a bound in batches would hold well under a second
+/// of a busy link; this holds seconds of it while the analysis is kept off the CPU
+/// (a loaded machine), and bounds the memory all the same.
+const QUEUE_BYTES: usize = 64 << 20;
+/// The channel's own bound, far above what QUEUE_BYTES lets through at any rate
+/// (a ring block holds at least one frame).
+const QUEUE_BATCHES: usize = 1 << 16;
 /// Longest a ring block waits before it is handed over. Short, because the client of
-/// an upgrade is looked up (sock_diag, /proc) when its request is analysed, and a
+/// an upgrade is looked up (sock_diag, /proc) when its request is handed over, and a
 /// client that exits right after its answer must still be there; at high rates blocks
 /// fill and are handed over before this anyway.
 const BLOCK_TIMEOUT_MS: u32 = 1;
-/// Most passes over the captures one [`Taps::read`] makes while blocks keep coming:
-/// under a flood the caller still gets back to its periodic work (summaries, owner
-/// lookups) after about this many ring blocks per capture point.
-const MAX_PASSES: usize = 64;
-/// How often the kernel's drop counts are read while frames flow.
-const STATS_EVERY: Duration = Duration::from_secs(1);
+/// Capacity kept in batches handed back by the analysis ([`Taps::recycle`]) for the
+/// capture threads to fill again: a fresh buffer per ring block cost an allocation,
+/// a copy of what it held at every growth step and cold pages, ring block after ring
+/// block. Past this, batches handed back are freed.
+const SPARE_BYTES: usize = 16 << 20;
 
-/// Raises the calling thread (the one reading and analysing the captures) ahead of
-/// ordinary processes: under load a ring left unread overflows. Call it while
-/// CAP_SYS_NICE is held.
+/// Raises the calling thread (the one analysing the batches) ahead of ordinary
+/// processes, as the capture threads are: under load an analysis kept off the CPU
+/// fills the queue and batches are dropped. Call it while CAP_SYS_NICE is held.
 pub fn boost_analysis_thread() {
     super::top::boost_this_thread();
-}
-
-/// Bytes of kernel ring for each of `points` capture points.
-fn ring_bytes(points: usize) -> u32 {
-    let share = RING_BUDGET_BYTES / u32::try_from(points.max(1)).unwrap_or(u32::MAX);
-    share.clamp(MIN_RING_BYTES, MAX_RING_BYTES)
 }
 
 /// One place frames are captured.
@@ -110,184 +102,216 @@ pub fn points(
     Ok(out)
 }
 
-/// One open capture.
-struct Open {
-    /// Index into the points given so far.
-    tap: usize,
-    /// Its namespace, for the lines that say it failed.
-    netns: String,
-    cap: LiveCapture,
+/// Where one frame of a [`Batch`] is.
+#[derive(Debug, Clone, Copy)]
+pub struct FrameMeta {
+    pub ts_ns: i64,
+    pub orig_len: u32,
+    pub linktype: u16,
+    pub start: usize,
+    pub len: usize,
 }
 
-/// The open captures, read by the thread that owns this.
+/// Frames of one capture point, in capture order.
+#[derive(Debug, Default)]
+pub struct Batch {
+    /// Index into the points given to [`Taps::start`].
+    pub tap: usize,
+    pub frames: Vec<FrameMeta>,
+    pub data: Vec<u8>,
+}
+
+impl Batch {
+    pub fn frame(&self, m: &FrameMeta) -> &[u8] {
+        self.data.get(m.start..m.start + m.len).unwrap_or_default()
+    }
+}
+
+/// The running captures.
 pub struct Taps {
+    rx: Receiver<Batch>,
+    /// Frame bytes sent and not yet received (see [`QUEUE_BYTES`]).
+    queued: Arc<AtomicUsize>,
+    /// Kept to hand to the threads of points added later.
+    tx: SyncSender<Batch>,
+    /// Batches the analysis is done with, emptied, for the capture threads to reuse.
+    spare: Arc<Spare>,
     snaplen: u32,
     filter: Option<String>,
-    /// The captures still open.
-    open: Vec<Open>,
-    /// Per capture point: frames the kernel's ring dropped, as last read (kept once
-    /// its capture has ended).
-    dropped: Vec<Dropped>,
+    stop: Arc<AtomicBool>,
+    threads: Vec<JoinHandle<()>>,
+    /// Per capture point: kernel drops as last read, and frames refused by the queue.
+    dropped: Arc<Mutex<Vec<Dropped>>>,
     /// Captures that failed while running, one line each.
-    failures: Vec<String>,
-    stats_read: Instant,
+    failures: Arc<Mutex<Vec<String>>>,
 }
 
 impl Taps {
     /// Opens a capture on every point (`snaplen` bytes kept per frame, `filter` run in
-    /// the kernel). Fails, having closed everything, if any capture cannot be opened.
+    /// the kernel) and starts the threads that read them. Fails, having stopped
+    /// everything, if any capture cannot be opened.
     pub fn start(
         points: &[TapPoint],
         snaplen: u32,
         filter: Option<&str>,
     ) -> Result<Taps, LiveError> {
+        let (tx, rx) = mpsc::sync_channel(QUEUE_BATCHES);
         let mut taps = Taps {
+            rx,
+            queued: Arc::new(AtomicUsize::new(0)),
+            tx,
+            spare: Arc::new(Spare::default()),
             snaplen,
             filter: filter.map(str::to_string),
-            open: Vec::new(),
-            dropped: Vec::new(),
-            failures: Vec::new(),
-            stats_read: Instant::now(),
+            stop: Arc::new(AtomicBool::new(false)),
+            threads: Vec::new(),
+            dropped: Arc::new(Mutex::new(Vec::new())),
+            failures: Arc::new(Mutex::new(Vec::new())),
         };
         taps.add(points)?;
         Ok(taps)
     }
 
     /// Opens captures on more points (a namespace created since the start); their
-    /// frames carry indices following the points given before. All or none: on an
-    /// error none of `points` is captured.
+    /// batches carry indices following the points given before.
     pub fn add(&mut self, points: &[TapPoint]) -> Result<(), LiveError> {
-        let first = self.dropped.len();
-        let ring = ring_bytes(first + points.len());
-        // Each namespace's points (consecutive in `points`) opened from inside it.
-        let mut groups: Vec<(&Netns, Vec<(usize, &str)>)> = Vec::new();
+        let first = {
+            let mut d = self
+                .dropped
+                .lock()
+                .map_err(|_| LiveError::CaptureThread("watch".into()))?;
+            let first = d.len();
+            d.resize(first + points.len(), Dropped::default());
+            first
+        };
+        let (ready_tx, ready_rx) = mpsc::channel::<Result<(), LiveError>>();
+        // One thread per namespace, for its points (consecutive in `points`).
+        let mut groups: Vec<(Netns, Vec<(usize, String)>)> = Vec::new();
         for (i, p) in points.iter().enumerate() {
-            let tap = (first + i, p.interface.as_str());
+            let tap = first + i;
             match groups.last_mut() {
                 Some((ns, list)) if ns.path == p.netns.path && ns.inode == p.netns.inode => {
-                    list.push(tap)
+                    list.push((tap, p.interface.clone()))
                 }
-                _ => groups.push((&p.netns, vec![tap])),
+                _ => groups.push((p.netns.clone(), vec![(tap, p.interface.clone())])),
             }
         }
-        let mut opened = Vec::new();
+        let threads = groups.len();
         for (ns, list) in groups {
-            let caps = netns::run_in(ns, || {
-                open_all(&list, self.snaplen, ring, self.filter.as_deref())
-            })
-            .map_err(LiveError::from)
-            .and_then(|r| r)
-            .map_err(|e| LiveError::InNamespace {
-                label: ns.label.clone(),
-                err: Box::new(e),
-            })?;
-            opened.extend(caps.into_iter().map(|(tap, cap)| Open {
-                tap,
-                netns: ns.label.clone(),
-                cap,
+            let ctx = Reader {
+                tx: self.tx.clone(),
+                queued: self.queued.clone(),
+                spare: self.spare.clone(),
+                stop: self.stop.clone(),
+                dropped: self.dropped.clone(),
+                failures: self.failures.clone(),
+            };
+            let ready = ready_tx.clone();
+            let filter = self.filter.clone();
+            let snaplen = self.snaplen;
+            self.threads.push(std::thread::spawn(move || {
+                let opened = netns::enter_for_good(&ns)
+                    .map_err(LiveError::from)
+                    .and_then(|()| open_all(&list, snaplen, filter.as_deref()));
+                let caps = match opened {
+                    Ok(caps) => caps,
+                    Err(e) => {
+                        let _ = ready.send(Err(LiveError::InNamespace {
+                            label: ns.label.clone(),
+                            err: Box::new(e),
+                        }));
+                        return;
+                    }
+                };
+                // Ahead of ordinary processes, as top's capture threads: on a loaded
+                // machine a ring left unread overflows. Before the capabilities go.
+                super::top::boost_this_thread();
+                // Reading rings already open needs no capability.
+                if let Err(e) = crate::caps::keep_only(&[]) {
+                    let _ = ready.send(Err(e.into()));
+                    return;
+                }
+                let _ = ready.send(Ok(()));
+                ctx.run(&ns.label, caps);
             }));
         }
-        self.open.extend(opened);
-        self.dropped
-            .resize(first + points.len(), Dropped::default());
+        drop(ready_tx);
+        for _ in 0..threads {
+            match ready_rx.recv() {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => return Err(e),
+                Err(_) => return Err(LiveError::CaptureThread("watch".into())),
+            }
+        }
         Ok(())
     }
 
-    /// Waits up to `timeout` for frames on any capture point, then hands every frame
-    /// that is ready to `f` with the index of its point, straight from the rings (each
-    /// point's frames in capture order). Returns how many were handed over. A capture
-    /// that fails (its interface deleted) is closed and a line left for
-    /// [`Taps::take_failures`]; the others go on.
-    pub fn read(&mut self, timeout: Duration, f: &mut dyn FnMut(usize, RawFrame<'_>)) -> usize {
-        if self.open.is_empty() {
-            // Nothing to wait on (every capture failed, or none yet under
-            // --all-netns): the caller's loop still ticks.
-            std::thread::sleep(timeout);
-            return 0;
-        }
-        let ms = u16::try_from(timeout.as_millis()).unwrap_or(u16::MAX);
-        let waiting: Vec<&LiveCapture> = self.open.iter().map(|o| &o.cap).collect();
-        if let Err(e) = LiveCapture::wait_any(&waiting, ms) {
-            // poll(2) itself failed (not one capture's error): nothing to close; the
-            // line says why frames stopped, and the caller's loop keeps its time.
-            self.failures.push(e.to_string());
-            std::thread::sleep(timeout);
-        }
-        let mut handed = 0;
-        for _ in 0..MAX_PASSES {
-            let mut this_pass = 0;
-            let mut failed = Vec::new();
-            for (i, o) in self.open.iter_mut().enumerate() {
-                let tap = o.tap;
-                match o.cap.dispatch(&mut |frame| f(tap, frame)) {
-                    Ok(n) => this_pass += n,
-                    Err(e) => {
-                        // An interface deleted while watched ends its capture only.
-                        let line = format!("namespace {}, {}: {e}", o.netns, o.cap.device());
-                        self.failures.push(line);
-                        failed.push(i);
-                    }
-                }
-            }
-            for i in failed.into_iter().rev() {
-                let mut o = self.open.remove(i);
-                note_kernel_drops(&mut self.dropped, o.tap, &mut o.cap);
-            }
-            handed += this_pass;
-            if this_pass == 0 {
-                break;
-            }
-        }
-        if self.stats_read.elapsed() >= STATS_EVERY {
-            self.read_kernel_drops();
-        }
-        handed
+    /// The next batch, waiting at most `timeout`.
+    pub fn recv_timeout(&self, timeout: Duration) -> Result<Batch, RecvTimeoutError> {
+        let batch = self.rx.recv_timeout(timeout)?;
+        self.queued.fetch_sub(batch.data.len(), Ordering::Relaxed);
+        Ok(batch)
     }
 
-    /// Frames lost so far at each capture point (in the order of the points), as the
-    /// kernel counts them now.
-    pub fn dropped(&mut self) -> Vec<Dropped> {
-        self.read_kernel_drops();
-        self.dropped.clone()
+    /// The next batch if one is waiting.
+    pub fn try_recv(&self) -> Result<Batch, TryRecvError> {
+        let batch = self.rx.try_recv()?;
+        self.queued.fetch_sub(batch.data.len(), Ordering::Relaxed);
+        Ok(batch)
+    }
+
+    /// Hands a batch the analysis is done with back to the capture threads, which
+    /// fill its buffers again instead of allocating new ones.
+    pub fn recycle(&self, batch: Batch) {
+        self.spare.put(batch);
+    }
+
+    /// Frames lost so far at each capture point (in the order of the points).
+    pub fn dropped(&self) -> Vec<Dropped> {
+        self.dropped.lock().map(|v| v.clone()).unwrap_or_default()
     }
 
     /// Captures that failed since the last call, one line each.
-    pub fn take_failures(&mut self) -> Vec<String> {
-        std::mem::take(&mut self.failures)
+    pub fn take_failures(&self) -> Vec<String> {
+        self.failures
+            .lock()
+            .map(|mut v| std::mem::take(&mut *v))
+            .unwrap_or_default()
     }
 
-    /// True while at least one capture is open.
+    /// True while at least one capture thread runs.
     pub fn any_running(&self) -> bool {
-        !self.open.is_empty()
+        self.threads.iter().any(|t| !t.is_finished())
     }
 
-    fn read_kernel_drops(&mut self) {
-        self.stats_read = Instant::now();
-        for o in &mut self.open {
-            note_kernel_drops(&mut self.dropped, o.tap, &mut o.cap);
+    /// Stops and joins the capture threads.
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for t in self.threads.drain(..) {
+            let _ = t.join();
         }
     }
 }
 
-/// Records the kernel's drop count of capture point `tap` (libpcap keeps running
-/// totals, so reading them never loses a count).
-fn note_kernel_drops(dropped: &mut [Dropped], tap: usize, cap: &mut LiveCapture) {
-    if let (Some(s), Some(slot)) = (cap.stats(), dropped.get_mut(tap)) {
-        slot.kernel = u64::from(s.dropped) + u64::from(s.if_dropped);
+impl Drop for Taps {
+    fn drop(&mut self) {
+        self.shutdown();
     }
 }
 
 fn open_all(
-    list: &[(usize, &str)],
+    list: &[(usize, String)],
     snaplen: u32,
-    ring_bytes: u32,
     filter: Option<&str>,
 ) -> Result<Vec<(usize, LiveCapture)>, LiveError> {
     let mut caps = Vec::new();
     for (tap, interface) in list {
-        let mut o = LiveOptions::new(*interface);
+        let mut o = LiveOptions::new(interface.clone());
         o.snaplen = snaplen;
-        o.buffer_bytes = ring_bytes;
         // TPACKET_V3 blocks handed over when full or after BLOCK_TIMEOUT_MS: one
         // wake-up serves many frames at high rates.
         o.immediate = false;
@@ -300,17 +324,174 @@ fn open_all(
     Ok(caps)
 }
 
+/// Emptied batches waiting to be filled again, their capacity bounded by
+/// [`SPARE_BYTES`].
+#[derive(Default)]
+struct Spare {
+    batches: Mutex<(Vec<Batch>, usize)>,
+}
+
+impl Spare {
+    fn put(&self, mut batch: Batch) {
+        let size = batch.data.capacity() + batch.frames.capacity() * size_of::<FrameMeta>();
+        if let Ok(mut spare) = self.batches.lock() {
+            if spare.1 + size <= SPARE_BYTES {
+                batch.frames.clear();
+                batch.data.clear();
+                spare.1 += size;
+                spare.0.push(batch);
+            }
+        }
+    }
+
+    /// An empty batch for capture point `tap`, with the buffers of a spare one when
+    /// there is one.
+    fn take(&self, tap: usize) -> Batch {
+        let reused = self.batches.lock().ok().and_then(|mut spare| {
+            let batch = spare.0.pop()?;
+            spare.1 -= batch.data.capacity() + batch.frames.capacity() * size_of::<FrameMeta>();
+            Some(batch)
+        });
+        let mut batch = reused.unwrap_or_default();
+        batch.tap = tap;
+        batch
+    }
+}
+
+struct Reader {
+    tx: SyncSender<Batch>,
+    queued: Arc<AtomicUsize>,
+    spare: Arc<Spare>,
+    stop: Arc<AtomicBool>,
+    dropped: Arc<Mutex<Vec<Dropped>>>,
+    failures: Arc<Mutex<Vec<String>>>,
+}
+
+impl Reader {
+    fn run(&self, label: &str, mut caps: Vec<(usize, LiveCapture)>) {
+        let mut last_stats = Instant::now();
+        while !self.stop.load(Ordering::Relaxed) && !caps.is_empty() {
+            let waiting: Vec<&LiveCapture> = caps.iter().map(|(_, c)| c).collect();
+            if let Err(e) = LiveCapture::wait_any(&waiting, 100) {
+                self.fail(format!("namespace {label}: {e}"));
+                return;
+            }
+            let mut failed = Vec::new();
+            for (i, (tap, cap)) in caps.iter_mut().enumerate() {
+                let mut batch = self.spare.take(*tap);
+                let read = cap.dispatch(&mut |f| {
+                    batch.frames.push(FrameMeta {
+                        ts_ns: f.ts_ns,
+                        orig_len: f.orig_len,
+                        linktype: f.linktype,
+                        start: batch.data.len(),
+                        len: f.data.len(),
+                    });
+                    batch.data.extend_from_slice(f.data);
+                });
+                if let Err(e) = read {
+                    // An interface deleted while watched ends its capture only.
+                    self.fail(format!("namespace {label}, {}: {e}", cap.device()));
+                    failed.push(i);
+                }
+                if batch.frames.is_empty() {
+                    self.spare.put(batch);
+                    continue;
+                }
+                let n = batch.frames.len() as u64;
+                let bytes = batch.data.len();
+                let sent = if self.queued.load(Ordering::Relaxed) + bytes > QUEUE_BYTES {
+                    Err(TrySendError::Full(batch))
+                } else {
+                    // Counted before it can be received and subtracted.
+                    self.queued.fetch_add(bytes, Ordering::Relaxed);
+                    self.tx.try_send(batch).inspect_err(|_| {
+                        self.queued.fetch_sub(bytes, Ordering::Relaxed);
+                    })
+                };
+                match sent {
+                    Ok(()) => {}
+                    Err(TrySendError::Full(batch)) => {
+                        self.spare.put(batch);
+                        if let Some(d) = self
+                            .dropped
+                            .lock()
+                            .ok()
+                            .as_mut()
+                            .and_then(|v| v.get_mut(*tap))
+                        {
+                            d.queue += n;
+                        }
+                    }
+                    Err(TrySendError::Disconnected(_)) => return,
+                }
+            }
+            for i in failed.into_iter().rev() {
+                caps.remove(i);
+            }
+            if last_stats.elapsed() >= Duration::from_secs(1) {
+                last_stats = Instant::now();
+                self.read_kernel_drops(&mut caps);
+            }
+        }
+        // The last counts, so a short run reports its drops too.
+        self.read_kernel_drops(&mut caps);
+    }
+
+    fn read_kernel_drops(&self, caps: &mut [(usize, LiveCapture)]) {
+        if let Ok(mut d) = self.dropped.lock() {
+            for (tap, cap) in caps.iter_mut() {
+                if let (Some(s), Some(slot)) = (cap.stats(), d.get_mut(*tap)) {
+                    slot.kernel = u64::from(s.dropped) + u64::from(s.if_dropped);
+                }
+            }
+        }
+    }
+
+    fn fail(&self, line: String) {
+        if let Ok(mut f) = self.failures.lock() {
+            f.push(line);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn filled(tap: usize, bytes: usize) -> Batch {
+        Batch {
+            tap,
+            frames: vec![
+                FrameMeta {
+                    ts_ns: 1,
+                    orig_len: 60,
+                    linktype: 1,
+                    start: 0,
+                    len: bytes,
+                };
+                4
+            ],
+            data: vec![7; bytes],
+        }
+    }
+
     #[test]
-    fn few_capture_points_get_big_rings_and_many_never_less_than_before() {
-        assert_eq!(ring_bytes(0), MAX_RING_BYTES);
-        assert_eq!(ring_bytes(1), 32 << 20);
-        assert_eq!(ring_bytes(2), 32 << 20);
-        assert_eq!(ring_bytes(4), 16 << 20);
-        assert_eq!(ring_bytes(8), 8 << 20);
-        assert_eq!(ring_bytes(500), 8 << 20);
+    fn a_batch_handed_back_is_reused_empty_and_the_spare_capacity_is_bounded() {
+        let spare = Spare::default();
+        spare.put(filled(3, 1000));
+        let b = spare.take(5);
+        assert_eq!(b.tap, 5);
+        assert!(b.frames.is_empty() && b.data.is_empty());
+        assert!(b.data.capacity() >= 1000 && b.frames.capacity() >= 4);
+        // None left: a fresh one.
+        assert_eq!(spare.take(1).data.capacity(), 0);
+        // Past SPARE_BYTES, batches handed back are freed.
+        let half = SPARE_BYTES / 2;
+        spare.put(filled(0, half));
+        spare.put(filled(0, half));
+        assert_eq!(spare.batches.lock().unwrap().0.len(), 1);
+        assert!(spare.take(0).data.capacity() >= half);
+        assert_eq!(spare.batches.lock().unwrap().1, 0);
     }
 }

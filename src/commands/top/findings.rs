@@ -3,7 +3,7 @@
 //! frames (top's rings keep only headers of bulk TCP, and upgrades are judged from
 //! HTTP headers), read on a thread of its own so the screen never waits for analysis.
 
-use crate::commands::watch::{owner_in, place_of, read_frames};
+use crate::commands::watch::{feed, owner_in, place_of};
 use crate::exit::Result;
 use netkit_cmds::output::Term;
 use netkit_cmds::pcap::analyze::AnalyzeOptions;
@@ -111,16 +111,13 @@ impl Drop for LiveFindings {
 }
 
 fn analyse(
-    mut taps: Taps,
+    taps: Taps,
     mut watch: Watch,
     mut drop_feed: Option<crate::commands::drops::DropFeed>,
     places: &[(String, Netns)],
     shared: &Mutex<Shared>,
     stop: &AtomicBool,
 ) {
-    // This thread reads the rings: ahead of ordinary processes, or a loaded machine
-    // lets them overflow (while CAP_SYS_NICE is still held).
-    taps::boost_analysis_thread();
     // Owner lookups enter namespaces and read other users' /proc entries; nothing
     // else is needed once the captures are open. If the drop fails the thread keeps
     // what it inherited, which is no more than top itself had.
@@ -136,7 +133,11 @@ fn analyse(
     let mut events = Vec::new();
     let mut next_settle = Instant::now() + SETTLE_EVERY;
     while !stop.load(Ordering::Relaxed) {
-        read_frames(&mut taps, &mut watch, Duration::from_millis(100));
+        match taps.recv_timeout(Duration::from_millis(100)) {
+            Ok(batch) => feed(&mut watch, &batch),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+        }
         watch.poll(unix_ns(), &mut owner, &mut events);
         let settle_due = Instant::now() >= next_settle;
         if let Some(feed) = &mut drop_feed {
@@ -170,6 +171,7 @@ fn analyse(
             }
         }
     }
+    taps.stop();
 }
 
 fn push(shared: &Mutex<Shared>, line: String, finding: bool) {
