@@ -13,7 +13,7 @@ use netkit_cmds::watch::{view, Watch};
 use netkit_os::caps::{self, Cap};
 use netkit_os::capture::evidence::EvidenceWriter;
 use netkit_os::clock::unix_ns;
-use netkit_os::live::taps::{self, Batch, TapPoint, Taps};
+use netkit_os::live::taps::{self, Batch, Handover, TapPoint, Taps};
 use netkit_os::live::{AttributionChoice, ClientOwners, LiveError};
 use netkit_os::netns::{self, Netns, Selection};
 use netkit_os::signals;
@@ -115,9 +115,9 @@ pub fn run(args: WatchArgs, term: &Term) -> Result {
             place: "this namespace".to_string(),
         }));
     }
-    let taps = Taps::start(&points, SNAPLEN, args.decode.filter.as_deref())?;
     // Loaded while the capabilities are still held; only its maps are read later.
-    let (owners, fallback) = ClientOwners::start(match args.attribution.as_str() {
+    // Before the captures: how soon their ring blocks are handed over depends on it.
+    let (mut owners, fallback) = ClientOwners::start(match args.attribution.as_str() {
         "bpf" => AttributionChoice::Bpf,
         "sock-diag" => AttributionChoice::SockDiag,
         _ => AttributionChoice::Auto,
@@ -125,15 +125,9 @@ pub fn run(args: WatchArgs, term: &Term) -> Result {
     if let Some(why) = fallback {
         eprintln!("watch: {why}");
     }
+    let handover = register_owners(&mut owners, &points);
+    let taps = Taps::start(&points, SNAPLEN, args.decode.filter.as_deref(), handover)?;
     let owners = std::cell::RefCell::new(owners);
-    for p in &points {
-        if let Err(why) = owners.borrow_mut().register(&p.netns.label, &p.netns) {
-            eprintln!(
-                "watch: namespace {}: owners by sock-diag only: {why}",
-                p.netns.label
-            );
-        }
-    }
     // The kernel's drop reasons, joined to the TCP findings when BPF can be used; the
     // probe is loaded while the capabilities are still held.
     let mut drop_feed = match crate::commands::drops::DropFeed::start(&namespaces) {
@@ -307,7 +301,10 @@ pub fn run(args: WatchArgs, term: &Term) -> Result {
             for ns in new {
                 known.push(ns.clone());
                 let added = taps::points(std::slice::from_ref(&ns), &args.interfaces, true)
-                    .and_then(|points| taps.add(&points).map(|()| points));
+                    .and_then(|points| {
+                        let handover = register_owners(&mut owners.borrow_mut(), &points);
+                        taps.add(&points, handover).map(|()| points)
+                    });
                 match added {
                     Ok(points) if points.is_empty() => {}
                     Ok(points) => {
@@ -321,13 +318,6 @@ pub fn run(args: WatchArgs, term: &Term) -> Result {
                                 .join(", ")
                         );
                         for p in points {
-                            if let Err(why) = owners.borrow_mut().register(&p.netns.label, &p.netns)
-                            {
-                                eprintln!(
-                                    "watch: namespace {}: owners by sock-diag only: {why}",
-                                    p.netns.label
-                                );
-                            }
                             places
                                 .borrow_mut()
                                 .push((p.netns.label.clone(), p.netns.clone()));
@@ -433,6 +423,28 @@ pub fn run(args: WatchArgs, term: &Term) -> Result {
         return Err(Error::NothingLeftToWatch);
     }
     Ok(())
+}
+
+/// Has the BPF probe (when there is one) record the sockets of the namespaces of
+/// `points`, saying in a line where it cannot. Their ring blocks may wait to fill
+/// ([`Handover::Batched`]) only when every owner will come from the probe's records;
+/// sock_diag lookups need the frames before the client exits.
+fn register_owners(owners: &mut ClientOwners, points: &[TapPoint]) -> Handover {
+    let mut all_by_bpf = owners.attribution() == "bpf";
+    for p in points {
+        if let Err(why) = owners.register(&p.netns.label, &p.netns) {
+            all_by_bpf = false;
+            eprintln!(
+                "watch: namespace {}: owners by sock-diag only: {why}",
+                p.netns.label
+            );
+        }
+    }
+    if all_by_bpf {
+        Handover::Batched
+    } else {
+        Handover::Prompt
+    }
 }
 
 /// The place a capture point's events name.

@@ -27,11 +27,29 @@ const QUEUE_BYTES: usize = 64 << 20;
 /// The channel's own bound, far above what QUEUE_BYTES lets through at any rate
 /// (a ring block holds at least one frame).
 const QUEUE_BATCHES: usize = 1 << 16;
-/// Longest a ring block waits before it is handed over. Short, because the client of
-/// an upgrade is looked up (sock_diag, /proc) when its request is handed over, and a
-/// client that exits right after its answer must still be there; at high rates blocks
-/// fill and are handed over before this anyway.
-const BLOCK_TIMEOUT_MS: u32 = 1;
+/// How soon a ring block that holds frames is handed to the capture thread (libpcap's
+/// TPACKET_V3 blocks are 256 KiB; a full one is handed over at once).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Handover {
+    /// After 1 ms: the client of an upgrade is looked up (sock_diag, /proc) when its
+    /// request is analysed, and a client that exits right after its answer must still
+    /// be there.
+    Prompt,
+    /// After 8 ms: the owners come from the BPF probe's records, kept after the client
+    /// exits, so waiting loses nothing. At 400 Mbit/s of full-sized frames a block
+    /// fills in about 5 ms: one wake-up per full block instead of one per millisecond
+    /// (watch's CPU there: 111-131 ms against 134-141, 3 interleaved rounds).
+    Batched,
+}
+
+impl Handover {
+    fn block_timeout_ms(self) -> u32 {
+        match self {
+            Handover::Prompt => 1,
+            Handover::Batched => 8,
+        }
+    }
+}
 /// Capacity kept in batches handed back by the analysis ([`Taps::recycle`]) for the
 /// capture threads to fill again: a fresh buffer per ring block cost an allocation,
 /// a copy of what it held at every growth step and cold pages, ring block after ring
@@ -154,6 +172,7 @@ impl Taps {
         points: &[TapPoint],
         snaplen: u32,
         filter: Option<&str>,
+        handover: Handover,
     ) -> Result<Taps, LiveError> {
         let (tx, rx) = mpsc::sync_channel(QUEUE_BATCHES);
         let mut taps = Taps {
@@ -168,13 +187,13 @@ impl Taps {
             dropped: Arc::new(Mutex::new(Vec::new())),
             failures: Arc::new(Mutex::new(Vec::new())),
         };
-        taps.add(points)?;
+        taps.add(points, handover)?;
         Ok(taps)
     }
 
     /// Opens captures on more points (a namespace created since the start); their
     /// batches carry indices following the points given before.
-    pub fn add(&mut self, points: &[TapPoint]) -> Result<(), LiveError> {
+    pub fn add(&mut self, points: &[TapPoint], handover: Handover) -> Result<(), LiveError> {
         let first = {
             let mut d = self
                 .dropped
@@ -212,7 +231,7 @@ impl Taps {
             self.threads.push(std::thread::spawn(move || {
                 let opened = netns::enter_for_good(&ns)
                     .map_err(LiveError::from)
-                    .and_then(|()| open_all(&list, snaplen, filter.as_deref()));
+                    .and_then(|()| open_all(&list, snaplen, filter.as_deref(), handover));
                 let caps = match opened {
                     Ok(caps) => caps,
                     Err(e) => {
@@ -307,15 +326,16 @@ fn open_all(
     list: &[(usize, String)],
     snaplen: u32,
     filter: Option<&str>,
+    handover: Handover,
 ) -> Result<Vec<(usize, LiveCapture)>, LiveError> {
     let mut caps = Vec::new();
     for (tap, interface) in list {
         let mut o = LiveOptions::new(interface.clone());
         o.snaplen = snaplen;
-        // TPACKET_V3 blocks handed over when full or after BLOCK_TIMEOUT_MS: one
-        // wake-up serves many frames at high rates.
+        // TPACKET_V3 blocks handed over when full or after the handover's timeout:
+        // one wake-up serves many frames at high rates.
         o.immediate = false;
-        o.timeout_ms = BLOCK_TIMEOUT_MS;
+        o.timeout_ms = handover.block_timeout_ms();
         o.filter = filter.map(str::to_string);
         let mut cap = LiveCapture::open(&o)?;
         cap.set_nonblocking()?;

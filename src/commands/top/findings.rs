@@ -12,7 +12,7 @@ use netkit_cmds::watch::report::{Event, Place};
 use netkit_cmds::watch::{view, Watch};
 use netkit_os::caps::{self, Cap};
 use netkit_os::clock::unix_ns;
-use netkit_os::live::taps::{self, Taps};
+use netkit_os::live::taps::{self, Handover, Taps};
 use netkit_os::live::LiveError;
 use netkit_os::live::{AttributionChoice, ClientOwners};
 use netkit_os::netns::Netns;
@@ -54,7 +54,8 @@ impl LiveFindings {
         all_netns: bool,
     ) -> Result<LiveFindings> {
         let points = taps::points(namespaces, interfaces, all_netns)?;
-        let taps = Taps::start(&points, SNAPLEN, None)?;
+        // The pane's owners come from sock_diag: blocks handed over promptly.
+        let taps = Taps::start(&points, SNAPLEN, None, Handover::Prompt)?;
         // Kernel drop reasons joined to the findings when BPF can be used (loaded now,
         // while top still holds its capabilities); the pane says when not.
         let (drop_feed, no_feed) = match crate::commands::drops::DropFeed::start(namespaces) {
