@@ -43,9 +43,9 @@ fn flood(lab: &NsPair, port: &str, count: &str, size: &str) {
 }
 
 /// A one-shot iperf3 server on `port` in the receiver namespace, whose INPUT chain
-/// drops that port's full-sized TCP segments at random with `probability`. Only data
-/// segments: a dropped handshake or control message only delays the transfer, and
-/// leaves fewer retransmissions than the loss rate suggests.
+/// drops that port's TCP segments of 1000 bytes or more at random with `probability`.
+/// Only data segments: a dropped handshake or control message only delays the
+/// transfer, and leaves fewer retransmissions than the loss rate suggests.
 fn lossy_iperf3_server(lab: &NsPair, port: &str, probability: &str) -> std::process::Child {
     let ok = lab
         .exec(&lab.b, "iptables")
