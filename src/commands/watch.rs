@@ -430,7 +430,7 @@ pub fn run(args: WatchArgs, term: &Term) -> Result {
 /// ([`Handover::Batched`]) only when every owner will come from the probe's records;
 /// sock_diag lookups need the frames before the client exits.
 fn register_owners(owners: &mut ClientOwners, points: &[TapPoint]) -> Handover {
-    let mut all_by_bpf = owners.attribution() == "bpf";
+    let mut all_by_bpf = owners.by_bpf();
     for p in points {
         if let Err(why) = owners.register(&p.netns.label, &p.netns) {
             all_by_bpf = false;

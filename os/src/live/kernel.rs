@@ -464,9 +464,14 @@ impl ClientOwners {
         }
     }
 
+    /// True when the BPF probe is loaded (owners from its records first).
+    pub fn by_bpf(&self) -> bool {
+        self.bpf.is_some()
+    }
+
     /// "bpf" or "sock-diag".
     pub fn attribution(&self) -> &'static str {
-        if self.bpf.is_some() {
+        if self.by_bpf() {
             "bpf"
         } else {
             "sock-diag"
