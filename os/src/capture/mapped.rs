@@ -3,8 +3,22 @@
 
 use std::fs::File;
 use std::io;
+use std::sync::Once;
 
 use memmap2::{Advice, Mmap};
+use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
+
+/// What the SIGBUS handler says before the process exits 1.
+const SHRANK: &[u8] = b"netkit: the capture file shrank while it was read (bus error in its \
+memory map); read it again once nothing truncates it\n";
+
+extern "C" fn on_sigbus(_: libc::c_int) {
+    // SAFETY: write(2) and _exit(2) are async-signal-safe, and SHRANK is static.
+    unsafe {
+        libc::write(2, SHRANK.as_ptr().cast(), SHRANK.len());
+        libc::_exit(1);
+    }
+}
 
 /// Maps the whole file read-only and tells the kernel we read it front to back.
 pub(super) fn map(file: &File) -> io::Result<Mmap> {
@@ -13,9 +27,22 @@ pub(super) fn map(file: &File) -> io::Result<Mmap> {
     // if another process truncates the file while we read it, the access past the new
     // end faults (SIGBUS) and changes made by a writer may show through. Capture files
     // handed to `pcap analyze` are finished files, so we accept that for the speed of
-    // not copying every frame.
+    // not copying every frame; the SIGBUS handler below turns such a fault into one
+    // line and exit status 1 instead of a crash with a core dump.
     let map = unsafe { Mmap::map(file)? };
+    static GUARD: Once = Once::new();
+    GUARD.call_once(|| {
+        let action = SigAction::new(
+            SigHandler::Handler(on_sigbus),
+            SaFlags::empty(),
+            SigSet::empty(),
+        );
+        // SAFETY: the handler only makes async-signal-safe calls. netkit installs no
+        // other SIGBUS handler; without this one the signal kills the process anyway.
+        let _ = unsafe { sigaction(Signal::SIGBUS, &action) };
+    });
     // Read-ahead is only a hint; a kernel that refuses it still reads the file correctly.
     let _ = map.advise(Advice::Sequential);
     Ok(map)
 }
+

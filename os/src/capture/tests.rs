@@ -845,3 +845,53 @@ fn the_pcap_fuzz_targets_accept_compressed_garbage() {
         1, 1, 0, 0, 1, 239, 1, 1, 1, 1, 1, 1, 1, 0, 0, 92, 0, 0, 0,
     ]);
 }
+
+/// A mapped capture truncated while it is read (logrotate's copytruncate, say) makes
+/// the next access to its memory fault with SIGBUS: one line and exit status 1, not a
+/// crash. The test runs itself again as a child that maps a capture, truncates it and
+/// reads on.
+#[test]
+fn a_mapped_capture_that_shrinks_while_read_is_one_line_and_exit_1() {
+    const CHILD: &str = "NETKIT_TEST_SHRINKING_CAPTURE";
+    if let Some(path) = std::env::var_os(CHILD) {
+        let path = PathBuf::from(path);
+        let mut file = CaptureFile::open_mapped(&path).unwrap();
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .and_then(|f| f.set_len(0))
+            .unwrap();
+        let frames = drain(&mut file).len();
+        panic!("{frames} frames read from a mapped file truncated to nothing, no fault");
+    }
+    let dir = std::env::temp_dir().join(format!("netkit-shrink-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("shrinking.pcap");
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../tests/fixtures/lab/h2-extended-connect.pcap"),
+        &path,
+    )
+    .unwrap();
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "capture::tests::a_mapped_capture_that_shrinks_while_read_is_one_line_and_exit_1",
+            "--nocapture",
+        ])
+        .env(CHILD, &path)
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "child: {stderr}");
+    let lines: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("netkit:"))
+        .collect();
+    assert_eq!(
+        lines,
+        ["netkit: the capture file shrank while it was read (bus error in its memory map); read it again once nothing truncates it"],
+        "child: {stderr}"
+    );
+}
