@@ -6,6 +6,11 @@
 
 use serde::Serialize;
 use std::fmt;
+use std::sync::Arc;
+
+/// A whole input held in memory and shared between threads: a memory-mapped capture
+/// file ([`FrameSource::shared_bytes`]).
+pub type SharedBytes = Arc<dyn AsRef<[u8]> + Send + Sync>;
 
 /// One captured frame, borrowed from its source until the source's next call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -94,6 +99,19 @@ pub trait FrameSource {
     fn take_tls_secrets(&mut self) -> Option<String> {
         None
     }
+
+    /// The whole input, when the frames handed out are slices of memory that stays
+    /// put for the source's life (a memory-mapped file): another thread can then read
+    /// a frame where it lies instead of from a copy.
+    fn shared_bytes(&self) -> Option<SharedBytes> {
+        None
+    }
+
+    /// Every frame lying before byte `end` of [`FrameSource::shared_bytes`] has been
+    /// read by every thread that will read it: the memory holding them may be let go
+    /// (a mapped file's pages leave the process's resident set, the file staying in
+    /// the page cache).
+    fn release_shared(&mut self, _end: usize) {}
 }
 
 /// The frame a member of a [`MergedSource`] has read but not yet handed out: copied,

@@ -4,7 +4,7 @@
 use std::io::{Read, Seek};
 use std::path::Path;
 
-use netkit_cmds::source::{Format, FrameSource, RawFrame, ReadWarning};
+use netkit_cmds::source::{Format, FrameSource, RawFrame, ReadWarning, SharedBytes};
 
 use super::bpf::{self, Program};
 use super::compressed::{self, Compression};
@@ -62,9 +62,10 @@ impl CaptureFile {
         CaptureFile::from_reader(&name, Box::new(file))
     }
 
-    /// As [`CaptureFile::open`], but memory-maps regular files instead of reading them.
-    /// Measured slower than `open` on our machines (see `source`); kept for the reader
-    /// benchmark and for machines where mapping wins. Compressed files are streamed.
+    /// As [`CaptureFile::open`], but memory-maps regular files instead of reading them,
+    /// so that other threads can read the frames where they lie
+    /// ([`FrameSource::shared_bytes`]); `pcap analyze` on two threads and more uses it.
+    /// Compressed files, FIFOs and devices are streamed.
     pub fn open_mapped(path: &Path) -> Result<CaptureFile, CaptureError> {
         let name = path.display().to_string();
         let mut file =
@@ -560,5 +561,13 @@ impl FrameSource for CaptureFile {
 
     fn take_tls_secrets(&mut self) -> Option<String> {
         CaptureFile::take_tls_secrets(self)
+    }
+
+    fn shared_bytes(&self) -> Option<SharedBytes> {
+        self.src.shared()
+    }
+
+    fn release_shared(&mut self, end: usize) {
+        self.src.release_before(end);
     }
 }

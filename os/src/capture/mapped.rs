@@ -5,7 +5,7 @@ use std::fs::File;
 use std::io;
 use std::sync::Once;
 
-use memmap2::{Advice, Mmap};
+use memmap2::{Advice, Mmap, UncheckedAdvice};
 use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
 
 /// What the SIGBUS handler says before the process exits 1.
@@ -46,3 +46,15 @@ pub(super) fn map(file: &File) -> io::Result<Mmap> {
     Ok(map)
 }
 
+/// Lets go of the pages of `map` in `from..to` (offsets that are multiples of the page
+/// size): they leave the process's resident set; the file stays in the page cache and
+/// a later access maps it again.
+pub(super) fn release(map: &Mmap, from: usize, to: usize) {
+    // SAFETY: the mapping is private, read-only and never written, so MADV_DONTNEED only
+    // drops its page-table entries, and any later access maps the same page of the file
+    // again with the same bytes (the caveat of `map` about a file changed under us
+    // aside). memmap2's warning is about memory freed under a borrow, which is what
+    // happens to anonymous or written private pages, not to clean file pages. Only
+    // advice: a refusal leaves the pages resident, which costs memory, not results.
+    let _ = unsafe { map.unchecked_advise_range(UncheckedAdvice::DontNeed, from, to - from) };
+}

@@ -265,7 +265,8 @@ pub fn analyze_sharded(
             .map(|(i, (input, output))| scope.spawn(move || shard(i, shards, opts, input, output)))
             .collect();
         let capture = scope.spawn(|| capture_side(opts, capture_in));
-        // Its own thread, so the reader only reads, copies and routes.
+        // Its own thread, so the reader only reads, batches (copying frames unless the
+        // file is mapped) and routes.
         let in_order = scope.spawn(move || {
             let mut in_order = InOrder {
                 opts,
@@ -275,13 +276,18 @@ pub fn analyze_sharded(
             };
             for done in in_order_in {
                 let batch = in_order.take(done, &answers_in);
-                if let Ok(mut spare) = Arc::try_unwrap(batch) {
-                    spare.clear();
+                // Emptied by the reader, which learns from it how far every thread
+                // has got (`Batch::reclaimed`).
+                if let Ok(spare) = Arc::try_unwrap(batch) {
                     let _ = spare_out.send(spare);
                 }
             }
             in_order
         });
+        // A mapped file: the workers read each frame where it lies, no copy.
+        let shared = source.shared_bytes();
+        // The shared bytes before this are done with (see `Batch::reclaimed`).
+        let mut done_to = 0;
         let mut batch = Batch::default();
         let mut secrets = Vec::new();
         let mut frames = 0u64;
@@ -313,7 +319,7 @@ pub fn analyze_sharded(
             });
         };
         while let Some((raw, passed)) = source.next_frame_any() {
-            batch.push(&raw, passed);
+            batch.push(&raw, passed, shared.as_ref());
             if let Some(text) = source.take_tls_secrets() {
                 secrets.push((batch.frames.len() - 1, text));
             }
@@ -324,8 +330,12 @@ pub fn analyze_sharded(
                     frames,
                 });
             }
-            if batch.bytes.len() >= BATCH_BYTES || batch.frames.len() >= BATCH_FRAMES {
-                let next = spare_in.try_recv().unwrap_or_default();
+            if batch.size >= BATCH_BYTES || batch.frames.len() >= BATCH_FRAMES {
+                let next = spare_in
+                    .try_recv()
+                    .map(|b| b.reclaimed(&mut done_to))
+                    .unwrap_or_default();
+                source.release_shared(done_to);
                 send(
                     std::mem::replace(&mut batch, next),
                     std::mem::take(&mut secrets),
