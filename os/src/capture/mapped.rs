@@ -37,8 +37,9 @@ pub(super) fn map(file: &File) -> io::Result<Mmap> {
             SaFlags::empty(),
             SigSet::empty(),
         );
-        // SAFETY: the handler only makes async-signal-safe calls. netkit installs no
-        // other SIGBUS handler; without this one the signal kills the process anyway.
+        // SAFETY: the handler only makes async-signal-safe calls. It replaces the Rust
+        // runtime's, which is there to name stack overflows, and those come as SIGSEGV
+        // on Linux (the guard page); without either the signal kills the process.
         let _ = unsafe { sigaction(Signal::SIGBUS, &action) };
     });
     // Read-ahead is only a hint; a kernel that refuses it still reads the file correctly.
