@@ -8,9 +8,10 @@ use std::sync::Once;
 use memmap2::{Advice, Mmap, UncheckedAdvice};
 use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
 
-/// What the SIGBUS handler says before the process exits 1.
-const SHRANK: &[u8] = b"netkit: the capture file shrank while it was read (bus error in its \
-memory map); read it again once nothing truncates it\n";
+/// What the SIGBUS handler says before the process exits 1: on a read-only file
+/// mapping the fault means the file shrank under it, or its storage failed to read.
+const SHRANK: &[u8] = b"netkit: the capture file could not be read through its memory map \
+(SIGBUS: it shrank while it was read, or the storage failed)\n";
 
 extern "C" fn on_sigbus(_: libc::c_int) {
     // SAFETY: write(2) and _exit(2) are async-signal-safe, and SHRANK is static.

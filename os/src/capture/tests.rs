@@ -891,7 +891,10 @@ fn a_mapped_capture_that_shrinks_while_read_is_one_line_and_exit_1() {
         .collect();
     assert_eq!(
         lines,
-        ["netkit: the capture file shrank while it was read (bus error in its memory map); read it again once nothing truncates it"],
+        [
+            "netkit: the capture file could not be read through its memory map (SIGBUS: it \
+          shrank while it was read, or the storage failed)"
+        ],
         "child: {stderr}"
     );
 }
