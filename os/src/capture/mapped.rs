@@ -10,13 +10,13 @@ use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal
 
 /// What the SIGBUS handler says before the process exits 1: on a read-only file
 /// mapping the fault means the file shrank under it, or its storage failed to read.
-const SHRANK: &[u8] = b"netkit: the capture file could not be read through its memory map \
+const SIGBUS_LINE: &[u8] = b"netkit: the capture file could not be read through its memory map \
 (SIGBUS: it shrank while it was read, or the storage failed)\n";
 
 extern "C" fn on_sigbus(_: libc::c_int) {
-    // SAFETY: write(2) and _exit(2) are async-signal-safe, and SHRANK is static.
+    // SAFETY: write(2) and _exit(2) are async-signal-safe, and SIGBUS_LINE is static.
     unsafe {
-        libc::write(2, SHRANK.as_ptr().cast(), SHRANK.len());
+        libc::write(2, SIGBUS_LINE.as_ptr().cast(), SIGBUS_LINE.len());
         libc::_exit(1);
     }
 }
