@@ -12,27 +12,44 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
 
-/// Writes a pcap of `n` TCP SYNs, 50 µs apart, each from its own address
-/// (10.0.0.0/8, counting up) to 192.0.2.1:443. Public so bench/syn-flood.sh can use it
-/// through `NETKIT_SYN_FLOOD=N cargo test --test memory_bounds write_syn_flood`.
-pub fn write_syn_flood(path: &Path, n: u32) -> std::io::Result<()> {
+/// One IPv4 TCP segment of a hand-built capture.
+struct Segment<'a> {
+    ts_us: u64,
+    src: [u8; 4],
+    dst: [u8; 4],
+    sport: u16,
+    dport: u16,
+    seq: u32,
+    ack: u32,
+    /// TCP flags byte (0x02 SYN, 0x18 PSH|ACK, ...).
+    flags: u8,
+    payload: &'a [u8],
+}
+
+/// Writes a little-endian classic pcap (Ethernet) of `n` TCP segments, the i-th made by
+/// `segment(i)` (i is also its IP identification), with a correct IP header checksum.
+fn write_tcp_capture<'a>(
+    path: &Path,
+    n: u32,
+    mut segment: impl FnMut(u32) -> Segment<'a>,
+) -> std::io::Result<()> {
     let mut out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
     for v in [0xa1b2_c3d4u32, 0x0004_0002, 0, 0, 65535, 1] {
         out.write_all(&v.to_le_bytes())?;
     }
-    let start_us: u64 = 1_700_000_000_000_000;
     for i in 0..n {
-        let mut pkt = Vec::with_capacity(54);
+        let s = segment(i);
+        let mut pkt = Vec::with_capacity(54 + s.payload.len());
         pkt.extend_from_slice(&[2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 8, 0]);
         let mut ip = [0u8; 20];
         ip[0] = 0x45;
-        ip[2..4].copy_from_slice(&40u16.to_be_bytes());
+        ip[2..4].copy_from_slice(&(40 + s.payload.len() as u16).to_be_bytes());
         ip[4..6].copy_from_slice(&(i as u16).to_be_bytes());
         ip[6] = 0x40;
         ip[8] = 64;
         ip[9] = 6;
-        ip[12..16].copy_from_slice(&(0x0a00_0000 | i).to_be_bytes());
-        ip[16..20].copy_from_slice(&[192, 0, 2, 1]);
+        ip[12..16].copy_from_slice(&s.src);
+        ip[16..20].copy_from_slice(&s.dst);
         let sum = ip
             .chunks(2)
             .map(|w| u32::from(u16::from_be_bytes([w[0], w[1]])))
@@ -41,16 +58,17 @@ pub fn write_syn_flood(path: &Path, n: u32) -> std::io::Result<()> {
         let sum = (sum & 0xffff) + (sum >> 16);
         ip[10..12].copy_from_slice(&(!(sum as u16)).to_be_bytes());
         pkt.extend_from_slice(&ip);
-        pkt.extend_from_slice(&(1024 + (i % 60000) as u16).to_be_bytes());
-        pkt.extend_from_slice(&443u16.to_be_bytes());
-        pkt.extend_from_slice(&i.wrapping_mul(7919).to_be_bytes());
-        pkt.extend_from_slice(&[0, 0, 0, 0, 0x50, 0x02]);
+        pkt.extend_from_slice(&s.sport.to_be_bytes());
+        pkt.extend_from_slice(&s.dport.to_be_bytes());
+        pkt.extend_from_slice(&s.seq.to_be_bytes());
+        pkt.extend_from_slice(&s.ack.to_be_bytes());
+        pkt.extend_from_slice(&[0x50, s.flags]);
         pkt.extend_from_slice(&64240u16.to_be_bytes());
         pkt.extend_from_slice(&[0, 0, 0, 0]);
-        let ts = start_us + u64::from(i) * 50;
+        pkt.extend_from_slice(s.payload);
         for v in [
-            (ts / 1_000_000) as u32,
-            (ts % 1_000_000) as u32,
+            (s.ts_us / 1_000_000) as u32,
+            (s.ts_us % 1_000_000) as u32,
             pkt.len() as u32,
             pkt.len() as u32,
         ] {
@@ -59,6 +77,23 @@ pub fn write_syn_flood(path: &Path, n: u32) -> std::io::Result<()> {
         out.write_all(&pkt)?;
     }
     out.flush()
+}
+
+/// Writes a pcap of `n` TCP SYNs, 50 µs apart, each from its own address
+/// (10.0.0.0/8, counting up) to 192.0.2.1:443. Public so bench/syn-flood.sh can use it
+/// through `NETKIT_SYN_FLOOD=N cargo test --test memory_bounds write_syn_flood`.
+pub fn write_syn_flood(path: &Path, n: u32) -> std::io::Result<()> {
+    write_tcp_capture(path, n, |i| Segment {
+        ts_us: 1_700_000_000_000_000 + u64::from(i) * 50,
+        src: (0x0a00_0000 | i).to_be_bytes(),
+        dst: [192, 0, 2, 1],
+        sport: 1024 + (i % 60000) as u16,
+        dport: 443,
+        seq: i.wrapping_mul(7919),
+        ack: 0,
+        flags: 0x02,
+        payload: &[],
+    })
 }
 
 /// Peak resident memory (KiB) and the JSON report of `netkit pcap analyze --json FILE`.
@@ -174,44 +209,18 @@ fn write_syn_flood_file() {
 /// Writes a pcap of `n` full-sized segments (1460 bytes of payload) of one TCP stream,
 /// 10.1.0.1:40000 to 10.1.0.2:5201, 10 µs apart: 1,530 bytes of file a frame.
 fn write_bulk_stream(path: &Path, n: u32) -> std::io::Result<()> {
-    let mut out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
-    for v in [0xa1b2_c3d4u32, 0x0004_0002, 0, 0, 65535, 1] {
-        out.write_all(&v.to_le_bytes())?;
-    }
     let payload = vec![0x5a; 1460];
-    for i in 0..n {
-        let mut pkt = Vec::with_capacity(1514);
-        pkt.extend_from_slice(&[2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 8, 0]);
-        let mut ip = [0u8; 20];
-        ip[0] = 0x45;
-        ip[2..4].copy_from_slice(&1500u16.to_be_bytes());
-        ip[4..6].copy_from_slice(&(i as u16).to_be_bytes());
-        ip[6] = 0x40;
-        ip[8] = 64;
-        ip[9] = 6;
-        ip[12..16].copy_from_slice(&[10, 1, 0, 1]);
-        ip[16..20].copy_from_slice(&[10, 1, 0, 2]);
-        pkt.extend_from_slice(&ip);
-        pkt.extend_from_slice(&40000u16.to_be_bytes());
-        pkt.extend_from_slice(&5201u16.to_be_bytes());
-        pkt.extend_from_slice(&(1 + i.wrapping_mul(1460)).to_be_bytes());
-        pkt.extend_from_slice(&1u32.to_be_bytes());
-        pkt.extend_from_slice(&[0x50, 0x18]);
-        pkt.extend_from_slice(&64240u16.to_be_bytes());
-        pkt.extend_from_slice(&[0, 0, 0, 0]);
-        pkt.extend_from_slice(&payload);
-        let ts = 1_700_000_000_000_000u64 + u64::from(i) * 10;
-        for v in [
-            (ts / 1_000_000) as u32,
-            (ts % 1_000_000) as u32,
-            pkt.len() as u32,
-            pkt.len() as u32,
-        ] {
-            out.write_all(&v.to_le_bytes())?;
-        }
-        out.write_all(&pkt)?;
-    }
-    out.flush()
+    write_tcp_capture(path, n, |i| Segment {
+        ts_us: 1_700_000_000_000_000 + u64::from(i) * 10,
+        src: [10, 1, 0, 1],
+        dst: [10, 1, 0, 2],
+        sport: 40000,
+        dport: 5201,
+        seq: 1 + i.wrapping_mul(1460),
+        ack: 1,
+        flags: 0x18,
+        payload: &payload,
+    })
 }
 
 /// On two threads `pcap analyze` memory-maps the capture and reads frames where they
