@@ -64,8 +64,6 @@ pub(super) struct Batch {
     pub(super) frames: Vec<Meta>,
     /// Bytes of the frames in the batch, copied or not: what makes it full.
     pub(super) size: usize,
-    /// Where the last of its frames in `shared` ends (0: none there).
-    pub(super) shared_end: usize,
     /// TLS secrets embedded in the capture: (index of the frame after which they came,
     /// the key log text).
     pub(super) secrets: Vec<(usize, String)>,
@@ -87,7 +85,6 @@ impl Batch {
                 if self.shared.is_none() {
                     self.shared = Some(Arc::clone(s));
                 }
-                self.shared_end = self.shared_end.max(at + raw.data.len());
                 (true, at)
             }
             None => {
@@ -116,14 +113,16 @@ impl Batch {
         self.frames.clear();
         self.secrets.clear();
         self.size = 0;
-        self.shared_end = 0;
     }
 
     /// A batch back for reuse (no thread holds it any more) is done with, and so are
     /// all those before it, since every thread takes the batches in order: the
-    /// source's shared bytes before the end of its frames may be let go.
+    /// source's shared bytes before the end of its frames may be let go. (A source
+    /// hands its frames out in file order, so the last one in `shared` ends furthest.)
     pub(super) fn reclaimed(mut self, done_to: &mut usize) -> Batch {
-        *done_to = (*done_to).max(self.shared_end);
+        if let Some(m) = self.frames.iter().rev().find(|m| m.in_shared) {
+            *done_to = (*done_to).max(m.start + m.len);
+        }
         self.clear();
         self
     }
