@@ -566,7 +566,10 @@ impl TcpAnalysis {
                     info.rto_backoff = Some(run.clone());
                 }
             }
-            _ => *slot = Some(ResendRun::new(from, h.seq, seg.frame, h.ts_ns)),
+            // A new segment: its run starts over in the buffers of the last one (a
+            // fresh run per data segment cost an allocation and a free per frame).
+            Some(run) => run.restart(from, h.seq, seg.frame, h.ts_ns),
+            None => *slot = Some(ResendRun::new(from, h.seq, seg.frame, h.ts_ns)),
         }
     }
 

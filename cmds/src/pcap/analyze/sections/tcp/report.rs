@@ -257,6 +257,17 @@ impl ResendRun {
         }
     }
 
+    /// The same as [`ResendRun::new`], keeping the buffers.
+    pub(super) fn restart(&mut self, by: Side, seq: u32, frame: u64, ts_ns: i64) {
+        self.by = by;
+        self.seq = seq;
+        self.frames.clear();
+        self.frames.push(frame);
+        self.gaps_ns.clear();
+        self.resends = 0;
+        self.last_ts_ns = ts_ns;
+    }
+
     pub(super) fn resent(&mut self, frame: u64, ts_ns: i64) {
         self.resends = self.resends.saturating_add(1);
         if self.frames.len() < MAX_RESENDS_LISTED {

@@ -883,3 +883,16 @@ fn notable_streams_keep_their_detail_when_summaries_are_dropped() {
     // Stream 7 (reset) is the one stream not unanswered.
     assert_eq!(kept_unanswered + r.streams_summarised, 19);
 }
+
+#[test]
+fn a_resend_run_restarted_in_its_buffers_is_a_new_run() {
+    let mut run = report::ResendRun::new(Side::Client, 1000, 5, 1_000);
+    for (frame, ts) in [(7, 300_000_000), (9, 900_000_000)] {
+        run.resent(frame, ts);
+    }
+    run.restart(Side::Server, 2000, 12, 2_000_000_000);
+    assert_eq!(
+        run,
+        report::ResendRun::new(Side::Server, 2000, 12, 2_000_000_000)
+    );
+}
