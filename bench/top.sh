@@ -141,8 +141,9 @@ measure() {
 declare -A cpu
 
 # watch's own account of the run (its last summary): the frames it analysed and those
-# lost before analysis (kernel ring, its queue), which must be 0 for the figure to
-# count; then its CPU against the peers measured in the same round.
+# lost before analysis (in the kernel's ring; a build before 2026-12-06 also counted
+# its queue), which must be 0 for the figure to count; then its CPU against the peers
+# measured in the same round.
 watch_figures() {
   python3 - "$tmp/watch.out" <<'PY'
 import json, sys
@@ -158,8 +159,8 @@ if last is None:
     print("watch      no summary in its output")
 else:
     d = last["dropped"]
-    print(f"watch      analysed {last['frames']} frames; lost {d['kernel']} in the kernel's ring, "
-          f"{d['queue']} in its queue")
+    queue = f", {d['queue']} in its queue" if "queue" in d else ""
+    print(f"watch      analysed {last['frames']} frames; lost {d['kernel']} in the kernel's ring{queue}")
 PY
   python3 - "${cpu[watch]:-}" "${cpu[netkit-sd]:-}" "${cpu[netkit-bpf]:-}" "${cpu[tcpdump]:-}" "${cpu[tshark]:-}" "${cpu[base-watch]:-}" <<'PY'
 import sys

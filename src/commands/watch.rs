@@ -13,7 +13,7 @@ use netkit_cmds::watch::{view, Watch};
 use netkit_os::caps::{self, Cap};
 use netkit_os::capture::evidence::EvidenceWriter;
 use netkit_os::clock::unix_ns;
-use netkit_os::live::taps::{self, Batch, Handover, TapPoint, Taps};
+use netkit_os::live::taps::{self, Handover, TapFrame, TapPoint, Taps};
 use netkit_os::live::{AttributionChoice, ClientOwners, LiveError};
 use netkit_os::netns::{self, Netns, Selection};
 use netkit_os::signals;
@@ -269,23 +269,9 @@ pub fn run(args: WatchArgs, term: &Term) -> Result {
         {
             break;
         }
-        match taps.recv_timeout(Duration::from_millis(100)) {
-            Ok(batch) => {
-                feed(&mut watch, &batch);
-                owners.borrow_mut().frames_arrived();
-                // Its buffers go back to the capture threads, to be filled again.
-                taps.recycle(batch);
-                // Whatever else is queued, before judging: upgrades in one poll.
-                while let Ok(batch) = taps.try_recv() {
-                    feed(&mut watch, &batch);
-                    taps.recycle(batch);
-                }
-            }
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
-            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
-                nothing_left = true;
-                break;
-            }
+        // Every frame ready at any capture point, before judging: upgrades in one poll.
+        if taps.read(Duration::from_millis(100), &mut |f| feed(&mut watch, f)) > 0 {
+            owners.borrow_mut().frames_arrived();
         }
         for line in taps.take_failures() {
             eprintln!("watch: {line}");
@@ -347,18 +333,16 @@ pub fn run(args: WatchArgs, term: &Term) -> Result {
         }
         findings += emit(&mut out, &mut events)?;
         // Under --all-netns a namespace created later may still come.
-        if !taps.any_running() && !args.all_netns {
+        if !taps.any_open() && !args.all_netns {
             nothing_left = true;
             break;
         }
     }
-    // What is still queued, then the upgrades never answered and the totals.
-    while let Ok(batch) = taps.try_recv() {
-        feed(&mut watch, &batch);
-    }
+    // What the rings still hold, then the upgrades never answered and the totals.
+    taps.read(Duration::ZERO, &mut |f| feed(&mut watch, f));
     owners.borrow_mut().frames_arrived();
     let lost = taps.dropped();
-    taps.stop();
+    drop(taps);
     if let Some(feed) = &mut drop_feed {
         feed.pump(&mut watch, true);
     }
@@ -389,12 +373,10 @@ pub fn run(args: WatchArgs, term: &Term) -> Result {
     let lost = last.dropped;
     events.push(Event::Summary(last));
     emit(&mut out, &mut events)?;
-    if lost.kernel + lost.queue > 0 {
+    if lost.kernel > 0 {
         crate::exit::warn(format_args!(
-            "{} frames were dropped before analysis ({} by the kernel, {} in netkit's queue): the counts above miss them",
-            lost.kernel + lost.queue,
-            lost.kernel,
-            lost.queue
+            "{} frames were dropped by the kernel before analysis: the counts above miss them",
+            lost.kernel
         ));
     }
     if let Some(w) = &writer {
@@ -469,9 +451,7 @@ pub(crate) fn owner_in(
     owners.lookup(&place.netns, ns, client, server)
 }
 
-/// Every frame of one batch, in capture order.
-pub(crate) fn feed(watch: &mut Watch, batch: &Batch) {
-    for m in &batch.frames {
-        watch.feed(batch.tap, m.ts_ns, m.orig_len, m.linktype, batch.frame(m));
-    }
+/// One frame, read in place from its capture point's ring.
+pub(crate) fn feed(watch: &mut Watch, f: TapFrame<'_>) {
+    watch.feed(f.tap, f.ts_ns, f.orig_len, f.linktype, f.data);
 }

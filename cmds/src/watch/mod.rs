@@ -3,9 +3,10 @@
 //! Each capture point (a namespace and one of its interfaces) is analysed on its own,
 //! as a capture file of that interface would be: its own [`Analysis`], its own frame
 //! numbers from 1, so a frame seen on two interfaces (routed, bridged) is not taken for
-//! a retransmission. The OS side (`netkit-os`) hands frames over in batches; after each
-//! batch [`Watch::poll`] turns what the sections decided into [`Event`]s: an upgrade
-//! as soon as its answer is parsed, with its findings. The clock is passed in.
+//! a retransmission. The OS side (`netkit-os`) hands over every frame its rings hold;
+//! after each such read [`Watch::poll`] turns what the sections decided into
+//! [`Event`]s: an upgrade as soon as its answer is parsed, with its findings. The
+//! clock is passed in.
 
 pub mod evidence;
 pub mod kernel_drops;
@@ -501,22 +502,16 @@ impl Watch {
         }
     }
 
-    /// The frames each capture point has lost so far (kernel ring, queue), in the
+    /// The frames each capture point has lost so far (the kernel's count), in the
     /// order of [`Watch::add_tap`]: a `capture_drops` finding for every point that
     /// lost more since the last call. Never silent: a count only grows.
     pub fn note_drops(&mut self, now_unix_ns: i64, per_tap: &[Dropped], out: &mut Vec<Event>) {
         for (t, now) in self.taps.iter_mut().zip(per_tap) {
-            let (kernel, queue) = (
-                now.kernel.saturating_sub(t.dropped.kernel),
-                now.queue.saturating_sub(t.dropped.queue),
-            );
-            if kernel + queue == 0 {
+            let kernel = now.kernel.saturating_sub(t.dropped.kernel);
+            if kernel == 0 {
                 continue;
             }
-            t.dropped = Dropped {
-                kernel: t.dropped.kernel + kernel,
-                queue: t.dropped.queue + queue,
-            };
+            t.dropped.kernel += kernel;
             self.findings += 1;
             out.push(Event::Finding(FindingEvent {
                 ts: rfc3339_ns(now_unix_ns),
@@ -524,11 +519,11 @@ impl Watch {
                 severity: Severity::Warning,
                 code: Code::CaptureDrops,
                 summary: format!(
-                    "{} lost before analysis on {} {} ({kernel} by the kernel's ring, {queue} in netkit's queue; {} since the start)",
-                    plural(kernel + queue, "frame", "frames"),
+                    "{} lost before analysis on {} {}, dropped by the kernel ({} since the start)",
+                    plural(kernel, "frame", "frames"),
                     t.place.netns,
                     t.place.interface,
-                    t.dropped.kernel + t.dropped.queue
+                    t.dropped.kernel
                 ),
                 stream: None,
                 frames: Vec::new(),
@@ -579,7 +574,6 @@ impl Watch {
             findings: self.findings,
             dropped: Dropped {
                 kernel: self.taps.iter().map(|t| t.dropped.kernel).sum(),
-                queue: self.taps.iter().map(|t| t.dropped.queue).sum(),
             },
             interfaces: self.taps.iter().map(|t| t.place.clone()).collect(),
             kernel_drops: self.kernel_drops.as_ref().map(|k| KernelDropsHeld {

@@ -87,7 +87,7 @@ pub struct Summary {
     pub tcp: TcpSummary,
     pub websocket: UpgradeCounts,
     pub findings: u64,
-    /// Frames lost before analysis: by the kernel (ring full) and in netkit's queue.
+    /// Frames lost before analysis (the kernel's capture ring was full).
     pub dropped: Dropped,
     /// Interfaces being watched.
     pub interfaces: Vec<Place>,
@@ -159,8 +159,9 @@ impl UpgradeCounts {
     }
 }
 
+/// Frames a capture point lost before analysis.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Dropped {
+    /// Dropped by the kernel: the capture ring was full, or the interface dropped them.
     pub kernel: u64,
-    pub queue: u64,
 }

@@ -224,10 +224,7 @@ fn frames_lost_before_analysis_are_a_finding_each_time_they_grow() {
     let none = Dropped::default();
     w.note_drops(T0, &[none, none], &mut events);
     assert!(events.is_empty());
-    let some = Dropped {
-        kernel: 7,
-        queue: 3,
-    };
+    let some = Dropped { kernel: 10 };
     w.note_drops(T0, &[none, some], &mut events);
     w.note_drops(T0, &[none, some], &mut events);
     assert_eq!(events.len(), 1, "told once per increase: {events:?}");
@@ -238,15 +235,19 @@ fn frames_lost_before_analysis_are_a_finding_each_time_they_grow() {
         (f.code, f.place.netns.as_str()),
         (Code::CaptureDrops, "red")
     );
-    assert!(f.summary.starts_with("10 frames lost"), "{}", f.summary);
-    let more = Dropped {
-        kernel: 9,
-        queue: 3,
-    };
+    assert_eq!(
+        f.summary,
+        "10 frames lost before analysis on red eth0, dropped by the kernel (10 since the start)"
+    );
+    let more = Dropped { kernel: 12 };
     w.note_drops(T0, &[none, more], &mut events);
     assert_eq!(events.len(), 2);
     let s = w.summary(T0, true);
-    assert_eq!((s.dropped.kernel, s.dropped.queue, s.findings), (9, 3, 2));
+    assert_eq!((s.dropped.kernel, s.findings), (12, 2));
+    let Event::Finding(f) = &events[1] else {
+        panic!("{events:?}")
+    };
+    assert!(f.summary.starts_with("2 frames lost"), "{}", f.summary);
 }
 
 #[test]

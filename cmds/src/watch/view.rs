@@ -77,7 +77,7 @@ fn write_finding(out: &mut dyn Write, f: &FindingEvent, term: &Term) -> io::Resu
 
 fn write_summary(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
     let w = &s.websocket;
-    let dropped = s.dropped.kernel + s.dropped.queue;
+    let dropped = s.dropped.kernel;
     writeln!(
         out,
         "{} {} {:.0} s: {}, {}, {} retransmissions; upgrades {} accepted, {} failed, {} pending; {}{}{}",

@@ -1,33 +1,25 @@
 //! Capture points for `netkit watch`: one live capture per (namespace, interface),
-//! whole frames (the analysis reads HTTP headers), handed to the analysis thread in
-//! batches. One thread per namespace enters it for good, opens its captures there and
-//! drops every capability once they are open, as `top`'s capture threads do.
+//! whole frames (the analysis reads HTTP headers). A thread per namespace enters it,
+//! opens its captures there and hands them over; the thread that analyses reads the
+//! frames in place from the kernel's rings ([`Taps::read`]).
 //!
-//! Nothing is lost silently: a batch that finds the queue to the analysis full is
-//! dropped and counted ([`Taps::dropped`]), and the kernel's own ring drops are read
-//! from each capture's statistics, per capture point.
+//! Nothing is lost silently: a ring that overflows while the analysis is busy drops
+//! frames in the kernel, and those drops are read from each capture's statistics, per
+//! capture point.
 
 use super::LiveError;
 use crate::capture::{LiveCapture, LiveOptions};
 use crate::netlink as nldump;
 use crate::netns::{self, Netns};
 use netkit_cmds::watch::report::Dropped;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError, TrySendError};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-/// Bytes of frames waiting for the analysis thread before new batches are dropped
-/// (and counted). Bytes, not batches: a batch is one ring block, handed over after
-/// 1 ms when traffic is light, so a bound in batches would hold well under a second
-/// of a busy link; this holds seconds of it while the analysis is kept off the CPU
-/// (a loaded machine), and bounds the memory all the same.
-const QUEUE_BYTES: usize = 64 << 20;
-/// The channel's own bound, far above what QUEUE_BYTES lets through at any rate
-/// (a ring block holds at least one frame).
-const QUEUE_BATCHES: usize = 1 << 16;
-/// How soon a ring block that holds frames is handed to the capture thread (libpcap's
+/// Kernel ring of each capture point: at 400 Mbit/s of full-sized frames it holds
+/// about 160 ms of traffic, the longest the analysis may look away (an owner lookup
+/// in /proc, a summary, an evidence file) before frames are dropped, and counted.
+const RING_BYTES: u32 = 8 << 20;
+
+/// How soon a ring block that holds frames is handed to the reader (libpcap's
 /// TPACKET_V3 blocks are 256 KiB; a full one is handed over at once).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Handover {
@@ -52,15 +44,17 @@ impl Handover {
     }
 }
 
-/// Capacity kept in batches handed back by the analysis ([`Taps::recycle`]) for the
-/// capture threads to fill again: a fresh buffer per ring block cost an allocation,
-/// a copy of what it held at every growth step and cold pages, ring block after ring
-/// block. Past this, batches handed back are freed.
-const SPARE_BYTES: usize = 16 << 20;
+/// With [`Handover::Batched`] on every capture, the least time between two reads of
+/// the rings while frames keep coming. Every wake-up of the reader costs a context
+/// switch (a tenth of watch's CPU at 400 Mbit/s when the reader woke for every 256 KiB
+/// block, about 200 times a second); reading at most every 20 ms serves several blocks
+/// per wake-up, and a ring holds 160 ms of such traffic. Findings are due within a
+/// second; this is a fiftieth of it.
+const BATCHED_PACE: Duration = Duration::from_millis(20);
 
-/// Raises the calling thread (the one analysing the batches) ahead of ordinary
-/// processes, as the capture threads are: under load an analysis kept off the CPU
-/// fills the queue and batches are dropped. Call it while CAP_SYS_NICE is held.
+/// Raises the calling thread (the one reading and analysing the frames) ahead of
+/// ordinary processes, as top's capture threads are: under load a reader kept off the
+/// CPU lets the rings overflow. Call it while CAP_SYS_NICE is held.
 pub fn boost_analysis_thread() {
     super::top::boost_this_thread();
 }
@@ -122,90 +116,72 @@ pub fn points(
     Ok(out)
 }
 
-/// Where one frame of a [`Batch`] is.
+/// One frame handed over by [`Taps::read`], with the capture point it came from.
 #[derive(Debug, Clone, Copy)]
-pub struct FrameMeta {
+pub struct TapFrame<'a> {
+    /// Index into the points given to [`Taps::start`] (then [`Taps::add`]).
+    pub tap: usize,
     pub ts_ns: i64,
     pub orig_len: u32,
     pub linktype: u16,
-    pub start: usize,
-    pub len: usize,
+    /// The frame's bytes, borrowed from the kernel's ring.
+    pub data: &'a [u8],
 }
 
-/// Frames of one capture point, in capture order.
-#[derive(Debug, Default)]
-pub struct Batch {
-    /// Index into the points given to [`Taps::start`].
-    pub tap: usize,
-    pub frames: Vec<FrameMeta>,
-    pub data: Vec<u8>,
+/// One open capture.
+struct Open {
+    /// Index of its capture point.
+    tap: usize,
+    /// Its namespace, for the line that says it failed.
+    netns: String,
+    cap: LiveCapture,
 }
 
-impl Batch {
-    pub fn frame(&self, m: &FrameMeta) -> &[u8] {
-        self.data.get(m.start..m.start + m.len).unwrap_or_default()
-    }
-}
-
-/// The running captures.
+/// The open captures, read by the thread that analyses their frames.
 pub struct Taps {
-    rx: Receiver<Batch>,
-    /// Frame bytes sent and not yet received (see [`QUEUE_BYTES`]).
-    queued: Arc<AtomicUsize>,
-    /// Kept to hand to the threads of points added later.
-    tx: SyncSender<Batch>,
-    /// Batches the analysis is done with, emptied, for the capture threads to reuse.
-    spare: Arc<Spare>,
+    /// In the order the points were given.
+    caps: Vec<Open>,
     snaplen: u32,
     filter: Option<String>,
-    stop: Arc<AtomicBool>,
-    threads: Vec<JoinHandle<()>>,
-    /// Per capture point: kernel drops as last read, and frames refused by the queue.
-    dropped: Arc<Mutex<Vec<Dropped>>>,
+    /// Per capture point: frames the kernel's ring dropped, as last read.
+    dropped: Vec<Dropped>,
     /// Captures that failed while running, one line each.
-    failures: Arc<Mutex<Vec<String>>>,
+    failures: Vec<String>,
+    /// Some capture hands its blocks over promptly: reads are not paced.
+    prompt: bool,
+    /// When the last read that found frames began (reads are paced from it).
+    busy_since: Option<Instant>,
 }
 
 impl Taps {
     /// Opens a capture on every point (`snaplen` bytes kept per frame, `filter` run in
-    /// the kernel) and starts the threads that read them. Fails, having stopped
-    /// everything, if any capture cannot be opened.
+    /// the kernel). Fails, having closed everything, if any capture cannot be opened.
     pub fn start(
         points: &[TapPoint],
         snaplen: u32,
         filter: Option<&str>,
         handover: Handover,
     ) -> Result<Taps, LiveError> {
-        let (tx, rx) = mpsc::sync_channel(QUEUE_BATCHES);
         let mut taps = Taps {
-            rx,
-            queued: Arc::new(AtomicUsize::new(0)),
-            tx,
-            spare: Arc::new(Spare::default()),
+            caps: Vec::new(),
             snaplen,
             filter: filter.map(str::to_string),
-            stop: Arc::new(AtomicBool::new(false)),
-            threads: Vec::new(),
-            dropped: Arc::new(Mutex::new(Vec::new())),
-            failures: Arc::new(Mutex::new(Vec::new())),
+            dropped: Vec::new(),
+            failures: Vec::new(),
+            prompt: false,
+            busy_since: None,
         };
         taps.add(points, handover)?;
         Ok(taps)
     }
 
     /// Opens captures on more points (a namespace created since the start); their
-    /// batches carry indices following the points given before.
+    /// frames carry indices following the points given before. Each namespace's
+    /// captures are opened by a thread that enters it (an AF_PACKET socket belongs to
+    /// the namespace it was created in) and ends once it has handed them over, so no
+    /// thread is left behind with the capabilities it entered with.
     pub fn add(&mut self, points: &[TapPoint], handover: Handover) -> Result<(), LiveError> {
-        let first = {
-            let mut d = self
-                .dropped
-                .lock()
-                .map_err(|_| LiveError::CaptureThread("watch".into()))?;
-            let first = d.len();
-            d.resize(first + points.len(), Dropped::default());
-            first
-        };
-        let (ready_tx, ready_rx) = mpsc::channel::<Result<(), LiveError>>();
+        let first = self.dropped.len();
         // One thread per namespace, for its points (consecutive in `points`).
         let mut groups: Vec<(Netns, Vec<(usize, String)>)> = Vec::new();
         for (i, p) in points.iter().enumerate() {
@@ -217,123 +193,155 @@ impl Taps {
                 _ => groups.push((p.netns.clone(), vec![(tap, p.interface.clone())])),
             }
         }
-        let threads = groups.len();
+        let mut opened = Vec::new();
         for (ns, list) in groups {
-            let ctx = Reader {
-                tx: self.tx.clone(),
-                queued: self.queued.clone(),
-                spare: self.spare.clone(),
-                stop: self.stop.clone(),
-                dropped: self.dropped.clone(),
-                failures: self.failures.clone(),
-            };
-            let ready = ready_tx.clone();
-            let filter = self.filter.clone();
-            let snaplen = self.snaplen;
-            self.threads.push(std::thread::spawn(move || {
-                let opened = netns::enter_for_good(&ns)
+            let (snaplen, filter) = (self.snaplen, self.filter.clone());
+            let thread = std::thread::spawn(move || {
+                netns::enter_for_good(&ns)
                     .map_err(LiveError::from)
-                    .and_then(|()| open_all(&list, snaplen, filter.as_deref(), handover));
-                let caps = match opened {
-                    Ok(caps) => caps,
-                    Err(e) => {
-                        let _ = ready.send(Err(LiveError::InNamespace {
-                            label: ns.label.clone(),
-                            err: Box::new(e),
-                        }));
-                        return;
-                    }
-                };
-                // Ahead of ordinary processes, as top's capture threads: on a loaded
-                // machine a ring left unread overflows. Before the capabilities go.
-                super::top::boost_this_thread();
-                // Reading rings already open needs no capability.
-                if let Err(e) = crate::caps::keep_only(&[]) {
-                    let _ = ready.send(Err(e.into()));
-                    return;
-                }
-                let _ = ready.send(Ok(()));
-                ctx.run(&ns.label, caps);
-            }));
+                    .and_then(|()| open_all(&ns.label, &list, snaplen, filter.as_deref(), handover))
+                    .map_err(|e| LiveError::InNamespace {
+                        label: ns.label.clone(),
+                        err: Box::new(e),
+                    })
+            });
+            // Captures opened in the namespaces before a failure are closed with `opened`.
+            opened.extend(
+                thread
+                    .join()
+                    .map_err(|_| LiveError::CaptureThread("watch".into()))??,
+            );
         }
-        drop(ready_tx);
-        for _ in 0..threads {
-            match ready_rx.recv() {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => return Err(e),
-                Err(_) => return Err(LiveError::CaptureThread("watch".into())),
-            }
-        }
+        self.dropped
+            .resize(first + points.len(), Dropped::default());
+        self.caps.extend(opened);
+        self.prompt |= handover == Handover::Prompt;
         Ok(())
     }
 
-    /// The next batch, waiting at most `timeout`.
-    pub fn recv_timeout(&self, timeout: Duration) -> Result<Batch, RecvTimeoutError> {
-        let batch = self.rx.recv_timeout(timeout)?;
-        self.queued.fetch_sub(batch.data.len(), Ordering::Relaxed);
-        Ok(batch)
+    /// Waits up to `timeout` for frames at any capture point, then hands every frame
+    /// ready at each of them to `f`, straight from the kernel's rings (no copy, no
+    /// other thread: at 400 Mbit/s, copying whole frames out for an analysis thread
+    /// cost a quarter of watch's CPU). Returns how many frames were handed over.
+    /// While frames keep coming, reads with [`Handover::Batched`] are paced
+    /// ([`BATCHED_PACE`]), so a call may take that much longer.
+    ///
+    /// While `f` and the caller's other work run, the rings keep filling; a ring that
+    /// overflows drops frames in the kernel, counted in [`Taps::dropped`]. A capture
+    /// that fails (its interface was deleted) is closed and said in
+    /// [`Taps::take_failures`]; the others go on.
+    pub fn read(&mut self, timeout: Duration, f: &mut dyn FnMut(TapFrame<'_>)) -> usize {
+        if self.caps.is_empty() {
+            std::thread::sleep(timeout);
+            return 0;
+        }
+        if let Some(since) = self.busy_since.filter(|_| !self.prompt) {
+            // Frames came at the last read: more are likely ready by the time the pace
+            // is up, read then without waiting in poll(2).
+            std::thread::sleep(BATCHED_PACE.saturating_sub(since.elapsed()));
+            let began = Instant::now();
+            let handed = self.dispatch_all(f);
+            if handed > 0 {
+                self.busy_since = Some(began);
+                return handed;
+            }
+        }
+        self.busy_since = None;
+        let millis = u16::try_from(timeout.as_millis()).unwrap_or(u16::MAX);
+        let waiting: Vec<&LiveCapture> = self.caps.iter().map(|o| &o.cap).collect();
+        if let Err(e) = LiveCapture::wait_any(&waiting, millis) {
+            // poll(2) itself failed: none of them can be waited for any more.
+            self.failures.push(e.to_string());
+            self.close_all();
+            return 0;
+        }
+        let began = Instant::now();
+        let handed = self.dispatch_all(f);
+        if handed > 0 {
+            self.busy_since = Some(began);
+        }
+        handed
     }
 
-    /// The next batch if one is waiting.
-    pub fn try_recv(&self) -> Result<Batch, TryRecvError> {
-        let batch = self.rx.try_recv()?;
-        self.queued.fetch_sub(batch.data.len(), Ordering::Relaxed);
-        Ok(batch)
+    /// Hands every frame ready now at each capture point to `f`.
+    fn dispatch_all(&mut self, f: &mut dyn FnMut(TapFrame<'_>)) -> usize {
+        let mut handed = 0;
+        let mut failed = Vec::new();
+        for (i, open) in self.caps.iter_mut().enumerate() {
+            let tap = open.tap;
+            let read = open.cap.dispatch(&mut |frame| {
+                f(TapFrame {
+                    tap,
+                    ts_ns: frame.ts_ns,
+                    orig_len: frame.orig_len,
+                    linktype: frame.linktype,
+                    data: frame.data,
+                })
+            });
+            match read {
+                Ok(n) => handed += n,
+                Err(e) => {
+                    // An interface deleted while watched ends its capture only.
+                    let device = open.cap.device();
+                    self.failures
+                        .push(format!("namespace {}, {device}: {e}", open.netns));
+                    failed.push(i);
+                }
+            }
+        }
+        for i in failed.into_iter().rev() {
+            let mut open = self.caps.remove(i);
+            note_kernel_drops(&mut self.dropped, &mut open);
+        }
+        handed
     }
 
-    /// Hands a batch the analysis is done with back to the capture threads, which
-    /// fill its buffers again instead of allocating new ones.
-    pub fn recycle(&self, batch: Batch) {
-        self.spare.put(batch);
-    }
-
-    /// Frames lost so far at each capture point (in the order of the points).
-    pub fn dropped(&self) -> Vec<Dropped> {
-        self.dropped.lock().map(|v| v.clone()).unwrap_or_default()
+    /// Frames lost so far at each capture point (in the order of the points), as the
+    /// kernel counts them now.
+    pub fn dropped(&mut self) -> Vec<Dropped> {
+        for open in &mut self.caps {
+            note_kernel_drops(&mut self.dropped, open);
+        }
+        self.dropped.clone()
     }
 
     /// Captures that failed since the last call, one line each.
-    pub fn take_failures(&self) -> Vec<String> {
-        self.failures
-            .lock()
-            .map(|mut v| std::mem::take(&mut *v))
-            .unwrap_or_default()
+    pub fn take_failures(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.failures)
     }
 
-    /// True while at least one capture thread runs.
-    pub fn any_running(&self) -> bool {
-        self.threads.iter().any(|t| !t.is_finished())
+    /// True while at least one capture is open.
+    pub fn any_open(&self) -> bool {
+        !self.caps.is_empty()
     }
 
-    /// Stops and joins the capture threads.
-    pub fn stop(mut self) {
-        self.shutdown();
-    }
-
-    fn shutdown(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        for t in self.threads.drain(..) {
-            let _ = t.join();
+    fn close_all(&mut self) {
+        for mut open in std::mem::take(&mut self.caps) {
+            note_kernel_drops(&mut self.dropped, &mut open);
         }
     }
 }
 
-impl Drop for Taps {
-    fn drop(&mut self) {
-        self.shutdown();
+/// Keeps the kernel's count of the frames a capture lost (ring full, or dropped by
+/// the interface).
+fn note_kernel_drops(dropped: &mut [Dropped], open: &mut Open) {
+    if let (Some(s), Some(slot)) = (open.cap.stats(), dropped.get_mut(open.tap)) {
+        slot.kernel = u64::from(s.dropped) + u64::from(s.if_dropped);
     }
 }
 
 fn open_all(
+    netns: &str,
     list: &[(usize, String)],
     snaplen: u32,
     filter: Option<&str>,
     handover: Handover,
-) -> Result<Vec<(usize, LiveCapture)>, LiveError> {
+) -> Result<Vec<Open>, LiveError> {
     let mut caps = Vec::new();
     for (tap, interface) in list {
         let mut o = LiveOptions::new(interface.clone());
         o.snaplen = snaplen;
+        o.buffer_bytes = RING_BYTES;
         // TPACKET_V3 blocks handed over when full or after the handover's timeout:
         // one wake-up serves many frames at high rates.
         o.immediate = false;
@@ -341,179 +349,11 @@ fn open_all(
         o.filter = filter.map(str::to_string);
         let mut cap = LiveCapture::open(&o)?;
         cap.set_nonblocking()?;
-        caps.push((*tap, cap));
+        caps.push(Open {
+            tap: *tap,
+            netns: netns.to_string(),
+            cap,
+        });
     }
     Ok(caps)
-}
-
-/// Emptied batches waiting to be filled again, their capacity bounded by
-/// [`SPARE_BYTES`].
-#[derive(Default)]
-struct Spare {
-    batches: Mutex<(Vec<Batch>, usize)>,
-}
-
-impl Spare {
-    fn put(&self, mut batch: Batch) {
-        let size = batch.data.capacity() + batch.frames.capacity() * size_of::<FrameMeta>();
-        if let Ok(mut spare) = self.batches.lock() {
-            if spare.1 + size <= SPARE_BYTES {
-                batch.frames.clear();
-                batch.data.clear();
-                spare.1 += size;
-                spare.0.push(batch);
-            }
-        }
-    }
-
-    /// An empty batch for capture point `tap`, with the buffers of a spare one when
-    /// there is one.
-    fn take(&self, tap: usize) -> Batch {
-        let reused = self.batches.lock().ok().and_then(|mut spare| {
-            let batch = spare.0.pop()?;
-            spare.1 -= batch.data.capacity() + batch.frames.capacity() * size_of::<FrameMeta>();
-            Some(batch)
-        });
-        let mut batch = reused.unwrap_or_default();
-        batch.tap = tap;
-        batch
-    }
-}
-
-struct Reader {
-    tx: SyncSender<Batch>,
-    queued: Arc<AtomicUsize>,
-    spare: Arc<Spare>,
-    stop: Arc<AtomicBool>,
-    dropped: Arc<Mutex<Vec<Dropped>>>,
-    failures: Arc<Mutex<Vec<String>>>,
-}
-
-impl Reader {
-    fn run(&self, label: &str, mut caps: Vec<(usize, LiveCapture)>) {
-        let mut last_stats = Instant::now();
-        while !self.stop.load(Ordering::Relaxed) && !caps.is_empty() {
-            let waiting: Vec<&LiveCapture> = caps.iter().map(|(_, c)| c).collect();
-            if let Err(e) = LiveCapture::wait_any(&waiting, 100) {
-                self.fail(format!("namespace {label}: {e}"));
-                return;
-            }
-            let mut failed = Vec::new();
-            for (i, (tap, cap)) in caps.iter_mut().enumerate() {
-                let mut batch = self.spare.take(*tap);
-                let read = cap.dispatch(&mut |f| {
-                    batch.frames.push(FrameMeta {
-                        ts_ns: f.ts_ns,
-                        orig_len: f.orig_len,
-                        linktype: f.linktype,
-                        start: batch.data.len(),
-                        len: f.data.len(),
-                    });
-                    batch.data.extend_from_slice(f.data);
-                });
-                if let Err(e) = read {
-                    // An interface deleted while watched ends its capture only.
-                    self.fail(format!("namespace {label}, {}: {e}", cap.device()));
-                    failed.push(i);
-                }
-                if batch.frames.is_empty() {
-                    self.spare.put(batch);
-                    continue;
-                }
-                let n = batch.frames.len() as u64;
-                let bytes = batch.data.len();
-                let sent = if self.queued.load(Ordering::Relaxed) + bytes > QUEUE_BYTES {
-                    Err(TrySendError::Full(batch))
-                } else {
-                    // Counted before it can be received and subtracted.
-                    self.queued.fetch_add(bytes, Ordering::Relaxed);
-                    self.tx.try_send(batch).inspect_err(|_| {
-                        self.queued.fetch_sub(bytes, Ordering::Relaxed);
-                    })
-                };
-                match sent {
-                    Ok(()) => {}
-                    Err(TrySendError::Full(batch)) => {
-                        self.spare.put(batch);
-                        if let Some(d) = self
-                            .dropped
-                            .lock()
-                            .ok()
-                            .as_mut()
-                            .and_then(|v| v.get_mut(*tap))
-                        {
-                            d.queue += n;
-                        }
-                    }
-                    Err(TrySendError::Disconnected(_)) => return,
-                }
-            }
-            for i in failed.into_iter().rev() {
-                caps.remove(i);
-            }
-            if last_stats.elapsed() >= Duration::from_secs(1) {
-                last_stats = Instant::now();
-                self.read_kernel_drops(&mut caps);
-            }
-        }
-        // The last counts, so a short run reports its drops too.
-        self.read_kernel_drops(&mut caps);
-    }
-
-    fn read_kernel_drops(&self, caps: &mut [(usize, LiveCapture)]) {
-        if let Ok(mut d) = self.dropped.lock() {
-            for (tap, cap) in caps.iter_mut() {
-                if let (Some(s), Some(slot)) = (cap.stats(), d.get_mut(*tap)) {
-                    slot.kernel = u64::from(s.dropped) + u64::from(s.if_dropped);
-                }
-            }
-        }
-    }
-
-    fn fail(&self, line: String) {
-        if let Ok(mut f) = self.failures.lock() {
-            f.push(line);
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn filled(tap: usize, bytes: usize) -> Batch {
-        Batch {
-            tap,
-            frames: vec![
-                FrameMeta {
-                    ts_ns: 1,
-                    orig_len: 60,
-                    linktype: 1,
-                    start: 0,
-                    len: bytes,
-                };
-                4
-            ],
-            data: vec![7; bytes],
-        }
-    }
-
-    #[test]
-    fn a_batch_handed_back_is_reused_empty_and_the_spare_capacity_is_bounded() {
-        let spare = Spare::default();
-        spare.put(filled(3, 1000));
-        let b = spare.take(5);
-        assert_eq!(b.tap, 5);
-        assert!(b.frames.is_empty() && b.data.is_empty());
-        assert!(b.data.capacity() >= 1000 && b.frames.capacity() >= 4);
-        // None left: a fresh one.
-        assert_eq!(spare.take(1).data.capacity(), 0);
-        // Past SPARE_BYTES, batches handed back are freed.
-        let half = SPARE_BYTES / 2;
-        spare.put(filled(0, half));
-        spare.put(filled(0, half));
-        assert_eq!(spare.batches.lock().unwrap().0.len(), 1);
-        assert!(spare.take(0).data.capacity() >= half);
-        assert_eq!(spare.batches.lock().unwrap().1, 0);
-    }
 }

@@ -1,7 +1,8 @@
 //! `top --findings`: `netkit watch`'s engine on the namespaces top shows, its human
 //! lines handed to the screen's findings pane (key F). A capture of its own with whole
 //! frames (top's rings keep only headers of bulk TCP, and upgrades are judged from
-//! HTTP headers), read on a thread of its own so the screen never waits for analysis.
+//! HTTP headers), read and analysed on a thread of its own so the screen never waits
+//! for analysis.
 
 use crate::commands::watch::{feed, owner_in, place_of};
 use crate::exit::Result;
@@ -112,13 +113,16 @@ impl Drop for LiveFindings {
 }
 
 fn analyse(
-    taps: Taps,
+    mut taps: Taps,
     mut watch: Watch,
     mut drop_feed: Option<crate::commands::drops::DropFeed>,
     places: &[(String, Netns)],
     shared: &Mutex<Shared>,
     stop: &AtomicBool,
 ) {
+    // This thread reads the captures' rings: ahead of ordinary processes, so a busy
+    // machine does not make them overflow.
+    taps::boost_analysis_thread();
     // Owner lookups enter namespaces and read other users' /proc entries; nothing
     // else is needed once the captures are open. If the drop fails the thread keeps
     // what it inherited, which is no more than top itself had.
@@ -134,11 +138,7 @@ fn analyse(
     let mut events = Vec::new();
     let mut next_settle = Instant::now() + SETTLE_EVERY;
     while !stop.load(Ordering::Relaxed) {
-        match taps.recv_timeout(Duration::from_millis(100)) {
-            Ok(batch) => feed(&mut watch, &batch),
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
-            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
-        }
+        taps.read(Duration::from_millis(100), &mut |f| feed(&mut watch, f));
         watch.poll(unix_ns(), &mut owner, &mut events);
         let settle_due = Instant::now() >= next_settle;
         if let Some(feed) = &mut drop_feed {
@@ -172,7 +172,6 @@ fn analyse(
             }
         }
     }
-    taps.stop();
 }
 
 fn push(shared: &Mutex<Shared>, line: String, finding: bool) {
