@@ -233,7 +233,7 @@ pub fn run(args: WatchArgs, term: &Term) -> Result {
         );
     }
 
-    let mut out = std::io::stdout().lock();
+    let mut out = Stdout::start()?;
     let begun = Instant::now();
     let every = Duration::from_secs_f64(args.summary_every);
     let mut next_summary = begun + every;
@@ -373,6 +373,7 @@ pub fn run(args: WatchArgs, term: &Term) -> Result {
     let lost = last.dropped;
     events.push(Event::Summary(last));
     emit(&mut out, &mut events)?;
+    out.finish()?;
     if lost.kernel > 0 {
         crate::exit::warn(format_args!(
             "{} frames were dropped by the kernel before analysis: the counts above miss them",
@@ -405,6 +406,83 @@ pub fn run(args: WatchArgs, term: &Term) -> Result {
         return Err(Error::NothingLeftToWatch);
     }
     Ok(())
+}
+
+/// Chunks of output (one per flush: the events of one turn of the loop) that may wait
+/// for stdout before the loop waits for it.
+const OUTPUT_BACKLOG: usize = 4096;
+
+/// stdout, written by a thread of its own. The loop reads the capture rings in
+/// place: were it to wait on a full pipe (a reader of `--json` that falls behind, or
+/// reads only at the end), the rings would overflow and frames be dropped. Its
+/// flushes queue instead, up to [`OUTPUT_BACKLOG`] of them.
+struct Stdout {
+    buf: Vec<u8>,
+    tx: Option<std::sync::mpsc::SyncSender<Vec<u8>>>,
+    thread: Option<std::thread::JoinHandle<std::io::Result<()>>>,
+}
+
+impl Stdout {
+    fn start() -> std::io::Result<Stdout> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(OUTPUT_BACKLOG);
+        let thread = std::thread::Builder::new()
+            .name("watch-output".into())
+            .spawn(move || {
+                let mut out = std::io::stdout().lock();
+                for chunk in rx {
+                    out.write_all(&chunk)?;
+                    out.flush()?;
+                }
+                Ok(())
+            })?;
+        Ok(Stdout {
+            buf: Vec::new(),
+            tx: Some(tx),
+            thread: Some(thread),
+        })
+    }
+
+    /// Waits until everything is written; the error that stopped the writing, if any.
+    fn finish(mut self) -> std::io::Result<()> {
+        self.flush()?;
+        self.stop()
+    }
+
+    fn stop(&mut self) -> std::io::Result<()> {
+        self.tx = None;
+        match self.thread.take().map(|t| t.join()) {
+            Some(Ok(written)) => written,
+            Some(Err(_)) => Err(std::io::Error::other("the output thread panicked")),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Stdout {
+    /// An early return (an error) still prints what was queued before it.
+    fn drop(&mut self) {
+        let _ = self.flush();
+        let _ = self.stop();
+    }
+}
+
+impl Write for Stdout {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let chunk = std::mem::take(&mut self.buf);
+        match &self.tx {
+            Some(tx) if tx.send(chunk).is_ok() => Ok(()),
+            // The writer stopped: its error (a closed pipe) is the answer.
+            _ => self.stop().and(Err(std::io::ErrorKind::BrokenPipe.into())),
+        }
+    }
 }
 
 /// Has the BPF probe (when there is one) record the sockets of the namespaces of
