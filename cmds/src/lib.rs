@@ -24,3 +24,6 @@ pub mod source;
 pub mod ss;
 pub mod top;
 pub mod watch;
+
+#[cfg(test)]
+mod test_captures;

@@ -494,22 +494,7 @@ mod tests {
         /// anything else.
         fn read(path: &Path, shared: bool) -> Option<Frames> {
             let b = std::fs::read(path).ok()?;
-            let u32_at = |o: usize| Some(u32::from_le_bytes(b.get(o..o + 4)?.try_into().ok()?));
-            let ns_per_unit = match u32_at(0)? {
-                0xa1b2_c3d4 => 1_000,
-                0xa1b2_3c4d => 1,
-                _ => return None,
-            };
-            let linktype = u16::try_from(u32_at(20)? & 0xffff).ok()?;
-            let (mut list, mut o) = (Vec::new(), 24);
-            while o + 16 <= b.len() {
-                let ts =
-                    i64::from(u32_at(o)?) * 1_000_000_000 + i64::from(u32_at(o + 4)?) * ns_per_unit;
-                let (incl, orig) = (u32_at(o + 8)? as usize, u32_at(o + 12)?);
-                b.get(o + 16..o + 16 + incl)?;
-                list.push((ts, orig, o + 16..o + 16 + incl));
-                o += 16 + incl;
-            }
+            let (linktype, list) = crate::test_captures::read_classic_pcap(&b)?;
             Some(Frames {
                 linktype,
                 whole: Arc::new(b),
