@@ -237,6 +237,7 @@ pub fn run(args: WatchArgs, term: &Term) -> Result {
     let begun = Instant::now();
     let every = Duration::from_secs_f64(args.summary_every);
     let mut next_summary = begun + every;
+    let mut next_sections = begun + SECTIONS_EVERY;
     let mut events = Vec::new();
     let mut findings = 0u64;
     let mut write_evidence = |watch: &mut Watch| {
@@ -319,6 +320,10 @@ pub fn run(args: WatchArgs, term: &Term) -> Result {
             eprintln!("watch: {line}");
         }
         watch.poll(unix_ns(), &mut owner, &mut events);
+        if Instant::now() >= next_sections {
+            next_sections = Instant::now() + SECTIONS_EVERY;
+            watch.note_sections(unix_ns(), &mut events);
+        }
         write_evidence(&mut watch);
         let summary_due = Instant::now() >= next_summary;
         if let Some(feed) = &mut drop_feed {
@@ -407,6 +412,10 @@ pub fn run(args: WatchArgs, term: &Term) -> Result {
     }
     Ok(())
 }
+
+/// How often the path, tunnel, FHRP and multicast sections are asked what they found
+/// (`Watch::note_sections`): a finding of theirs is out within this of its frame.
+pub(crate) const SECTIONS_EVERY: Duration = Duration::from_secs(1);
 
 /// Chunks of output (one per flush: the events of one turn of the loop) that may wait
 /// for stdout before the loop waits for it.

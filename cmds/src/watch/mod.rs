@@ -25,7 +25,7 @@ use report::{
     Dropped, Event, FindingEvent, KernelDropsHeld, OwnerCounts, Place, Process, Summary,
     TcpSummary, UpgradeCounts, UpgradeEvent,
 };
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 
 /// A TCP stream with neither FIN from both sides nor a reset is over, for its
@@ -82,6 +82,13 @@ struct Tap {
     final_tcp: Option<TcpSummary>,
     /// Frames lost before analysis so far, as last told by the capture.
     dropped: Dropped,
+    /// Path and tunnel findings reported while running, by code and first frame (their
+    /// frame lists and counts grow: the end of the run does not report them again).
+    live_found: HashSet<(Code, u64)>,
+    /// State changes reported per FHRP group (protocol, family, group id).
+    fhrp_told: HashMap<(&'static str, &'static str, u16), usize>,
+    /// Multicast MACs whose collision was reported.
+    collisions_told: HashSet<String>,
     /// Capture time of the latest frame.
     last_ts_ns: i64,
     /// `--write`: the recent frames, for evidence.
@@ -230,6 +237,9 @@ impl Watch {
             settled: HashSet::new(),
             final_tcp: None,
             dropped: Dropped::default(),
+            live_found: HashSet::new(),
+            fhrp_told: HashMap::new(),
+            collisions_told: HashSet::new(),
             last_ts_ns: 0,
             buffer: self.keep_evidence.then(evidence::Buffer::default),
         });
@@ -360,10 +370,13 @@ impl Watch {
 
     /// At the end of the run: the upgrades never answered, with their findings, then
     /// every other finding the sections raise over the whole run (TCP, tunnels,
-    /// paths, sessions closed with an error), as `pcap analyze` would raise them on a
-    /// capture of each interface.
+    /// paths, sessions closed with an error) and not reported yet, as `pcap analyze`
+    /// would raise them on a capture of each interface.
     pub fn finish(&mut self, now_unix_ns: i64, owner: &mut OwnerLookup<'_>, out: &mut Vec<Event>) {
         self.poll(now_unix_ns, owner, out);
+        // The FHRP changes and MAC collisions since the last look: the report below
+        // has no findings for them.
+        self.note_sections(now_unix_ns, out);
         for tap in 0..self.taps.len() {
             let never_answered = std::mem::take(&mut self.taps[tap].pending);
             self.report_upgrades(tap, never_answered, owner, now_unix_ns, out);
@@ -394,7 +407,10 @@ impl Watch {
             let ts = rfc3339_ns(now_unix_ns);
             let report = analysis.finish(info, &[], &[]);
             for f in report.findings.iter().cloned() {
-                if t.reported.contains(&(f.code, f.frames.clone())) {
+                let first = f.frames.first().copied().unwrap_or(0);
+                if t.reported.contains(&(f.code, f.frames.clone()))
+                    || t.live_found.contains(&(f.code, first))
+                {
                     continue;
                 }
                 self.findings += 1;
@@ -498,6 +514,50 @@ impl Watch {
                     let (a, b) = ends_of(s);
                     k.forget(a, b);
                 }
+            }
+        }
+    }
+
+    /// What the path, tunnel, FHRP and multicast sections decided since the last
+    /// call, as findings: a path or tunnel finding once it is raised (MTUs reported,
+    /// senders that do not adapt, black holes, tunnels over the MTU or hashed onto one
+    /// outer flow; each once, and not again at the end of the run), each change of
+    /// state of an FHRP router, and each MAC two multicast groups of the traffic came
+    /// to share. The path and tunnel sections are copied to be asked: once a second
+    /// is the pace it is meant for.
+    pub fn note_sections(&mut self, now_unix_ns: i64, out: &mut Vec<Event>) {
+        let ts = rfc3339_ns(now_unix_ns);
+        for t in &mut self.taps {
+            if t.live_found.len() > MAX_REMEMBERED {
+                // As for `reported`: a repeat at the end is the worst outcome.
+                t.live_found.clear();
+            }
+            let mut found = t.analysis.path_findings_so_far();
+            found.retain(|f| {
+                t.live_found
+                    .insert((f.code, f.frames.first().copied().unwrap_or(0)))
+            });
+            for g in t.analysis.fhrp().groups() {
+                let told = t
+                    .fhrp_told
+                    .entry((g.protocol, g.family, g.group_id))
+                    .or_insert(0);
+                found.extend(
+                    g.state_changes
+                        .iter()
+                        .skip(*told)
+                        .filter_map(|c| fhrp_change(g, c)),
+                );
+                *told = g.state_changes.len();
+            }
+            for (mac, groups) in t.analysis.multicast().collisions_so_far() {
+                if t.collisions_told.insert(mac.clone()) {
+                    found.push(mac_collision(&mac, &groups));
+                }
+            }
+            for f in found {
+                self.findings += 1;
+                out.push(Event::Finding(finding_event(&ts, &t.place, f, None)));
             }
         }
     }
@@ -727,6 +787,74 @@ fn finding_event(ts: &str, place: &Place, f: Finding, process: Option<Process>) 
         frames: f.frames,
         wireshark_filter: f.wireshark_filter,
         process,
+    }
+}
+
+/// A router's change of state in an FHRP group, as a finding (its first sighting is
+/// not a change): a warning when it became or stopped being the active router.
+fn fhrp_change(
+    g: &crate::pcap::analyze::sections::fhrp::FhrpGroup,
+    c: &crate::pcap::analyze::sections::fhrp::StateChange,
+) -> Option<Finding> {
+    let from = c.from.as_deref()?;
+    // HSRP and GLBP call the forwarding router active, VRRP and CARP master.
+    let forwarding = |s: &str| s.eq_ignore_ascii_case("active") || s.eq_ignore_ascii_case("master");
+    let severity = if forwarding(from) || forwarding(&c.to) {
+        Severity::Warning
+    } else {
+        Severity::Info
+    };
+    let address = g
+        .virtual_ip
+        .first()
+        .map(|ip| format!("virtual IP {ip}"))
+        .or_else(|| g.virtual_mac.first().map(|m| format!("virtual MAC {m}")))
+        .unwrap_or_else(|| "no virtual address seen yet".to_string());
+    let protocol = match g.protocol {
+        "hsrp" => "hsrp || hsrp2",
+        p => p,
+    };
+    let source = if c.router.contains(':') {
+        "ipv6.src"
+    } else {
+        "ip.src"
+    };
+    Some(Finding {
+        group: String::new(),
+        ts_ns: None,
+        severity,
+        code: Code::FhrpStateChange,
+        summary: format!(
+            "{} group {} ({address}): router {} went from {from} to {}",
+            g.protocol.to_uppercase(),
+            g.group_id,
+            c.router,
+            c.to
+        ),
+        stream: None,
+        frames: vec![c.frame],
+        wireshark_filter: format!("({protocol}) && {source} == {}", c.router),
+    })
+}
+
+/// Multicast groups of the traffic that share `mac` (with the frame each was first
+/// seen in), as a finding.
+fn mac_collision(mac: &str, groups: &[(String, u64)]) -> Finding {
+    let mut frames: Vec<u64> = groups.iter().map(|g| g.1).collect();
+    frames.sort_unstable();
+    let names: Vec<&str> = groups.iter().map(|g| g.0.as_str()).collect();
+    Finding {
+        group: String::new(),
+        ts_ns: None,
+        severity: Severity::Warning,
+        code: Code::MulticastMacCollision,
+        summary: format!(
+            "groups {} share the Ethernet MAC {mac}: hosts and switches that filter by MAC get the traffic of all of them",
+            names.join(", ")
+        ),
+        stream: None,
+        frames,
+        wireshark_filter: format!("eth.dst == {mac}"),
     }
 }
 

@@ -542,3 +542,145 @@ fn the_text_summary_names_the_attribution_path() {
         line(&s)
     );
 }
+
+/// Feeds tests/fixtures/`relative` to capture point `tap`, the frames numbered
+/// `range` (1-based, as the file numbers them) only.
+fn feed_fixture(w: &mut Watch, tap: usize, relative: &str, range: std::ops::RangeInclusive<usize>) {
+    let bytes = crate::test_captures::fixture_bytes(relative);
+    let (link, records) = crate::test_captures::read_classic_pcap(&bytes).expect(relative);
+    for (ts, orig, at) in records
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| range.contains(&(i + 1)))
+        .map(|(_, r)| r)
+    {
+        w.feed(tap, ts, orig, link, &bytes[at]);
+    }
+}
+
+/// (code, severity, frames) of the findings among `events`.
+fn findings_of(events: &[Event]) -> Vec<(Code, &'static str, Vec<u64>)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Finding(f) => Some((f.code, f.severity.as_str(), f.frames.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn path_and_tunnel_findings_come_while_running_and_not_again_at_the_end() {
+    for (fixture, live, at_end) in [
+        ("lab/pmtud.pcap", vec![Code::PmtuReported], vec![]),
+        (
+            "lab/pmtu-black-hole.pcap",
+            vec![Code::PmtuBlackHole],
+            vec![Code::TcpRtoBackoff],
+        ),
+        (
+            "lab/vxlan-one-source-port.pcap",
+            vec![
+                Code::EcmpSingleOuterFlow,
+                Code::TunnelLowEntropy,
+                Code::TunnelMtu,
+            ],
+            vec![],
+        ),
+    ] {
+        let mut w = Watch::new(AnalyzeOptions::default(), T0);
+        let tap = w.add_tap(place());
+        feed_fixture(&mut w, tap, fixture, 1..=usize::MAX);
+        let mut events = Vec::new();
+        w.note_sections(T0, &mut events);
+        let mut codes: Vec<Code> = findings_of(&events).into_iter().map(|f| f.0).collect();
+        codes.sort();
+        assert_eq!(codes, live, "{fixture}: {events:?}");
+        // Asked again, nothing new.
+        w.note_sections(T0, &mut events);
+        assert_eq!(findings_of(&events).len(), live.len(), "{fixture}");
+        events.clear();
+        w.finish(T0, &mut |_, _, _| None, &mut events);
+        let codes: Vec<Code> = findings_of(&events).into_iter().map(|f| f.0).collect();
+        assert_eq!(codes, at_end, "{fixture}: {events:?}");
+    }
+}
+
+#[test]
+fn fhrp_state_changes_are_findings_as_they_happen() {
+    let fixture = "fhrp/tcpdump__HSRP_failover.pcap";
+    let mut w = Watch::new(AnalyzeOptions::default(), T0);
+    let tap = w.add_tap(place());
+    // Up to the standby taking over (frame 17): first sightings are no change.
+    feed_fixture(&mut w, tap, fixture, 1..=16);
+    let mut events = Vec::new();
+    w.note_sections(T0, &mut events);
+    assert!(events.is_empty(), "{events:?}");
+    feed_fixture(&mut w, tap, fixture, 17..=20);
+    w.note_sections(T0, &mut events);
+    assert_eq!(
+        findings_of(&events),
+        vec![(Code::FhrpStateChange, "warning", vec![17])]
+    );
+    let Event::Finding(f) = &events[0] else {
+        unreachable!()
+    };
+    assert!(
+        f.summary.starts_with("HSRP group 1 (virtual IP ")
+            && f.summary.ends_with("went from Standby to Active"),
+        "{}",
+        f.summary
+    );
+    assert!(f
+        .wireshark_filter
+        .starts_with("(hsrp || hsrp2) && ip.src == "));
+    feed_fixture(&mut w, tap, fixture, 21..=usize::MAX);
+    events.clear();
+    // The rest come with the end of the run, once.
+    w.finish(T0, &mut |_, _, _| None, &mut events);
+    assert_eq!(
+        findings_of(&events),
+        vec![(Code::FhrpStateChange, "info", vec![26])]
+    );
+}
+
+/// An IPv4 + UDP datagram from the client to `group`.
+fn to_group(group: [u8; 4]) -> Vec<u8> {
+    let mut p = vec![0x45, 0, 0, 36, 0, 1, 0, 0, 8, 17, 0, 0];
+    p.extend_from_slice(&CLIENT);
+    p.extend_from_slice(&group);
+    p.extend_from_slice(&[0x13, 0x88, 0x13, 0x88, 0, 16, 0, 0]);
+    p.extend_from_slice(&[0; 8]);
+    p
+}
+
+#[test]
+fn groups_that_share_a_mac_are_a_finding_once() {
+    let mut w = Watch::new(AnalyzeOptions::default(), T0);
+    let tap = w.add_tap(place());
+    let mut events = Vec::new();
+    feed_all(&mut w, tap, &[to_group([239, 1, 1, 1])], 0);
+    w.note_sections(T0, &mut events);
+    assert!(events.is_empty(), "{events:?}");
+    // 239.129.1.1 differs only in a bit the MAC leaves out.
+    feed_all(&mut w, tap, &[to_group([239, 129, 1, 1])], 1);
+    w.note_sections(T0, &mut events);
+    assert_eq!(
+        findings_of(&events),
+        vec![(Code::MulticastMacCollision, "warning", vec![1, 2])]
+    );
+    let Event::Finding(f) = &events[0] else {
+        unreachable!()
+    };
+    assert_eq!(f.wireshark_filter, "eth.dst == 01:00:5e:01:01:01");
+    assert!(
+        f.summary.contains("239.1.1.1, 239.129.1.1"),
+        "{}",
+        f.summary
+    );
+    // A third group on the same MAC: the same collision, not told again.
+    feed_all(&mut w, tap, &[to_group([224, 1, 1, 1])], 2);
+    w.note_sections(T0, &mut events);
+    w.finish(T0, &mut |_, _, _| None, &mut events);
+    assert_eq!(findings_of(&events).len(), 1, "{events:?}");
+}

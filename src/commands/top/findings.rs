@@ -4,7 +4,7 @@
 //! HTTP headers), read and analysed on a thread of its own so the screen never waits
 //! for analysis.
 
-use crate::commands::watch::{feed, owner_in, place_of};
+use crate::commands::watch::{feed, owner_in, place_of, SECTIONS_EVERY};
 use crate::exit::Result;
 use netkit_cmds::output::Term;
 use netkit_cmds::pcap::analyze::AnalyzeOptions;
@@ -137,9 +137,14 @@ fn analyse(
     let term = Term::default();
     let mut events = Vec::new();
     let mut next_settle = Instant::now() + SETTLE_EVERY;
+    let mut next_sections = Instant::now() + SECTIONS_EVERY;
     while !stop.load(Ordering::Relaxed) {
         taps.read(Duration::from_millis(100), &mut |f| feed(&mut watch, f));
         watch.poll(unix_ns(), &mut owner, &mut events);
+        if Instant::now() >= next_sections {
+            next_sections = Instant::now() + SECTIONS_EVERY;
+            watch.note_sections(unix_ns(), &mut events);
+        }
         let settle_due = Instant::now() >= next_settle;
         if let Some(feed) = &mut drop_feed {
             feed.pump(&mut watch, false);

@@ -317,6 +317,27 @@ impl Analysis {
         &self.websocket
     }
 
+    /// The findings the path and tunnel sections would raise if the capture ended now
+    /// (a live run reports each as it comes), less `fragments_incomplete`: the
+    /// missing fragments of a packet may still come, only the end decides.
+    pub fn path_findings_so_far(&self) -> Vec<findings::Finding> {
+        let mut found = Vec::new();
+        self.tunnels.clone().finish(&mut found);
+        self.paths.clone().finish(&mut found);
+        found.retain(|f| f.code != findings::Code::FragmentsIncomplete);
+        found
+    }
+
+    /// The FHRP section so far.
+    pub fn fhrp(&self) -> &sections::fhrp::FhrpAnalysis {
+        &self.fhrp
+    }
+
+    /// The multicast section so far.
+    pub fn multicast(&self) -> &sections::multicast::MulticastAnalysis {
+        &self.multicast
+    }
+
     /// Every section's output and findings, joined into the report.
     pub fn finish(
         self,

@@ -45,6 +45,8 @@ pub enum Code {
     TlsCertNameMismatch,
     TlsDecryptFailed,
     TlsNoKeys,
+    FhrpStateChange,
+    MulticastMacCollision,
 }
 
 /// What the registry says about one code.
@@ -63,7 +65,7 @@ pub struct Entry {
 
 impl Code {
     /// Every code, in the order `--list-findings` shows them (by section, then severity).
-    pub const ALL: [Code; 31] = [
+    pub const ALL: [Code; 33] = [
         Code::CaptureDamaged,
         Code::CaptureDrops,
         Code::WebsocketRejected,
@@ -95,6 +97,8 @@ impl Code {
         Code::TlsCertNameMismatch,
         Code::TlsDecryptFailed,
         Code::TlsNoKeys,
+        Code::FhrpStateChange,
+        Code::MulticastMacCollision,
     ];
 
     /// What the registry says about this code. A match, so a new code does not compile
@@ -312,11 +316,25 @@ impl Code {
                 meaning: "a key log was given but had no secrets for some TLS sessions: their HTTP and WebSocket traffic is not analysed",
                 next: "that every client in the capture wrote to the key log (SSLKEYLOGFILE set for each process, keylog_filename in Python) during the capture",
             },
+            Code::FhrpStateChange => Entry {
+                code: Code::FhrpStateChange,
+                severities: &[Warning, Info],
+                section: "fhrp",
+                meaning: "netkit watch only: a first-hop redundancy router (HSRP, VRRP, GLBP, CARP) changed state; a warning when the active (master) router of the group changed",
+                next: "why the router gave up or took over (interface tracking, priority, preemption, lost hellos); hosts' ARP entries for the virtual IP follow the gratuitous ARP",
+            },
+            Code::MulticastMacCollision => Entry {
+                code: Code::MulticastMacCollision,
+                severities: &[Warning],
+                section: "multicast",
+                meaning: "netkit watch only: multicast groups seen in the traffic share one Ethernet MAC (IPv4 maps 32 groups to each): hosts and switches filtering by MAC get both groups' traffic",
+                next: "renumber one of the groups so their low 23 bits differ (netkit mcast reverse MAC lists the 32 groups that share it)",
+            },
             Code::CaptureDrops => Entry {
                 code: Code::CaptureDrops,
                 severities: &[Warning],
                 section: "capture",
-                meaning: "a live capture lost frames before analysis (the kernel ring was full, or netkit's queue): counts and verdicts miss them",
+                meaning: "a live capture lost frames before analysis (the kernel's capture ring was full): counts and verdicts miss them",
                 next: "narrow the capture with -f or -i, or give netkit more CPU; the finding says where the frames were lost",
             },
         }
@@ -356,6 +374,8 @@ impl Code {
             Code::TlsCertNameMismatch => "tls_cert_name_mismatch",
             Code::TlsDecryptFailed => "tls_decrypt_failed",
             Code::TlsNoKeys => "tls_no_keys",
+            Code::FhrpStateChange => "fhrp_state_change",
+            Code::MulticastMacCollision => "multicast_mac_collision",
         }
     }
 }
@@ -368,7 +388,7 @@ impl std::fmt::Display for Code {
 }
 
 // A code added after the last one must be added to `Code::ALL` too.
-const _: () = assert!(Code::TlsNoKeys as usize + 1 == Code::ALL.len());
+const _: () = assert!(Code::MulticastMacCollision as usize + 1 == Code::ALL.len());
 
 #[cfg(test)]
 mod tests {

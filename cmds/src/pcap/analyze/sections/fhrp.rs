@@ -243,6 +243,11 @@ impl FhrpAnalysis {
         }
     }
 
+    /// The groups so far, each with its routers and state changes.
+    pub fn groups(&self) -> impl Iterator<Item = &FhrpGroup> {
+        self.groups.values()
+    }
+
     pub fn finish(self) -> FhrpSection {
         FhrpSection {
             groups: self.groups.into_values().collect(),

@@ -148,6 +148,32 @@ impl MulticastAnalysis {
         }
     }
 
+    /// The MACs two groups or more seen so far share, each with those groups and
+    /// the frame each was first seen in.
+    pub fn collisions_so_far(&self) -> Vec<(String, Vec<(String, u64)>)> {
+        let mut collisions = MacCollisions::new();
+        for group in self.groups.keys() {
+            if classify(*group).is_ok() {
+                collisions.add(*group);
+            }
+        }
+        collisions
+            .collisions()
+            .into_iter()
+            .map(|c| {
+                let groups = c
+                    .groups
+                    .iter()
+                    .map(|g| {
+                        let first = self.groups.get(g).map_or(0, |st| st.first_frame);
+                        (g.to_string(), first)
+                    })
+                    .collect();
+                (c.mac.to_string(), groups)
+            })
+            .collect()
+    }
+
     pub fn finish(self) -> MulticastSection {
         let mut collisions = MacCollisions::new();
         let groups = self

@@ -104,7 +104,7 @@ pub struct PathsSection {
     pub truncated: bool,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 struct FragSet {
     first_frame: u64,
     frames: u64,
@@ -113,7 +113,7 @@ struct FragSet {
     last_end: Option<u32>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 struct TcpPath {
     mss: [Option<u16>; 2],
     largest: [u32; 2],
@@ -138,7 +138,7 @@ type HopsOfTrace = BTreeMap<(Option<u8>, IpAddr), Hop>;
 type ProbeKey = (IpAddr, IpAddr, u16);
 
 /// The path engine of one run.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct PathAnalysis {
     truncated: bool,
     icmp: Vec<IcmpMtu>,

@@ -54,7 +54,7 @@ pub struct InnerFlowOut {
     pub bytes: u64,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 struct OuterState {
     kind: &'static str,
     id: Option<String>,
@@ -111,7 +111,7 @@ struct PairAcc {
 }
 
 /// The tunnel engine of one run.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct TunnelAnalysis {
     outer: FastMap<(TunnelId, Option<FlowKey>), OuterState>,
     truncated: bool,
