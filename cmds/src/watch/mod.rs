@@ -89,6 +89,9 @@ struct Tap {
     fhrp_told: HashMap<(&'static str, &'static str, u16), usize>,
     /// Multicast MACs whose collision was reported.
     collisions_told: HashSet<String>,
+    /// `frames` when the path and tunnel sections were last asked (not again until
+    /// more came: asking copies them).
+    sections_asked_at: u64,
     /// Capture time of the latest frame.
     last_ts_ns: i64,
     /// `--write`: the recent frames, for evidence.
@@ -240,6 +243,7 @@ impl Watch {
             live_found: HashSet::new(),
             fhrp_told: HashMap::new(),
             collisions_told: HashSet::new(),
+            sections_asked_at: 0,
             last_ts_ns: 0,
             buffer: self.keep_evidence.then(evidence::Buffer::default),
         });
@@ -532,11 +536,15 @@ impl Watch {
                 // As for `reported`: a repeat at the end is the worst outcome.
                 t.live_found.clear();
             }
-            let mut found = t.analysis.path_findings_so_far();
-            found.retain(|f| {
-                t.live_found
-                    .insert((f.code, f.frames.first().copied().unwrap_or(0)))
-            });
+            let mut found = Vec::new();
+            if t.frames > t.sections_asked_at {
+                t.sections_asked_at = t.frames;
+                found = t.analysis.path_findings_so_far();
+                found.retain(|f| {
+                    t.live_found
+                        .insert((f.code, f.frames.first().copied().unwrap_or(0)))
+                });
+            }
             for g in t.analysis.fhrp().groups() {
                 let told = t
                     .fhrp_told
