@@ -12,6 +12,10 @@ use crate::capture::{LiveCapture, LiveOptions};
 use crate::netlink as nldump;
 use crate::netns::{self, Netns};
 use netkit_cmds::watch::report::Dropped;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// Kernel ring of each capture point: at 400 Mbit/s of full-sized frames it holds
@@ -137,41 +141,113 @@ struct Open {
     cap: LiveCapture,
 }
 
-/// The open captures, read by the thread that analyses their frames.
+/// How long the reader may be away from [`Taps::read`] (analysing, looking an owner
+/// up, waiting for stdout) before the helper copies what the rings hold, and how
+/// often the helper looks. A ring has 32 blocks and a block is handed over at most
+/// 1 ms ([`Handover::Prompt`]) or 8 ms after its first frame, so on a trickle of
+/// frames the rings fill in 32 ms or 256 ms of absence, whatever their bytes.
+fn away_limit(prompt: bool) -> Duration {
+    Duration::from_millis(if prompt { 10 } else { 50 })
+}
+
+/// Bytes of frames the helper may hold copied for the reader; past them it leaves
+/// the rings alone, and what overflows them is dropped by the kernel, and counted.
+const BACKLOG_BYTES: usize = 64 << 20;
+
+/// Where one copied frame is in its [`Copied`] batch.
+#[derive(Debug, Clone, Copy)]
+struct Meta {
+    ts_ns: i64,
+    orig_len: u32,
+    linktype: u16,
+    start: usize,
+    len: usize,
+}
+
+/// Frames of one capture point the helper copied out of its ring, in capture order.
+#[derive(Debug, Default)]
+struct Copied {
+    tap: usize,
+    frames: Vec<Meta>,
+    data: Vec<u8>,
+}
+
+/// What the reader and the helper share. Whoever holds `caps` reads the rings; the
+/// helper takes it only while the reader is away, so frames it copies are older than
+/// any left in the rings, and the reader hands them over first.
+struct Shared {
+    caps: Mutex<Vec<Open>>,
+    /// Copied batches, oldest first, and their bytes.
+    backlog: Mutex<(VecDeque<Copied>, usize)>,
+    /// Monotonic nanoseconds when the reader left [`Taps::read`]; 0 while inside it.
+    away_since: AtomicU64,
+    /// Some capture hands its blocks over promptly (see [`away_limit`]).
+    prompt: AtomicBool,
+    stop: AtomicBool,
+    /// Captures that failed while running, one line each.
+    failures: Mutex<Vec<String>>,
+    /// Per capture point: frames the kernel's ring dropped, as last read.
+    dropped: Mutex<Vec<Dropped>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Monotonic nanoseconds, never 0 (which `away_since` keeps for "inside").
+fn monotonic_ns() -> u64 {
+    u64::try_from(crate::clock::monotonic_ns())
+        .unwrap_or(0)
+        .max(1)
+}
+
+/// The open captures, read in place by the thread that analyses their frames, and a
+/// helper thread that copies frames out of the rings only while that thread is away.
 pub struct Taps {
-    /// In the order the points were given.
-    caps: Vec<Open>,
+    shared: Arc<Shared>,
+    helper: Option<JoinHandle<()>>,
     snaplen: u32,
     filter: Option<String>,
-    /// Per capture point: frames the kernel's ring dropped, as last read.
-    dropped: Vec<Dropped>,
-    /// Captures that failed while running, one line each.
-    failures: Vec<String>,
-    /// Some capture hands its blocks over promptly: reads are not paced.
-    prompt: bool,
+    /// Capture points given so far.
+    points: usize,
     /// When the last read that found frames began (reads are paced from it).
     busy_since: Option<Instant>,
 }
 
 impl Taps {
     /// Opens a capture on every point (`snaplen` bytes kept per frame, `filter` run in
-    /// the kernel). Fails, having closed everything, if any capture cannot be opened.
+    /// the kernel) and starts the helper. Fails, having closed everything, if any
+    /// capture cannot be opened.
     pub fn start(
         points: &[TapPoint],
         snaplen: u32,
         filter: Option<&str>,
         handover: Handover,
     ) -> Result<Taps, LiveError> {
+        let shared = Arc::new(Shared {
+            caps: Mutex::new(Vec::new()),
+            backlog: Mutex::new((VecDeque::new(), 0)),
+            away_since: AtomicU64::new(0),
+            prompt: AtomicBool::new(false),
+            stop: AtomicBool::new(false),
+            failures: Mutex::new(Vec::new()),
+            dropped: Mutex::new(Vec::new()),
+        });
         let mut taps = Taps {
-            caps: Vec::new(),
+            shared: shared.clone(),
+            helper: None,
             snaplen,
             filter: filter.map(str::to_string),
-            dropped: Vec::new(),
-            failures: Vec::new(),
-            prompt: false,
+            points: 0,
             busy_since: None,
         };
         taps.add(points, handover)?;
+        taps.helper = Some(
+            std::thread::Builder::new()
+                .name("watch-rings".into())
+                .spawn(move || help(&shared))
+                .map_err(|e| LiveError::CaptureThread(format!("(ring helper: {e})")))?,
+        );
         Ok(taps)
     }
 
@@ -181,7 +257,7 @@ impl Taps {
     /// the namespace it was created in) and ends once it has handed them over, so no
     /// thread is left behind with the capabilities it entered with.
     pub fn add(&mut self, points: &[TapPoint], handover: Handover) -> Result<(), LiveError> {
-        let first = self.dropped.len();
+        let first = self.points;
         // One thread per namespace, for its points (consecutive in `points`).
         let mut groups: Vec<(Netns, Vec<(usize, String)>)> = Vec::new();
         for (i, p) in points.iter().enumerate() {
@@ -212,112 +288,208 @@ impl Taps {
                     .map_err(|_| LiveError::CaptureThread("watch".into()))??,
             );
         }
-        self.dropped
-            .resize(first + points.len(), Dropped::default());
-        self.caps.extend(opened);
-        self.prompt |= handover == Handover::Prompt;
+        self.points += points.len();
+        lock(&self.shared.dropped).resize(self.points, Dropped::default());
+        lock(&self.shared.caps).extend(opened);
+        if handover == Handover::Prompt {
+            self.shared.prompt.store(true, Ordering::Relaxed);
+        }
         Ok(())
     }
 
     /// Waits up to `timeout` for frames at any capture point, then hands every frame
-    /// ready at each of them to `f`, straight from the kernel's rings (no copy, no
-    /// other thread: at 400 Mbit/s, copying whole frames out for an analysis thread
+    /// ready at each of them to `f`: first those the helper copied while the caller
+    /// was away, then the rest straight from the kernel's rings (no copy, no other
+    /// thread: at 400 Mbit/s, copying every whole frame out for an analysis thread
     /// cost a quarter of watch's CPU). Returns how many frames were handed over.
     /// While frames keep coming, reads with [`Handover::Batched`] are paced
     /// ([`BATCHED_PACE`]), so a call may take that much longer.
     ///
-    /// While `f` and the caller's other work run, the rings keep filling; a ring that
-    /// overflows drops frames in the kernel, counted in [`Taps::dropped`]. A capture
-    /// that fails (its interface was deleted) is closed and said in
+    /// A capture that fails (its interface was deleted) is closed and said in
     /// [`Taps::take_failures`]; the others go on.
     pub fn read(&mut self, timeout: Duration, f: &mut dyn FnMut(TapFrame<'_>)) -> usize {
-        if self.caps.is_empty() {
-            std::thread::sleep(timeout);
-            return 0;
-        }
-        if let Some(since) = self.busy_since.filter(|_| !self.prompt) {
-            // Frames came at the last read: more are likely ready by the time the pace
-            // is up, read then without waiting in poll(2).
-            std::thread::sleep(BATCHED_PACE.saturating_sub(since.elapsed()));
-            let began = Instant::now();
-            let handed = self.dispatch_all(f);
-            if handed > 0 {
-                self.busy_since = Some(began);
-                return handed;
-            }
-        }
-        self.busy_since = None;
-        let millis = u16::try_from(timeout.as_millis()).unwrap_or(u16::MAX);
-        let waiting: Vec<&LiveCapture> = self.caps.iter().map(|o| &o.cap).collect();
-        if let Err(e) = LiveCapture::wait_any(&waiting, millis) {
-            // poll(2) itself failed: none of them can be waited for any more.
-            self.failures.push(e.to_string());
-            self.close_all();
-            return 0;
-        }
-        let began = Instant::now();
-        let handed = self.dispatch_all(f);
-        if handed > 0 {
-            self.busy_since = Some(began);
-        }
+        let shared = self.shared.clone();
+        shared.away_since.store(0, Ordering::SeqCst);
+        let handed = self.read_present(&shared, timeout, f);
+        shared.away_since.store(monotonic_ns(), Ordering::SeqCst);
         handed
     }
 
-    /// Hands every frame ready now at each capture point to `f`.
-    fn dispatch_all(&mut self, f: &mut dyn FnMut(TapFrame<'_>)) -> usize {
-        let mut handed = 0;
-        let mut failed = Vec::new();
-        for (i, open) in self.caps.iter_mut().enumerate() {
-            let tap = open.tap;
-            let read = open.cap.dispatch(&mut |frame| {
-                f(TapFrame {
-                    tap,
-                    ts_ns: frame.ts_ns,
-                    orig_len: frame.orig_len,
-                    linktype: frame.linktype,
-                    data: frame.data,
-                })
-            });
-            match read {
-                Ok(n) => handed += n,
-                Err(e) => {
-                    // An interface deleted while watched ends its capture only.
-                    let device = open.cap.device();
-                    self.failures
-                        .push(format!("namespace {}, {device}: {e}", open.netns));
-                    failed.push(i);
-                }
+    fn read_present(
+        &mut self,
+        shared: &Shared,
+        timeout: Duration,
+        f: &mut dyn FnMut(TapFrame<'_>),
+    ) -> usize {
+        let prompt = shared.prompt.load(Ordering::Relaxed);
+        if let Some(since) = self.busy_since.filter(|_| !prompt) {
+            // Frames came at the last read: more are likely ready by the time the pace
+            // is up, read then without waiting in poll(2).
+            std::thread::sleep(BATCHED_PACE.saturating_sub(since.elapsed()));
+        }
+        let began = Instant::now();
+        let mut caps = lock(&shared.caps);
+        // Copied while the caller was away: older than anything left in the rings.
+        let mut handed = hand_backlog(shared, f);
+        if self.busy_since.is_some() || handed > 0 {
+            handed += dispatch_all(shared, &mut caps, f);
+        }
+        if handed == 0 {
+            if caps.is_empty() {
+                drop(caps);
+                std::thread::sleep(timeout);
+                return 0;
             }
+            let millis = u16::try_from(timeout.as_millis()).unwrap_or(u16::MAX);
+            let waiting: Vec<&LiveCapture> = caps.iter().map(|o| &o.cap).collect();
+            if let Err(e) = LiveCapture::wait_any(&waiting, millis) {
+                // poll(2) itself failed: none of them can be waited for any more.
+                lock(&shared.failures).push(e.to_string());
+                let mut dropped = lock(&shared.dropped);
+                for mut open in caps.drain(..) {
+                    note_kernel_drops(&mut dropped, &mut open);
+                }
+                return 0;
+            }
+            handed = dispatch_all(shared, &mut caps, f);
         }
-        for i in failed.into_iter().rev() {
-            let mut open = self.caps.remove(i);
-            note_kernel_drops(&mut self.dropped, &mut open);
-        }
+        self.busy_since = (handed > 0).then_some(began);
         handed
     }
 
     /// Frames lost so far at each capture point (in the order of the points), as the
     /// kernel counts them now.
     pub fn dropped(&mut self) -> Vec<Dropped> {
-        for open in &mut self.caps {
-            note_kernel_drops(&mut self.dropped, open);
+        let mut caps = lock(&self.shared.caps);
+        let mut dropped = lock(&self.shared.dropped);
+        for open in caps.iter_mut() {
+            note_kernel_drops(&mut dropped, open);
         }
-        self.dropped.clone()
+        dropped.clone()
     }
 
     /// Captures that failed since the last call, one line each.
     pub fn take_failures(&mut self) -> Vec<String> {
-        std::mem::take(&mut self.failures)
+        std::mem::take(&mut *lock(&self.shared.failures))
     }
 
     /// True while at least one capture is open.
     pub fn any_open(&self) -> bool {
-        !self.caps.is_empty()
+        !lock(&self.shared.caps).is_empty()
     }
+}
 
-    fn close_all(&mut self) {
-        for mut open in std::mem::take(&mut self.caps) {
-            note_kernel_drops(&mut self.dropped, &mut open);
+impl Drop for Taps {
+    fn drop(&mut self) {
+        self.shared.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.helper.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Hands every copied frame to `f`, oldest first.
+fn hand_backlog(shared: &Shared, f: &mut dyn FnMut(TapFrame<'_>)) -> usize {
+    let batches = {
+        let mut backlog = lock(&shared.backlog);
+        backlog.1 = 0;
+        std::mem::take(&mut backlog.0)
+    };
+    let mut handed = 0;
+    for b in batches {
+        for m in &b.frames {
+            f(TapFrame {
+                tap: b.tap,
+                ts_ns: m.ts_ns,
+                orig_len: m.orig_len,
+                linktype: m.linktype,
+                data: b.data.get(m.start..m.start + m.len).unwrap_or_default(),
+            });
+        }
+        handed += b.frames.len();
+    }
+    handed
+}
+
+/// Hands every frame ready now at each capture point to `f`; a capture that fails is
+/// closed.
+fn dispatch_all(shared: &Shared, caps: &mut Vec<Open>, f: &mut dyn FnMut(TapFrame<'_>)) -> usize {
+    let mut handed = 0;
+    let mut failed = Vec::new();
+    for (i, open) in caps.iter_mut().enumerate() {
+        let tap = open.tap;
+        let read = open.cap.dispatch(&mut |frame| {
+            f(TapFrame {
+                tap,
+                ts_ns: frame.ts_ns,
+                orig_len: frame.orig_len,
+                linktype: frame.linktype,
+                data: frame.data,
+            })
+        });
+        match read {
+            Ok(n) => handed += n,
+            Err(e) => {
+                // An interface deleted while watched ends its capture only.
+                let device = open.cap.device();
+                lock(&shared.failures).push(format!("namespace {}, {device}: {e}", open.netns));
+                failed.push(i);
+            }
+        }
+    }
+    let mut dropped = lock(&shared.dropped);
+    for i in failed.into_iter().rev() {
+        let mut open = caps.remove(i);
+        note_kernel_drops(&mut dropped, &mut open);
+    }
+    handed
+}
+
+/// The helper: while the reader is away longer than [`away_limit`], copies what the
+/// rings hold into the backlog (up to [`BACKLOG_BYTES`]), so they do not overflow
+/// while the analysis looks an owner up or waits on its output.
+fn help(shared: &Shared) {
+    // Ahead of ordinary processes, as the reader; then no capability at all: reading
+    // rings already open needs none.
+    super::top::boost_this_thread();
+    let _ = crate::caps::keep_only(&[]);
+    while !shared.stop.load(Ordering::Relaxed) {
+        let limit = away_limit(shared.prompt.load(Ordering::Relaxed));
+        std::thread::sleep(limit);
+        let away = shared.away_since.load(Ordering::SeqCst);
+        if away == 0 || monotonic_ns().saturating_sub(away) < limit.as_nanos() as u64 {
+            continue;
+        }
+        let Ok(mut caps) = shared.caps.try_lock() else {
+            continue;
+        };
+        // Back in the meantime: the reader reads for itself.
+        if shared.away_since.load(Ordering::SeqCst) == 0 {
+            continue;
+        }
+        let mut into = Copied::default();
+        for open in caps.iter_mut() {
+            if lock(&shared.backlog).1 >= BACKLOG_BYTES {
+                break;
+            }
+            into.tap = open.tap;
+            let _ = open.cap.dispatch(&mut |frame| {
+                into.frames.push(Meta {
+                    ts_ns: frame.ts_ns,
+                    orig_len: frame.orig_len,
+                    linktype: frame.linktype,
+                    start: into.data.len(),
+                    len: frame.data.len(),
+                });
+                into.data.extend_from_slice(frame.data);
+            });
+            // A failure is the reader's to tell: it meets it at its next dispatch.
+            if !into.frames.is_empty() {
+                let batch = std::mem::take(&mut into);
+                let mut backlog = lock(&shared.backlog);
+                backlog.1 += batch.data.len();
+                backlog.0.push_back(batch);
+            }
         }
     }
 }
@@ -356,4 +528,55 @@ fn open_all(
         });
     }
     Ok(caps)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::UdpSocket;
+
+    /// The reader looks away for two seconds while datagrams trickle in, one every
+    /// 5 ms, each alone in a ring block handed over after 1 ms: the 32 blocks of a
+    /// ring would be full after 32 of them. The helper copies them out meanwhile, so
+    /// all 300 arrive, in order, and the kernel drops none.
+    #[test]
+    fn a_reader_away_for_seconds_loses_no_frame_of_a_trickle() {
+        if crate::caps::lacks(crate::caps::Cap::NetRaw) {
+            eprintln!("skipped: not root");
+            return;
+        }
+        let port = 40_000 + (std::process::id() % 20_000) as u16;
+        let here = crate::netns::current().unwrap();
+        let point = TapPoint {
+            netns: here,
+            interface: "lo".into(),
+            vrf: None,
+        };
+        let filter = format!("udp dst port {port}");
+        let mut taps = Taps::start(&[point], 256, Some(&filter), Handover::Prompt).unwrap();
+        let sink = UdpSocket::bind(("127.0.0.1", port)).unwrap();
+        sink.set_nonblocking(true).unwrap();
+        let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
+        // The reader's last look, then two seconds away.
+        taps.read(Duration::ZERO, &mut |_| {});
+        let sent = 300u32;
+        for i in 0..sent {
+            sender
+                .send_to(&i.to_be_bytes(), ("127.0.0.1", port))
+                .unwrap();
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        let mut seen = Vec::new();
+        while taps.read(Duration::from_millis(50), &mut |f| {
+            // Ethernet (14) + IPv4 (20) + UDP (8), then the counter.
+            if let Some(b) = f.data.get(42..46) {
+                seen.push(u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+            }
+        }) > 0
+        {}
+        assert_eq!(taps.dropped()[0].kernel, 0);
+        assert_eq!(seen, (0..sent).collect::<Vec<_>>());
+        assert!(taps.take_failures().is_empty());
+    }
 }
