@@ -1,11 +1,12 @@
 //! Capture points for `netkit watch`: one live capture per (namespace, interface),
 //! whole frames (the analysis reads HTTP headers). A thread per namespace enters it,
 //! opens its captures there and hands them over; the thread that analyses reads the
-//! frames in place from the kernel's rings ([`Taps::read`]).
+//! frames in place from the kernel's rings ([`Taps::read`]), and a helper copies them
+//! out only while that thread is away.
 //!
-//! Nothing is lost silently: a ring that overflows while the analysis is busy drops
-//! frames in the kernel, and those drops are read from each capture's statistics, per
-//! capture point.
+//! Nothing is lost silently: a ring that overflows (the helper's backlog full, or no
+//! CPU for either thread) drops frames in the kernel, and those drops are read from
+//! each capture's statistics, per capture point.
 
 use super::LiveError;
 use crate::capture::{LiveCapture, LiveOptions};
@@ -19,8 +20,8 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// Kernel ring of each capture point: at 400 Mbit/s of full-sized frames it holds
-/// about 160 ms of traffic, the longest the analysis may look away (an owner lookup
-/// in /proc, a summary, an evidence file) before frames are dropped, and counted.
+/// about 160 ms of traffic, more than the helper lets pass before it copies the rings
+/// out for a reader that is away (see [`away_limit`]).
 const RING_BYTES: u32 = 8 << 20;
 
 /// How soon a ring block that holds frames is handed to the reader (libpcap's
@@ -141,13 +142,19 @@ struct Open {
     cap: LiveCapture,
 }
 
-/// How long the reader may be away from [`Taps::read`] (analysing, looking an owner
-/// up, waiting for stdout) before the helper copies what the rings hold, and how
-/// often the helper looks. A ring has 32 blocks and a block is handed over at most
-/// 1 ms ([`Handover::Prompt`]) or 8 ms after its first frame, so on a trickle of
-/// frames the rings fill in 32 ms or 256 ms of absence, whatever their bytes.
-fn away_limit(prompt: bool) -> Duration {
-    Duration::from_millis(if prompt { 10 } else { 50 })
+/// How often the helper looks, and how long the reader must have been away from
+/// [`Taps::read`] (analysing, looking an owner up, waiting for stdout) for it to copy
+/// what the rings hold. A ring has 32 blocks and a block is handed over at most 1 ms
+/// ([`Handover::Prompt`]) or 8 ms after its first frame, so on a trickle of frames
+/// the rings fill in 32 ms or 256 ms of absence, whatever their bytes. With prompt
+/// blocks the reader is often away long (sock_diag and /proc per request): the helper
+/// looks every 5 ms and copies whenever the reader is away at all.
+fn away_limit(prompt: bool) -> (Duration, Duration) {
+    if prompt {
+        (Duration::from_millis(5), Duration::ZERO)
+    } else {
+        (Duration::from_millis(50), Duration::from_millis(50))
+    }
 }
 
 /// Bytes of frames the helper may hold copied for the reader; past them it leaves
@@ -328,9 +335,23 @@ impl Taps {
             std::thread::sleep(BATCHED_PACE.saturating_sub(since.elapsed()));
         }
         let began = Instant::now();
-        let mut caps = lock(&shared.caps);
         // Copied while the caller was away: older than anything left in the rings.
-        let mut handed = hand_backlog(shared, f);
+        // Handed over without holding the captures, and counted as away, for a
+        // backlog of seconds takes time to analyse: the helper goes on copying
+        // meanwhile, to the backlog's end, and the loop takes that too.
+        let mut handed = 0;
+        loop {
+            let batches = take_backlog(shared);
+            if batches.is_empty() {
+                break;
+            }
+            shared.away_since.store(monotonic_ns(), Ordering::SeqCst);
+            handed += hand_over(batches, f);
+        }
+        shared.away_since.store(0, Ordering::SeqCst);
+        let mut caps = lock(&shared.caps);
+        // What the helper copied between the last look and the lock.
+        handed += hand_over(take_backlog(shared), f);
         if self.busy_since.is_some() || handed > 0 {
             handed += dispatch_all(shared, &mut caps, f);
         }
@@ -388,13 +409,15 @@ impl Drop for Taps {
     }
 }
 
-/// Hands every copied frame to `f`, oldest first.
-fn hand_backlog(shared: &Shared, f: &mut dyn FnMut(TapFrame<'_>)) -> usize {
-    let batches = {
-        let mut backlog = lock(&shared.backlog);
-        backlog.1 = 0;
-        std::mem::take(&mut backlog.0)
-    };
+/// The batches the helper copied, oldest first, leaving the backlog empty.
+fn take_backlog(shared: &Shared) -> VecDeque<Copied> {
+    let mut backlog = lock(&shared.backlog);
+    backlog.1 = 0;
+    std::mem::take(&mut backlog.0)
+}
+
+/// Hands every frame of `batches` to `f`, in order.
+fn hand_over(batches: VecDeque<Copied>, f: &mut dyn FnMut(TapFrame<'_>)) -> usize {
     let mut handed = 0;
     for b in batches {
         for m in &b.frames {
@@ -445,7 +468,7 @@ fn dispatch_all(shared: &Shared, caps: &mut Vec<Open>, f: &mut dyn FnMut(TapFram
     handed
 }
 
-/// The helper: while the reader is away longer than [`away_limit`], copies what the
+/// The helper: while the reader is away longer than [`away_limit`] says, copies what the
 /// rings hold into the backlog (up to [`BACKLOG_BYTES`]), so they do not overflow
 /// while the analysis looks an owner up or waits on its output.
 fn help(shared: &Shared) {
@@ -454,42 +477,51 @@ fn help(shared: &Shared) {
     super::top::boost_this_thread();
     let _ = crate::caps::keep_only(&[]);
     while !shared.stop.load(Ordering::Relaxed) {
-        let limit = away_limit(shared.prompt.load(Ordering::Relaxed));
-        std::thread::sleep(limit);
+        let (every, limit) = away_limit(shared.prompt.load(Ordering::Relaxed));
         let away = shared.away_since.load(Ordering::SeqCst);
-        if away == 0 || monotonic_ns().saturating_sub(away) < limit.as_nanos() as u64 {
+        let gone_for = Duration::from_nanos(monotonic_ns().saturating_sub(away));
+        if away == 0 || gone_for < limit {
+            // Back when the reader will have been away long enough, or in `every`.
+            let due = if away == 0 { every } else { limit - gone_for };
+            std::thread::sleep(due.min(every));
             continue;
         }
-        let Ok(mut caps) = shared.caps.try_lock() else {
-            continue;
-        };
-        // Back in the meantime: the reader reads for itself.
-        if shared.away_since.load(Ordering::SeqCst) == 0 {
-            continue;
+        copy_rings(shared);
+        std::thread::sleep(every);
+    }
+}
+
+/// One pass of the helper: what every ring holds now, into the backlog.
+fn copy_rings(shared: &Shared) {
+    let Ok(mut caps) = shared.caps.try_lock() else {
+        return;
+    };
+    // Back in the meantime: the reader reads for itself.
+    if shared.away_since.load(Ordering::SeqCst) == 0 {
+        return;
+    }
+    let mut into = Copied::default();
+    for open in caps.iter_mut() {
+        if lock(&shared.backlog).1 >= BACKLOG_BYTES {
+            break;
         }
-        let mut into = Copied::default();
-        for open in caps.iter_mut() {
-            if lock(&shared.backlog).1 >= BACKLOG_BYTES {
-                break;
-            }
-            into.tap = open.tap;
-            let _ = open.cap.dispatch(&mut |frame| {
-                into.frames.push(Meta {
-                    ts_ns: frame.ts_ns,
-                    orig_len: frame.orig_len,
-                    linktype: frame.linktype,
-                    start: into.data.len(),
-                    len: frame.data.len(),
-                });
-                into.data.extend_from_slice(frame.data);
+        into.tap = open.tap;
+        let _ = open.cap.dispatch(&mut |frame| {
+            into.frames.push(Meta {
+                ts_ns: frame.ts_ns,
+                orig_len: frame.orig_len,
+                linktype: frame.linktype,
+                start: into.data.len(),
+                len: frame.data.len(),
             });
-            // A failure is the reader's to tell: it meets it at its next dispatch.
-            if !into.frames.is_empty() {
-                let batch = std::mem::take(&mut into);
-                let mut backlog = lock(&shared.backlog);
-                backlog.1 += batch.data.len();
-                backlog.0.push_back(batch);
-            }
+            into.data.extend_from_slice(frame.data);
+        });
+        // A failure is the reader's to tell: it meets it at its next dispatch.
+        if !into.frames.is_empty() {
+            let batch = std::mem::take(&mut into);
+            let mut backlog = lock(&shared.backlog);
+            backlog.1 += batch.data.len();
+            backlog.0.push_back(batch);
         }
     }
 }
