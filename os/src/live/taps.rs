@@ -577,7 +577,9 @@ mod tests {
             eprintln!("skipped: not root");
             return;
         }
-        let port = 40_000 + (std::process::id() % 20_000) as u16;
+        let sink = UdpSocket::bind("127.0.0.1:0").unwrap();
+        sink.set_nonblocking(true).unwrap();
+        let port = sink.local_addr().unwrap().port();
         let here = crate::netns::current().unwrap();
         let point = TapPoint {
             netns: here,
@@ -586,8 +588,6 @@ mod tests {
         };
         let filter = format!("udp dst port {port}");
         let mut taps = Taps::start(&[point], 256, Some(&filter), Handover::Prompt).unwrap();
-        let sink = UdpSocket::bind(("127.0.0.1", port)).unwrap();
-        sink.set_nonblocking(true).unwrap();
         let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
         // The reader's last look, then two seconds away.
         taps.read(Duration::ZERO, &mut |_| {});
