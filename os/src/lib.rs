@@ -40,3 +40,10 @@ pub mod proc;
 pub mod resolve;
 pub mod signals;
 pub mod term;
+
+/// Locks `m`, taking over its data if a thread panicked while holding it: every
+/// mutex here guards counts and queues that stay usable after a panic elsewhere, and
+/// a capture or a report must not die of another thread's.
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}

@@ -17,11 +17,12 @@
 //! writing are never overwritten under it.
 
 use super::pcapng_writer::PcapngWriter;
+use crate::lock;
 use std::collections::{HashMap, VecDeque};
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 /// Size of one chunk of the ring.
 pub const CHUNK_BYTES: usize = 256 * 1024;
@@ -106,10 +107,6 @@ impl std::fmt::Display for DumpSummary {
             self.path.display()
         )
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Ring {

@@ -10,12 +10,13 @@
 
 use super::LiveError;
 use crate::capture::{LiveCapture, LiveOptions};
+use crate::lock;
 use crate::netlink as nldump;
 use crate::netns::{self, Netns};
 use netkit_cmds::watch::report::Dropped;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -195,10 +196,6 @@ struct Shared {
     failures: Mutex<Vec<String>>,
     /// Per capture point: frames the kernel's ring dropped, as last read.
     dropped: Mutex<Vec<Dropped>>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Monotonic nanoseconds, never 0 (which `away_since` keeps for "inside").

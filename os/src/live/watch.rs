@@ -16,6 +16,7 @@ use super::top::{capture_loop, MonitorOptions};
 use super::{attribution, LiveError};
 use crate::caps::Cap;
 use crate::capture::ring;
+use crate::lock;
 use crate::netlink as nldump;
 use crate::netns::{self, Netns};
 use netkit_cmds::top::engine::{Engine, FlowKey};
@@ -34,10 +35,6 @@ const MAX_NOTICES: usize = 1000;
 #[derive(Debug, Default)]
 pub struct Notices {
     log: Mutex<(VecDeque<Notice>, u64)>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Notices {
