@@ -411,9 +411,8 @@ impl Watch {
             let ts = rfc3339_ns(now_unix_ns);
             let report = analysis.finish(info, &[], &[]);
             for f in report.findings.iter().cloned() {
-                let first = f.frames.first().copied().unwrap_or(0);
                 if t.reported.contains(&(f.code, f.frames.clone()))
-                    || t.live_found.contains(&(f.code, first))
+                    || t.live_found.contains(&live_key(&f))
                 {
                     continue;
                 }
@@ -540,10 +539,7 @@ impl Watch {
             if t.frames > t.sections_asked_at {
                 t.sections_asked_at = t.frames;
                 found = t.analysis.path_findings_so_far();
-                found.retain(|f| {
-                    t.live_found
-                        .insert((f.code, f.frames.first().copied().unwrap_or(0)))
-                });
+                found.retain(|f| t.live_found.insert(live_key(f)));
             }
             for g in t.analysis.fhrp().groups() {
                 let told = t
@@ -796,6 +792,12 @@ fn finding_event(ts: &str, place: &Place, f: Finding, process: Option<Process>) 
         wireshark_filter: f.wireshark_filter,
         process,
     }
+}
+
+/// How a path or tunnel finding reported while running is known again at the end:
+/// its code and first frame (its frame list and counts grow in between).
+fn live_key(f: &Finding) -> (Code, u64) {
+    (f.code, f.frames.first().copied().unwrap_or(0))
 }
 
 /// A router's change of state in an FHRP group, as a finding (its first sighting is
