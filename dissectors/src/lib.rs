@@ -23,7 +23,9 @@ pub use summary::TcpContext;
 pub mod transport;
 pub mod tunnel;
 
-pub use frame::{dissect, AppProto, DecodeAsError, DissectOptions, Frame, Layer};
+pub use frame::{
+    dissect, dissect_into, reuse_layers, AppProto, DecodeAsError, DissectOptions, Frame, Layer,
+};
 
 /// Helpers for the unit tests of every decoder.
 #[cfg(test)]

@@ -20,7 +20,7 @@ use crate::pcap::analyze::sections::tcp::{PerFlag, StreamInfo};
 use crate::pcap::analyze::sections::websocket::Upgrade;
 use crate::pcap::analyze::{Analysis, AnalyzeOptions, SourceInfo};
 use crate::source::{Format, RawFrame};
-use netkit_dissectors::dissect;
+use netkit_dissectors::{dissect_into, reuse_layers, Layer};
 use report::{
     Dropped, Event, FindingEvent, KernelDropsHeld, OwnerCounts, Place, Process, Summary,
     TcpSummary, UpgradeCounts, UpgradeEvent,
@@ -135,6 +135,8 @@ pub struct Watch {
     reports: Option<Vec<crate::pcap::analyze::Report>>,
     /// `--export`: conn.log records of connections over, not yet taken.
     conns: Vec<ConnRecord>,
+    /// The last frame's layers, emptied: their allocation serves the next frame.
+    layers: Vec<Layer<'static>>,
 }
 
 /// Finds the process behind a client endpoint: `(place, client, server)` to the owner,
@@ -151,6 +153,7 @@ impl Watch {
             start_ns: start_unix_ns,
             upgrades: UpgradeCounts::default(),
             findings: 0,
+            layers: Vec::new(),
             kernel_drops: None,
             reports: None,
             conns: Vec::new(),
@@ -266,7 +269,8 @@ impl Watch {
             interface: 0,
             data,
         };
-        let frame = dissect(linktype, data, &self.opts.dissect);
+        let layers = reuse_layers(std::mem::take(&mut self.layers));
+        let frame = dissect_into(linktype, data, &self.opts.dissect, layers);
         t.analysis.feed(raw, &frame);
         if let Some(b) = &mut t.buffer {
             b.push(
@@ -280,6 +284,7 @@ impl Watch {
                 &frame,
             );
         }
+        self.layers = reuse_layers(frame.layers);
     }
 
     /// The events decided since the last call: each upgrade once answered, with its

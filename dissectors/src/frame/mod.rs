@@ -290,10 +290,23 @@ impl<'a> Frame<'a> {
 /// Dissects one frame captured with link type `linktype`. Never panics; see the
 /// module documentation for what is decoded.
 pub fn dissect<'a>(linktype: u16, data: &'a [u8], opts: &DissectOptions) -> Frame<'a> {
+    dissect_into(linktype, data, opts, Vec::with_capacity(8))
+}
+
+/// [`dissect`] into `layers`' allocation (emptied first): a caller that dissects
+/// frame after frame hands each frame's layers back through [`reuse_layers`] and
+/// allocates none per frame.
+pub fn dissect_into<'a>(
+    linktype: u16,
+    data: &'a [u8],
+    opts: &DissectOptions,
+    mut layers: Vec<Layer<'a>>,
+) -> Frame<'a> {
+    layers.clear();
     let mut d = walk::Dissector {
         data,
         opts,
-        layers: Vec::with_capacity(8),
+        layers,
         error: None,
         nesting: 0,
         quoted: false,
@@ -307,9 +320,47 @@ pub fn dissect<'a>(linktype: u16, data: &'a [u8], opts: &DissectOptions) -> Fram
     }
 }
 
+/// Empties a frame's layers and keeps their allocation for another frame's, whose
+/// bytes live elsewhere (see [`dissect_into`]).
+pub fn reuse_layers<'b>(mut layers: Vec<Layer<'_>>) -> Vec<Layer<'b>> {
+    layers.clear();
+    // Collecting a vector's own iterator into a vector of a type of the same size and
+    // alignment reuses its allocation; nothing is left to convert. Not `filter`, as
+    // clippy suggests: that could not change the layers' lifetime.
+    #[allow(clippy::unnecessary_filter_map)]
+    layers.into_iter().filter_map(|_| None).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reused_layers_keep_their_allocation() {
+        let frame = crate::testutil::hex(concat!(
+            "ffffffffffff020000000001080045000028000140004006",
+            "0000c0a80001c0a800020050d43100000001000000005002ffff00000000"
+        ));
+        let first = dissect(1, &frame, &DissectOptions::default());
+        assert!(first.layers.len() >= 3, "{:?}", first.layers);
+        let (ptr, capacity) = (first.layers.as_ptr() as usize, first.layers.capacity());
+        let copy = frame.clone();
+        let again = dissect_into(
+            1,
+            &copy,
+            &DissectOptions::default(),
+            reuse_layers(first.layers),
+        );
+        assert_eq!(again.layers.as_ptr() as usize, ptr);
+        assert_eq!(again.layers.capacity(), capacity);
+        assert_eq!(
+            again,
+            Frame {
+                data: &copy,
+                ..dissect(1, &frame, &DissectOptions::default())
+            }
+        );
+    }
     use crate::net::Ipv6Fragment;
 
     fn hex(parts: &[&str]) -> Vec<u8> {
