@@ -50,13 +50,35 @@ impl Handover {
     }
 }
 
-/// With [`Handover::Batched`] on every capture, the least time between two reads of
+/// With [`Handover::Batched`] on every capture, the longest time between two reads of
 /// the rings while frames keep coming. Every wake-up of the reader costs a context
 /// switch (a tenth of watch's CPU at 400 Mbit/s when the reader woke for every 256 KiB
-/// block, about 200 times a second); reading at most every 20 ms serves several blocks
-/// per wake-up, and a ring holds 160 ms of such traffic. Findings are due within a
-/// second; this is a fiftieth of it.
-const BATCHED_PACE: Duration = Duration::from_millis(20);
+/// block, about 200 times a second, and still 6% when reads were paced at 20 ms);
+/// reading at most every 40 ms serves several blocks per wake-up. Findings are due
+/// within a second; this is a 25th of it. Faster traffic shortens the pace (see
+/// [`next_pace`]).
+const BATCHED_PACE: Duration = Duration::from_millis(40);
+
+/// Ring bytes a paced read lets the busiest capture point fill before the next one: a
+/// quarter of its ring, so a reader late by a whole pace more still finds room.
+const PACED_FILL: u64 = RING_BYTES as u64 / 4;
+
+/// Ring bytes one frame takes besides its captured bytes (TPACKET_V3 header and
+/// sockaddr_ll, aligned): about 80.
+const RING_FRAME_OVERHEAD: u64 = 80;
+
+/// How long to wait before the next read, given that the busiest capture point
+/// filled `filled` ring bytes over `over`: the time it takes to fill
+/// [`PACED_FILL`] at that rate, at most [`BATCHED_PACE`]. At 400 Mbit/s of
+/// full-sized frames that is the 40 ms; at 1 Gbit/s, 16 ms.
+fn next_pace(filled: u64, over: Duration) -> Duration {
+    if filled == 0 {
+        return BATCHED_PACE;
+    }
+    let over_ns = u64::try_from(over.as_nanos()).unwrap_or(u64::MAX);
+    let ns = u128::from(over_ns) * u128::from(PACED_FILL) / u128::from(filled);
+    Duration::from_nanos(u64::try_from(ns).unwrap_or(u64::MAX)).min(BATCHED_PACE)
+}
 
 /// Raises the calling thread (the one reading and analysing the frames) ahead of
 /// ordinary processes, as top's capture threads are: under load a reader kept off the
@@ -216,6 +238,8 @@ pub struct Taps {
     points: usize,
     /// When the last read that found frames began (reads are paced from it).
     busy_since: Option<Instant>,
+    /// How long after `busy_since` the next read is due ([`next_pace`]).
+    pace: Duration,
 }
 
 impl Taps {
@@ -244,6 +268,7 @@ impl Taps {
             filter: filter.map(str::to_string),
             points: 0,
             busy_since: None,
+            pace: BATCHED_PACE,
         };
         taps.add(points, handover)?;
         taps.helper = Some(
@@ -307,7 +332,7 @@ impl Taps {
     /// thread: at 400 Mbit/s, copying every whole frame out for an analysis thread
     /// cost a quarter of watch's CPU). Returns how many frames were handed over.
     /// While frames keep coming, reads with [`Handover::Batched`] are paced
-    /// ([`BATCHED_PACE`]), so a call may take that much longer.
+    /// ([`next_pace`], at most [`BATCHED_PACE`]), so a call may take that much longer.
     ///
     /// A capture that fails (its interface was deleted) is closed and said in
     /// [`Taps::take_failures`]; the others go on.
@@ -329,7 +354,7 @@ impl Taps {
         if let Some(since) = self.busy_since.filter(|_| !prompt) {
             // Frames came at the last read: more are likely ready by the time the pace
             // is up, read then without waiting in poll(2).
-            std::thread::sleep(BATCHED_PACE.saturating_sub(since.elapsed()));
+            std::thread::sleep(self.pace.saturating_sub(since.elapsed()));
         }
         let began = Instant::now();
         // Copied while the caller was away: older than anything left in the rings.
@@ -349,8 +374,12 @@ impl Taps {
         let mut caps = lock(&shared.caps);
         // What the helper copied between the last look and the lock.
         handed += hand_over(take_backlog(shared), f);
+        // Ring bytes the busiest capture point had filled since the last read.
+        let mut filled = 0;
         if self.busy_since.is_some() || handed > 0 {
-            handed += dispatch_all(shared, &mut caps, f);
+            let (n, bytes) = dispatch_all(shared, &mut caps, f);
+            handed += n;
+            filled = bytes;
         }
         if handed == 0 {
             if caps.is_empty() {
@@ -369,7 +398,10 @@ impl Taps {
                 }
                 return 0;
             }
-            handed = dispatch_all(shared, &mut caps, f);
+            (handed, filled) = dispatch_all(shared, &mut caps, f);
+        }
+        if let Some(since) = self.busy_since {
+            self.pace = next_pace(filled, began.duration_since(since));
         }
         self.busy_since = (handed > 0).then_some(began);
         handed
@@ -432,13 +464,21 @@ fn hand_over(batches: VecDeque<Copied>, f: &mut dyn FnMut(TapFrame<'_>)) -> usiz
 }
 
 /// Hands every frame ready now at each capture point to `f`; a capture that fails is
-/// closed.
-fn dispatch_all(shared: &Shared, caps: &mut Vec<Open>, f: &mut dyn FnMut(TapFrame<'_>)) -> usize {
+/// closed. Returns the frames handed over and the most ring bytes they took at one
+/// capture point (about: captured bytes and [`RING_FRAME_OVERHEAD`] each).
+fn dispatch_all(
+    shared: &Shared,
+    caps: &mut Vec<Open>,
+    f: &mut dyn FnMut(TapFrame<'_>),
+) -> (usize, u64) {
     let mut handed = 0;
+    let mut busiest = 0;
     let mut failed = Vec::new();
     for (i, open) in caps.iter_mut().enumerate() {
         let tap = open.tap;
+        let mut bytes = 0;
         let read = open.cap.dispatch(&mut |frame| {
+            bytes += frame.data.len() as u64 + RING_FRAME_OVERHEAD;
             f(TapFrame {
                 tap,
                 ts_ns: frame.ts_ns,
@@ -447,6 +487,7 @@ fn dispatch_all(shared: &Shared, caps: &mut Vec<Open>, f: &mut dyn FnMut(TapFram
                 data: frame.data,
             })
         });
+        busiest = busiest.max(bytes);
         match read {
             Ok(n) => handed += n,
             Err(e) => {
@@ -462,7 +503,7 @@ fn dispatch_all(shared: &Shared, caps: &mut Vec<Open>, f: &mut dyn FnMut(TapFram
         let mut open = caps.remove(i);
         note_kernel_drops(&mut dropped, &mut open);
     }
-    handed
+    (handed, busiest)
 }
 
 /// The helper: while the reader is away longer than [`away_limit`] says, copies what the
@@ -563,6 +604,35 @@ fn open_all(
 mod tests {
     use super::*;
     use std::net::UdpSocket;
+
+    /// Reads are paced so the busiest ring fills a quarter at most: 400 Mbit/s of
+    /// full-sized frames waits about the whole 40 ms, 1 Gbit/s 16 ms, 10 Gbit/s under
+    /// 2 ms.
+    #[test]
+    fn faster_traffic_shortens_the_pace() {
+        // Ring bytes `mbit` Mbit/s of 1514-byte frames fill over `over`.
+        let filled = |mbit: u64, over: Duration| {
+            let frames = mbit * 1_000_000 / 8 / 1514 * over.as_micros() as u64 / 1_000_000;
+            frames * (1514 + RING_FRAME_OVERHEAD)
+        };
+        let over = Duration::from_millis(40);
+        let four = next_pace(filled(400, over), over);
+        assert!(
+            four > Duration::from_millis(39) && four <= BATCHED_PACE,
+            "{four:?}"
+        );
+        let gig = next_pace(filled(1000, over), over);
+        assert!(
+            gig > Duration::from_millis(15) && gig < Duration::from_millis(17),
+            "{gig:?}"
+        );
+        let ten = next_pace(filled(10_000, over), over);
+        assert!(ten < Duration::from_millis(2), "{ten:?}");
+        assert_eq!(next_pace(0, over), BATCHED_PACE);
+        // No overflow at the extremes.
+        assert_eq!(next_pace(1, Duration::MAX), BATCHED_PACE);
+        assert_eq!(next_pace(u64::MAX, Duration::ZERO), Duration::ZERO);
+    }
 
     /// The reader looks away for two seconds while datagrams trickle in, one every
     /// 5 ms, each alone in a ring block handed over after 1 ms: the 32 blocks of a
