@@ -194,7 +194,9 @@ impl PathAnalysis {
     fn ip_paths(&mut self, number: u64, ts_ns: i64, layers: &[Layer<'_>]) {
         for l in layers {
             let Layer::Ipv4(h) = l else { continue };
-            if h.dont_fragment {
+            // Nearly every TCP packet has DF set: with no MTU reported (the usual
+            // case) that is no hash lookup per frame.
+            if h.dont_fragment && !self.reported_mtu.is_empty() {
                 // Packets already in flight when the report came are normal; a sender
                 // still too big a second later did not adapt.
                 if let Some((mtu, at)) = self.reported_mtu.get(&IpAddr::V4(h.dst)) {

@@ -306,19 +306,28 @@ impl TcpAnalysis {
         frame: &Frame<'_>,
         counted: bool,
     ) -> Option<TcpFrameInfo> {
-        let seg = match Segment::from_frame(raw, frame) {
-            Some(seg) => Some(seg),
-            None => self.fragments.feed(raw, frame),
-        };
-        match seg {
-            Some(seg) if !self.owns(&seg) => None,
-            Some(seg) => Some(self.feed_segment_as(&seg, counted)),
+        // Borrowed where it was built: moving a segment (about 130 bytes) from one
+        // Option into another cost two memcpy calls per frame, 4% of watch's time.
+        let direct = Segment::from_frame(raw, frame);
+        let reassembled;
+        let seg = match &direct {
+            Some(seg) => seg,
             None => {
-                self.feed_quoted(raw, frame);
-                self.note_frame(raw.number, NO_STREAM);
-                None
+                reassembled = self.fragments.feed(raw, frame);
+                match &reassembled {
+                    Some(seg) => seg,
+                    None => {
+                        self.feed_quoted(raw, frame);
+                        self.note_frame(raw.number, NO_STREAM);
+                        return None;
+                    }
+                }
             }
+        };
+        if !self.owns(seg) {
+            return None;
         }
+        Some(self.feed_segment_as(seg, counted))
     }
 
     /// An ICMP error quoting a TCP header: tshark looks its conversation up (creating
