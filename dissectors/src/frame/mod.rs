@@ -334,13 +334,18 @@ pub fn reuse_layers<'b>(mut layers: Vec<Layer<'_>>) -> Vec<Layer<'b>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::net::Ipv6Fragment;
+
+    fn hex(parts: &[&str]) -> Vec<u8> {
+        crate::testutil::hex(&parts.concat())
+    }
 
     #[test]
     fn reused_layers_keep_their_allocation() {
-        let frame = crate::testutil::hex(concat!(
+        let frame = hex(&[
             "ffffffffffff020000000001080045000028000140004006",
-            "0000c0a80001c0a800020050d43100000001000000005002ffff00000000"
-        ));
+            "0000c0a80001c0a800020050d43100000001000000005002ffff00000000",
+        ]);
         let first = dissect(1, &frame, &DissectOptions::default());
         assert!(first.layers.len() >= 3, "{:?}", first.layers);
         let (ptr, capacity) = (first.layers.as_ptr() as usize, first.layers.capacity());
@@ -360,11 +365,6 @@ mod tests {
                 ..dissect(1, &frame, &DissectOptions::default())
             }
         );
-    }
-    use crate::net::Ipv6Fragment;
-
-    fn hex(parts: &[&str]) -> Vec<u8> {
-        crate::testutil::hex(&parts.concat())
     }
 
     #[test]
