@@ -268,6 +268,13 @@ impl TlsAnalysis {
         let Some((ip, tcp)) = ctx.frame.innermost_tcp() else {
             return false;
         };
+        let payload = tcp.payload;
+        // Only a handshake record starts following a connection: with none followed,
+        // other segments need neither their addresses compared nor hashed (bulk
+        // traffic without TLS), and a SYN has no old connection to end.
+        if self.conns.is_empty() && !starts_handshake(payload) {
+            return false;
+        }
         let (src, dst) = match ip {
             Layer::Ipv4(h) => (IpAddr::V4(h.src), IpAddr::V4(h.dst)),
             Layer::Ipv6(h) => (IpAddr::V6(h.src), IpAddr::V6(h.dst)),
@@ -285,12 +292,6 @@ impl TlsAnalysis {
             if let Some(old) = self.conns.remove(&key) {
                 self.retire(old);
             }
-        }
-        let payload = tcp.payload;
-        // Only a handshake record starts following a connection: with none followed,
-        // other segments need no hash of their addresses (bulk traffic without TLS).
-        if self.conns.is_empty() && !starts_handshake(payload) {
-            return false;
         }
         let full = self.conns.len() >= MAX_CONNECTIONS;
         let conn = match self.conns.entry(key) {

@@ -366,8 +366,15 @@ impl WebSocketAnalysis {
 
     /// One TCP segment (or decrypted chunk) between `ips`.
     fn observe_segment(&mut self, number: u64, ts_ns: i64, ips: IpPair, tcp: &Tcp<'_>) {
-        let (key, dir) = key_and_dir(ips, tcp);
         let payload = tcp.payload;
+        let speaks_http = || http::looks_like_http(payload) || http::is_h2_preface(payload);
+        // Connections are tracked from their first HTTP head on: bulk traffic that
+        // never speaks HTTP costs one cheap sniff of the payload's first bytes, and
+        // while none is followed, not even a hash of its addresses.
+        if self.conns.is_empty() && !speaks_http() {
+            return;
+        }
+        let (key, dir) = key_and_dir(ips, tcp);
         // A SYN on a followed address pair starts a new connection (the client reused
         // its port): what was learnt of the old one (its sequence numbers, a switch to
         // WebSocket) must not judge the new one, or its request can pass for a
@@ -375,15 +382,11 @@ impl WebSocketAnalysis {
         if tcp.has(tcp_flags::SYN) && !tcp.has(tcp_flags::ACK) {
             self.conns.remove(&key);
         }
-        // Connections are tracked from their first HTTP head on: bulk traffic that
-        // never speaks HTTP costs one cheap sniff of the payload's first bytes.
-        if !self.conns.contains_key(&key)
-            && !http::looks_like_http(payload)
-            && !http::is_h2_preface(payload)
-        {
+        let followed = self.conns.contains_key(&key);
+        if !followed && !speaks_http() {
             return;
         }
-        if !self.conns.contains_key(&key) && self.conns.len() >= MAX_CONNECTIONS {
+        if !followed && self.conns.len() >= MAX_CONNECTIONS {
             // A flood of one-request HTTP connections must not grow memory without end;
             // the connections already followed keep being followed.
             self.untracked += 1;
