@@ -28,7 +28,7 @@ pub fn run(engine: &Mutex<Engine>, stop: &AtomicBool) {
     let mut asked: HashSet<IpAddr> = HashSet::new();
     while !stop.load(Ordering::Relaxed) {
         let wanted: Vec<IpAddr> = {
-            let e = engine.lock().unwrap_or_else(|e| e.into_inner());
+            let e = crate::lock(engine);
             let mut seen = HashSet::new();
             e.flows
                 .keys()
@@ -48,7 +48,7 @@ pub fn run(engine: &Mutex<Engine>, stop: &AtomicBool) {
             asked.insert(ip);
             // NI_NAMEREQD inside: an address without a name is an error, not its digits.
             if let Ok(name) = dns_lookup::lookup_addr(&ip) {
-                let mut e = engine.lock().unwrap_or_else(|e| e.into_inner());
+                let mut e = crate::lock(engine);
                 if e.names.get(ip).is_none() {
                     e.names.insert(ip, name.trim_end_matches('.'));
                 }

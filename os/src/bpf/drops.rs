@@ -261,7 +261,7 @@ mod tests {
     /// names it from the BTF and finds the flow.
     #[test]
     fn a_udp_datagram_to_a_closed_port_is_counted_with_its_flow() {
-        let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        let _serial = crate::lock(&SERIAL);
         if crate::caps::lacks(crate::caps::Cap::SysAdmin) {
             eprintln!("skipped: not root");
             return;
@@ -319,7 +319,7 @@ mod tests {
     /// times); a full map sends drops to `overflow`: both are counted, never lost.
     #[test]
     fn sampling_and_a_full_map_are_counted() {
-        let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        let _serial = crate::lock(&SERIAL);
         if crate::caps::lacks(crate::caps::Cap::SysAdmin) {
             eprintln!("skipped: not root");
             return;

@@ -121,7 +121,7 @@ pub(super) fn compile(linktype: u16, snaplen: u32, expr: &str) -> Result<Vec<Ins
     // Old libpcap versions kept parser state in globals; one compile at a time is safe
     // everywhere and compiling is rare.
     static COMPILING: Mutex<()> = Mutex::new(());
-    let _guard = COMPILING.lock().unwrap_or_else(|e| e.into_inner());
+    let _guard = crate::lock(&COMPILING);
     let snaplen = c_int::try_from(snaplen).unwrap_or(c_int::MAX);
     // SAFETY: pcap_open_dead takes plain integers and returns an owned handle or NULL.
     let handle = unsafe { (api.open_dead)(dlt_for(linktype), snaplen) };
@@ -421,7 +421,7 @@ impl LiveHandle {
         let rc = {
             // See `compile`: one compile at a time.
             static COMPILING: Mutex<()> = Mutex::new(());
-            let _guard = COMPILING.lock().unwrap_or_else(|e| e.into_inner());
+            let _guard = crate::lock(&COMPILING);
             // SAFETY: `self.handle` is activated (pcap_compile then uses its link type
             // and snaplen), `program` is a valid out-parameter and `expr` outlives the call.
             unsafe {

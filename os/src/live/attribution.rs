@@ -431,7 +431,7 @@ pub fn run(
             }
             answers.push((key, owner));
         }
-        let mut e = engine.lock().unwrap_or_else(|e| e.into_inner());
+        let mut e = crate::lock(engine);
         for (key, owner) in answers {
             e.set_owner(&key, owner);
         }

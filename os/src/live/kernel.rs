@@ -213,7 +213,7 @@ pub(super) fn run(
         let now = monotonic_ns();
         let mut lookups = Vec::new();
         {
-            let mut e = engine.lock().unwrap_or_else(|e| e.into_inner());
+            let mut e = crate::lock(engine);
             for u in updates {
                 // A namespace not watched: not counted (as the capture would not).
                 let Some((idx, sender)) = targets.get(&u.flow.netns_cookie) else {

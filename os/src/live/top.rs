@@ -130,7 +130,7 @@ impl Monitor {
         };
         opts.kernel_counts = probe.is_some();
         let attribution = if probe.is_some() { "bpf" } else { "sock-diag" };
-        engine.lock().unwrap_or_else(|e| e.into_inner()).attribution = attribution;
+        crate::lock(&engine).attribution = attribution;
         let opts = &opts;
         let snaplen = if opts.snaplen > 0 {
             opts.snaplen
@@ -198,12 +198,7 @@ impl Monitor {
         let Some(ring) = &self.ring else {
             return Err(LiveError::NoRing);
         };
-        let labels = self
-            .engine
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .netns
-            .clone();
+        let labels = crate::lock(&self.engine).netns.clone();
         let links: HashMap<u32, HashMap<u32, String>> = self
             .watch
             .captures()
@@ -399,13 +394,13 @@ pub(super) fn capture_loop(
                 // Packets only for names (and --write, above): the kernel counts.
                 batch.clear();
                 if !scratch_names.is_empty() {
-                    let mut e = engine.lock().unwrap_or_else(|e| e.into_inner());
+                    let mut e = crate::lock(engine);
                     e.names.absorb(&mut scratch_names);
                 }
                 continue;
             }
             {
-                let mut e = engine.lock().unwrap_or_else(|e| e.into_inner());
+                let mut e = crate::lock(engine);
                 if !scratch_names.is_empty() {
                     e.names.absorb(&mut scratch_names);
                 }
